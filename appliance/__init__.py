@@ -1,0 +1,1 @@
+"""What runs on the appliance beside the orchestrator: virtual router, storage, host setup."""

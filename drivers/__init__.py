@@ -1,0 +1,1 @@
+"""Hypervisor drivers behind one contract (virga.drivers.base)."""

@@ -1,0 +1,25 @@
+"""Contract harness for the simulator driver."""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator
+
+from tests.contract.harness import Harness, register
+from virga.drivers.base import HostConnection, PoolSpec, TemplateSpec
+from virga.drivers.simulator import SimulatorDriver
+from virga.drivers.simulator.world import WORLD
+
+
+@register("simulator")
+async def simulator() -> AsyncIterator[Harness]:
+    """Two simulated hosts sharing a pool."""
+    WORLD.reset()
+    one = SimulatorDriver(HostConnection(url="simulator://contract-1"))
+    two = SimulatorDriver(HostConnection(url="simulator://contract-2"))
+    await one.connect()
+    await two.connect()
+    pool = PoolSpec(uuid="pool-1", name="pool", kind="simulator", url="simulator://pool", path="/sim/pool")
+    tmpl = TemplateSpec(uuid="tmpl-1", name="tiny", url="simulator://tiny.qcow2", size_bytes=1 << 30)
+    yield Harness(driver=one, pool=pool, template=tmpl, bridge="br0", second=two)
+    for info in await one.list_instances() + await two.list_instances():
+        await (one if info.uuid in {i.uuid for i in await one.list_instances()} else two).destroy_instance(info.uuid)
