@@ -235,6 +235,26 @@ class InstanceEvent:
     reason: str = ""
 
 
+@dataclass(frozen=True)
+class DiscoveredHost:
+    """A host found behind a pool master or a vCenter, with how to reach it."""
+
+    facts: HostFacts
+    conn: HostConnection
+    cluster: str = ""
+
+
+@dataclass(frozen=True)
+class Inventory:
+    """What a connection can see: hosts, primary pools, networks and templates."""
+
+    hosts: tuple[DiscoveredHost, ...] = ()
+    pools: tuple[PoolSpec, ...] = ()
+    networks: tuple[str, ...] = ()
+    templates: tuple[TemplateSpec, ...] = ()
+    datacenter: str = ""
+
+
 class Driver(abc.ABC):
     """One connection to one host; blocking libraries run through asyncio.to_thread."""
 
@@ -267,6 +287,11 @@ class Driver(abc.ABC):
     @abc.abstractmethod
     async def ping(self) -> None:
         """Raise HostUnreachable unless the host answers."""
+
+    async def discover(self) -> Inventory:
+        """Hosts, pools, networks and templates reachable through this connection."""
+        facts = await self.connect()
+        return Inventory(hosts=(DiscoveredHost(facts=facts, conn=self.conn),))
 
     @abc.abstractmethod
     async def list_instances(self) -> list[InstanceInfo]:
