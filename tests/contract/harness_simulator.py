@@ -4,10 +4,11 @@ from __future__ import annotations
 
 from collections.abc import AsyncIterator
 
-from tests.contract.harness import Harness, register
 from virga.drivers.base import HostConnection, PoolSpec, TemplateSpec
 from virga.drivers.simulator import SimulatorDriver
 from virga.drivers.simulator.world import WORLD
+
+from tests.contract.harness import Harness, register
 
 
 @register("simulator")

@@ -5,8 +5,6 @@ from __future__ import annotations
 import uuid
 
 import pytest
-
-from tests.contract.harness import Harness
 from virga.drivers.base import (
     Capability,
     DriverError,
@@ -17,6 +15,8 @@ from virga.drivers.base import (
     PowerState,
     VolumeSpec,
 )
+
+from tests.contract.harness import Harness
 
 
 def _spec(h: Harness, root_path: str, vol: VolumeSpec) -> InstanceSpec:

@@ -1,0 +1,1 @@
+"""The CloudStack-dialect API: registry, authentication, dispatch and the ASGI server."""

@@ -1,0 +1,126 @@
+"""Request authentication: API key signatures (legacy and v3), sessions and passwords."""
+
+from __future__ import annotations
+
+import base64
+import hashlib
+import hmac
+import secrets
+from datetime import UTC, datetime, timedelta
+from urllib.parse import quote
+
+from sqlmodel import Session, select
+from virga.errors import AuthError
+from virga.models import Account, LoginSession, User, utcnow
+
+BAD_CREDENTIALS = "unable to verify user credentials and/or request signature"
+SESSION_TTL = timedelta(hours=12)
+
+
+def hash_password(password: str, salt: str | None = None) -> str:
+    """PBKDF2-SHA256 hash in the form pbkdf2$iterations$salt$hash."""
+    salt = salt or secrets.token_hex(16)
+    digest = hashlib.pbkdf2_hmac("sha256", password.encode(), salt.encode(), 100_000)
+    return f"pbkdf2$100000${salt}${digest.hex()}"
+
+
+def check_password(password: str, stored: str) -> bool:
+    """Whether a password matches a stored hash."""
+    try:
+        _, iterations, salt, digest = stored.split("$")
+    except ValueError:
+        return False
+    got = hashlib.pbkdf2_hmac("sha256", password.encode(), salt.encode(), int(iterations))
+    return hmac.compare_digest(got.hex(), digest)
+
+
+def new_keys() -> tuple[str, str]:
+    """A fresh API key and secret key."""
+    return secrets.token_urlsafe(64), secrets.token_urlsafe(64)
+
+
+def _encode(value: str, safe: str) -> str:
+    """URL-encode a value the way CloudStack clients do before signing."""
+    return quote(value, safe=safe).replace("+", "%20")
+
+
+def _canonical(params: dict[str, str], case_sensitive: bool, safe: str) -> str:
+    """The string to sign: sorted name=value pairs joined by &, lowercased."""
+    keys = sorted(params, key=(lambda k: k) if case_sensitive else str.lower)
+    return "&".join(f"{k}={_encode(params[k], safe)}" for k in keys).lower()
+
+
+def sign(params: dict[str, str], secret: str) -> str:
+    """Sign a request's parameters with a secret key (what clients do)."""
+    query = _canonical(params, case_sensitive=False, safe="*")
+    mac = hmac.new(secret.encode(), query.encode(), hashlib.sha1).digest()
+    return base64.b64encode(mac).decode()
+
+
+def signature_matches(params: dict[str, str], secret: str, signature: str) -> bool:
+    """Check a signature, accepting both name orderings and both ~ encodings clients use."""
+    for case_sensitive in (False, True):
+        for safe in ("*", "*~", "~", ""):
+            query = _canonical(params, case_sensitive, safe)
+            mac = base64.b64encode(hmac.new(secret.encode(), query.encode(), hashlib.sha1).digest()).decode()
+            if hmac.compare_digest(mac, signature):
+                return True
+    return False
+
+
+def _parse_expires(text: str) -> datetime:
+    """Parse yyyy-MM-dd'T'HH:mm:ssZ (Z as +0000 or a literal Z)."""
+    for fmt in ("%Y-%m-%dT%H:%M:%S%z", "%Y-%m-%dT%H:%M:%SZ", "%Y-%m-%dT%H:%M:%S.%f%z"):
+        try:
+            parsed = datetime.strptime(text, fmt)
+            return parsed if parsed.tzinfo else parsed.replace(tzinfo=UTC)
+        except ValueError:
+            continue
+    raise AuthError(BAD_CREDENTIALS)
+
+
+def verify_signed(db: Session, raw: dict[str, str]) -> User:
+    """Authenticate a request signed with an API key, or raise 401."""
+    lowered = {k.lower(): v for k, v in raw.items()}
+    apikey, signature = lowered.get("apikey"), lowered.get("signature")
+    if not apikey or not signature:
+        raise AuthError(BAD_CREDENTIALS)
+    if lowered.get("signatureversion") == "3":
+        expires = lowered.get("expires")
+        if not expires or _parse_expires(expires) < datetime.now(UTC):
+            raise AuthError(BAD_CREDENTIALS)
+    user = db.exec(select(User).where(User.apikey == apikey, User.removed == None)).first()  # noqa: E711
+    if user is None or not user.secretkey:
+        raise AuthError(BAD_CREDENTIALS)
+    unsigned = {k: v for k, v in raw.items() if k.lower() != "signature"}
+    if not signature_matches(unsigned, user.secretkey, signature):
+        raise AuthError(BAD_CREDENTIALS)
+    _check_enabled(db, user)
+    return user
+
+
+def verify_session(db: Session, key: str) -> User:
+    """Authenticate a request by its sessionkey, or raise 401."""
+    sess = db.exec(select(LoginSession).where(LoginSession.sessionkey == key)).first()
+    if sess is None or sess.expires < utcnow():
+        raise AuthError(BAD_CREDENTIALS)
+    user = db.get(User, sess.user_id)
+    if user is None or user.removed is not None:
+        raise AuthError(BAD_CREDENTIALS)
+    _check_enabled(db, user)
+    return user
+
+
+def _check_enabled(db: Session, user: User) -> None:
+    """Refuse disabled users and disabled or locked accounts."""
+    account = db.get(Account, user.account_id)
+    if user.state != "enabled" or account is None or account.state != "enabled" or account.removed:
+        raise AuthError(BAD_CREDENTIALS)
+
+
+def open_session(db: Session, user: User) -> LoginSession:
+    """Create a login session for a user."""
+    sess = LoginSession(sessionkey=secrets.token_urlsafe(32), user_id=user.id or 0, expires=utcnow() + SESSION_TTL)
+    db.add(sess)
+    db.commit()
+    return sess

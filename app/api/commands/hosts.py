@@ -1,0 +1,231 @@
+"""Hosts: add (through the driver), list with capacity, update, maintenance, delete."""
+
+from __future__ import annotations
+
+from typing import Any
+from urllib.parse import urlparse
+
+from sqlmodel import func, select
+from virga.api.context import Ctx
+from virga.api.dispatch import Pending
+from virga.api.registry import ADMINS, ROOT, Param, api
+from virga.api.response import clean, list_body
+from virga.api.views.common import ref
+from virga.drivers.base import AuthenticationFailed, DriverError, HostUnreachable, NotSupported
+from virga.drivers.registry import make_driver
+from virga.errors import InUse, InvalidParameter, Unavailable
+from virga.models import Cluster, Host, Pod, VirtualMachine, Zone, utcnow
+from virga.services.capacity import overcommit
+from virga.services.hostpool import connection_of
+
+ACTIVE_VM_STATES = ("Starting", "Running", "Stopping", "Migrating")
+
+
+def host_view(ctx: Ctx, h: Host) -> dict[str, Any]:
+    """A host response object."""
+    cluster = ctx.by_id(Cluster, h.cluster_id)
+    cpu_f, mem_f = overcommit(ctx.db, cluster)
+    cpu_total = h.cpunumber * h.cpuspeed
+    return clean({
+        "id": h.uuid, "name": h.name, "state": h.state, "resourcestate": h.resourcestate, "type": h.type,
+        "ipaddress": h.ipaddress, **ref(ctx, Zone, h.zone_id, "zone"), **ref(ctx, Pod, h.pod_id, "pod"),
+        **ref(ctx, Cluster, h.cluster_id, "cluster"), "clustertype": cluster.clustertype if cluster else None,
+        "hypervisor": h.hypervisor, "hypervisorversion": h.hypervisorversion, "cpunumber": h.cpunumber,
+        "cpuspeed": h.cpuspeed, "cpusockets": 1, "cpuallocated": _pct(h.cpuallocated, cpu_total * cpu_f),
+        "cpuallocatedvalue": h.cpuallocated, "cpuallocatedpercentage": _pct(h.cpuallocated, cpu_total * cpu_f),
+        "cpuwithoverprovisioning": str(cpu_total * cpu_f), "memorytotal": h.memorytotal,
+        "memorywithoverprovisioning": str(int(h.memorytotal * mem_f)), "memoryallocated": h.memoryallocated,
+        "memoryallocatedpercentage": _pct(h.memoryallocated, h.memorytotal * mem_f), "hosttags": h.hosttags or None,
+        "capabilities": h.capabilities, "created": h.created, "lastpinged": h.lastpinged,
+        "disconnected": h.disconnected, "version": "0.1.0", "cpumodel": h.cpumodel or None,
+        "accelerator": h.accelerator or None, "islocalstorageactive": False, "haenable": True,
+    })
+
+
+def _pct(used: float, total: float) -> str:
+    """A percentage string like 12.5%."""
+    return f"{(100.0 * used / total) if total else 0.0:.2f}%"
+
+
+def _hypervisor_url(hypervisor: str, url: str) -> str:
+    """Validate an addHost URL (a scheme and a host part are needed)."""
+    parsed = urlparse(url)
+    if not parsed.scheme or not (parsed.netloc or parsed.path):
+        raise InvalidParameter(f"Parameter url: {url!r} is not a URL such as http://host or qemu:///system")
+    return url
+
+
+@api("addHost", "Adds a hypervisor host", "host", [
+    Param("zoneid", "uuid", required=True, description="the zone"),
+    Param("podid", "uuid", required=True, description="the pod"),
+    Param("clusterid", "uuid", description="the cluster (or clustername)"),
+    Param("clustername", description="the cluster's name"),
+    Param("hypervisor", required=True, description="the hypervisor of the host"),
+    Param("url", required=True, description="the host URL: http://address for KVM over SSH, qemu:///system, ..."),
+    Param("username", description="the username of the host"), Param("password", description="its password"),
+    Param("hosttags", description="comma-separated host tags"),
+    Param("allocationstate", description="Enabled or Disabled"),
+], roles=ROOT)
+async def add_host(ctx: Ctx) -> dict[str, Any]:
+    """Connect to a host through its driver, read its facts and record it."""
+    a = ctx.args
+    zone, pod = ctx.get(Zone, a.zoneid, "zoneid"), ctx.get(Pod, a.podid, "podid")
+    cluster = _cluster_of(ctx, pod)
+    if cluster.hypervisor.lower() != a.hypervisor.lower():
+        raise InvalidParameter(f"Cluster {cluster.name} is a {cluster.hypervisor} cluster, not {a.hypervisor}")
+    url = _hypervisor_url(a.hypervisor, a.url)
+    host = Host(name="", zone_id=zone.id or 0, pod_id=pod.id or 0, cluster_id=cluster.id or 0,
+                hypervisor=cluster.hypervisor, url=url, username=a.username, password=a.password,
+                hosttags=a.hosttags or "", resourcestate=a.allocationstate or "Enabled")
+    conn = await _prepare(ctx, host)
+    host.url, host.options = conn.url, dict(conn.options)
+    drv = make_driver(host.hypervisor, conn)
+    try:
+        facts = await drv.connect()
+    except AuthenticationFailed as exc:
+        raise InvalidParameter(f"Unable to add the host: wrong credentials ({exc})") from None
+    except (HostUnreachable, NotSupported, DriverError) as exc:
+        raise Unavailable(f"Unable to add the host: {exc}") from None
+    finally:
+        await drv.close()
+    if ctx.db.exec(select(Host).where(Host.url == host.url, Host.removed == None)).first():  # noqa: E711
+        raise InvalidParameter(f"A host with URL {host.url} already exists")
+    host.name, host.hypervisorversion, host.cpumodel = facts.name, facts.hypervisor_version, facts.cpu_model
+    host.cpunumber, host.cpuspeed, host.memorytotal = facts.cpu_count, facts.cpu_mhz, facts.memory_bytes
+    host.accelerator, host.state, host.lastpinged = facts.accelerator or "", "Up", utcnow()
+    host.capabilities = ",".join(sorted(c.value for c in drv.capabilities))
+    host.ipaddress = urlparse(host.url).hostname or facts.name
+    ctx.db.add(host)
+    ctx.db.flush()
+    return {"count": 1, "host": [host_view(ctx, host)]}
+
+
+async def _prepare(ctx: Ctx, host: Host) -> Any:
+    """Let the hypervisor's setup hook turn an addHost URL into a connection (KVM over SSH)."""
+    from virga.services.hostsetup import prepare_host
+
+    return await prepare_host(host, connection_of(host))
+
+
+def _cluster_of(ctx: Ctx, pod: Pod) -> Cluster:
+    """The cluster named by clusterid or clustername."""
+    a = ctx.args
+    if a.clusterid:
+        cluster = ctx.get(Cluster, a.clusterid, "clusterid")
+    elif a.clustername:
+        cluster = ctx.db.exec(select(Cluster).where(
+            Cluster.name == a.clustername, Cluster.pod_id == pod.id, Cluster.removed == None)).first()  # noqa: E711
+        if cluster is None:
+            raise InvalidParameter(f"Unable to find cluster {a.clustername} in pod {pod.name}")
+    else:
+        raise InvalidParameter("Missing parameter clusterid")
+    if cluster.pod_id != pod.id:
+        raise InvalidParameter(f"Cluster {cluster.name} is not in pod {pod.name}")
+    return cluster
+
+
+@api("listHosts", "Lists hosts", "host", [
+    Param("id", "uuid", description="the host"), Param("name", description="the name"),
+    Param("zoneid", "uuid", description="the zone"), Param("podid", "uuid", description="the pod"),
+    Param("clusterid", "uuid", description="the cluster"), Param("type", description="the host type"),
+    Param("state", description="the state"), Param("resourcestate", description="the resource state"),
+    Param("hypervisor", description="the hypervisor"), Param("hostname", description="unused"),
+    Param("details", "list", description="unused"), Param("virtualmachineid", "uuid", description="host of a VM"),
+    Param("hatags", description="unused"), Param("outofbandmanagementenabled", "boolean", description="unused"),
+], roles=ADMINS, paged=True)
+def list_hosts(ctx: Ctx) -> dict[str, Any]:
+    """List hosts."""
+    a = ctx.args
+    stmt = select(Host)
+    for param, model, col in (("zoneid", Zone, Host.zone_id), ("podid", Pod, Host.pod_id),
+                              ("clusterid", Cluster, Host.cluster_id)):
+        if a.get(param):
+            stmt = stmt.where(col == ctx.get(model, a[param], param).id)
+    for param, col in (("type", Host.type), ("state", Host.state), ("resourcestate", Host.resourcestate),
+                       ("hypervisor", Host.hypervisor)):
+        if a.get(param):
+            stmt = stmt.where(col == a[param])
+    if a.virtualmachineid:
+        stmt = stmt.where(Host.id == ctx.get(VirtualMachine, a.virtualmachineid, "virtualmachineid").host_id)
+    rows, count = ctx.page(stmt, Host)
+    for model, attr in ((Zone, "zone_id"), (Pod, "pod_id"), (Cluster, "cluster_id")):
+        ctx.preload(model, {getattr(h, attr) for h in rows})
+    return list_body("host", [host_view(ctx, h) for h in rows], count)
+
+
+@api("updateHost", "Updates a host", "host", [
+    Param("id", "uuid", required=True, description="the host"), Param("hosttags", description="host tags"),
+    Param("allocationstate", description="Enable or Disable"), Param("name", description="new name"),
+], roles=ROOT)
+def update_host(ctx: Ctx) -> dict[str, Any]:
+    """Change a host's tags, name or allocation state."""
+    h = ctx.get(Host, ctx.args.id)
+    state = ctx.args.allocationstate
+    if state is not None:
+        if state not in ("Enable", "Disable"):
+            raise InvalidParameter("Parameter allocationstate must be Enable or Disable")
+        if h.resourcestate in ("PrepareForMaintenance", "Maintenance", "ErrorInMaintenance"):
+            raise InvalidParameter(f"Host {h.name} is in {h.resourcestate}; cancel maintenance first")
+        h.resourcestate = "Enabled" if state == "Enable" else "Disabled"
+    if ctx.args.hosttags is not None:
+        h.hosttags = ",".join(t.strip() for t in ctx.args.hosttags.split(",") if t.strip())
+    if ctx.args.name:
+        h.name = ctx.args.name
+    ctx.db.add(h)
+    return {"host": host_view(ctx, h)}
+
+
+@api("deleteHost", "Deletes a host", "success", [
+    Param("id", "uuid", required=True, description="the host"),
+    Param("forced", "boolean", description="delete even with VMs (they are marked Stopped)"),
+    Param("forcedestroylocalstorage", "boolean", description="unused"),
+], roles=ROOT)
+async def delete_host(ctx: Ctx) -> dict[str, Any]:
+    """Remove a host that runs no VM (or, forced, forget its VMs' placement)."""
+    h = ctx.get(Host, ctx.args.id)
+    active = ctx.db.exec(select(func.count()).select_from(VirtualMachine).where(
+        VirtualMachine.host_id == h.id, VirtualMachine.removed == None,  # noqa: E711
+        VirtualMachine.state.in_(ACTIVE_VM_STATES))).one()  # type: ignore[attr-defined]
+    if active and not ctx.args.forced:
+        raise InUse(f"Host {h.name} still runs {active} VM(s); stop or migrate them, or use forced=true")
+    if h.resourcestate not in ("Maintenance", "Disabled") and not ctx.args.forced:
+        raise InvalidParameter(f"Host {h.name} must be in maintenance or disabled before it is deleted")
+    for vm in ctx.db.exec(select(VirtualMachine).where(VirtualMachine.host_id == h.id)):
+        vm.last_host_id, vm.host_id = None, None
+        if vm.state in ACTIVE_VM_STATES:
+            vm.state = "Stopped"
+        ctx.db.add(vm)
+    h.removed, h.state = utcnow(), "Removed"
+    ctx.db.add(h)
+    await ctx.app.hosts.drop(h.id or 0)
+    return {"success": True}
+
+
+@api("prepareHostForMaintenance", "Puts a host into maintenance: its VMs migrate or stop", "host",
+     [Param("id", "uuid", required=True, description="the host")], roles=ROOT, is_async=True)
+def prepare_maintenance(ctx: Ctx) -> Pending:
+    """Mark the host PrepareForMaintenance and queue the evacuation."""
+    h = ctx.get(Host, ctx.args.id)
+    if h.resourcestate not in ("Enabled", "Disabled", "ErrorInMaintenance"):
+        raise InvalidParameter(f"Host {h.name} is already in {h.resourcestate}")
+    h.resourcestate = "PrepareForMaintenance"
+    ctx.db.add(h)
+    return Pending("Host", h.uuid, {"id": h.uuid})
+
+
+@api("cancelHostMaintenance", "Takes a host out of maintenance", "host",
+     [Param("id", "uuid", required=True, description="the host")], roles=ROOT, is_async=True)
+def cancel_maintenance(ctx: Ctx) -> Pending:
+    """Queue the return of a host to service."""
+    h = ctx.get(Host, ctx.args.id)
+    if h.resourcestate not in ("Maintenance", "PrepareForMaintenance", "ErrorInMaintenance"):
+        raise InvalidParameter(f"Host {h.name} is not in maintenance")
+    return Pending("Host", h.uuid, {"id": h.uuid})
+
+
+@api("reconnectHost", "Reconnects a host", "host", [Param("id", "uuid", required=True, description="the host")],
+     roles=ROOT, is_async=True)
+def reconnect_host(ctx: Ctx) -> Pending:
+    """Queue a reconnection to a host."""
+    h = ctx.get(Host, ctx.args.id)
+    return Pending("Host", h.uuid, {"id": h.uuid})

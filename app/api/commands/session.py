@@ -1,0 +1,146 @@
+"""login/logout, listApis, listCapabilities and the async job queries."""
+
+from __future__ import annotations
+
+from datetime import UTC
+from typing import Any
+
+from sqlmodel import select
+from virga.api import auth
+from virga.api.context import Ctx
+from virga.api.registry import COMMANDS, Param, api
+from virga.api.response import clean, list_body
+from virga.errors import AuthError, InvalidParameter
+from virga.models import Account, AsyncJob, Domain, LoginSession, User
+from virga.models.base import utcnow
+
+
+@api("login", "Logs a user in and returns a session key", "login", [
+    Param("username", required=True, description="the user name"),
+    Param("password", required=True, description="the password"),
+    Param("domain", description="the domain path (default /)"), Param("domainId", "uuid", description="domain id"),
+], auth=False)
+def login(ctx: Ctx) -> dict[str, Any]:
+    """Check a user's password and open a session."""
+    a = ctx.args
+    if a.domainid:
+        dom = ctx.db.exec(select(Domain).where(Domain.uuid == a.domainid)).first()
+    else:
+        path = (a.domain or "/").strip()
+        path = "/" if path in ("", "/", "ROOT", "/ROOT", "/ROOT/") else "/" + path.strip("/").removeprefix("ROOT/") + "/"
+        dom = ctx.db.exec(select(Domain).where(Domain.path == path)).first()
+    user = None
+    if dom is not None:
+        user = ctx.db.exec(select(User).join(Account, Account.id == User.account_id).where(
+            User.username == a.username, Account.domain_id == dom.id, User.removed == None)).first()  # noqa: E711
+    if user is None or not user.password_hash or not auth.check_password(a.password, user.password_hash):
+        raise AuthError("Failed to authenticate user " + a.username + "; please provide valid credentials")
+    acct = ctx.db.get(Account, user.account_id)
+    if acct is None or user.state != "enabled" or acct.state != "enabled":
+        raise AuthError("User " + a.username + " is disabled or locked")
+    sess = auth.open_session(ctx.db, user)
+    assert dom is not None
+    return {
+        "username": user.username, "userid": user.uuid, "domainid": dom.uuid, "account": acct.name,
+        "type": str(acct.accounttype), "firstname": user.firstname, "lastname": user.lastname,
+        "timeout": str(int(auth.SESSION_TTL.total_seconds())), "sessionkey": sess.sessionkey,
+        "registered": "false",
+    }
+
+
+@api("logout", "Ends the caller's session", "logout", [])
+def logout(ctx: Ctx) -> dict[str, Any]:
+    """Expire the caller's sessions."""
+    for sess in ctx.db.exec(select(LoginSession).where(LoginSession.user_id == ctx.user.id)):
+        sess.expires = utcnow()
+        ctx.db.add(sess)
+    return {"description": "success"}
+
+
+@api("listApis", "Lists the commands the caller may use, with their parameters", "api", [
+    Param("name", description="one command"),
+])
+def list_apis(ctx: Ctx) -> dict[str, Any]:
+    """Describe commands from the registry (what cmk sync reads)."""
+    from virga.api.views.fields import response_fields
+
+    out = []
+    for cmd in sorted(COMMANDS.values(), key=lambda c: c.name):
+        if ctx.role not in cmd.roles or (ctx.args.name and cmd.name.lower() != ctx.args.name.lower()):
+            continue
+        out.append({
+            "name": cmd.name, "description": cmd.description, "isasync": cmd.is_async, "since": cmd.since,
+            "related": "", "type": "", "response": response_fields(cmd.response),
+            "params": [{"name": p.name.lower(), "description": p.description, "type": p.type,
+                        "required": p.required, "length": p.length, "since": cmd.since, "related": ""}
+                       for p in cmd.params],
+        })
+    if ctx.args.name and not out:
+        raise InvalidParameter(f"Unable to find API {ctx.args.name}")
+    return list_body("api", out, len(out))
+
+
+@api("listCapabilities", "Lists the cloud's capabilities", "capability", [])
+def list_capabilities(ctx: Ctx) -> dict[str, Any]:
+    """What this cloud supports."""
+    from virga import __version__
+    from virga.drivers.registry import hypervisors
+
+    return {"capability": {
+        "cloudstackversion": "4.19.0", "virgaversion": __version__, "securitygroupsenabled": True,
+        "userpublictemplateenabled": True, "supportELB": "false", "projectinviterequired": False,
+        "allowusercreateprojects": False, "customdiskofferingminsize": 1, "customdiskofferingmaxsize": 1024,
+        "kvmsnapshotenabled": True, "allowuserviewdestroyedvm": True, "allowuserexpungerecovervm": False,
+        "apilimitinterval": 1, "apilimitmax": 0, "dynamicrolesenabled": True, "kubernetesserviceenabled": False,
+        "hypervisors": ",".join(hypervisors()), "defaultuipagesize": 20,
+    }}
+
+
+def job_view(ctx: Ctx, job: AsyncJob) -> dict[str, Any]:
+    """An asyncjobs response object."""
+    user = ctx.by_id(User, job.user_id)
+    acct = ctx.by_id(Account, job.account_id)
+    out: dict[str, Any] = {
+        "jobid": job.uuid, "accountid": acct.uuid if acct else None, "account": acct.name if acct else None,
+        "userid": user.uuid if user else None, "cmd": job.cmd, "jobstatus": job.status,
+        "jobprocstatus": job.procstatus, "jobresultcode": job.resultcode, "jobresulttype": job.resulttype,
+        "jobinstancetype": job.instancetype or None, "jobinstanceid": job.instance_uuid or None,
+        "created": job.created, "completed": job.completed,
+    }
+    if job.status != 0 and job.result is not None:
+        out["jobresult"] = job.result
+    return clean(out)
+
+
+@api("queryAsyncJobResult", "Retrieves the status and result of an asynchronous job", "asyncjobs", [
+    Param("jobid", "uuid", required=True, description="the ID of the job"),
+])
+def query_job(ctx: Ctx) -> dict[str, Any]:
+    """The job's status, and its result once finished."""
+    job = ctx.db.exec(select(AsyncJob).where(AsyncJob.uuid == ctx.args.jobid)).first()
+    if job is None or not _may_see_job(ctx, job):
+        raise InvalidParameter(f"Unable to find job with id {ctx.args.jobid} (parameter jobid)")
+    return job_view(ctx, job)
+
+
+def _may_see_job(ctx: Ctx, job: AsyncJob) -> bool:
+    """Users see their account's jobs, domain admins their subtree's, root admins all."""
+    if ctx.is_root:
+        return True
+    if ctx.role == "DomainAdmin":
+        return ctx.domain_path(job.domain_id).startswith(ctx.domain.path)
+    return job.account_id == ctx.account.id
+
+
+@api("listAsyncJobs", "Lists asynchronous jobs", "asyncjobs", [
+    Param("startdate", "date", description="jobs created after this date"),
+    Param("account", description="the account"), Param("domainid", "uuid", description="the domain"),
+    Param("isrecursive", "boolean", description="subdomains"), Param("id", "uuid", description="unused"),
+], paged=True)
+def list_jobs(ctx: Ctx) -> dict[str, Any]:
+    """List the caller's jobs (admins: everyone's with listall)."""
+    stmt = ctx.scope(select(AsyncJob), AsyncJob)
+    if ctx.args.startdate:
+        stmt = stmt.where(AsyncJob.created >= (ctx.args.startdate if ctx.args.startdate.tzinfo else ctx.args.startdate.replace(tzinfo=UTC)))
+    rows, count = ctx.page(stmt, AsyncJob, keyword=("command",), order=AsyncJob.id.desc())  # type: ignore[union-attr]
+    return list_body("asyncjobs", [job_view(ctx, j) for j in rows], count)

@@ -1,0 +1,186 @@
+"""The call context: who is calling, their session, lookups that respect isolation, and lists."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import TYPE_CHECKING, Any, TypeVar
+
+from sqlalchemy import func, or_
+from sqlmodel import Session, SQLModel, select
+from virga.api.registry import ADMIN, DOMAIN_ADMIN, USER, Args
+from virga.errors import InvalidParameter, PermissionDenied
+from virga.models import Account, Domain, Owned, ResourceTag, User
+
+if TYPE_CHECKING:
+    from virga.core import VirgaApp
+
+T = TypeVar("T", bound=SQLModel)
+ROLE_BY_TYPE = {0: USER, 1: ADMIN, 2: DOMAIN_ADMIN}
+DEFAULT_PAGE_SIZE = 500
+
+
+@dataclass
+class Ctx:
+    """One API call: the app, a database session, the caller and the parsed arguments."""
+
+    app: VirgaApp
+    db: Session
+    user: User
+    account: Account
+    domain: Domain
+    args: Args = field(default_factory=Args)
+    command: str = ""
+    _cache: dict[tuple[type, int], Any] = field(default_factory=dict)
+
+    @property
+    def role(self) -> str:
+        """Admin, DomainAdmin or User."""
+        return ROLE_BY_TYPE.get(self.account.accounttype, USER)
+
+    @property
+    def is_root(self) -> bool:
+        """Whether the caller is a root admin."""
+        return self.role == ADMIN
+
+    # --- lookups ---------------------------------------------------------
+    def by_id(self, model: type[T], pk: int | None) -> T | None:
+        """Load a row by internal id, cached for the call."""
+        if pk is None:
+            return None
+        key = (model, pk)
+        if key not in self._cache:
+            self._cache[key] = self.db.get(model, pk)
+        return self._cache[key]
+
+    def preload(self, model: type[T], ids: set[int | None]) -> None:
+        """Load many rows by internal id in one query into the call's cache."""
+        missing = {i for i in ids if i is not None and (model, i) not in self._cache}
+        if missing:
+            for row in self.db.exec(select(model).where(model.id.in_(missing))):  # type: ignore[attr-defined]
+                self._cache[(model, row.id)] = row  # type: ignore[attr-defined]
+
+    def get(self, model: type[T], uuid: str | None, param: str = "id", *, removed_ok: bool = False) -> T:
+        """Find a visible resource by UUID, or raise 431 naming the parameter."""
+        label = model.__name__
+        if not uuid:
+            raise InvalidParameter(f"Missing parameter {param}")
+        row = self.db.exec(select(model).where(model.uuid == uuid)).first()  # type: ignore[attr-defined]
+        if row is None or (row.removed is not None and not removed_ok) or not self.can_see(row):  # type: ignore[attr-defined]
+            raise InvalidParameter(f"Unable to find {label} with id {uuid} (parameter {param})")
+        return row
+
+    def opt(self, model: type[T], param: str) -> T | None:
+        """Find the resource named by an optional UUID parameter, or None when absent."""
+        value = self.args.get(param)
+        return self.get(model, value, param) if value else None
+
+    # --- isolation -------------------------------------------------------
+    def domain_path(self, domain_id: int | None) -> str:
+        """The path of a domain (cached)."""
+        dom = self.by_id(Domain, domain_id)
+        return dom.path if dom else ""
+
+    def can_see(self, row: Any) -> bool:
+        """Whether the caller may see a row (owned rows by account/domain; others by domain)."""
+        if self.is_root:
+            return True
+        account_id = getattr(row, "account_id", None)
+        domain_id = getattr(row, "domain_id", None)
+        if self.role == DOMAIN_ADMIN:
+            if domain_id is None:
+                return not isinstance(row, Owned)
+            return self.domain_path(domain_id).startswith(self.domain.path)
+        if isinstance(row, Owned) or account_id is not None:
+            if account_id == self.account.id:
+                return True
+            return bool(getattr(row, "acltype", "") == "Domain" and self.domain.path.startswith(
+                self.domain_path(domain_id)))
+        if domain_id is not None:
+            return self.domain.path.startswith(self.domain_path(domain_id))
+        return True
+
+    def require(self, row: Any, what: str = "resource") -> None:
+        """Raise 531 unless the caller may change the row."""
+        if not self.can_see(row):
+            raise PermissionDenied(f"Account {self.account.name} does not have permission to operate on {what}")
+
+    def subtree_ids(self, domain: Domain) -> list[int]:
+        """Ids of a domain and all its descendants."""
+        stmt = select(Domain.id).where(Domain.path.startswith(domain.path), Domain.removed == None)  # noqa: E711
+        return [i for i in self.db.exec(stmt) if i is not None]
+
+    def owner(self) -> tuple[Account, Domain]:
+        """The account a new resource belongs to: the caller's, or account+domainid for admins."""
+        name, domain_uuid = self.args.get("account"), self.args.get("domainid")
+        if not name:
+            return self.account, self.domain
+        if not domain_uuid:
+            raise InvalidParameter("Parameter domainid is required with account")
+        dom = self.get(Domain, domain_uuid, "domainid")
+        acct = self.db.exec(select(Account).where(
+            Account.name == name, Account.domain_id == dom.id, Account.removed == None)).first()  # noqa: E711
+        if acct is None:
+            raise InvalidParameter(f"Unable to find account {name} in domain {dom.name}")
+        if acct.id != self.account.id and self.role == USER:
+            raise PermissionDenied(f"Account {self.account.name} cannot act on behalf of {name}")
+        self.require(acct, f"account {name}")
+        return acct, dom
+
+    # --- lists -----------------------------------------------------------
+    def scope(self, stmt: Any, model: Any, *, shared_attr: str | None = None) -> Any:
+        """Restrict a select of owned rows to what the caller asked for and may see."""
+        args = self.args
+        if args.get("account") or (args.get("domainid") and self.role != USER):
+            if args.get("account"):
+                acct, _ = self.owner()
+                return stmt.where(model.account_id == acct.id)
+            dom = self.get(Domain, args.get("domainid"), "domainid")
+            if args.get("isrecursive"):
+                return stmt.where(model.domain_id.in_(self.subtree_ids(dom)))
+            return stmt.where(model.domain_id == dom.id)
+        if self.role == USER or not args.get("listall"):
+            mine = model.account_id == self.account.id
+            if shared_attr is not None:
+                doms = [d for d in self._ancestor_ids()]
+                return stmt.where(or_(mine, (getattr(model, shared_attr) == "Domain") & model.domain_id.in_(doms)))
+            return stmt.where(mine)
+        if self.role == DOMAIN_ADMIN:
+            return stmt.where(model.domain_id.in_(self.subtree_ids(self.domain)))
+        return stmt
+
+    def _ancestor_ids(self) -> list[int]:
+        """Ids of the caller's domain and its ancestors."""
+        paths = []
+        parts = self.domain.path.strip("/").split("/")
+        for i in range(len(parts)):
+            paths.append("/" + "/".join(parts[: i + 1]) + "/")
+        paths.append("/")
+        stmt = select(Domain.id).where(Domain.path.in_(paths))
+        return [i for i in self.db.exec(stmt) if i is not None]
+
+    def page(self, stmt: Any, model: Any, *, keyword: tuple[str, ...] = ("name",),
+             resourcetype: str | None = None, order: Any = None) -> tuple[list[Any], int]:
+        """Apply id/name/keyword/tags filters, count the total, and return one page."""
+        args = self.args
+        stmt = stmt.where(model.removed == None)  # noqa: E711
+        if args.get("id"):
+            stmt = stmt.where(model.uuid == args["id"])
+        if args.get("ids"):
+            stmt = stmt.where(model.uuid.in_(args["ids"]))
+        if args.get("name") and hasattr(model, "name"):
+            stmt = stmt.where(model.name == args["name"])
+        if args.get("keyword"):
+            like = f"%{args['keyword']}%"
+            stmt = stmt.where(or_(*[getattr(model, k).ilike(like) for k in keyword]))
+        if args.get("tags") and resourcetype:
+            for tag in args["tags"]:
+                sub = select(ResourceTag.resource_id).where(
+                    ResourceTag.resourcetype == resourcetype, ResourceTag.key == tag.get("key"),
+                    ResourceTag.value == tag.get("value"), ResourceTag.removed == None)  # noqa: E711
+                stmt = stmt.where(model.id.in_(sub))
+        count = self.db.exec(select(func.count()).select_from(stmt.subquery())).one()
+        size = args.get("pagesize") or DEFAULT_PAGE_SIZE
+        stmt = stmt.order_by(order if order is not None else model.id)
+        if size != -1:
+            stmt = stmt.offset(((args.get("page") or 1) - 1) * size).limit(size)
+        return list(self.db.exec(stmt)), int(count)

@@ -1,0 +1,1 @@
+"""Serialisers: database rows to CloudStack response objects (fields as its response classes)."""

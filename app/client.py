@@ -1,0 +1,138 @@
+"""An API client for virga (and any CloudStack): signed requests, async job waiting, in-process or HTTP."""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import Callable
+from dataclasses import dataclass
+from datetime import UTC, datetime, timedelta
+from typing import Any
+from urllib.parse import urlencode
+
+import httpx
+from virga.api.auth import sign
+
+
+class ApiError(Exception):
+    """An error answer from the API: its code and text."""
+
+    def __init__(self, code: int, text: str, command: str = "") -> None:
+        """Keep the code, the text and the command."""
+        super().__init__(f"{command}: ({code}) {text}" if command else f"({code}) {text}")
+        self.code, self.text, self.command = code, text, command
+
+
+@dataclass
+class Credentials:
+    """API keys, or a username/password for login."""
+
+    apikey: str = ""
+    secretkey: str = ""
+    username: str = ""
+    password: str = ""
+    domain: str = "/"
+
+
+def signed_query(params: dict[str, str], creds: Credentials, expires_in: int = 600) -> dict[str, str]:
+    """Add apiKey, signatureVersion 3, expires and the signature to a request's parameters."""
+    expires = (datetime.now(UTC) + timedelta(seconds=expires_in)).strftime("%Y-%m-%dT%H:%M:%S+0000")
+    full = {**params, "apiKey": creds.apikey, "signatureVersion": "3", "expires": expires}
+    full["signature"] = sign(full, creds.secretkey)
+    return full
+
+
+class VirgaClient:
+    """Talk to /client/api over HTTP or to an in-process ASGI app."""
+
+    def __init__(self, url: str = "", creds: Credentials | None = None, *, asgi: Any = None,
+                 timeout: float = 60.0) -> None:
+        """Connect to a URL (http://host:8080) or wrap an ASGI app (embedded mode)."""
+        self.creds = creds or Credentials()
+        transport = httpx.ASGITransport(app=asgi) if asgi is not None else None
+        base = url.rstrip("/") if url else "http://virga.embedded"
+        self.http = httpx.AsyncClient(base_url=base, transport=transport, timeout=timeout)
+        self.sessionkey: str | None = None
+        self.last_request: str = ""
+
+    async def close(self) -> None:
+        """Close the HTTP client."""
+        await self.http.aclose()
+
+    async def login(self) -> dict[str, Any]:
+        """Log in with username/password and keep the session key."""
+        body = await self._send({"command": "login", "username": self.creds.username,
+                                 "password": self.creds.password, "domain": self.creds.domain}, sign_it=False)
+        self.sessionkey = body["sessionkey"]
+        return body
+
+    def _params(self, command: str, params: dict[str, Any]) -> dict[str, str]:
+        """Flatten parameters: lists to commas, dict lists to name[i].key, booleans to true/false."""
+        out: dict[str, str] = {"command": command}
+        for key, value in params.items():
+            if value is None:
+                continue
+            if isinstance(value, list) and value and isinstance(value[0], dict):
+                for i, item in enumerate(value):
+                    for k, v in item.items():
+                        out[f"{key}[{i}].{k}"] = str(v)
+            elif isinstance(value, list | tuple):
+                out[key] = ",".join(str(v) for v in value)
+            elif isinstance(value, bool):
+                out[key] = "true" if value else "false"
+            else:
+                out[key] = str(value)
+        return out
+
+    async def _send(self, params: dict[str, str], sign_it: bool = True) -> dict[str, Any]:
+        """Send one request and unwrap its envelope, raising ApiError on an error answer."""
+        params = {**params, "response": "json"}
+        if sign_it and self.sessionkey:
+            params["sessionkey"] = self.sessionkey
+        elif sign_it and self.creds.apikey:
+            params = signed_query(params, self.creds)
+        self.last_request = "/client/api?" + urlencode(params)
+        resp = await self.http.post("/client/api", data=params)
+        try:
+            data = resp.json()
+        except ValueError:
+            raise ApiError(resp.status_code, resp.text[:200], params.get("command", "")) from None
+        (_, body), = data.items() if len(data) == 1 else ((None, data),)
+        if isinstance(body, dict) and "errorcode" in body:
+            raise ApiError(int(body["errorcode"]), str(body.get("errortext", "")), params.get("command", ""))
+        return body if isinstance(body, dict) else {}
+
+    async def call(self, command: str, **params: Any) -> dict[str, Any]:
+        """Run a command and return its response body (not waiting for async jobs)."""
+        return await self._send(self._params(command, params))
+
+    async def wait(self, jobid: str, *, interval: float = 0.05, timeout: float = 600.0,
+                   progress: Callable[[dict[str, Any]], None] | None = None) -> dict[str, Any]:
+        """Poll queryAsyncJobResult until the job ends; return jobresult or raise its error."""
+        loop = asyncio.get_running_loop()
+        deadline = loop.time() + timeout
+        while True:
+            job = await self.call("queryAsyncJobResult", jobid=jobid)
+            if progress is not None:
+                progress(job)
+            if job.get("jobstatus") == 1:
+                return dict(job.get("jobresult") or {})
+            if job.get("jobstatus") == 2:
+                res = job.get("jobresult") or {}
+                raise ApiError(int(res.get("errorcode", 530)), str(res.get("errortext", "job failed")),
+                               job.get("cmd", ""))
+            if loop.time() > deadline:
+                raise TimeoutError(f"job {jobid} did not finish within {timeout}s")
+            await asyncio.sleep(interval)
+            interval = min(interval * 1.5, 1.0)
+
+    async def run(self, command: str, **params: Any) -> dict[str, Any]:
+        """Run a command; for async ones wait for the job and return its result."""
+        body = await self.call(command, **params)
+        if "jobid" in body and len(body) <= 2:
+            return await self.wait(body["jobid"])
+        return body
+
+    async def list(self, command: str, item: str, **params: Any) -> list[dict[str, Any]]:
+        """Run a list command and return its items (all pages when pagesize is not given)."""
+        body = await self.call(command, **params)
+        return list(body.get(item, []))

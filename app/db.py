@@ -1,0 +1,64 @@
+"""Database engine and sessions: SQLite in WAL mode by default, PostgreSQL with the same code."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from contextlib import contextmanager
+from pathlib import Path
+from typing import Any
+
+from sqlalchemy import event
+from sqlalchemy.engine import Engine
+from sqlmodel import Session, create_engine
+
+
+def make_engine(url: str) -> Engine:
+    """Create an engine; SQLite gets WAL, NORMAL sync and a busy timeout."""
+    if url.startswith("sqlite"):
+        path = url.split("///", 1)[-1]
+        if path and path != ":memory:":
+            Path(path).parent.mkdir(parents=True, exist_ok=True)
+        engine = create_engine(url, connect_args={"check_same_thread": False, "timeout": 30})
+        event.listen(engine, "connect", _sqlite_pragmas)
+        return engine
+    return create_engine(url, pool_pre_ping=True, pool_size=10, max_overflow=20)
+
+
+def _sqlite_pragmas(dbapi_conn: Any, _record: Any) -> None:
+    """Turn on WAL, foreign keys and a sane sync level for each new SQLite connection."""
+    cur = dbapi_conn.cursor()
+    cur.execute("PRAGMA journal_mode=WAL")
+    cur.execute("PRAGMA synchronous=NORMAL")
+    cur.execute("PRAGMA foreign_keys=ON")
+    cur.execute("PRAGMA busy_timeout=30000")
+    cur.execute("PRAGMA cache_size=-65536")
+    cur.close()
+
+
+class Database:
+    """One engine and the sessions made from it."""
+
+    def __init__(self, url: str) -> None:
+        """Create the engine for a URL."""
+        self.url = url
+        self.engine = make_engine(url)
+
+    @contextmanager
+    def session(self) -> Iterator[Session]:
+        """A session that rolls back on error; callers commit explicitly."""
+        with Session(self.engine, expire_on_commit=False) as s:
+            try:
+                yield s
+            except BaseException:
+                s.rollback()
+                raise
+
+    def migrate(self) -> None:
+        """Bring the schema to the newest Alembic revision."""
+        from virga.migrations.runner import upgrade
+
+        upgrade(self.engine)
+
+    def dispose(self) -> None:
+        """Close every pooled connection."""
+        self.engine.dispose()

@@ -1,0 +1,34 @@
+"""Columns every persisted resource shares: an internal id, a public UUID, timestamps."""
+
+from __future__ import annotations
+
+import uuid as _uuid
+from datetime import UTC, datetime
+
+from sqlmodel import Field, SQLModel
+
+
+def new_uuid() -> str:
+    """A fresh public id."""
+    return str(_uuid.uuid4())
+
+
+def utcnow() -> datetime:
+    """The current time in UTC (timezone-aware, whole seconds)."""
+    return datetime.now(UTC).replace(microsecond=0)
+
+
+class Resource(SQLModel):
+    """Base of every table with a public UUID."""
+
+    id: int | None = Field(default=None, primary_key=True)
+    uuid: str = Field(default_factory=new_uuid, index=True, unique=True, max_length=40)
+    created: datetime = Field(default_factory=utcnow)
+    removed: datetime | None = Field(default=None, index=True)
+
+
+class Owned(Resource):
+    """A resource that belongs to an account in a domain."""
+
+    account_id: int = Field(index=True, foreign_key="account.id")
+    domain_id: int = Field(index=True, foreign_key="domain.id")

@@ -1,0 +1,100 @@
+"""Resource limits per account and domain, with counts computed from the live data."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+
+from sqlalchemy import func
+from sqlmodel import Session, select
+from virga.errors import LimitExceeded
+from virga.models import (
+    Account,
+    Domain,
+    Network,
+    PublicIpAddress,
+    ResourceLimit,
+    Snapshot,
+    Template,
+    VirtualMachine,
+    Volume,
+)
+
+TYPES = {
+    0: "user_vm", 1: "public_ip", 2: "volume", 3: "snapshot", 4: "template", 5: "project", 6: "network",
+    7: "vpc", 8: "cpu", 9: "memory", 10: "primary_storage", 11: "secondary_storage",
+}
+BY_NAME = {v: k for k, v in TYPES.items()}
+LIVE_VM = ("Starting", "Running", "Stopping", "Stopped", "Migrating", "Error")
+
+
+def _scalar(s: Session, stmt: object) -> int:
+    """Run a scalar aggregate and return it as an int (0 for null)."""
+    return int(s.exec(stmt).one() or 0)  # type: ignore[call-overload]
+
+
+def _vm_sum(col: object) -> Callable[[Session, list[int]], int]:
+    """A counter summing a column of the live VMs of some accounts."""
+    def count(s: Session, ids: list[int]) -> int:
+        return _scalar(s, select(func.sum(col)).where(  # type: ignore[call-overload]
+            VirtualMachine.account_id.in_(ids), VirtualMachine.removed == None,  # type: ignore[attr-defined]  # noqa: E711
+            VirtualMachine.state.in_(LIVE_VM)))  # type: ignore[attr-defined]
+    return count
+
+
+def _count(model: object, *extra: object) -> Callable[[Session, list[int]], int]:
+    """A counter of live rows of a model for some accounts."""
+    def count(s: Session, ids: list[int]) -> int:
+        return _scalar(s, select(func.count()).select_from(model).where(  # type: ignore[call-overload]
+            model.account_id.in_(ids), model.removed == None, *extra))  # type: ignore[attr-defined]  # noqa: E711
+    return count
+
+
+COUNTERS: dict[int, Callable[[Session, list[int]], int]] = {
+    0: _count(VirtualMachine, VirtualMachine.state.in_(LIVE_VM)),  # type: ignore[attr-defined]
+    1: _count(PublicIpAddress, PublicIpAddress.state == "Allocated"),
+    2: _count(Volume),
+    3: _count(Snapshot),
+    4: _count(Template),
+    6: _count(Network),
+    8: _vm_sum(VirtualMachine.cpunumber),
+    9: _vm_sum(VirtualMachine.memory),
+    10: lambda s, ids: _scalar(s, select(func.sum(Volume.size)).where(
+        Volume.account_id.in_(ids), Volume.removed == None)) // 2**30,  # type: ignore[attr-defined]  # noqa: E711
+}
+
+
+def count(s: Session, account_ids: list[int], rtype: int) -> int:
+    """How much of a resource type some accounts use now."""
+    counter = COUNTERS.get(rtype)
+    return counter(s, account_ids) if counter else 0
+
+
+def limit_of(s: Session, rtype: int, account: Account | None = None, domain: Domain | None = None) -> int:
+    """The limit for an account or a domain; -1 when unlimited."""
+    stmt = select(ResourceLimit).where(ResourceLimit.resourcetype == rtype, ResourceLimit.removed == None)  # noqa: E711
+    if account is not None:
+        stmt = stmt.where(ResourceLimit.account_id == account.id)
+    else:
+        stmt = stmt.where(ResourceLimit.domain_id == (domain.id if domain else None))
+    row = s.exec(stmt).first()
+    return row.max if row is not None else -1
+
+
+def check(s: Session, account: Account, rtype: int, add: int = 1) -> None:
+    """Raise 532 when adding `add` would exceed the account's or one of its domains' limits."""
+    if account.accounttype == 1 or add <= 0:
+        return
+    limit = limit_of(s, rtype, account=account)
+    if limit != -1 and count(s, [account.id or 0], rtype) + add > limit:
+        raise LimitExceeded(f"Maximum number of resources of type '{TYPES[rtype]}' for account name="
+                            f"{account.name} has been exceeded (limit {limit}).")
+    dom = s.get(Domain, account.domain_id)
+    while dom is not None:
+        dlimit = limit_of(s, rtype, domain=dom)
+        if dlimit != -1:
+            ids = list(s.exec(select(Account.id).join(Domain, Domain.id == Account.domain_id)
+                              .where(Domain.path.startswith(dom.path))))
+            if count(s, [i for i in ids if i is not None], rtype) + add > dlimit:
+                raise LimitExceeded(f"Maximum number of resources of type '{TYPES[rtype]}' for domain "
+                                    f"{dom.name} has been exceeded (limit {dlimit}).")
+        dom = s.get(Domain, dom.parent_id) if dom.parent_id else None

@@ -1,0 +1,129 @@
+"""Guest network implementation: source NAT, the virtual router record, and router backends."""
+
+from __future__ import annotations
+
+import importlib
+import logging
+from typing import TYPE_CHECKING, Any, Protocol
+
+from sqlmodel import Session, select
+from virga.models import Network, NetworkOffering, PublicIpAddress, Router, Zone, utcnow
+from virga.services import ipam
+from virga.services.events import record_event
+from virga.services.states import transition
+
+if TYPE_CHECKING:
+    from virga.core import VirgaApp
+
+log = logging.getLogger(__name__)
+
+# zone.details["router"] -> "module:Class" implementing RouterBackend.
+BACKENDS = {
+    "simulated": "virga.services.network:SimulatedRouters",
+    "netns": "virga.services.routing:NetnsRouters",
+}
+
+
+class RouterBackend(Protocol):
+    """Makes a network's router match the database."""
+
+    async def sync(self, app: VirgaApp, network_id: int) -> dict[str, Any]:
+        """Apply the network's desired state; return per-service health."""
+
+    async def destroy(self, app: VirgaApp, network_id: int) -> None:
+        """Remove the network's router entirely."""
+
+
+class SimulatedRouters:
+    """Routers of simulator zones: state is recorded, nothing is applied on a host."""
+
+    async def sync(self, app: VirgaApp, network_id: int) -> dict[str, Any]:
+        """Report every service healthy: there is no process to check."""
+        return {"dhcp": "simulated", "dns": "simulated", "firewall": "simulated", "lb": "simulated"}
+
+    async def destroy(self, app: VirgaApp, network_id: int) -> None:
+        """Nothing to remove."""
+
+
+def backend_for(app: VirgaApp, zone: Zone) -> RouterBackend:
+    """The router backend a zone uses (cached per kind on the app)."""
+    kind = (zone.details or {}).get("router", "simulated")
+    key = f"router:{kind}"
+    if key not in app.extensions:
+        module, cls = BACKENDS[kind].split(":")
+        app.extensions[key] = getattr(importlib.import_module(module), cls)()
+    backend: RouterBackend = app.extensions[key]
+    return backend
+
+
+def offering_of(s: Session, net: Network) -> NetworkOffering:
+    """A network's offering."""
+    off = s.get(NetworkOffering, net.networkoffering_id)
+    assert off is not None
+    return off
+
+
+def needs_router(s: Session, net: Network) -> bool:
+    """Whether the network's offering has services a virtual router provides."""
+    return bool(offering_of(s, net).services)
+
+
+def implement(s: Session, net: Network) -> bool:
+    """Acquire source NAT and create the router record of an Allocated network; True if it changed."""
+    if net.state not in ("Allocated", "Shutdown"):
+        return False
+    transition(net, "implement")
+    off = offering_of(s, net)
+    if net.guestiptype == "Isolated" and "SourceNat" in off.services:
+        ip = ipam.allocate_public_ip(s, net.zone_id)
+        ip.state, ip.issourcenat, ip.network_id = "Allocated", True, net.id
+        ip.account_id, ip.domain_id = net.account_id, net.domain_id
+        s.add(ip)
+    if needs_router(s, net) and s.exec(select(Router).where(Router.network_id == net.id,
+                                                            Router.removed == None)).first() is None:  # noqa: E711
+        snat = source_nat_ip(s, net)
+        s.add(Router(name=f"r-{net.id}-VM", network_id=net.id or 0, zone_id=net.zone_id,
+                     account_id=net.account_id, domain_id=net.domain_id, state="Starting",
+                     publicip=snat.ipaddress if snat else "", guestipaddress=net.gateway))
+    transition(net, "implemented")
+    s.add(net)
+    record_event(s, "NETWORK.IMPLEMENT", f"Implemented network {net.name}", account_id=net.account_id,
+                 domain_id=net.domain_id, resource=net)
+    return True
+
+
+def source_nat_ip(s: Session, net: Network) -> PublicIpAddress | None:
+    """The network's source NAT IP."""
+    return s.exec(select(PublicIpAddress).where(PublicIpAddress.network_id == net.id,
+                                                PublicIpAddress.issourcenat == True)).first()  # noqa: E712
+
+
+async def sync_router(app: VirgaApp, network_id: int) -> None:
+    """Apply a network's rules and leases through its zone's router backend and record health."""
+    with app.db.session() as s:
+        net = s.get(Network, network_id)
+        if net is None or not needs_router(s, net) or net.state != "Implemented":
+            return
+        zone = s.get(Zone, net.zone_id)
+        assert zone is not None
+    health = await backend_for(app, zone).sync(app, network_id)
+    with app.db.session() as s:
+        router = s.exec(select(Router).where(Router.network_id == network_id, Router.removed == None)).first()  # noqa: E711
+        if router is not None:
+            router.state, router.health = "Running", health
+            s.add(router)
+            s.commit()
+
+
+async def destroy_router(app: VirgaApp, network_id: int) -> None:
+    """Remove a network's router through its backend and mark the record removed."""
+    with app.db.session() as s:
+        net = s.get(Network, network_id)
+        zone = s.get(Zone, net.zone_id) if net else None
+    if zone is not None:
+        await backend_for(app, zone).destroy(app, network_id)
+    with app.db.session() as s:
+        for router in s.exec(select(Router).where(Router.network_id == network_id, Router.removed == None)):  # noqa: E711
+            router.state, router.removed = "Destroyed", utcnow()
+            s.add(router)
+        s.commit()

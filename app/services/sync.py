@@ -1,0 +1,150 @@
+"""Host health and guest state sync: what the hypervisors say wins over what the database thinks."""
+
+from __future__ import annotations
+
+import logging
+from datetime import timedelta
+from typing import TYPE_CHECKING
+
+from sqlmodel import select
+from virga.drivers.base import InstanceInfo, PowerState
+from virga.models import AsyncJob, Host, VirtualMachine, utcnow
+from virga.services.bootstrap import setting
+from virga.services.capacity import reserve
+from virga.services.events import raise_alert, record_event
+
+if TYPE_CHECKING:
+    from virga.core import VirgaApp
+
+log = logging.getLogger(__name__)
+MB = 2**20
+
+
+async def sync_all(app: VirgaApp) -> None:
+    """Ping every host and reconcile the guests of those that answer."""
+    with app.db.session() as s:
+        hosts = s.exec(select(Host).where(Host.removed == None, Host.type == "Routing")).all()  # noqa: E711
+    for host in hosts:
+        await sync_host(app, host)
+
+
+async def sync_host(app: VirgaApp, host: Host) -> None:
+    """Ping one host, update its state, and reconcile its guests."""
+    try:
+        drv = await app.hosts.driver(host)
+        await drv.ping()
+        guests = await drv.list_instances()
+    except Exception as exc:
+        await app.hosts.drop(host.id or 0)
+        host_lost(app, host.id or 0, str(exc))
+        return
+    host_back(app, host.id or 0)
+    reconcile(app, host.id or 0, guests)
+
+
+def host_lost(app: VirgaApp, host_id: int, why: str) -> None:
+    """Up -> Disconnected at once; Disconnected -> Down after ping.timeout x ping.interval (alerts)."""
+    with app.db.session() as s:
+        host = s.get(Host, host_id)
+        if host is None:
+            return
+        now = utcnow()
+        if host.state in ("Up", "Connecting", "Alert"):
+            host.state, host.disconnected = "Disconnected", now
+            raise_alert(s, "HOST", f"Host {host.name} is disconnected: {why}", host_id=host.id,
+                        zone_id=host.zone_id, pod_id=host.pod_id, cluster_id=host.cluster_id)
+        elif host.state == "Disconnected":
+            grace = float(setting(s, "ping.interval", "30")) * float(setting(s, "ping.timeout", "2.5"))
+            if host.disconnected and now - host.disconnected > timedelta(seconds=grace):
+                host.state = "Down"
+                raise_alert(s, "HOST", f"Host {host.name} is down", host_id=host.id, zone_id=host.zone_id,
+                            pod_id=host.pod_id, cluster_id=host.cluster_id)
+                _vms_lost(s, host)
+        s.add(host)
+        s.commit()
+
+
+def _vms_lost(s: object, host: Host) -> None:
+    """The VMs of a Down host are Stopped (HA ones are restarted by the HA worker)."""
+    from sqlmodel import Session
+
+    assert isinstance(s, Session)
+    for vm in s.exec(select(VirtualMachine).where(VirtualMachine.host_id == host.id,
+                                                  VirtualMachine.removed == None)):  # noqa: E711
+        if vm.state in ("Running", "Starting", "Stopping", "Migrating"):
+            reserve(s, host.id or 0, -vm.cpunumber * vm.cpuspeed, -vm.memory * MB)
+            vm.state, vm.last_host_id, vm.host_id = "Stopped", host.id, None
+            record_event(s, "VM.STOP", f"VM {vm.name} stopped: its host {host.name} is down",
+                         account_id=vm.account_id, domain_id=vm.domain_id, resource=vm, level="WARN")
+            if vm.haenable:
+                vm.details = {**(vm.details or {}), "ha_pending": "true"}
+            s.add(vm)
+
+
+def host_back(app: VirgaApp, host_id: int) -> None:
+    """A host that answers is Up."""
+    with app.db.session() as s:
+        host = s.get(Host, host_id)
+        if host is None or host.state == "Up":
+            if host is not None:
+                host.lastpinged = utcnow()
+                s.add(host)
+                s.commit()
+            return
+        record_event(s, "HOST.RECONNECT", f"Host {host.name} is back ({host.state} -> Up)", resource=host)
+        host.state, host.lastpinged, host.disconnected = "Up", utcnow(), None
+        s.add(host)
+        s.commit()
+
+
+def _busy(s: object, uuids: list[str]) -> set[str]:
+    """VMs with a job queued or running (their state is the job's business)."""
+    from sqlmodel import Session
+
+    assert isinstance(s, Session)
+    if not uuids:
+        return set()
+    stmt = select(AsyncJob.instance_uuid).where(AsyncJob.instance_uuid.in_(uuids),  # type: ignore[attr-defined]
+                                                AsyncJob.state.in_(("queued", "running")))  # type: ignore[attr-defined]
+    return set(s.exec(stmt))
+
+
+def reconcile(app: VirgaApp, host_id: int, guests: list[InstanceInfo]) -> None:
+    """Match the database to a host's guests: lost guests stop, unknown ones raise an alert."""
+    seen = {g.uuid: g for g in guests}
+    with app.db.session() as s:
+        host = s.get(Host, host_id)
+        assert host is not None
+        vms = s.exec(select(VirtualMachine).where(VirtualMachine.host_id == host_id,
+                                                  VirtualMachine.removed == None)).all()  # noqa: E711
+        busy = _busy(s, [v.uuid for v in vms])
+        for vm in vms:
+            if vm.uuid in busy or vm.state != "Running":
+                continue
+            info = seen.get(vm.uuid)
+            if info is None or info.state == PowerState.STOPPED:
+                reserve(s, host_id, -vm.cpunumber * vm.cpuspeed, -vm.memory * MB)
+                vm.state, vm.last_host_id, vm.host_id = "Stopped", host_id, None
+                record_event(s, "VM.STOP", f"VM {vm.name} was powered off outside virga (host {host.name})",
+                             account_id=vm.account_id, domain_id=vm.domain_id, resource=vm, level="WARN")
+                s.add(vm)
+        _unknown_guests(s, host, seen)
+        s.commit()
+
+
+def _unknown_guests(s: object, host: Host, seen: dict[str, InstanceInfo]) -> None:
+    """Raise one alert per guest the host has that virga does not know (never delete it)."""
+    from sqlmodel import Session
+    from virga.models import Alert
+
+    assert isinstance(s, Session)
+    if not seen:
+        return
+    known = set(s.exec(select(VirtualMachine.uuid).where(VirtualMachine.uuid.in_(list(seen)))))  # type: ignore[attr-defined]
+    for uuid, info in seen.items():
+        if uuid in known:
+            continue
+        subject = f"Unknown guest {info.name} ({uuid}) on host {host.name}"
+        if s.exec(select(Alert).where(Alert.subject == subject, Alert.archived == False)).first() is None:  # noqa: E712
+            raise_alert(s, "SYNC", subject, "virga did not create this guest and leaves it alone",
+                        host_id=host.id, zone_id=host.zone_id)

@@ -1,0 +1,267 @@
+"""VM orchestration inside jobs: deploy, start, stop, reboot, destroy and expunge."""
+
+from __future__ import annotations
+
+import logging
+from typing import TYPE_CHECKING, Any
+
+from sqlmodel import Session, select
+from virga.drivers.base import InstanceNotFound, PowerState
+from virga.jobs.engine import JobRun, job_body, job_recover
+from virga.models import (
+    DiskOffering,
+    Host,
+    LoadBalancerMember,
+    Network,
+    Nic,
+    PortForwardingRule,
+    PublicIpAddress,
+    ServiceOffering,
+    StoragePool,
+    Template,
+    VirtualMachine,
+    Volume,
+    utcnow,
+)
+from virga.services import ipam
+from virga.services.capacity import reserve
+from virga.services.events import record_event
+from virga.services.network import implement, sync_router
+from virga.services.placement import Need, choose_host, choose_pool
+from virga.services.specs import instance_spec, template_spec, volume_spec
+from virga.services.states import transition
+
+if TYPE_CHECKING:
+    from virga.core import VirgaApp
+
+log = logging.getLogger(__name__)
+MB = 2**20
+
+
+def need_of(vm: VirtualMachine, offering: ServiceOffering | None) -> Need:
+    """What a VM needs from a host."""
+    return Need(zone_id=vm.zone_id, cpu_mhz=vm.cpunumber * vm.cpuspeed, memory_bytes=vm.memory * MB,
+                hosttags=offering.hosttags if offering else "", hypervisor=vm.hypervisor or None)
+
+
+def _vm(s: Session, uuid: str) -> VirtualMachine:
+    """A VM by uuid (jobs only run on VMs that exist)."""
+    vm = s.exec(select(VirtualMachine).where(VirtualMachine.uuid == uuid)).one()
+    return vm
+
+
+def _event(s: Session, vm: VirtualMachine, kind: str, text: str, level: str = "INFO") -> None:
+    """Record a VM event."""
+    record_event(s, kind, text, account_id=vm.account_id, domain_id=vm.domain_id, resource=vm, level=level)
+
+
+def result(run: JobRun) -> dict[str, Any]:
+    """The job result: the VM as its owner sees it now."""
+    from virga.api.views.vm import vm_view
+
+    with run.ctx() as ctx:
+        vm = _vm(ctx.db, run.instance_uuid)
+        return {"virtualmachine": vm_view(ctx, vm)}
+
+
+# --- deploy ----------------------------------------------------------------
+
+def _allocate(s: Session, vm: VirtualMachine, params: dict[str, Any]) -> tuple[Host, list[int]]:
+    """Reserve a host, create the ROOT (and DATA) volume rows and the NICs, all in one transaction."""
+    offering = s.get(ServiceOffering, vm.serviceoffering_id)
+    host = choose_host(s, need_of(vm, offering))
+    reserve(s, host.id or 0, vm.cpunumber * vm.cpuspeed, vm.memory * MB)
+    vm.host_id, vm.pod_id, vm.last_host_id = host.id, host.pod_id, host.id
+    tmpl = s.get(Template, vm.template_id)
+    assert tmpl is not None
+    root_size = max(int(params.get("rootdisksize") or 0) * 2**30, tmpl.size)
+    vols = [("ROOT", root_size, None, tmpl.id)]
+    if params.get("diskofferingid"):
+        off = s.exec(select(DiskOffering).where(DiskOffering.uuid == params["diskofferingid"])).one()
+        vols.append(("DATADISK", int(params.get("size") or off.disksize) * 2**30, off.id, None))
+    for device, (kind, size, off_id, tmpl_id) in enumerate(vols):
+        pool = choose_pool(s, host, size, offering.tags if offering else "")
+        pool.allocatedbytes += size
+        s.add(pool)
+        s.add(Volume(name=f"{kind}-{vm.id}" + (f"-{device}" if device else ""), type=kind, zone_id=vm.zone_id,
+                     pool_id=pool.id, vm_id=vm.id, deviceid=device, size=size, diskoffering_id=off_id,
+                     template_id=tmpl_id, account_id=vm.account_id, domain_id=vm.domain_id, state="Creating"))
+    networks = []
+    for i, net_uuid in enumerate(params.get("networkids") or []):
+        net = s.exec(select(Network).where(Network.uuid == net_uuid)).one()
+        implement(s, net)
+        ip = ipam.allocate_guest_ip(s, net, (params.get("ipaddress") if i == 0 else None))
+        s.add(Nic(vm_id=vm.id, network_id=net.id or 0, ipaddress=ip, ip_int=ipam.ip_to_int(ip),
+                  netmask=net.netmask, gateway=net.gateway, macaddress=ipam.new_mac(s, net), isdefault=i == 0,
+                  deviceid=i, broadcasturi=net.broadcasturi, type=net.guestiptype))
+        networks.append(net.id or 0)
+    s.add(vm)
+    return host, networks
+
+
+async def purge(app: VirgaApp, vm_id: int, *, on_driver: bool = True) -> None:
+    """Remove every trace of a VM: guest, disks, NICs, rules, capacity and the row itself."""
+    with app.db.session() as s:
+        vm = s.get(VirtualMachine, vm_id)
+        if vm is None or vm.removed is not None:
+            return
+        host = s.get(Host, vm.host_id or vm.last_host_id) if (vm.host_id or vm.last_host_id) else None
+        vols = [(v, volume_spec(s, v)) for v in s.exec(select(Volume).where(
+            Volume.vm_id == vm.id, Volume.removed == None))]  # noqa: E711
+    if on_driver and host is not None:
+        await _driver_cleanup(app, host, vm.uuid, [spec for v, spec in vols if v.path and v.type == "ROOT"])
+    with app.db.session() as s:
+        vm = s.get(VirtualMachine, vm_id)
+        assert vm is not None
+        _release_rows(s, vm)
+        s.commit()
+
+
+async def _driver_cleanup(app: VirgaApp, host: Host, uuid: str, vols: list[Any]) -> None:
+    """Destroy the guest and delete its disks on the host, ignoring what is already gone."""
+    try:
+        drv = await app.hosts.driver(host)
+        try:
+            await drv.destroy_instance(uuid)
+        except InstanceNotFound:
+            pass
+        for spec in vols:
+            await drv.delete_volume(spec)
+    except Exception as exc:
+        log.warning("cleanup of %s on host %s incomplete: %s", uuid, host.name, exc)
+
+
+def _release_rows(s: Session, vm: VirtualMachine) -> None:
+    """Free capacity, NICs, ROOT volume, rules and NAT of a VM and mark it removed."""
+    now = utcnow()
+    if vm.host_id and vm.state in ("Starting", "Running", "Stopping", "Migrating"):
+        reserve(s, vm.host_id, -vm.cpunumber * vm.cpuspeed, -vm.memory * MB)
+    for vol in s.exec(select(Volume).where(Volume.vm_id == vm.id, Volume.removed == None)):  # noqa: E711
+        if vol.type == "ROOT" or vol.state == "Creating":
+            pool = s.get(StoragePool, vol.pool_id) if vol.pool_id else None
+            if pool is not None:
+                pool.allocatedbytes = max(0, pool.allocatedbytes - vol.size)
+                s.add(pool)
+            vol.state, vol.removed = "Expunged", now
+        else:
+            vol.vm_id, vol.deviceid = None, None
+        s.add(vol)
+    for nic in s.exec(select(Nic).where(Nic.vm_id == vm.id, Nic.removed == None)):  # noqa: E711
+        nic.removed = now
+        s.add(nic)
+    for rule in s.exec(select(PortForwardingRule).where(PortForwardingRule.vm_id == vm.id,
+                                                        PortForwardingRule.removed == None)):  # noqa: E711
+        rule.removed, rule.state = now, "Revoke"
+        s.add(rule)
+    for member in s.exec(select(LoadBalancerMember).where(LoadBalancerMember.vm_id == vm.id,
+                                                          LoadBalancerMember.removed == None)):  # noqa: E711
+        member.removed = now
+        s.add(member)
+    for ip in s.exec(select(PublicIpAddress).where(PublicIpAddress.vm_id == vm.id)):
+        ip.vm_id, ip.vm_ip, ip.isstaticnat = None, None, False
+        s.add(ip)
+    vm.state, vm.removed, vm.host_id = "Expunged", now, None
+    s.add(vm)
+
+
+def _networks_of(s: Session, vm_id: int) -> list[int]:
+    """Ids of the networks a VM has NICs on (including removed NICs of this VM)."""
+    return sorted({n.network_id for n in s.exec(select(Nic).where(Nic.vm_id == vm_id))})
+
+
+@job_body("deployVirtualMachine")
+async def deploy(run: JobRun) -> dict[str, Any]:
+    """Place, allocate, create and start a VM; any failure removes everything it made."""
+    app = run.app
+    with run.db() as s:
+        vm = _vm(s, run.instance_uuid)
+        vm_id = vm.id or 0
+    run.undo.push("forget vm", lambda: _forget(app, vm_id))
+    with run.db() as s:
+        vm = _vm(s, run.instance_uuid)
+        host, networks = _allocate(s, vm, run.params)
+        s.commit()
+        spec = instance_spec(s, vm)
+        tmpl = s.get(Template, vm.template_id)
+        tspec = template_spec(s, tmpl) if tmpl and not tmpl.is_iso else None
+    drv = await app.hosts.driver(host)
+    run.progress(20)
+    for vol in spec.volumes:
+        info = await drv.prepare_volume(vol, tspec if vol.kind == "ROOT" else None)
+        run.undo.push(f"delete volume {vol.uuid}", lambda v=vol, p=info.path: drv.delete_volume(
+            type(v)(**{**v.__dict__, "path": p})))
+        _set_volume(app, vol.uuid, info.path, info.size_bytes)
+    with run.db() as s:
+        spec = instance_spec(s, _vm(s, run.instance_uuid))
+    await drv.create_instance(spec)
+    run.undo.push("destroy guest", lambda: drv.destroy_instance(spec.uuid))
+    for net_id in networks:
+        await sync_router(app, net_id)
+    run.progress(60)
+    start = run.params.get("startvm", True)
+    if start:
+        await drv.start_instance(spec.uuid)
+    _deployed(app, run.instance_uuid, bool(start))
+    return result(run)
+
+
+def _set_volume(app: VirgaApp, uuid: str, path: str, size: int) -> None:
+    """Record where a newly made disk lives."""
+    with app.db.session() as s:
+        vol = s.exec(select(Volume).where(Volume.uuid == uuid)).one()
+        vol.path, vol.state = path, "Ready"
+        vol.size = max(vol.size, size)
+        s.add(vol)
+        s.commit()
+
+
+def _deployed(app: VirgaApp, uuid: str, started: bool) -> None:
+    """Mark a deployed VM Running (or Stopped when not started) and record events."""
+    with app.db.session() as s:
+        vm = _vm(s, uuid)
+        if started:
+            transition(vm, "started")
+        else:
+            reserve(s, vm.host_id or 0, -vm.cpunumber * vm.cpuspeed, -vm.memory * MB)
+            vm.state, vm.host_id = "Stopped", None
+        s.add(vm)
+        _event(s, vm, "VM.CREATE", f"Successfully created VM {vm.name}")
+        if started:
+            _event(s, vm, "VM.START", f"Started VM {vm.name}")
+        s.commit()
+
+
+async def _forget(app: VirgaApp, vm_id: int) -> None:
+    """Undo of a failed deploy: remove the VM's rows (driver objects are undone separately)."""
+    with app.db.session() as s:
+        vm = s.get(VirtualMachine, vm_id)
+        if vm is None or vm.removed is not None:
+            return
+        nets = _networks_of(s, vm_id)
+        _event(s, vm, "VM.CREATE", f"Failed to create VM {vm.name}; its resources were released", "ERROR")
+        _release_rows(s, vm)
+        s.commit()
+    for net_id in nets:
+        try:
+            await sync_router(app, net_id)
+        except Exception as exc:
+            log.warning("router sync after failed deploy: %s", exc)
+
+
+@job_recover("deployVirtualMachine")
+async def recover_deploy(run: JobRun) -> None:
+    """A deploy whose server died: remove the half-made VM everywhere."""
+    with run.db() as s:
+        vm = s.exec(select(VirtualMachine).where(VirtualMachine.uuid == run.instance_uuid)).first()
+        vm_id = vm.id if vm else None
+    if vm_id is not None:
+        await purge(run.app, vm_id)
+
+
+async def guest_state(app: VirgaApp, host: Host, uuid: str) -> PowerState | None:
+    """The guest's power state on a host, or None when the host does not have it."""
+    drv = await app.hosts.driver(host)
+    try:
+        return (await drv.get_instance(uuid)).state
+    except InstanceNotFound:
+        return None

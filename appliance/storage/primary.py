@@ -1,0 +1,161 @@
+"""Primary pools (local directories): template cache, snapshot backup/restore, volume migration."""
+
+from __future__ import annotations
+
+import asyncio
+import fcntl
+import os
+import uuid as uuidlib
+from dataclasses import dataclass
+from pathlib import Path
+
+from .errors import StorageError, StoreFileExists, StoreFileNotFound, VerifyFailed
+from .imagestore import ImageStore, temp_name
+from .layout import normalize
+from .tools import qemu_img_compare, qemu_img_convert, qemu_img_info, run
+
+
+@dataclass(frozen=True)
+class BackupInfo:
+    """A snapshot backup now on the image store."""
+
+    path: str
+    url: str
+    size: int
+    virtual_size: int
+
+
+def _local_tmp(dest: Path) -> Path:
+    """A temp file beside dest (same filesystem, so the final rename is atomic)."""
+    return dest.with_name(f".{dest.name}.part-{uuidlib.uuid4().hex[:8]}")
+
+
+def _unlink(path: Path) -> None:
+    """Remove a file if it is there."""
+    try:
+        path.unlink()
+    except FileNotFoundError:
+        pass
+
+
+async def _flock(path: Path) -> int:
+    """Take an exclusive lock file (cross-process and cross-task), polling so the wait stays cancellable."""
+    fd = os.open(path, os.O_RDWR | os.O_CREAT, 0o644)
+    while True:
+        try:
+            fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+            return fd
+        except BlockingIOError:
+            await asyncio.sleep(0.05)
+        except BaseException:
+            os.close(fd)
+            raise
+
+
+async def _convert_local(src: str, dest: Path, src_fmt: str, dst_fmt: str = "qcow2") -> None:
+    """qemu-img convert into a temp file beside dest, then rename it into place; nothing partial remains."""
+    tmp = _local_tmp(dest)
+    try:
+        await qemu_img_convert(src, str(tmp), src_fmt, dst_fmt)
+        os.replace(tmp, dest)
+    finally:
+        _unlink(tmp)
+
+
+async def ensure_on_primary(store: ImageStore, template_path: str, pool_dir: str | os.PathLike[str]) -> str:
+    """Copy a template from the store into a pool once (qcow2 named after it); concurrent callers copy once."""
+    pool = Path(pool_dir)
+    if not pool.is_dir():
+        raise StorageError(f"primary pool directory {pool} does not exist")
+    stem = Path(normalize(template_path)).stem
+    dest = pool / f"{stem}.qcow2"
+    if dest.exists():
+        return str(dest)
+    fd = await _flock(pool / f".{stem}.lock")
+    try:
+        if dest.exists():
+            return str(dest)
+        src = store.url_for(template_path)
+        if not await store.exists(template_path):
+            raise StoreFileNotFound(f"template {template_path} is not on the store {store.url}")
+        fmt = str((await qemu_img_info(src)).get("format", "raw"))
+        await _convert_local(src, dest, fmt)
+        return str(dest)
+    finally:
+        os.close(fd)
+
+
+async def create_linked_volume(template_file: str, dest: str, size: int | None = None) -> str:
+    """A new qcow2 volume backed by a template already on the pool (qemu-img create -b)."""
+    if os.path.exists(dest):
+        raise StoreFileExists(f"volume {dest} already exists")
+    argv = ["qemu-img", "create", "-q", "-f", "qcow2", "-F", "qcow2", "-b", os.path.abspath(template_file), dest]
+    await run(*argv, *([str(size)] if size else []))
+    return dest
+
+
+async def backup_snapshot(
+    volume: str, store: ImageStore, dest_path: str, snapshot: str | None = None, *, overwrite: bool = False,
+    force_share: bool = False,
+) -> BackupInfo:
+    """Write a qcow2 of a volume (an internal snapshot when named, else the file as is) to the store.
+
+    force_share (qemu-img -U) reads an image a running guest holds open: only safe for a snapshot name or a
+    point-in-time file the guest no longer writes.
+    """
+    if not os.path.exists(volume):
+        raise StorageError(f"volume {volume} does not exist")
+    rel = normalize(dest_path)
+    if not overwrite and await store.exists(rel):
+        raise StoreFileExists(f"{rel} already exists on the store")
+    await store.makedirs(rel.rpartition("/")[0])
+    tmp = temp_name("/" + rel).lstrip("/")
+    fmt = str((await qemu_img_info(volume, force_share=force_share)).get("format", "raw"))
+    argv = ["qemu-img", "convert", "-f", fmt, "-O", "qcow2"]
+    if snapshot:
+        argv += ["-l", f"snapshot.name={snapshot}"]
+    if force_share:
+        argv += ["-U"]
+    try:
+        await run(*argv, volume, store.url_for(tmp))
+        await store.rename(tmp, rel)
+    except BaseException:
+        await asyncio.shield(store.delete(tmp, missing_ok=True))
+        raise
+    info = await qemu_img_info(store.url_for(rel), "qcow2")
+    return BackupInfo(rel, store.url_for(rel), int(info.get("actual-size") or 0), int(info["virtual-size"]))
+
+
+async def restore_snapshot(store: ImageStore, backup_path: str, dest: str | os.PathLike[str]) -> str:
+    """Create a standalone qcow2 volume at dest from a backup on the store."""
+    target = Path(dest)
+    if target.exists():
+        raise StoreFileExists(f"volume {target} already exists")
+    if not await store.exists(backup_path):
+        raise StoreFileNotFound(f"backup {backup_path} is not on the store {store.url}")
+    await _convert_local(store.url_for(backup_path), target, "qcow2")
+    return str(target)
+
+
+async def migrate_volume(volume: str, dest_pool: str | os.PathLike[str], *, remove_source: bool = True) -> str:
+    """Move a volume to another directory pool (flattened qcow2), verified with qemu-img compare first."""
+    src, pool = Path(volume), Path(dest_pool)
+    if not src.exists():
+        raise StorageError(f"volume {src} does not exist")
+    if not pool.is_dir():
+        raise StorageError(f"primary pool directory {pool} does not exist")
+    dest = pool / f"{src.stem}.qcow2"
+    if dest.exists():
+        raise StoreFileExists(f"volume {dest} already exists in the destination pool")
+    fmt = str((await qemu_img_info(str(src))).get("format", "raw"))
+    tmp = _local_tmp(dest)
+    try:
+        await qemu_img_convert(str(src), str(tmp), fmt, "qcow2")
+        if not await qemu_img_compare(str(src), str(tmp), fmt, "qcow2"):
+            raise VerifyFailed(f"copy of {src} to {pool} differs from the source; source kept")
+        os.replace(tmp, dest)
+    finally:
+        _unlink(tmp)
+    if remove_source:
+        src.unlink()
+    return str(dest)

@@ -1,0 +1,7 @@
+"""vSphere (vCenter / ESXi) driver through pyvmomi."""
+
+from __future__ import annotations
+
+from virga.drivers.vmware.driver import VMwareDriver
+
+__all__ = ["VMwareDriver"]

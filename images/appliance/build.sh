@@ -1,0 +1,149 @@
+#!/bin/bash
+# Build the virga appliance with diskimage-builder.
+#
+#   images/appliance/build.sh [--output DIR] [--disk auto|yes|no]
+#
+# Always: OUT/virga-appliance.tar (the root filesystem), OUT/vmlinuz + OUT/initrd.img and
+# OUT/virga-appliance-rootfs.qcow2 (an ext4 root file system for direct kernel boot, made without
+# loop devices). With --disk yes (or auto where loop and device-mapper work): the bootable
+# OUT/virga-appliance.qcow2 and the Vagrant boxes OUT/virga-appliance-{libvirt,virtualbox}.box.
+# Downloads are cached under ~/.cache/virga (debootstrap tarball, .debs, wheels, DIB itself).
+set -eu -o pipefail
+
+HERE=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
+REPO=$(cd "$HERE/../.." && pwd)
+CACHE=${VIRGA_CACHE_DIR:-$HOME/.cache/virga}
+OUT=$REPO/build/appliance
+DISK=${VIRGA_APPLIANCE_DISK:-auto}
+ROOTFS_SIZE=${VIRGA_APPLIANCE_ROOTFS_SIZE:-6G}
+
+log() { printf 'build-appliance: %s\n' "$*"; }
+die() { log "error: $*" >&2; exit 1; }
+
+parse_args() {
+    while [ $# -gt 0 ]; do
+        case "$1" in
+            --output) OUT=$2; shift 2 ;;
+            --disk) DISK=$2; shift 2 ;;
+            -h|--help) sed -n '2,12p' "${BASH_SOURCE[0]}"; exit 0 ;;
+            *) die "unknown option $1" ;;
+        esac
+    done
+    mkdir -p "$OUT"
+    OUT=$(cd "$OUT" && pwd)
+}
+
+# diskimage-builder from PATH, else from its own cached venv (pip install diskimage-builder).
+find_dib() {
+    if command -v disk-image-create >/dev/null; then
+        DIB=$(command -v disk-image-create)
+        return 0
+    fi
+    DIB=$CACHE/dib-venv/bin/disk-image-create
+    [ -x "$DIB" ] && return 0
+    log "installing diskimage-builder into $CACHE/dib-venv"
+    python3 -m venv "$CACHE/dib-venv"
+    "$CACHE/dib-venv/bin/pip" install -q diskimage-builder
+}
+
+# The Debian and Debian-security mirrors apt is configured with, read at run time.
+apt_mirror() {
+    python3 "$HERE/apt_mirror.py" "$1"
+}
+
+disk_supported() {
+    [ -e /dev/mapper/control ] && dmsetup ls >/dev/null 2>&1 && command -v kpartx >/dev/null \
+        && losetup -f >/dev/null 2>&1
+}
+
+# The guest template: built by images/guest/build.sh when present, cached between builds.
+guest_template() {
+    local guest_out=$CACHE/guest
+    if [ ! -x "$REPO/images/guest/build.sh" ]; then
+        log "WARNING: images/guest/build.sh is missing: the appliance ships no guest template" >&2
+        return 0
+    fi
+    if ! find "$guest_out" -maxdepth 1 -name '*.qcow2' 2>/dev/null | grep -q .; then
+        log "building the tiny guest template" >&2
+        "$REPO/images/guest/build.sh" "$guest_out" >&2
+    fi
+    find "$guest_out" -maxdepth 1 -name '*.qcow2' | sort | head -n 1
+}
+
+make_payload() {
+    PAYLOAD=$OUT/payload
+    rm -rf "$PAYLOAD"
+    mkdir -p "$PAYLOAD/dist" "$PAYLOAD/guest" "$CACHE/wheelhouse"
+    cp -a "$REPO/appliance/install.sh" "$REPO/appliance/systemd" "$REPO/appliance/firstboot" "$PAYLOAD/"
+    local pip=${VIRGA_PIP:-$REPO/.venv/bin/pip}
+    [ -x "$pip" ] || pip="python3 -m pip"
+    $pip wheel -q --no-deps "$REPO" -w "$PAYLOAD/dist"
+    local wheel
+    wheel=$(find "$PAYLOAD/dist" -name 'virga-*.whl' | head -n 1)
+    # libvirt-python comes from Debian (python3-libvirt), so the wheelhouse skips it.
+    $pip wheel -q --find-links "$CACHE/wheelhouse" -w "$CACHE/wheelhouse" "$wheel"
+    rm -f "$CACHE"/wheelhouse/virga-*.whl
+    cp -a "$CACHE/wheelhouse" "$PAYLOAD/wheelhouse"
+    local template
+    template=$(guest_template)
+    [ -n "$template" ] && cp "$template" "$PAYLOAD/guest/virga-tiny.qcow2"
+    return 0
+}
+
+run_dib() {
+    local types=tar elements=(debian-minimal virga-appliance)
+    if [ "$DISK" = yes ]; then
+        types=tar,qcow2
+        elements+=(vm virga-vagrant)
+        export VIRGA_VAGRANT_PUBKEY
+        VIRGA_VAGRANT_PUBKEY=$(find /usr/share/rubygems-integration /opt/vagrant /usr/lib/ruby \
+            -path '*vagrant*/keys/vagrant.pub' 2>/dev/null | head -n 1)
+        [ -n "$VIRGA_VAGRANT_PUBKEY" ] || die "Vagrant's insecure key not found (install vagrant)"
+    fi
+    DIB_DISTRIBUTION_MIRROR=$(apt_mirror debian)
+    DIB_DEBIAN_SECURITY_MIRROR=$(apt_mirror debian-security)
+    export DIB_DISTRIBUTION_MIRROR DIB_DEBIAN_SECURITY_MIRROR
+    export DIB_RELEASE=bookworm DIB_DEBIAN_USE_DEBOOTSTRAP_CACHE=1 DIB_DEBOOTSTRAP_CACHE=1
+    export DIB_IMAGE_CACHE=$CACHE/dib ELEMENTS_PATH=$HERE/elements
+    export VIRGA_APPLIANCE_PAYLOAD=$PAYLOAD
+    log "diskimage-builder: ${elements[*]} -> $types (mirror $DIB_DISTRIBUTION_MIRROR)"
+    "$DIB" -a amd64 --no-tmpfs -t "$types" -o "$OUT/virga-appliance" "${elements[@]}"
+}
+
+# An ext4 root file system image and the kernel + initrd, for QEMU's direct kernel boot.
+make_direct_boot() {
+    local tree=$OUT/rootfs.tree
+    rm -rf "$tree"
+    mkdir -p "$tree"
+    tar --numeric-owner --xattrs --xattrs-include='*' -xpf "$OUT/virga-appliance.tar" -C "$tree"
+    cp "$(find "$tree/boot" -name 'vmlinuz-*' | sort -V | tail -n 1)" "$OUT/vmlinuz"
+    cp "$(find "$tree/boot" -name 'initrd.img-*' | sort -V | tail -n 1)" "$OUT/initrd.img"
+    rm -f "$OUT/rootfs.raw"
+    mkfs.ext4 -q -F -L virga-root -d "$tree" "$OUT/rootfs.raw" "$ROOTFS_SIZE"
+    qemu-img convert -c -O qcow2 "$OUT/rootfs.raw" "$OUT/virga-appliance-rootfs.qcow2"
+    rm -rf "$tree" "$OUT/rootfs.raw"
+}
+
+main() {
+    parse_args "$@"
+    local start=$SECONDS
+    [ "$(id -u)" -eq 0 ] || command -v sudo >/dev/null || die "diskimage-builder needs root or sudo"
+    if [ "$DISK" = auto ]; then
+        if disk_supported; then DISK=yes; else DISK=no; fi
+    fi
+    find_dib
+    make_payload
+    run_dib
+    make_direct_boot
+    if [ "$DISK" = yes ]; then
+        "$HERE/make-boxes.sh" "$OUT/virga-appliance.qcow2" "$OUT"
+    else
+        log "no loop/device-mapper here: built the root filesystem only (no bootable qcow2, no boxes);"
+        log "run with --disk yes on a machine with loop devices for virga-appliance.qcow2 and the boxes"
+    fi
+    printf '%s\n' "$((SECONDS - start))" > "$OUT/build-seconds"
+    log "done in $((SECONDS - start)) s:"
+    find "$OUT" -maxdepth 1 -type f -printf "  %f %s bytes\n"
+}
+
+main "$@"

@@ -1,0 +1,69 @@
+"""Boot a built appliance under QEMU (TCG by default) with direct kernel boot and watch its serial console."""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+
+DONE_MARKERS = ("VIRGA-STATUS zones=", "VIRGA-STATUS api=unreachable", "Kernel panic")
+
+
+@dataclass
+class BootResult:
+    """What the serial console showed and when (seconds since QEMU started)."""
+
+    console: str
+    seconds: float
+    marks: dict[str, float] = field(default_factory=dict)
+
+    def status(self, key: str) -> str | None:
+        """The value of a `VIRGA-STATUS key=value` console line."""
+        for line in self.console.splitlines():
+            if line.startswith(f"VIRGA-STATUS {key}="):
+                return line.split("=", 1)[1].strip()
+        return None
+
+
+def qemu_command(out: Path, overlay: Path, console: Path, accel: str) -> list[str]:
+    """QEMU booting OUT's kernel and initrd with OVERLAY as the root disk, console to a file."""
+    return [
+        "qemu-system-x86_64", "-accel", accel, "-m", os.environ.get("VIRGA_APPLIANCE_MEMORY", "3072"),
+        "-smp", "2", "-cpu", "max" if accel == "tcg" else "host", "-nodefaults", "-display", "none",
+        "-no-reboot", "-kernel", str(out / "vmlinuz"), "-initrd", str(out / "initrd.img"),
+        "-append", "root=/dev/vda rw console=ttyS0 systemd.show_status=1 panic=-1",
+        "-drive", f"file={overlay},if=virtio,format=qcow2",
+        "-nic", "user,restrict=on,model=virtio-net-pci",
+        "-serial", f"file:{console}",
+    ]
+
+
+def boot(out: Path, work: Path, timeout: float, accel: str = "tcg") -> BootResult:
+    """Boot the appliance built in OUT on a throwaway overlay; stop at the status report or TIMEOUT."""
+    overlay, console = work / "overlay.qcow2", work / "console.log"
+    subprocess.run(["qemu-img", "create", "-q", "-f", "qcow2", "-F", "qcow2", "-b",
+                    str(out / "virga-appliance-rootfs.qcow2"), str(overlay)], check=True)
+    console.write_text("")
+    start = time.monotonic()
+    proc = subprocess.Popen(qemu_command(out, overlay, console, accel), stdout=subprocess.DEVNULL,
+                            stderr=subprocess.PIPE, text=True)
+    marks: dict[str, float] = {}
+    try:
+        while time.monotonic() - start < timeout and proc.poll() is None:
+            text = console.read_text(errors="replace")
+            for marker in ("Reached target Multi-User System", "VIRGA-STATUS api=ready", *DONE_MARKERS):
+                if marker in text and marker not in marks:
+                    marks[marker] = time.monotonic() - start
+            if any(m in text for m in DONE_MARKERS):
+                break
+            time.sleep(2)
+    finally:
+        proc.kill()
+        proc.wait()
+        overlay.unlink(missing_ok=True)
+    text = console.read_text(errors="replace")
+    if proc.stderr is not None:
+        text += "\n[qemu stderr] " + proc.stderr.read()
+    return BootResult(text, time.monotonic() - start, marks)

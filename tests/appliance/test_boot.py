@@ -1,0 +1,35 @@
+"""The big one: build the appliance with diskimage-builder, boot it under QEMU TCG, and find a working cloud."""
+
+from __future__ import annotations
+
+import os
+import time
+from pathlib import Path
+
+import pytest
+
+from tests.appliance.helpers import CACHE, REPO, need_root, need_tools, run
+from tests.appliance.qemu_boot import boot
+
+# The whole test (build + boot) has a 15 minute budget; the boot gets what the build leaves.
+BUDGET = 15 * 60
+
+
+@pytest.mark.slow
+@pytest.mark.integration
+def test_appliance_builds_and_boots_to_a_working_cloud(tmp_path: Path) -> None:
+    need_root()
+    need_tools("sudo", "debootstrap", "qemu-system-x86_64", "qemu-img", "mkfs.ext4")
+    start = time.monotonic()
+    out = CACHE / "appliance-test"
+    run([str(REPO / "images" / "appliance" / "build.sh"), "--output", str(out), "--disk", "no"], timeout=BUDGET)
+    for name in ("virga-appliance.tar", "vmlinuz", "initrd.img", "virga-appliance-rootfs.qcow2"):
+        assert (out / name).exists(), name
+    left = max(BUDGET - (time.monotonic() - start), 120)
+    result = boot(out, tmp_path, timeout=left, accel=os.environ.get("VIRGA_APPLIANCE_ACCEL", "tcg"))
+    tail = result.console[-6000:]
+    assert "Reached target Multi-User System" in result.console, tail
+    assert result.status("firstboot") == "success", tail
+    assert result.status("api") == "ready", tail
+    zones = result.status("zones") or ""
+    assert '"zone"' in zones and "count" in zones, zones

@@ -1,0 +1,94 @@
+"""Helpers for the real libvirt/QEMU integration tests: daemons, the tiny guest, pools, bridges."""
+
+from __future__ import annotations
+
+import hashlib
+import os
+import shutil
+import subprocess
+import uuid
+from pathlib import Path
+
+import pytest
+
+ROOT = Path(__file__).resolve().parents[2]
+GUEST_DIR = ROOT / "images" / "guest"
+CACHE = Path(os.environ.get("VIRGA_CACHE", Path.home() / ".cache" / "virga")) / "guest"
+LOGIN = b"virga-tiny login: ready"
+
+
+def need(condition: bool, reason: str) -> None:
+    """Skip (fail under CI=true) when a requirement is missing."""
+    if condition:
+        return
+    if os.environ.get("CI") == "true":
+        pytest.fail(f"missing in CI: {reason}")
+    pytest.skip(reason)
+
+
+def running(name: str) -> bool:
+    """Whether a process with exactly this name runs."""
+    return subprocess.run(["pgrep", "-x", name], capture_output=True).returncode == 0
+
+
+def start_daemons() -> list[str]:
+    """Start virtlogd and libvirtd when not running; return the names started here."""
+    started = []
+    for name in ("virtlogd", "libvirtd"):
+        if not running(name):
+            subprocess.run([name, "-d"], check=True)
+            started.append(name)
+    subprocess.run(["virsh", "-c", "qemu:///system", "version"], check=True, capture_output=True, timeout=30)
+    return started
+
+
+def stop_daemons(names: list[str]) -> None:
+    """Stop the daemons this session started (by their pid files)."""
+    for name in reversed(names):
+        pidfile = Path(f"/run/{name}.pid")
+        if pidfile.exists():
+            subprocess.run(["kill", pidfile.read_text().strip()], check=False)
+
+
+def guest_key() -> str:
+    """A hash of the guest's build inputs, so the cached build is reused until they change."""
+    h = hashlib.sha256()
+    for name in ("build.sh", "init", "udhcpc.script"):
+        h.update((GUEST_DIR / name).read_bytes())
+    return h.hexdigest()[:16]
+
+
+def build_guest() -> Path:
+    """The tiny guest template, built once per build-script hash into the cache."""
+    out = CACHE / guest_key()
+    image = out / "virga-tiny.qcow2"
+    if not image.exists():
+        subprocess.run([str(GUEST_DIR / "build.sh"), str(out)], check=True, capture_output=True, timeout=600)
+    os.chmod(out, 0o755)
+    return image
+
+
+def make_bridge() -> str:
+    """An isolated Linux bridge (no address, no uplink) for test guests."""
+    name = f"vgt{uuid.uuid4().hex[:8]}"
+    subprocess.run(["ip", "link", "add", name, "type", "bridge"], check=True)
+    subprocess.run(["ip", "link", "set", name, "up"], check=True)
+    return name
+
+
+def delete_bridge(name: str) -> None:
+    """Remove a test bridge."""
+    subprocess.run(["ip", "link", "del", name], check=False, capture_output=True)
+
+
+def drop_pool(name: str, path: Path) -> None:
+    """Destroy and undefine a test pool, then remove its directory."""
+    subprocess.run(["virsh", "-c", "qemu:///system", "pool-destroy", name], capture_output=True)
+    subprocess.run(["virsh", "-c", "qemu:///system", "pool-undefine", name], capture_output=True)
+    shutil.rmtree(path, ignore_errors=True)
+
+
+def tools_present() -> bool:
+    """Whether the host has what the real tests need."""
+    return all(shutil.which(t) for t in ("libvirtd", "virtlogd", "virsh", "qemu-system-x86_64", "qemu-img",
+                                          "mkfs.fat", "mcopy", "cpio", "depmod"))

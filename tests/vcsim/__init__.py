@@ -1,0 +1,1 @@
+"""Build and run govmomi's vCenter simulator (tests/vcsim/main.go) for the VMware driver tests."""

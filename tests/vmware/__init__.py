@@ -1,0 +1,1 @@
+"""VMware driver tests against govmomi's vCenter simulator."""
