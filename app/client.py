@@ -48,11 +48,16 @@ class VirgaClient:
                  timeout: float = 60.0) -> None:
         """Connect to a URL (http://host:8080) or wrap an ASGI app (embedded mode)."""
         self.creds = creds or Credentials()
+        self._url, self._asgi, self._timeout = url, asgi, timeout
         transport = httpx.ASGITransport(app=asgi) if asgi is not None else None
         base = url.rstrip("/") if url else "http://virga.embedded"
         self.http = httpx.AsyncClient(base_url=base, transport=transport, timeout=timeout)
         self.sessionkey: str | None = None
         self.last_request: str = ""
+
+    def as_user(self, creds: Credentials) -> VirgaClient:
+        """Another client for the same server with other credentials."""
+        return VirgaClient(self._url, creds, asgi=self._asgi, timeout=self._timeout)
 
     async def close(self) -> None:
         """Close the HTTP client."""

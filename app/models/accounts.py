@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from datetime import datetime
 
+from sqlalchemy import JSON
 from sqlmodel import Field
 from virga.models.base import Owned, Resource
 
@@ -26,6 +27,7 @@ class Role(Resource, table=True):
     type: str
     description: str = ""
     is_default: bool = False
+    rules: list[dict[str, str]] = Field(default_factory=list, sa_type=JSON)
 
 
 class Account(Resource, table=True):

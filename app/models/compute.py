@@ -111,6 +111,7 @@ class Volume(Owned, table=True):
     path: str = ""
     format: str = "QCOW2"
     state: str = Field(default="Allocated", index=True)
+    attached: datetime | None = None
 
 
 class Snapshot(Owned, table=True):
@@ -127,6 +128,7 @@ class Snapshot(Owned, table=True):
     path: str = ""
     backup_path: str = ""
     locationtype: str = "PRIMARY"
+    policy_id: int | None = Field(default=None, index=True)
 
 
 class SnapshotPolicy(Resource, table=True):
@@ -152,3 +154,4 @@ class VMSnapshot(Owned, table=True):
     state: str = "Allocated"
     current: bool = False
     parent_id: int | None = None
+    memory: bool = False

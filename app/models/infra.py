@@ -170,3 +170,10 @@ class VlanIpRange(Resource, table=True):
     forvirtualnetwork: bool = True
     account_id: int | None = Field(default=None, foreign_key="account.id")
     domain_id: int | None = Field(default=None, foreign_key="domain.id")
+
+
+class VirtualRouterElement(Resource, table=True):
+    """The VirtualRouter element of a network service provider (what zone wizards enable)."""
+
+    nsp_id: int = Field(index=True, foreign_key="networkserviceprovider.id")
+    enabled: bool = False

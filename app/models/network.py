@@ -96,6 +96,7 @@ class PortForwardingRule(Owned, table=True):
     privateendport: int = 0
     cidrlist: str = ""
     state: str = "Active"
+    openfirewall: bool = True
 
 
 class LoadBalancerRule(Owned, table=True):
@@ -112,6 +113,7 @@ class LoadBalancerRule(Owned, table=True):
     cidrlist: str = ""
     healthcheck: dict[str, Any] = Field(default_factory=dict, sa_type=JSON)
     state: str = "Active"
+    openfirewall: bool = True
 
 
 class LoadBalancerMember(Resource, table=True):

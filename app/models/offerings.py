@@ -59,3 +59,10 @@ class NetworkOffering(Resource, table=True):
     availability: str = "Optional"
     state: str = "Disabled"
     networkrate: int = 200
+
+
+class LaunchPermission(Resource, table=True):
+    """An account allowed to use another account's template or ISO (updateTemplatePermissions)."""
+
+    template_id: int = Field(index=True, foreign_key="template.id")
+    account_id: int = Field(index=True, foreign_key="account.id")

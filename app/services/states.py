@@ -56,11 +56,23 @@ MACHINES: dict[str, dict[str, dict[str, str]]] = {
         "created": {"Allocated": "CreatedOnPrimary"},
         "failed": {"Allocated": "Error", "BackingUp": "Error", "CreatedOnPrimary": "Error"},
         "destroy": {"BackedUp": "Destroyed", "Error": "Destroyed", "CreatedOnPrimary": "Destroyed"},
+        "revert": {"BackedUp": "BackedUp"},
+    },
+    "VMSnapshot": {
+        "create": {"Allocated": "Creating"},
+        "created": {"Creating": "Ready"},
+        "failed": {"Creating": "Error", "Allocated": "Error"},
+        "revert": {"Ready": "Reverting"},
+        "reverted": {"Reverting": "Ready"},
+        "delete": {"Ready": "Expunging", "Error": "Expunging"},
+        "deleted": {"Expunging": "Removed"},
+        "delete_failed": {"Expunging": "Ready"},
     },
 }
 
 VERBS = {"start": "start", "stop": "stop", "reboot": "reboot", "migrate": "migrate", "destroy": "destroy",
-         "recover": "recover", "expunge": "expunge", "resize": "resize", "snapshot": "snapshot"}
+         "recover": "recover", "expunge": "expunge", "resize": "resize", "snapshot": "snapshot",
+         "revert": "revert", "delete": "delete", "create": "create"}
 
 
 def can(obj: Any, event: str) -> bool:

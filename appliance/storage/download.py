@@ -86,9 +86,9 @@ class _Fetch:
         try:
             async with httpx.AsyncClient(timeout=self.timeout, follow_redirects=True, verify=self.verify_tls) as cli:
                 async with cli.stream("GET", self.url, headers=self._headers(offset)) as resp:
-                    offset = await self._start(resp, offset)
-                    if offset is not None:
-                        await self._body(resp, offset)
+                    start = await self._start(resp, offset)
+                    if start is not None:
+                        await self._body(resp, start)
         except httpx.ReadTimeout as exc:
             raise DownloadStalled(f"download of {self.url} stalled: no data for {self.stall:g}s "
                                   f"after {self.done} bytes") from exc

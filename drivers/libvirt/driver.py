@@ -261,6 +261,17 @@ class LibvirtDriver(Driver):
         except libvirt.libvirtError as err:
             raise translate(err, "opening the console") from err
 
+    async def start_with_console(self, uuid: str) -> SerialConsole:
+        """Start a stopped guest paused, attach its serial console, then let it run (no output is missed)."""
+        dom = await self._dom(uuid)
+        await self._run(dom.createWithFlags, libvirt.VIR_DOMAIN_START_PAUSED, what="starting")
+        try:
+            console = await SerialConsole(self.virt, dom).open(True)
+        except libvirt.libvirtError as err:
+            raise translate(err, "opening the console") from err
+        await self._run(dom.resume, what="starting")
+        return console
+
     async def events(self) -> AsyncIterator[InstanceEvent]:
         """Lifecycle events of every domain on the host."""
         async for event in events.lifecycle_events(self.virt):

@@ -119,7 +119,10 @@ make_direct_boot() {
     cp "$(find "$tree/boot" -name 'vmlinuz-*' | sort -V | tail -n 1)" "$OUT/vmlinuz"
     cp "$(find "$tree/boot" -name 'initrd.img-*' | sort -V | tail -n 1)" "$OUT/initrd.img"
     rm -f "$OUT/rootfs.raw"
-    mkfs.ext4 -q -F -L virga-root -d "$tree" "$OUT/rootfs.raw" "$ROOTFS_SIZE"
+    # Label the file system as the image's fstab expects its root (DIB: cloudimg-rootfs).
+    local label
+    label=$(awk '$2 == "/" && $1 ~ /^LABEL=/ {sub("LABEL=", "", $1); print $1}' "$tree/etc/fstab" 2>/dev/null)
+    mkfs.ext4 -q -F -L "${label:-virga-root}" -d "$tree" "$OUT/rootfs.raw" "$ROOTFS_SIZE"
     qemu-img convert -c -O qcow2 "$OUT/rootfs.raw" "$OUT/virga-appliance-rootfs.qcow2"
     rm -rf "$tree" "$OUT/rootfs.raw"
 }

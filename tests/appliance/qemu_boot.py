@@ -53,7 +53,7 @@ def boot(out: Path, work: Path, timeout: float, accel: str = "tcg") -> BootResul
     try:
         while time.monotonic() - start < timeout and proc.poll() is None:
             text = console.read_text(errors="replace")
-            for marker in ("Reached target Multi-User System", "VIRGA-STATUS api=ready", *DONE_MARKERS):
+            for marker in ("Multi-User System", "VIRGA-STATUS api=ready", *DONE_MARKERS):
                 if marker in text and marker not in marks:
                     marks[marker] = time.monotonic() - start
             if any(m in text for m in DONE_MARKERS):

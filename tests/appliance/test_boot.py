@@ -28,7 +28,7 @@ def test_appliance_builds_and_boots_to_a_working_cloud(tmp_path: Path) -> None:
     left = max(BUDGET - (time.monotonic() - start), 120)
     result = boot(out, tmp_path, timeout=left, accel=os.environ.get("VIRGA_APPLIANCE_ACCEL", "tcg"))
     tail = result.console[-6000:]
-    assert "Reached target Multi-User System" in result.console, tail
+    assert "Multi-User System" in result.console, tail
     assert result.status("firstboot") == "success", tail
     assert result.status("api") == "ready", tail
     zones = result.status("zones") or ""

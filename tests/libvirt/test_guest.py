@@ -49,9 +49,8 @@ async def _define(driver, pool: PoolSpec, template: TemplateSpec, bridge: str) -
 
 async def _boot(driver, vid: str) -> None:  # noqa: ANN001
     """Start a guest and wait for its login line on the serial console."""
-    console = await driver.open_console(vid)
+    console = await driver.start_with_console(vid)
     try:
-        await driver.start_instance(vid)
         await console.wait_for(LOGIN, BOOT)
     finally:
         await console.close()

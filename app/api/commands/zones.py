@@ -65,6 +65,7 @@ def _unique(ctx: Ctx, model: Any, name: str, **scope: Any) -> None:
     Param("securitygroupenabled", "boolean", description="true for security groups"),
     Param("localstorageenabled", "boolean", description="true to allow local storage"),
     Param("description", description="a description"),
+    Param("details", "map", description="zone details, e.g. router=netns|simulated, host_netns=NAME"),
 ], roles=ROOT)
 def create_zone(ctx: Ctx) -> dict[str, Any]:
     """Create a zone."""
@@ -85,7 +86,8 @@ def create_zone(ctx: Ctx) -> dict[str, Any]:
              guestcidraddress=a.guestcidraddress or ("" if a.networktype == "Basic" else "10.1.1.0/24"),
              domain=a.domain or "cloud.internal", allocationstate=a.allocationstate or "Disabled",
              securitygroupsenabled=bool(a.securitygroupenabled or a.networktype == "Basic"),
-             localstorageenabled=bool(a.localstorageenabled), description=a.description or "")
+             localstorageenabled=bool(a.localstorageenabled), description=a.description or "",
+             details=_details(a.details))
     ctx.db.add(z)
     ctx.db.flush()
     return {"zone": zone_view(ctx, z)}
@@ -114,6 +116,7 @@ def list_zones(ctx: Ctx) -> dict[str, Any]:
     Param("internaldns1", description="internal DNS 1"), Param("internaldns2", description="internal DNS 2"),
     Param("allocationstate", description="Enabled or Disabled"), Param("domain", description="network domain"),
     Param("guestcidraddress", description="guest CIDR"), Param("description", description="a description"),
+    Param("details", "map", description="zone details to set"),
 ], roles=ROOT)
 def update_zone(ctx: Ctx) -> dict[str, Any]:
     """Update a zone."""
@@ -125,8 +128,23 @@ def update_zone(ctx: Ctx) -> dict[str, Any]:
                 "guestcidraddress", "description"):
         if ctx.args.get(key) is not None:
             setattr(z, key, ctx.args[key])
+    if ctx.args.details:
+        z.details = {**(z.details or {}), **_details(ctx.args.details)}
     ctx.db.add(z)
     return {"zone": zone_view(ctx, z)}
+
+
+def _details(items: list[dict[str, str]] | None) -> dict[str, str]:
+    """A details map given as details[0].key=K&details[0].value=V (or details[0].K=V)."""
+    out: dict[str, str] = {}
+    for item in items or []:
+        if "key" in item:
+            out[item["key"]] = item.get("value", "")
+        else:
+            out.update(item)
+    if out.get("router", "simulated") not in ("simulated", "netns"):
+        raise InvalidParameter("Parameter details: router must be simulated or netns")
+    return out
 
 
 def _refuse_if_children(ctx: Ctx, what: str, checks: list[tuple[Any, Any]]) -> None:

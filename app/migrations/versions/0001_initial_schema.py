@@ -10,6 +10,7 @@ import sqlalchemy as sa
 import sqlmodel
 from alembic import op
 
+
 revision = '0001'
 down_revision = None
 branch_labels = None
@@ -131,6 +132,7 @@ def upgrade() -> None:
     sa.Column('type', sqlmodel.sql.sqltypes.AutoString(), nullable=False),
     sa.Column('description', sqlmodel.sql.sqltypes.AutoString(), nullable=False),
     sa.Column('is_default', sa.Boolean(), nullable=False),
+    sa.Column('rules', sa.JSON(), nullable=False),
     sa.PrimaryKeyConstraint('id')
     )
     with op.batch_alter_table('role', schema=None) as batch_op:
@@ -673,6 +675,23 @@ def upgrade() -> None:
         batch_op.create_index(batch_op.f('ix_host_uuid'), ['uuid'], unique=True)
         batch_op.create_index(batch_op.f('ix_host_zone_id'), ['zone_id'], unique=False)
 
+    op.create_table('launchpermission',
+    sa.Column('id', sa.Integer(), nullable=False),
+    sa.Column('uuid', sqlmodel.sql.sqltypes.AutoString(length=40), nullable=False),
+    sa.Column('created', sqlmodel.sql.sqltypes.UTCDateTime(), nullable=False),
+    sa.Column('removed', sqlmodel.sql.sqltypes.UTCDateTime(), nullable=True),
+    sa.Column('template_id', sa.Integer(), nullable=False),
+    sa.Column('account_id', sa.Integer(), nullable=False),
+    sa.ForeignKeyConstraint(['account_id'], ['account.id'], ),
+    sa.ForeignKeyConstraint(['template_id'], ['template.id'], ),
+    sa.PrimaryKeyConstraint('id')
+    )
+    with op.batch_alter_table('launchpermission', schema=None) as batch_op:
+        batch_op.create_index(batch_op.f('ix_launchpermission_account_id'), ['account_id'], unique=False)
+        batch_op.create_index(batch_op.f('ix_launchpermission_removed'), ['removed'], unique=False)
+        batch_op.create_index(batch_op.f('ix_launchpermission_template_id'), ['template_id'], unique=False)
+        batch_op.create_index(batch_op.f('ix_launchpermission_uuid'), ['uuid'], unique=True)
+
     op.create_table('loginsession',
     sa.Column('id', sa.Integer(), nullable=False),
     sa.Column('uuid', sqlmodel.sql.sqltypes.AutoString(length=40), nullable=False),
@@ -743,6 +762,21 @@ def upgrade() -> None:
         batch_op.create_index(batch_op.f('ix_storagepool_removed'), ['removed'], unique=False)
         batch_op.create_index(batch_op.f('ix_storagepool_uuid'), ['uuid'], unique=True)
         batch_op.create_index(batch_op.f('ix_storagepool_zone_id'), ['zone_id'], unique=False)
+
+    op.create_table('virtualrouterelement',
+    sa.Column('id', sa.Integer(), nullable=False),
+    sa.Column('uuid', sqlmodel.sql.sqltypes.AutoString(length=40), nullable=False),
+    sa.Column('created', sqlmodel.sql.sqltypes.UTCDateTime(), nullable=False),
+    sa.Column('removed', sqlmodel.sql.sqltypes.UTCDateTime(), nullable=True),
+    sa.Column('nsp_id', sa.Integer(), nullable=False),
+    sa.Column('enabled', sa.Boolean(), nullable=False),
+    sa.ForeignKeyConstraint(['nsp_id'], ['networkserviceprovider.id'], ),
+    sa.PrimaryKeyConstraint('id')
+    )
+    with op.batch_alter_table('virtualrouterelement', schema=None) as batch_op:
+        batch_op.create_index(batch_op.f('ix_virtualrouterelement_nsp_id'), ['nsp_id'], unique=False)
+        batch_op.create_index(batch_op.f('ix_virtualrouterelement_removed'), ['removed'], unique=False)
+        batch_op.create_index(batch_op.f('ix_virtualrouterelement_uuid'), ['uuid'], unique=True)
 
     op.create_table('vlaniprange',
     sa.Column('id', sa.Integer(), nullable=False),
@@ -956,6 +990,7 @@ def upgrade() -> None:
     sa.Column('state', sqlmodel.sql.sqltypes.AutoString(), nullable=False),
     sa.Column('current', sa.Boolean(), nullable=False),
     sa.Column('parent_id', sa.Integer(), nullable=True),
+    sa.Column('memory', sa.Boolean(), nullable=False),
     sa.ForeignKeyConstraint(['account_id'], ['account.id'], ),
     sa.ForeignKeyConstraint(['domain_id'], ['domain.id'], ),
     sa.ForeignKeyConstraint(['vm_id'], ['virtualmachine.id'], ),
@@ -989,6 +1024,7 @@ def upgrade() -> None:
     sa.Column('path', sqlmodel.sql.sqltypes.AutoString(), nullable=False),
     sa.Column('format', sqlmodel.sql.sqltypes.AutoString(), nullable=False),
     sa.Column('state', sqlmodel.sql.sqltypes.AutoString(), nullable=False),
+    sa.Column('attached', sqlmodel.sql.sqltypes.UTCDateTime(), nullable=True),
     sa.ForeignKeyConstraint(['account_id'], ['account.id'], ),
     sa.ForeignKeyConstraint(['diskoffering_id'], ['diskoffering.id'], ),
     sa.ForeignKeyConstraint(['domain_id'], ['domain.id'], ),
@@ -1059,6 +1095,7 @@ def upgrade() -> None:
     sa.Column('cidrlist', sqlmodel.sql.sqltypes.AutoString(), nullable=False),
     sa.Column('healthcheck', sa.JSON(), nullable=False),
     sa.Column('state', sqlmodel.sql.sqltypes.AutoString(), nullable=False),
+    sa.Column('openfirewall', sa.Boolean(), nullable=False),
     sa.ForeignKeyConstraint(['account_id'], ['account.id'], ),
     sa.ForeignKeyConstraint(['domain_id'], ['domain.id'], ),
     sa.ForeignKeyConstraint(['ipaddress_id'], ['publicipaddress.id'], ),
@@ -1092,6 +1129,7 @@ def upgrade() -> None:
     sa.Column('privateendport', sa.Integer(), nullable=False),
     sa.Column('cidrlist', sqlmodel.sql.sqltypes.AutoString(), nullable=False),
     sa.Column('state', sqlmodel.sql.sqltypes.AutoString(), nullable=False),
+    sa.Column('openfirewall', sa.Boolean(), nullable=False),
     sa.ForeignKeyConstraint(['account_id'], ['account.id'], ),
     sa.ForeignKeyConstraint(['domain_id'], ['domain.id'], ),
     sa.ForeignKeyConstraint(['ipaddress_id'], ['publicipaddress.id'], ),
@@ -1126,6 +1164,7 @@ def upgrade() -> None:
     sa.Column('path', sqlmodel.sql.sqltypes.AutoString(), nullable=False),
     sa.Column('backup_path', sqlmodel.sql.sqltypes.AutoString(), nullable=False),
     sa.Column('locationtype', sqlmodel.sql.sqltypes.AutoString(), nullable=False),
+    sa.Column('policy_id', sa.Integer(), nullable=True),
     sa.ForeignKeyConstraint(['account_id'], ['account.id'], ),
     sa.ForeignKeyConstraint(['domain_id'], ['domain.id'], ),
     sa.ForeignKeyConstraint(['volume_id'], ['volume.id'], ),
@@ -1135,6 +1174,7 @@ def upgrade() -> None:
     with op.batch_alter_table('snapshot', schema=None) as batch_op:
         batch_op.create_index(batch_op.f('ix_snapshot_account_id'), ['account_id'], unique=False)
         batch_op.create_index(batch_op.f('ix_snapshot_domain_id'), ['domain_id'], unique=False)
+        batch_op.create_index(batch_op.f('ix_snapshot_policy_id'), ['policy_id'], unique=False)
         batch_op.create_index(batch_op.f('ix_snapshot_removed'), ['removed'], unique=False)
         batch_op.create_index(batch_op.f('ix_snapshot_uuid'), ['uuid'], unique=True)
         batch_op.create_index(batch_op.f('ix_snapshot_volume_id'), ['volume_id'], unique=False)
@@ -1199,6 +1239,7 @@ def downgrade() -> None:
         batch_op.drop_index(batch_op.f('ix_snapshot_volume_id'))
         batch_op.drop_index(batch_op.f('ix_snapshot_uuid'))
         batch_op.drop_index(batch_op.f('ix_snapshot_removed'))
+        batch_op.drop_index(batch_op.f('ix_snapshot_policy_id'))
         batch_op.drop_index(batch_op.f('ix_snapshot_domain_id'))
         batch_op.drop_index(batch_op.f('ix_snapshot_account_id'))
 
@@ -1306,6 +1347,12 @@ def downgrade() -> None:
         batch_op.drop_index(batch_op.f('ix_vlaniprange_network_id'))
 
     op.drop_table('vlaniprange')
+    with op.batch_alter_table('virtualrouterelement', schema=None) as batch_op:
+        batch_op.drop_index(batch_op.f('ix_virtualrouterelement_uuid'))
+        batch_op.drop_index(batch_op.f('ix_virtualrouterelement_removed'))
+        batch_op.drop_index(batch_op.f('ix_virtualrouterelement_nsp_id'))
+
+    op.drop_table('virtualrouterelement')
     with op.batch_alter_table('storagepool', schema=None) as batch_op:
         batch_op.drop_index(batch_op.f('ix_storagepool_zone_id'))
         batch_op.drop_index(batch_op.f('ix_storagepool_uuid'))
@@ -1326,6 +1373,13 @@ def downgrade() -> None:
         batch_op.drop_index(batch_op.f('ix_loginsession_removed'))
 
     op.drop_table('loginsession')
+    with op.batch_alter_table('launchpermission', schema=None) as batch_op:
+        batch_op.drop_index(batch_op.f('ix_launchpermission_uuid'))
+        batch_op.drop_index(batch_op.f('ix_launchpermission_template_id'))
+        batch_op.drop_index(batch_op.f('ix_launchpermission_removed'))
+        batch_op.drop_index(batch_op.f('ix_launchpermission_account_id'))
+
+    op.drop_table('launchpermission')
     with op.batch_alter_table('host', schema=None) as batch_op:
         batch_op.drop_index(batch_op.f('ix_host_zone_id'))
         batch_op.drop_index(batch_op.f('ix_host_uuid'))

@@ -1,0 +1,208 @@
+"""The `virga` command: TUI (default), init, serve, api, deploy-datacenter, demo, profile, web."""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import logging
+import sys
+from typing import Any
+
+from virga.cli import embedded, output, profiles
+from virga.client import ApiError, Credentials
+
+
+def _parser() -> argparse.ArgumentParser:
+    """The argument parser with every subcommand."""
+    p = argparse.ArgumentParser(prog="virga", description="A CloudStack-style cloud in a box.")
+    p.add_argument("--url", help="API URL of a remote virga (default: the embedded cloud)")
+    p.add_argument("--profile", help="client profile name (see `virga profile`)")
+    p.add_argument("--readonly", action="store_true", help="TUI: hide every mutating action")
+    sub = p.add_subparsers(dest="cmd")
+    init = sub.add_parser("init", help="create the database and the admin's password and API keys")
+    init.add_argument("--force", action="store_true", help="generate new admin credentials")
+    init.add_argument("--print-json", action="store_true", help="print the credentials as JSON")
+    serve = sub.add_parser("serve", help="run the API server")
+    serve.add_argument("--host", default="127.0.0.1")
+    serve.add_argument("--port", type=int, default=8080)
+    api = sub.add_parser("api", help="call an API command: virga api listZones name=x")
+    api.add_argument("command")
+    api.add_argument("params", nargs="*", help="key=value")
+    api.add_argument("--json", action="store_true", help="print JSON")
+    api.add_argument("--no-wait", action="store_true", help="do not wait for async jobs")
+    dc = sub.add_parser("deploy-datacenter", help="build zones from a YAML/JSON description")
+    dc.add_argument("file")
+    demo = sub.add_parser("demo", help="build the sandbox cloud on the simulator (then open the TUI)")
+    demo.add_argument("--no-tui", action="store_true", help="only build the cloud")
+    demo.add_argument("--vms", type=int, default=3)
+    prof = sub.add_parser("profile", help="manage client profiles")
+    prof.add_argument("action", choices=["list", "add", "use"])
+    prof.add_argument("name", nargs="?")
+    prof.add_argument("url", nargs="?")
+    prof.add_argument("apikey", nargs="?")
+    prof.add_argument("secretkey", nargs="?")
+    web = sub.add_parser("web", help="serve the TUI in a browser (textual-serve)")
+    web.add_argument("--host", default="127.0.0.1")
+    web.add_argument("--port", type=int, default=8000)
+    return p
+
+
+def parse_params(items: list[str]) -> dict[str, Any]:
+    """key=value arguments; name[0].key=value stays as CloudStack map syntax."""
+    out: dict[str, Any] = {}
+    for item in items:
+        if "=" not in item:
+            raise SystemExit(f"virga: expected key=value, got {item!r}")
+        key, value = item.split("=", 1)
+        out[key] = value
+    return out
+
+
+async def cmd_init(args: argparse.Namespace) -> int:
+    """Initialise the embedded cloud and save the admin's credentials (shown once)."""
+    import json
+
+    app = embedded.VirgaApp(embedded.settings())
+    await app.start()
+    try:
+        creds, created = embedded.ensure_admin(app, force=args.force)
+    finally:
+        await app.stop()
+    if not created:
+        print(f"virga is already initialised (credentials in {profiles.path()}); use --force for new ones")
+        return 0
+    where = profiles.put("default", "", creds, make_default=True)
+    data = {"username": "admin", "password": creds.password, "apikey": creds.apikey, "secretkey": creds.secretkey}
+    if args.print_json:
+        print(json.dumps(data))
+    else:
+        print("virga initialised. Root admin credentials (shown once; saved with mode 0600 in "
+              f"{where}):")
+        for k, v in data.items():
+            print(f"  {k:10} {v}")
+    return 0
+
+
+def _creds(args: argparse.Namespace) -> tuple[str, Credentials]:
+    """The URL and credentials to use: --url with a profile's keys, or the profile alone."""
+    try:
+        url, creds = profiles.get(args.profile)
+    except SystemExit:
+        if args.url or args.profile:
+            raise
+        url, creds = "", Credentials()
+    return (args.url or url), creds
+
+
+async def cmd_api(args: argparse.Namespace) -> int:
+    """Run one API command and print its answer."""
+    url, creds = _creds(args)
+    params = parse_params(args.params)
+    async with embedded.connect(url, creds) as client:
+        try:
+            body = await client.call(args.command, **params)
+            if "jobid" in body and not args.no_wait:
+                body = await client.wait(body["jobid"], progress=None if args.json else output.spinner)
+        except ApiError as err:
+            print(f"Error {err.code}: {err.text}", file=sys.stderr)
+            return 1
+    output.show(body, "json" if args.json else "table")
+    return 0
+
+
+async def cmd_datacenter(args: argparse.Namespace) -> int:
+    """Build the zones of a description file."""
+    from virga.cli.datacenter import deploy, load
+
+    url, creds = _creds(args)
+    async with embedded.connect(url, creds) as client:
+        try:
+            zones = await deploy(client, load(args.file))
+        except ApiError as err:
+            print(f"Error {err.code}: {err.text}", file=sys.stderr)
+            return 1
+    print(f"{len(zones)} zone(s) ready")
+    return 0
+
+
+async def cmd_demo(args: argparse.Namespace) -> int:
+    """Build the sandbox cloud unless it exists."""
+    from virga.cli.demo import build
+
+    url, creds = _creds(args)
+    async with embedded.connect(url, creds) as client:
+        if await client.list("listZones", "zone", name="sandbox"):
+            print("the sandbox zone exists already")
+            return 0
+        try:
+            await build(client, vms=args.vms)
+        except ApiError as err:
+            print(f"Error {err.code}: {err.text}", file=sys.stderr)
+            return 1
+    return 0
+
+
+def cmd_serve(args: argparse.Namespace) -> int:
+    """Run the API server with uvicorn."""
+    import uvicorn
+
+    from virga.api.server import make_asgi
+    from virga.config import Settings
+    from virga.core import VirgaApp
+
+    app = VirgaApp(Settings(simulator_state=embedded.settings().simulator_state))
+    uvicorn.run(make_asgi(app), host=args.host, port=args.port, log_level="warning")
+    return 0
+
+
+def cmd_profile(args: argparse.Namespace) -> int:
+    """List, add or select client profiles."""
+    data = profiles.load()
+    if args.action == "list":
+        for name, prof in data.get("profiles", {}).items():
+            mark = "*" if name == data.get("default") else " "
+            print(f"{mark} {name:12} {prof.get('url') or '(embedded)'}")
+        return 0
+    if not args.name:
+        raise SystemExit("virga: profile name required")
+    if args.action == "add":
+        profiles.put(args.name, args.url or "", Credentials(apikey=args.apikey or "", secretkey=args.secretkey or ""))
+    else:
+        if args.name not in data.get("profiles", {}):
+            raise SystemExit(f"virga: no profile {args.name!r}")
+        data["default"] = args.name
+        profiles.save(data)
+    return 0
+
+
+def cmd_tui(args: argparse.Namespace) -> int:
+    """Open the TUI on the embedded cloud or a remote one."""
+    from virga.cli.tui import run_tui
+
+    url, creds = _creds(args)
+    return run_tui(url, creds, readonly=args.readonly)
+
+
+def main(argv: list[str] | None = None) -> int:
+    """Entry point of the `virga` console script."""
+    logging.basicConfig(level=logging.WARNING, format="%(levelname)s %(name)s: %(message)s")
+    args = _parser().parse_args(argv)
+    runners = {"init": cmd_init, "api": cmd_api, "deploy-datacenter": cmd_datacenter, "demo": cmd_demo}
+    if args.cmd in runners:
+        code = asyncio.run(runners[args.cmd](args))
+        if args.cmd == "demo" and code == 0 and not args.no_tui:
+            return cmd_tui(args)
+        return code
+    if args.cmd == "serve":
+        return cmd_serve(args)
+    if args.cmd == "profile":
+        return cmd_profile(args)
+    if args.cmd == "web":
+        from virga.cli.tui import serve_web
+
+        return serve_web(args.host, args.port)
+    return cmd_tui(args)
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,35 @@
+"""Start the TUI on the embedded cloud or a remote one, or serve it in a browser."""
+
+from __future__ import annotations
+
+import asyncio
+import shlex
+import sys
+
+from virga.cli import embedded
+from virga.client import Credentials
+
+
+def run_tui(url: str, creds: Credentials, readonly: bool = False) -> int:
+    """Run the full-screen TUI until the user quits."""
+    try:
+        from virga.tui.app import VirgaTUI
+    except ImportError as exc:
+        print(f"virga: the TUI is not available in this build ({exc}); try `virga api listZones`", file=sys.stderr)
+        return 2
+
+    async def main() -> None:
+        async with embedded.connect(url, creds) as client:
+            await VirgaTUI(client, readonly=readonly, title=url or "embedded").run_async()
+
+    asyncio.run(main())
+    return 0
+
+
+def serve_web(host: str, port: int) -> int:
+    """Serve the TUI in a browser with textual-serve (every visitor gets their own session)."""
+    from textual_serve.server import Server
+
+    command = " ".join(shlex.quote(a) for a in [sys.executable, "-m", "virga.cli.main"])
+    Server(command, host=host, port=port, title="virga").serve()
+    return 0

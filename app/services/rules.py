@@ -1,0 +1,233 @@
+"""Network rules: validation, conflict detection and the apply-or-undo jobs shared by the rule commands."""
+
+from __future__ import annotations
+
+import ipaddress
+import logging
+from collections.abc import Callable
+from typing import TYPE_CHECKING, Any
+
+from sqlmodel import Session, select
+from virga.errors import InvalidParameter, RuleConflict
+from virga.jobs.engine import JobRun, job_body
+from virga.models import (
+    LoadBalancerRule,
+    Network,
+    Nic,
+    PortForwardingRule,
+    PublicIpAddress,
+    VirtualMachine,
+    utcnow,
+)
+from virga.services.network import sync_router
+
+if TYPE_CHECKING:
+    from virga.api.context import Ctx
+
+log = logging.getLogger(__name__)
+PROTOCOLS = ("tcp", "udp", "icmp", "all")
+LIVE = ("Add", "Active")
+
+
+# --- validation ---------------------------------------------------------------
+
+def protocol(value: str | None, param: str = "protocol", allowed: tuple[str, ...] = PROTOCOLS) -> str:
+    """A protocol name, lowercased, among the allowed ones (431 naming the parameter)."""
+    proto = (value or "").strip().lower()
+    if proto not in allowed:
+        raise InvalidParameter(f"Parameter {param} must be one of {', '.join(allowed)}, not {value!r}")
+    return proto
+
+
+def port(value: int | None, param: str) -> int | None:
+    """A port in 1..65535, or None when absent."""
+    if value is None:
+        return None
+    if not 1 <= int(value) <= 65535:
+        raise InvalidParameter(f"Parameter {param} must be a port between 1 and 65535, not {value}")
+    return int(value)
+
+
+def port_range(start: int | None, end: int | None, pstart: str, pend: str) -> tuple[int | None, int | None]:
+    """A checked (start, end) range; end defaults to start."""
+    first, last = port(start, pstart), port(end, pend)
+    if first is None and last is not None:
+        raise InvalidParameter(f"Parameter {pstart} is required with {pend}")
+    if last is None:
+        last = first
+    if first is not None and last is not None and last < first:
+        raise InvalidParameter(f"Parameter {pend} ({last}) is lower than {pstart} ({first})")
+    return first, last
+
+
+def cidrs(values: list[str] | None, param: str = "cidrlist", default: str = "0.0.0.0/0") -> str:
+    """A comma-joined list of normalised IPv4 CIDRs (431 naming the parameter when malformed)."""
+    out = []
+    for value in values or []:
+        try:
+            out.append(str(ipaddress.IPv4Network(value.strip(), strict=False)))
+        except ValueError:
+            raise InvalidParameter(f"Parameter {param} has a malformed CIDR: {value!r}") from None
+    return ",".join(out) or default
+
+
+def icmp(value: int | None, param: str, proto: str) -> int | None:
+    """An ICMP type or code in -1..255, only with protocol icmp."""
+    if value is None:
+        return None
+    if proto != "icmp":
+        raise InvalidParameter(f"Parameter {param} is only valid with protocol icmp")
+    if not -1 <= value <= 255:
+        raise InvalidParameter(f"Parameter {param} must be between -1 and 255, not {value}")
+    return value
+
+
+def rule_ports(ctx: Ctx, proto: str) -> tuple[int | None, int | None]:
+    """startport/endport of a firewall rule: required for tcp/udp, refused for icmp/all."""
+    start, end = port_range(ctx.args.startport, ctx.args.endport, "startport", "endport")
+    if proto in ("tcp", "udp") and start is None:
+        raise InvalidParameter(f"Parameter startport is required for protocol {proto}")
+    if proto not in ("tcp", "udp") and start is not None:
+        raise InvalidParameter(f"Parameters startport/endport do not apply to protocol {proto}")
+    return start, end
+
+
+# --- lookups ------------------------------------------------------------------
+
+def owned_ip(ctx: Ctx, uuid: str | None, param: str = "ipaddressid") -> tuple[PublicIpAddress, Network]:
+    """A public IP the caller may use for rules, with its network (431 when absent or not associated)."""
+    ip = ctx.get(PublicIpAddress, uuid, param)
+    if ip.state != "Allocated" or ip.network_id is None or ip.account_id is None:
+        raise InvalidParameter(f"Public IP {ip.ipaddress} is not associated with a network (parameter {param})")
+    ctx.require(ip, f"public IP {ip.ipaddress}")
+    net = ctx.db.get(Network, ip.network_id)
+    assert net is not None
+    return ip, net
+
+
+def vm_nic(ctx: Ctx, vm_uuid: str | None, net: Network, guest_ip: str | None,
+           param: str = "virtualmachineid") -> tuple[VirtualMachine, Nic]:
+    """A VM of the network's account and its NIC on the network (431 when it has none there)."""
+    vm = ctx.get(VirtualMachine, vm_uuid, param)
+    ctx.require(vm, f"VM {vm.name}")
+    if vm.account_id != net.account_id:
+        raise InvalidParameter(f"VM {vm.name} does not belong to the account of network {net.name}")
+    nic = ctx.db.exec(select(Nic).where(Nic.vm_id == vm.id, Nic.network_id == net.id,
+                                        Nic.removed == None)).first()  # noqa: E711
+    if nic is None:
+        raise InvalidParameter(f"VM {vm.name} has no NIC on network {net.name} (parameter {param})")
+    if guest_ip and guest_ip != nic.ipaddress:
+        raise InvalidParameter(f"Parameter vmguestip {guest_ip} is not an address of VM {vm.name} on {net.name}")
+    return vm, nic
+
+
+# --- conflicts ----------------------------------------------------------------
+
+def check_claim(s: Session, ip: PublicIpAddress, proto: str, start: int, end: int, *,
+                skip_pf: int | None = None, skip_lb: int | None = None) -> None:
+    """537 when a port forward or LB rule already claims an overlapping port range on the IP/protocol."""
+    if ip.isstaticnat:
+        raise RuleConflict(f"Public IP {ip.ipaddress} has static NAT enabled: it cannot have port rules")
+    for pf in s.exec(select(PortForwardingRule).where(
+            PortForwardingRule.ipaddress_id == ip.id, PortForwardingRule.removed == None,  # noqa: E711
+            PortForwardingRule.state.in_(LIVE))):  # type: ignore[attr-defined]
+        if pf.id != skip_pf and pf.protocol == proto and pf.publicport <= end and start <= pf.publicendport:
+            raise RuleConflict(f"The range {start}-{end}/{proto} conflicts with port forwarding rule {pf.uuid} "
+                               f"({pf.publicport}-{pf.publicendport}) on {ip.ipaddress}")
+    for lb in s.exec(select(LoadBalancerRule).where(
+            LoadBalancerRule.ipaddress_id == ip.id, LoadBalancerRule.removed == None,  # noqa: E711
+            LoadBalancerRule.state.in_(LIVE))):  # type: ignore[attr-defined]
+        if lb.id != skip_lb and lb.protocol == proto and start <= lb.publicport <= end:
+            raise RuleConflict(f"The range {start}-{end}/{proto} conflicts with load balancer rule {lb.name} "
+                               f"(port {lb.publicport}) on {ip.ipaddress}")
+
+
+def has_port_rules(s: Session, ip: PublicIpAddress) -> bool:
+    """Whether port forwarding or LB rules use the IP."""
+    for model in (PortForwardingRule, LoadBalancerRule):
+        if s.exec(select(model.id).where(model.ipaddress_id == ip.id, model.removed == None)).first():  # type: ignore[attr-defined]  # noqa: E711
+            return True
+    return False
+
+
+# --- apply-or-undo jobs -------------------------------------------------------
+
+async def settle(run: JobRun, network_id: int, revert: Callable[[Session], None]) -> None:
+    """Apply the network's router; if that fails, revert the database change and re-apply the old state."""
+    app = run.app
+
+    async def undo() -> None:
+        with run.db() as s:
+            revert(s)
+            s.commit()
+        try:
+            await sync_router(app, network_id)
+        except Exception as exc:
+            log.warning("re-applying network %s after a failed change: %s", network_id, exc)
+
+    run.undo.push("revert the rule change", undo)
+    await sync_router(app, network_id)
+
+
+def _row(s: Session, model: Any, uuid: str) -> Any:
+    """A row by uuid."""
+    return s.exec(select(model).where(model.uuid == uuid)).one()
+
+
+def _retire(model: Any, uuid: str) -> Callable[[Session], None]:
+    """A revert step: mark a row removed."""
+    def fn(s: Session) -> None:
+        row = _row(s, model, uuid)
+        row.removed, row.state = utcnow(), "Revoke"
+        s.add(row)
+    return fn
+
+
+def _restore(model: Any, uuid: str) -> Callable[[Session], None]:
+    """A revert step: make a revoked row active again."""
+    def fn(s: Session) -> None:
+        row = _row(s, model, uuid)
+        row.state = "Active"
+        s.add(row)
+    return fn
+
+
+View = Callable[[Any, Any], dict[str, Any]]
+
+
+def register_create(command: str, model: Any, key: str, view: View) -> None:
+    """Register the job of a create command: apply the Add row, activate it, or remove it on failure."""
+    async def body(run: JobRun) -> dict[str, Any]:
+        with run.db() as s:
+            net_id = _row(s, model, run.instance_uuid).network_id
+        await settle(run, net_id, _retire(model, run.instance_uuid))
+        with run.db() as s:
+            row = _row(s, model, run.instance_uuid)
+            row.state = "Active"
+            s.add(row)
+            s.commit()
+        with run.ctx() as ctx:
+            return {key: view(ctx, _row(ctx.db, model, run.instance_uuid))}
+    job_body(command)(body)
+
+
+def register_delete(command: str, model: Any) -> None:
+    """Register the job of a delete command: apply without the Revoke row, then remove it (or restore it)."""
+    async def body(run: JobRun) -> dict[str, Any]:
+        with run.db() as s:
+            net_id = _row(s, model, run.instance_uuid).network_id
+        await settle(run, net_id, _restore(model, run.instance_uuid))
+        with run.db() as s:
+            _retire(model, run.instance_uuid)(s)
+            s.commit()
+        return {"success": True}
+    job_body(command)(body)
+
+
+def revoke(ctx: Ctx, row: Any, what: str) -> None:
+    """Mark a rule Revoke in the caller's transaction (the job applies and removes it)."""
+    ctx.require(row, what)
+    if row.state == "Revoke":
+        raise InvalidParameter(f"{what} is already being deleted")
+    row.state = "Revoke"
+    ctx.db.add(row)

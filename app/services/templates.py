@@ -1,0 +1,138 @@
+"""Template and ISO downloads: simulated for simulator zones, through the storage service otherwise."""
+
+from __future__ import annotations
+
+from typing import Any
+from urllib.parse import parse_qs, urlparse
+
+from sqlmodel import Session, select
+from virga.errors import InternalError, Unavailable
+from virga.jobs.engine import JobRun, job_body, job_recover
+from virga.models import Cluster, ImageStore, Template, Zone
+
+GIB = 2**30
+SIM_STEPS = (10, 25, 50, 75, 90)
+SIM_STORE = "image-store"
+NO_STORAGE_SERVICE = "real downloads need the storage service (not available yet): virga.appliance.storage is missing"
+
+
+def simulator_zone(s: Session, zone_id: int) -> bool:
+    """Whether a zone has clusters and all of them are Simulator clusters."""
+    kinds = {c for c in s.exec(select(Cluster.hypervisor).where(
+        Cluster.zone_id == zone_id, Cluster.removed == None))}  # noqa: E711
+    return bool(kinds) and kinds == {"Simulator"}
+
+
+def is_simulated(s: Session, t: Template) -> bool:
+    """Whether a template's download is simulated (simulator URL, hypervisor or zone)."""
+    if urlparse(t.url).scheme.lower() == "simulator" or t.hypervisor == "Simulator":
+        return True
+    if t.zone_id is not None:
+        return simulator_zone(s, t.zone_id)
+    zones = [z.id for z in s.exec(select(Zone).where(Zone.removed == None))]  # noqa: E711
+    return bool(zones) and all(simulator_zone(s, z or 0) for z in zones)
+
+
+def _sim_size(url: str) -> int:
+    """The size of a simulated template: ?size=NG in its URL, else 2 GiB."""
+    query = parse_qs(urlparse(url).query)
+    text = (query.get("size") or ["2G"])[0].strip().upper()
+    try:
+        return int(float(text.rstrip("G")) * GIB) if text.endswith("G") else int(text)
+    except ValueError:
+        return 2 * GIB
+
+
+def _tmpl(s: Session, uuid: str) -> Template:
+    """A template by uuid."""
+    return s.exec(select(Template).where(Template.uuid == uuid)).one()
+
+
+def _set(run: JobRun, **values: Any) -> None:
+    """Update the job's template row."""
+    with run.db() as s:
+        t = _tmpl(s, run.instance_uuid)
+        for key, value in values.items():
+            setattr(t, key, value)
+        s.add(t)
+        s.commit()
+    run.app.emit("template", run.instance_uuid)
+
+
+async def _simulate(run: JobRun, url: str) -> None:
+    """Advance a simulated download step by step, applying the simulator's injected behaviour."""
+    from virga.drivers.simulator.world import WORLD
+
+    for pct in SIM_STEPS:
+        await WORLD.behave("download_template", SIM_STORE)
+        _set(run, status=f"{pct}% Downloaded")
+        run.progress(pct)
+    await WORLD.behave("download_template", SIM_STORE)
+    size = _sim_size(url)
+    _set(run, status="Download Complete", isready=True, size=size, physicalsize=size // 4,
+         install_path=url)
+
+
+def _store_of(s: Session, t: Template) -> ImageStore:
+    """The image store a template lands on (its zone's, else any)."""
+    stmt = select(ImageStore).where(ImageStore.removed == None, ImageStore.readonly == False)  # noqa: E711,E712
+    if t.zone_id is not None:
+        stmt = stmt.where((ImageStore.zone_id == t.zone_id) | (ImageStore.zone_id == None))  # noqa: E711
+    store = s.exec(stmt.order_by(ImageStore.id)).first()
+    if store is None:
+        raise Unavailable(f"No image store is available for template {t.name}; add one with addImageStore")
+    return store
+
+
+async def _real(run: JobRun) -> None:
+    """Download onto the NFS image store through virga.appliance.storage."""
+    try:
+        from virga.appliance.storage import ImageStore as NfsStore
+        from virga.appliance.storage import StorageError, download
+        from virga.appliance.storage.layout import iso_path, template_path
+    except ImportError:
+        raise InternalError(NO_STORAGE_SERVICE) from None
+    with run.db() as s:
+        t = _tmpl(s, run.instance_uuid)
+        store = _store_of(s, t)
+        fmt = t.format.lower()
+        dest = (iso_path(t.account_id, t.id, t.uuid) if t.is_iso
+                else template_path(t.account_id, t.id, t.uuid, fmt if fmt != "ova" else "vmdk"))
+        url, checksum, store_url = t.url, t.checksum or None, store.url
+
+    async def progress(pct: int, done: int) -> None:
+        """Record download progress on the template and the job."""
+        _set(run, status=f"{pct}% Downloaded")
+        run.progress(pct)
+
+    try:
+        got = await download(url, NfsStore(store_url), dest, checksum,
+                             None if fmt == "ova" else fmt, progress)
+    except StorageError as exc:
+        raise InternalError(f"Download of {url} failed: {exc}") from None
+    _set(run, status="Download Complete", isready=True, install_path=got.url, size=got.virtual_size or got.size,
+         physicalsize=got.size, checksum=got.checksum or checksum or "")
+
+
+@job_body("downloadTemplate")
+async def download_body(run: JobRun) -> dict[str, Any]:
+    """Download a registered template or ISO, recording progress in its status."""
+    with run.db() as s:
+        t = _tmpl(s, run.instance_uuid)
+        simulated, url, is_iso = is_simulated(s, t), t.url, t.is_iso
+    _set(run, status="Download In Progress", isready=False)
+    try:
+        await (_simulate(run, url) if simulated else _real(run))
+    except Exception as exc:
+        _set(run, status=f"Download Failed: {getattr(exc, 'text', None) or exc}", isready=False)
+        raise
+    from virga.api.commands.templates import template_view
+
+    with run.ctx() as ctx:
+        return {"iso" if is_iso else "template": template_view(ctx, _tmpl(ctx.db, run.instance_uuid))}
+
+
+@job_recover("downloadTemplate")
+async def recover_download(run: JobRun) -> None:
+    """A download whose server died is marked failed (register the template again to retry)."""
+    _set(run, status="Download Failed: the management server restarted during the download", isready=False)
