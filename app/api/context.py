@@ -84,6 +84,10 @@ class Ctx:
         """Whether the caller may see a row (owned rows by account/domain; others by domain)."""
         if self.is_root:
             return True
+        if isinstance(row, Domain):
+            return row.id == self.domain.id or (self.role == DOMAIN_ADMIN and row.path.startswith(self.domain.path))
+        if getattr(row, "ispublic", False):
+            return True
         account_id = getattr(row, "account_id", None)
         domain_id = getattr(row, "domain_id", None)
         if self.role == DOMAIN_ADMIN:

@@ -7,7 +7,18 @@ import logging
 from typing import TYPE_CHECKING, Any, Protocol
 
 from sqlmodel import Session, select
-from virga.models import Network, NetworkOffering, PublicIpAddress, Router, Zone, utcnow
+from virga.models import (
+    FirewallRule,
+    LoadBalancerMember,
+    LoadBalancerRule,
+    Network,
+    NetworkOffering,
+    PortForwardingRule,
+    PublicIpAddress,
+    Router,
+    Zone,
+    utcnow,
+)
 from virga.services import ipam
 from virga.services.events import record_event
 from virga.services.states import transition
@@ -106,6 +117,8 @@ async def sync_router(app: VirgaApp, network_id: int) -> None:
             return
         zone = s.get(Zone, net.zone_id)
         assert zone is not None
+        if router_state(s, network_id) == "Stopped":
+            return
     health = await backend_for(app, zone).sync(app, network_id)
     with app.db.session() as s:
         router = s.exec(select(Router).where(Router.network_id == network_id, Router.removed == None)).first()  # noqa: E711
@@ -127,3 +140,83 @@ async def destroy_router(app: VirgaApp, network_id: int) -> None:
             router.state, router.removed = "Destroyed", utcnow()
             s.add(router)
         s.commit()
+
+
+def router_state(s: Session, network_id: int) -> str | None:
+    """The state of a network's live router record, or None when it has none."""
+    router = s.exec(select(Router).where(Router.network_id == network_id, Router.removed == None)).first()  # noqa: E711
+    return router.state if router is not None else None
+
+
+def _set_router(app: VirgaApp, network_id: int, state: str, health: dict[str, Any] | None = None) -> None:
+    """Record a router's state (and health)."""
+    with app.db.session() as s:
+        router = s.exec(select(Router).where(Router.network_id == network_id, Router.removed == None)).first()  # noqa: E711
+        if router is not None:
+            router.state = state
+            if health is not None:
+                router.health = health
+            s.add(router)
+            s.commit()
+
+
+async def rebuild_router(app: VirgaApp, network_id: int) -> None:
+    """Tear a network's router down and build it again from the database (restart with cleanup, reboot)."""
+    with app.db.session() as s:
+        net = s.get(Network, network_id)
+        zone = s.get(Zone, net.zone_id) if net else None
+    if zone is None:
+        return
+    await backend_for(app, zone).destroy(app, network_id)
+    _set_router(app, network_id, "Starting")
+    await sync_router(app, network_id)
+
+
+async def stop_router(app: VirgaApp, network_id: int) -> None:
+    """Remove a router from its host but keep the record, Stopped (rules are applied again on start)."""
+    with app.db.session() as s:
+        net = s.get(Network, network_id)
+        zone = s.get(Zone, net.zone_id) if net else None
+    if zone is not None:
+        await backend_for(app, zone).destroy(app, network_id)
+    _set_router(app, network_id, "Stopped", {})
+
+
+async def start_router(app: VirgaApp, network_id: int) -> None:
+    """Apply a stopped router again from the database."""
+    _set_router(app, network_id, "Starting")
+    await sync_router(app, network_id)
+
+
+def free_ip(ip: PublicIpAddress) -> None:
+    """Return a public IP to its range's free pool."""
+    ip.state, ip.network_id, ip.account_id, ip.domain_id = "Free", None, None, None
+    ip.issourcenat, ip.isstaticnat, ip.vm_id, ip.vm_ip = False, False, None, None
+
+
+def remove_rules(s: Session, *, network_id: int | None = None, ip_id: int | None = None) -> None:
+    """Mark the firewall, port forwarding and LB rules (and LB members) of a network or an IP removed."""
+    now = utcnow()
+    for model in (FirewallRule, PortForwardingRule, LoadBalancerRule):
+        col = model.network_id if network_id is not None else model.ipaddress_id  # type: ignore[attr-defined]
+        for rule in s.exec(select(model).where(col == (network_id if network_id is not None else ip_id),
+                                               model.removed == None)):  # type: ignore[attr-defined]  # noqa: E711
+            rule.removed, rule.state = now, "Revoke"
+            s.add(rule)
+            if isinstance(rule, LoadBalancerRule):
+                for m in s.exec(select(LoadBalancerMember).where(LoadBalancerMember.rule_id == rule.id,
+                                                                 LoadBalancerMember.removed == None)):  # noqa: E711
+                    m.removed = now
+                    s.add(m)
+
+
+def release_network(s: Session, net: Network) -> None:
+    """Free a deleted network's public IPs and rules and mark it removed."""
+    remove_rules(s, network_id=net.id)
+    for ip in s.exec(select(PublicIpAddress).where(PublicIpAddress.network_id == net.id)):
+        free_ip(ip)
+        s.add(ip)
+    net.removed = utcnow()
+    s.add(net)
+    record_event(s, "NETWORK.DELETE", f"Deleted network {net.name}", account_id=net.account_id,
+                 domain_id=net.domain_id, resource=net)

@@ -47,6 +47,7 @@ from virga.services.specs import bridge_of
 
 LIVE = ("Add", "Active")
 DEFAULT_PUBLIC_BRIDGE = "vpub0"
+ALLOW_ALL = (SgRule("all", None, ("0.0.0.0/0",)),)
 
 
 def short_id(net: Network) -> str:
@@ -220,6 +221,6 @@ def security_group_config(s: Session, net: Network) -> SecurityGroupConfig:
     for nic, vm in _nics(s, net):
         groups = list(s.exec(select(SecurityGroupVm.securitygroup_id).where(
             SecurityGroupVm.vm_id == vm.id, SecurityGroupVm.removed == None)))  # noqa: E711
-        nics.append(SgNic(nic.macaddress.lower(), nic.ipaddress or "", _sg_rules(s, groups, "ingress"),
-                          _sg_rules(s, groups, "egress")))
+        egress = _sg_rules(s, groups, "egress") or ALLOW_ALL  # no egress rule: egress is open (CloudStack)
+        nics.append(SgNic(nic.macaddress.lower(), nic.ipaddress or "", _sg_rules(s, groups, "ingress"), egress))
     return SecurityGroupConfig(net.uuid, short_id(net), bridge_of(net), net.gateway or None, tuple(nics))

@@ -231,3 +231,41 @@ def revoke(ctx: Ctx, row: Any, what: str) -> None:
         raise InvalidParameter(f"{what} is already being deleted")
     row.state = "Revoke"
     ctx.db.add(row)
+
+
+# --- security groups -------------------------------------------------------------
+
+def default_group(s: Session, account_id: int, domain_id: int) -> Any:
+    """The account's "default" security group, created on first use."""
+    from virga.models import SecurityGroup
+
+    group = s.exec(select(SecurityGroup).where(SecurityGroup.account_id == account_id,
+                                               SecurityGroup.name == "default",
+                                               SecurityGroup.removed == None)).first()  # noqa: E711
+    if group is None:
+        group = SecurityGroup(name="default", description="Default Security Group", account_id=account_id,
+                              domain_id=domain_id)
+        s.add(group)
+        s.flush()
+    return group
+
+
+def attach_security_groups(s: Session, vm: VirtualMachine, nets: list[Network], uuids: list[str] | None) -> None:
+    """Deploy hook: put a VM on shared networks with security groups into the named groups (or "default")."""
+    from virga.models import NetworkOffering, SecurityGroup, SecurityGroupVm
+
+    with_sg = any("SecurityGroup" in ((s.get(NetworkOffering, n.networkoffering_id) or NetworkOffering(name=""))
+                                      .services or {}) for n in nets)
+    if not with_sg:
+        if uuids:
+            raise InvalidParameter("Parameter securitygroupids needs a network with the SecurityGroup service")
+        return
+    groups = []
+    for uuid in uuids or []:
+        group = s.exec(select(SecurityGroup).where(SecurityGroup.uuid == uuid,
+                                                   SecurityGroup.removed == None)).first()  # noqa: E711
+        if group is None or group.account_id != vm.account_id:
+            raise InvalidParameter(f"Unable to find security group with id {uuid} (parameter securitygroupids)")
+        groups.append(group)
+    for group in groups or [default_group(s, vm.account_id, vm.domain_id)]:
+        s.add(SecurityGroupVm(securitygroup_id=group.id or 0, vm_id=vm.id or 0))

@@ -42,6 +42,7 @@ MACHINES: dict[str, dict[str, dict[str, str]]] = {
         "connected": {"Connecting": "Up", "Disconnected": "Up", "Down": "Up", "Up": "Up", "Alert": "Up"},
         "lost": {"Up": "Disconnected", "Connecting": "Disconnected", "Alert": "Disconnected"},
         "down": {"Disconnected": "Down"},
+        "reconnect": {s: "Connecting" for s in ("Up", "Disconnected", "Down", "Alert", "Connecting")},
     },
     "Network": {
         "implement": {"Allocated": "Implementing", "Shutdown": "Implementing"},

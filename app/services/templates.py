@@ -23,9 +23,9 @@ def simulator_zone(s: Session, zone_id: int) -> bool:
     return bool(kinds) and kinds == {"Simulator"}
 
 
-def is_simulated(s: Session, t: Template) -> bool:
+def is_simulated(s: Session, t: Template, *, by_url: bool = True) -> bool:
     """Whether a template's download is simulated (simulator URL, hypervisor or zone)."""
-    if urlparse(t.url).scheme.lower() == "simulator" or t.hypervisor == "Simulator":
+    if (by_url and urlparse(t.url).scheme.lower() == "simulator") or t.hypervisor == "Simulator":
         return True
     if t.zone_id is not None:
         return simulator_zone(s, t.zone_id)

@@ -86,17 +86,18 @@ def _allocate(s: Session, vm: VirtualMachine, params: dict[str, Any]) -> tuple[H
         s.add(Volume(name=f"{kind}-{vm.id}" + (f"-{device}" if device else ""), type=kind, zone_id=vm.zone_id,
                      pool_id=pool.id, vm_id=vm.id, deviceid=device, size=size, diskoffering_id=off_id,
                      template_id=tmpl_id, account_id=vm.account_id, domain_id=vm.domain_id, state="Creating"))
-    networks = []
+    networks, fresh = [], []
     for i, net_uuid in enumerate(params.get("networkids") or []):
         net = s.exec(select(Network).where(Network.uuid == net_uuid)).one()
-        implement(s, net)
+        if implement(s, net):
+            fresh.append(net.id or 0)
         ip = ipam.allocate_guest_ip(s, net, (params.get("ipaddress") if i == 0 else None))
         s.add(Nic(vm_id=vm.id, network_id=net.id or 0, ipaddress=ip, ip_int=ipam.ip_to_int(ip),
                   netmask=net.netmask, gateway=net.gateway, macaddress=ipam.new_mac(s, net), isdefault=i == 0,
                   deviceid=i, broadcasturi=net.broadcasturi, type=net.guestiptype))
         networks.append(net.id or 0)
     s.add(vm)
-    return host, networks
+    return host, networks, fresh
 
 
 async def purge(app: VirgaApp, vm_id: int, *, on_driver: bool = True) -> None:
@@ -179,8 +180,11 @@ async def deploy(run: JobRun) -> dict[str, Any]:
     run.undo.push("forget vm", lambda: _forget(app, vm_id))
     with run.db() as s:
         vm = _vm(s, run.instance_uuid)
-        host, networks = _allocate(s, vm, run.params)
+        host, networks, fresh = _allocate(s, vm, run.params)
         s.commit()
+    run.undo.push("shut down networks implemented for this VM", lambda: _unimplement(app, fresh, vm_id))
+    with run.db() as s:
+        vm = _vm(s, run.instance_uuid)
         spec = instance_spec(s, vm)
         tmpl = s.get(Template, vm.template_id)
         tspec = template_spec(s, tmpl) if tmpl and not tmpl.is_iso else None
@@ -246,6 +250,27 @@ async def _forget(app: VirgaApp, vm_id: int) -> None:
             await sync_router(app, net_id)
         except Exception as exc:
             log.warning("router sync after failed deploy: %s", exc)
+
+
+async def _unimplement(app: VirgaApp, network_ids: list[int], vm_id: int) -> None:
+    """Undo of implementing a network for a failed deploy: release source NAT and the router."""
+    from virga.services.network import destroy_router
+
+    for net_id in network_ids:
+        with app.db.session() as s:
+            others = s.exec(select(Nic).where(Nic.network_id == net_id, Nic.vm_id != vm_id,
+                                              Nic.removed == None)).first()  # noqa: E711
+            net = s.get(Network, net_id)
+            if others is not None or net is None:
+                continue
+            for ip in s.exec(select(PublicIpAddress).where(PublicIpAddress.network_id == net_id,
+                                                           PublicIpAddress.issourcenat == True)):  # noqa: E712
+                ip.state, ip.issourcenat, ip.network_id, ip.account_id, ip.domain_id = "Free", False, None, None, None
+                s.add(ip)
+            net.state = "Allocated"
+            s.add(net)
+            s.commit()
+        await destroy_router(app, net_id)
 
 
 @job_recover("deployVirtualMachine")

@@ -113,8 +113,8 @@ def test_injected_failure_leaves_nothing(cs: CloudStack, zone: dict[str, str]) -
     cs.configureSimulator(zoneid=zone["zone"], name="create_instance", value="fail:injected by the test", count=1)
     with pytest.raises(CloudStackApiException) as err:
         _deploy(cs, zone, name="doomed")
-    result = err.value.error
-    assert result["jobstatus"] == 2 and "injected by the test" in result["jobresult"]["errortext"]
+    result = err.value.error  # cs hands over the failed job's jobresult
+    assert result["errorcode"] == 530 and "injected by the test" in result["errortext"]
     assert cs.listVirtualMachines(name="doomed", listall=True) == {}
     vols = cs.listVolumes(listall=True).get("volume", [])
     assert not [v for v in vols if "doomed" in v.get("vmname", "")]

@@ -15,6 +15,7 @@ from tests.appliance.qemu_boot import boot
 BUDGET = 15 * 60
 
 
+@pytest.mark.appliance
 @pytest.mark.slow
 @pytest.mark.integration
 def test_appliance_builds_and_boots_to_a_working_cloud(tmp_path: Path) -> None:

@@ -63,6 +63,7 @@ def install(root: Path, report: str) -> str:
     return (root / "tmp" / report).read_text()
 
 
+@pytest.mark.appliance
 @pytest.mark.slow
 @pytest.mark.integration
 def test_installer_twice_changes_nothing(chroot: Path) -> None:

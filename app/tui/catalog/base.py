@@ -69,6 +69,7 @@ class Resource:
     aliases: tuple[str, ...] = ()
     actions: tuple[Action, ...] = ()
     params: dict[str, Any] = field(default_factory=lambda: {"listall": True})
+    key: str = "id"
 
 
 REGISTRY: dict[str, Resource] = {}

@@ -16,6 +16,10 @@ from textual.scroll_view import ScrollView
 from textual.strip import Strip
 
 Cell = tuple[str, str]  # text, rich style
+GAP = "  "
+CURSOR = Style(bgcolor="#2b4f7a", bold=True)
+CURSOR_BLUR = Style(bgcolor="#333b44")
+MARK = Style(color="yellow", bold=True)
 
 
 @dataclass(frozen=True)
@@ -66,12 +70,13 @@ class ResourceTable(ScrollView, can_focus=True):
         self.cells: dict[str, list[Cell]] = {}
         self.search: dict[str, str] = {}
         self.order: list[str] = []
-        self.visible: list[str] = []
+        self.shown: list[str] = []
         self.marks: set[str] = set()
         self.cursor = 0
         self.filter_text, self.filter_invert = "", False
         self.loaded = False
-        self._width = sum(c.width + 3 for c in columns)
+        self.volatile = any(c.title == "AGE" for c in columns)  # ages change with the clock
+        self._width = 2 + sum(c.width + len(GAP) for c in columns)
 
     # data ---------------------------------------------------------------
     def set_items(self, items: list[dict[str, Any]]) -> None:
@@ -82,6 +87,8 @@ class ResourceTable(ScrollView, can_focus=True):
         for item in items:
             k = str(item.get(self.key, ""))
             new_order.append(k)
+            if self.items.get(k) == item and k in self.cells and not self.volatile:
+                continue
             cells = [c.render(item) for c in self.columns]
             if self.cells.get(k) != cells:
                 self.cells[k] = cells
@@ -108,21 +115,21 @@ class ResourceTable(ScrollView, can_focus=True):
         """Recompute the visible rows and put the cursor back on `keep` if still shown."""
         needle, inv = self.filter_text, self.filter_invert
         if needle:
-            self.visible = [k for k in self.order if (needle in self.search[k]) != inv]
+            self.shown = [k for k in self.order if (needle in self.search[k]) != inv]
         else:
-            self.visible = list(self.order)
+            self.shown = list(self.order)
         if keep is not None and keep in self.search:
             try:
-                self.cursor = self.visible.index(keep)
+                self.cursor = self.shown.index(keep)
             except ValueError:
                 pass
-        self.cursor = max(0, min(self.cursor, len(self.visible) - 1))
-        self.virtual_size = Size(self._width, len(self.visible) + 1)
+        self.cursor = max(0, min(self.cursor, len(self.shown) - 1))
+        self.virtual_size = Size(self._width, len(self.shown) + 1)
         self.refresh()
 
     def current_key(self) -> str | None:
         """The key of the row under the cursor."""
-        return self.visible[self.cursor] if 0 <= self.cursor < len(self.visible) else None
+        return self.shown[self.cursor] if 0 <= self.cursor < len(self.shown) else None
 
     def current(self) -> dict[str, Any] | None:
         """The item under the cursor."""
@@ -147,7 +154,7 @@ class ResourceTable(ScrollView, can_focus=True):
 
     def action_jump(self, where: int) -> None:
         """Jump to the first or the last row."""
-        self.move_to(0 if where == 0 else len(self.visible) - 1)
+        self.move_to(0 if where == 0 else len(self.shown) - 1)
 
     def action_mark(self) -> None:
         """Toggle the mark on the cursor's row (for bulk actions) and move down."""
@@ -166,10 +173,10 @@ class ResourceTable(ScrollView, can_focus=True):
 
     def move_to(self, row: int) -> None:
         """Put the cursor on a row and scroll it into view."""
-        if not self.visible:
+        if not self.shown:
             return
         old = self.cursor
-        self.cursor = max(0, min(row, len(self.visible) - 1))
+        self.cursor = max(0, min(row, len(self.shown) - 1))
         body = max(1, self.size.height - 1)
         top = int(self.scroll_offset.y)
         if self.cursor < top:
@@ -192,19 +199,24 @@ class ResourceTable(ScrollView, can_focus=True):
         """One line of the viewport: the header on line 0, rows below."""
         x, width = int(self.scroll_offset.x), self.size.width
         if y == 0:
-            segs = [Segment(f"  {c.title[:c.width].ljust(c.width)} ", Style(bold=True)) for c in self.columns]
-            return Strip(segs).crop(x, x + width).extend_cell_length(width, Style(bold=True))
+            head = Style(bold=True)
+            return self._strip("  ", head, [(c.title, "") for c in self.columns], head, x, width)
         row = int(self.scroll_offset.y) + y - 1
-        if row >= len(self.visible):
+        if row >= len(self.shown):
             return Strip.blank(width)
-        k = self.visible[row]
-        base = Style(reverse=True) if row == self.cursor and self.has_focus else (
-            Style(underline=True) if row == self.cursor else Style())
-        segs = [Segment("* " if k in self.marks else "  ", Style(color="yellow", bold=True) + base)]
-        for col, (text, style) in zip(self.columns, self.cells[k], strict=False):
-            segs.append(Segment(text[:col.width].ljust(col.width), (Style.parse(style) if style else Style()) + base))
-            segs.append(Segment("   ", base))
-        return Strip(segs).crop(x, x + width).extend_cell_length(width, base)
+        k = self.shown[row]
+        base = CURSOR if row == self.cursor and self.has_focus else (
+            CURSOR_BLUR if row == self.cursor else Style())
+        return self._strip("* " if k in self.marks else "  ", base, self.cells[k], base, x, width)
+
+    def _strip(self, marker: str, base: Style, cells: list[Cell], fill: Style, x: int, width: int) -> Strip:
+        """Lay out a marker and cells at the column widths, cropped to the viewport."""
+        segs = [Segment(marker, MARK + base)]
+        for column, (text, style) in zip(self.columns, cells, strict=False):
+            segs.append(Segment(text[:column.width].ljust(column.width), (Style.parse(style) if style else Style())
+                                + base))
+            segs.append(Segment(GAP, base))
+        return Strip(segs).crop(x, x + width).extend_cell_length(width, fill)
 
     def on_focus(self) -> None:
         """Redraw the cursor in its focused colour."""

@@ -1,0 +1,429 @@
+"""Snapshot workflows: volume snapshots, templates from snapshots or volumes, VM snapshots, policies.
+
+Snapshots are taken by the host's driver on the volume's primary pool and marked BackedUp once the
+driver has them; copying them to secondary storage is left to the storage layer (not done here).
+"""
+
+from __future__ import annotations
+
+import logging
+from datetime import datetime, timedelta
+from typing import TYPE_CHECKING, Any
+from zoneinfo import ZoneInfo
+
+from sqlmodel import Session, select
+from virga.drivers.base import InstanceNotFound, SnapshotInfo
+from virga.errors import InvalidParameter
+from virga.jobs.engine import JobRun, job_body, job_recover
+from virga.jobs.undo import UndoStack
+from virga.models import Snapshot, SnapshotPolicy, StoragePool, Template, VirtualMachine, VMSnapshot, Volume, utcnow
+from virga.services.events import record_event
+from virga.services.specs import volume_spec
+from virga.services.states import transition
+from virga.services.volumes import host_for_pool, vm_host
+
+if TYPE_CHECKING:
+    from virga.core import VirgaApp
+
+log = logging.getLogger(__name__)
+INTERVALS = {"HOURLY": 0, "DAILY": 1, "WEEKLY": 2, "MONTHLY": 3}
+
+
+def snap_by_uuid(s: Session, uuid: str) -> Snapshot:
+    """A snapshot by uuid."""
+    return s.exec(select(Snapshot).where(Snapshot.uuid == uuid)).one()
+
+
+def info_of(snap: Snapshot) -> SnapshotInfo:
+    """The driver's view of a snapshot."""
+    return SnapshotInfo(name=snap.uuid, path=snap.path, size_bytes=snap.size)
+
+
+def _event(s: Session, row: Any, kind: str, text: str, level: str = "INFO") -> None:
+    """Record a snapshot event."""
+    record_event(s, kind, text, account_id=row.account_id, domain_id=row.domain_id, resource=row, level=level)
+
+
+def _volume_host(s: Session, vol: Volume) -> Any:
+    """The host whose driver handles a volume's disk."""
+    pool = s.get(StoragePool, vol.pool_id) if vol.pool_id else None
+    if pool is None or not vol.path:
+        raise InvalidParameter(f"Volume {vol.name} has no disk yet (state {vol.state})")
+    return host_for_pool(s, pool)
+
+
+# --- volume snapshots -----------------------------------------------------------
+
+async def take(app: VirgaApp, snap_uuid: str, undo: UndoStack) -> None:
+    """Take a volume snapshot through the driver and mark it BackedUp."""
+    with app.db.session() as s:
+        snap = snap_by_uuid(s, snap_uuid)
+        vol = s.get(Volume, snap.volume_id)
+        assert vol is not None
+        host, spec = _volume_host(s, vol), volume_spec(s, vol)
+    drv = await app.hosts.driver(host)
+    info = await drv.snapshot_volume(spec, snap_uuid)
+    undo.push("delete driver snapshot", lambda: drv.delete_volume_snapshot(spec, info))
+    with app.db.session() as s:
+        snap = snap_by_uuid(s, snap_uuid)
+        transition(snap, "created")
+        transition(snap, "backup")
+        transition(snap, "backedup")
+        snap.path, snap.size, snap.physicalsize = info.path, info.size_bytes or vol.size, info.size_bytes
+        _event(s, snap, "SNAPSHOT.CREATE", f"Created snapshot {snap.name} of volume {vol.name}")
+        s.add(snap)
+        s.commit()
+
+
+def _drop(app: VirgaApp, snap_uuid: str) -> None:
+    """Undo of a snapshot: its row goes away."""
+    with app.db.session() as s:
+        snap = snap_by_uuid(s, snap_uuid)
+        snap.state, snap.removed = "Error", utcnow()
+        s.add(snap)
+        s.commit()
+
+
+def result(run: JobRun) -> dict[str, Any]:
+    """The job result: the snapshot as its owner sees it now."""
+    from virga.api.commands.snapshots import snapshot_view
+
+    with run.ctx() as ctx:
+        return {"snapshot": snapshot_view(ctx, snap_by_uuid(ctx.db, run.instance_uuid))}
+
+
+@job_body("createSnapshot")
+async def create(run: JobRun) -> dict[str, Any]:
+    """Snapshot a volume."""
+    run.undo.push("drop snapshot", lambda: _drop(run.app, run.instance_uuid))
+    await take(run.app, run.instance_uuid, run.undo)
+    return result(run)
+
+
+async def _recover_create(run: JobRun) -> None:
+    """A snapshot job whose server died: drop the unfinished snapshot row."""
+    with run.db() as s:
+        snap = s.exec(select(Snapshot).where(Snapshot.uuid == run.instance_uuid)).first()
+        if snap is not None and snap.state != "BackedUp":
+            snap.state, snap.removed = "Error", utcnow()
+            s.add(snap)
+            s.commit()
+
+
+job_recover("createSnapshot")(_recover_create)
+
+
+async def remove(app: VirgaApp, snap_uuid: str) -> None:
+    """Delete a snapshot on the driver (when its volume still exists) and mark it Destroyed."""
+    with app.db.session() as s:
+        snap = snap_by_uuid(s, snap_uuid)
+        vol = s.get(Volume, snap.volume_id)
+        target = None
+        if vol is not None and vol.removed is None and vol.path and snap.path:
+            target = (_volume_host(s, vol), volume_spec(s, vol))
+    if target is not None:
+        drv = await app.hosts.driver(target[0])
+        await drv.delete_volume_snapshot(target[1], info_of(snap))
+    with app.db.session() as s:
+        snap = snap_by_uuid(s, snap_uuid)
+        transition(snap, "destroy")
+        snap.removed = utcnow()
+        _event(s, snap, "SNAPSHOT.DELETE", f"Deleted snapshot {snap.name}")
+        s.add(snap)
+        s.commit()
+
+
+@job_body("deleteSnapshot")
+async def delete(run: JobRun) -> dict[str, Any]:
+    """Delete a snapshot."""
+    await remove(run.app, run.instance_uuid)
+    return {"success": True}
+
+
+@job_body("revertSnapshot")
+async def revert(run: JobRun) -> dict[str, Any]:
+    """Roll a volume back to a snapshot."""
+    with run.db() as s:
+        snap = snap_by_uuid(s, run.instance_uuid)
+        vol = s.get(Volume, snap.volume_id)
+        assert vol is not None
+        host, spec = _volume_host(s, vol), volume_spec(s, vol)
+    drv = await run.app.hosts.driver(host)
+    await drv.revert_volume_snapshot(spec, info_of(snap))
+    with run.db() as s:
+        snap = snap_by_uuid(s, run.instance_uuid)
+        transition(snap, "revert")
+        _event(s, snap, "SNAPSHOT.REVERT", f"Reverted volume {vol.name} to snapshot {snap.name}")
+        s.commit()
+    return result(run)
+
+
+# --- templates from snapshots or volumes -------------------------------------------
+
+@job_body("createTemplate")
+async def create_template(run: JobRun) -> dict[str, Any]:
+    """Make a template ready from a snapshot (its data) or a stopped VM's root volume (a fresh snapshot)."""
+    from virga.api.commands.templates import template_view
+
+    run.undo.push("drop template", lambda: _drop_template(run))
+    with run.db() as s:
+        tmpl = s.exec(select(Template).where(Template.uuid == run.instance_uuid)).one()
+        source = (tmpl.details or {})
+        path, size = "", tmpl.size
+        if source.get("sourcesnapshotid"):
+            snap = snap_by_uuid(s, source["sourcesnapshotid"])
+            path, size = snap.path, max(size, snap.size)
+        else:
+            vol = s.exec(select(Volume).where(Volume.uuid == source["sourcevolumeid"])).one()
+            host, spec = _volume_host(s, vol), volume_spec(s, vol)
+    if not path:
+        drv = await run.app.hosts.driver(host)
+        info = await drv.snapshot_volume(spec, f"template-{run.instance_uuid}")
+        run.undo.push("delete template snapshot", lambda: drv.delete_volume_snapshot(spec, info))
+        path, size = info.path, max(size, info.size_bytes)
+    with run.db() as s:
+        tmpl = s.exec(select(Template).where(Template.uuid == run.instance_uuid)).one()
+        tmpl.install_path, tmpl.size, tmpl.isready, tmpl.status = path, size, True, "Download Complete"
+        _event(s, tmpl, "TEMPLATE.CREATE", f"Created template {tmpl.name}")
+        s.add(tmpl)
+        s.commit()
+    with run.ctx() as ctx:
+        tmpl = ctx.db.exec(select(Template).where(Template.uuid == run.instance_uuid)).one()
+        return {"template": template_view(ctx, tmpl)}
+
+
+def _drop_template(run: JobRun) -> None:
+    """Undo of createTemplate: the template row goes away."""
+    with run.db() as s:
+        tmpl = s.exec(select(Template).where(Template.uuid == run.instance_uuid)).one()
+        tmpl.removed, tmpl.status, tmpl.state = utcnow(), "Failed", "Inactive"
+        s.add(tmpl)
+        s.commit()
+
+
+async def _recover_template(run: JobRun) -> None:
+    """A createTemplate whose server died: drop the unfinished template."""
+    with run.db() as s:
+        tmpl = s.exec(select(Template).where(Template.uuid == run.instance_uuid)).first()
+        if tmpl is not None and not tmpl.isready:
+            tmpl.removed = utcnow()
+            s.add(tmpl)
+            s.commit()
+
+
+job_recover("createTemplate")(_recover_template)
+
+
+# --- VM snapshots ------------------------------------------------------------------
+
+def vmsnap_by_uuid(s: Session, uuid: str) -> VMSnapshot:
+    """A VM snapshot by uuid."""
+    return s.exec(select(VMSnapshot).where(VMSnapshot.uuid == uuid)).one()
+
+
+def _vm_target(s: Session, vms: VMSnapshot) -> tuple[VirtualMachine, Any]:
+    """The VM of a VM snapshot and the host whose driver handles it."""
+    vm = s.get(VirtualMachine, vms.vm_id)
+    assert vm is not None
+    host = vm_host(s, vm)
+    if host is None:
+        raise InvalidParameter(f"VM {vm.name} has never been placed on a host")
+    return vm, host
+
+
+def vm_result(run: JobRun) -> dict[str, Any]:
+    """The job result: the VM snapshot as its owner sees it now."""
+    from virga.api.commands.vmsnapshots import vmsnapshot_view
+
+    with run.ctx() as ctx:
+        return {"vmsnapshot": vmsnapshot_view(ctx, vmsnap_by_uuid(ctx.db, run.instance_uuid))}
+
+
+def _vm_failed(run: JobRun) -> None:
+    """Undo of a VM snapshot: it goes away."""
+    with run.db() as s:
+        vms = vmsnap_by_uuid(s, run.instance_uuid)
+        vms.state, vms.removed = "Error", utcnow()
+        s.add(vms)
+        s.commit()
+
+
+@job_body("createVMSnapshot")
+async def create_vm_snapshot(run: JobRun) -> dict[str, Any]:
+    """Snapshot a whole VM (disks, and memory when asked) through the driver."""
+    run.undo.push("drop vm snapshot", lambda: _vm_failed(run))
+    with run.db() as s:
+        vms = vmsnap_by_uuid(s, run.instance_uuid)
+        vm, host = _vm_target(s, vms)
+        transition(vms, "create")
+        s.add(vms)
+        s.commit()
+    drv = await run.app.hosts.driver(host)
+    info = await drv.snapshot_instance(vm.uuid, vms.uuid, vms.memory)
+    run.undo.push("delete driver vm snapshot", lambda: drv.delete_instance_snapshot(vm.uuid, info))
+    with run.db() as s:
+        vms = vmsnap_by_uuid(s, run.instance_uuid)
+        previous = s.exec(select(VMSnapshot).where(VMSnapshot.vm_id == vm.id, VMSnapshot.current == True,  # noqa: E712
+                                                   VMSnapshot.removed == None)).all()  # noqa: E711
+        for p in previous:
+            p.current = False
+            vms.parent_id = p.id
+            s.add(p)
+        transition(vms, "created")
+        vms.current = True
+        _event(s, vms, "VMSNAPSHOT.CREATE", f"Created VM snapshot {vms.name} of VM {vm.name}")
+        s.add(vms)
+        s.commit()
+    return vm_result(run)
+
+
+@job_body("revertToVMSnapshot")
+async def revert_vm_snapshot(run: JobRun) -> dict[str, Any]:
+    """Roll a VM back to a VM snapshot."""
+    from virga.api.views.vm import vm_view
+
+    run.undo.push("ready again", lambda: _vm_state(run, "Ready"))
+    with run.db() as s:
+        vms = vmsnap_by_uuid(s, run.instance_uuid)
+        vm, host = _vm_target(s, vms)
+    drv = await run.app.hosts.driver(host)
+    await drv.revert_instance_snapshot(vm.uuid, SnapshotInfo(name=vms.uuid, memory=vms.memory))
+    with run.db() as s:
+        vms = vmsnap_by_uuid(s, run.instance_uuid)
+        for other in s.exec(select(VMSnapshot).where(VMSnapshot.vm_id == vms.vm_id, VMSnapshot.removed == None)):  # noqa: E711
+            other.current = other.id == vms.id
+            s.add(other)
+        transition(vms, "reverted")
+        _event(s, vms, "VMSNAPSHOT.REVERTTO", f"Reverted VM {vm.name} to VM snapshot {vms.name}")
+        s.commit()
+    with run.ctx() as ctx:
+        return {"virtualmachine": vm_view(ctx, ctx.db.exec(select(VirtualMachine).where(
+            VirtualMachine.uuid == vm.uuid)).one())}
+
+
+def _vm_state(run: JobRun, state: str) -> None:
+    """Put a VM snapshot back into a state after a failed revert or delete."""
+    with run.db() as s:
+        vms = vmsnap_by_uuid(s, run.instance_uuid)
+        vms.state = state
+        s.add(vms)
+        s.commit()
+
+
+@job_body("deleteVMSnapshot")
+async def delete_vm_snapshot(run: JobRun) -> dict[str, Any]:
+    """Delete a VM snapshot on the hypervisor and forget it."""
+    run.undo.push("ready again", lambda: _vm_state(run, "Ready"))
+    with run.db() as s:
+        vms = vmsnap_by_uuid(s, run.instance_uuid)
+        vm, host = _vm_target(s, vms)
+    drv = await run.app.hosts.driver(host)
+    try:
+        await drv.delete_instance_snapshot(vm.uuid, SnapshotInfo(name=vms.uuid, memory=vms.memory))
+    except InstanceNotFound:
+        pass
+    with run.db() as s:
+        vms = vmsnap_by_uuid(s, run.instance_uuid)
+        transition(vms, "deleted")
+        vms.removed, vms.current = utcnow(), False
+        _event(s, vms, "VMSNAPSHOT.DELETE", f"Deleted VM snapshot {vms.name}")
+        s.add(vms)
+        s.commit()
+    return {"success": True}
+
+
+# --- recurring snapshot policies ---------------------------------------------------
+
+def parse_schedule(intervaltype: str, schedule: str) -> tuple[int, int, int]:
+    """(minute, hour, day) of a CloudStack schedule: MM, MM:HH, MM:HH:DOW(1-7) or MM:HH:DD(1-28)."""
+    parts = schedule.split(":")
+    need = {"HOURLY": 1, "DAILY": 2, "WEEKLY": 3, "MONTHLY": 3}[intervaltype]
+    try:
+        nums = [int(p) for p in parts]
+    except ValueError:
+        nums = []
+    if len(nums) != need:
+        raise InvalidParameter(f"Parameter schedule: {schedule!r} is not a valid {intervaltype} schedule "
+                               "(HOURLY MM, DAILY MM:HH, WEEKLY MM:HH:DD with DD 1-7, MONTHLY MM:HH:DD with DD 1-28)")
+    minute, hour, day = nums[0], nums[1] if need > 1 else 0, nums[2] if need > 2 else 1
+    top = 7 if intervaltype == "WEEKLY" else 28
+    if not (0 <= minute < 60 and 0 <= hour < 24 and 1 <= day <= top):
+        raise InvalidParameter(f"Parameter schedule: {schedule!r} is out of range for {intervaltype}")
+    return minute, hour, day
+
+
+def last_slot(pol: SnapshotPolicy, now: datetime) -> datetime:
+    """The latest scheduled time of a policy at or before now."""
+    minute, hour, day = parse_schedule(pol.intervaltype, pol.schedule)
+    local = now.astimezone(ZoneInfo(pol.timezone or "UTC"))
+    if pol.intervaltype == "HOURLY":
+        slot = local.replace(minute=minute, second=0, microsecond=0)
+        return slot if slot <= local else slot - timedelta(hours=1)
+    slot = local.replace(hour=hour, minute=minute, second=0, microsecond=0)
+    if pol.intervaltype == "DAILY":
+        return slot if slot <= local else slot - timedelta(days=1)
+    if pol.intervaltype == "WEEKLY":
+        back = (slot.isoweekday() % 7 + 1 - day) % 7  # CloudStack counts Sunday as day 1
+        slot -= timedelta(days=back)
+        return slot if slot <= local else slot - timedelta(days=7)
+    slot = slot.replace(day=day)
+    if slot > local:
+        slot = (slot.replace(day=1) - timedelta(days=1)).replace(day=day)
+    return slot
+
+
+def _due(s: Session, now: datetime) -> list[int]:
+    """Ids of the policies whose last scheduled time has passed since they last ran."""
+    out = []
+    for pol in s.exec(select(SnapshotPolicy).where(SnapshotPolicy.removed == None)):  # noqa: E711
+        last = pol.last_run.replace(tzinfo=now.tzinfo) if pol.last_run and pol.last_run.tzinfo is None else pol.last_run
+        if last is None or last < last_slot(pol, now):
+            out.append(pol.id or 0)
+    return out
+
+
+async def run_snapshot_policies(app: VirgaApp) -> None:
+    """Take the snapshots that are due and delete each policy's oldest beyond maxsnaps."""
+    now = utcnow()
+    with app.db.session() as s:
+        due = _due(s, now)
+    for pid in due:
+        try:
+            await _run_policy(app, pid, now)
+        except Exception as exc:
+            log.warning("snapshot policy %s failed: %s", pid, exc)
+
+
+async def _run_policy(app: VirgaApp, pid: int, now: datetime) -> None:
+    """One due policy: a new snapshot, then pruning."""
+    with app.db.session() as s:
+        pol = s.get(SnapshotPolicy, pid)
+        assert pol is not None
+        pol.last_run = now
+        s.add(pol)
+        vol = s.get(Volume, pol.volume_id)
+        if vol is None or vol.removed is not None or vol.state != "Ready":
+            s.commit()
+            return
+        snap = Snapshot(name=snapshot_name(s, vol, now), volume_id=vol.id or 0, zone_id=vol.zone_id,
+                        account_id=vol.account_id, domain_id=vol.domain_id, snapshottype="RECURRING",
+                        intervaltype=pol.intervaltype, policy_id=pid)
+        s.add(snap)
+        s.commit()
+        snap_uuid, keep = snap.uuid, pol.maxsnaps
+    undo = UndoStack()
+    async with undo:
+        undo.push("drop snapshot", lambda: _drop(app, snap_uuid))
+        await take(app, snap_uuid, undo)
+    with app.db.session() as s:
+        rows = s.exec(select(Snapshot).where(Snapshot.policy_id == pid, Snapshot.removed == None,  # noqa: E711
+                                             Snapshot.state == "BackedUp").order_by(Snapshot.id)).all()
+        extra = [r.uuid for r in rows[: max(0, len(rows) - keep)]]
+    for uuid in extra:
+        await remove(app, uuid)
+
+
+def snapshot_name(s: Session, vol: Volume, now: datetime) -> str:
+    """CloudStack's snapshot name: vmname_volumename_yyyyMMddHHmmss."""
+    vm = s.get(VirtualMachine, vol.vm_id) if vol.vm_id else None
+    return f"{vm.name + '_' if vm else ''}{vol.name}_{now.strftime('%Y%m%d%H%M%S')}"

@@ -1,0 +1,84 @@
+"""The frame every screen shares: header, connection banner, prompt, learning pane, footer."""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterable
+from typing import TYPE_CHECKING, Any, cast
+
+from textual.app import ComposeResult
+from textual.screen import Screen
+from textual.widgets import Footer, Header
+from virga.tui.widgets.banner import ConnectionBanner
+from virga.tui.widgets.command_line import CommandLine
+from virga.tui.widgets.learn_pane import LearnPane
+
+if TYPE_CHECKING:
+    from virga.tui.api import Api
+    from virga.tui.app import VirgaTUI
+
+PaletteEntry = tuple[str, str, Callable[[], Any]]
+
+
+class VirgaScreen(Screen[None]):
+    """A full screen of the TUI; subclasses yield their content from body()."""
+
+    NAME = "screen"
+    TITLE = "virga"
+
+    @property
+    def tui(self) -> VirgaTUI:
+        """The application, typed."""
+        return cast("VirgaTUI", self.app)
+
+    @property
+    def api(self) -> Api:
+        """The API wrapper."""
+        return self.tui.api
+
+    def compose(self) -> ComposeResult:
+        """The shared frame around the screen's body."""
+        yield Header(show_clock=False, icon="☁")
+        yield ConnectionBanner()
+        yield from self.body()
+        yield CommandLine(id="cmdline")
+        yield LearnPane()
+        yield Footer()
+
+    def body(self) -> ComposeResult:
+        """The screen's own widgets."""
+        yield from ()
+
+    def on_screen_resume(self) -> None:
+        """Bring the shared parts up to date when the screen comes back."""
+        self.sync_frame()
+
+    def sync_frame(self) -> None:
+        """Header text, banner and learning pane from the app's state."""
+        app = self.tui
+        self.title = app.title
+        self.sub_title = f"{self.TITLE} · {app.status_text()}"
+        for banner in self.query(ConnectionBanner):
+            banner.set_state(app.connected, app.disconnect_reason)
+        for pane in self.query(LearnPane):
+            pane.set_class(app.learn_visible, "visible")
+            if app.learn_visible:
+                pane.show(app.api.learn.entries)
+
+    def open_prompt(self, mode: str) -> None:
+        """Open the `:`/`/` prompt."""
+        self.query_one(CommandLine).open(mode)
+
+    def on_command_line_jump(self, message: CommandLine.Jump) -> None:
+        """`:word` jumps to a resource."""
+        self.tui.goto(message.word)
+
+    def on_command_line_filter(self, message: CommandLine.Filter) -> None:
+        """`/text` filters the screen's table."""
+        self.apply_filter(message.text, message.invert)
+
+    def apply_filter(self, text: str, invert: bool) -> None:
+        """Filter the screen's content (screens with a table override this)."""
+
+    def palette(self) -> Iterable[PaletteEntry]:
+        """The screen's actions for the command palette."""
+        return ()

@@ -1,0 +1,94 @@
+"""The dashboard: capacity per zone, counts, running jobs, latest events and alerts."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from rich.table import Table
+from rich.text import Text
+from textual import work
+from textual.app import ComposeResult
+from textual.containers import Grid
+from textual.widgets import Static
+from virga.tui import fmt
+from virga.tui.screens.base import VirgaScreen
+from virga.tui.widgets.capacity import CapacityBars
+
+COUNTS = [("Zones", "listZones", {}), ("Hosts", "listHosts", {"type": "Routing"}),
+          ("VMs", "listVirtualMachines", {"listall": True}),
+          ("Running", "listVirtualMachines", {"listall": True, "state": "Running"}),
+          ("Networks", "listNetworks", {"listall": True}), ("Volumes", "listVolumes", {"listall": True}),
+          ("Public IPs", "listPublicIpAddresses", {"listall": True, "allocatedonly": True})]
+
+
+def render_counts(counts: list[tuple[str, int | None]]) -> Table:
+    """Counts as a two-column table ('-' when the command is not available)."""
+    table = Table(box=None, show_header=False, expand=True)
+    table.add_column(style="bold")
+    table.add_column(justify="right")
+    for name, n in counts:
+        table.add_row(name, "-" if n is None else str(n))
+    return table
+
+
+def render_lines(items: list[dict[str, Any]] | None, fields: list[str], empty: str, clock: fmt.Clock,
+                 when: str = "created") -> Text:
+    """A short log: age and some fields per item (pure)."""
+    if items is None:
+        return Text("not available", style="dim")
+    if not items:
+        return Text(empty, style="dim")
+    out = Text()
+    for item in items:
+        out.append(f"{fmt.age(item.get(when), clock()):>4} ", style="dim")
+        level = str(item.get("level", ""))
+        out.append(" ".join(str(item.get(f, "")) for f in fields) + "\n", style="red" if level == "ERROR" else "")
+    return out
+
+
+class DashboardScreen(VirgaScreen):
+    """The home screen; refreshes itself."""
+
+    NAME = "dashboard"
+    TITLE = "Dashboard"
+    DEFAULT_CSS = """
+    DashboardScreen Grid { grid-size: 2; grid-columns: 3fr 2fr; grid-rows: auto auto; height: 1fr; }
+    DashboardScreen Grid > Static { border: round $primary; border-title-color: $accent; height: auto;
+                                    max-height: 100%; padding: 0 1; }
+    """
+
+    def body(self) -> ComposeResult:
+        """Four panels."""
+        with Grid():
+            for wid, title, cls in (("capacity", "Capacity", CapacityBars), ("counts", "Counts", Static),
+                                    ("events", "Latest events", Static), ("jobs", "Running jobs · alerts", Static)):
+                panel = cls("loading…", id=wid)
+                panel.border_title = title
+                yield panel
+
+    def on_mount(self) -> None:
+        """Load now and every few seconds."""
+        self.sync_frame()
+        self.reload()
+        self.set_interval(self.tui.refresh_interval * 2, self.reload)
+
+    @work(exclusive=True, group="dash", exit_on_error=False)
+    async def reload(self) -> None:
+        """Read every panel's data."""
+        caps = await self.api.items("listCapacity", "capacity")
+        self.query_one("#capacity", CapacityBars).show(caps)
+        counts: list[tuple[str, int | None]] = []
+        for name, cmd, params in COUNTS:
+            body = await self.api.fetch(cmd, page=1, pagesize=1, **params)
+            counts.append((name, None if body is None else int(body.get("count", 0))))
+        self.query_one("#counts", Static).update(render_counts(counts))
+        events = await self.api.items("listEvents", "event", listall=True, page=1, pagesize=8)
+        self.query_one("#events", Static).update(
+            render_lines(events, ["type", "description"], "no events yet", self.tui.clock))
+        jobs = await self.api.items("listAsyncJobs", "asyncjobs", listall=True)
+        running = None if jobs is None else [j for j in jobs if j.get("jobstatus") == 0][:6]
+        alerts = await self.api.items("listAlerts", "alert", page=1, pagesize=4)
+        text = render_lines(running, ["cmd", "jobprocstatus"], "no job running", self.tui.clock)
+        text.append("\n")
+        text.append(render_lines(alerts, ["name", "description"], "no alerts", self.tui.clock, "sent"))
+        self.query_one("#jobs", Static).update(text)

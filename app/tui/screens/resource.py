@@ -1,0 +1,186 @@
+"""A live table of one resource with its actions (forms, confirmation, bulk, job progress)."""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import Iterable
+from typing import Any
+
+from textual import work
+from textual.app import ComposeResult
+from textual.binding import Binding
+from textual.widgets import Static
+from virga.tui.catalog.base import REGISTRY, Action, Resource
+from virga.tui.screens.base import PaletteEntry, VirgaScreen
+from virga.tui.screens.confirm import ConfirmScreen
+from virga.tui.screens.detail import DetailScreen
+from virga.tui.screens.form import FormScreen
+from virga.tui.widgets.resource_table import ResourceTable
+
+# Enter on a row drills into the children: resource -> (child resource, filter param, item field)
+DRILL = {
+    "zone": ("pod", "zoneid", "id"), "pod": ("cluster", "podid", "id"), "cluster": ("host", "clusterid", "id"),
+    "host": ("vm", "hostid", "id"), "net": ("vm", "networkid", "id"), "vol": ("snap", "volumeid", "id"),
+    "acct": ("vm", "account", "name"), "tmpl": ("vm", "templateid", "id"), "ip": ("fw", "ipaddressid", "id"),
+}
+
+
+def label_of(item: dict[str, Any]) -> str:
+    """A short name for an item in messages."""
+    for key in ("name", "displayname", "username", "ipaddress", "cmd", "id"):
+        if item.get(key):
+            return str(item[key])
+    return "item"
+
+
+class ResourceScreen(VirgaScreen):
+    """List a resource, refresh it in place, run its actions on the cursor row or the marked rows."""
+
+    NAME = "resource"
+
+    def __init__(self, resource: Resource, params: dict[str, Any] | None = None, context: str = "") -> None:
+        """Show `resource`, optionally filtered by extra list parameters (a drill-down)."""
+        super().__init__()
+        self.resource = resource
+        self.extra = params or {}
+        self.TITLE = resource.title + (f" of {context}" if context else "")
+        self.running: dict[str, int] = {}
+        self.filter_note = ""
+
+    def body(self) -> ComposeResult:
+        """The table and a status line."""
+        yield ResourceTable(self.resource.columns(self.tui.clock), key=self.resource.key, id="table")
+        yield Static("loading…", id="status")
+
+    @property
+    def table(self) -> ResourceTable:
+        """The screen's table."""
+        return self.query_one("#table", ResourceTable)
+
+    def on_mount(self) -> None:
+        """Load now and every few seconds."""
+        self.sync_frame()
+        self.table.focus()
+        self.refresh_data()
+        self.set_interval(self.tui.refresh_interval, self.refresh_data)
+
+    @work(exclusive=True, group="refresh", exit_on_error=False)
+    async def refresh_data(self) -> None:
+        """Read the list and update the rows in place."""
+        params = {**self.resource.params, **self.extra}
+        items = await self.api.items(self.resource.command, self.resource.item, **params)
+        if items is not None:
+            self.table.set_items(self.shape(items))
+        self.update_status()
+
+    def shape(self, items: list[dict[str, Any]]) -> list[dict[str, Any]]:
+        """Hook to reorder or complete items before display."""
+        return items
+
+    def update_status(self) -> None:
+        """The count, the filter, the marks and the running jobs."""
+        t = self.table
+        parts = [f"{len(t.shown)}/{len(t.order)} {self.resource.title.lower()}" if t.loaded else
+                 f"{self.resource.title}: not loaded (see notification)"]
+        if t.filter_text:
+            parts.append(f"filter {'!' if t.filter_invert else ''}{t.filter_text}")
+        if t.marks:
+            parts.append(f"{len(t.marks)} marked")
+        parts += [f"{label} {pct}%" for label, pct in self.running.items()]
+        self.query_one("#status", Static).update(" · ".join(parts))
+
+    def apply_filter(self, text: str, invert: bool) -> None:
+        """Filter the table."""
+        self.table.set_filter(text, invert)
+        self.update_status()
+
+    # actions -------------------------------------------------------------
+    def actions(self) -> tuple[Action, ...]:
+        """The resource's actions."""
+        return self.resource.actions
+
+    def check_action(self, action: str, parameters: tuple[object, ...]) -> bool | None:
+        """Hide mutating actions in read-only mode."""
+        if action == "act" and parameters:
+            act = self.actions()[int(parameters[0])]  # type: ignore[call-overload]
+            return not (act.mutating and self.tui.readonly)
+        return True
+
+    def action_act(self, index: int) -> None:
+        """Run the index-th action."""
+        self.run_action(self.actions()[index])
+
+    @work(exit_on_error=False)
+    async def run_action(self, act: Action) -> None:
+        """Ask for fields and confirmation, then run the action on every chosen row."""
+        if act.mutating and self.tui.readonly:
+            self.notify("read-only mode: actions are disabled", severity="warning")
+            return
+        items = self.table.chosen() if act.needs_item else [{}]
+        if not items:
+            self.notify(f"{act.label}: select a row first", severity="warning")
+            return
+        values: dict[str, Any] = {}
+        if act.fields:
+            got = await self.app.push_screen_wait(FormScreen(f"{act.label} ({act.command})", act.fields))
+            if got is None:
+                return
+            values = got
+        if act.confirm:
+            names = ", ".join(label_of(i) for i in items[:5]) + (" …" if len(items) > 5 else "")
+            if not await self.app.push_screen_wait(ConfirmScreen(f"{act.label} {names}?")):
+                return
+        await self.perform(act, items, values)
+        self.table.marks.clear()
+        self.refresh_data()
+
+    async def perform(self, act: Action, items: list[dict[str, Any]], values: dict[str, Any]) -> None:
+        """Run the command once per item, concurrently."""
+        await asyncio.gather(*(self.run_one(act, {**act.args(i), **values}, label_of(i) if i else "")
+                               for i in items))
+
+    async def run_one(self, act: Action, params: dict[str, Any], name: str) -> dict[str, Any] | None:
+        """One API call with its job's progress in the status line."""
+        label = f"{act.label} {name}".strip()
+
+        def progress(pct: int) -> None:
+            """Show the job's progress."""
+            self.running[label] = pct
+            self.update_status()
+
+        self.running[label] = 0
+        self.update_status()
+        try:
+            return await self.api.act(act.command, label, progress=progress, **params)
+        finally:
+            self.running.pop(label, None)
+            self.update_status()
+
+    # navigation ----------------------------------------------------------
+    def on_resource_table_selected(self, message: ResourceTable.Selected) -> None:
+        """Enter drills into the children of the row, or shows its fields."""
+        drill = DRILL.get(self.resource.name)
+        item = message.item
+        if drill and drill[0] in REGISTRY:
+            child, param, source = drill
+            self.tui.open_resource(child, {param: item.get(source)}, label_of(item))
+        else:
+            self.app.push_screen(DetailScreen(f"{self.resource.title}: {label_of(item)}", item))
+
+    def action_refresh_now(self) -> None:
+        """Reload at once."""
+        self.refresh_data()
+
+    def palette(self) -> Iterable[PaletteEntry]:
+        """The resource's actions, for ctrl+p."""
+        for i, act in enumerate(self.actions()):
+            if not (act.mutating and self.tui.readonly):
+                yield (f"{self.resource.title}: {act.label}", f"{act.command} [{act.key}]",
+                       lambda i=i: self.action_act(i))
+
+
+def screen_class(resource: Resource, base: type[ResourceScreen] = ResourceScreen) -> type[ResourceScreen]:
+    """A ResourceScreen subclass whose bindings are the resource's action keys."""
+    bindings = [Binding(a.key, f"act({i})", a.label) for i, a in enumerate(resource.actions)]
+    bindings.append(Binding("ctrl+r", "refresh_now", "Refresh", show=False))
+    return type(f"{resource.title.replace(' ', '')}Screen", (base,), {"BINDINGS": bindings})

@@ -1,0 +1,84 @@
+"""A column of labelled inputs/selects built from catalog Fields, with inline validation."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from textual.app import ComposeResult
+from textual.containers import Vertical
+from textual.widgets import Input, Label, Select
+from virga.tui.catalog.base import Field
+
+
+def check(field: Field, value: str) -> str | None:
+    """The error of one field's value, or None when it is valid."""
+    if not value.strip():
+        return "required" if field.required else None
+    return field.validate(value) if field.validate else None
+
+
+class FieldForm(Vertical):
+    """Inputs for fields; read() gives their values, validate_all() shows errors inline."""
+
+    DEFAULT_CSS = """
+    FieldForm { height: auto; }
+    FieldForm Label.error { color: $error; }
+    FieldForm Label.error.ok { display: none; }
+    """
+
+    def __init__(self, fields: tuple[Field, ...], values: dict[str, str] | None = None, **kw: Any) -> None:
+        """Keep the fields and their starting values."""
+        super().__init__(**kw)
+        self.fields, self.values = fields, values or {}
+
+    def compose(self) -> ComposeResult:
+        """A label, an input (or select) and an error line per field."""
+        for f in self.fields:
+            yield Label(f.label + (" *" if f.required else ""))
+            start = self.values.get(f.name, f.default)
+            if f.choice is not None or f.options:
+                initial = start if start in f.options else Select.NULL
+                yield Select([(o, o) for o in f.options], id=f"f-{f.name}", value=initial, allow_blank=True)
+            else:
+                yield Input(start, placeholder=f.placeholder, password=f.password, id=f"f-{f.name}")
+            yield Label("", id=f"e-{f.name}", classes="error ok")
+
+    def read(self) -> dict[str, str]:
+        """The current value of every field."""
+        out: dict[str, str] = {}
+        for f in self.fields:
+            widget = self.query_one(f"#f-{f.name}")
+            if isinstance(widget, Select):
+                out[f.name] = "" if widget.value in (Select.NULL, None) else str(widget.value)
+            else:
+                out[f.name] = widget.value  # type: ignore[attr-defined]
+        return out
+
+    def show_error(self, name: str, err: str | None) -> None:
+        """Show (or clear) one field's error."""
+        label = self.query_one(f"#e-{name}", Label)
+        label.update(err or "")
+        label.set_class(err is None, "ok")
+
+    def validate_all(self) -> dict[str, str] | None:
+        """Check every field; the values when all are valid."""
+        values, ok = self.read(), True
+        for f in self.fields:
+            err = check(f, values[f.name])
+            self.show_error(f.name, err)
+            ok = ok and err is None
+        return values if ok else None
+
+    def on_input_changed(self, event: Input.Changed) -> None:
+        """Validate a field as it is typed."""
+        name = (event.input.id or "")[2:]
+        for f in self.fields:
+            if f.name == name:
+                self.show_error(name, check(f, event.value))
+
+    def set_choices(self, name: str, options: list[tuple[str, str]], pick_first: bool) -> None:
+        """Fill a select's options."""
+        sel = self.query_one(f"#f-{name}", Select)
+        sel.set_options(options)
+        if pick_first and options:
+            sel.value = options[0][1]

@@ -1,0 +1,59 @@
+#!/usr/bin/env bash
+# virga's daily driver: ./dev.sh run | test | demo | lint | bench | setup
+# Installs what it needs first: apt packages (when root), a venv in .venv, and virga with its extras.
+set -euo pipefail
+cd "$(dirname "$0")"
+
+APT_PACKAGES=(
+  python3-venv python3-dev gcc pkg-config curl ca-certificates tmux
+  libvirt-daemon-system libvirt-dev qemu-system-x86 qemu-utils qemu-block-extra
+  dnsmasq-base nftables haproxy iproute2 busybox-static cpio mtools syslinux syslinux-common
+  nfs-ganesha nfs-ganesha-vfs rpcbind libnfs-utils util-linux
+  golang-go golang-github-vmware-govmomi-dev openssh-server sshpass shellcheck openssl
+  ruby vagrant debootstrap sudo
+)
+
+apt_install() {
+  [ "$(id -u)" = 0 ] || { echo "dev.sh: not root: skipping apt packages (${APT_PACKAGES[*]})" >&2; return 0; }
+  local missing=()
+  for p in "${APT_PACKAGES[@]}"; do
+    dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing+=("$p")
+  done
+  [ ${#missing[@]} -eq 0 ] && return 0
+  echo "dev.sh: installing ${missing[*]}" >&2
+  apt-get update -qq
+  DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends "${missing[@]}" >/dev/null
+}
+
+venv() {
+  if [ ! -x .venv/bin/python ]; then
+    python3 -m venv .venv
+    .venv/bin/pip install -q --upgrade pip
+  fi
+  local stamp=.venv/.virga-installed
+  if [ ! -f "$stamp" ] || [ pyproject.toml -nt "$stamp" ] || [ setup.py -nt "$stamp" ]; then
+    .venv/bin/pip install -q -e '.[test]'
+    .venv/bin/pip install -q -e '.[libvirt]' || echo "dev.sh: libvirt-python did not build (needs libvirt-dev)" >&2
+    touch "$stamp"
+  fi
+}
+
+setup() { apt_install; venv; }
+
+case "${1:-run}" in
+  setup) setup ;;
+  run)
+    setup
+    .venv/bin/virga demo --no-tui >/dev/null 2>&1 || true
+    exec .venv/bin/virga "${@:2}" ;;
+  demo) setup; exec .venv/bin/virga demo "${@:2}" ;;
+  test)
+    setup
+    exec .venv/bin/python -m pytest -q -p no:cacheprovider "${@:2}" ;;
+  lint)
+    setup
+    .venv/bin/ruff check app drivers appliance tests bench
+    .venv/bin/mypy app drivers ;;
+  bench) setup; for b in bench/*.py; do echo "== $b"; .venv/bin/python "$b"; done ;;
+  *) echo "usage: ./dev.sh run|test|demo|lint|bench|setup" >&2; exit 2 ;;
+esac

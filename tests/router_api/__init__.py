@@ -1,0 +1,1 @@
+"""Guest networking through the API with real virtual routers in network namespaces."""
