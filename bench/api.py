@@ -22,7 +22,6 @@ from pathlib import Path
 import httpx
 from sqlalchemy import insert
 from sqlmodel import select
-
 from virga.client import Credentials, VirgaClient
 from virga.config import Settings
 from virga.core import VirgaApp

@@ -7,7 +7,6 @@ from pathlib import Path
 from typing import Any
 
 import yaml
-
 from virga.client import VirgaClient
 
 Say = Any
@@ -60,8 +59,12 @@ async def _physnet(c: VirgaClient, zone_id: str, pn: dict[str, Any], say: Say) -
         await c.run("addTrafficType", physicalnetworkid=net["id"], traffictype=tt)
     await c.run("updatePhysicalNetwork", id=net["id"], state="Enabled")
     for prov in await c.list("listNetworkServiceProviders", "networkserviceprovider", physicalnetworkid=net["id"]):
-        if prov.get("state") != "Enabled":
-            await c.run("updateNetworkServiceProvider", id=prov["id"], state="Enabled")
+        if prov.get("state") == "Enabled":
+            continue
+        if prov.get("name") == "VirtualRouter":
+            for el in await c.list("listVirtualRouterElements", "virtualrouterelement", nspid=prov["id"]):
+                await c.run("configureVirtualRouterElement", id=el["id"], enabled=True)
+        await c.run("updateNetworkServiceProvider", id=prov["id"], state="Enabled")
     say(f"  physical network {pn['name']}")
 
 

@@ -7,7 +7,6 @@ from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 
 from sqlmodel import select
-
 from virga.api.auth import hash_password, new_keys
 from virga.api.server import make_asgi
 from virga.client import Credentials, VirgaClient

@@ -145,7 +145,6 @@ async def cmd_demo(args: argparse.Namespace) -> int:
 def cmd_serve(args: argparse.Namespace) -> int:
     """Run the API server with uvicorn."""
     import uvicorn
-
     from virga.api.server import make_asgi
     from virga.config import Settings
     from virga.core import VirgaApp

@@ -13,14 +13,14 @@ from virga.client import Credentials
 def run_tui(url: str, creds: Credentials, readonly: bool = False) -> int:
     """Run the full-screen TUI until the user quits."""
     try:
-        from virga.tui.app import VirgaTUI
+        from virga.tui import make_app
     except ImportError as exc:
         print(f"virga: the TUI is not available in this build ({exc}); try `virga api listZones`", file=sys.stderr)
         return 2
 
     async def main() -> None:
         async with embedded.connect(url, creds) as client:
-            await VirgaTUI(client, readonly=readonly, title=url or "embedded").run_async()
+            await make_app(client, readonly=readonly, title="virga", profile=url or "embedded").run_async()
 
     asyncio.run(main())
     return 0

@@ -1,4 +1,4 @@
-"""Background monitors: host pings and guest state reconciliation."""
+"""Background monitors: host pings and guest state sync, router health, snapshot policies."""
 
 from __future__ import annotations
 
@@ -9,7 +9,11 @@ if TYPE_CHECKING:
 
 
 def start_monitors(app: VirgaApp) -> None:
-    """Start the periodic host and guest monitors."""
+    """Start the periodic host, router and snapshot-policy loops."""
+    from virga.services.routing import check_routers
+    from virga.services.snapshots import run_snapshot_policies
     from virga.services.sync import sync_all
 
     app.every(app.settings.sync_interval, lambda: sync_all(app))
+    app.every(app.settings.sync_interval, lambda: check_routers(app))
+    app.every(60.0, lambda: run_snapshot_policies(app))

@@ -79,6 +79,11 @@ class NetnsRouters:
     def __init__(self) -> None:
         """Managers are made lazily, one per (state dir, host namespace)."""
         self._managers: dict[tuple[str, str | None], tuple[RouterManager, SecurityGroupManager]] = {}
+        self._locks: dict[int, asyncio.Lock] = {}
+
+    def lock(self, network_id: int) -> asyncio.Lock:
+        """One apply/destroy at a time per network (the config is read inside, so the last one wins)."""
+        return self._locks.setdefault(network_id, asyncio.Lock())
 
     def managers(self, app: VirgaApp, zone: Zone) -> tuple[RouterManager, SecurityGroupManager]:
         """The router and security-group managers of a zone."""
@@ -101,6 +106,11 @@ class NetnsRouters:
 
     async def sync(self, app: VirgaApp, network_id: int) -> dict[str, Any]:
         """Build the router (and security groups) from the database and apply them; return health."""
+        async with self.lock(network_id):
+            return await self._sync(app, network_id)
+
+    async def _sync(self, app: VirgaApp, network_id: int) -> dict[str, Any]:
+        """sync() under the network's lock."""
         net, zone, with_sg = self._load(app, network_id)
         mgr, sgm = self.managers(app, zone)
         with app.db.session() as s:
@@ -130,7 +140,8 @@ class NetnsRouters:
         net, zone, with_sg = self._load(app, network_id)
         mgr, sgm = self.managers(app, zone)
         try:
-            await mgr.destroy(net.uuid)
+            async with self.lock(network_id):
+                await mgr.destroy(net.uuid)
             if with_sg:
                 await sgm.destroy(short_id(net))
         except RouterError as exc:
@@ -162,7 +173,8 @@ async def check_routers(app: VirgaApp) -> None:
 async def _check_one(app: VirgaApp, backend: NetnsRouters, router: Router, net: Network, zone: Zone) -> None:
     """Heal one router and record alerts/events for each repair."""
     mgr = backend.managers(app, zone)[0]
-    actions = await mgr.heal(net.uuid)
+    async with backend.lock(net.id or 0):
+        actions = await mgr.heal(net.uuid)
     rebuilt = False
     if any(a.service == "netns" and not a.ok for a in actions):
         await backend.sync(app, net.id or 0)

@@ -9,7 +9,7 @@ from typing import TYPE_CHECKING, Any
 
 from sqlmodel import Session, select
 from virga.errors import InvalidParameter, RuleConflict
-from virga.jobs.engine import JobRun, job_body
+from virga.jobs.engine import JobRun, job_body, job_recover
 from virga.models import (
     LoadBalancerRule,
     Network,
@@ -209,6 +209,32 @@ def register_create(command: str, model: Any, key: str, view: View) -> None:
         with run.ctx() as ctx:
             return {key: view(ctx, _row(ctx.db, model, run.instance_uuid))}
     job_body(command)(body)
+    job_recover(command)(_recover(model, "Add"))
+
+
+def _recover(model: Any, pending: str) -> Callable[[JobRun], Any]:
+    """A recovery for a rule job whose server died: undo the pending row change and re-apply the network."""
+    async def recover(run: JobRun) -> None:
+        with run.db() as s:
+            row = s.exec(select(model).where(model.uuid == run.instance_uuid)).first()
+            if row is None:
+                return
+            net_id = row.network_id
+            if row.state == pending and row.removed is None:
+                (_retire if pending == "Add" else _restore)(model, run.instance_uuid)(s)
+                s.commit()
+        await resync(run.app, net_id)
+    return recover
+
+
+async def resync(app: Any, network_id: int | None) -> None:
+    """Best-effort re-apply of a network's router from the database."""
+    if network_id is None:
+        return
+    try:
+        await sync_router(app, network_id)
+    except Exception as exc:
+        log.warning("re-applying network %s: %s", network_id, exc)
 
 
 def register_delete(command: str, model: Any) -> None:
@@ -222,6 +248,7 @@ def register_delete(command: str, model: Any) -> None:
             s.commit()
         return {"success": True}
     job_body(command)(body)
+    job_recover(command)(_recover(model, "Revoke"))
 
 
 def revoke(ctx: Ctx, row: Any, what: str) -> None:

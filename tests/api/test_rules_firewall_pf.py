@@ -149,3 +149,28 @@ async def test_failed_apply_undoes_the_rule(app: VirgaApp, admin: VirgaClient, c
     await fails(530, alice.run("deleteFirewallRule", id=keep["firewallrule"]["id"]))
     assert [r["state"] for r in await alice.list("listFirewallRules", "firewallrule")] == ["Active"]
     await alice.close()
+
+
+async def test_jobs_cut_by_a_restart_are_reconciled(app: VirgaApp, admin: VirgaClient, cloud: Cloud) -> None:
+    from virga.models import AsyncJob, PublicIpAddress
+
+    alice, net, guest, pub = await _setup(app, admin, cloud)
+    keep = (await alice.run("createFirewallRule", ipaddressid=pub["id"], protocol="all"))["firewallrule"]
+    with app.db.session() as s:
+        fw = s.exec(select(FirewallRule).where(FirewallRule.uuid == keep["id"])).one()
+        half = FirewallRule(ipaddress_id=fw.ipaddress_id, network_id=fw.network_id, protocol="udp", startport=53,
+                            endport=53, state="Add", account_id=fw.account_id, domain_id=fw.domain_id)
+        fw.state = "Revoke"
+        ipr = s.exec(select(PublicIpAddress).where(PublicIpAddress.uuid == pub["id"])).one()
+        ipr.state = "Releasing"
+        s.add_all([fw, half, ipr])
+        s.flush()
+        for command, uuid in (("createFirewallRule", half.uuid), ("deleteFirewallRule", fw.uuid),
+                              ("disassociateIpAddress", ipr.uuid)):
+            s.add(AsyncJob(command=command, state="running", owner=app.jobs.owner, instance_uuid=uuid))
+        s.commit()
+    await app.jobs.recover()
+    assert [r["id"] for r in await alice.list("listFirewallRules", "firewallrule")] == [keep["id"]]
+    assert (await alice.list("listFirewallRules", "firewallrule"))[0]["state"] == "Active"
+    assert (await alice.list("listPublicIpAddresses", "publicipaddress", id=pub["id"]))[0]["state"] == "Allocated"
+    await alice.close()

@@ -6,6 +6,7 @@ import hashlib
 import os
 import shutil
 import subprocess
+import time
 import uuid
 from pathlib import Path
 
@@ -38,7 +39,13 @@ def start_daemons() -> list[str]:
         if not running(name):
             subprocess.run([name, "-d"], check=True)
             started.append(name)
-    subprocess.run(["virsh", "-c", "qemu:///system", "version"], check=True, capture_output=True, timeout=30)
+    for attempt in range(60):
+        probe = subprocess.run(["virsh", "-c", "qemu:///system", "version"], capture_output=True, timeout=30)
+        if probe.returncode == 0:
+            break
+        if attempt == 59:
+            raise RuntimeError(f"libvirtd did not answer: {probe.stderr.decode(errors='replace')}")
+        time.sleep(0.5)
     return started
 
 

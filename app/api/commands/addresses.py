@@ -12,11 +12,11 @@ from virga.api.response import clean, list_body
 from virga.api.views.common import owner, preload_owners, ref, tags_of
 from virga.api.views.fields import FIELDS
 from virga.errors import CloudError, InvalidParameter, RuleConflict
-from virga.jobs.engine import JobRun, job_body
+from virga.jobs.engine import JobRun, job_body, job_recover
 from virga.models import Network, PhysicalNetwork, PublicIpAddress, VirtualMachine, VlanIpRange, Zone
 from virga.services import ipam, limits
 from virga.services.network import free_ip, implement, remove_rules, sync_router
-from virga.services.rules import has_port_rules, owned_ip, settle, vm_nic
+from virga.services.rules import has_port_rules, owned_ip, resync, settle, vm_nic
 
 FIELDS.update({"ipaddress": "id ipaddress allocated zoneid zonename issourcenat isstaticnat issystem "
                "forvirtualnetwork vlanid vlanname virtualmachineid virtualmachinename virtualmachinedisplayname "
@@ -276,3 +276,28 @@ async def disable_static_nat_body(run: JobRun) -> dict[str, Any]:
 
     await settle(run, net_id, revert)
     return {"success": True}
+
+
+@job_recover("associateIpAddress")
+async def recover_associate(run: JobRun) -> None:
+    """The server died while acquiring: give the IP back and re-apply its network."""
+    with run.db() as s:
+        ip = _ip(s, run.instance_uuid)
+        net_id = ip.network_id
+        free_ip(ip)
+        s.add(ip)
+        s.commit()
+    await resync(run.app, net_id)
+
+
+@job_recover("disassociateIpAddress")
+async def recover_disassociate(run: JobRun) -> None:
+    """The server died while releasing: the IP stays allocated; re-apply its network."""
+    with run.db() as s:
+        ip = _ip(s, run.instance_uuid)
+        if ip.state == "Releasing":
+            ip.state = "Allocated"
+            s.add(ip)
+            s.commit()
+        net_id = ip.network_id
+    await resync(run.app, net_id)

@@ -33,6 +33,7 @@ FIELDS.update({
     "loadbalancer": "id name description publicipid publicip publicport privateport algorithm networkid cidrlist "
     "state zoneid zonename protocol tags fordisplay account domainid domain domainpath",
     "healthcheckpolicies": "lbruleid account domainid domain zoneid healthcheckpolicy",
+    "loadbalancerruleinstance": FIELDS.get("virtualmachine", ""),
 })
 
 

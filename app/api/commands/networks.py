@@ -14,7 +14,7 @@ from virga.api.response import clean, list_body
 from virga.api.views.common import owner, preload_owners, ref, tags_of
 from virga.api.views.fields import FIELDS
 from virga.errors import InsufficientCapacity, InUse, InvalidParameter, PermissionDenied
-from virga.jobs.engine import JobRun, job_body
+from virga.jobs.engine import JobRun, job_body, job_recover
 from virga.models import Network, NetworkOffering, Nic, PhysicalNetwork, VirtualMachine, Zone
 from virga.services import limits
 from virga.services.network import destroy_router, implement, rebuild_router, release_network, sync_router
@@ -325,3 +325,18 @@ async def restart_body(run: JobRun) -> dict[str, Any]:
     else:
         await sync_router(run.app, net_id)
     return await _network_result(run)
+
+
+@job_recover("restartNetwork")
+@job_recover("updateNetwork")
+async def recover_restart(run: JobRun) -> None:
+    """The server died mid-restart: make the router match the database again."""
+    from virga.services.rules import resync
+
+    await resync(run.app, _network_id(run))
+
+
+@job_recover("deleteNetwork")
+async def recover_delete(run: JobRun) -> None:
+    """The server died mid-delete: finish the teardown (every step is idempotent)."""
+    await delete_body(run)
