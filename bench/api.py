@@ -47,7 +47,7 @@ def seed(db_url: str, hosts: int, vms: int) -> dict[str, str]:
                          url=f"simulator://bench-host-{i}", cpunumber=64, cpuspeed=2400, memorytotal=512 * 2**30,
                          created=h0.created, resourcestate="Enabled", type="Routing", options={})
                     for i in range(1, hosts)]
-            s.exec(insert(Host), rows)  # type: ignore[call-overload]
+            s.execute(insert(Host), rows)  # type: ignore[call-overload]
             acct = s.exec(select(Account).where(Account.name == "admin")).one()
             off = s.exec(select(ServiceOffering).where(ServiceOffering.name == "Small Instance")).one()
             net = s.exec(select(Network).where(Network.uuid == net_uuid)).one()
@@ -61,14 +61,14 @@ def seed(db_url: str, hosts: int, vms: int) -> dict[str, str]:
                             domain_id=acct.domain_id, zone_id=h0.zone_id, host_id=host_ids[i % len(host_ids)],
                             template_id=tmpl_id, serviceoffering_id=off.id, cpunumber=1, cpuspeed=500, memory=512,
                             hypervisor="Simulator", created=h0.created, details={}) for i in range(vms)]
-            s.exec(insert(VirtualMachine), vm_rows)  # type: ignore[call-overload]
+            s.execute(insert(VirtualMachine), vm_rows)  # type: ignore[call-overload]
             first = s.exec(select(VirtualMachine.id).order_by(VirtualMachine.id)).first() or 0
-            s.exec(insert(Nic), [dict(uuid=f"20000000-0000-4000-8000-{i:012d}", vm_id=first + i,  # type: ignore[call-overload]
+            s.execute(insert(Nic), [dict(uuid=f"20000000-0000-4000-8000-{i:012d}", vm_id=first + i,  # type: ignore[call-overload]
                                       network_id=net.id, ipaddress=f"10.0.{(i + 2) // 256}.{(i + 2) % 256}",
                                       ip_int=0x0A000000 + i + 2, netmask="255.255.0.0", gateway="10.0.0.1",
                                       macaddress=f"02:00:00:{i >> 16 & 255:02x}:{i >> 8 & 255:02x}:{i & 255:02x}",
                                       created=h0.created) for i in range(vms)])
-            s.exec(insert(Volume), [dict(uuid=f"30000000-0000-4000-8000-{i:012d}", name=f"ROOT-{i}",  # type: ignore[call-overload]
+            s.execute(insert(Volume), [dict(uuid=f"30000000-0000-4000-8000-{i:012d}", name=f"ROOT-{i}",  # type: ignore[call-overload]
                                          type="ROOT", zone_id=h0.zone_id, vm_id=first + i, size=2 * 2**30,
                                          account_id=acct.id, domain_id=acct.domain_id, state="Ready",
                                          created=h0.created) for i in range(vms)])
