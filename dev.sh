@@ -7,10 +7,10 @@ cd "$(dirname "$0")"
 APT_PACKAGES=(
   python3-venv python3-dev gcc pkg-config curl ca-certificates tmux
   libvirt-daemon-system libvirt-dev qemu-system-x86 qemu-utils qemu-block-extra
-  dnsmasq-base nftables haproxy iproute2 busybox-static cpio mtools syslinux syslinux-common
+  dnsmasq-base nftables haproxy iproute2 busybox-static cpio mtools syslinux syslinux-common extlinux dosfstools kmod
   nfs-ganesha nfs-ganesha-vfs rpcbind libnfs-utils util-linux
   golang-go golang-github-vmware-govmomi-dev openssh-server sshpass shellcheck openssl
-  ruby vagrant debootstrap sudo
+  ruby vagrant vagrant-libvirt debootstrap sudo
 )
 
 apt_install() {
