@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import os
 from collections.abc import AsyncIterator
 from pathlib import Path
 
@@ -14,15 +13,7 @@ from virga.core import VirgaApp
 from virga.drivers.simulator.world import WORLD
 
 from tests.factories import Cloud, build_sim_cloud, make_user
-
-
-def need(condition: bool, reason: str) -> None:
-    """Skip (locally) or fail (in CI) when a prerequisite is missing."""
-    if condition:
-        return
-    if os.environ.get("CI") == "true":
-        pytest.fail(f"prerequisite missing in CI: {reason}")
-    pytest.skip(reason)
+from tests.support import need  # noqa: F401  (re-exported for this package's tests)
 
 
 @pytest.fixture

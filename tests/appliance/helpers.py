@@ -8,20 +8,13 @@ import shutil
 import subprocess
 from pathlib import Path
 
-import pytest
+from tests.support import need
 
 REPO = Path(__file__).resolve().parents[2]
 ELEMENTS = REPO / "images" / "appliance" / "elements"
 CACHE = Path(os.environ.get("VIRGA_CACHE_DIR", Path.home() / ".cache" / "virga"))
 
 
-def need(condition: object, reason: str) -> None:
-    """Skip when CONDITION is false, except in CI (CI=true) where a missing tool is a failure."""
-    if condition:
-        return
-    if os.environ.get("CI") == "true":
-        pytest.fail(f"required in CI: {reason}")
-    pytest.skip(reason)
 
 
 def need_tools(*tools: str) -> None:

@@ -10,7 +10,7 @@ import time
 import uuid
 from pathlib import Path
 
-import pytest
+from tests.support import need  # noqa: F401  (re-exported for this package's tests)
 
 ROOT = Path(__file__).resolve().parents[2]
 GUEST_DIR = ROOT / "images" / "guest"
@@ -18,13 +18,6 @@ CACHE = Path(os.environ.get("VIRGA_CACHE", Path.home() / ".cache" / "virga")) / 
 LOGIN = b"virga-tiny login: ready"
 
 
-def need(condition: bool, reason: str) -> None:
-    """Skip (fail under CI=true) when a requirement is missing."""
-    if condition:
-        return
-    if os.environ.get("CI") == "true":
-        pytest.fail(f"missing in CI: {reason}")
-    pytest.skip(reason)
 
 
 def running(name: str) -> bool:

@@ -8,7 +8,7 @@ import sys
 import time
 from pathlib import Path
 
-import pytest
+from tests.support import need  # noqa: F401  (re-exported for this package's tests)
 
 UDHCPC_SCRIPT = """#!/bin/sh
 case "$1" in
@@ -23,13 +23,6 @@ exit 0
 """
 
 
-def need(ok: bool, reason: str) -> None:
-    """Skip (or fail under CI=true) when a prerequisite is missing."""
-    if ok:
-        return
-    if os.environ.get("CI") == "true":
-        pytest.fail(f"missing prerequisite under CI: {reason}")
-    pytest.skip(reason)
 
 
 def sh(cmd: list[str], ns: str | None = None, check: bool = True, timeout: float = 20, **kw) -> str:

@@ -15,15 +15,7 @@ from virga.appliance.storage.ganesha import Ganesha
 
 from tests.storage.httpserver import FileServer
 from tests.storage.netns import NetnsLink
-
-
-def need(condition: bool, reason: str) -> None:
-    """Skip when a prerequisite is missing; fail instead under CI=true."""
-    if condition:
-        return
-    if os.environ.get("CI") == "true":
-        pytest.fail(f"missing prerequisite under CI: {reason}")
-    pytest.skip(reason)
+from tests.support import need
 
 
 def need_tools() -> None:

@@ -14,7 +14,7 @@ from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
 
-import pytest
+from tests.support import need
 
 HERE = Path(__file__).resolve().parent
 GOVMOMI = Path("/usr/share/gocode/src/github.com/vmware/govmomi")
@@ -23,13 +23,6 @@ READY_TIMEOUT = 60.0
 BUILD_TIMEOUT = 900
 
 
-def need(condition: bool, reason: str) -> None:
-    """Skip (or fail under CI=true) when a prerequisite is missing."""
-    if condition:
-        return
-    if os.environ.get("CI") == "true":
-        pytest.fail(f"CI requires it: {reason}")
-    pytest.skip(reason)
 
 
 def _digest() -> str:

@@ -12,6 +12,7 @@ from virga.drivers.base import HostConnection, InstanceSpec, NicSpec, PoolSpec, 
 from virga.drivers.xenapi import XenAPIDriver
 
 from tests.fakes.xapi import FakeXapi
+from tests.support import need  # noqa: F401  (re-exported for this package's tests)
 
 
 @pytest.fixture
@@ -93,12 +94,3 @@ async def until(predicate: Any, tries: int = 200) -> None:
     raise AssertionError("condition never held")
 
 
-def need(condition: bool, reason: str) -> None:
-    """Skip when a prerequisite is missing, but fail under CI=true (CI must provide it)."""
-    import os
-
-    if condition:
-        return
-    if os.environ.get("CI") == "true":
-        pytest.fail(f"missing prerequisite under CI: {reason}")
-    pytest.skip(reason)
