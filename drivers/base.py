@@ -33,7 +33,7 @@ class InvalidSpec(DriverError):
     """The spec handed to the driver is not usable (bad template, bad size...)."""
 
 
-class PowerState(str, enum.Enum):
+class PowerState(enum.StrEnum):
     """A guest's power state as drivers report it; services map it to VM states."""
 
     RUNNING = "Running"
@@ -42,7 +42,7 @@ class PowerState(str, enum.Enum):
     UNKNOWN = "Unknown"
 
 
-class Capability(str, enum.Enum):
+class Capability(enum.StrEnum):
     """Optional abilities a driver declares; the API refuses what is missing."""
 
     LIVE_MIGRATION = "live_migration"

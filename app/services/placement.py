@@ -30,7 +30,8 @@ def _tag_match(column: object, tags: str) -> list[object]:
     return [padded.like(f"%,{t},%") for t in wanted]
 
 
-def host_candidates(s: Session, need: Need, exclude: set[int] = frozenset(), limit: int = 8) -> list[Host]:  # type: ignore[assignment]
+def host_candidates(s: Session, need: Need, exclude: set[int] = frozenset(), limit: int = 8,  # type: ignore[assignment]
+                    only: int | None = None) -> list[Host]:
     """Hosts that can take the VM now, least memory-allocated first."""
     cpu_g = float(setting(s, "cpu.overprovisioning.factor", "1.0"))
     mem_g = float(setting(s, "mem.overprovisioning.factor", "1.0"))
@@ -53,14 +54,14 @@ def host_candidates(s: Session, need: Need, exclude: set[int] = frozenset(), lim
         stmt = stmt.where(Host.hypervisor == need.hypervisor)
     if need.cluster_id:
         stmt = stmt.where(Host.cluster_id == need.cluster_id)
+    if only is not None:
+        stmt = stmt.where(Host.id == only)
     return [h for h in s.exec(stmt) if h.id not in exclude][:limit]
 
 
 def host_fits(s: Session, host: Host, need: Need) -> bool:
     """Whether one particular host can take the VM now."""
-    return any(h.id == host.id for h in host_candidates(
-        s, Need(need.zone_id, need.cpu_mhz, need.memory_bytes, need.hosttags, need.hypervisor, host.cluster_id),
-        limit=100000))
+    return bool(host_candidates(s, need, limit=1, only=host.id))
 
 
 def choose_host(s: Session, need: Need, prefer: int | None = None, exclude: set[int] = frozenset()) -> Host:  # type: ignore[assignment]
