@@ -26,8 +26,8 @@ def login(ctx: Ctx) -> dict[str, Any]:
     if a.domainid:
         dom = ctx.db.exec(select(Domain).where(Domain.uuid == a.domainid)).first()
     else:
-        path = (a.domain or "/").strip()
-        path = "/" if path in ("", "/", "ROOT", "/ROOT", "/ROOT/") else "/" + path.strip("/").removeprefix("ROOT/") + "/"
+        name = (a.domain or "/").strip().strip("/").removeprefix("ROOT").strip("/")
+        path = f"/{name}/" if name else "/"
         dom = ctx.db.exec(select(Domain).where(Domain.path == path)).first()
     user = None
     if dom is not None:
@@ -141,6 +141,7 @@ def list_jobs(ctx: Ctx) -> dict[str, Any]:
     """List the caller's jobs (admins: everyone's with listall)."""
     stmt = ctx.scope(select(AsyncJob), AsyncJob)
     if ctx.args.startdate:
-        stmt = stmt.where(AsyncJob.created >= (ctx.args.startdate if ctx.args.startdate.tzinfo else ctx.args.startdate.replace(tzinfo=UTC)))
+        start = ctx.args.startdate
+        stmt = stmt.where(AsyncJob.created >= (start if start.tzinfo else start.replace(tzinfo=UTC)))
     rows, count = ctx.page(stmt, AsyncJob, keyword=("command",), order=AsyncJob.id.desc())  # type: ignore[union-attr]
     return list_body("asyncjobs", [job_view(ctx, j) for j in rows], count)

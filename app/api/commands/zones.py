@@ -327,7 +327,8 @@ def update_cluster(ctx: Ctx) -> dict[str, Any]:
 def delete_cluster(ctx: Ctx) -> dict[str, Any]:
     """Delete an empty cluster."""
     c = ctx.get(Cluster, ctx.args.id)
-    _refuse_if_children(ctx, "cluster", [(Host, Host.cluster_id == c.id), (StoragePool, StoragePool.cluster_id == c.id)])
+    _refuse_if_children(ctx, "cluster", [(Host, Host.cluster_id == c.id),
+                                         (StoragePool, StoragePool.cluster_id == c.id)])
     c.removed = utcnow()
     ctx.db.add(c)
     return {"success": True}
