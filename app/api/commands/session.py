@@ -26,7 +26,8 @@ def login(ctx: Ctx) -> dict[str, Any]:
     if a.domainid:
         dom = ctx.db.exec(select(Domain).where(Domain.uuid == a.domainid)).first()
     else:
-        name = (a.domain or "/").strip().strip("/").removeprefix("ROOT").strip("/")
+        name = (a.domain or "/").strip().strip("/")
+        name = "" if name == "ROOT" else name.removeprefix("ROOT/")
         path = f"/{name}/" if name else "/"
         dom = ctx.db.exec(select(Domain).where(Domain.path == path)).first()
     user = None
