@@ -6,9 +6,9 @@ import logging
 from datetime import timedelta
 from typing import TYPE_CHECKING
 
-from sqlmodel import select
+from sqlmodel import Session, select
 from virga.drivers.base import InstanceInfo, PowerState
-from virga.models import AsyncJob, Host, VirtualMachine, utcnow
+from virga.models import Alert, AsyncJob, Host, VirtualMachine, utcnow
 from virga.services.bootstrap import setting
 from virga.services.capacity import reserve
 from virga.services.events import raise_alert, record_event
@@ -64,11 +64,8 @@ def host_lost(app: VirgaApp, host_id: int, why: str) -> None:
         s.commit()
 
 
-def _vms_lost(s: object, host: Host) -> None:
+def _vms_lost(s: Session, host: Host) -> None:
     """The VMs of a Down host are Stopped (HA ones are restarted by the HA worker)."""
-    from sqlmodel import Session
-
-    assert isinstance(s, Session)
     for vm in s.exec(select(VirtualMachine).where(VirtualMachine.host_id == host.id,
                                                   VirtualMachine.removed == None)):  # noqa: E711
         if vm.state in ("Running", "Starting", "Stopping", "Migrating"):
@@ -97,11 +94,8 @@ def host_back(app: VirgaApp, host_id: int) -> None:
         s.commit()
 
 
-def _busy(s: object, uuids: list[str]) -> set[str]:
+def _busy(s: Session, uuids: list[str]) -> set[str]:
     """VMs with a job queued or running (their state is the job's business)."""
-    from sqlmodel import Session
-
-    assert isinstance(s, Session)
     if not uuids:
         return set()
     stmt = select(AsyncJob.instance_uuid).where(AsyncJob.instance_uuid.in_(uuids),  # type: ignore[attr-defined]
@@ -132,12 +126,8 @@ def reconcile(app: VirgaApp, host_id: int, guests: list[InstanceInfo]) -> None:
         s.commit()
 
 
-def _unknown_guests(s: object, host: Host, seen: dict[str, InstanceInfo]) -> None:
+def _unknown_guests(s: Session, host: Host, seen: dict[str, InstanceInfo]) -> None:
     """Raise one alert per guest the host has that virga does not know (never delete it)."""
-    from sqlmodel import Session
-    from virga.models import Alert
-
-    assert isinstance(s, Session)
     if not seen:
         return
     known = set(s.exec(select(VirtualMachine.uuid).where(VirtualMachine.uuid.in_(list(seen)))))  # type: ignore[attr-defined]

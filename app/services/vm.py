@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import logging
+from dataclasses import replace
 from typing import TYPE_CHECKING, Any
 
 from sqlmodel import Session, select
@@ -192,8 +193,8 @@ async def deploy(run: JobRun) -> dict[str, Any]:
     run.progress(20)
     for vol in spec.volumes:
         info = await drv.prepare_volume(vol, tspec if vol.kind == "ROOT" else None)
-        run.undo.push(f"delete volume {vol.uuid}", lambda v=vol, p=info.path: drv.delete_volume(
-            type(v)(**{**v.__dict__, "path": p})))
+        made = replace(vol, path=info.path)
+        run.undo.push(f"delete volume {vol.uuid}", lambda v=made: drv.delete_volume(v))
         _set_volume(app, vol.uuid, info.path, info.size_bytes)
     with run.db() as s:
         spec = instance_spec(s, _vm(s, run.instance_uuid))
