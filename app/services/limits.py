@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Callable
+from typing import Any
 
 from sqlalchemy import func
 from sqlmodel import Session, select
@@ -41,11 +42,11 @@ def _vm_sum(col: object) -> Callable[[Session, list[int]], int]:
     return count
 
 
-def _count(model: object, *extra: object) -> Callable[[Session, list[int]], int]:
+def _count(model: Any, *extra: Any) -> Callable[[Session, list[int]], int]:
     """A counter of live rows of a model for some accounts."""
     def count(s: Session, ids: list[int]) -> int:
-        return _scalar(s, select(func.count()).select_from(model).where(  # type: ignore[call-overload]
-            model.account_id.in_(ids), model.removed == None, *extra))  # type: ignore[attr-defined]  # noqa: E711
+        return _scalar(s, select(func.count()).select_from(model).where(
+            model.account_id.in_(ids), model.removed == None, *extra))  # noqa: E711
     return count
 
 

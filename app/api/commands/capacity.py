@@ -5,6 +5,7 @@ from __future__ import annotations
 from typing import Any
 
 from sqlalchemy import case, func
+from sqlalchemy import select as sa_select
 from sqlmodel import select
 from virga.api.context import Ctx
 from virga.api.registry import ADMINS, Param, api
@@ -62,7 +63,7 @@ def _hosts(ctx: Ctx, level: str, where: dict[str, int]) -> dict[Key, list[float]
     cols = [Host.zone_id, Host.pod_id if level != "zone_id" else None,
             Host.cluster_id if level == "cluster_id" else None]
     groups = [c for c in cols if c is not None]
-    stmt = (select(*groups,
+    stmt = (sa_select(*groups,
                    func.sum(Host.cpunumber * Host.cpuspeed * func.coalesce(Cluster.cpuovercommitratio, cpu_g)),
                    func.sum(Host.cpuallocated),
                    func.sum(Host.memorytotal * func.coalesce(Cluster.memoryovercommitratio, mem_g)),
