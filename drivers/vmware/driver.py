@@ -87,7 +87,7 @@ class VMwareDriver(LifecycleMixin, Driver):
         with faults("reading the vSphere inventory"):
             wanted = str(self.conn.options.get("host", ""))
             row = inv.pick_host(s, wanted)
-            self._where = provision.Placement(row["_obj"])
+            self._where = provision.Placement(row["_obj"], str(self.conn.options.get("guest_network", "")))
             self._scope = row["_obj"] if wanted or not s.is_vcenter else None
             self._session = s
             return inv.host_facts(s, row)
@@ -150,7 +150,7 @@ class VMwareDriver(LifecycleMixin, Driver):
         """Capacity and free space of the datastore named by the pool."""
         def read() -> PoolStats:
             """Read the datastore summary."""
-            ds = self.where.datastore(self.session, pool.name)
+            ds = self.where.datastore(self.session, specs.datastore_name(pool))
             row = self.session.props(ds, ["summary.capacity", "summary.freeSpace"])
             cap = int(row.get("summary.capacity", 0))
             return PoolStats(capacity_bytes=cap, used_bytes=cap - int(row.get("summary.freeSpace", 0)))

@@ -66,7 +66,8 @@ def host_facts(s: Session, row: dict[str, Any]) -> HostFacts:
         name=row["name"], hypervisor=HYPERVISOR, hypervisor_version=product.version,
         cpu_model=hw.cpuModel, cpu_count=int(hw.numCpuThreads), cpu_mhz=int(hw.cpuMhz),
         memory_bytes=int(hw.memorySize),
-        extra={"moref": row["_obj"]._moId, "cluster": cluster, "endpoint": s.content.about.fullName},
+        extra={"moref": row["_obj"]._moId, "cluster": cluster, "endpoint": s.content.about.fullName,
+               "datacenter": datacenter_of(row["_obj"]).name},
     )
 
 
@@ -132,9 +133,9 @@ def find_vm(s: Session, uuid: str, host: vim.HostSystem | None) -> vim.VirtualMa
     return vm
 
 
-def _pools(s: Session) -> list[PoolSpec]:
-    """Every datastore as a PoolSpec of kind 'datastore'."""
-    rows = s.retrieve(s.content.rootFolder, vim.Datastore, ["name", "summary.url"])
+def _pools(s: Session, root: vim.ManagedEntity) -> list[PoolSpec]:
+    """Every datastore under root as a PoolSpec of kind 'datastore'."""
+    rows = s.retrieve(root, vim.Datastore, ["name", "summary.url"])
     return [
         PoolSpec(uuid=r.get("summary.url") or r["_obj"]._moId, name=r["name"], kind="datastore",
                  url=r.get("summary.url", ""), path=f"[{r['name']}]")
@@ -142,32 +143,51 @@ def _pools(s: Session) -> list[PoolSpec]:
     ]
 
 
-def _templates(s: Session) -> list[TemplateSpec]:
-    """Every vSphere template as a TemplateSpec."""
-    rows = s.retrieve(s.content.rootFolder, vim.VirtualMachine, TEMPLATE_PROPS)
+def _templates(s: Session, root: vim.ManagedEntity) -> list[TemplateSpec]:
+    """Every vSphere template under root as a TemplateSpec."""
+    rows = s.retrieve(root, vim.VirtualMachine, TEMPLATE_PROPS)
     return [
         TemplateSpec(
             uuid=r.get("config.instanceUuid", r["_obj"]._moId), name=r["name"], url=f"vsphere-template://{r['name']}",
             format="VMDK", size_bytes=int(r.get("summary.storage.committed", 0)),
-            os_type=r.get("config.guestFullName", "") or "Other Linux (64-bit)", details={"moref": r["_obj"]._moId},
+            os_type=r.get("config.guestFullName", "") or "Other Linux (64-bit)",
+            details={"moref": r["_obj"]._moId, "vsphere_template": r["name"]},
         )
         for r in sorted(rows, key=lambda r: r["name"]) if r.get("config.template")
     ]
 
 
+def _scope(s: Session, conn: HostConnection) -> tuple[vim.ManagedEntity, list[str]]:
+    """The root to search (the datacenter named by options['datacenter'], else everything) and the DC names."""
+    wanted = str(conn.options.get("datacenter", ""))
+    dcs = {r["name"]: r["_obj"] for r in s.retrieve(s.content.rootFolder, vim.Datacenter, ["name"])}
+    if not wanted:
+        return s.content.rootFolder, sorted(dcs)
+    if wanted not in dcs:
+        raise InvalidSpec(f"datacenter {wanted!r} does not exist on the vSphere server "
+                          f"(it has {', '.join(sorted(dcs)) or 'none'})")
+    return dcs[wanted], [wanted]
+
+
 def discover(s: Session, conn: HostConnection) -> Inventory:
-    """Datacenters, hosts with their clusters, datastores, networks and templates."""
+    """Datacenters, hosts with their clusters, datastores, networks and templates (options datacenter/cluster
+    narrow it to one datacenter and one cluster)."""
+    root, dcs = _scope(s, conn)
+    cluster = str(conn.options.get("cluster", ""))
     found = []
     for row in hosts(s):
         facts = host_facts(s, row)
+        if facts.extra["datacenter"] not in dcs or (cluster and facts.extra["cluster"] != cluster):
+            continue
         opts = {**conn.options, "host": row["_obj"]._moId}
         found.append(DiscoveredHost(
             facts=facts, cluster=facts.extra["cluster"],
             conn=HostConnection(url=conn.url, username=conn.username, password=conn.password, options=opts),
         ))
-    nets = sorted({r["name"] for r in s.retrieve(s.content.rootFolder, vim.Network, ["name"])})
-    dcs = [r["name"] for r in s.retrieve(s.content.rootFolder, vim.Datacenter, ["name"])]
+    if cluster and not found:
+        raise InvalidSpec(f"cluster {cluster!r} does not exist (or has no hosts) in datacenter {', '.join(dcs)}")
+    nets = sorted({r["name"] for r in s.retrieve(root, vim.Network, ["name"])})
     return Inventory(
-        hosts=tuple(found), pools=tuple(_pools(s)), networks=tuple(nets),
-        templates=tuple(_templates(s)), datacenter=",".join(sorted(dcs)),
+        hosts=tuple(found), pools=tuple(_pools(s, root)), networks=tuple(nets),
+        templates=tuple(_templates(s, root)), datacenter=",".join(dcs),
     )

@@ -14,9 +14,10 @@ from virga.drivers.vmware.session import ProgressCallback, Session
 class Placement:
     """Where this driver puts things: host, its resource pool and its datacenter."""
 
-    def __init__(self, host: vim.HostSystem) -> None:
-        """Resolve the host's pool and datacenter once."""
+    def __init__(self, host: vim.HostSystem, guest_network: str = "") -> None:
+        """Resolve the host's pool and datacenter once; guest_network backs NICs whose bridge is no port group."""
         self.host = host
+        self.guest_network = guest_network
         self.pool = inv.resource_pool(host)
         self.datacenter = inv.datacenter_of(host)
 
@@ -26,7 +27,14 @@ class Placement:
 
     def network(self, s: Session, name: str) -> vim.Network:
         """A network or (distributed) port group of the datacenter by name."""
-        return inv.find_named(s, self.datacenter, vim.Network, name, "port group")
+        try:
+            return inv.find_named(s, self.datacenter, vim.Network, name, "port group")
+        except InvalidSpec:
+            if not self.guest_network or name == self.guest_network:
+                raise InvalidSpec(f"port group {name!r} does not exist on the vSphere server; set the zone's "
+                                  "guest traffic label (vmwarenetworklabel) or the cluster URL option "
+                                  "guest_network") from None
+            return inv.find_named(s, self.datacenter, vim.Network, self.guest_network, "port group (guest_network)")
 
 
 def _template_disk(s: Session, template: vim.VirtualMachine) -> str:
@@ -42,11 +50,11 @@ def prepare_volume(s: Session, where: Placement, vol: VolumeSpec, template: Temp
                    progress: ProgressCallback | None) -> VolumeInfo:
     """Create a volume's vmdk: a copy of the template's disk, or blank."""
     path = specs.volume_path(vol)
-    where.datastore(s, vol.pool.name)
+    where.datastore(s, specs.datastore_name(vol.pool))
     label = inv.template_name(template) if template else ""
     src = _template_disk(s, inv.find_template(s, where.datacenter, label)) if template else ""
     fm, vdm = s.content.fileManager, s.content.virtualDiskManager
-    fm.MakeDirectory(specs.ds_path(vol.pool.name, specs.VOLUME_FOLDER), where.datacenter, True)
+    fm.MakeDirectory(specs.ds_path(specs.datastore_name(vol.pool), specs.VOLUME_FOLDER), where.datacenter, True)
     if src:
         task = vdm.CopyVirtualDisk_Task(src, where.datacenter, path, where.datacenter, None, False)
         s.wait(task, f"copying template {label} to volume {vol.name}", progress)
@@ -82,7 +90,7 @@ def create_fresh(s: Session, where: Placement, spec: InstanceSpec,
     if not spec.volumes:
         raise InvalidSpec(f"instance {spec.name} has no root volume")
     devices = [specs.scsi_controller_add(), *specs.disks_for(spec, specs.SCSI_KEY), *_nic_devices(s, where, spec)]
-    config = specs.create_config(spec, spec.volumes[0].pool.name, devices)
+    config = specs.create_config(spec, specs.datastore_name(spec.volumes[0].pool), devices)
     task = where.datacenter.vmFolder.CreateVM_Task(config, where.pool, where.host)
     return s.wait(task, f"creating virtual machine {spec.name}", progress)
 
@@ -92,7 +100,7 @@ def clone_template(s: Session, where: Placement, spec: InstanceSpec, undo: list[
     """CloneVM_Task from the template, then swap in virga's disks, NICs and size."""
     assert spec.template is not None
     template = inv.find_template(s, where.datacenter, inv.template_name(spec.template))
-    ds = where.datastore(s, spec.volumes[0].pool.name) if spec.volumes else None
+    ds = where.datastore(s, specs.datastore_name(spec.volumes[0].pool)) if spec.volumes else None
     nics = _nic_devices(s, where, spec)  # resolve port groups before any side effect
     clone = specs.clone_spec(spec, where.pool, where.host, ds)
     task = template.CloneVM_Task(where.datacenter.vmFolder, spec.name, clone)

@@ -5,7 +5,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 
 from pyVmomi import vim
-from virga.drivers.base import InstanceSpec, NicSpec, VolumeSpec
+from virga.drivers.base import InstanceSpec, NicSpec, PoolSpec, VolumeSpec
 
 SCSI_KEY = -100
 SCSI_RESERVED_UNIT = 7
@@ -21,9 +21,17 @@ def ds_path(datastore: str, rel: str = "") -> str:
     return f"[{datastore}] {rel}".rstrip()
 
 
+def datastore_name(pool: PoolSpec) -> str:
+    """The datastore a pool stands for: its path '[name]' when it has one, else its name."""
+    path = pool.path.strip()
+    if path.startswith("[") and path.endswith("]") and len(path) > 2:
+        return path[1:-1]
+    return pool.name
+
+
 def volume_path(vol: VolumeSpec) -> str:
     """Where virga keeps a volume's vmdk: its pool's datastore, folder virga/."""
-    return ds_path(vol.pool.name, f"{VOLUME_FOLDER}/{vol.uuid}.vmdk")
+    return ds_path(datastore_name(vol.pool), f"{VOLUME_FOLDER}/{vol.uuid}.vmdk")
 
 
 def unit_number(device_id: int) -> int:

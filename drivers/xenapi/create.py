@@ -33,7 +33,7 @@ class CreateMixin(StorageMixin):
     """create_instance and the lookups it needs."""
 
     async def network(self, nic: NicSpec) -> str:
-        """The network a NIC plugs into: by VLAN when broadcast_uri names one, else by name_label or bridge."""
+        """The NIC's network: by VLAN (broadcast_uri), else by name_label/bridge/uuid, else options["guest_network"]."""
         nets = await self.call("network.get_all_records")
         vlan = vlan_of(nic)
         if vlan is not None:
@@ -41,10 +41,14 @@ class CreateMixin(StorageMixin):
                 if int(rec["VLAN"]) == vlan and rec["network"] in nets:
                     return str(rec["network"])
             raise InvalidSpec(f"the XenServer pool has no network for VLAN {vlan}; create it first (pool.create_VLAN)")
-        for ref, rec in nets.items():
-            if nic.bridge in (rec["name_label"], rec["bridge"], rec["uuid"]):
-                return str(ref)
-        raise InvalidSpec(f"the XenServer pool has no network named or bridged {nic.bridge!r}")
+        fallback = str(self.conn.options.get("guest_network", ""))
+        for wanted in (nic.bridge, fallback):
+            for ref, rec in nets.items():
+                if wanted and wanted in (rec["name_label"], rec["bridge"], rec["uuid"]):
+                    return str(ref)
+        hint = f" nor {fallback!r} (option guest_network)" if fallback else (
+            "; set the zone's guest traffic label (xennetworklabel) or the cluster URL option guest_network")
+        raise InvalidSpec(f"the XenServer pool has no network named or bridged {nic.bridge!r}{hint}")
 
     async def create_instance(self, spec: InstanceSpec) -> InstanceInfo:
         """Define a halted VM from the spec's template; anything half-made is undone on failure."""

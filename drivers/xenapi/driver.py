@@ -13,6 +13,7 @@ from virga.drivers.base import (
     HostUnreachable,
     InstanceInfo,
     Inventory,
+    TemplateSpec,
 )
 from virga.drivers.xenapi.create import CreateMixin
 from virga.drivers.xenapi.extras import ExtrasMixin
@@ -48,17 +49,24 @@ class XenAPIDriver(ExtrasMixin, CreateMixin):
             raise HostUnreachable(f"XenServer at {self.xapi.url} did not answer properly: {err}") from err
 
     async def discover(self) -> Inventory:
-        """The pool's hosts, SRs, networks and templates."""
+        """The pool's hosts, SRs (shared ones; local ones too in a one-host pool), networks and templates."""
         await self.connect()
         pool = next(iter((await self.call("pool.get_all_records")).values()))
+        host_recs = await self.call("host.get_all_records")
         hosts = []
-        for ref, rec in (await self.call("host.get_all_records")).items():
+        for ref, rec in host_recs.items():
             conn = HostConnection(url=self.xapi.url, username=self.conn.username, password=self.conn.password,
                                   options={**self.conn.options, "host": rec["uuid"]})
             hosts.append(DiscoveredHost(facts=await self._facts(ref), conn=conn, cluster=str(pool["name_label"])))
         srs = [to_pool(r) for r in (await self.call("SR.get_all_records")).values()
-               if r["content_type"] != "iso" and r["type"] not in ("udev", "iso")]
+               if r["content_type"] != "iso" and r["type"] not in ("udev", "iso")
+               and (r["shared"] or len(host_recs) == 1)]
         networks = [str(r["name_label"]) for r in (await self.call("network.get_all_records")).values()]
+        return Inventory(hosts=tuple(hosts), pools=tuple(srs), networks=tuple(networks),
+                         templates=tuple(await self._templates()), datacenter=str(pool["name_label"]))
+
+    async def _templates(self) -> list[TemplateSpec]:
+        """Every template VM of the pool (not snapshots), sized by its disks."""
         vdis = await self.call("VDI.get_all_records")
         vbds = await self.call("VBD.get_all_records")
         templates = []
@@ -67,8 +75,7 @@ class XenAPIDriver(ExtrasMixin, CreateMixin):
                 size = sum(int(vdis[vbds[b]["VDI"]]["virtual_size"]) for b in rec["VBDs"]
                            if b in vbds and vbds[b]["VDI"] in vdis)
                 templates.append(to_template(rec, size))
-        return Inventory(hosts=tuple(hosts), pools=tuple(srs), networks=tuple(networks),
-                         templates=tuple(templates), datacenter=str(pool["name_label"]))
+        return templates
 
     def _on_host(self, rec: dict[str, Any], host: str, master: str, hosts: set[str]) -> bool:
         """Whether a VM belongs to this driver's host: running there, or halted with affinity there."""

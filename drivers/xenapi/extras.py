@@ -1,4 +1,4 @@
-"""VM snapshots, pool migration, VM_metrics stats, consoles and event.from state sync."""
+"""VM snapshots, pool migration, statistics (VM_metrics and RRDs), consoles and event.from state sync."""
 
 from __future__ import annotations
 
@@ -12,6 +12,7 @@ from virga.drivers.base import (
     DriverError,
     InstanceEvent,
     InstanceInfo,
+    InstanceNotFound,
     InstanceStats,
     InvalidSpec,
     NotSupported,
@@ -19,6 +20,7 @@ from virga.drivers.base import (
     SnapshotInfo,
 )
 from virga.drivers.xenapi.core import XenCore
+from virga.drivers.xenapi.rrd import rrd_totals
 from virga.drivers.xenapi.session import XapiSession
 from virga.drivers.xenapi.states import NULL, STATE_MAP, guest_uuid, is_guest
 
@@ -36,8 +38,13 @@ class ExtrasMixin(XenCore):
         return SnapshotInfo(name=name, path=str(await self.call("VM.get_uuid", snap)))
 
     async def _snapshot_of(self, uuid: str, snap: SnapshotInfo) -> str:
-        """The snapshot VM ref, checked to belong to the guest."""
-        ref, _ = await self.vm(uuid)
+        """The snapshot VM ref (by path = its XAPI uuid, else by name among the guest's snapshots)."""
+        ref, rec = await self.vm(uuid)
+        if not snap.path:
+            for snap_ref in rec["snapshots"]:
+                if await self.call("VM.get_name_label", snap_ref) == snap.name:
+                    return str(snap_ref)
+            raise InstanceNotFound(f"instance {uuid} has no snapshot named {snap.name!r} in the XenServer pool")
         snap_ref = await self.call("VM.get_by_uuid", snap.path)
         if await self.call("VM.get_snapshot_of", snap_ref) != ref:
             raise InvalidSpec(f"snapshot {snap.name} ({snap.path}) is not a snapshot of instance {uuid}")
@@ -85,15 +92,17 @@ class ExtrasMixin(XenCore):
 
     # --- stats and console -----------------------------------------------------
     async def instance_stats(self, uuid: str) -> InstanceStats:
-        """CPU and memory from VM_metrics (disk and network counters live in RRDs: reported as 0)."""
+        """CPU and memory from VM_metrics; disk and network totals from the VM's RRD (GET /vm_rrd)."""
         _, rec = await self.vm(uuid)
         if rec["power_state"] != "Running":
             raise DriverError(f"instance {uuid} is {rec['power_state']}: statistics need a running VM")
         metrics = await self.call("VM_metrics.get_record", rec["metrics"])
         usage = [float(v) for v in metrics.get("VCPUs_utilisation", {}).values()]
         memory_kb = int(metrics["memory_actual"]) // 1024
+        raw = await asyncio.to_thread(self.xapi.fetch, "/vm_rrd", uuid=str(rec["uuid"]))
+        totals = rrd_totals(raw)
         return InstanceStats(cpu_percent=100.0 * sum(usage) / len(usage) if usage else 0.0,
-                             memory_kb=memory_kb, memory_used_kb=memory_kb)
+                             memory_kb=memory_kb, memory_used_kb=memory_kb, **totals)
 
     async def console(self, uuid: str) -> ConsoleInfo:
         """The VM's RFB (VNC) console location."""

@@ -7,7 +7,7 @@ import ssl
 import threading
 import xmlrpc.client
 from typing import Any
-from urllib.parse import urlparse
+from urllib.parse import urlencode, urljoin, urlparse
 
 import XenAPI
 from virga.drivers.base import DriverError, HostConnection
@@ -76,16 +76,19 @@ class XapiSession:
         self._lock = threading.Lock()
         self._session: XenAPI.Session | None = None
 
+    def _tls(self) -> ssl.SSLContext:
+        """The client TLS context: verified (against ca_file when given) unless verify_ssl=false."""
+        if self.verify:
+            return ssl.create_default_context(cafile=self.ca_file)
+        ctx = ssl.create_default_context()
+        ctx.check_hostname = False
+        ctx.verify_mode = ssl.CERT_NONE
+        return ctx
+
     def _transport(self, url: str) -> xmlrpc.client.Transport:
         """The transport for a URL: TLS verified unless verify_ssl=false."""
         if url.startswith("https"):
-            if self.verify:
-                ctx = ssl.create_default_context(cafile=self.ca_file)
-            else:
-                ctx = ssl.create_default_context()
-                ctx.check_hostname = False
-                ctx.verify_mode = ssl.CERT_NONE
-            transport: xmlrpc.client.Transport = _SafeTransport(context=ctx)
+            transport: xmlrpc.client.Transport = _SafeTransport(context=self._tls())
         else:
             transport = _Transport()
         transport.timeout = self.timeout  # type: ignore[attr-defined]
@@ -136,6 +139,41 @@ class XapiSession:
                 except Exception as err:  # noqa: BLE001 - transport errors become typed errors
                     raise from_transport(self.url, err) from err
         raise DriverError(f"XenAPI {method}: the pool master moved twice during one call")
+
+    def fetch(self, path: str, **query: str) -> bytes:
+        """GET one of XAPI's HTTP handlers (such as /vm_rrd) with this session's id, following redirects."""
+        with self._lock:
+            if self._session is None:
+                self._login()
+            sid, base = str(self._session._session), self.url  # type: ignore[union-attr]
+        target = f"{base.rstrip('/')}{path}?{urlencode({'session_id': sid, **query})}"
+        for _ in range(MAX_HOPS):
+            status, location, body = self._get(target)
+            if status in (301, 302, 303, 307) and location:
+                target = urljoin(target, location)
+                continue
+            if status != 200:
+                raise DriverError(f"XenServer {path} answered HTTP {status}: {body[:200].decode(errors='replace')}")
+            return body
+        raise DriverError(f"XenServer {path}: too many redirections")
+
+    def _get(self, url: str) -> tuple[int, str, bytes]:
+        """One HTTP(S) GET: status, Location header and body (transport errors become typed errors)."""
+        parsed = urlparse(url)
+        conn: http.client.HTTPConnection
+        if parsed.scheme == "https":
+            conn = http.client.HTTPSConnection(parsed.hostname or "", parsed.port, timeout=self.timeout,
+                                               context=self._tls())
+        else:
+            conn = http.client.HTTPConnection(parsed.hostname or "", parsed.port, timeout=self.timeout)
+        try:
+            conn.request("GET", f"{parsed.path}?{parsed.query}")
+            resp = conn.getresponse()
+            return resp.status, resp.getheader("Location") or "", resp.read()
+        except Exception as err:  # noqa: BLE001 - socket/TLS errors become typed errors
+            raise from_transport(url, err) from err
+        finally:
+            conn.close()
 
     def logout(self) -> None:
         """Close the session; errors are ignored (the master may be gone)."""

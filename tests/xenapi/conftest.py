@@ -3,8 +3,11 @@
 from __future__ import annotations
 
 import asyncio
+import shutil
+import subprocess
 import uuid
 from collections.abc import AsyncIterator, Iterator
+from pathlib import Path
 from typing import Any
 
 import pytest
@@ -12,7 +15,7 @@ from virga.drivers.base import HostConnection, InstanceSpec, NicSpec, PoolSpec, 
 from virga.drivers.xenapi import XenAPIDriver
 
 from tests.fakes.xapi import FakeXapi
-from tests.support import need  # noqa: F401  (re-exported for this package's tests)
+from tests.support import need
 
 
 @pytest.fixture
@@ -36,6 +39,22 @@ def conn(fake: FakeXapi, host: str = "xs1", **options: str) -> HostConnection:
     """Credentials for the fake, standing for one of its hosts."""
     opts = {"host": host, "shutdown_timeout": "5", **options}
     return HostConnection(url=fake.url, username="root", password="password", options=opts)
+
+
+@pytest.fixture
+def tls_fake(tmp_path: Path) -> Iterator[FakeXapi]:
+    """The fake pool served over HTTPS with a fresh self-signed certificate."""
+    need(shutil.which("openssl") is not None, "openssl (apt package openssl) is needed to make a test certificate")
+    cert, key = tmp_path / "cert.pem", tmp_path / "key.pem"
+    subprocess.run(["openssl", "req", "-x509", "-newkey", "rsa:2048", "-nodes", "-days", "1", "-subj",
+                    "/CN=127.0.0.1", "-addext", "subjectAltName=IP:127.0.0.1", "-keyout", str(key),
+                    "-out", str(cert)], check=True, capture_output=True)
+    server = FakeXapi(tls=(str(cert), str(key))).start()
+    server.cert = str(cert)  # type: ignore[attr-defined]
+    try:
+        yield server
+    finally:
+        server.stop()
 
 
 @pytest.fixture

@@ -2,17 +2,14 @@
 
 from __future__ import annotations
 
-import shutil
 import socket
-import subprocess
-from pathlib import Path
 
 import pytest
 from virga.drivers.base import AuthenticationFailed, HostConnection, HostUnreachable
 from virga.drivers.xenapi import XenAPIDriver
 
 from tests.fakes.xapi import FakeXapi
-from tests.xenapi.conftest import conn, need
+from tests.xenapi.conftest import conn
 
 
 async def test_wrong_password(fake: FakeXapi) -> None:
@@ -28,20 +25,6 @@ async def test_unreachable_endpoint() -> None:
     drv = XenAPIDriver(HostConnection(url=f"http://127.0.0.1:{port}/", username="root", password="password"))
     with pytest.raises(HostUnreachable, match="cannot reach XenServer"):
         await drv.connect()
-
-
-@pytest.fixture
-def tls_fake(tmp_path: Path) -> FakeXapi:
-    """The fake pool served over HTTPS with a fresh self-signed certificate."""
-    need(shutil.which("openssl") is not None, "openssl (apt package openssl) is needed to make a test certificate")
-    cert, key = tmp_path / "cert.pem", tmp_path / "key.pem"
-    subprocess.run(["openssl", "req", "-x509", "-newkey", "rsa:2048", "-nodes", "-days", "1", "-subj",
-                    "/CN=127.0.0.1", "-addext", "subjectAltName=IP:127.0.0.1", "-keyout", str(key),
-                    "-out", str(cert)], check=True, capture_output=True)
-    server = FakeXapi(tls=(str(cert), str(key))).start()
-    server.cert = str(cert)  # type: ignore[attr-defined]
-    yield server
-    server.stop()
 
 
 async def test_self_signed_certificate_is_refused_by_default(tls_fake: FakeXapi) -> None:

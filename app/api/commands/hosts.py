@@ -15,6 +15,7 @@ from virga.drivers.base import AuthenticationFailed, DriverError, HostUnreachabl
 from virga.drivers.registry import make_driver
 from virga.errors import InUse, InvalidParameter, Unavailable
 from virga.models import Cluster, Host, Pod, VirtualMachine, Zone, utcnow
+from virga.services import importer
 from virga.services.capacity import overcommit
 from virga.services.hostpool import connection_of
 
@@ -73,6 +74,9 @@ async def add_host(ctx: Ctx) -> dict[str, Any]:
     cluster = _cluster_of(ctx, pod)
     if cluster.hypervisor.lower() != a.hypervisor.lower():
         raise InvalidParameter(f"Cluster {cluster.name} is a {cluster.hypervisor} cluster, not {a.hypervisor}")
+    if importer.imports_inventory(cluster.hypervisor):
+        added = await importer.add_hosts(ctx.db, cluster, a.url, a.username, a.password, ctx.account)
+        return {"count": len(added), "host": [host_view(ctx, h) for h in added]}
     url = _hypervisor_url(a.hypervisor, a.url)
     host = Host(name="", zone_id=zone.id or 0, pod_id=pod.id or 0, cluster_id=cluster.id or 0,
                 hypervisor=cluster.hypervisor, url=url, username=a.username, password=a.password,
@@ -90,10 +94,7 @@ async def add_host(ctx: Ctx) -> dict[str, Any]:
         await drv.close()
     if ctx.db.exec(select(Host).where(Host.url == host.url, Host.removed == None)).first():  # noqa: E711
         raise InvalidParameter(f"A host with URL {host.url} already exists")
-    host.name, host.hypervisorversion, host.cpumodel = facts.name, facts.hypervisor_version, facts.cpu_model
-    host.cpunumber, host.cpuspeed, host.memorytotal = facts.cpu_count, facts.cpu_mhz, facts.memory_bytes
-    host.accelerator, host.state, host.lastpinged = facts.accelerator or "", "Up", utcnow()
-    host.capabilities = ",".join(sorted(c.value for c in drv.capabilities))
+    importer.apply_facts(host, facts, drv.capabilities)
     host.ipaddress = urlparse(host.url).hostname or facts.name
     ctx.db.add(host)
     ctx.db.flush()

@@ -260,9 +260,10 @@ def cluster_view(ctx: Ctx, c: Cluster) -> dict[str, Any]:
     Param("username", description="vCenter user"), Param("password", description="vCenter password"),
     Param("vsmipaddress", description="unused"),
 ], roles=ROOT)
-def add_cluster(ctx: Ctx) -> dict[str, Any]:
-    """Add a cluster to a pod."""
+async def add_cluster(ctx: Ctx) -> dict[str, Any]:
+    """Add a cluster to a pod; a XenServer pool or vCenter URL is discovered and its inventory imported."""
     from virga.drivers.registry import hypervisors
+    from virga.services import importer
 
     a = ctx.args
     z, p = ctx.get(Zone, a.zoneid, "zoneid"), ctx.get(Pod, a.podid, "podid")
@@ -272,10 +273,13 @@ def add_cluster(ctx: Ctx) -> dict[str, Any]:
         raise InvalidParameter(f"Parameter hypervisor: {a.hypervisor!r} is not one of {', '.join(hypervisors())}")
     _check_state(a.allocationstate)
     _unique(ctx, Cluster, a.clustername, pod_id=p.id)
+    found = await importer.discover_url(canonical_hypervisor(a.hypervisor), a.url, a.username, a.password)
     c = Cluster(name=a.clustername, zone_id=z.id or 0, pod_id=p.id or 0, hypervisor=canonical_hypervisor(a.hypervisor),
                 clustertype=a.clustertype, allocationstate=a.allocationstate or "Enabled", url=a.url or "")
     ctx.db.add(c)
     ctx.db.flush()
+    if found is not None:
+        importer.record(ctx.db, c, *found, ctx.account)
     return {"count": 1, "cluster": [cluster_view(ctx, c)]}
 
 

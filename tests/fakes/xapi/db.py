@@ -44,6 +44,7 @@ class Database:
         self.users: dict[str, str] = {}
         self.failures: dict[str, list[str]] = {}
         self.task_step = 0.02
+        self.rrd: dict[str, dict[str, int]] = {}
 
     # --- records ------------------------------------------------------------------
     def table(self, cls: str) -> dict[str, dict[str, Any]]:

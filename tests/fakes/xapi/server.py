@@ -10,6 +10,7 @@ from xmlrpc.server import SimpleXMLRPCRequestHandler, SimpleXMLRPCServer
 
 import tests.fakes.xapi.devices  # noqa: F401  (registers the VDI/VBD/VIF calls)
 import tests.fakes.xapi.vm  # noqa: F401  (registers the VM calls)
+from tests.fakes.xapi import rrd
 from tests.fakes.xapi.api import invoke, run_async
 from tests.fakes.xapi.db import Database, XapiError, new_ref
 from tests.fakes.xapi.seed import populate
@@ -23,9 +24,19 @@ class _Server(socketserver.ThreadingMixIn, SimpleXMLRPCServer):
 
 
 class _Handler(SimpleXMLRPCRequestHandler):
-    """XAPI answers on / (and on /RPC2 for good measure)."""
+    """XAPI answers XML-RPC on / (and on /RPC2 for good measure) and statistics on GET /vm_rrd."""
 
     rpc_paths = ("/", "/RPC2")
+
+    def do_GET(self) -> None:  # noqa: N802 - http.server's naming
+        """Serve the HTTP handlers (statistics) next to XML-RPC."""
+        path, _, query = self.path.partition("?")
+        status, body = rrd.answer(self.server.fake.db, path, query)  # type: ignore[attr-defined]
+        self.send_response(status)
+        self.send_header("Content-Type", "text/xml" if status == 200 else "text/plain")
+        self.send_header("Content-Length", str(len(body)))
+        self.end_headers()
+        self.wfile.write(body)
 
 
 class FakeXapi:
@@ -46,6 +57,7 @@ class FakeXapi:
             ctx.load_cert_chain(*tls)
             self._server.socket = ctx.wrap_socket(self._server.socket, server_side=True)
         self._server.register_instance(self)
+        self._server.fake = self  # type: ignore[attr-defined]
         self.scheme = "https" if tls else "http"
         self._thread: threading.Thread | None = None
 
