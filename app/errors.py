@@ -45,6 +45,12 @@ class UnknownCommand(CloudError):
     code = 432
 
 
+class Unsupported(CloudError):
+    """The hypervisor (driver) cannot do what is asked: "not supported by this hypervisor" (432)."""
+
+    code = 432
+
+
 class InternalError(CloudError):
     """Something failed inside virga or a hypervisor (530)."""
 

@@ -196,18 +196,18 @@ class SnapshotInfo:
 
 @dataclass(frozen=True)
 class InstanceStats:
-    """Usage counters of one guest, cumulative since it started."""
+    """Usage counters of one guest, cumulative since it started (None: the hypervisor cannot tell)."""
 
     cpu_time_ns: int = 0
     cpu_percent: float = 0.0
     memory_kb: int = 0
     memory_used_kb: int = 0
-    disk_read_bytes: int = 0
-    disk_write_bytes: int = 0
-    disk_read_ops: int = 0
-    disk_write_ops: int = 0
-    net_rx_bytes: int = 0
-    net_tx_bytes: int = 0
+    disk_read_bytes: int | None = 0
+    disk_write_bytes: int | None = 0
+    disk_read_ops: int | None = 0
+    disk_write_ops: int | None = 0
+    net_rx_bytes: int | None = 0
+    net_tx_bytes: int | None = 0
 
 
 @dataclass(frozen=True)

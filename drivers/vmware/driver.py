@@ -29,6 +29,7 @@ from virga.drivers.vmware import ops, provision, specs
 from virga.drivers.vmware.errors import UNSUPPORTED, faults
 from virga.drivers.vmware.events import Watcher
 from virga.drivers.vmware.lifecycle import LifecycleMixin
+from virga.drivers.vmware.perf import PerfReader
 from virga.drivers.vmware.session import ProgressCallback, Session, endpoint
 from virga.drivers.vmware.states import STATE_MAP
 
@@ -57,6 +58,7 @@ class VMwareDriver(LifecycleMixin, Driver):
         self._scope: vim.HostSystem | None = None
         self._facts: HostFacts | None = None
         self._lock = asyncio.Lock()
+        self.perf = PerfReader()
 
     # --- plumbing -----------------------------------------------------------
     async def _run(self, what: str, fn: Callable[..., T], *args: Any) -> T:
@@ -202,9 +204,9 @@ class VMwareDriver(LifecycleMixin, Driver):
         return await (target or self).get_instance(uuid)
 
     async def instance_stats(self, uuid: str) -> InstanceStats:
-        """CPU and memory from the VM's quick stats."""
+        """CPU and memory from quick stats; disk/network totals from realtime perf samples (None if unknown)."""
         vm = await self._vm(uuid)
-        return await self._run(f"reading stats of {uuid}", ops.stats, self.session, vm)
+        return await self._run(f"reading stats of {uuid}", ops.stats, self.session, vm, uuid, self.perf)
 
     async def events(self) -> AsyncIterator[InstanceEvent]:
         """Power-state changes of VMs in scope, from WaitForUpdatesEx."""

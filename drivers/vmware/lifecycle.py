@@ -55,8 +55,10 @@ class LifecycleMixin:
         return await self.get_instance(uuid)
 
     async def start_instance(self: VMwareDriver, uuid: str) -> InstanceInfo:
-        """PowerOnVM_Task."""
-        return await self._do(uuid, "powering on", _task, "PowerOnVM_Task", "powering on", self.progress)
+        """PowerOnVM_Task (noting the server time as the boot time for the perf totals)."""
+        info = await self._do(uuid, "powering on", _task, "PowerOnVM_Task", "powering on", self.progress)
+        self.perf.powered_on(uuid, await self._run("reading the server clock", self.session.si.CurrentTime))
+        return info
 
     async def stop_instance(self: VMwareDriver, uuid: str, force: bool = False) -> InstanceInfo:
         """ShutdownGuest when tools run (power off after a timeout), else power off."""
@@ -91,6 +93,7 @@ class LifecycleMixin:
         """Power off, detach virga volumes, Destroy_Task."""
         vm = await self._vm(uuid)
         await self._run(f"destroying {uuid}", provision.destroy_vm, self.session, vm, self.progress)
+        self.perf.forget(uuid)
 
 
 def _task(s: Any, vm: vim.VirtualMachine, method: str, what: str, progress: Any) -> None:

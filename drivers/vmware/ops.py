@@ -8,6 +8,7 @@ from pyVmomi import vim
 from virga.drivers.base import DriverError, InstanceStats, InvalidSpec, NotSupported, SnapshotInfo, VolumeSpec
 from virga.drivers.vmware import specs
 from virga.drivers.vmware.errors import UNSUPPORTED
+from virga.drivers.vmware.perf import PerfReader
 from virga.drivers.vmware.session import ProgressCallback, Session
 
 
@@ -110,16 +111,16 @@ def relocate(s: Session, vm: vim.VirtualMachine, spec: vim.vm.RelocateSpec, live
     s.wait(vm.RelocateVM_Task(spec), "relocating virtual machine", progress)
 
 
-def stats(s: Session, vm: vim.VirtualMachine) -> InstanceStats:
-    """Usage from summary.quickStats (vCenter's 20-second sample)."""
-    row = s.props(vm, ["summary.quickStats", "config.hardware.memoryMB", "config.hardware.numCPU",
-                       "runtime.maxCpuUsage"])
+def stats(s: Session, vm: vim.VirtualMachine, uuid: str, perf: PerfReader) -> InstanceStats:
+    """CPU and memory from summary.quickStats; disk and network totals from the PerformanceManager."""
+    row = s.props(vm, ["summary.quickStats", "config.hardware.memoryMB", "runtime.maxCpuUsage",
+                       "runtime.bootTime", "runtime.powerState"])
+    if row.get("runtime.powerState") != "poweredOn":
+        raise DriverError(f"instance {uuid} is {row.get('runtime.powerState')}: statistics need a running VM")
+    io = perf.read(s.content.perfManager, vm, uuid, row.get("runtime.bootTime"))
     qs = row.get("summary.quickStats")
     mem_kb = int(row.get("config.hardware.memoryMB", 0)) * 1024
-    if qs is None:
-        return InstanceStats(memory_kb=mem_kb)
     max_cpu = int(row.get("runtime.maxCpuUsage") or 0)
-    pct = 100.0 * int(qs.overallCpuUsage or 0) / max_cpu if max_cpu else 0.0
-    return InstanceStats(
-        cpu_percent=pct, memory_kb=mem_kb, memory_used_kb=int(qs.guestMemoryUsage or 0) * 1024,
-    )
+    pct = 100.0 * int(qs.overallCpuUsage or 0) / max_cpu if qs is not None and max_cpu else 0.0
+    used_kb = int(qs.guestMemoryUsage or 0) * 1024 if qs is not None else 0
+    return InstanceStats(cpu_percent=pct, memory_kb=mem_kb, memory_used_kb=used_kb, **io)

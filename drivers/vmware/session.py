@@ -28,6 +28,7 @@ class Endpoint:
     password: str
     verify: bool
     timeout: int
+    ca_file: str = ""
 
 
 def endpoint(conn: HostConnection) -> Endpoint:
@@ -39,14 +40,17 @@ def endpoint(conn: HostConnection) -> Endpoint:
     return Endpoint(
         host=url.hostname, port=url.port or 443, user=conn.username or url.username or "",
         password=conn.password or url.password or "", verify=verify,
-        timeout=int(conn.options.get("timeout", "30")),
+        timeout=int(conn.options.get("timeout", "30")), ca_file=str(conn.options.get("ca_file", "")),
     )
 
 
 def _ssl_context(ep: Endpoint) -> ssl.SSLContext:
-    """A client TLS context: verifying by default, unverified only when asked."""
+    """A client TLS context: verifying (against ca_file when given) by default, unverified only when asked."""
     if ep.verify:
-        return ssl.create_default_context()
+        try:
+            return ssl.create_default_context(cafile=ep.ca_file or None)
+        except (OSError, ssl.SSLError) as err:
+            raise InvalidSpec(f"ca_file {ep.ca_file!r} is not a readable PEM CA bundle: {err}") from None
     ctx = ssl.SSLContext(ssl.PROTOCOL_TLS_CLIENT)
     ctx.check_hostname = False
     ctx.verify_mode = ssl.CERT_NONE
@@ -59,10 +63,11 @@ class Session:
     def __init__(self, ep: Endpoint) -> None:
         """Log in at once; raises typed errors for refused, untrusted or rejected logins."""
         self.ep = ep
+        context = _ssl_context(ep)
         with faults(f"logging in to vSphere at {ep.host}:{ep.port}"):
             self.si = SmartConnect(
                 host=ep.host, port=ep.port, user=ep.user, pwd=ep.password,
-                sslContext=_ssl_context(ep), httpConnectionTimeout=ep.timeout,
+                sslContext=context, httpConnectionTimeout=ep.timeout,
             )
         self.content = self.si.RetrieveContent()
 

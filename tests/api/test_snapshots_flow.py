@@ -115,7 +115,7 @@ async def test_vm_snapshots(app: VirgaApp, admin: VirgaClient, cloud: Cloud, mon
     monkeypatch.setattr(SimulatorDriver, "capabilities", SimulatorDriver.capabilities - {Capability.MEMORY_SNAPSHOT})
     with pytest.raises(ApiError) as err:
         await admin.call("createVMSnapshot", virtualmachineid=vm["id"], snapshotmemory=True)
-    assert err.value.code == 431 and "not supported by this hypervisor" in err.value.text
+    assert err.value.code == 432 and "not supported by this hypervisor" in err.value.text
     WORLD.configure(Rule(operation="snapshot_instance", fail="simulated vm snapshot failure", count=1))
     assert await code_of(admin.run("createVMSnapshot", virtualmachineid=vm["id"])) == 530
     assert len(await admin.list("listVMSnapshot", "vmSnapshot")) == 1

@@ -22,7 +22,7 @@ import (
 )
 
 type options struct {
-	listen, username, password                                                 string
+	listen, username, password, certFile, keyFile                              string
 	esx, useTLS                                                                bool
 	dcs, clusters, clusterHosts, hosts, vms, datastores, portgroups, templates int
 }
@@ -34,6 +34,8 @@ func parseFlags() options {
 	flag.StringVar(&o.password, "password", "pass", "login password")
 	flag.BoolVar(&o.esx, "esx", false, "simulate one standalone ESXi host instead of a vCenter")
 	flag.BoolVar(&o.useTLS, "tls", true, "serve HTTPS with the simulator's self-signed certificate")
+	flag.StringVar(&o.certFile, "cert", "", "PEM certificate to serve instead of the built-in one (with -key)")
+	flag.StringVar(&o.keyFile, "key", "", "PEM private key of -cert")
 	flag.IntVar(&o.dcs, "dc", 1, "datacenters")
 	flag.IntVar(&o.clusters, "cluster", 1, "clusters per datacenter")
 	flag.IntVar(&o.clusterHosts, "cluster-hosts", 3, "hosts per cluster")
@@ -123,6 +125,13 @@ func main() {
 	defer m.Remove()
 	if o.useTLS {
 		m.Service.TLS = new(tls.Config)
+		if o.certFile != "" {
+			pair, err := tls.LoadX509KeyPair(o.certFile, o.keyFile)
+			if err != nil {
+				log.Fatalf("vcsim: load -cert/-key: %v", err)
+			}
+			m.Service.TLS.Certificates = []tls.Certificate{pair}
+		}
 	}
 	m.Service.Listen = &url.URL{Host: o.listen, User: url.UserPassword(o.username, o.password)}
 	s := m.Service.NewServer()

@@ -2,7 +2,10 @@
 
 from __future__ import annotations
 
+import shutil
 import socket
+import subprocess
+from pathlib import Path
 
 import pytest
 from virga.drivers.base import (
@@ -18,7 +21,8 @@ from virga.drivers.base import (
 )
 from virga.drivers.vmware import VMwareDriver
 
-from tests.vcsim.fixture import Vcsim
+from tests.support import need
+from tests.vcsim.fixture import Vcsim, running
 from tests.vmware.conftest import TMPL, deploy, spec, vm_names, volume
 
 pytestmark = pytest.mark.integration
@@ -112,3 +116,23 @@ async def test_migration_to_another_server_is_not_supported(driver: VMwareDriver
     elsewhere = VMwareDriver(_conn("https://127.0.0.2:1/sdk"))
     with pytest.raises(NotSupported, match="not supported by the VMware hypervisor"):
         await driver.migrate_instance(s.uuid, elsewhere, live=False)
+
+
+async def test_ca_file_trusts_a_private_ca(tmp_path: Path) -> None:
+    need(shutil.which("openssl") is not None, "openssl is missing (apt install openssl)")
+    cert, key = tmp_path / "vcsim.pem", tmp_path / "vcsim.key"
+    subprocess.run(["openssl", "req", "-x509", "-newkey", "rsa:2048", "-nodes", "-days", "1", "-subj", "/CN=127.0.0.1",
+                    "-addext", "subjectAltName=IP:127.0.0.1", "-keyout", str(key), "-out", str(cert)],
+                   check=True, capture_output=True)
+    with running("-cert", str(cert), "-key", str(key)) as sim:
+        d = VMwareDriver(HostConnection(url=sim.url, username=sim.username, password=sim.password,
+                                        options={"ca_file": str(cert)}))
+        try:
+            assert (await d.connect()).name  # verification stays on: the certificate is trusted through ca_file
+        finally:
+            await d.close()
+        with pytest.raises(HostUnreachable, match="certificate could not be verified"):
+            await VMwareDriver(HostConnection(url=sim.url, username=sim.username, password=sim.password)).connect()
+        with pytest.raises(InvalidSpec, match="ca_file .* is not a readable PEM CA bundle"):
+            await VMwareDriver(HostConnection(url=sim.url, username=sim.username, password=sim.password,
+                                              options={"ca_file": str(tmp_path / "missing.pem")})).connect()

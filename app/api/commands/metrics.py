@@ -56,14 +56,20 @@ def vm_metrics(vm: dict[str, Any], st: InstanceStats | None) -> dict[str, Any]:
         out.update({
             "cpuused": f"{st.cpu_percent:.2f}%", "memorykbs": st.memory_kb,
             "memoryintfreekbs": max(0, st.memory_kb - st.memory_used_kb), "memorytargetkbs": st.memory_kb,
-            "networkkbsread": st.net_rx_bytes // 1024, "networkkbswrite": st.net_tx_bytes // 1024,
-            "networkread": f"{st.net_rx_bytes / MB:.2f} MB", "networkwrite": f"{st.net_tx_bytes / MB:.2f} MB",
-            "diskkbsread": st.disk_read_bytes // 1024, "diskkbswrite": st.disk_write_bytes // 1024,
-            "diskread": f"{st.disk_read_bytes / MB:.2f} MB", "diskwrite": f"{st.disk_write_bytes / MB:.2f} MB",
+            **_io_metrics("network", "read", st.net_rx_bytes), **_io_metrics("network", "write", st.net_tx_bytes),
+            **_io_metrics("disk", "read", st.disk_read_bytes), **_io_metrics("disk", "write", st.disk_write_bytes),
             "diskioread": st.disk_read_ops, "diskiowrite": st.disk_write_ops,
-            "diskiopstotal": st.disk_read_ops + st.disk_write_ops,
+            "diskiopstotal": None if st.disk_read_ops is None or st.disk_write_ops is None
+            else st.disk_read_ops + st.disk_write_ops,
         })
     return {k: v for k, v in out.items() if v is not None}
+
+
+def _io_metrics(kind: str, way: str, total: int | None) -> dict[str, Any]:
+    """The KB and MB fields of one byte counter; none when the hypervisor cannot tell it."""
+    if total is None:
+        return {}
+    return {f"{kind}kbs{way}": total // 1024, f"{kind}{way}": f"{total / MB:.2f} MB"}
 
 
 @api("listVirtualMachinesMetrics", "Lists virtual machines with usage metrics", "virtualmachinemetrics",

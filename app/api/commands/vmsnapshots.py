@@ -13,7 +13,7 @@ from virga.api.views.common import owner, preload_owners, ref, tags_of
 from virga.api.views.fields import FIELDS
 from virga.drivers.base import Capability, DriverError
 from virga.drivers.registry import driver_class
-from virga.errors import InUse, InvalidParameter
+from virga.errors import InUse, InvalidParameter, Unsupported
 from virga.models import AsyncJob, Host, VirtualMachine, VMSnapshot, Zone
 from virga.services import snapshots as _bodies  # noqa: F401  (registers the job bodies)
 from virga.services.states import transition
@@ -72,11 +72,11 @@ def create_vm_snapshot(ctx: Ctx) -> Pending:
         raise InvalidParameter(f"VM {vm.name} is {vm.state}; it must be Running or Stopped")
     caps = _capabilities(ctx, vm)
     if Capability.VM_SNAPSHOT not in caps:
-        raise InvalidParameter(f"VM snapshots are not supported by this hypervisor ({vm.hypervisor})")
+        raise Unsupported(f"VM snapshots are not supported by this hypervisor ({vm.hypervisor})")
     memory = bool(a.snapshotmemory)
     if memory and Capability.MEMORY_SNAPSHOT not in caps:
-        raise InvalidParameter(f"Memory snapshots are not supported by this hypervisor ({vm.hypervisor}); "
-                               "use snapshotmemory=false")
+        raise Unsupported(f"Memory snapshots are not supported by this hypervisor ({vm.hypervisor}); "
+                          "use snapshotmemory=false")
     if memory and vm.state != "Running":
         raise InvalidParameter(f"VM {vm.name} must be running for a memory snapshot")
     _busy(ctx, vm)
