@@ -19,8 +19,8 @@ TUI_USERS=(virga)
 CHANGES=()
 
 PACKAGES=(
-    ca-certificates dnsmasq-base genisoimage haproxy iproute2 iptables ipxe-qemu
-    libvirt-clients libvirt-daemon-driver-qemu libvirt-daemon-system nfs-kernel-server
+    ca-certificates curl dnsmasq-base genisoimage haproxy iproute2 iptables ipxe-qemu
+    libnfs13 libvirt-clients libvirt-daemon-driver-qemu libvirt-daemon-system nfs-kernel-server
     nftables openssh-server python3 python3-libvirt python3-venv qemu-system-x86 qemu-utils
     sudo systemd-sysv
 )
@@ -192,7 +192,7 @@ render_env() {
 # virga appliance settings: read by the systemd units (EnvironmentFile) and login shells.
 VIRGA_DATA_DIR=/var/lib/virga
 VIRGA_CONFIG_DIR=/etc/virga
-VIRGA_API_URL=http://127.0.0.1:8080/client/api
+VIRGA_API_URL=http://127.0.0.1:8080
 VIRGA_GUEST_TEMPLATE=/var/lib/virga/templates/virga-tiny.qcow2
 VIRGA_SECONDARY_STORAGE=/srv/virga/secondary
 VIRGA_PREFIX=$PREFIX
@@ -221,6 +221,7 @@ ensure_config() {
     put_file "$SRC_DIR/firstboot/virga-banner" /usr/lib/virga/virga-banner 0755
     put_file "$SRC_DIR/firstboot/virga-tui" /usr/lib/virga/virga-tui 0755
     put_file "$SRC_DIR/firstboot/virga-status" /usr/lib/virga/virga-status 0755
+    put_file "$SRC_DIR/firstboot/sandbox-zone.yaml" /usr/lib/virga/sandbox-zone.yaml 0644
     put_file "$SRC_DIR/firstboot/virga-profile.sh" /etc/profile.d/virga.sh 0644
     ensure_symlink "$PREFIX/bin/virga" /usr/local/bin/virga
     if [ -n "$GUEST_TEMPLATE" ]; then
@@ -231,6 +232,16 @@ ensure_config() {
 
 # --- systemd -----------------------------------------------------------------------------------
 
+# An image boots first with an empty machine-id, so systemd enables every unit its presets allow;
+# libvirtd's TCP and TLS sockets (no certificates here) would then keep libvirtd from starting.
+render_preset() {
+    cat <<'EOF'
+# virga appliance: libvirtd listens on its local sockets only.
+disable libvirtd-tcp.socket
+disable libvirtd-tls.socket
+EOF
+}
+
 UNITS_CHANGED=0
 
 ensure_units() {
@@ -239,6 +250,7 @@ ensure_units() {
         put_file "$SRC_DIR/systemd/$unit" "/etc/systemd/system/$unit" 0644
     done
     put_file "$SRC_DIR/systemd/getty-tty1-virga.conf" /etc/systemd/system/getty@tty1.service.d/virga-tui.conf 0644
+    render_preset | put_text /etc/systemd/system-preset/20-virga.preset 0644
     [ ${#CHANGES[@]} -gt "$before" ] && UNITS_CHANGED=1
     for unit in "${UNITS[@]}" libvirtd.service nfs-server.service; do
         [ "$(systemctl is-enabled "$unit" 2>/dev/null || true)" = enabled ] && continue
@@ -254,7 +266,7 @@ start_services() {
     systemd_running || { log "systemd is not running here: services start on next boot"; return 0; }
     [ "$UNITS_CHANGED" = 1 ] && systemctl daemon-reload
     local unit
-    for unit in virga-storage.service virga-firstboot.service virga-server.service virga-router.service; do
+    for unit in virga-storage.service virga-router.service virga-server.service virga-firstboot.service virga-status.service; do
         systemctl is-active -q "$unit" && continue
         systemctl start "$unit" || die "systemctl start $unit failed (journalctl -u $unit)"
         changed "started $unit"

@@ -4,9 +4,10 @@
 #   images/appliance/build.sh [--output DIR] [--disk auto|yes|no]
 #
 # Always: OUT/virga-appliance.tar (the root filesystem), OUT/vmlinuz + OUT/initrd.img and
-# OUT/virga-appliance-rootfs.qcow2 (an ext4 root file system for direct kernel boot, made without
-# loop devices). With --disk yes (or auto where loop and device-mapper work): the bootable
-# OUT/virga-appliance.qcow2 and the Vagrant boxes OUT/virga-appliance-{libvirt,virtualbox}.box.
+# OUT/virga-appliance-rootfs.qcow2 (an ext4 root file system for direct kernel boot). With
+# --disk yes (or auto where syslinux, mtools and sfdisk are installed): the BIOS-bootable
+# OUT/virga-appliance.qcow2 (with a vagrant user) and the Vagrant boxes
+# OUT/virga-appliance-{libvirt,virtualbox}.box. Nothing needs loop devices or device-mapper.
 # Downloads are cached under ~/.cache/virga (debootstrap tarball, .debs, wheels, DIB itself).
 set -eu -o pipefail
 
@@ -52,8 +53,8 @@ apt_mirror() {
 }
 
 disk_supported() {
-    [ -e /dev/mapper/control ] && dmsetup ls >/dev/null 2>&1 && command -v kpartx >/dev/null \
-        && losetup -f >/dev/null 2>&1
+    command -v syslinux >/dev/null && command -v mcopy >/dev/null && command -v mkfs.fat >/dev/null \
+        && command -v sfdisk >/dev/null
 }
 
 # The guest template: built by images/guest/build.sh when present, cached between builds.
@@ -70,6 +71,15 @@ guest_template() {
     find "$guest_out" -maxdepth 1 -name '*.qcow2' | sort | head -n 1
 }
 
+# Fail early when the wheel lacks data files the appliance runs with (the router's templates).
+check_wheel() {
+    local missing listed
+    listed=$(python3 -m zipfile -l "$1" | awk 'NR > 1 {print $1}')
+    missing=$(find "$REPO/appliance/router/templates" -type f -printf 'virga/appliance/router/templates/%f\n' \
+        | grep -vxF -e "$listed" || true)
+    [ -z "$missing" ] || die "the virga wheel lacks package data: $(echo "$missing" | tr '\n' ' ')(pyproject's package-data must list templates/*.j2)"
+}
+
 make_payload() {
     PAYLOAD=$OUT/payload
     rm -rf "$PAYLOAD"
@@ -80,6 +90,7 @@ make_payload() {
     $pip wheel -q --no-deps "$REPO" -w "$PAYLOAD/dist"
     local wheel
     wheel=$(find "$PAYLOAD/dist" -name 'virga-*.whl' | head -n 1)
+    check_wheel "$wheel"
     # libvirt-python comes from Debian (python3-libvirt), so the wheelhouse skips it.
     $pip wheel -q --find-links "$CACHE/wheelhouse" -w "$CACHE/wheelhouse" "$wheel"
     rm -f "$CACHE"/wheelhouse/virga-*.whl
@@ -93,8 +104,7 @@ make_payload() {
 run_dib() {
     local types=tar elements=(debian-minimal virga-appliance)
     if [ "$DISK" = yes ]; then
-        types=tar,qcow2
-        elements+=(vm virga-vagrant)
+        elements+=(virga-vagrant)
         export VIRGA_VAGRANT_PUBKEY
         VIRGA_VAGRANT_PUBKEY=$(find /usr/share/rubygems-integration /opt/vagrant /usr/lib/ruby \
             -path '*vagrant*/keys/vagrant.pub' 2>/dev/null | head -n 1)
@@ -116,6 +126,8 @@ make_direct_boot() {
     rm -rf "$tree"
     mkdir -p "$tree"
     tar --numeric-owner --xattrs --xattrs-include='*' -xpf "$OUT/virga-appliance.tar" -C "$tree"
+    # diskimage-builder's tar leaves out the API file system mount points.
+    mkdir -p "$tree/proc" "$tree/sys" "$tree/dev" "$tree/run"
     cp "$(find "$tree/boot" -name 'vmlinuz-*' | sort -V | tail -n 1)" "$OUT/vmlinuz"
     cp "$(find "$tree/boot" -name 'initrd.img-*' | sort -V | tail -n 1)" "$OUT/initrd.img"
     rm -f "$OUT/rootfs.raw"
@@ -124,7 +136,13 @@ make_direct_boot() {
     label=$(awk '$2 == "/" && $1 ~ /^LABEL=/ {sub("LABEL=", "", $1); print $1}' "$tree/etc/fstab" 2>/dev/null)
     mkfs.ext4 -q -F -L "${label:-virga-root}" -d "$tree" "$OUT/rootfs.raw" "$ROOTFS_SIZE"
     qemu-img convert -c -O qcow2 "$OUT/rootfs.raw" "$OUT/virga-appliance-rootfs.qcow2"
-    rm -rf "$tree" "$OUT/rootfs.raw"
+    rm -rf "$tree"
+}
+
+# The bootable disk (BIOS, syslinux) and the Vagrant boxes, from the same root file system.
+make_disk_and_boxes() {
+    "$HERE/make-disk.sh" "$OUT/rootfs.raw" "$OUT/vmlinuz" "$OUT/initrd.img" "$OUT/virga-appliance.qcow2"
+    "$HERE/make-boxes.sh" "$OUT/virga-appliance.qcow2" "$OUT"
 }
 
 main() {
@@ -139,11 +157,12 @@ main() {
     run_dib
     make_direct_boot
     if [ "$DISK" = yes ]; then
-        "$HERE/make-boxes.sh" "$OUT/virga-appliance.qcow2" "$OUT"
+        make_disk_and_boxes
     else
-        log "no loop/device-mapper here: built the root filesystem only (no bootable qcow2, no boxes);"
-        log "run with --disk yes on a machine with loop devices for virga-appliance.qcow2 and the boxes"
+        log "built the root file system for direct kernel boot only (no bootable qcow2, no boxes);"
+        log "install syslinux, mtools and dosfstools and run with --disk yes for them"
     fi
+    rm -f "$OUT/rootfs.raw"
     printf '%s\n' "$((SECONDS - start))" > "$OUT/build-seconds"
     log "done in $((SECONDS - start)) s:"
     find "$OUT" -maxdepth 1 -type f -printf "  %f %s bytes\n"

@@ -26,7 +26,7 @@ Vagrant.configure("2") do |config|
   end
 end
 VF
-    tar -C "$WORK/libvirt" -czf "$OUT/virga-appliance-libvirt.box" metadata.json Vagrantfile box.img
+    tar -C "$WORK/libvirt" -cf "$OUT/virga-appliance-libvirt.box" metadata.json Vagrantfile box.img
 }
 
 virtualbox_box() {
@@ -36,7 +36,7 @@ virtualbox_box() {
     size=$(qemu-img info --output=json "$DISK" | python3 -c 'import json,sys; print(json.load(sys.stdin)["virtual-size"])')
     sed -e "s/@SIZE@/$size/" "$(dirname "$0")/box.ovf.in" > "$WORK/vbox/box.ovf"
     printf '{"provider": "virtualbox"}\n' > "$WORK/vbox/metadata.json"
-    tar -C "$WORK/vbox" -czf "$OUT/virga-appliance-virtualbox.box" metadata.json box.ovf box-disk001.vmdk
+    tar -C "$WORK/vbox" -cf "$OUT/virga-appliance-virtualbox.box" metadata.json box.ovf box-disk001.vmdk
 }
 
 libvirt_box

@@ -33,7 +33,8 @@ def qemu_command(out: Path, overlay: Path, console: Path, accel: str) -> list[st
         "qemu-system-x86_64", "-accel", accel, "-m", os.environ.get("VIRGA_APPLIANCE_MEMORY", "3072"),
         "-smp", "2", "-cpu", "max" if accel == "tcg" else "host", "-nodefaults", "-display", "none",
         "-no-reboot", "-kernel", str(out / "vmlinuz"), "-initrd", str(out / "initrd.img"),
-        "-append", "root=/dev/vda rw console=ttyS0 systemd.show_status=1 panic=-1",
+        "-append", "root=/dev/vda rw console=ttyS0 systemd.show_status=1 panic=-1 "
+        + os.environ.get("VIRGA_APPLIANCE_APPEND", ""),
         "-drive", f"file={overlay},if=virtio,format=qcow2",
         "-nic", "user,restrict=on,model=virtio-net-pci",
         "-serial", f"file:{console}",

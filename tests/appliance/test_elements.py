@@ -26,6 +26,7 @@ SHELL_FILES = [
     REPO / "appliance" / "firstboot" / "virga-profile.sh",
     REPO / "images" / "appliance" / "build.sh",
     REPO / "images" / "appliance" / "make-boxes.sh",
+    REPO / "images" / "appliance" / "make-disk.sh",
     REPO / "tests" / "appliance" / "run-in-chroot.sh",
 ]
 
