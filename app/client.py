@@ -50,7 +50,7 @@ class VirgaClient:
         self.creds = creds or Credentials()
         self._url, self._asgi, self._timeout = url, asgi, timeout
         transport = httpx.ASGITransport(app=asgi) if asgi is not None else None
-        base = url.rstrip("/") if url else "http://virga.embedded"
+        base = url.rstrip("/").removesuffix("/client/api") if url else "http://virga.embedded"  # both forms
         self.http = httpx.AsyncClient(base_url=base, transport=transport, timeout=timeout)
         self.sessionkey: str | None = None
         self.last_request: str = ""

@@ -26,10 +26,19 @@ def run_tui(url: str, creds: Credentials, readonly: bool = False) -> int:
     return 0
 
 
-def serve_web(host: str, port: int) -> int:
-    """Serve the TUI in a browser with textual-serve (every visitor gets their own session)."""
+def tui_flags(url: str | None, profile: str | None, readonly: bool) -> list[str]:
+    """The global flags that choose the TUI's server, as arguments for a `virga` child."""
+    out = [*(["--url", url] if url else []), *(["--profile", profile] if profile else [])]
+    return out + (["--readonly"] if readonly else [])
+
+
+def serve_web(host: str, port: int, tui_args: list[str] | None = None) -> int:
+    """Serve the TUI in a browser with textual-serve (every visitor gets their own session).
+
+    tui_args (--url, --profile, --readonly) are passed to each session's `virga`.
+    """
     from textual_serve.server import Server
 
-    command = " ".join(shlex.quote(a) for a in [sys.executable, "-m", "virga.cli.main"])
+    command = " ".join(shlex.quote(a) for a in [sys.executable, "-m", "virga.cli.main", *(tui_args or [])])
     Server(command, host=host, port=port, title="virga").serve()
     return 0

@@ -164,9 +164,12 @@ class VirgaTUI(App[None]):
         """Push the table of a resource (filtered by params for a drill-down)."""
         from virga.tui.screens.instances import make_instances_screen
         from virga.tui.screens.resource import screen_class
+        from virga.tui.screens.templates import TemplatesBase
 
         if name == "vm":
             self.push_screen(make_instances_screen(params, context))
+        elif name in ("tmpl", "iso"):
+            self.push_screen(screen_class(REGISTRY[name], TemplatesBase)(REGISTRY[name], params, context))
         else:
             self.push_screen(screen_class(REGISTRY[name])(REGISTRY[name], params, context))
 

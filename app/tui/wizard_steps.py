@@ -51,6 +51,8 @@ class Kind:
     primary_url: str
     secondary_url: str
     username: str = "root"
+    pool_url: str = ""  # a XenServer pool master / vCenter cluster URL: addCluster imports its hosts
+    clustertype: str = "CloudManaged"
 
 
 KINDS = {
@@ -61,17 +63,28 @@ KINDS = {
                 "sharedmountpoint:///var/lib/virga/primary", "nfs://127.0.0.1/export/secondary"),
     "remote": Kind("remote", "Remote hosts (KVM over SSH)", "KVM", "http://192.0.2.10",
                    "nfs://192.0.2.2/export/primary", "nfs://192.0.2.2/export/secondary"),
+    "xen": Kind("xen", "A XenServer / XCP-ng pool (its hosts and storage are imported)", "XenServer", "",
+                "nfs://192.0.2.2/export/primary", "nfs://192.0.2.2/export/secondary",
+                pool_url="http://192.0.2.20"),
+    "vmware": Kind("vmware", "A vCenter cluster (its hosts and datastores are imported)", "VMware", "",
+                   "nfs://192.0.2.2/export/primary", "nfs://192.0.2.2/export/secondary",
+                   username="administrator@vsphere.local", pool_url="https://192.0.2.30/Datacenter/Cluster",
+                   clustertype="ExternalManaged"),
 }
 
 
-def libvirt_available() -> bool:
-    """Whether this machine runs libvirtd (the KVM choice is offered only then)."""
-    return shutil.which("virsh") is not None and os.path.exists("/var/run/libvirt/libvirt-sock")
+LIBVIRT_SOCKET = "/var/run/libvirt/libvirt-sock"
 
 
-def kind_options(embedded: bool) -> tuple[str, ...]:
-    """The choices of the first step."""
-    return ("sandbox", "kvm", "remote") if embedded and libvirt_available() else ("sandbox", "remote")
+def libvirt_available(socket_path: str = LIBVIRT_SOCKET) -> bool:
+    """Whether libvirt is installed and its daemon's socket is reachable (the KVM choice is offered only then)."""
+    return shutil.which("virsh") is not None and os.path.exists(socket_path) and os.access(socket_path, os.W_OK)
+
+
+def kind_options(embedded: bool, libvirt: bool | None = None) -> tuple[str, ...]:
+    """The choices of the first step: this machine's KVM only for the embedded server with libvirt."""
+    local = libvirt_available() if libvirt is None else libvirt
+    return ("sandbox", *(("kvm",) if embedded and local else ()), "remote", "xen", "vmware")
 
 
 def check_public(values: Values) -> str | None:
@@ -139,10 +152,36 @@ def pod_calls(v: Values, s: State) -> list[Call]:
 
 
 def cluster_calls(v: Values, s: State) -> list[Call]:
-    """addCluster."""
-    return [Call("addCluster", lambda v, s: {"zoneid": s["zoneid"], "podid": s["podid"], "clustername": v["name"],
-                                             "hypervisor": v["hypervisor"], "clustertype": "CloudManaged"},
-                 keep_cluster)]
+    """addCluster (with the pool/vCenter URL and credentials when the kind imports its hosts)."""
+    return [Call("addCluster", lambda v, s: {
+        "zoneid": s["zoneid"], "podid": s["podid"], "clustername": v["name"], "hypervisor": v["hypervisor"],
+        "clustertype": v.get("clustertype") or "CloudManaged", "url": v.get("url") or None,
+        "username": v.get("username") or None, "password": v.get("password") or None}, keep_cluster)]
+
+
+def cluster_fields(kind: Kind) -> tuple[Field, ...]:
+    """The cluster page: name and hypervisor, plus the pool/vCenter URL and credentials to import from."""
+    base = (Field("name", "Cluster name", "cluster-1", True, validate=validate.required),
+            Field("hypervisor", "Hypervisor", kind.hypervisor, True,
+                  options=("Simulator", "KVM", "XenServer", "VMware")))
+    if not kind.pool_url:
+        return base
+    what = "vCenter cluster URL" if kind.hypervisor == "VMware" else "Pool master URL"
+    return (*base, Field("clustertype", "Cluster type", kind.clustertype, True,
+                         options=("CloudManaged", "ExternalManaged")),
+            Field("url", what, kind.pool_url, True, validate=validate.url),
+            Field("username", "Username", kind.username, True, validate=validate.required),
+            Field("password", "Password", required=True, password=True, validate=validate.required))
+
+
+def hosts_step(kind: Kind) -> list[Step]:
+    """The hosts page (none when the cluster imports its hosts from a pool or vCenter)."""
+    if kind.pool_url:
+        return []
+    return [Step("hosts", "Hosts", (
+        Field("urls", "Host URLs (comma-separated)", kind.host_urls, True, validate=validate.required),
+        Field("username", "Username", kind.username, kind.name == "remote"),
+        Field("password", "Password", required=kind.name == "remote", password=True)), host_calls, check_hosts)]
 
 
 def keep_cluster(body: dict[str, Any], state: State) -> None:
@@ -179,6 +218,15 @@ def launch_calls(v: Values, s: State) -> list[Call]:
     return [Call("updateZone", lambda v, s: {"id": s["zoneid"], "allocationstate": "Enabled"})]
 
 
+def primary_step(kind: Kind) -> list[Step]:
+    """The primary storage page (none when the pool's/vCenter's storage is imported with the cluster)."""
+    if kind.pool_url:
+        return []
+    return [Step("primary", "Primary storage", (
+        Field("name", "Pool name", "primary-1", True, validate=validate.required),
+        Field("url", "URL", kind.primary_url, True, validate=validate.url)), primary_calls)]
+
+
 def steps_for(kind: Kind) -> list[Step]:
     """Every step after the choice of kind, with that kind's defaults."""
     return [
@@ -200,17 +248,10 @@ def steps_for(kind: Kind) -> list[Step]:
             Field("netmask", "Netmask", "255.255.255.0", True, validate=validate.netmask),
             Field("startip", "First reserved IP", "172.16.0.10", True, validate=validate.ip),
             Field("endip", "Last reserved IP", "172.16.0.200", True, validate=validate.ip)), pod_calls, check_pod),
-        Step("cluster", "Cluster", (
-            Field("name", "Cluster name", "cluster-1", True, validate=validate.required),
-            Field("hypervisor", "Hypervisor", kind.hypervisor, True,
-                  options=("Simulator", "KVM", "XenServer", "VMware"))), cluster_calls),
-        Step("hosts", "Hosts", (
-            Field("urls", "Host URLs (comma-separated)", kind.host_urls, True, validate=validate.required),
-            Field("username", "Username", kind.username), Field("password", "Password", password=True)),
-            host_calls, check_hosts),
-        Step("primary", "Primary storage", (
-            Field("name", "Pool name", "primary-1", True, validate=validate.required),
-            Field("url", "URL", kind.primary_url, True, validate=validate.url)), primary_calls),
+        Step("cluster", "Cluster", cluster_fields(kind), cluster_calls,
+             help="The hosts and storage of the pool/vCenter cluster are imported." if kind.pool_url else ""),
+        *hosts_step(kind),
+        *primary_step(kind),
         Step("secondary", "Secondary storage", (
             Field("name", "Image store name", "secondary-1", True, validate=validate.required),
             Field("url", "NFS URL", kind.secondary_url, True, validate=validate.url)), secondary_calls),

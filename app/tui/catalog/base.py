@@ -108,7 +108,7 @@ def age_col(clock: fmt.Clock, name: str = "created") -> Column:
         """The item's age."""
         return fmt.age(item.get(name), clock()), "dim"
 
-    return Column("AGE", 5, render)
+    return Column("AGE", 5, render, live=True)
 
 
 def size_col(name: str, title: str, width: int = 10) -> Column:

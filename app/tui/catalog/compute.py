@@ -67,6 +67,7 @@ VM_ACTIONS = (
            (Field("hostid", "Target host", required=True, choice=HOSTS),)),
     Action("p", "Snapshot", "createVMSnapshot", vm_snapshot_args,
            (Field("name", "Snapshot name"), Field("description", "Description"))),
+    Action("a", "Console", "createConsoleEndpoint", lambda i: {"virtualmachineid": i["id"]}),
 )
 
 register(

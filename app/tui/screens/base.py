@@ -65,8 +65,12 @@ class VirgaScreen(Screen[None]):
                 pane.show(app.api.learn.entries)
 
     def open_prompt(self, mode: str) -> None:
-        """Open the `:`/`/` prompt."""
-        self.query_one(CommandLine).open(mode)
+        """Open the `:`/`/` prompt (`/` starts from the filter in force, to edit it)."""
+        self.query_one(CommandLine).open(mode, self.current_filter() if mode == "/" else "")
+
+    def current_filter(self) -> str:
+        """The filter in force as typed after `/` (screens with a table override this)."""
+        return ""
 
     def on_command_line_jump(self, message: CommandLine.Jump) -> None:
         """`:word` jumps to a resource."""

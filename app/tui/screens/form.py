@@ -18,6 +18,7 @@ class FormScreen(ModalScreen[dict[str, Any] | None]):
     """Ask for an action's fields; dismiss with {name: value} (empty values dropped) or None."""
 
     BINDINGS = [Binding("escape", "cancel", "Cancel"), Binding("ctrl+s", "submit", "Submit")]
+    AUTO_FOCUS = "FieldForm Input, FieldForm Select"
     DEFAULT_CSS = """
     FormScreen { align: center middle; }
     FormScreen > VerticalScroll { width: 80; max-height: 90%; height: auto; border: thick $accent;

@@ -89,6 +89,11 @@ class ResourceScreen(VirgaScreen):
         parts += [f"{label} {pct}%" for label, pct in self.running.items()]
         self.query_one("#status", Static).update(" · ".join(parts))
 
+    def current_filter(self) -> str:
+        """The table's filter as typed after `/`."""
+        t = self.table
+        return ("!" if t.filter_invert else "") + t.filter_text if t.filter_text else ""
+
     def apply_filter(self, text: str, invert: bool) -> None:
         """Filter the table."""
         self.table.set_filter(text, invert)

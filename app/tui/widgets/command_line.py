@@ -6,6 +6,7 @@ from textual import events
 from textual.binding import Binding
 from textual.message import Message
 from textual.widgets import Input
+from textual.widgets.input import Selection
 
 
 class CommandLine(Input):
@@ -13,7 +14,7 @@ class CommandLine(Input):
 
     BINDINGS = [Binding("escape", "cancel", "Cancel", show=False)]
     DEFAULT_CSS = """
-    CommandLine { display: none; border: none; height: 1; padding: 0 1; background: $boost; }
+    CommandLine, CommandLine:focus { display: none; border: none; height: 1; padding: 0 1; background: $boost; }
     CommandLine.open { display: block; }
     """
 
@@ -36,6 +37,7 @@ class CommandLine(Input):
     def __init__(self, **kw: object) -> None:
         """Start closed in jump mode."""
         super().__init__(**kw)  # type: ignore[arg-type]
+        self.select_on_focus = False  # typing after `:` must not replace the prompt's prefix
         self.mode = ":"
         self.can_focus = False
 
@@ -46,6 +48,8 @@ class CommandLine(Input):
         self.add_class("open")
         self.value = mode + text
         self.cursor_position = len(self.value)
+        if text:  # the filter in force is selected: typing replaces it, arrows keep it to edit
+            self.selection = Selection(len(mode), len(self.value))
         self.focus()
 
     def close(self) -> None:

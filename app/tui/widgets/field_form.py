@@ -37,18 +37,27 @@ class FieldForm(Vertical):
             yield Label(f.label + (" *" if f.required else ""))
             start = self.values.get(f.name, f.default)
             if f.choice is not None or f.options:
-                initial = start if start in f.options else Select.NULL
-                yield Select([(o, o) for o in f.options], id=f"f-{f.name}", value=initial, allow_blank=True)
+                initial = self.initial(f)
+                yield Select([(o, o) for o in f.options], id=f"f-{f.name}", value=initial or Select.NULL,
+                             allow_blank=True)
             else:
                 yield Input(start, placeholder=f.placeholder, password=f.password, id=f"f-{f.name}")
             yield Label("", id=f"e-{f.name}", classes="error ok")
 
+    def initial(self, f: Field) -> str:
+        """A select's starting value: the saved or default one when it is one of the options."""
+        start = self.values.get(f.name, f.default)
+        return start if start in f.options else ""
+
     def read(self) -> dict[str, str]:
-        """The current value of every field."""
+        """The current value of every field (a select not mounted yet still has its starting value)."""
         out: dict[str, str] = {}
         for f in self.fields:
             widget = self.query_one(f"#f-{f.name}")
             if isinstance(widget, Select):
+                if not widget.is_mounted:
+                    out[f.name] = self.initial(f)
+                    continue
                 out[f.name] = "" if widget.value in (Select.NULL, None) else str(widget.value)
             else:
                 out[f.name] = widget.value  # type: ignore[attr-defined]

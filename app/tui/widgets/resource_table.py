@@ -29,6 +29,7 @@ class Column:
     title: str
     width: int
     render: Callable[[dict[str, Any]], Cell]
+    live: bool = False  # changes with the clock: rendered when drawn, not stored nor searched
 
 
 def field(name: str, title: str, width: int, default: str = "") -> Column:
@@ -75,7 +76,7 @@ class ResourceTable(ScrollView, can_focus=True):
         self.cursor = 0
         self.filter_text, self.filter_invert = "", False
         self.loaded = False
-        self.volatile = any(c.title == "AGE" for c in columns)  # ages change with the clock
+        self.live = any(c.live for c in columns)
         self._width = 2 + sum(c.width + len(GAP) for c in columns)
 
     # data ---------------------------------------------------------------
@@ -87,13 +88,13 @@ class ResourceTable(ScrollView, can_focus=True):
         for item in items:
             k = str(item.get(self.key, ""))
             new_order.append(k)
-            if self.items.get(k) == item and k in self.cells and not self.volatile:
+            if k in self.cells and self.items.get(k) == item:
                 continue
-            cells = [c.render(item) for c in self.columns]
+            cells = [("", "") if c.live else c.render(item) for c in self.columns]
             if self.cells.get(k) != cells:
                 self.cells[k] = cells
-                self.search[k] = " ".join(t for t, _ in cells).lower()
-                changed = True
+                self.search[k] = " ".join(t for t, _ in cells if t).lower()
+            changed = True
             self.items[k] = item
         if new_order != self.order:
             gone = set(self.order) - set(new_order)
@@ -207,7 +208,11 @@ class ResourceTable(ScrollView, can_focus=True):
         k = self.shown[row]
         base = CURSOR if row == self.cursor and self.has_focus else (
             CURSOR_BLUR if row == self.cursor else Style())
-        return self._strip("* " if k in self.marks else "  ", base, self.cells[k], base, x, width)
+        cells = self.cells[k]
+        if self.live:
+            item = self.items[k]
+            cells = [c.render(item) if c.live else cell for c, cell in zip(self.columns, cells, strict=True)]
+        return self._strip("* " if k in self.marks else "  ", base, cells, base, x, width)
 
     def _strip(self, marker: str, base: Style, cells: list[Cell], fill: Style, x: int, width: int) -> Strip:
         """Lay out a marker and cells at the column widths, cropped to the viewport."""

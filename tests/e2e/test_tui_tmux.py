@@ -1,0 +1,220 @@
+"""End to end: the real `virga` command in tmux, embedded and against `virga serve` over HTTP with --url.
+
+Wizard on the simulator (empty cloud) -> register a template -> deploy 3 VMs -> see them Running ->
+stop one -> destroy one -> quit. Every wait polls the screen with a deadline; the final states are read
+back through the API (`virga api`), not from the screen alone.
+"""
+
+from __future__ import annotations
+
+import json
+import re
+import shutil
+import subprocess
+import time
+from collections.abc import Iterator
+from pathlib import Path
+
+import httpx
+import pytest
+
+from tests.e2e.tmux import Tmux, clean_env, free_port, virga_cmd
+from tests.support import need
+
+WIZARD_STEPS = ("Zone", "Physical network and public IPs", "Pod", "Cluster", "Hosts", "Primary storage",
+                "Secondary storage", "Launch")
+
+
+@pytest.fixture
+def term() -> Iterator[Tmux]:
+    """A private tmux server, killed at the end whatever happens."""
+    need(shutil.which("tmux"), "tmux is not installed (apt-get install tmux)")
+    t = Tmux()
+    try:
+        yield t
+    finally:
+        t.close()
+
+
+def row(name: str, state: str) -> str:
+    """A regex for a table row showing a VM/template name in a state."""
+    return rf"(?m)^\W*{re.escape(name)}\s+{state}\b"
+
+
+def run_wizard(t: Tmux) -> None:
+    """Accept every default of the sandbox wizard, step by step, and launch the zone."""
+    t.wait(r"Step 1: What to build", 60, "the setup wizard on an empty cloud")
+    for n, title in enumerate(WIZARD_STEPS, start=2):
+        t.keys("C-n")
+        t.wait(rf"Step {n}: {re.escape(title)}", 30)
+    t.keys("C-n")
+    t.wait(r"Zone enabled\.", 30)
+    t.wait(r"imagestore secondary-1", 5)
+
+
+def prompt(t: Tmux, mode: str, text: str = "", shown: str = "") -> None:
+    """Open the `:`/`/` prompt, wait until it shows `shown` (it has the focus then), type text into it."""
+    t.keys(mode)
+    t.wait(rf"(?m)^ {re.escape(mode + shown)}\s*$", 10, f"the {mode}{shown} prompt")
+    if text:
+        t.keys("-l", text)
+        t.wait(rf"(?m)^ {re.escape(mode + shown + text)}\s*$", 10, f"{mode}{shown}{text} in the prompt")
+
+
+def jump(t: Tmux, word: str, title: str) -> None:
+    """`:word` Enter, then wait for the screen's title in the header."""
+    prompt(t, ":", word)
+    t.keys("Enter")
+    t.wait(rf"virga — {title} ", 10)
+
+
+def register_template(t: Tmux) -> None:
+    """Register the simulated tiny template from the Templates screen and wait until it is ready."""
+    jump(t, "tmpl", "Templates")
+    t.keys("n")
+    t.wait(r"Register \(registerTemplate\)", 10)
+    t.wait(r"Other|Linux|Windows|Ubuntu|CentOS|Debian", 10, "the OS types loaded")
+    t.type("tiny-linux")
+    t.focus_input()
+    t.type("Tiny Linux")
+    t.focus_input()
+    t.type("simulator://templates/tiny-linux.qcow2")
+    t.keys("Tab", "Tab", "Tab", pace=0.4)  # zone, format, hypervisor
+    # open the hypervisor list (KVM highlighted) and pick the next one: Simulator
+    t.keys("Enter", "Down", "Enter", pace=0.3)
+    t.wait(r"Simulator", 5)
+    t.keys("C-s")
+    t.wait(row("tiny-linux", r"(Ready|Download Complete)"), 60, "the template ready")
+
+
+def create_network(t: Tmux) -> None:
+    """Create an isolated guest network (the first offering) from the Networks screen."""
+    jump(t, "net", "Networks")
+    t.keys("n")
+    t.wait(r"Create \(createNetwork\)", 10)
+    t.wait(r"DefaultIsolatedNetworkOfferingWithSourceNatService", 10, "the offerings loaded")
+    t.type("web-net")
+    t.focus_input()
+    t.type("Web network")
+    t.keys("C-s")
+    t.wait(row("web-net", r"\w+"), 30, "the network in the table")
+
+
+def deploy_three(t: Tmux) -> None:
+    """Deploy web-1..3 with the form's count field and wait until all three are Running."""
+    jump(t, "vm", "Instances")
+    t.keys("n")
+    t.wait(r"Deploy \(deployVirtualMachine\)", 10)
+    t.wait(r"tiny-linux", 10, "the template choices loaded")
+    t.focus_input(5)  # zone, template, offering, network, ssh key -> name
+    t.type("web")
+    t.focus_input()
+    t.keys("BSpace", pace=0.3)
+    t.type("3")
+    t.keys("C-s")
+    t.wait(lambda s: all(re.search(row(f"web-{i}", "Running"), s) for i in (1, 2, 3)), 60, "3 VMs Running")
+
+
+def act_on(t: Tmux, name: str, key: str, state: str) -> None:
+    """Filter the table to one VM, run an action on it with confirmation, wait for its new state."""
+    prompt(t, "/", name)
+    t.keys("Enter")
+    t.wait(r"1/\d+ instances", 10, f"the filter on {name}")
+    t.keys(key)
+    t.wait(r"\?", 5)
+    t.wait(re.escape(name) + r"\?", 10, "the confirmation")
+    t.keys("y")
+    t.wait(row(name, state), 60)
+    prompt(t, "/", shown=name)  # `/` shows the filter in force; Esc clears it
+    t.keys("Escape")
+    t.wait(lambda s: "3/3 instances" in s and not re.search(r"(?m)^ /", s), 10, "the filter cleared")
+
+
+def tour(t: Tmux) -> None:
+    """The whole tour, ending with `q` and a clean exit."""
+    run_wizard(t)
+    t.keys("Escape")
+    t.wait(r"virga — Dashboard ", 10, "back on the dashboard")
+    register_template(t)
+    create_network(t)
+    deploy_three(t)
+    act_on(t, "web-1", "S", "Stopped")
+    act_on(t, "web-2", "d", "(Destroyed|Expunging)")
+    screen = t.screen()
+    assert re.search(row("web-3", "Running"), screen), screen
+    t.keys("q")
+    t.wait(r"EXIT=0", 20, "a clean exit")
+    assert "Traceback" not in t.screen()
+
+
+def api_states(env: dict[str, str], *extra: str) -> dict[str, str]:
+    """name -> state of every VM, read with `virga api` (the same credentials as the TUI)."""
+    out = subprocess.run([virga_cmd(), *extra, "api", "listVirtualMachines", "listall=true", "--json"],
+                         env=env, capture_output=True, text=True, timeout=60, check=True)
+    return {vm["name"]: vm["state"] for vm in json.loads(out.stdout).get("virtualmachine", [])}
+
+
+def check_states(states: dict[str, str]) -> None:
+    """web-1 stopped, web-2 destroyed, web-3 running."""
+    assert states["web-1"] == "Stopped", states
+    assert states.get("web-2", "Destroyed") in ("Destroyed", "Expunging", "Expunged"), states
+    assert states["web-3"] == "Running", states
+
+
+def test_embedded_tui_tour(term: Tmux, tmp_path: Path) -> None:
+    """`virga` with no arguments: embedded server in a fresh data dir, wizard first."""
+    env = clean_env(tmp_path / "data", tmp_path / "config")
+    term.start([virga_cmd()], env)
+    tour(term)
+    import os
+
+    check_states(api_states({**os.environ, **env}))
+
+
+@pytest.fixture
+def server(tmp_path: Path) -> Iterator[tuple[str, dict[str, str]]]:
+    """`virga init` then `virga serve` on a free loopback port; yields its URL and the admin's keys."""
+    import os
+
+    env = {**os.environ, **clean_env(tmp_path / "srv-data", tmp_path / "srv-config")}
+    init = subprocess.run([virga_cmd(), "init", "--print-json"], env=env, capture_output=True, text=True,
+                          timeout=120, check=True)
+    keys = json.loads(init.stdout.strip().splitlines()[-1])
+    port = free_port()
+    proc = subprocess.Popen([virga_cmd(), "serve", "--host", "127.0.0.1", "--port", str(port)], env=env,
+                            stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
+    url = f"http://127.0.0.1:{port}/client/api"
+    try:
+        deadline = time.monotonic() + 60
+        while True:
+            try:
+                httpx.get(url, params={"command": "listCapabilities", "response": "json"}, timeout=2)
+                break
+            except httpx.TransportError as err:
+                if proc.poll() is not None or time.monotonic() > deadline:
+                    why = proc.stderr.read() if proc.stderr else ""
+                    raise RuntimeError(f"virga serve did not start: {why!r}") from err
+                time.sleep(0.2)
+        yield url, keys
+    finally:
+        proc.terminate()
+        try:
+            proc.wait(timeout=20)
+        except subprocess.TimeoutExpired:
+            proc.kill()
+            proc.wait()
+
+
+def test_remote_tui_tour(term: Tmux, tmp_path: Path, server: tuple[str, dict[str, str]]) -> None:
+    """`virga --url URL --profile lab`: the same tour against a `virga serve` over HTTP with API keys."""
+    import os
+
+    url, keys = server
+    env = clean_env(tmp_path / "cli-data", tmp_path / "cli-config")
+    full = {**os.environ, **env}
+    subprocess.run([virga_cmd(), "profile", "add", "lab", url, keys["apikey"], keys["secretkey"]], env=full,
+                   check=True, timeout=60)
+    term.start([virga_cmd(), "--url", url, "--profile", "lab"], env)
+    tour(term)
+    check_states(api_states(full, "--url", url, "--profile", "lab"))
+    assert not (tmp_path / "cli-data" / "virga.db").exists(), "the remote TUI must not start an embedded server"
