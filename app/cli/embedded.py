@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import secrets
+import sys
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 
@@ -47,7 +48,7 @@ async def embedded(creds: Credentials | None = None) -> AsyncIterator[tuple[Virg
                 from virga.cli import profiles
 
                 where = profiles.put("default", "", creds, make_default=True)
-                print(f"virga: first run; admin password {creds.password} (saved in {where})")
+                print(f"virga: first run; admin password {creds.password} (saved in {where})", file=sys.stderr)
         client = VirgaClient(asgi=make_asgi(app, manage=False), creds=creds)
         try:
             yield app, client

@@ -41,12 +41,13 @@ def save(data: dict[str, Any]) -> Path:
 def put(name: str, url: str, creds: Credentials, make_default: bool = False) -> Path:
     """Add or replace a profile."""
     data = load()
-    data.setdefault("profiles", {})[name] = {
+    profs = data.setdefault("profiles", {})
+    if make_default or data.get("default") not in profs:  # the first real profile becomes the default
+        data["default"] = name
+    profs[name] = {
         "url": url, "apikey": creds.apikey, "secretkey": creds.secretkey, "username": creds.username,
         "password": creds.password,
     }
-    if make_default or not data.get("default"):
-        data["default"] = name
     return save(data)
 
 
