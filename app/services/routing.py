@@ -193,3 +193,39 @@ async def _check_one(app: VirgaApp, backend: NetnsRouters, router: Router, net: 
                          resource=row, level="INFO" if a.ok or rebuilt else "ERROR")
         s.add(row)
         s.commit()
+
+
+def _netns_zones(app: VirgaApp) -> list[tuple[NetnsRouters, Zone]]:
+    """Zones whose routers are real namespaces, with their backend."""
+    with app.db.session() as s:
+        zones = list(s.exec(select(Zone).where(Zone.removed == None)))  # noqa: E711
+    pairs = [(backend_for(app, z), z) for z in zones]
+    return [(b, z) for b, z in pairs if isinstance(b, NetnsRouters)]
+
+
+async def reconcile_routers(app: VirgaApp) -> list[str]:
+    """Make this host's routers match the database once: rebuild Running routers that are missing
+    here (e.g. after a reboot) and remove routers whose network or router record is gone."""
+    done: list[str] = []
+    with app.db.session() as s:
+        rows = s.exec(select(Router, Network).join(Network, Network.id == Router.network_id)
+                      .where(Router.removed == None, Network.removed == None)).all()  # noqa: E711
+        live = {net.uuid: (router.state, net.id or 0, net.name) for router, net in rows}
+    for backend, zone in _netns_zones(app):
+        mgr = backend.managers(app, zone)[0]
+        on_disk = set(mgr.list_routers())
+        for uuid, (state, net_id, name) in live.items():
+            if state == "Running" and uuid not in on_disk and _in_zone(app, net_id, zone):
+                await backend.sync(app, net_id)
+                done.append(f"rebuilt router of network {name}")
+        for uuid in sorted(on_disk - set(live)):
+            await mgr.destroy(uuid)
+            done.append(f"removed router of vanished network {uuid}")
+    return done
+
+
+def _in_zone(app: VirgaApp, network_id: int, zone: Zone) -> bool:
+    """Whether a network belongs to a zone."""
+    with app.db.session() as s:
+        net = s.get(Network, network_id)
+        return net is not None and net.zone_id == zone.id

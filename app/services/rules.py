@@ -296,3 +296,18 @@ def attach_security_groups(s: Session, vm: VirtualMachine, nets: list[Network], 
         groups.append(group)
     for group in groups or [default_group(s, vm.account_id, vm.domain_id)]:
         s.add(SecurityGroupVm(securitygroup_id=group.id or 0, vm_id=vm.id or 0))
+
+
+def check_hostname_free(s: Session, name: str, nets: list[Network]) -> None:
+    """Deploy hook: refuse (431) a host name another live VM already has on one of these guest networks."""
+    if not name or not nets:
+        return
+    # Driven from the (selective) name index: a network's NICs can be tens of thousands.
+    names = {n.id: n.name for n in nets}
+    same = s.exec(select(VirtualMachine.id).where(VirtualMachine.name == name,
+                                                  VirtualMachine.removed == None)).all()  # noqa: E711
+    clash = next((names[nid] for vm_id in same for nid in s.exec(select(Nic.network_id).where(
+        Nic.vm_id == vm_id, Nic.removed == None)) if nid in names), None)  # noqa: E711
+    if clash is not None:
+        raise InvalidParameter(f"The VM with host name {name} already exists in network {clash}: "
+                               "choose another name (parameter name)")

@@ -62,6 +62,7 @@ class RouterManager:
         self.state_dir = Path(state_dir)
         self.host_netns = host_netns
         self.hub = services.MetadataHub(self.state_dir)
+        self._linked: dict[str, tuple[str, int | None]] = {}
 
     def router_dir(self, network_uuid: str) -> Path:
         """Where one router's rendered files and pidfiles live."""
@@ -70,7 +71,7 @@ class RouterManager:
     async def apply(self, cfg: RouterConfig) -> ApplyResult:
         """Validate, render and converge one router; raises RouterConfigError before touching anything."""
         validate_router(cfg)
-        return await asyncio.to_thread(self.apply_sync, cfg)
+        return await asyncio.to_thread(self._apply_valid, cfg)
 
     async def destroy(self, network_uuid: str) -> bool:
         """Remove a router's namespace, links, processes and files; return whether it existed."""
@@ -91,10 +92,15 @@ class RouterManager:
     def apply_sync(self, cfg: RouterConfig) -> ApplyResult:
         """Blocking apply; a fresh router that fails half-way is destroyed again (undo)."""
         validate_router(cfg)
+        return self._apply_valid(cfg)
+
+    def _apply_valid(self, cfg: RouterConfig) -> ApplyResult:
+        """apply_sync() of a config already validated."""
         rdir = self.router_dir(cfg.network_uuid)
         fresh = not (rdir / STATE).exists()
         try:
-            changes = self._converge(cfg, rdir)
+            with links.session():
+                changes = self._converge(cfg, rdir)
         except Exception as exc:
             if fresh:
                 self.destroy_sync(cfg.network_uuid)
@@ -120,7 +126,7 @@ class RouterManager:
             changes.append("nftables loaded")
         changes += self._dnsmasq(rdir, plan["netns"], files)
         changes += self._haproxy(rdir, plan["netns"], files["haproxy.cfg"])
-        changes += self._metadata(cfg, rdir, plan["netns"], files["metadata.json"])
+        changes += self._metadata(cfg, rdir, plan["netns"], files)
         return changes
 
     def _write_state(self, rdir: Path, state: dict[str, object]) -> list[str]:
@@ -152,6 +158,23 @@ class RouterManager:
         return True
 
     def _links(self, plan: dict) -> list[str]:
+        """Sync the links, unless this manager already synced the same plan into the same namespace
+        and every link is still there and up (a change of rules then costs no netlink work)."""
+        key = json.dumps(plan, sort_keys=True)
+        if self._linked.get(plan["netns"]) == (key, links.netns_id(plan["netns"])) and self._links_up(plan):
+            return []
+        changes = self._sync_links(plan)
+        self._linked[plan["netns"]] = (key, links.netns_id(plan["netns"]))
+        return changes
+
+    def _links_up(self, plan: dict) -> bool:
+        """Whether the bridges, veth legs and VXLAN/VLAN links of a plan all exist and are up."""
+        host = [plan[side][key] for side in ("guest", "public") for key in ("bridge", "host_leg")]
+        host += [plan[extra]["name"] for extra in ("vxlan", "vlan") if plan[extra]]
+        router = ["lo"] + [plan[side]["router_leg"] for side in ("guest", "public")]
+        return links.links_up(self.host_netns, host) and links.links_up(plan["netns"], router)
+
+    def _sync_links(self, plan: dict) -> list[str]:
         """Namespace, bridges, veth legs, addresses, route, sysctls, VXLAN/VLAN."""
         changes, ns, host = [], plan["netns"], self.host_netns
         if links.ensure_netns(ns):
@@ -162,7 +185,7 @@ class RouterManager:
                 changes.append(f"bridge {leg['bridge']} created")
                 if side == "guest":
                     self._note_bridge(leg["bridge"])
-            if links.ensure_leg(host, leg["bridge"], leg["host_leg"], ns, leg["router_leg"]):
+            if links.ensure_leg(host, leg["bridge"], leg, ns):
                 changes.append(f"veth {leg['host_leg']} created")
             addrs = links.sync_addresses(ns, leg["router_leg"], leg["addresses"])
             changes += [f"{leg['router_leg']} {c}" for c in addrs]
@@ -208,10 +231,11 @@ class RouterManager:
             return ["haproxy reloaded"]
         return []
 
-    def _metadata(self, cfg: RouterConfig, rdir: Path, ns: str, text: str) -> list[str]:
-        """Publish metadata.json and make sure the hub serves it in this namespace."""
+    def _metadata(self, cfg: RouterConfig, rdir: Path, ns: str, files: dict[str, str]) -> list[str]:
+        """Publish metadata.json (and links.json) and make sure the hub serves it in this namespace."""
+        text = files["metadata.json"]
         changed = self._write(rdir, "metadata.json", text)
-        self._write(rdir, "links.json", render_router(cfg, str(rdir))["links.json"])
+        self._write(rdir, "links.json", files["links.json"])
         if not changed and self.hub.serves(cfg.network_uuid, _sha(text), ns):
             return []
         self.hub.sync(cfg.network_uuid, _sha(text), ns)
@@ -223,6 +247,8 @@ class RouterManager:
         state = self._state(network_uuid)
         if state is None and not rdir.exists():
             return False
+        if state:
+            self._linked.pop(state["plan"]["netns"], None)
         services.stop_haproxy(rdir)
         services.procs.stop(rdir / "dnsmasq.pid", "dnsmasq")
         if state:

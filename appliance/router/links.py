@@ -2,19 +2,91 @@
 
 from __future__ import annotations
 
+import fcntl
+import socket
+import struct
 import subprocess
+import threading
+from collections.abc import Iterator
+from contextlib import contextmanager
 from typing import Any
 
 from pyroute2 import IPRoute, netns
 from pyroute2.netlink.exceptions import NetlinkError
 from virga.appliance.router.errors import ApplyError
+from virga.appliance.router.nsenter import netns as entered
 from virga.appliance.router.nsenter import netns_id, write_sysctl
 from virga.appliance.router.procs import run
 
+_CACHE = threading.local()
 
-def ipr(ns: str | None) -> IPRoute:
-    """An IPRoute socket in namespace ns (None: the current one)."""
-    return IPRoute(netns=ns) if ns else IPRoute()
+
+def _open(ns: str | None) -> IPRoute:
+    """A new IPRoute socket in namespace ns (None: the current one).
+
+    The socket is opened after setns(2) in this thread rather than with IPRoute(netns=...), which
+    forks a helper process and stops it with SIGTERM: a parent with Python signal handlers
+    (uvicorn, the router supervisor) would see that signal itself and the helper would not die.
+    """
+    with entered(ns):
+        return IPRoute()
+
+
+@contextmanager
+def session() -> Iterator[None]:
+    """Within the body, this thread reuses one netlink socket per namespace (opening one costs milliseconds)."""
+    if getattr(_CACHE, "sockets", None) is not None:
+        yield
+        return
+    _CACHE.sockets = {}
+    try:
+        yield
+    finally:
+        sockets, _CACHE.sockets = _CACHE.sockets, None
+        for sock in sockets.values():
+            sock.close()
+
+
+@contextmanager
+def ipr(ns: str | None) -> Iterator[IPRoute]:
+    """An IPRoute socket in namespace ns: the session's shared one, else a fresh one closed afterwards."""
+    sockets = getattr(_CACHE, "sockets", None)
+    if sockets is None:
+        with _open(ns) as ip:
+            yield ip
+        return
+    if ns not in sockets:
+        sockets[ns] = _open(ns)
+    yield sockets[ns]
+
+
+def forget(ns: str) -> None:
+    """Drop the session's socket of a namespace that is being removed."""
+    sockets = getattr(_CACHE, "sockets", None)
+    if sockets and ns in sockets:
+        sockets.pop(ns).close()
+
+
+SIOCGIFFLAGS = 0x8913
+IFF_UP = 0x1
+
+
+def _is_up(sock: socket.socket, name: str) -> bool:
+    """Whether a link of the socket's namespace exists and is administratively up (SIOCGIFFLAGS)."""
+    try:
+        res = fcntl.ioctl(sock, SIOCGIFFLAGS, struct.pack("16sH22x", name.encode(), 0))
+    except OSError:
+        return False
+    return bool(struct.unpack("16sH22x", res)[1] & IFF_UP)
+
+
+def links_up(ns: str | None, names: list[str]) -> bool:
+    """Whether every named link of namespace ns exists and is up: setns + ioctl, no netlink socket."""
+    try:
+        with entered(ns), socket.socket(socket.AF_INET, socket.SOCK_DGRAM) as sock:
+            return all(_is_up(sock, name) for name in names)
+    except ApplyError:
+        return False
 
 
 def ensure_netns(name: str) -> bool:
@@ -31,6 +103,7 @@ def remove_netns(name: str) -> bool:
     """Delete a named namespace; return whether it existed."""
     if netns_id(name) is None:
         return False
+    forget(name)
     netns.remove(name)
     return True
 
@@ -70,24 +143,36 @@ def delete_link(ns: str | None, name: str) -> bool:
     return True
 
 
-def ensure_leg(host_ns: str | None, bridge: str, host_leg: str, router_ns: str, router_leg: str) -> bool:
-    """A veth whose host leg is in the bridge and whose other leg sits in the router namespace."""
+def ensure_leg(host_ns: str | None, bridge: str, leg: dict[str, Any], router_ns: str) -> bool:
+    """A veth whose host leg is in the bridge and whose other leg sits in the router namespace,
+    both ends with their fixed MACs; leg is a side of the link plan. Return whether it was created."""
     created = False
+    host_leg, router_leg = leg["host_leg"], leg["router_leg"]
     with ipr(router_ns) as rip:
         have_router_leg = _index(rip, router_leg) is not None
     with ipr(host_ns) as ip:
         if _index(ip, host_leg) is not None and not have_router_leg:
             ip.link("del", index=_index(ip, host_leg))
         if _index(ip, host_leg) is None:
-            ip.link("add", ifname=host_leg, kind="veth", peer={"ifname": router_leg, "net_ns_fd": router_ns})
+            ip.link("add", ifname=host_leg, kind="veth", address=leg["host_mac"],
+                    peer={"ifname": router_leg, "net_ns_fd": router_ns, "address": leg["router_mac"]})
             created = True
         idx, br = _index(ip, host_leg), _index(ip, bridge)
+        _ensure_mac(ip, idx, leg["host_mac"])
         link = ip.get_links(idx)[0]
         if link.get("master") != br or link.get("state") != "up":
             ip.link("set", index=idx, master=br, state="up")
     with ipr(router_ns) as rip:
-        rip.link("set", index=_index(rip, router_leg), state="up")
+        idx = _index(rip, router_leg)
+        _ensure_mac(rip, idx, leg["router_mac"])
+        rip.link("set", index=idx, state="up")
     return created
+
+
+def _ensure_mac(ip: IPRoute, idx: int | None, mac: str) -> None:
+    """Give a link its fixed MAC (a leg made before MACs were fixed gets it on the next apply)."""
+    if idx is not None and ip.get_links(idx)[0].get("address") != mac:
+        ip.link("set", index=idx, address=mac)
 
 
 def sync_addresses(router_ns: str, ifname: str, wanted: list[str]) -> list[str]:

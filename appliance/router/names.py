@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import hashlib
 from dataclasses import dataclass
 
 GUEST_IF = "guest0"
@@ -34,6 +35,12 @@ class RouterNames:
     def vxlan(self) -> str:
         """The VXLAN link attached to the guest bridge."""
         return f"vx{self.short_id}"
+
+    def mac(self, leg: str) -> str:
+        """A fixed, locally administered MAC for one veth end (e.g. "guest", "guest-host"), so a router
+        rebuilt from the database answers ARP with the same address and guests' caches stay valid."""
+        digest = hashlib.sha256(f"{self.short_id}/{leg}".encode()).digest()[:4]
+        return "02:76:" + ":".join(f"{b:02x}" for b in digest)
 
     def vlan(self, vlan_id: int) -> str:
         """The 802.1Q link attached to the guest bridge."""

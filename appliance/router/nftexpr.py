@@ -4,15 +4,28 @@ from __future__ import annotations
 
 import ipaddress
 from collections.abc import Iterable
+from functools import lru_cache
 
 from virga.appliance.router.model import PortForward, PortRange
 
 ANY = "0.0.0.0/0"
 
 
+@lru_cache(maxsize=65536)
+def network(cidr: str) -> ipaddress.IPv4Network:
+    """Parse a CIDR, host bits allowed (cached: big rulesets repeat the same few thousand)."""
+    return ipaddress.IPv4Network(cidr, strict=False)
+
+
+@lru_cache(maxsize=65536)
+def _normal(cidr: str) -> str:
+    """A CIDR in its normal text form."""
+    return str(network(cidr))
+
+
 def addr_set(cidrs: Iterable[str]) -> str | None:
     """`{ a, b }` of normalised CIDRs, a single CIDR bare, or None when it includes 0.0.0.0/0."""
-    nets = sorted({str(ipaddress.IPv4Network(c, strict=False)) for c in cidrs})
+    nets = sorted({_normal(c) for c in cidrs})
     if not nets or ANY in nets:
         return None
     return nets[0] if len(nets) == 1 else "{ " + ", ".join(nets) + " }"

@@ -119,8 +119,10 @@ def link_plan(cfg: RouterConfig) -> dict[str, Any]:
     plan: dict[str, Any] = {
         "netns": names.netns,
         "guest": {"bridge": cfg.guest_bridge, "host_leg": names.guest_veth, "router_leg": GUEST_IF,
+                  "host_mac": names.mac("guest-host"), "router_mac": names.mac("guest"),
                   "addresses": [f"{cfg.gateway}/{prefix}"]},
         "public": {"bridge": cfg.public_bridge, "host_leg": names.public_veth, "router_leg": PUBLIC_IF,
+                   "host_mac": names.mac("public-host"), "router_mac": names.mac("public"),
                    "addresses": [f"{p.address}/{p.prefix}" for p in cfg.public_ips]},
         "default_route": snat.gateway if snat else None,
         "sysctl": {"net.ipv4.ip_forward": "1"},

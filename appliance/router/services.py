@@ -16,8 +16,7 @@ from virga.appliance.router.nsenter import netns_id
 
 
 def load_ruleset(ns: str | None, text: str) -> None:
-    """Check a ruleset with `nft -c`, then load it atomically; a bad one leaves the old in force."""
-    procs.run(["nft", "-c", "-f", "-"], netns=ns, stdin=text)
+    """Load a ruleset in one nft transaction: a bad one is refused whole and the old stays in force."""
     procs.run(["nft", "-f", "-"], netns=ns, stdin=text)
 
 

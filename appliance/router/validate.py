@@ -15,6 +15,7 @@ from virga.appliance.router.model import (
     SecurityGroupConfig,
     SgRule,
 )
+from virga.appliance.router.nftexpr import network
 
 SHORT_ID = re.compile(r"^[a-z0-9]{1,8}$")
 IFNAME = re.compile(r"^[A-Za-z0-9_.-]{1,15}$")
@@ -37,7 +38,7 @@ def ip(value: str, what: str) -> ipaddress.IPv4Address:
 def cidr(value: str, what: str) -> ipaddress.IPv4Network:
     """Parse an IPv4 CIDR (host bits allowed) or raise RouterConfigError."""
     try:
-        return ipaddress.IPv4Network(value, strict=False)
+        return network(value)
     except (ValueError, TypeError) as exc:
         raise RouterConfigError(f"{what}: malformed CIDR {value!r}") from exc
 

@@ -5,9 +5,8 @@ from __future__ import annotations
 from sqlmodel import select
 from virga.client import VirgaClient
 from virga.core import VirgaApp
-from virga.models import Network, SecurityGroup, SecurityGroupVm, VirtualMachine
+from virga.models import Network, SecurityGroup
 from virga.services.routercfg import security_group_config
-from virga.services.rules import attach_security_groups
 
 from tests.api.netutil import fails, offering, user, vm
 from tests.factories import Cloud
@@ -58,19 +57,23 @@ async def test_membership_feeds_the_bridge_filter(app: VirgaApp, admin: VirgaCli
     web = (await alice.call("createSecurityGroup", name="web"))["securitygroup"]
     await alice.run("authorizeSecurityGroupIngress", securitygroupid=web["id"], protocol="tcp", startport=80,
                     cidrlist="0.0.0.0/0")
-    guest = await vm(admin, app, cloud, net["id"], "web-1", account="alice")
-    with app.db.session() as s:  # the deploy hook the lead wires into deployVirtualMachine
-        row = s.exec(select(VirtualMachine).where(VirtualMachine.uuid == guest["id"])).one()
+    await fails(431, vm(admin, app, cloud, net["id"], "web-0", account="alice", securitygroupids=cloud.zone),
+                "securitygroupids")
+    guest = await vm(admin, app, cloud, net["id"], "web-1", account="alice", securitygroupids=web["id"])
+    with app.db.session() as s:  # deployVirtualMachine put the VM in the group it was given
         network = s.exec(select(Network).where(Network.uuid == net["id"])).one()
-        if not s.exec(select(SecurityGroupVm).where(SecurityGroupVm.vm_id == row.id)).first():
-            attach_security_groups(s, row, [network], [web["id"]])
-            s.commit()
         cfg = security_group_config(s, network)
     assert len(cfg.nics) == 1 and cfg.nics[0].ip == guest["nic"][0]["ipaddress"]
     assert cfg.nics[0].ingress[0].protocol == "tcp" and cfg.nics[0].ingress[0].ports.start == 80
     listed = await alice.list("listSecurityGroups", "securitygroup", virtualmachineid=guest["id"])
     assert [g["name"] for g in listed] == ["web"] and listed[0]["virtualmachinecount"] == 1
     await fails(536, alice.call("deleteSecurityGroup", id=web["id"]), "in use")
+    plain = await vm(admin, app, cloud, net["id"], "plain-1", account="alice")  # no groups: the account's default
+    listed = await alice.list("listSecurityGroups", "securitygroup", virtualmachineid=plain["id"])
+    assert [g["name"] for g in listed] == ["default"] and listed[0]["virtualmachineids"] == [plain["id"]]
     with app.db.session() as s:
+        network = s.exec(select(Network).where(Network.uuid == net["id"])).one()
+        assert {n.ip for n in security_group_config(s, network).nics} == {
+            guest["nic"][0]["ipaddress"], plain["nic"][0]["ipaddress"]}
         assert s.exec(select(SecurityGroup).where(SecurityGroup.name == "default")).first() is not None
     await alice.close()

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import dataclasses
+import json
 import time
 from types import SimpleNamespace
 
@@ -10,7 +11,7 @@ import pytest
 from virga.appliance.router import services
 from virga.appliance.router.errors import ApplyError
 from virga.appliance.router.model import EgressRule
-from virga.appliance.router.render import ROUTER_FILES
+from virga.appliance.router.render import ROUTER_FILES, link_plan
 
 from tests.router.netkit import get, sh
 from tests.router.sample import MAC1, MAC2, PUBGW, SNAT, STATIC, VM1, VM2, sample
@@ -109,14 +110,23 @@ def test_reapply_noop_rebuild_identical(world):
     assert mgr.apply_sync(cfg).changes == ()
     rdir = mgr.router_dir(cfg.network_uuid)
     before = {name: (rdir / name).read_bytes() for name in ROUTER_FILES if (rdir / name).exists()}
+    macs = _macs(f"vr-{cfg.short_id}")
+    assert macs == {"guest0": link_plan(cfg)["guest"]["router_mac"], "public0": link_plan(cfg)["public"]["router_mac"]}
     mgr.destroy_sync(cfg.network_uuid)
     mgr.apply_sync(cfg)
     after = {name: (rdir / name).read_bytes() for name in ROUTER_FILES if (rdir / name).exists()}
     assert before == after
+    assert _macs(f"vr-{cfg.short_id}") == macs  # the rebuilt router answers ARP with the same MACs
     assert get(world.g1, f"http://{PUBGW}/") == (0, f"public {SNAT}")
     assert get(world.pub, f"http://{SNAT}:2222/")[0] == 0
     assert world.lab.dhcp(world.g2)[0] == VM2
     assert mgr.status_sync(cfg.network_uuid).healthy
+
+
+def _macs(ns: str) -> dict[str, str]:
+    """The MACs of a router's legs."""
+    links = json.loads(sh(["ip", "-j", "link"], ns=ns))
+    return {link["ifname"]: link["address"] for link in links if link["ifname"] in ("guest0", "public0")}
 
 
 def test_bad_ruleset_keeps_old(world):

@@ -26,6 +26,7 @@ from virga.models import (
     Zone,
 )
 from virga.services import limits
+from virga.services.rules import attach_security_groups, check_hostname_free
 from virga.services.states import can, transition
 
 HOSTNAME = re.compile(r"^[a-zA-Z]([a-zA-Z0-9-]{0,61}[a-zA-Z0-9])?$")
@@ -121,6 +122,7 @@ def deploy_vm(ctx: Ctx) -> Pending:
         keypair = kp.name
     cpus, speed, memory = _offering_size(ctx, off)
     nets = _networks(ctx, zone)
+    check_hostname_free(ctx.db, name, nets)
     for rtype, add in ((0, 1), (8, cpus), (9, memory), (2, 1 + bool(a.diskofferingid))):
         limits.check(ctx.db, account, rtype, add)
     vm = VirtualMachine(
@@ -136,6 +138,7 @@ def deploy_vm(ctx: Ctx) -> Pending:
         vm.name = vm.displayname = vm.uuid
     vm.instancename = f"i-{account.id}-{vm.id}-VM"
     ctx.db.add(vm)
+    attach_security_groups(ctx.db, vm, nets, a.securitygroupids)
     params = {"networkids": [n.uuid for n in nets], "ipaddress": a.ipaddress,
               "startvm": a.startvm if a.startvm is not None else True, "rootdisksize": a.rootdisksize,
               "diskofferingid": a.diskofferingid, "size": a.size}
