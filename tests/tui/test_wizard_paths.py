@@ -21,11 +21,8 @@ from tests.tui.test_wizard import page, run_step
 @pytest.fixture
 def fake() -> Iterator[FakeXapi]:
     """A seeded fake XenServer pool master on 127.0.0.1."""
-    server = FakeXapi().start()
-    try:
+    with FakeXapi() as server:
         yield server
-    finally:
-        server.stop()
 
 
 def test_kinds_offered_and_their_steps() -> None:

@@ -21,11 +21,8 @@ from tests.support import need
 @pytest.fixture
 def fake() -> Iterator[FakeXapi]:
     """A seeded fake pool master serving XML-RPC over HTTP on 127.0.0.1."""
-    server = FakeXapi().start()
-    try:
+    with FakeXapi() as server:
         yield server
-    finally:
-        server.stop()
 
 
 def record(fake: FakeXapi, cls: str, **match: Any) -> dict[str, Any]:
