@@ -9,12 +9,13 @@ from datetime import timedelta
 from typing import Any
 
 from sqlmodel import Session, select
+from virga.api.auth import BY_USER_ID, BY_USERNAME
 from virga.api.context import Ctx
 from virga.config import Settings
 from virga.db import Database
 from virga.errors import AuthError
 from virga.jobs.engine import JobEngine
-from virga.models import Account, Domain, ManagementServer, User, utcnow
+from virga.models import ManagementServer, utcnow
 from virga.services.hostpool import HostPool
 
 log = logging.getLogger(__name__)
@@ -118,14 +119,11 @@ class VirgaApp:
                 log.exception("listener failed")
 
     def ctx_for_user(self, s: Session, user_id: int | None) -> Ctx:
-        """Build a call context for a user id (jobs run as the user who queued them)."""
-        user = s.get(User, user_id) if user_id else None
-        if user is None:
-            user = s.exec(select(User).where(User.username == "admin")).first()
-        if user is None:
+        """Build a call context for a user id (jobs run as the user who queued them; else the admin)."""
+        row = s.exec(BY_USER_ID, params={"v": user_id}).first() if user_id else None
+        if row is None:
+            row = s.exec(BY_USERNAME, params={"v": "admin"}).first()
+        if row is None:
             raise AuthError("no such user")
-        account = s.get(Account, user.account_id)
-        assert account is not None
-        domain = s.get(Domain, account.domain_id)
-        assert domain is not None
+        user, account, domain = row
         return Ctx(app=self, db=s, user=user, account=account, domain=domain)

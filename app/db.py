@@ -7,9 +7,11 @@ from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
-from sqlalchemy import event
+from sqlalchemy import bindparam, event
 from sqlalchemy.engine import Engine
-from sqlmodel import Session, create_engine
+from sqlmodel import Session, create_engine, select
+
+_BY_COLUMN: dict[tuple[type, str], Any] = {}
 
 
 def make_engine(url: str) -> Engine:
@@ -62,3 +64,18 @@ class Database:
     def dispose(self) -> None:
         """Close every pooled connection."""
         self.engine.dispose()
+
+
+def by_column(model: type, column: str, *, many: bool = False) -> Any:
+    """A SELECT of a model's rows by one column, built once and reused (bind its value, or list with many, as `v`).
+
+    Reusing the statement object skips building the expression and its cache key on every call,
+    which is most of SQLAlchemy's cost for the small lookups each API request and job makes.
+    """
+    key = (model, column + ("[]" if many else ""))
+    stmt = _BY_COLUMN.get(key)
+    if stmt is None:
+        col = getattr(model, column)
+        cond = col.in_(bindparam("v", expanding=True)) if many else col == bindparam("v")
+        stmt = _BY_COLUMN[key] = select(model).where(cond)
+    return stmt

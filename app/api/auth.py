@@ -7,11 +7,13 @@ import hashlib
 import hmac
 import secrets
 from datetime import UTC, datetime, timedelta
+from typing import Any
 from urllib.parse import quote
 
+from sqlalchemy import bindparam
 from sqlmodel import Session, select
 from virga.errors import AuthError
-from virga.models import Account, LoginSession, User, utcnow
+from virga.models import Account, Domain, LoginSession, User, utcnow
 
 BAD_CREDENTIALS = "unable to verify user credentials and/or request signature"
 SESSION_TTL = timedelta(hours=12)
@@ -79,7 +81,27 @@ def _parse_expires(text: str) -> datetime:
     raise AuthError(BAD_CREDENTIALS)
 
 
-def verify_signed(db: Session, raw: dict[str, str]) -> User:
+Principal = tuple[User, Account, Domain]
+# Built once: every request runs it (see virga.db.by_column for why that matters).
+PRINCIPAL = (select(User, Account, Domain).join(Account, Account.id == User.account_id)
+             .join(Domain, Domain.id == Account.domain_id).where(User.removed == None))  # noqa: E711
+BY_APIKEY = PRINCIPAL.where(User.apikey == bindparam("v"))
+BY_USER_ID = PRINCIPAL.where(User.id == bindparam("v"))
+BY_USERNAME = PRINCIPAL.where(User.username == bindparam("v"))
+
+
+def _principal(db: Session, stmt: Any, value: Any) -> Principal:
+    """The enabled user a prebuilt principal query finds, with its account and domain, or raise 401."""
+    row = db.exec(stmt, params={"v": value}).first()
+    if row is None:
+        raise AuthError(BAD_CREDENTIALS)
+    user, account, domain = row
+    if user.state != "enabled" or account.state != "enabled" or account.removed:
+        raise AuthError(BAD_CREDENTIALS)
+    return user, account, domain
+
+
+def verify_signed(db: Session, raw: dict[str, str]) -> Principal:
     """Authenticate a request signed with an API key, or raise 401."""
     lowered = {k.lower(): v for k, v in raw.items()}
     apikey, signature = lowered.get("apikey"), lowered.get("signature")
@@ -89,33 +111,19 @@ def verify_signed(db: Session, raw: dict[str, str]) -> User:
         expires = lowered.get("expires")
         if not expires or _parse_expires(expires) < datetime.now(UTC):
             raise AuthError(BAD_CREDENTIALS)
-    user = db.exec(select(User).where(User.apikey == apikey, User.removed == None)).first()  # noqa: E711
-    if user is None or not user.secretkey:
-        raise AuthError(BAD_CREDENTIALS)
+    found = _principal(db, BY_APIKEY, apikey)
     unsigned = {k: v for k, v in raw.items() if k.lower() != "signature"}
-    if not signature_matches(unsigned, user.secretkey, signature):
+    if not found[0].secretkey or not signature_matches(unsigned, found[0].secretkey, signature):
         raise AuthError(BAD_CREDENTIALS)
-    _check_enabled(db, user)
-    return user
+    return found
 
 
-def verify_session(db: Session, key: str) -> User:
+def verify_session(db: Session, key: str) -> Principal:
     """Authenticate a request by its sessionkey, or raise 401."""
     sess = db.exec(select(LoginSession).where(LoginSession.sessionkey == key)).first()
     if sess is None or sess.expires < utcnow():
         raise AuthError(BAD_CREDENTIALS)
-    user = db.get(User, sess.user_id)
-    if user is None or user.removed is not None:
-        raise AuthError(BAD_CREDENTIALS)
-    _check_enabled(db, user)
-    return user
-
-
-def _check_enabled(db: Session, user: User) -> None:
-    """Refuse disabled users and disabled or locked accounts."""
-    account = db.get(Account, user.account_id)
-    if user.state != "enabled" or account is None or account.state != "enabled" or account.removed:
-        raise AuthError(BAD_CREDENTIALS)
+    return _principal(db, BY_USER_ID, sess.user_id)
 
 
 def open_session(db: Session, user: User) -> LoginSession:

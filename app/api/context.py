@@ -2,12 +2,14 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any, TypeVar
 
-from sqlalchemy import func, or_
+from sqlalchemy import bindparam, func, or_
 from sqlmodel import Session, SQLModel, select
 from virga.api.registry import ADMIN, DOMAIN_ADMIN, USER, Args
+from virga.db import by_column
 from virga.errors import InvalidParameter, PermissionDenied
 from virga.models import Account, Domain, Owned, ResourceTag, User
 
@@ -15,6 +17,7 @@ if TYPE_CHECKING:
     from virga.core import VirgaApp
 
 T = TypeVar("T", bound=SQLModel)
+_REFS: dict[Any, Any] = {}  # prebuilt (id, uuid, name) selects per model
 ROLE_BY_TYPE = {0: USER, 1: ADMIN, 2: DOMAIN_ADMIN}
 DEFAULT_PAGE_SIZE = 500
 
@@ -31,6 +34,8 @@ class Ctx:
     args: Args = field(default_factory=Args)
     command: str = ""
     _cache: dict[tuple[type, int], Any] = field(default_factory=dict)
+    _memo: dict[Any, Any] = field(default_factory=dict)
+    _refs: dict[tuple[type, int], tuple[str, str]] = field(default_factory=dict)
 
     @property
     def role(self) -> str:
@@ -52,19 +57,45 @@ class Ctx:
             self._cache[key] = self.db.get(model, pk)
         return self._cache[key]
 
+    def memo(self, key: Any, make: Callable[[], Any]) -> Any:
+        """A value computed once per call (such as settings every row of a list needs)."""
+        if key not in self._memo:
+            self._memo[key] = make()
+        return self._memo[key]
+
     def preload(self, model: type[T], ids: set[int | None]) -> None:
         """Load many rows by internal id in one query into the call's cache."""
         missing = {i for i in ids if i is not None and (model, i) not in self._cache}
+        for i in list(missing):  # rows this session already holds need no query
+            row = self.db.identity_map.get(self.db.identity_key(model, i))
+            if row is not None:
+                self._cache[(model, i)] = row
+                missing.discard(i)
         if missing:
-            for row in self.db.exec(select(model).where(model.id.in_(missing))):  # type: ignore[attr-defined]
+            for row in self.db.exec(by_column(model, "id", many=True), params={"v": list(missing)}):
                 self._cache[(model, row.id)] = row  # type: ignore[attr-defined]
+
+    def preload_refs(self, model: Any, ids: set[int | None]) -> None:
+        """Load only the uuid and name of many rows, for {x}id/{x}name fields (see ref_of)."""
+        missing = [i for i in ids if i is not None and (model, i) not in self._cache and (model, i) not in self._refs]
+        if missing:
+            stmt = _REFS.get(model)
+            if stmt is None:
+                stmt = _REFS[model] = select(model.id, model.uuid, model.name).where(
+                    model.id.in_(bindparam("v", expanding=True)))
+            for pk, uuid, name in self.db.exec(stmt, params={"v": missing}):
+                self._refs[(model, pk)] = (uuid, name)
+
+    def ref_of(self, model: Any, pk: int | None) -> tuple[str, str] | None:
+        """The (uuid, name) preload_refs loaded for a row, if it did."""
+        return self._refs.get((model, pk)) if pk is not None else None
 
     def get(self, model: type[T], uuid: str | None, param: str = "id", *, removed_ok: bool = False) -> T:
         """Find a visible resource by UUID, or raise 431 naming the parameter."""
         label = model.__name__
         if not uuid:
             raise InvalidParameter(f"Missing parameter {param}")
-        row = self.db.exec(select(model).where(model.uuid == uuid)).first()  # type: ignore[attr-defined]
+        row = self.db.exec(by_column(model, "uuid"), params={"v": uuid}).first()
         if row is None or (row.removed is not None and not removed_ok) or not self.can_see(row):  # type: ignore[attr-defined]
             raise InvalidParameter(f"Unable to find {label} with id {uuid} (parameter {param})")
         return row

@@ -13,7 +13,7 @@ from virga.api.context import Ctx
 from virga.api.registry import Command, lookup, parse_args
 from virga.api.response import envelope, error_body
 from virga.errors import AuthError, CloudError, InternalError, InvalidParameter, UnknownCommand
-from virga.models import Account, AsyncJob, Domain, User
+from virga.models import AsyncJob
 
 if TYPE_CHECKING:
     from virga.core import VirgaApp
@@ -41,8 +41,8 @@ class Reply:
     sessionkey: str | None = None
 
 
-def _authenticate(s: Session, cmd: Command, raw: dict[str, str], cookie: str | None) -> User:
-    """Find the calling user from a sessionkey or an API key signature."""
+def _authenticate(s: Session, raw: dict[str, str], cookie: str | None) -> auth.Principal:
+    """Find the calling user, account and domain from a sessionkey or an API key signature."""
     lowered = {k.lower(): v for k, v in raw.items()}
     if "apikey" in lowered or "signature" in lowered:
         return auth.verify_signed(s, raw)
@@ -50,15 +50,6 @@ def _authenticate(s: Session, cmd: Command, raw: dict[str, str], cookie: str | N
     if key:
         return auth.verify_session(s, key)
     raise AuthError(auth.BAD_CREDENTIALS)
-
-
-def _ctx(app: VirgaApp, s: Session, user: User, cmd: Command) -> Ctx:
-    """The call context of an authenticated user."""
-    account = s.get(Account, user.account_id)
-    domain = s.get(Domain, account.domain_id) if account else None
-    if account is None or domain is None:
-        raise AuthError(auth.BAD_CREDENTIALS)
-    return Ctx(app=app, db=s, user=user, account=account, domain=domain, command=cmd.name)
 
 
 async def dispatch(app: VirgaApp, raw: dict[str, str], cookie: str | None = None) -> Reply:
@@ -83,7 +74,8 @@ async def _run(app: VirgaApp, s: Session, cmd: Command, raw: dict[str, str], coo
     if not cmd.auth:
         ctx = Ctx(app=app, db=s, user=None, account=None, domain=None, command=cmd.name)  # type: ignore[arg-type]
     else:
-        ctx = _ctx(app, s, _authenticate(s, cmd, raw, cookie), cmd)
+        user, account, domain = _authenticate(s, raw, cookie)
+        ctx = Ctx(app=app, db=s, user=user, account=account, domain=domain, command=cmd.name)
         if ctx.role not in cmd.roles:
             raise UnknownCommand(NOT_AVAILABLE)
     ctx.args = parse_args(cmd, raw)

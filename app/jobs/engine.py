@@ -62,6 +62,14 @@ def to_cloud_error(exc: BaseException) -> CloudError:
     return InternalError(f"{type(exc).__name__}: {exc}")
 
 
+def outcome(job_id: int, status: int, code: int, result: dict[str, Any]) -> Any:
+    """The UPDATE that records a job's end (status 1 succeeded, 2 failed)."""
+    return update(AsyncJob).where(AsyncJob.id == job_id).values(
+        state="succeeded" if status == 1 else "failed", status=status, resultcode=code,
+        procstatus=100 if status == 1 else 0, result=result, completed=utcnow(),
+    ).execution_options(synchronize_session=False)  # no session reads the job row after ending it
+
+
 @dataclass
 class JobRun:
     """A running job as its body sees it."""
@@ -87,23 +95,44 @@ class JobRun:
         with self.app.db.session() as s:
             yield self.app.ctx_for_user(s, self.user_id)
 
-    def progress(self, percent: int) -> None:
-        """Record progress (jobprocstatus)."""
-        with self.db() as s:
-            s.exec(update(AsyncJob).where(AsyncJob.id == self.job_id).values(procstatus=percent))  # type: ignore[call-overload]
-            s.commit()
+    completed: bool = False
+
+    def progress(self, percent: int, s: Session | None = None) -> None:
+        """Record progress (jobprocstatus); with a session, as part of that session's transaction."""
+        stmt = (update(AsyncJob).where(AsyncJob.id == self.job_id).values(procstatus=percent)
+                .execution_options(synchronize_session=False))
+        if s is not None:
+            s.exec(stmt)  # type: ignore[call-overload]
+            return
+        with self.db() as own:
+            own.exec(stmt)  # type: ignore[call-overload]
+            own.commit()
+
+    def complete(self, s: Session, result: dict[str, Any]) -> None:
+        """Record success in the body's last transaction, so its changes and the outcome commit together."""
+        s.exec(outcome(self.job_id, 1, 0, result))  # type: ignore[call-overload]
+        self.completed = True
 
 
 class JobEngine:
-    """Claims queued jobs from the database and runs them on a pool of asyncio workers."""
+    """Claims queued jobs from the database in batches and runs each on its own asyncio task.
+
+    One dispatcher loop claims as many queued jobs as there are free worker slots with a single
+    conditional UPDATE (so several management servers can share a database), starts them, and
+    sleeps on an event that submitters and finishing jobs set; it rechecks the database every
+    POLL seconds for jobs queued by other servers.
+    """
+
+    POLL = 0.5
 
     def __init__(self, app: VirgaApp, workers: int, owner: str) -> None:
         """Prepare; nothing runs until start()."""
         self.app = app
-        self.workers = workers
+        self.workers = max(1, workers)
         self.owner = owner
         self._wake = asyncio.Event()
-        self._tasks: list[asyncio.Task[None]] = []
+        self._loop: asyncio.Task[None] | None = None
+        self._tasks: set[asyncio.Task[None]] = set()
         self._running: set[int] = set()
         self.stopping = False
 
@@ -114,50 +143,64 @@ class JobEngine:
         return job
 
     def notify(self) -> None:
-        """Wake the workers: a job was queued."""
+        """Wake the dispatcher: a job was queued."""
         self._wake.set()
 
     async def start(self) -> None:
-        """Recover jobs a previous incarnation left running, then start the workers."""
+        """Recover jobs a previous incarnation left running, then start the dispatcher."""
         await self.recover()
         self.stopping = False
-        self._tasks = [asyncio.create_task(self._worker(i)) for i in range(self.workers)]
+        self._loop = asyncio.create_task(self._dispatch())
 
     async def stop(self) -> None:
-        """Stop the workers (running jobs are cancelled and recovered on next start)."""
+        """Stop the dispatcher and running jobs (they are recovered on next start)."""
         self.stopping = True
         self._wake.set()
-        for t in self._tasks:
+        tasks = [*self._tasks, *([self._loop] if self._loop else [])]
+        for t in tasks:
             t.cancel()
-        await asyncio.gather(*self._tasks, return_exceptions=True)
+        await asyncio.gather(*tasks, return_exceptions=True)
         self._tasks.clear()
+        self._loop = None
 
-    def _claim(self) -> AsyncJob | None:
-        """Atomically take the oldest queued job, through the database."""
+    def _claim(self, limit: int) -> list[AsyncJob]:
+        """Atomically take up to `limit` of the oldest queued jobs, through the database."""
         with self.app.db.session() as s:
-            ids = s.exec(select(AsyncJob.id).where(AsyncJob.state == "queued").order_by(AsyncJob.id).limit(8)).all()
-            for jid in ids:
-                res = s.exec(  # type: ignore[call-overload]
-                    update(AsyncJob).where(AsyncJob.id == jid, AsyncJob.state == "queued")
-                    .values(state="running", owner=self.owner, claimed=utcnow())
-                )
-                s.commit()
-                if res.rowcount == 1:
-                    return s.get(AsyncJob, jid)
-        return None
+            oldest = s.exec(select(AsyncJob.id).where(AsyncJob.state == "queued")
+                            .order_by(AsyncJob.id).limit(limit)).all()
+            if not oldest:  # idle: a read, no write lock
+                return []
+            # The state condition makes the claim safe against other servers claiming the same rows.
+            stmt = (update(AsyncJob).where(AsyncJob.id.in_(oldest), AsyncJob.state == "queued")  # type: ignore[union-attr]
+                    .values(state="running", owner=self.owner, claimed=utcnow()).returning(AsyncJob)
+                    .execution_options(synchronize_session=False))
+            jobs = list(s.execute(stmt).scalars())
+            s.commit()
+        return sorted(jobs, key=lambda j: j.id or 0)
 
-    async def _worker(self, index: int) -> None:
-        """Claim and run jobs until stopped."""
+    async def _dispatch(self) -> None:
+        """Claim jobs while worker slots are free; sleep until woken (or POLL seconds) otherwise."""
         while not self.stopping:
-            job = self._claim()
-            if job is None:
-                self._wake.clear()
-                try:
-                    await asyncio.wait_for(self._wake.wait(), timeout=0.5)
-                except TimeoutError:
-                    pass
-                continue
-            await self.run(job)
+            self._wake.clear()
+            free = self.workers - len(self._tasks)
+            try:
+                jobs = self._claim(free) if free > 0 else []
+            except Exception:  # a locked or unreachable database: try again shortly
+                log.exception("claiming queued jobs failed")
+                jobs = []
+            for job in jobs:
+                task = asyncio.create_task(self.run(job))
+                self._tasks.add(task)
+                task.add_done_callback(self._done)
+            try:
+                await asyncio.wait_for(self._wake.wait(), timeout=self.POLL)
+            except TimeoutError:
+                pass
+
+    def _done(self, task: asyncio.Task[None]) -> None:
+        """A job task ended: free its slot and let the dispatcher claim more."""
+        self._tasks.discard(task)
+        self._wake.set()
 
     async def run(self, job: AsyncJob) -> None:
         """Run one claimed job's body and record its result or error."""
@@ -171,7 +214,10 @@ class JobEngine:
                 raise InternalError(f"no job body is registered for {job.command}")
             async with run.undo:
                 result = await body(run)
-            self._finish(job.id, 1, 0, result)
+            if run.completed:
+                self.app.emit("job", job.id)
+            else:
+                self._finish(job.id, 1, 0, result)
         except asyncio.CancelledError:
             raise
         except Exception as exc:
@@ -185,10 +231,7 @@ class JobEngine:
     def _finish(self, job_id: int, status: int, code: int, result: dict[str, Any]) -> None:
         """Write a job's outcome."""
         with self.app.db.session() as s:
-            s.exec(update(AsyncJob).where(AsyncJob.id == job_id).values(  # type: ignore[call-overload]
-                state="succeeded" if status == 1 else "failed", status=status, resultcode=code,
-                procstatus=100 if status == 1 else 0, result=result, completed=utcnow(),
-            ))
+            s.exec(outcome(job_id, status, code, result))  # type: ignore[call-overload]
             s.commit()
         self.app.emit("job", job_id)
 

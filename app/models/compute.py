@@ -5,7 +5,7 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import JSON
+from sqlalchemy import JSON, Index
 from sqlmodel import Field
 from virga.models.base import Owned, Resource
 
@@ -79,6 +79,9 @@ class VirtualMachine(Owned, table=True):
 
 class Nic(Resource, table=True):
     """A NIC of a VM (or of a virtual router) on a guest network."""
+
+    __table_args__ = (Index("ix_nic_net_ip", "network_id", "ip_int"),
+                      Index("ix_nic_net_mac", "network_id", "macaddress"))
 
     vm_id: int | None = Field(default=None, index=True, foreign_key="virtualmachine.id")
     network_id: int = Field(index=True, foreign_key="network.id")

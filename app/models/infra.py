@@ -5,7 +5,7 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import JSON
+from sqlalchemy import JSON, Index
 from sqlmodel import Field
 from virga.models.base import Resource
 
@@ -57,6 +57,8 @@ class Cluster(Resource, table=True):
 
 class Host(Resource, table=True):
     """A hypervisor host and its allocated capacity."""
+
+    __table_args__ = (Index("ix_host_alloc", "zone_id", "memoryallocated", "id"),)  # placement walks it in order
 
     name: str = Field(index=True)
     zone_id: int = Field(index=True, foreign_key="zone.id")

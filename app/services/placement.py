@@ -3,12 +3,12 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import Any
 
-from sqlalchemy import and_, func, literal, or_
+from sqlalchemy import and_, bindparam, func, literal, or_
 from sqlmodel import Session, select
 from virga.errors import InsufficientCapacity
-from virga.models import Cluster, Host, Pod, StoragePool, Zone
-from virga.services.bootstrap import setting
+from virga.models import Cluster, Configuration, Host, Pod, StoragePool, Zone
 
 
 @dataclass(frozen=True)
@@ -23,40 +23,67 @@ class Need:
     cluster_id: int | None = None
 
 
-def _tag_match(column: object, tags: str) -> list[object]:
-    """SQL conditions: every tag in a comma list appears in the column's comma list."""
-    wanted = [t.strip() for t in tags.split(",") if t.strip()]
+def _tag_terms(column: Any, ntags: int) -> list[Any]:
+    """SQL conditions: tag i (bound as tag{i}) appears in the column's comma list."""
     padded = literal(",") + func.replace(column, " ", "") + literal(",")
-    return [padded.like(f"%,{t},%") for t in wanted]
+    return [padded.like(bindparam(f"tag{i}")) for i in range(ntags)]
+
+
+def _tag_params(tags: str) -> dict[str, str]:
+    """The bind values of _tag_terms for a comma list of wanted tags."""
+    wanted = [t.strip() for t in tags.split(",") if t.strip()]
+    return {f"tag{i}": f"%,{tag},%" for i, tag in enumerate(wanted)}
+
+
+FACTORS = select(Configuration.name, Configuration.value).where(
+    Configuration.name.in_(("cpu.overprovisioning.factor", "mem.overprovisioning.factor")))  # type: ignore[attr-defined]
+_CANDIDATES: dict[tuple[int, bool, bool, bool], Any] = {}
+
+
+def _candidates_stmt(ntags: int, hypervisor: bool, cluster: bool, only: bool) -> Any:
+    """The host query of one shape, built once with bind parameters (placement runs on every deploy)."""
+    key = (ntags, hypervisor, cluster, only)
+    if key in _CANDIDATES:
+        return _CANDIDATES[key]
+    cpu_f = func.coalesce(Cluster.cpuovercommitratio, bindparam("cpu_g"))
+    mem_f = func.coalesce(Cluster.memoryovercommitratio, bindparam("mem_g"))
+    stmt = (
+        select(Host).join(Cluster, Cluster.id == Host.cluster_id).join(Pod, Pod.id == Host.pod_id)
+        .join(Zone, Zone.id == Host.zone_id)
+        .where(
+            Host.zone_id == bindparam("zone_id"), Host.state == "Up", Host.resourcestate == "Enabled",
+            Host.removed == None, Cluster.allocationstate == "Enabled",  # noqa: E711
+            Pod.allocationstate == "Enabled", Zone.allocationstate == "Enabled",
+            Host.cpunumber * Host.cpuspeed * cpu_f - Host.cpuallocated >= bindparam("cpu"),
+            Host.memorytotal * mem_f - Host.memoryallocated >= bindparam("memory"),
+            *_tag_terms(Host.hosttags, ntags),
+        )
+        .order_by(Host.memoryallocated, Host.id).limit(bindparam("limit"))
+    )
+    if hypervisor:
+        stmt = stmt.where(Host.hypervisor == bindparam("hypervisor"))
+    if cluster:
+        stmt = stmt.where(Host.cluster_id == bindparam("cluster_id"))
+    if only:
+        stmt = stmt.where(Host.id == bindparam("only"))
+    _CANDIDATES[key] = stmt
+    return stmt
 
 
 def host_candidates(s: Session, need: Need, exclude: set[int] = frozenset(), limit: int = 8,  # type: ignore[assignment]
                     only: int | None = None) -> list[Host]:
     """Hosts that can take the VM now, least memory-allocated first."""
-    cpu_g = float(setting(s, "cpu.overprovisioning.factor", "1.0"))
-    mem_g = float(setting(s, "mem.overprovisioning.factor", "1.0"))
-    cpu_f = func.coalesce(Cluster.cpuovercommitratio, cpu_g)
-    mem_f = func.coalesce(Cluster.memoryovercommitratio, mem_g)
-    stmt = (
-        select(Host).join(Cluster, Cluster.id == Host.cluster_id).join(Pod, Pod.id == Host.pod_id)
-        .join(Zone, Zone.id == Host.zone_id)
-        .where(
-            Host.zone_id == need.zone_id, Host.state == "Up", Host.resourcestate == "Enabled",
-            Host.removed == None, Cluster.allocationstate == "Enabled",  # noqa: E711
-            Pod.allocationstate == "Enabled", Zone.allocationstate == "Enabled",
-            Host.cpunumber * Host.cpuspeed * cpu_f - Host.cpuallocated >= need.cpu_mhz,
-            Host.memorytotal * mem_f - Host.memoryallocated >= need.memory_bytes,
-            *_tag_match(Host.hosttags, need.hosttags),
-        )
-        .order_by(Host.memoryallocated, Host.id).limit(limit + len(exclude))
-    )
-    if need.hypervisor:
-        stmt = stmt.where(Host.hypervisor == need.hypervisor)
-    if need.cluster_id:
-        stmt = stmt.where(Host.cluster_id == need.cluster_id)
-    if only is not None:
-        stmt = stmt.where(Host.id == only)
-    return [h for h in s.exec(stmt) if h.id not in exclude][:limit]
+    tags = _tag_params(need.hosttags)
+    stmt = _candidates_stmt(len(tags), bool(need.hypervisor), bool(need.cluster_id), only is not None)
+    factors = dict(s.exec(FACTORS).all())
+    params: dict[str, Any] = {
+        "cpu_g": float(factors.get("cpu.overprovisioning.factor", "1.0")),
+        "mem_g": float(factors.get("mem.overprovisioning.factor", "1.0")),
+        "zone_id": need.zone_id, "cpu": need.cpu_mhz, "memory": need.memory_bytes, "limit": limit + len(exclude),
+        "hypervisor": need.hypervisor, "cluster_id": need.cluster_id, "only": only,
+        **tags,
+    }
+    return [h for h in s.exec(stmt, params=params) if h.id not in exclude][:limit]
 
 
 def host_fits(s: Session, host: Host, need: Need) -> bool:
@@ -79,23 +106,39 @@ def choose_host(s: Session, need: Need, prefer: int | None = None, exclude: set[
     return found[0]
 
 
-def choose_pool(s: Session, host: Host, size: int, tags: str = "", exclude: set[int] = frozenset()) -> StoragePool:  # type: ignore[assignment]
-    """A primary pool reachable from the host with room for a volume; 533 when none has room."""
-    factor = StoragePool.overprovisionfactor
+_POOLS: dict[int, Any] = {}
+
+
+def _pools_stmt(ntags: int) -> Any:
+    """The primary pool query for a number of storage tags, built once with bind parameters."""
+    if ntags in _POOLS:
+        return _POOLS[ntags]
     stmt = (
         select(StoragePool)
         .where(
-            StoragePool.zone_id == host.zone_id, StoragePool.state == "Up", StoragePool.removed == None,  # noqa: E711
-            or_(StoragePool.cluster_id == host.cluster_id,
+            StoragePool.zone_id == bindparam("zone_id"), StoragePool.state == "Up",
+            StoragePool.removed == None,  # noqa: E711
+            or_(StoragePool.cluster_id == bindparam("cluster_id"),
                 and_(StoragePool.scope == "ZONE", or_(StoragePool.hypervisor == None,  # noqa: E711
-                                                      StoragePool.hypervisor == host.hypervisor))),
+                                                      StoragePool.hypervisor == bindparam("hypervisor")))),
             or_(StoragePool.capacitybytes == 0,
-                StoragePool.capacitybytes * factor - StoragePool.allocatedbytes >= size),
-            *_tag_match(StoragePool.tags, tags),
+                StoragePool.capacitybytes * StoragePool.overprovisionfactor - StoragePool.allocatedbytes
+                >= bindparam("size")),
+            *_tag_terms(StoragePool.tags, ntags),
         )
         .order_by(StoragePool.allocatedbytes, StoragePool.id)
     )
-    for pool in s.exec(stmt):
+    _POOLS[ntags] = stmt
+    return stmt
+
+
+def choose_pool(s: Session, host: Host, size: int, tags: str = "", exclude: set[int] = frozenset()) -> StoragePool:  # type: ignore[assignment]
+    """A primary pool reachable from the host with room for a volume; 533 when none has room."""
+    wanted = _tag_params(tags)
+    params = {"zone_id": host.zone_id, "cluster_id": host.cluster_id, "hypervisor": host.hypervisor, "size": size,
+              **wanted}
+    stmt = _pools_stmt(len(wanted))
+    for pool in s.exec(stmt, params=params):
         if pool.id not in exclude:
             return pool
     raise InsufficientCapacity(

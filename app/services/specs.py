@@ -40,11 +40,15 @@ def nic_spec(net: Network, nic: Nic) -> NicSpec:
                    device_id=nic.deviceid, is_default=nic.isdefault)
 
 
-def instance_spec(s: Session, vm: VirtualMachine) -> InstanceSpec:
-    """Everything a driver needs to define a VM, from the database."""
-    vols = s.exec(select(Volume).where(Volume.vm_id == vm.id, Volume.removed == None)  # noqa: E711
-                  .order_by(Volume.deviceid)).all()
-    nics = s.exec(select(Nic).where(Nic.vm_id == vm.id, Nic.removed == None).order_by(Nic.deviceid)).all()  # noqa: E711
+def instance_spec(s: Session, vm: VirtualMachine, *, vols: list[Volume] | None = None,
+                  nics: list[Nic] | None = None) -> InstanceSpec:
+    """Everything a driver needs to define a VM, from the database (or from the rows a caller just wrote)."""
+    if vols is None:
+        vols = list(s.exec(select(Volume).where(Volume.vm_id == vm.id, Volume.removed == None)  # noqa: E711
+                           .order_by(Volume.deviceid)))
+    if nics is None:
+        nics = list(s.exec(select(Nic).where(Nic.vm_id == vm.id, Nic.removed == None)  # noqa: E711
+                           .order_by(Nic.deviceid)))
     nets = {n.network_id: s.get(Network, n.network_id) for n in nics}
     tmpl = s.get(Template, vm.template_id)
     iso = s.get(Template, vm.iso_id) if vm.iso_id else None

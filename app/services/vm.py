@@ -6,7 +6,9 @@ import logging
 from dataclasses import replace
 from typing import TYPE_CHECKING, Any
 
+from sqlalchemy import bindparam, case, update
 from sqlmodel import Session, select
+from virga.db import by_column
 from virga.drivers.base import InstanceNotFound, PowerState
 from virga.jobs.engine import JobRun, job_body, job_recover
 from virga.models import (
@@ -29,7 +31,7 @@ from virga.services.capacity import reserve
 from virga.services.events import record_event
 from virga.services.network import implement, sync_router
 from virga.services.placement import Need, choose_host, choose_pool
-from virga.services.specs import instance_spec, template_spec, volume_spec
+from virga.services.specs import instance_spec, volume_spec
 from virga.services.states import transition
 
 if TYPE_CHECKING:
@@ -47,7 +49,7 @@ def need_of(vm: VirtualMachine, offering: ServiceOffering | None) -> Need:
 
 def _vm(s: Session, uuid: str) -> VirtualMachine:
     """A VM by uuid (jobs only run on VMs that exist)."""
-    vm = s.exec(select(VirtualMachine).where(VirtualMachine.uuid == uuid)).one()
+    vm: VirtualMachine = s.exec(by_column(VirtualMachine, "uuid"), params={"v": uuid}).one()
     return vm
 
 
@@ -67,8 +69,14 @@ def result(run: JobRun) -> dict[str, Any]:
 
 # --- deploy ----------------------------------------------------------------
 
-def _allocate(s: Session, vm: VirtualMachine, params: dict[str, Any]) -> tuple[Host, list[int]]:
-    """Reserve a host, create the ROOT (and DATA) volume rows and the NICs, all in one transaction."""
+def _allocate(s: Session, vm: VirtualMachine, params: dict[str, Any],
+              keep: list[Any] | None = None) -> tuple[Host, list[int], list[int]]:
+    """Reserve a host, create the ROOT (and DATA) volume rows and the NICs, all in one transaction.
+
+    `keep` collects the rows it loads and makes, so the caller's session can build the driver spec
+    from them without reading them back.
+    """
+    keep = [] if keep is None else keep
     offering = s.get(ServiceOffering, vm.serviceoffering_id)
     host = choose_host(s, need_of(vm, offering))
     reserve(s, host.id or 0, vm.cpunumber * vm.cpuspeed, vm.memory * MB)
@@ -84,20 +92,25 @@ def _allocate(s: Session, vm: VirtualMachine, params: dict[str, Any]) -> tuple[H
         pool = choose_pool(s, host, size, offering.tags if offering else "")
         pool.allocatedbytes += size
         s.add(pool)
-        s.add(Volume(name=f"{kind}-{vm.id}" + (f"-{device}" if device else ""), type=kind, zone_id=vm.zone_id,
+        vol = Volume(name=f"{kind}-{vm.id}" + (f"-{device}" if device else ""), type=kind, zone_id=vm.zone_id,
                      pool_id=pool.id, vm_id=vm.id, deviceid=device, size=size, diskoffering_id=off_id,
-                     template_id=tmpl_id, account_id=vm.account_id, domain_id=vm.domain_id, state="Creating"))
+                     template_id=tmpl_id, account_id=vm.account_id, domain_id=vm.domain_id, state="Creating")
+        s.add(vol)
+        keep += [pool, vol]
     networks, fresh = [], []
     for i, net_uuid in enumerate(params.get("networkids") or []):
         net = s.exec(select(Network).where(Network.uuid == net_uuid)).one()
         if implement(s, net):
             fresh.append(net.id or 0)
         ip = ipam.allocate_guest_ip(s, net, (params.get("ipaddress") if i == 0 else None))
-        s.add(Nic(vm_id=vm.id, network_id=net.id or 0, ipaddress=ip, ip_int=ipam.ip_to_int(ip),
+        nic = Nic(vm_id=vm.id, network_id=net.id or 0, ipaddress=ip, ip_int=ipam.ip_to_int(ip),
                   netmask=net.netmask, gateway=net.gateway, macaddress=ipam.new_mac(s, net), isdefault=i == 0,
-                  deviceid=i, broadcasturi=net.broadcasturi, type=net.guestiptype))
+                  deviceid=i, broadcasturi=net.broadcasturi, type=net.guestiptype)
+        s.add(nic)
+        keep += [net, nic]
         networks.append(net.id or 0)
     s.add(vm)
+    keep += [offering, tmpl]
     return host, networks, fresh
 
 
@@ -178,52 +191,55 @@ async def deploy(run: JobRun) -> dict[str, Any]:
     with run.db() as s:
         vm = _vm(s, run.instance_uuid)
         vm_id = vm.id or 0
-    run.undo.push("forget vm", lambda: _forget(app, vm_id))
-    with run.db() as s:
-        vm = _vm(s, run.instance_uuid)
-        host, networks, fresh = _allocate(s, vm, run.params)
+        run.undo.push("forget vm", lambda: _forget(app, vm_id))
+        rows: list[Any] = []  # holds the new rows, so the spec below needs no reads
+        host, networks, fresh = _allocate(s, vm, run.params, rows)
+        run.progress(20, s)
         s.commit()
-    run.undo.push("shut down networks implemented for this VM", lambda: _unimplement(app, fresh, vm_id))
-    with run.db() as s:
-        vm = _vm(s, run.instance_uuid)
-        spec = instance_spec(s, vm)
-        tmpl = s.get(Template, vm.template_id)
-        tspec = template_spec(s, tmpl) if tmpl and not tmpl.is_iso else None
+        run.undo.push("shut down networks implemented for this VM", lambda: _unimplement(app, fresh, vm_id))
+        spec = instance_spec(s, vm, vols=[o for o in rows if isinstance(o, Volume)],
+                             nics=[o for o in rows if isinstance(o, Nic)])
+    tspec = spec.template  # the disk template (None for ISO deploys)
     drv = await app.hosts.driver(host)
-    run.progress(20)
+    made = []
     for vol in spec.volumes:
         info = await drv.prepare_volume(vol, tspec if vol.kind == "ROOT" else None)
-        made = replace(vol, path=info.path)
-        run.undo.push(f"delete volume {vol.uuid}", lambda v=made: drv.delete_volume(v))
-        _set_volume(app, vol.uuid, info.path, info.size_bytes)
-    with run.db() as s:
-        spec = instance_spec(s, _vm(s, run.instance_uuid))
+        made.append(replace(vol, path=info.path, size_bytes=max(vol.size_bytes, info.size_bytes)))
+        run.undo.push(f"delete volume {vol.uuid}", lambda v=made[-1]: drv.delete_volume(v))
+        _set_volume(run, vol.uuid, info.path, info.size_bytes, 20 + 40 * len(made) // len(spec.volumes))
+    spec = replace(spec, volumes=tuple(made))
     await drv.create_instance(spec)
     run.undo.push("destroy guest", lambda: drv.destroy_instance(spec.uuid))
     for net_id in networks:
         await sync_router(app, net_id)
-    run.progress(60)
     start = run.params.get("startvm", True)
     if start:
         await drv.start_instance(spec.uuid)
-    _deployed(app, run.instance_uuid, bool(start))
-    return result(run)
+    return _deployed(run, bool(start))
 
 
-def _set_volume(app: VirgaApp, uuid: str, path: str, size: int) -> None:
-    """Record where a newly made disk lives."""
-    with app.db.session() as s:
-        vol = s.exec(select(Volume).where(Volume.uuid == uuid)).one()
-        vol.path, vol.state = path, "Ready"
-        vol.size = max(vol.size, size)
-        s.add(vol)
+def _set_volume(run: JobRun, uuid: str, path: str, size: int, percent: int) -> None:
+    """Record where a newly made disk lives, and the job's progress with it."""
+    with run.db() as s:
+        s.exec(SET_VOLUME, params={"u": uuid, "p": path, "sz": size})  # type: ignore[call-overload]
+        run.progress(percent, s)
         s.commit()
 
 
-def _deployed(app: VirgaApp, uuid: str, started: bool) -> None:
-    """Mark a deployed VM Running (or Stopped when not started) and record events."""
-    with app.db.session() as s:
-        vm = _vm(s, uuid)
+# Built once: each deploy runs it per disk. The size only grows (the driver may round it up).
+SET_VOLUME = (update(Volume).where(Volume.uuid == bindparam("u"))
+              .values(path=bindparam("p"), state="Ready",
+                      size=case((Volume.size < bindparam("sz"), bindparam("sz")), else_=Volume.size))
+              .execution_options(synchronize_session=False))
+
+
+def _deployed(run: JobRun, started: bool) -> dict[str, Any]:
+    """Mark a deployed VM Running (or Stopped when not started), record events and complete the job, atomically."""
+    from virga.api.views.vm import vm_view
+
+    with run.ctx() as ctx:
+        s = ctx.db
+        vm = _vm(s, run.instance_uuid)
         if started:
             transition(vm, "started")
         else:
@@ -233,7 +249,11 @@ def _deployed(app: VirgaApp, uuid: str, started: bool) -> None:
         _event(s, vm, "VM.CREATE", f"Successfully created VM {vm.name}")
         if started:
             _event(s, vm, "VM.START", f"Started VM {vm.name}")
+        s.flush()
+        out = {"virtualmachine": vm_view(ctx, vm)}
+        run.complete(s, out)
         s.commit()
+    return out
 
 
 async def _forget(app: VirgaApp, vm_id: int) -> None:

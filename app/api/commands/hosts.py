@@ -25,7 +25,7 @@ ACTIVE_VM_STATES = ("Starting", "Running", "Stopping", "Migrating")
 def host_view(ctx: Ctx, h: Host) -> dict[str, Any]:
     """A host response object."""
     cluster = ctx.by_id(Cluster, h.cluster_id)
-    cpu_f, mem_f = overcommit(ctx.db, cluster)
+    cpu_f, mem_f = ctx.memo(("overcommit", h.cluster_id), lambda: overcommit(ctx.db, cluster))
     cpu_total = h.cpunumber * h.cpuspeed
     return clean({
         "id": h.uuid, "name": h.name, "state": h.state, "resourcestate": h.resourcestate, "type": h.type,

@@ -10,6 +10,7 @@ from virga.api import auth
 from virga.api.context import Ctx
 from virga.api.registry import COMMANDS, Param, api
 from virga.api.response import clean, list_body
+from virga.db import by_column
 from virga.errors import AuthError, InvalidParameter
 from virga.models import Account, AsyncJob, Domain, LoginSession, User
 from virga.models.base import utcnow
@@ -118,7 +119,7 @@ def job_view(ctx: Ctx, job: AsyncJob) -> dict[str, Any]:
 ])
 def query_job(ctx: Ctx) -> dict[str, Any]:
     """The job's status, and its result once finished."""
-    job = ctx.db.exec(select(AsyncJob).where(AsyncJob.uuid == ctx.args.jobid)).first()
+    job = ctx.db.exec(by_column(AsyncJob, "uuid"), params={"v": ctx.args.jobid}).first()
     if job is None or not _may_see_job(ctx, job):
         raise InvalidParameter(f"Unable to find job with id {ctx.args.jobid} (parameter jobid)")
     return job_view(ctx, job)

@@ -4,12 +4,21 @@ from __future__ import annotations
 
 from typing import Any
 
+from sqlalchemy import bindparam
+from sqlmodel import select
 from virga.api.context import Ctx
 from virga.models import Account, Domain, ResourceTag
+
+TAGS = select(ResourceTag).where(ResourceTag.resourcetype == bindparam("rtype"),  # built once: lists run it
+                                 ResourceTag.resource_id.in_(bindparam("ids", expanding=True)),
+                                 ResourceTag.removed == None)  # noqa: E711
 
 
 def ref(ctx: Ctx, model: Any, pk: int | None, prefix: str, label: str = "name") -> dict[str, Any]:
     """{prefix}id and {prefix}name of a related row, or nothing when there is none."""
+    hit = ctx.ref_of(model, pk) if label == "name" else None
+    if hit is not None:
+        return {f"{prefix}id": hit[0], f"{prefix}name": hit[1]}
     row = ctx.by_id(model, pk)
     if row is None:
         return {}
@@ -36,15 +45,11 @@ def preload_owners(ctx: Ctx, rows: list[Any]) -> None:
 
 def tags_of(ctx: Ctx, resourcetype: str, rows: list[Any]) -> dict[int, list[dict[str, Any]]]:
     """Tags of many rows of one type, by row id."""
-    from sqlmodel import select
-
     ids = [r.id for r in rows]
     out: dict[int, list[dict[str, Any]]] = {}
     if not ids:
         return out
-    stmt = select(ResourceTag).where(ResourceTag.resourcetype == resourcetype, ResourceTag.resource_id.in_(ids),
-                                     ResourceTag.removed == None)  # noqa: E711
-    for t in ctx.db.exec(stmt):
+    for t in ctx.db.exec(TAGS, params={"rtype": resourcetype, "ids": ids}):
         out.setdefault(t.resource_id, []).append(
             {"key": t.key, "value": t.value, "resourcetype": resourcetype, "resourceid": t.resource_uuid})
     return out

@@ -4,10 +4,12 @@ from __future__ import annotations
 
 from typing import Any
 
+from sqlalchemy import bindparam
 from sqlmodel import select
 from virga.api.context import Ctx
 from virga.api.response import clean
 from virga.api.views.common import owner, preload_owners, ref, tags_of
+from virga.db import by_column
 from virga.models import (
     AsyncJob,
     Host,
@@ -23,6 +25,13 @@ from virga.models import (
     Zone,
     utcnow,
 )
+
+# Built once (see virga.db.by_column); `v` is the list of VM uuids or ids of a page.
+ACTIVE_JOBS = select(AsyncJob).where(AsyncJob.instance_uuid.in_(bindparam("v", expanding=True)),  # type: ignore[attr-defined]
+                                     AsyncJob.state.in_(("queued", "running")))  # type: ignore[attr-defined]
+GROUPS = select(SecurityGroupVm, SecurityGroup).join(
+    SecurityGroup, SecurityGroup.id == SecurityGroupVm.securitygroup_id).where(
+    SecurityGroupVm.vm_id.in_(bindparam("v", expanding=True)))  # type: ignore[attr-defined]
 
 
 def nic_view(ctx: Ctx, n: Nic) -> dict[str, Any]:
@@ -42,35 +51,36 @@ class VmBatch:
     def __init__(self, ctx: Ctx, vms: list[VirtualMachine]) -> None:
         """Preload related rows for a page of VMs."""
         self.ctx = ctx
+        self.now = utcnow()
         ids = [v.id for v in vms]
         uuids = [v.uuid for v in vms]
         preload_owners(ctx, vms)
-        for model, attr in ((Zone, "zone_id"), (Host, "host_id"), (Template, "template_id"),
-                            (ServiceOffering, "serviceoffering_id")):
+        for model, attr in ((Zone, "zone_id"), (Template, "template_id"), (ServiceOffering, "serviceoffering_id")):
             ctx.preload(model, {getattr(v, attr) for v in vms})
+        ctx.preload_refs(Host, {v.host_id for v in vms})  # a page can touch hundreds of hosts: id and name only
         ctx.preload(Template, {v.iso_id for v in vms})
         self.nics: dict[int, list[Nic]] = {}
+        # `removed` is filtered here, not in SQL: SQLite would otherwise walk the index of removed
+        # (NULL for nearly every row) instead of the vm_id index.
         if ids:
-            for n in ctx.db.exec(select(Nic).where(Nic.vm_id.in_(ids), Nic.removed == None)  # type: ignore[union-attr]  # noqa: E711
-                                 .order_by(Nic.deviceid)):
-                self.nics.setdefault(n.vm_id or 0, []).append(n)
+            nics = ctx.db.exec(by_column(Nic, "vm_id", many=True), params={"v": ids})
+            for n in sorted(nics, key=lambda n: n.deviceid):
+                if n.removed is None:
+                    self.nics.setdefault(n.vm_id or 0, []).append(n)
         ctx.preload(Network, {n.network_id for ns in self.nics.values() for n in ns})
         self.jobs = {}
         if uuids:
-            for j in ctx.db.exec(select(AsyncJob).where(AsyncJob.instance_uuid.in_(uuids),  # type: ignore[attr-defined]
-                                                        AsyncJob.state.in_(("queued", "running")))):  # type: ignore[attr-defined]
+            for j in ctx.db.exec(ACTIVE_JOBS, params={"v": uuids}):
                 self.jobs[j.instance_uuid] = j
         self.tags = tags_of(ctx, "UserVm", vms)
         self.nat: dict[int, str] = {}
         self.groups: dict[int, list[dict[str, Any]]] = {}
         if ids:
-            for ip in ctx.db.exec(select(PublicIpAddress).where(PublicIpAddress.vm_id.in_(ids))):  # type: ignore[union-attr]
+            for ip in ctx.db.exec(by_column(PublicIpAddress, "vm_id", many=True), params={"v": ids}):
                 self.nat[ip.vm_id or 0] = ip.ipaddress
-            stmt = select(SecurityGroupVm, SecurityGroup).join(
-                SecurityGroup, SecurityGroup.id == SecurityGroupVm.securitygroup_id).where(
-                SecurityGroupVm.vm_id.in_(ids), SecurityGroupVm.removed == None)  # type: ignore[attr-defined]  # noqa: E711
-            for link, sg in ctx.db.exec(stmt):
-                self.groups.setdefault(link.vm_id, []).append({"id": sg.uuid, "name": sg.name})
+            for link, sg in ctx.db.exec(GROUPS, params={"v": ids}):
+                if link.removed is None:
+                    self.groups.setdefault(link.vm_id, []).append({"id": sg.uuid, "name": sg.name})
 
     def view(self, vm: VirtualMachine) -> dict[str, Any]:
         """One virtualmachine response object."""
@@ -102,7 +112,7 @@ class VmBatch:
         if job is not None:
             out.update(jobid=job.uuid, jobstatus=0)
         if vm.state == "Running":
-            out["lastupdated"] = utcnow()
+            out["lastupdated"] = self.now
         return clean(out)
 
 

@@ -666,6 +666,7 @@ def upgrade() -> None:
     sa.PrimaryKeyConstraint('id')
     )
     with op.batch_alter_table('host', schema=None) as batch_op:
+        batch_op.create_index('ix_host_alloc', ['zone_id', 'memoryallocated', 'id'], unique=False)
         batch_op.create_index(batch_op.f('ix_host_cluster_id'), ['cluster_id'], unique=False)
         batch_op.create_index(batch_op.f('ix_host_name'), ['name'], unique=False)
         batch_op.create_index(batch_op.f('ix_host_pod_id'), ['pod_id'], unique=False)
@@ -916,6 +917,8 @@ def upgrade() -> None:
     )
     with op.batch_alter_table('nic', schema=None) as batch_op:
         batch_op.create_index(batch_op.f('ix_nic_ip_int'), ['ip_int'], unique=False)
+        batch_op.create_index('ix_nic_net_ip', ['network_id', 'ip_int'], unique=False)
+        batch_op.create_index('ix_nic_net_mac', ['network_id', 'macaddress'], unique=False)
         batch_op.create_index(batch_op.f('ix_nic_network_id'), ['network_id'], unique=False)
         batch_op.create_index(batch_op.f('ix_nic_removed'), ['removed'], unique=False)
         batch_op.create_index(batch_op.f('ix_nic_uuid'), ['uuid'], unique=True)
@@ -1317,6 +1320,8 @@ def downgrade() -> None:
         batch_op.drop_index(batch_op.f('ix_nic_uuid'))
         batch_op.drop_index(batch_op.f('ix_nic_removed'))
         batch_op.drop_index(batch_op.f('ix_nic_network_id'))
+        batch_op.drop_index('ix_nic_net_mac')
+        batch_op.drop_index('ix_nic_net_ip')
         batch_op.drop_index(batch_op.f('ix_nic_ip_int'))
 
     op.drop_table('nic')
@@ -1389,6 +1394,7 @@ def downgrade() -> None:
         batch_op.drop_index(batch_op.f('ix_host_pod_id'))
         batch_op.drop_index(batch_op.f('ix_host_name'))
         batch_op.drop_index(batch_op.f('ix_host_cluster_id'))
+        batch_op.drop_index('ix_host_alloc')
 
     op.drop_table('host')
     with op.batch_alter_table('user', schema=None) as batch_op:
