@@ -8,6 +8,9 @@ import time
 from dataclasses import dataclass, field
 from pathlib import Path
 
+# First-boot milestones: the API answers (the admin is created next), template registered, template ready.
+PHASE_MARKERS = ("creating the root admin's password", "registering the virga-tiny template",
+                 "template virga-tiny ready")
 DONE_MARKERS = ("VIRGA-STATUS zones=", "VIRGA-STATUS api=unreachable", "Kernel panic")
 
 
@@ -21,9 +24,11 @@ class BootResult:
 
     def status(self, key: str) -> str | None:
         """The value of a `VIRGA-STATUS key=value` console line."""
+        tag = f"VIRGA-STATUS {key}="
         for line in self.console.splitlines():
-            if line.startswith(f"VIRGA-STATUS {key}="):
-                return line.split("=", 1)[1].strip()
+            # getty's "login:" prompt may share the line: look for the tag anywhere in it.
+            if tag in line:
+                return line.split(tag, 1)[1].strip()
         return None
 
 
@@ -54,7 +59,7 @@ def boot(out: Path, work: Path, timeout: float, accel: str = "tcg") -> BootResul
     try:
         while time.monotonic() - start < timeout and proc.poll() is None:
             text = console.read_text(errors="replace")
-            for marker in ("Multi-User System", "VIRGA-STATUS api=ready", *DONE_MARKERS):
+            for marker in ("Multi-User System", "VIRGA-STATUS api=ready", *PHASE_MARKERS, *DONE_MARKERS):
                 if marker in text and marker not in marks:
                     marks[marker] = time.monotonic() - start
             if any(m in text for m in DONE_MARKERS):

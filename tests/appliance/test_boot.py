@@ -31,6 +31,7 @@ def test_appliance_builds_and_boots_to_a_working_cloud(tmp_path: Path) -> None:
     tail = result.console[-6000:]
     assert "Multi-User System" in result.console, tail
     assert result.status("firstboot") == "success", tail
+    assert result.status("credentials") == "present", tail
     assert result.status("api") == "ready", tail
     zones = result.status("zones") or ""
     assert '"zone"' in zones and "count" in zones, zones
