@@ -50,11 +50,14 @@ def report(name: str, ours: list[float], base: list[float], size: int) -> None:
 
 
 async def bench_download(work: Path, store: ImageStore, base_url: str, runs: int) -> None:
-    """download() (fetch + sha256 to staging; then the whole job incl. NFS landing) vs curl (+ nfs-cp)."""
+    """download() (fetch + sha256 to staging; then the whole job incl. NFS landing) vs curl (+ nfs-cp).
+
+    curl alone does not hash; `curl | tee file | openssl dgst -sha256` does the same work as the fetch.
+    """
     img = work / "www" / "tmpl.qcow2"
     size = img.stat().st_size
     digest = hashlib.sha256(img.read_bytes()).hexdigest()
-    fetch, total, curl, curl_cp = [], [], [], []
+    fetch, total, curl, curl_cp, curl_sum = [], [], [], [], []
     for _ in range(runs):
         marks: list[float] = []
         t0 = time.perf_counter()
@@ -70,7 +73,12 @@ async def bench_download(work: Path, store: ImageStore, base_url: str, runs: int
         sh("nfs-cp", str(out), store.url_for(f"curl-{uuid.uuid4().hex[:6]}.qcow2"))
         curl_cp.append(time.perf_counter() - t0)
         out.unlink()
+        t0 = time.perf_counter()
+        sh("sh", "-c", f"curl -sf '{base_url}/tmpl.qcow2' | tee '{out}' | openssl dgst -sha256 >/dev/null")
+        curl_sum.append(time.perf_counter() - t0)
+        out.unlink()
     report("download fetch+sha256 vs curl", fetch, curl, size)
+    report("download fetch+sha256 vs curl|tee|openssl sha256", fetch, curl_sum, size)
     report("download job (+verify+NFS) vs curl+nfs-cp", total, curl_cp, size)
 
 

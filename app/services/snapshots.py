@@ -1,7 +1,8 @@
 """Snapshot workflows: volume snapshots, templates from snapshots or volumes, VM snapshots, policies.
 
-Snapshots are taken by the host's driver on the volume's primary pool and marked BackedUp once the
-driver has them; copying them to secondary storage is left to the storage layer (not done here).
+Snapshots are taken by the host's driver on the volume's primary pool, then copied to the zone's image
+store as qcow2 when the driver left a file here (snapbackup.py says when, and why not otherwise). The
+primary copy is kept for fast reverts; the backup serves templates and outlives the primary copy.
 """
 
 from __future__ import annotations
@@ -16,7 +17,8 @@ from virga.drivers.base import InstanceNotFound, SnapshotInfo
 from virga.errors import InvalidParameter
 from virga.jobs.engine import JobRun, job_body, job_recover
 from virga.jobs.undo import UndoStack
-from virga.models import Snapshot, SnapshotPolicy, StoragePool, Template, VirtualMachine, VMSnapshot, Volume, utcnow
+from virga.models import Snapshot, SnapshotPolicy, StoragePool, VirtualMachine, VMSnapshot, Volume, utcnow
+from virga.services import snapbackup
 from virga.services.events import record_event
 from virga.services.specs import volume_spec
 from virga.services.states import transition
@@ -44,7 +46,7 @@ def _event(s: Session, row: Any, kind: str, text: str, level: str = "INFO") -> N
     record_event(s, kind, text, account_id=row.account_id, domain_id=row.domain_id, resource=row, level=level)
 
 
-def _volume_host(s: Session, vol: Volume) -> Any:
+def volume_host(s: Session, vol: Volume) -> Any:
     """The host whose driver handles a volume's disk."""
     pool = s.get(StoragePool, vol.pool_id) if vol.pool_id else None
     if pool is None or not vol.path:
@@ -54,22 +56,35 @@ def _volume_host(s: Session, vol: Volume) -> Any:
 
 # --- volume snapshots -----------------------------------------------------------
 
-async def take(app: VirgaApp, snap_uuid: str, undo: UndoStack) -> None:
-    """Take a volume snapshot through the driver and mark it BackedUp."""
+async def take(app: VirgaApp, snap_uuid: str, undo: UndoStack, *, primary_only: bool = False) -> None:
+    """Take a volume snapshot through the driver, back it up to the image store when it is a file, mark it BackedUp."""
     with app.db.session() as s:
         snap = snap_by_uuid(s, snap_uuid)
         vol = s.get(Volume, snap.volume_id)
         assert vol is not None
-        host, spec = _volume_host(s, vol), volume_spec(s, vol)
+        host, spec = volume_host(s, vol), volume_spec(s, vol)
     drv = await app.hosts.driver(host)
     info = await drv.snapshot_volume(spec, snap_uuid)
     undo.push("delete driver snapshot", lambda: drv.delete_volume_snapshot(spec, info))
     with app.db.session() as s:
         snap = snap_by_uuid(s, snap_uuid)
         transition(snap, "created")
-        transition(snap, "backup")
-        transition(snap, "backedup")
         snap.path, snap.size, snap.physicalsize = info.path, info.size_bytes or vol.size, info.size_bytes
+        target = snapbackup.plan(s, snap, vol, host, info.path, primary_only=primary_only)
+        if isinstance(target, str):
+            _event(s, snap, "SNAPSHOT.BACKUP", f"Snapshot {snap.name} is kept on primary storage only: {target}")
+        transition(snap, "backup")
+        s.add(snap)
+        s.commit()
+    backup = None if isinstance(target, str) else await snapbackup.run_backup(target)
+    if backup is not None:
+        undo.push("delete snapshot backup", lambda: snapbackup.drop_backup(backup.url))
+    with app.db.session() as s:
+        snap = snap_by_uuid(s, snap_uuid)
+        transition(snap, "backedup")
+        if backup is not None:
+            snap.backup_path, snap.locationtype = backup.url, snapbackup.ON_SECONDARY
+            snap.physicalsize = backup.size
         _event(s, snap, "SNAPSHOT.CREATE", f"Created snapshot {snap.name} of volume {vol.name}")
         s.add(snap)
         s.commit()
@@ -96,7 +111,8 @@ def result(run: JobRun) -> dict[str, Any]:
 async def create(run: JobRun) -> dict[str, Any]:
     """Snapshot a volume."""
     run.undo.push("drop snapshot", lambda: _drop(run.app, run.instance_uuid))
-    await take(run.app, run.instance_uuid, run.undo)
+    primary_only = str(run.params.get("locationtype") or "").upper() == snapbackup.ON_PRIMARY
+    await take(run.app, run.instance_uuid, run.undo, primary_only=primary_only)
     return result(run)
 
 
@@ -119,11 +135,13 @@ async def remove(app: VirgaApp, snap_uuid: str) -> None:
         snap = snap_by_uuid(s, snap_uuid)
         vol = s.get(Volume, snap.volume_id)
         target = None
-        if vol is not None and vol.removed is None and vol.path and snap.path:
-            target = (_volume_host(s, vol), volume_spec(s, vol))
+        if vol is not None and vol.removed is None and vol.path and snap.path and not snapbackup.primary_gone(snap):
+            target = (volume_host(s, vol), volume_spec(s, vol))
     if target is not None:
         drv = await app.hosts.driver(target[0])
         await drv.delete_volume_snapshot(target[1], info_of(snap))
+    if snap.backup_path:
+        await snapbackup.drop_backup(snap.backup_path)
     with app.db.session() as s:
         snap = snap_by_uuid(s, snap_uuid)
         transition(snap, "destroy")
@@ -147,71 +165,18 @@ async def revert(run: JobRun) -> dict[str, Any]:
         snap = snap_by_uuid(s, run.instance_uuid)
         vol = s.get(Volume, snap.volume_id)
         assert vol is not None
-        host, spec = _volume_host(s, vol), volume_spec(s, vol)
-    drv = await run.app.hosts.driver(host)
-    await drv.revert_volume_snapshot(spec, info_of(snap))
+        host, spec = volume_host(s, vol), volume_spec(s, vol)
+    if snapbackup.primary_gone(snap):
+        await snapbackup.restore_into(snap.backup_path, spec.path)
+    else:
+        drv = await run.app.hosts.driver(host)
+        await drv.revert_volume_snapshot(spec, info_of(snap))
     with run.db() as s:
         snap = snap_by_uuid(s, run.instance_uuid)
         transition(snap, "revert")
         _event(s, snap, "SNAPSHOT.REVERT", f"Reverted volume {vol.name} to snapshot {snap.name}")
         s.commit()
     return result(run)
-
-
-# --- templates from snapshots or volumes -------------------------------------------
-
-@job_body("createTemplate")
-async def create_template(run: JobRun) -> dict[str, Any]:
-    """Make a template ready from a snapshot (its data) or a stopped VM's root volume (a fresh snapshot)."""
-    from virga.api.commands.templates import template_view
-
-    run.undo.push("drop template", lambda: _drop_template(run))
-    with run.db() as s:
-        tmpl = s.exec(select(Template).where(Template.uuid == run.instance_uuid)).one()
-        source = (tmpl.details or {})
-        path, size = "", tmpl.size
-        if source.get("sourcesnapshotid"):
-            snap = snap_by_uuid(s, source["sourcesnapshotid"])
-            path, size = snap.path, max(size, snap.size)
-        else:
-            vol = s.exec(select(Volume).where(Volume.uuid == source["sourcevolumeid"])).one()
-            host, spec = _volume_host(s, vol), volume_spec(s, vol)
-    if not path:
-        drv = await run.app.hosts.driver(host)
-        info = await drv.snapshot_volume(spec, f"template-{run.instance_uuid}")
-        run.undo.push("delete template snapshot", lambda: drv.delete_volume_snapshot(spec, info))
-        path, size = info.path, max(size, info.size_bytes)
-    with run.db() as s:
-        tmpl = s.exec(select(Template).where(Template.uuid == run.instance_uuid)).one()
-        tmpl.install_path, tmpl.size, tmpl.isready, tmpl.status = path, size, True, "Download Complete"
-        _event(s, tmpl, "TEMPLATE.CREATE", f"Created template {tmpl.name}")
-        s.add(tmpl)
-        s.commit()
-    with run.ctx() as ctx:
-        tmpl = ctx.db.exec(select(Template).where(Template.uuid == run.instance_uuid)).one()
-        return {"template": template_view(ctx, tmpl)}
-
-
-def _drop_template(run: JobRun) -> None:
-    """Undo of createTemplate: the template row goes away."""
-    with run.db() as s:
-        tmpl = s.exec(select(Template).where(Template.uuid == run.instance_uuid)).one()
-        tmpl.removed, tmpl.status, tmpl.state = utcnow(), "Failed", "Inactive"
-        s.add(tmpl)
-        s.commit()
-
-
-async def _recover_template(run: JobRun) -> None:
-    """A createTemplate whose server died: drop the unfinished template."""
-    with run.db() as s:
-        tmpl = s.exec(select(Template).where(Template.uuid == run.instance_uuid)).first()
-        if tmpl is not None and not tmpl.isready:
-            tmpl.removed = utcnow()
-            s.add(tmpl)
-            s.commit()
-
-
-job_recover("createTemplate")(_recover_template)
 
 
 # --- VM snapshots ------------------------------------------------------------------

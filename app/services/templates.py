@@ -2,13 +2,16 @@
 
 from __future__ import annotations
 
-from typing import Any
+from typing import TYPE_CHECKING, Any
 from urllib.parse import parse_qs, urlparse
 
 from sqlmodel import Session, select
 from virga.errors import InternalError, Unavailable
 from virga.jobs.engine import JobRun, job_body, job_recover
 from virga.models import Cluster, ImageStore, Template, Zone
+
+if TYPE_CHECKING:
+    from virga.core import VirgaApp
 
 GIB = 2**30
 SIM_STEPS = (10, 25, 50, 75, 90)
@@ -48,15 +51,20 @@ def _tmpl(s: Session, uuid: str) -> Template:
     return s.exec(select(Template).where(Template.uuid == uuid)).one()
 
 
-def _set(run: JobRun, **values: Any) -> None:
-    """Update the job's template row."""
-    with run.db() as s:
-        t = _tmpl(s, run.instance_uuid)
+def update(app: VirgaApp, uuid: str, **values: Any) -> None:
+    """Update a template row and tell watchers."""
+    with app.db.session() as s:
+        t = _tmpl(s, uuid)
         for key, value in values.items():
             setattr(t, key, value)
         s.add(t)
         s.commit()
-    run.app.emit("template", run.instance_uuid)
+    app.emit("template", uuid)
+
+
+def _set(run: JobRun, **values: Any) -> None:
+    """Update the job's template row."""
+    update(run.app, run.instance_uuid, **values)
 
 
 async def _simulate(run: JobRun, url: str) -> None:
@@ -73,7 +81,7 @@ async def _simulate(run: JobRun, url: str) -> None:
          install_path=url)
 
 
-def _store_of(s: Session, t: Template) -> ImageStore:
+def store_of(s: Session, t: Template) -> ImageStore:
     """The image store a template lands on (its zone's, else any)."""
     stmt = select(ImageStore).where(ImageStore.removed == None, ImageStore.readonly == False)  # noqa: E711,E712
     if t.zone_id is not None:
@@ -84,20 +92,25 @@ def _store_of(s: Session, t: Template) -> ImageStore:
     return store
 
 
+def dest_of(t: Template) -> str:
+    """The store path of a template or ISO file."""
+    from virga.appliance.storage.layout import iso_path, template_path
+
+    fmt = t.format.lower()
+    return (iso_path(t.account_id, t.id, t.uuid) if t.is_iso
+            else template_path(t.account_id, t.id, t.uuid, fmt if fmt != "ova" else "vmdk"))
+
+
 async def _real(run: JobRun) -> None:
     """Download onto the NFS image store through virga.appliance.storage."""
     try:
         from virga.appliance.storage import ImageStore as NfsStore
         from virga.appliance.storage import StorageError, download
-        from virga.appliance.storage.layout import iso_path, template_path
     except ImportError:
         raise InternalError(NO_STORAGE_SERVICE) from None
     with run.db() as s:
         t = _tmpl(s, run.instance_uuid)
-        store = _store_of(s, t)
-        fmt = t.format.lower()
-        dest = (iso_path(t.account_id, t.id, t.uuid) if t.is_iso
-                else template_path(t.account_id, t.id, t.uuid, fmt if fmt != "ova" else "vmdk"))
+        store, dest, fmt = store_of(s, t), dest_of(t), t.format.lower()
         url, checksum, store_url = t.url, t.checksum or None, store.url
 
     async def progress(pct: int, done: int) -> None:
@@ -134,5 +147,18 @@ async def download_body(run: JobRun) -> dict[str, Any]:
 
 @job_recover("downloadTemplate")
 async def recover_download(run: JobRun) -> None:
-    """A download whose server died is marked failed (register the template again to retry)."""
-    _set(run, status="Download Failed: the management server restarted during the download", isready=False)
+    """A download whose server died is queued again: a real one resumes from its staging file (HTTP Range)."""
+    from virga.models import AsyncJob
+
+    with run.db() as s:
+        t = s.exec(select(Template).where(Template.uuid == run.instance_uuid)).first()
+        if t is None or t.removed is not None or t.isready:
+            return
+        job = AsyncJob(cmd="virga.api.downloadTemplate", command="downloadTemplate", params=dict(run.params),
+                       user_id=run.user_id, instancetype="Iso" if t.is_iso else "Template",
+                       instance_uuid=t.uuid, account_id=t.account_id, domain_id=t.domain_id)
+        run.app.jobs.submit(s, job)
+        t.status = "Download Pending (resuming after a management-server restart)"
+        s.add(t)
+        s.commit()
+    run.app.emit("template", run.instance_uuid)

@@ -10,6 +10,7 @@ from virga.drivers.base import Capability, InstanceNotFound, NotSupported, Templ
 from virga.errors import InvalidParameter, Unavailable
 from virga.jobs.engine import JobRun, job_body, job_recover
 from virga.models import DiskOffering, Host, Snapshot, StoragePool, VirtualMachine, Volume, utcnow
+from virga.services import snapbackup
 from virga.services.events import record_event
 from virga.services.placement import choose_pool
 from virga.services.specs import pool_spec, volume_spec
@@ -128,8 +129,8 @@ async def _from_snapshot(run: JobRun, snap_uuid: str) -> None:
         if pool is None or pool.state != "Up" or pool.removed is not None:
             raise Unavailable(f"The storage pool holding snapshot {snap.name} is not available")
         host = host_for_pool(s, pool)
-        tmpl = TemplateSpec(uuid=snap.uuid, name=snap.name, url=snap.path, format=src.format if src else "QCOW2",
-                            size_bytes=snap.size)
+        tmpl = TemplateSpec(uuid=snap.uuid, name=snap.name, url=snapbackup.source_url(snap),
+                            format=src.format if src else "QCOW2", size_bytes=snap.size)
     await materialise(run, run.instance_uuid, host, tmpl, pool_id=pool.id)
 
 
@@ -311,8 +312,8 @@ async def migrate(run: JobRun) -> dict[str, Any]:
     drv = await run.app.hosts.driver(host)
     mover = getattr(drv, "migrate_volume", None)
     if mover is None:
-        raise InvalidParameter(f"Unable to migrate volume {vol.name}: moving volumes between storage pools is "
-                               f"not supported by the {drv.hypervisor} hypervisor")
+        raise NotSupported(f"Unable to migrate volume {vol.name}: moving volumes between storage pools is "
+                           f"not supported by the {drv.hypervisor} hypervisor")
     info = await mover(spec, target)
     with run.db() as s:
         vol = vol_by_uuid(s, run.instance_uuid)

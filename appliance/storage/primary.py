@@ -159,3 +159,33 @@ async def migrate_volume(volume: str, dest_pool: str | os.PathLike[str], *, remo
     if remove_source:
         src.unlink()
     return str(dest)
+
+
+async def restore_over(store: ImageStore, backup_path: str, volume: str | os.PathLike[str]) -> str:
+    """Replace a (stopped) volume's file with a backup's content: written beside it, then renamed over it."""
+    target = Path(volume)
+    if not target.exists():
+        raise StoreFileNotFound(f"volume {target} does not exist")
+    if not await store.exists(backup_path):
+        raise StoreFileNotFound(f"backup {backup_path} is not on the store {store.url}")
+    await _convert_local(store.url_for(backup_path), target, "qcow2")
+    return str(target)
+
+
+async def copy_on_store(store: ImageStore, src_path: str, dest_path: str, dst_fmt: str = "qcow2") -> BackupInfo:
+    """Copy an image within the store (e.g. a snapshot backup into a template) under a temp name, then rename."""
+    rel = normalize(dest_path)
+    if await store.exists(rel):
+        raise StoreFileExists(f"{rel} already exists on the store")
+    if not await store.exists(src_path):
+        raise StoreFileNotFound(f"{src_path} is not on the store {store.url}")
+    await store.makedirs(rel.rpartition("/")[0])
+    tmp = temp_name("/" + rel).lstrip("/")
+    try:
+        await qemu_img_convert(store.url_for(src_path), store.url_for(tmp), "qcow2", dst_fmt)
+        await store.rename(tmp, rel)
+    except BaseException:
+        await asyncio.shield(store.delete(tmp, missing_ok=True))
+        raise
+    info = await qemu_img_info(store.url_for(rel), dst_fmt)
+    return BackupInfo(rel, store.url_for(rel), int(info.get("actual-size") or 0), int(info["virtual-size"]))

@@ -99,7 +99,7 @@ async def test_migrate_volume(app: VirgaApp, admin: VirgaClient, cloud: Cloud, m
     target = pool2_uuid if vol["storageid"] != pool2_uuid else cloud.pool
     with pytest.raises(ApiError) as err:
         await admin.run("migrateVolume", volumeid=vol["id"], storageid=target)
-    assert err.value.code == 431 and "not supported by the Simulator hypervisor" in err.value.text
+    assert err.value.code == 432 and "not supported by the Simulator hypervisor" in err.value.text
     assert (await admin.list("listVolumes", "volume", id=vol["id"]))[0]["state"] == "Ready"
 
     async def mover(self: SimulatorDriver, spec: object, pool: object) -> VolumeInfo:

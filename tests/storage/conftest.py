@@ -13,6 +13,7 @@ import pytest
 from virga.appliance.storage import ImageStore
 from virga.appliance.storage.ganesha import Ganesha
 
+from tests.libvirt.conftest import bridge, daemons, driver, guest_image, pool, template  # noqa: F401  (libvirt)
 from tests.storage.httpserver import FileServer
 from tests.storage.netns import NetnsLink
 from tests.support import need
@@ -91,3 +92,20 @@ def staging(tmp_path: Path) -> Path:
     d = tmp_path / "staging"
     d.mkdir()
     return d
+
+
+@pytest.fixture
+def kvm_pool(request: pytest.FixtureRequest) -> Iterator[tuple[str, Path]]:
+    """A fresh libvirt directory pool (name, path), removed afterwards."""
+    from tests.storage.kvmzone import libvirt_pool
+
+    request.getfixturevalue("daemons")
+    with libvirt_pool() as made:
+        yield made
+
+
+@pytest.fixture(autouse=True)
+def private_dirs(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """Staging and image-cache directories private to each test."""
+    monkeypatch.setenv("VIRGA_STAGING", str(tmp_path / "staging-env"))
+    monkeypatch.setenv("VIRGA_IMAGE_CACHE", str(tmp_path / "image-cache"))

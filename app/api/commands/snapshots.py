@@ -24,7 +24,10 @@ from virga.models import (
     Zone,
     utcnow,
 )
-from virga.services import limits
+from virga.services import (
+    limits,
+    snaptemplates,  # noqa: F401  (registers the createTemplate job body)
+)
 from virga.services import snapshots as svc
 
 FIELDS.update({
@@ -72,7 +75,8 @@ def _busy(ctx: Ctx, uuid: str, what: str) -> None:
     Param("account", description="unused: the volume's owner owns the snapshot"),
     Param("domainid", "uuid", description="unused"), Param("policyid", "uuid", description="unused"),
     Param("quiescevm", "boolean", description="unused"), Param("asyncbackup", "boolean", description="unused"),
-    Param("locationtype", description="unused"), Param("tags", "map", description="unused"),
+    Param("locationtype", description="PRIMARY keeps it on primary storage only; default: backed up"),
+    Param("tags", "map", description="unused"),
 ], is_async=True)
 def create_snapshot(ctx: Ctx) -> Pending:
     """Check the volume, the snapshot limit, and queue the snapshot."""
@@ -88,7 +92,10 @@ def create_snapshot(ctx: Ctx) -> Pending:
                     zone_id=vol.zone_id, account_id=vol.account_id, domain_id=vol.domain_id)
     ctx.db.add(snap)
     ctx.db.flush()
-    return Pending("Snapshot", snap.uuid)
+    primary = (ctx.args.locationtype or "").upper()
+    if primary not in ("", "PRIMARY", "SECONDARY"):
+        raise InvalidParameter("Parameter locationtype must be PRIMARY or SECONDARY")
+    return Pending("Snapshot", snap.uuid, {"locationtype": primary} if primary else {})
 
 
 @api("listSnapshots", "Lists volume snapshots", "snapshot", [
@@ -127,7 +134,7 @@ def delete_snapshot(ctx: Ctx) -> Pending:
     snap = _snap(ctx)
     _busy(ctx, snap.uuid, f"Snapshot {snap.name}")
     users = [t for t in ctx.db.exec(select(Template).where(Template.removed == None))  # noqa: E711
-             if (t.details or {}).get("sourcesnapshotid") == snap.uuid]
+             if (t.details or {}).get("sourcesnapshotid") == snap.uuid and t.install_path == snap.path]
     if users:
         raise InUse(f"Snapshot {snap.name} is used by template {users[0].name}; delete the template first")
     if snap.state not in ("BackedUp", "Error", "CreatedOnPrimary"):

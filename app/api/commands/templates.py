@@ -118,8 +118,8 @@ def _ostype(ctx: Ctx) -> OsType | None:
     return ctx.db.exec(select(OsType).where(OsType.description == "Other (64-bit)")).first()
 
 
-def _register(ctx: Ctx, is_iso: bool) -> Template:
-    """Validate a registration, record the template and queue its download."""
+def new_template(ctx: Ctx, is_iso: bool, url: str, status: str) -> Template:
+    """Validate a registration's parameters and build the (unsaved) template row."""
     a = ctx.args
     account, domain = ctx.owner()
     fmt = "ISO" if is_iso else (one_of(a.format, FORMATS, "format") or "")
@@ -130,14 +130,19 @@ def _register(ctx: Ctx, is_iso: bool) -> Template:
     os = _ostype(ctx)
     details = {k: v for d in (a.details or []) for k, v in d.items()}
     limits.check(ctx.db, account, 4, 1)
-    t = Template(name=a.name, displaytext=a.displaytext or a.name, format=fmt, hypervisor=hypervisor,
-                 ostype_id=os.id if os else None, zone_id=zone.id if zone else None, url=a.url,
-                 checksum=a.checksum or "", ispublic=bool(a.ispublic), isfeatured=bool(a.isfeatured),
-                 isextractable=bool(a.isextractable), passwordenabled=bool(a.passwordenabled),
-                 bootable=a.bootable if a.bootable is not None else True, is_iso=is_iso,
-                 account_id=account.id or 0, domain_id=domain.id or 0, status="Download Pending",
-                 details=details, templatetype="USER")
-    _check_url(ctx, a.url, is_simulated(ctx.db, t, by_url=False))
+    return Template(name=a.name, displaytext=a.displaytext or a.name, format=fmt, hypervisor=hypervisor,
+                    ostype_id=os.id if os else None, zone_id=zone.id if zone else None, url=url,
+                    checksum=a.checksum or "", ispublic=bool(a.ispublic), isfeatured=bool(a.isfeatured),
+                    isextractable=bool(a.isextractable), passwordenabled=bool(a.passwordenabled),
+                    bootable=a.bootable if a.bootable is not None else True, is_iso=is_iso,
+                    account_id=account.id or 0, domain_id=domain.id or 0, status=status,
+                    details=details, templatetype="USER")
+
+
+def _register(ctx: Ctx, is_iso: bool) -> Template:
+    """Validate a registration, record the template and queue its download."""
+    t = new_template(ctx, is_iso, ctx.args.url, "Download Pending")
+    _check_url(ctx, ctx.args.url, is_simulated(ctx.db, t, by_url=False))
     ctx.db.add(t)
     ctx.db.flush()
     _queue_download(ctx, t)

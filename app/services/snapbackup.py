@@ -1,0 +1,143 @@
+"""Snapshot backups on secondary storage: which snapshots are copied to the image store, and the copy steps.
+
+A snapshot is backed up (a standalone qcow2 under snapshots/<account>/<volume>/<uuid>.qcow2) when the
+driver left it as a file on this management server and the zone has an NFS image store. Otherwise it stays
+on primary storage only and an event says why: the simulator keeps its disks in memory, and copying from
+a remote hypervisor host's pool is not implemented yet. Nothing here pretends a backup exists.
+"""
+
+from __future__ import annotations
+
+import os
+from dataclasses import dataclass
+from typing import TYPE_CHECKING
+
+from sqlmodel import Session, select
+from virga.errors import InternalError
+from virga.models import Host, ImageStore, Snapshot, Volume
+
+if TYPE_CHECKING:
+    from virga.appliance.storage.primary import BackupInfo
+
+ON_PRIMARY = "PRIMARY"
+ON_SECONDARY = "SECONDARY"
+
+
+@dataclass(frozen=True)
+class BackupPlan:
+    """Where a snapshot file goes on the image store."""
+
+    source: str
+    store_url: str
+    dest: str
+
+
+def zone_store(s: Session, zone_id: int) -> ImageStore | None:
+    """The writable NFS image store of a zone (or a region-wide one)."""
+    stmt = select(ImageStore).where(ImageStore.removed == None, ImageStore.readonly == False,  # noqa: E711,E712
+                                    (ImageStore.zone_id == zone_id) | (ImageStore.zone_id == None))  # noqa: E711
+    return next((st for st in s.exec(stmt.order_by(ImageStore.id)) if st.url.startswith("nfs://")), None)
+
+
+def store_for_file(s: Session, zone_id: int, host: Host, path: str) -> ImageStore | str:
+    """The image store a local snapshot file of a host can be copied to, or the reason it cannot."""
+    if host.hypervisor == "Simulator":
+        return "the simulator keeps disks in memory: there is no snapshot file to copy"
+    if not path or not os.path.isfile(path):
+        return (f"the snapshot file {path or '(none)'} is not on this management server "
+                f"(backing up from a remote host's pool is not implemented yet)")
+    store = zone_store(s, zone_id)
+    return "the zone has no NFS image store" if store is None else store
+
+
+def plan(s: Session, snap: Snapshot, vol: Volume, host: Host, path: str, *, primary_only: bool = False,
+         ) -> BackupPlan | str:
+    """A backup plan for a snapshot the driver just took, or the reason it stays on primary storage."""
+    from virga.appliance.storage.layout import snapshot_path
+
+    if primary_only:
+        return "the caller asked for locationtype PRIMARY"
+    store = store_for_file(s, snap.zone_id, host, path)
+    if isinstance(store, str):
+        return store
+    return BackupPlan(path, store.url, snapshot_path(vol.account_id, vol.id, snap.uuid))
+
+
+def _store(url: str):  # noqa: ANN202 - the storage type is imported lazily
+    """An appliance ImageStore for an nfs:// URL."""
+    from virga.appliance.storage import ImageStore as NfsStore
+
+    return NfsStore(url)
+
+
+def split(backup_url: str) -> tuple[str, str]:
+    """(store URL, store-relative path) of a backup URL recorded on a snapshot."""
+    from virga.appliance.storage.imagestore import parse_nfs_url
+
+    host, export_and_path = parse_nfs_url(backup_url)
+    for marker in ("/snapshots/", "/template/tmpl/"):
+        export, found, rel = export_and_path.rpartition(marker)
+        if found:
+            return f"nfs://{host}{export}", marker.lstrip("/") + rel
+    raise InternalError(f"{backup_url} is not a snapshot or template path on an image store")
+
+
+async def run_backup(p: BackupPlan) -> BackupInfo:
+    """Copy the snapshot file to the store as qcow2 (atomic: temp name then rename)."""
+    from virga.appliance.storage import StorageError
+    from virga.appliance.storage.primary import backup_snapshot
+
+    try:
+        return await backup_snapshot(p.source, _store(p.store_url), p.dest)
+    except StorageError as exc:
+        raise InternalError(f"Backing up the snapshot to the image store {p.store_url} failed: {exc}") from None
+
+
+async def drop_backup(backup_url: str) -> None:
+    """Remove a snapshot's backup from the store (already gone is fine)."""
+    from virga.appliance.storage import StorageError
+
+    store_url, rel = split(backup_url)
+    try:
+        await _store(store_url).delete(rel, missing_ok=True)
+    except StorageError as exc:
+        raise InternalError(f"Deleting the snapshot backup {backup_url} failed: {exc}") from None
+
+
+async def restore_into(backup_url: str, volume_path: str) -> None:
+    """Overwrite a stopped volume's local file with a backup's content."""
+    from virga.appliance.storage import StorageError
+    from virga.appliance.storage.primary import restore_over
+
+    store_url, rel = split(backup_url)
+    try:
+        await restore_over(_store(store_url), rel, volume_path)
+    except StorageError as exc:
+        raise InternalError(f"Restoring {volume_path} from the backup {backup_url} failed: {exc}") from None
+
+
+async def template_from_backup(backup_url: str, dest: str) -> BackupInfo:
+    """Copy a snapshot backup into a template path on the same store."""
+    from virga.appliance.storage import StorageError
+    from virga.appliance.storage.primary import copy_on_store
+
+    store_url, rel = split(backup_url)
+    try:
+        return await copy_on_store(_store(store_url), rel, dest)
+    except StorageError as exc:
+        raise InternalError(f"Copying the snapshot backup {backup_url} into a template failed: {exc}") from None
+
+
+async def template_from_file(source: str, store_url: str, dest: str) -> BackupInfo:
+    """Copy a local snapshot (or stopped volume) file into a template path on the store."""
+    return await run_backup(BackupPlan(source, store_url, dest))
+
+
+def primary_gone(snap: Snapshot) -> bool:
+    """Whether a backed-up snapshot's copy on primary storage is gone (deleted or its pool lost)."""
+    return bool(snap.backup_path) and not os.path.exists(snap.path)
+
+
+def source_url(snap: Snapshot) -> str:
+    """What a volume or template is made from: the primary copy while it is there, else the backup."""
+    return snap.backup_path if primary_gone(snap) else snap.path

@@ -1,0 +1,109 @@
+"""Templates made from a volume snapshot or from a stopped VM's root volume.
+
+Where the data is a file on this management server and the zone has an NFS image store, the template is
+written to the store (template/tmpl/<account>/<template id>/<uuid>.qcow2): from the snapshot's backup, or
+from a temporary driver snapshot of the root volume. Otherwise (the simulator, remote hosts) the template
+points at the driver's snapshot on primary storage, and that snapshot cannot be deleted while it is used.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from sqlmodel import Session, select
+from virga.jobs.engine import JobRun, job_body, job_recover
+from virga.models import Snapshot, Template, Volume, utcnow
+from virga.services import snapbackup
+from virga.services.events import record_event
+from virga.services.snapshots import volume_host
+from virga.services.specs import volume_spec
+
+
+def _tmpl(s: Session, uuid: str) -> Template:
+    """A template by uuid."""
+    return s.exec(select(Template).where(Template.uuid == uuid)).one()
+
+
+def _dest(t: Template) -> str:
+    """The store path of a template made here (always qcow2)."""
+    from virga.appliance.storage.layout import template_path
+
+    return template_path(t.account_id, t.id, t.uuid, "qcow2")
+
+
+async def _from_snapshot(run: JobRun, snap: Snapshot, dest: str) -> tuple[str, int]:
+    """(install path, physical size) of a template made from a snapshot: a store copy of its backup if any."""
+    if not snap.backup_path:
+        return snap.path, snap.physicalsize
+    got = await snapbackup.template_from_backup(snap.backup_path, dest)
+    run.undo.push("delete template copy", lambda: snapbackup.drop_backup(got.url))
+    return got.url, got.size
+
+
+async def _from_volume(run: JobRun, vol: Volume, dest: str) -> tuple[str, int, int]:
+    """(install path, size, physical size) from a fresh driver snapshot, copied to the store where possible."""
+    with run.db() as s:
+        host, spec = volume_host(s, vol), volume_spec(s, vol)
+    drv = await run.app.hosts.driver(host)
+    info = await drv.snapshot_volume(spec, f"template-{run.instance_uuid}")
+    run.undo.push("delete template snapshot", lambda: drv.delete_volume_snapshot(spec, info))
+    with run.db() as s:
+        store = snapbackup.store_for_file(s, vol.zone_id, host, info.path)
+    if isinstance(store, str):
+        return info.path, info.size_bytes, info.size_bytes
+    got = await snapbackup.template_from_file(info.path, store.url, dest)
+    run.undo.push("delete template copy", lambda: snapbackup.drop_backup(got.url))
+    await drv.delete_volume_snapshot(spec, info)
+    return got.url, max(got.virtual_size, info.size_bytes), got.size
+
+
+@job_body("createTemplate")
+async def create_template(run: JobRun) -> dict[str, Any]:
+    """Make a template ready from a snapshot (its data) or a stopped VM's root volume (a fresh snapshot)."""
+    from virga.api.commands.templates import template_view
+
+    run.undo.push("drop template", lambda: _drop_template(run))
+    with run.db() as s:
+        tmpl = _tmpl(s, run.instance_uuid)
+        source, dest, size = dict(tmpl.details or {}), _dest(tmpl), tmpl.size
+        snap = (s.exec(select(Snapshot).where(Snapshot.uuid == source["sourcesnapshotid"])).one()
+                if source.get("sourcesnapshotid") else None)
+        vol = None if snap else s.exec(select(Volume).where(Volume.uuid == source["sourcevolumeid"])).one()
+    if snap is not None:
+        (path, physical), size = await _from_snapshot(run, snap, dest), max(size, snap.size)
+    else:
+        assert vol is not None
+        path, vsize, physical = await _from_volume(run, vol, dest)
+        size = max(size, vsize)
+    with run.db() as s:
+        tmpl = _tmpl(s, run.instance_uuid)
+        tmpl.install_path, tmpl.size, tmpl.physicalsize = path, size, physical
+        tmpl.isready, tmpl.status = True, "Download Complete"
+        record_event(s, "TEMPLATE.CREATE", f"Created template {tmpl.name}", account_id=tmpl.account_id,
+                     domain_id=tmpl.domain_id, resource=tmpl)
+        s.add(tmpl)
+        s.commit()
+    with run.ctx() as ctx:
+        return {"template": template_view(ctx, _tmpl(ctx.db, run.instance_uuid))}
+
+
+def _drop_template(run: JobRun) -> None:
+    """Undo of createTemplate: the template row goes away."""
+    with run.db() as s:
+        tmpl = _tmpl(s, run.instance_uuid)
+        tmpl.removed, tmpl.status, tmpl.state = utcnow(), "Failed", "Inactive"
+        s.add(tmpl)
+        s.commit()
+
+
+async def _recover_template(run: JobRun) -> None:
+    """A createTemplate whose server died: drop the unfinished template."""
+    with run.db() as s:
+        tmpl = s.exec(select(Template).where(Template.uuid == run.instance_uuid)).first()
+        if tmpl is not None and not tmpl.isready:
+            tmpl.removed = utcnow()
+            s.add(tmpl)
+            s.commit()
+
+
+job_recover("createTemplate")(_recover_template)
