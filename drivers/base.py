@@ -255,6 +255,26 @@ class Inventory:
     datacenter: str = ""
 
 
+class ConsoleStream(abc.ABC):
+    """An interactive guest console: bytes in and out until the guest or the client closes it."""
+
+    async def history(self) -> bytes:
+        """Recent console output from before the attach (empty when the driver keeps none)."""
+        return b""
+
+    @abc.abstractmethod
+    async def read(self) -> bytes:
+        """The next chunk of console output; b'' at end of stream."""
+
+    @abc.abstractmethod
+    async def write(self, data: bytes) -> None:
+        """Send bytes (keystrokes) to the guest."""
+
+    @abc.abstractmethod
+    async def close(self) -> None:
+        """Detach from the console."""
+
+
 class Driver(abc.ABC):
     """One connection to one host; blocking libraries run through asyncio.to_thread."""
 
@@ -407,6 +427,10 @@ class Driver(abc.ABC):
     async def console(self, uuid: str) -> ConsoleInfo:
         """Where the guest's console is."""
         raise NotSupported(f"consoles are not supported by the {self.hypervisor} hypervisor")
+
+    async def open_console(self, uuid: str) -> ConsoleStream:
+        """Attach to a running guest's serial console (SERIAL_CONSOLE); close the stream when done."""
+        raise NotSupported(f"serial consoles are not supported by the {self.hypervisor} hypervisor")
 
     async def events(self) -> AsyncIterator[InstanceEvent]:
         """Lifecycle events as they happen (EVENTS); otherwise services poll."""

@@ -10,8 +10,10 @@ from starlette.applications import Starlette
 from starlette.requests import Request
 from starlette.responses import Response
 from starlette.routing import Route
+from virga.api.console import routes as console_routes
 from virga.api.dispatch import dispatch
 from virga.api.response import to_json, to_xml
+from virga.api.transfers import routes as transfer_routes
 from virga.core import VirgaApp
 
 
@@ -53,6 +55,8 @@ def make_asgi(app: VirgaApp, *, manage: bool = True) -> Starlette:
                 await app.stop()
 
     routes = [Route(path, api, methods=["GET", "POST"]) for path in ("/client/api", "/client/api/")]
+    routes += transfer_routes(app)  # template uploads (signed POST) and extractTemplate downloads
+    routes += console_routes()  # guest serial consoles (websocket; token from createConsoleEndpoint)
     asgi = Starlette(routes=routes, lifespan=lifespan)
     asgi.state.virga = app
     return asgi

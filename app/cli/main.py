@@ -41,6 +41,13 @@ def _parser() -> argparse.ArgumentParser:
     prof.add_argument("url", nargs="?")
     prof.add_argument("apikey", nargs="?")
     prof.add_argument("secretkey", nargs="?")
+    tmpl = sub.add_parser("template", help="templates: virga template upload FILE [name=... zoneid=...]")
+    tmpl.add_argument("action", choices=["upload"])
+    tmpl.add_argument("file")
+    tmpl.add_argument("params", nargs="*", help="key=value (getUploadParamsForTemplate parameters)")
+    from virga.cli.console import add_parser as add_console_parser
+
+    add_console_parser(sub)
     web = sub.add_parser("web", help="serve the TUI in a browser (textual-serve)")
     web.add_argument("--host", default="127.0.0.1")
     web.add_argument("--port", type=int, default=8000)
@@ -108,6 +115,15 @@ async def cmd_api(args: argparse.Namespace) -> int:
             return 1
     output.show(body, "json" if args.json else "table")
     return 0
+
+
+async def cmd_template(args: argparse.Namespace) -> int:
+    """Upload a template file (virga.cli.template)."""
+    from virga.cli.template import cmd_template as run
+
+    url, creds = _creds(args)
+    async with embedded.connect(url, creds) as client:
+        return await run(args, client)
 
 
 async def cmd_datacenter(args: argparse.Namespace) -> int:
@@ -186,7 +202,12 @@ def main(argv: list[str] | None = None) -> int:
     """Entry point of the `virga` console script."""
     logging.basicConfig(level=logging.WARNING, format="%(levelname)s %(name)s: %(message)s")
     args = _parser().parse_args(argv)
-    runners = {"init": cmd_init, "api": cmd_api, "deploy-datacenter": cmd_datacenter, "demo": cmd_demo}
+    runners = {"init": cmd_init, "api": cmd_api, "deploy-datacenter": cmd_datacenter, "demo": cmd_demo,
+               "template": cmd_template}
+    if args.cmd == "console":
+        from virga.cli.console import cmd_console
+
+        runners["console"] = cmd_console
     if args.cmd in runners:
         code = asyncio.run(runners[args.cmd](args))
         if args.cmd == "demo" and code == 0 and not args.no_tui:
@@ -197,9 +218,9 @@ def main(argv: list[str] | None = None) -> int:
     if args.cmd == "profile":
         return cmd_profile(args)
     if args.cmd == "web":
-        from virga.cli.tui import serve_web
+        from virga.cli.tui import serve_web, tui_flags
 
-        return serve_web(args.host, args.port)
+        return serve_web(args.host, args.port, tui_flags(args.url, args.profile, args.readonly))
     return cmd_tui(args)
 
 

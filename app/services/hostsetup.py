@@ -5,7 +5,8 @@ from __future__ import annotations
 import importlib
 from urllib.parse import urlparse
 
-from virga.drivers.base import HostConnection
+from virga.drivers.base import AuthenticationFailed, DriverError, HostConnection
+from virga.errors import InvalidParameter, Unavailable
 from virga.models import Host
 
 # Hypervisor -> "module:function" preparing a host reached by a plain http:// or ssh:// URL.
@@ -20,5 +21,10 @@ async def prepare_host(host: Host, conn: HostConnection) -> HostConnection:
         return conn
     module, func = hook.split(":")
     fn = getattr(importlib.import_module(module), func)
-    result: HostConnection = await fn(conn)
+    try:
+        result: HostConnection = await fn(conn)
+    except AuthenticationFailed as exc:
+        raise InvalidParameter(f"Unable to add the host: wrong credentials ({exc})") from None
+    except DriverError as exc:
+        raise Unavailable(f"Unable to add the host {conn.url}: {exc}") from None
     return result

@@ -8,10 +8,11 @@ from typing import TYPE_CHECKING
 
 from sqlmodel import Session, select
 from virga.drivers.base import InstanceInfo, PowerState
-from virga.models import Alert, AsyncJob, Host, VirtualMachine, utcnow
+from virga.models import Alert, AsyncJob, Host, User, VirtualMachine, utcnow
 from virga.services.bootstrap import setting
 from virga.services.capacity import reserve
 from virga.services.events import raise_alert, record_event
+from virga.services.states import transition
 
 if TYPE_CHECKING:
     from virga.core import VirgaApp
@@ -44,6 +45,7 @@ async def sync_host(app: VirgaApp, host: Host) -> None:
 
 def host_lost(app: VirgaApp, host_id: int, why: str) -> None:
     """Up -> Disconnected at once; Disconnected -> Down after ping.timeout x ping.interval (alerts)."""
+    restarted = 0
     with app.db.session() as s:
         host = s.get(Host, host_id)
         if host is None:
@@ -59,13 +61,33 @@ def host_lost(app: VirgaApp, host_id: int, why: str) -> None:
                 host.state = "Down"
                 raise_alert(s, "HOST", f"Host {host.name} is down", host_id=host.id, zone_id=host.zone_id,
                             pod_id=host.pod_id, cluster_id=host.cluster_id)
-                _vms_lost(s, host)
+                restarted = _restart_ha(app, s, host, _vms_lost(s, host))
         s.add(host)
         s.commit()
+    if restarted:
+        app.jobs.notify()
 
 
-def _vms_lost(s: Session, host: Host) -> None:
-    """The VMs of a Down host are Stopped (HA ones are restarted by the HA worker)."""
+def _restart_ha(app: VirgaApp, s: Session, host: Host, vms: list[VirtualMachine]) -> int:
+    """Queue a start job (placed on another Up host) for each HA-enabled VM of a Down host."""
+    for vm in vms:
+        transition(vm, "start")
+        user = s.exec(select(User).where(User.account_id == vm.account_id, User.removed == None)).first()  # noqa: E711
+        app.jobs.submit(s, AsyncJob(
+            cmd="virga.api.startVirtualMachine", command="startVirtualMachine", params={},
+            account_id=vm.account_id, domain_id=vm.domain_id, user_id=user.id if user else None,
+            instancetype="VirtualMachine", instance_uuid=vm.uuid))
+        record_event(s, "HA.VM.RESTART", f"VM {vm.name} is restarted on another host: its host {host.name} is down",
+                     account_id=vm.account_id, domain_id=vm.domain_id, resource=vm, level="WARN")
+        raise_alert(s, "HA", f"HA restart of VM {vm.name} (host {host.name} is down)", host_id=host.id,
+                    zone_id=host.zone_id, pod_id=host.pod_id, cluster_id=host.cluster_id)
+        s.add(vm)
+    return len(vms)
+
+
+def _vms_lost(s: Session, host: Host) -> list[VirtualMachine]:
+    """The VMs of a Down host are Stopped; the HA-enabled ones are returned to be restarted elsewhere."""
+    ha = []
     for vm in s.exec(select(VirtualMachine).where(VirtualMachine.host_id == host.id,
                                                   VirtualMachine.removed == None)):  # noqa: E711
         if vm.state in ("Running", "Starting", "Stopping", "Migrating"):
@@ -74,8 +96,9 @@ def _vms_lost(s: Session, host: Host) -> None:
             record_event(s, "VM.STOP", f"VM {vm.name} stopped: its host {host.name} is down",
                          account_id=vm.account_id, domain_id=vm.domain_id, resource=vm, level="WARN")
             if vm.haenable:
-                vm.details = {**(vm.details or {}), "ha_pending": "true"}
+                ha.append(vm)
             s.add(vm)
+    return ha
 
 
 def host_back(app: VirgaApp, host_id: int) -> None:

@@ -3,25 +3,25 @@
 from __future__ import annotations
 
 import asyncio
-import os
-import sys
-import termios
-import tty
+from pathlib import Path
 
 import libvirt
-from virga.drivers.base import DriverError
+from virga.drivers.base import ConsoleStream, DriverError
 
-ESCAPE = b"\x1d"  # Ctrl-]
 _EOF = b""
 
 
-class SerialConsole:
+HISTORY_BYTES = 16384
+
+
+class SerialConsole(ConsoleStream):
     """A guest's serial console: read() and write() bytes; wait_for() a pattern."""
 
-    def __init__(self, conn: libvirt.virConnect, dom: libvirt.virDomain) -> None:
-        """Remember the connection and domain; open() attaches."""
+    def __init__(self, conn: libvirt.virConnect, dom: libvirt.virDomain, log_path: str = "") -> None:
+        """Remember the connection, the domain and its console log (when local); open() attaches."""
         self._conn = conn
         self._dom = dom
+        self._log = Path(log_path) if log_path else None
         self._stream: libvirt.virStream | None = None
         self._queue: asyncio.Queue[bytes] = asyncio.Queue()
         self._loop: asyncio.AbstractEventLoop | None = None
@@ -37,6 +37,23 @@ class SerialConsole:
         stream.eventAddCallback(events, self._on_event, None)
         self._stream = stream
         return self
+
+    async def history(self) -> bytes:
+        """The tail of the console log file when this host's logs are local; otherwise nothing."""
+        log = self._log
+        if log is None:
+            return b""
+
+        def tail() -> bytes:
+            """Read the last HISTORY_BYTES of the log."""
+            try:
+                with log.open("rb") as f:
+                    f.seek(max(0, log.stat().st_size - HISTORY_BYTES))
+                    return f.read()
+            except OSError:
+                return b""
+
+        return await asyncio.to_thread(tail)
 
     def _on_event(self, stream: libvirt.virStream, events: int, _opaque: object) -> None:
         """Drain readable data into the queue (runs on libvirt's event thread)."""
@@ -115,37 +132,3 @@ class SerialConsole:
     async def __aexit__(self, *exc: object) -> None:
         """Close on leaving a context."""
         await self.close()
-
-
-async def interact(console: SerialConsole, stdin: int = 0, stdout: int | None = None) -> None:
-    """Attach a terminal to the console until Ctrl-] or the guest's console closes."""
-    out = stdout if stdout is not None else sys.stdout.fileno()
-    loop = asyncio.get_running_loop()
-    done = asyncio.Event()
-    saved = termios.tcgetattr(stdin) if os.isatty(stdin) else None
-
-    def on_key() -> None:
-        """Forward typed bytes; Ctrl-] detaches."""
-        data = os.read(stdin, 1024)
-        if not data or ESCAPE in data:
-            done.set()
-            return
-        loop.create_task(console.write(data))
-
-    async def pump() -> None:
-        """Copy console output to the terminal."""
-        while chunk := await console.read():
-            os.write(out, chunk)
-        done.set()
-
-    if saved is not None:
-        tty.setraw(stdin)
-    loop.add_reader(stdin, on_key)
-    task = loop.create_task(pump())
-    try:
-        await done.wait()
-    finally:
-        loop.remove_reader(stdin)
-        task.cancel()
-        if saved is not None:
-            termios.tcsetattr(stdin, termios.TCSADRAIN, saved)

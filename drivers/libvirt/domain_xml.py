@@ -91,6 +91,7 @@ def _interface(spec: InstanceSpec, nic: NicSpec) -> ET.Element:
     _sub(iface, "mac", address=nic.mac.lower())
     _sub(iface, "source", bridge=nic.bridge)
     _sub(iface, "model", type=nic_model(spec.details, nic))
+    _sub(iface, "rom", enabled="no")  # virga never network-boots: skip loading the iPXE option ROM
     return iface
 
 
@@ -110,11 +111,14 @@ def _os(root: ET.Element, spec: InstanceSpec) -> None:
     if spec.iso is not None:
         _sub(os_el, "boot", dev="cdrom")
     _sub(os_el, "boot", dev="hd")
+    _sub(os_el, "bootmenu", enable="no")
 
 
 def _devices(root: ET.Element, spec: InstanceSpec, log_dir: str) -> None:
     """Disks, NICs, the serial console with its log file and optional VNC."""
     dev = _sub(root, "devices")
+    if not _flag(spec.details, "vnc"):
+        _sub(dev, "controller", type="usb", model="none")  # no USB devices without a display
     bus = disk_bus(spec.details)
     for i, vol in enumerate(sorted(spec.volumes, key=lambda v: v.device_id)):
         dev.append(disk_element(vol, bus, vol.device_id or i))

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import logging
 from collections.abc import AsyncIterator, Callable
 from typing import Any, ClassVar, TypeVar
 
@@ -18,6 +19,7 @@ from virga.drivers.base import (
     InstanceInfo,
     InstanceSpec,
     InstanceStats,
+    InvalidSpec,
     NotSupported,
     PoolSpec,
     PoolStats,
@@ -33,6 +35,7 @@ from virga.drivers.libvirt.errors import translate
 from virga.drivers.libvirt.states import STATE_MAP
 
 T = TypeVar("T")
+log = logging.getLogger(__name__)
 
 
 class LibvirtDriver(Driver):
@@ -107,6 +110,8 @@ class LibvirtDriver(Driver):
         if self._virt is None:
             self._virt = await self._run(self._open, what=f"cannot connect to {self.conn.url}")
         facts, self.domain_type = await self._run(host.facts, self._virt, self.conn.options, self.hypervisor)
+        if self._log_local() and (problem := host.kvm_device_problem()):
+            log.warning("%s: every define/start will be slow: %s", self.conn.url, problem)
         return facts
 
     async def close(self) -> None:
@@ -253,11 +258,21 @@ class LibvirtDriver(Driver):
         dom = await self._dom(uuid)
         return ConsoleInfo(kind="serial", location=f"virsh -c {self.conn.url} console {dom.name()}")
 
+    def _log_local(self) -> bool:
+        """Whether libvirt runs on this machine (its log files are readable here)."""
+        return self.conn.url.split("?")[0] in ("qemu:///system", "qemu:///session")
+
+    def _log_path(self, dom: libvirt.virDomain) -> str:
+        """The console log file of a domain when libvirt runs on this machine (else empty)."""
+        return f"{self.log_dir.rstrip('/')}/{dom.name()}.console.log" if self._log_local() else ""
+
     async def open_console(self, uuid: str, force: bool = True) -> SerialConsole:
         """An interactive serial console stream (close it when done)."""
         dom = await self._dom(uuid)
+        if not await self._run(dom.isActive):
+            raise InvalidSpec(f"{dom.name()} is not running: its serial console is not available")
         try:
-            return await SerialConsole(self.virt, dom).open(force)
+            return await SerialConsole(self.virt, dom, self._log_path(dom)).open(force)
         except libvirt.libvirtError as err:
             raise translate(err, "opening the console") from err
 

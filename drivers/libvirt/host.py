@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import grp
+import os
 import xml.etree.ElementTree as ET
 from collections.abc import Mapping
 
@@ -75,3 +77,21 @@ def facts(conn: libvirt.virConnect, options: Mapping[str, str], hypervisor: str)
         accelerator=accel,
         extra=extra,
     ), dtype
+
+
+def kvm_device_problem(dev: str = "/dev/kvm") -> str:
+    """Why libvirt would re-probe QEMU's capabilities on every call here (empty when all is well).
+
+    libvirt caches QEMU's capabilities only while its view of KVM stays the same: when QEMU (run as root)
+    can open /dev/kvm but the qemu user cannot (the device is not in group `kvm`), every lookup finds
+    the cache stale and spawns QEMU again, which costs seconds per define/start on a loaded host.
+    """
+    try:
+        st = os.stat(dev)
+        kvm_gid = grp.getgrnam("kvm").gr_gid
+    except (OSError, KeyError):
+        return ""
+    if st.st_gid == kvm_gid or st.st_mode & 0o006 == 0o006:
+        return ""
+    return (f"{dev} belongs to group {st.st_gid}, not kvm ({kvm_gid}): libvirt re-probes QEMU on every call; "
+            f"fix it with `chgrp kvm {dev}` (or a udev rule)")

@@ -5,6 +5,7 @@ from __future__ import annotations
 import os
 import shlex
 from pathlib import Path
+from urllib.parse import urlparse
 
 import asyncssh
 from virga.drivers.base import AuthenticationFailed, HostConnection, HostUnreachable, NotSupported
@@ -76,3 +77,17 @@ async def prepare_kvm_host(address: str, username: str, password: str | None = N
     options = {"pool_path": pool_path, "accelerator": "kvm" if hardware else "tcg"}
     return HostConnection(url=url, username=username, private_key=key.export_private_key("openssh").decode(),
                           options=options)
+
+
+async def prepare_from_addhost(conn: HostConnection) -> HostConnection:
+    """addHost's hook: http://address[:sshport] or ssh://[user@]address[:port] -> a prepared qemu+ssh:// host."""
+    url = urlparse(conn.url)
+    if not url.hostname:
+        raise NotSupported(f"{conn.url} names no host")
+    username = conn.username or url.username or "root"
+    port = url.port if url.scheme == "ssh" or url.port not in (None, 80, 443) else 22
+    options = dict(conn.options)
+    prepared = await prepare_kvm_host(url.hostname, username, conn.password, conn.private_key, port or 22,
+                                      options.pop("pool_path", DEFAULT_POOL))
+    return HostConnection(url=prepared.url, username=username, private_key=prepared.private_key,
+                          options={**options, **prepared.options})

@@ -67,6 +67,10 @@ def template_file(tmpl: TemplateSpec) -> tuple[str, str, int]:
     if tmpl.is_iso:
         raise InvalidSpec(f"template {tmpl.name} is an ISO, not a disk image")
     url = tmpl.url
+    if url.startswith("nfs://"):  # a template or snapshot backup on the NFS image store: a local cached copy
+        from virga.appliance.storage.cache import local_copy
+
+        url = local_copy(url)
     if "://" in url and not url.startswith("file://"):
         raise NotSupported(f"template {tmpl.name}: only local paths and file:// URLs are supported yet")
     path = url.removeprefix("file://")

@@ -25,8 +25,17 @@ def running(name: str) -> bool:
     return subprocess.run(["pgrep", "-x", name], capture_output=True).returncode == 0
 
 
+def fix_kvm_device() -> None:
+    """Give /dev/kvm its usual group (kvm) when it lost it, so libvirt keeps its QEMU capability cache."""
+    from virga.drivers.libvirt.host import kvm_device_problem
+
+    if kvm_device_problem():
+        subprocess.run(["chgrp", "kvm", "/dev/kvm"], check=False)
+
+
 def start_daemons() -> list[str]:
     """Start virtlogd and libvirtd when not running; return the names started here."""
+    fix_kvm_device()
     started = []
     for name in ("virtlogd", "libvirtd"):
         if not running(name):
