@@ -106,12 +106,13 @@ async def _real(run: JobRun) -> None:
     try:
         from virga.appliance.storage import ImageStore as NfsStore
         from virga.appliance.storage import StorageError, download
+        from virga.appliance.storage.landing import write_properties
     except ImportError:
         raise InternalError(NO_STORAGE_SERVICE) from None
     with run.db() as s:
         t = _tmpl(s, run.instance_uuid)
         store, dest, fmt = store_of(s, t), dest_of(t), t.format.lower()
-        url, checksum, store_url = t.url, t.checksum or None, store.url
+        url, checksum, store_url, tid, text = t.url, t.checksum or None, store.url, t.id, t.displaytext
 
     async def progress(pct: int, done: int) -> None:
         """Record download progress on the template and the job."""
@@ -121,6 +122,7 @@ async def _real(run: JobRun) -> None:
     try:
         got = await download(url, NfsStore(store_url), dest, checksum,
                              None if fmt == "ova" else fmt, progress)
+        await write_properties(NfsStore(store_url), got, str(tid), text)
     except StorageError as exc:
         raise InternalError(f"Download of {url} failed: {exc}") from None
     _set(run, status="Download Complete", isready=True, install_path=got.url, size=got.virtual_size or got.size,
@@ -162,3 +164,48 @@ async def recover_download(run: JobRun) -> None:
         s.add(t)
         s.commit()
     run.app.emit("template", run.instance_uuid)
+
+
+def _pools_in_use(s: Session, t: Template) -> tuple[list[str], list[str]]:
+    """(local pool directories without a volume of this template, those with one)."""
+    from virga.models import StoragePool, Volume
+
+    used = {v.pool_id for v in s.exec(select(Volume).where(
+        Volume.template_id == t.id, Volume.removed == None))}  # noqa: E711
+    pools = [p for p in s.exec(select(StoragePool).where(StoragePool.removed == None)) if p.path]  # noqa: E711
+    return [p.path for p in pools if p.id not in used], [p.path for p in pools if p.id in used]
+
+
+async def purge(run: JobRun) -> dict[str, Any]:
+    """Remove a deleted template's files from its image store and its unused cached copies on primary pools."""
+    from virga.appliance.storage import ImageStore as NfsStore
+    from virga.appliance.storage import StorageError
+    from virga.appliance.storage.purge import cached_copies, drop_cached, purge_from_store
+
+    with run.db() as s:
+        t = _tmpl(s, run.instance_uuid)
+        path, template_uuid = t.install_path or "", t.uuid
+        stores = [st.url for st in s.exec(select(ImageStore).where(ImageStore.removed == None))]  # noqa: E711
+        free, busy = _pools_in_use(s, t)
+    store_url = next((u for u in stores if path.startswith(u.rstrip("/") + "/")), None)
+    if not path.startswith("nfs://") or store_url is None:
+        return {"success": True}
+    try:
+        await purge_from_store(NfsStore(store_url), path)
+    except StorageError as exc:
+        raise InternalError(f"Template {template_uuid}: cannot remove {path} from the image store: {exc}") from None
+    # The image cache copy is the source of pool copies: keep it while any volume of the template exists.
+    drop_cached(cached_copies(path, template_uuid, free, image_cache=not busy))
+    return {"success": True}
+
+
+@job_body("deleteTemplate")
+async def delete_template_body(run: JobRun) -> dict[str, Any]:
+    """deleteTemplate's job: the row is already removed; its files go now."""
+    return await purge(run)
+
+
+@job_body("deleteIso")
+async def delete_iso_body(run: JobRun) -> dict[str, Any]:
+    """deleteIso's job: the row is already removed; its files go now."""
+    return await purge(run)

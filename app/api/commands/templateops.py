@@ -5,7 +5,6 @@ from __future__ import annotations
 from typing import Any
 
 from sqlmodel import select
-from virga.api.commands.infra_util import success_job
 from virga.api.commands.templates import FORMATS, find_template, template_view
 from virga.api.context import Ctx
 from virga.api.dispatch import Pending
@@ -99,8 +98,6 @@ def delete_iso(ctx: Ctx) -> Pending:
     return _delete(ctx, True)
 
 
-success_job("deleteTemplate")
-success_job("deleteIso")
 
 
 def _accounts(ctx: Ctx, t: Template, names: list[str]) -> list[Account]:
