@@ -35,7 +35,7 @@ async def build(admin: VirgaClient, say: Say = print, vms: int = 3) -> dict[str,
     (zone,) = await deploy(admin, sandbox(), say)
     tmpl = (await admin.call("registerTemplate", name="tiny-linux", displaytext="Tiny Linux (simulated)",
                              url="simulator://templates/tiny-linux.qcow2", zoneid=zone, format="QCOW2",
-                             hypervisor="Simulator", ostypeid=await _ostype(admin), ispublic=True,
+                             hypervisor="Simulator", ostypeid=await ostype(admin), ispublic=True,
                              isfeatured=True))["template"][0]
     await _wait_ready(admin, tmpl["id"])
     say(f"template {tmpl['name']} ready")
@@ -59,7 +59,7 @@ async def build(admin: VirgaClient, say: Say = print, vms: int = 3) -> dict[str,
     return {"zone": zone, "template": tmpl["id"], "network": net["id"], "demo_apikey": keys["apikey"]}
 
 
-async def _ostype(c: VirgaClient) -> str:
+async def ostype(c: VirgaClient) -> str:
     """The id of the 'Other Linux (64-bit)' OS type."""
     types = await c.list("listOsTypes", "ostype", description="Other Linux (64-bit)")
     return str(types[0]["id"])

@@ -34,7 +34,10 @@ def _parser() -> argparse.ArgumentParser:
     dc.add_argument("file")
     demo = sub.add_parser("demo", help="build the sandbox cloud on the simulator (then open the TUI)")
     demo.add_argument("--no-tui", action="store_true", help="only build the cloud")
-    demo.add_argument("--vms", type=int, default=3)
+    demo.add_argument("--vms", type=int, default=None, help="guests to deploy (3 simulated, 2 with --real)")
+    demo.add_argument("--real", action="store_true",
+                      help="a zone on this machine's libvirt (qemu:///system) with the tiny guest template")
+    demo.add_argument("--destroy", action="store_true", help="with --real: remove the real demo")
     prof = sub.add_parser("profile", help="manage client profiles")
     prof.add_argument("action", choices=["list", "add", "use"])
     prof.add_argument("name", nargs="?")
@@ -142,16 +145,20 @@ async def cmd_datacenter(args: argparse.Namespace) -> int:
 
 
 async def cmd_demo(args: argparse.Namespace) -> int:
-    """Build the sandbox cloud unless it exists."""
+    """Build the sandbox cloud unless it exists (--real: on this machine's libvirt, see virga.cli.realmain)."""
     from virga.cli.demo import build
 
     url, creds = _creds(args)
+    if args.real or args.destroy:
+        from virga.cli.realmain import cmd_real
+
+        return await cmd_real(args, url, creds)
     async with embedded.connect(url, creds) as client:
         if await client.list("listZones", "zone", name="sandbox"):
             print("the sandbox zone exists already")
             return 0
         try:
-            await build(client, vms=args.vms)
+            await build(client, vms=3 if args.vms is None else args.vms)
         except ApiError as err:
             print(f"Error {err.code}: {err.text}", file=sys.stderr)
             return 1
@@ -210,7 +217,7 @@ def main(argv: list[str] | None = None) -> int:
         runners["console"] = cmd_console
     if args.cmd in runners:
         code = asyncio.run(runners[args.cmd](args))
-        if args.cmd == "demo" and code == 0 and not args.no_tui:
+        if args.cmd == "demo" and code == 0 and not args.no_tui and not args.destroy:
             return cmd_tui(args)
         return code
     if args.cmd == "serve":

@@ -2,19 +2,19 @@
 
 from __future__ import annotations
 
-import hashlib
-import os
 import shutil
 import subprocess
 import time
 import uuid
 from pathlib import Path
 
+from virga.cli import guestimage
+
 from tests.support import need  # noqa: F401  (re-exported for this package's tests)
 
 ROOT = Path(__file__).resolve().parents[2]
-GUEST_DIR = ROOT / "images" / "guest"
-CACHE = Path(os.environ.get("VIRGA_CACHE", Path.home() / ".cache" / "virga")) / "guest"
+GUEST_DIR = guestimage.GUEST_DIR
+CACHE = guestimage.cache_dir()
 LOGIN = b"virga-tiny login: ready"
 
 
@@ -61,20 +61,12 @@ def stop_daemons(names: list[str]) -> None:
 
 def guest_key() -> str:
     """A hash of the guest's build inputs, so the cached build is reused until they change."""
-    h = hashlib.sha256()
-    for name in ("build.sh", "init", "udhcpc.script"):
-        h.update((GUEST_DIR / name).read_bytes())
-    return h.hexdigest()[:16]
+    return guestimage.guest_key()
 
 
 def build_guest() -> Path:
     """The tiny guest template, built once per build-script hash into the cache."""
-    out = CACHE / guest_key()
-    image = out / "virga-tiny.qcow2"
-    if not image.exists():
-        subprocess.run([str(GUEST_DIR / "build.sh"), str(out)], check=True, capture_output=True, timeout=600)
-    os.chmod(out, 0o755)
-    return image
+    return guestimage.ensure()
 
 
 def make_bridge() -> str:

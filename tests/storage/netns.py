@@ -2,56 +2,6 @@
 
 from __future__ import annotations
 
-import random
-import secrets
-import subprocess
-from dataclasses import dataclass
+from virga.appliance.storage.netns import NetnsLink
 
-
-def _ip(*args: str, check: bool = True) -> subprocess.CompletedProcess[str]:
-    """Run `ip` with arguments."""
-    return subprocess.run(["ip", *args], check=check, capture_output=True, text=True)
-
-
-@dataclass
-class NetnsLink:
-    """Namespace name, veth names and the /30 addresses (host side, namespace side)."""
-
-    name: str
-    host_if: str
-    host_addr: str
-    ns_addr: str
-
-    @classmethod
-    def create(cls) -> NetnsLink:
-        """Make a namespace with a veth pair on a free 10.213.x.y/30."""
-        tag = secrets.token_hex(3)
-        used = _ip("-4", "-o", "addr").stdout
-        for _ in range(50):
-            third, fourth = random.randrange(256), random.randrange(0, 256, 4)
-            net = f"10.213.{third}."
-            if f"{net}{fourth + 1}/" not in used and f"{net}{fourth + 2}/" not in used:
-                break
-        link = cls(f"vgs-{tag}", f"vgs{tag}h", f"{net}{fourth + 1}", f"{net}{fourth + 2}")
-        try:
-            link._setup(tag)
-        except BaseException:
-            link.destroy()
-            raise
-        return link
-
-    def _setup(self, tag: str) -> None:
-        """Create the namespace, the veth pair and the addresses."""
-        _ip("netns", "add", self.name)
-        _ip("link", "add", self.host_if, "type", "veth", "peer", "name", f"vgs{tag}n")
-        _ip("link", "set", f"vgs{tag}n", "netns", self.name)
-        _ip("addr", "add", f"{self.host_addr}/30", "dev", self.host_if)
-        _ip("link", "set", self.host_if, "up")
-        _ip("-n", self.name, "addr", "add", f"{self.ns_addr}/30", "dev", f"vgs{tag}n")
-        _ip("-n", self.name, "link", "set", f"vgs{tag}n", "up")
-        _ip("-n", self.name, "link", "set", "lo", "up")
-
-    def destroy(self) -> None:
-        """Remove the veth pair and the namespace (idempotent)."""
-        _ip("link", "del", self.host_if, check=False)
-        _ip("netns", "del", self.name, check=False)
+__all__ = ["NetnsLink"]
