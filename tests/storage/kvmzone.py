@@ -1,7 +1,8 @@
-"""A KVM zone built straight in the database: one qemu:///system host, a directory pool, a real NFS store."""
+"""A KVM zone built in the database (qemu:///system host, directory pool, real NFS store); guest helpers."""
 
 from __future__ import annotations
 
+import asyncio
 import os
 import subprocess
 import tempfile
@@ -12,6 +13,9 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from sqlmodel import select
+from virga.cli.console import AsgiChannel
+from virga.cli.realteardown import drop_libvirt_pools
+from virga.client import VirgaClient
 from virga.core import VirgaApp
 from virga.models import Account, Cluster, Host, ImageStore, Pod, StoragePool, Volume, Zone
 
@@ -40,6 +44,7 @@ def libvirt_pool() -> Iterator[tuple[str, Path]]:
     try:
         yield name, path
     finally:
+        drop_libvirt_pools(path)  # also the pool createStoragePool defined on this directory
         support.drop_pool(name, path)
 
 
@@ -64,6 +69,43 @@ def build(app: VirgaApp, store_url: str, pool_name: str, pool_path: Path) -> Kvm
         s.add(ImageStore(name="nfs-store", zone_id=zone.id, url=store_url))
         s.commit()
         return KvmZone(zone.uuid, zone.id or 0, pool.id or 0, pool_path, pool_name, store_url)
+
+
+async def console_until(admin: VirgaClient, vm_id: str, pattern: bytes, timeout: float) -> bytes:
+    """A VM's serial console through createConsoleEndpoint and /client/console, read until the pattern shows."""
+    ep = (await admin.call("createConsoleEndpoint", virtualmachineid=vm_id))["consoleendpoint"]
+    ws = ep["websocket"]
+    chan = await AsgiChannel(admin._asgi, ws["path"], f"token={ws['token']}").connect()  # noqa: SLF001
+    seen = bytearray()
+    end = asyncio.get_running_loop().time() + timeout
+    try:
+        while pattern not in seen:
+            left = end - asyncio.get_running_loop().time()
+            if left <= 0:
+                raise AssertionError(f"{pattern!r} not on the console of {vm_id}; last bytes {bytes(seen[-300:])!r}")
+            try:
+                frame = await asyncio.wait_for(chan.recv(), left)
+            except TimeoutError:
+                continue
+            if not frame:
+                raise AssertionError(f"console of {vm_id} closed ({chan.close_reason}); got {bytes(seen[-300:])!r}")
+            seen += frame
+    finally:
+        await chan.close()
+    return bytes(seen)
+
+
+def drop_domain(uuid: str) -> None:
+    """Best-effort removal of a libvirt domain left by a failed test (by uuid)."""
+    for cmd in (["destroy", uuid], ["undefine", "--nvram", uuid]):
+        subprocess.run(["virsh", "-c", "qemu:///system", *cmd], capture_output=True, check=False)
+
+
+def domain_uuids() -> set[str]:
+    """The uuids of every libvirt domain on qemu:///system."""
+    out = subprocess.run(["virsh", "-c", "qemu:///system", "list", "--all", "--uuid"],
+                         capture_output=True, text=True, check=True).stdout
+    return set(out.split())
 
 
 def data_volume(app: VirgaApp, kz: KvmZone, name: str, size: int = 16 << 20) -> str:

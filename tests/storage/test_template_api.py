@@ -1,5 +1,8 @@
 """registerTemplate through the API onto a real NFS store (ganesha) from a local HTTP server, then a guest.
 
+The guest is deployed through the API too (deployVirtualMachine on a qemu:///system host in the zone holding
+the store) and its login line is read on its serial console through createConsoleEndpoint + /client/console.
+
 Also: a management-server restart in the middle of a download resumes it with an HTTP Range request.
 """
 
@@ -9,8 +12,6 @@ import asyncio
 import hashlib
 import re
 import shutil
-import uuid
-from dataclasses import replace
 from pathlib import Path
 
 import pytest
@@ -19,14 +20,14 @@ from virga.api.server import make_asgi
 from virga.client import VirgaClient
 from virga.config import Settings
 from virga.core import VirgaApp
-from virga.drivers.base import InstanceSpec, NicSpec, PoolSpec, VolumeSpec
-from virga.models import Template
-from virga.services.specs import template_spec
+from virga.models import Template, Volume
 
-from tests.libvirt.support import LOGIN
+from tests.factories import Cloud
+from tests.libvirt.apizone import KvmSite, kvm_site
+from tests.libvirt.support import LOGIN, delete_bridge
 from tests.storage.conftest import NfsFixture
 from tests.storage.httpserver import FileServer
-from tests.storage.kvmzone import build
+from tests.storage.kvmzone import build, console_until, domain_uuids, drop_domain
 
 pytestmark = [pytest.mark.integration]
 RATE = 3_000_000  # bytes/s: slow enough to watch the progress
@@ -65,41 +66,73 @@ def _partial(seen: list[str]) -> list[int]:
     return [int(m[1]) for s in seen if (m := re.fullmatch(r"(\d+)% Downloaded", s or "")) and 0 < int(m[1]) < 100]
 
 
+async def _nfs_store_for(admin: VirgaClient, zone: str, url: str) -> None:
+    """Make the ganesha export the zone's only image store: addImageStore, then drop the simulated one."""
+    ours = (await admin.call("addImageStore", provider="NFS", name="ganesha", url=url, zoneid=zone))["imagestore"]
+    for st in await admin.list("listImageStores", "imagestore", zoneid=zone):
+        if st["id"] != ours["id"]:
+            await admin.call("deleteImageStore", id=st["id"])
+    assert [st["url"] for st in await admin.list("listImageStores", "imagestore", zoneid=zone)] == [url]
+
+
+async def _deploy(admin: VirgaClient, site: KvmSite, zone: str, template: str) -> dict:
+    """deployVirtualMachine from the downloaded template on the KVM host; the job's VM."""
+    return (await admin.run("deployVirtualMachine", zoneid=zone, templateid=template, serviceofferingid=site.offering,
+                            networkids=site.network, hostid=site.host, name="nfs-guest"))["virtualmachine"]
+
+
+async def _cleanup(admin: VirgaClient, vm_id: str | None, bridge: str) -> None:
+    """After a failure: expunge the VM (through the API, then straight in libvirt) and delete the bridge."""
+    if vm_id is not None:
+        try:
+            await admin.run("destroyVirtualMachine", id=vm_id, expunge=True)
+        except Exception:  # noqa: BLE001 - best effort; libvirt is cleaned below
+            pass
+        drop_domain(vm_id)
+    delete_bridge(bridge)
+
+
 @pytest.mark.slow
 async def test_register_progress_nfs_then_boot(  # noqa: PLR0913
-    app: VirgaApp, admin: VirgaClient, nfs: NfsFixture, http: FileServer, guest_image: Path, driver,  # noqa: ANN001
-    pool: PoolSpec, bridge: str, tmp_path: Path,
+    app: VirgaApp, admin: VirgaClient, cloud: Cloud, nfs: NfsFixture, http: FileServer, guest_image: Path,
+    kvm_pool: tuple[str, Path], tmp_path: Path,
 ) -> None:
-    kz = build(app, nfs.url, f"virga-reg-{tmp_path.name[-8:]}", tmp_path)
-    url, sha = _serve(http, guest_image)
-    tid = await _register(admin, kz.zone, url, sha)
-    seen: list[str] = []
-    t = await _watch(admin, tid, seen)
-    assert t["isready"] and t["status"] == "Download Complete", seen
-    assert _partial(seen), f"no progress observed: {seen}"
-
-    with app.db.session() as s:
-        row = s.exec(select(Template).where(Template.uuid == tid)).one()
-        spec = template_spec(s, row)
-    assert spec.url.startswith(nfs.url + "/template/tmpl/")
-    back = tmp_path / "back.qcow2"
-    await nfs.store.get_file(spec.url.removeprefix(nfs.url + "/"), str(back))  # read back through libnfs
-    assert hashlib.sha256(back.read_bytes()).hexdigest() == sha
-
-    vol = VolumeSpec(uuid=str(uuid.uuid4()), name="ROOT", size_bytes=64 << 20, pool=pool)
-    info = await driver.prepare_volume(vol, spec)
-    vid = str(uuid.uuid4())
-    nic = NicSpec(uuid=str(uuid.uuid4()), mac="02:00:00:5e:00:01", ip=None, netmask=None, gateway=None,
-                  network_uuid="n", bridge=bridge)
-    await driver.create_instance(InstanceSpec(
-        uuid=vid, name=f"virga-nfs-{vid[:8]}", display_name="nfs", cpus=1, cpu_mhz=1000, memory_mb=160,
-        volumes=(replace(vol, path=info.path),), nics=(nic,), template=spec))
-    driver.created.append(vid)
-    console = await driver.start_with_console(vid)
+    pool_dir = kvm_pool[1]
+    site = await kvm_site(app, admin, cloud, guest_image, pool_dir)
+    vm_id: str | None = None
     try:
-        await console.wait_for(LOGIN, BOOT)
+        await _nfs_store_for(admin, cloud.zone, nfs.url)
+        url, sha = _serve(http, guest_image)
+        tid = await _register(admin, cloud.zone, url, sha)
+        seen: list[str] = []
+        t = await _watch(admin, tid, seen)
+        assert t["isready"] and t["status"] == "Download Complete", seen
+        assert _partial(seen), f"no progress observed: {seen}"
+
+        with app.db.session() as s:
+            install = s.exec(select(Template).where(Template.uuid == tid)).one().install_path or ""
+        assert install.startswith(nfs.url + "/template/tmpl/")
+        back = tmp_path / "back.qcow2"
+        await nfs.store.get_file(install.removeprefix(nfs.url + "/"), str(back))  # read back through libnfs
+        assert hashlib.sha256(back.read_bytes()).hexdigest() == sha
+
+        vm = await _deploy(admin, site, cloud.zone, tid)
+        vm_id = vm["id"]
+        assert vm["state"] == "Running" and vm["hypervisor"] == "KVM" and vm["templateid"] == tid
+        (root,) = await admin.list("listVolumes", "volume", virtualmachineid=vm_id, type="ROOT")
+        with app.db.session() as s:
+            root_path = s.exec(select(Volume).where(Volume.uuid == root["id"])).one().path or ""
+        assert Path(root_path).parent == pool_dir and Path(root_path).exists()
+        assert (pool_dir / f"virga-template-{tid}.qcow2").exists()  # copied to the primary pool on first use
+        assert LOGIN in await console_until(admin, vm_id, LOGIN, BOOT)
+
+        await admin.run("destroyVirtualMachine", id=vm_id, expunge=True)
+        assert vm_id not in domain_uuids()
+        assert not Path(root_path).exists()
+        assert [p.name for p in pool_dir.iterdir() if not p.name.startswith("virga-template-")] == []
+        vm_id = None
     finally:
-        await console.close()
+        await _cleanup(admin, vm_id, site.bridge)
 
 
 async def test_restart_during_download_resumes(app: VirgaApp, admin: VirgaClient, nfs: NfsFixture,
