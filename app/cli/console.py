@@ -173,7 +173,8 @@ async def attach(chan: Channel, stdin: int, stdout: int) -> str:
         """Console output to the terminal."""
         while chunk := await chan.recv():
             os.write(stdout, chunk)
-        finish("console closed" + (f": {chan.close_reason}" if getattr(chan, "close_reason", "") else ""))
+        reason = getattr(chan, "close_reason", "")
+        finish("console closed" + (f": {reason}" if reason else ""))
 
     saved = termios.tcgetattr(stdin) if os.isatty(stdin) else None
     if saved is not None:

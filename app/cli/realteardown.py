@@ -23,8 +23,10 @@ STEPS: list[tuple[str, str, str, bool, dict[str, Any]]] = [
     ("listVlanIpRanges", "vlan", "deleteVlanIpRange", False, {}),
     ("listPhysicalNetworks", "physicalnetwork", "deletePhysicalNetwork", True, {}),
 ]
-LIST_EXTRA = {"listTemplates": {"templatefilter": "all"}, "listVirtualMachines": {"listall": True},
-              "listNetworks": {"listall": True}}
+LIST_EXTRA: dict[str, dict[str, Any]] = {
+    "listTemplates": {"templatefilter": "all"}, "listVirtualMachines": {"listall": True},
+    "listNetworks": {"listall": True},
+}
 
 
 async def teardown(c: VirgaClient, zone_id: str, say: Say = print) -> list[str]:

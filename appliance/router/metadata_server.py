@@ -34,7 +34,7 @@ class Router:
     def __init__(self, rdir: Path, doc: dict[str, Any], digest: str) -> None:
         self.dir, self.doc, self.digest = rdir, doc, digest
         self.ns_id = netns_id(doc["netns"])
-        self.servers: list[socketserver.BaseServer] = []
+        self.servers: list[Server] = []
         self.lock = threading.Lock()
         try:
             self.saved: set[str] = set(json.loads((rdir / SAVED).read_text()))

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import ipaddress
 import re
-from collections.abc import Iterable
+from collections.abc import Iterable, Mapping
 
 from virga.appliance.router.errors import RouterConfigError, RuleConflictError
 from virga.appliance.router.model import (
@@ -191,7 +191,7 @@ def _check_egress(rule: EgressRule) -> None:
         cidr(dst, "egress destination")
 
 
-def _check_forwards(cfg: RouterConfig, net: ipaddress.IPv4Network, publics: dict[str, object]) -> None:
+def _check_forwards(cfg: RouterConfig, net: ipaddress.IPv4Network, publics: Mapping[str, object]) -> None:
     """Check port forwards and LB rules, and that no two claim the same IP/protocol/port."""
     static = {p.address for p in cfg.public_ips if p.static_nat_ip}
     claims: list[tuple[str, str, PortRange, str]] = []
@@ -224,7 +224,7 @@ def _check_forwards(cfg: RouterConfig, net: ipaddress.IPv4Network, publics: dict
 
 
 def _check_claims(
-    claims: list[tuple[str, str, PortRange, str]], publics: dict[str, object], static: set[str]
+    claims: list[tuple[str, str, PortRange, str]], publics: Mapping[str, object], static: set[str]
 ) -> None:
     """Raise RuleConflictError when two claims overlap or a claim targets an unusable IP."""
     for i, (addr, proto, rng, what) in enumerate(claims):

@@ -109,7 +109,7 @@ class Fetch:
         """Report progress from the event loop (at the start, then at most 5 times a second) until the thread ends."""
         started = asyncio.ensure_future(self.started.wait())
         try:
-            await asyncio.wait([worker, started], return_when=asyncio.FIRST_COMPLETED)
+            await asyncio.wait([worker, started], return_when=asyncio.FIRST_COMPLETED)  # type: ignore[type-var]
         finally:
             started.cancel()
         shown = -1

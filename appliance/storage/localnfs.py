@@ -9,6 +9,7 @@ import os
 import shutil
 import signal
 from pathlib import Path
+from typing import Any
 
 from .errors import StorageError
 from .ganesha import Ganesha, KernelNfsd
@@ -44,7 +45,7 @@ class LocalNfs:
         self.workdir = Path(workdir)
         self.state_file = self.workdir / "state.json"
 
-    def state(self) -> dict[str, object]:
+    def state(self) -> dict[str, Any]:
         """The recorded server (empty when none)."""
         try:
             data = json.loads(self.state_file.read_text())

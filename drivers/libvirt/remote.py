@@ -71,6 +71,7 @@ async def prepare_kvm_host(address: str, username: str, password: str | None = N
         if key is None:
             key = asyncssh.generate_private_key("ssh-ed25519", comment="virga")
             await _authorize(ssh, key)
+    assert key is not None  # given, or generated and authorized above
     keyfile = _store_key(key, address, port, username)
     host = f"[{address}]" if ":" in address else address
     url = f"qemu+ssh://{username}@{host}:{port}/system?keyfile={keyfile}&no_verify=1"
