@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
@@ -79,3 +79,15 @@ def by_column(model: type, column: str, *, many: bool = False) -> Any:
         cond = col.in_(bindparam("v", expanding=True)) if many else col == bindparam("v")
         stmt = _BY_COLUMN[key] = select(model).where(cond)
     return stmt
+
+
+def memo(s: Session, key: Any, make: Callable[[], Any]) -> Any:
+    """A value computed once per session (one transaction), e.g. a row every request of a batch reads.
+
+    The session holds it strongly (its identity map alone is weak, so a row nobody references would be
+    loaded again); it is dropped with the session, so nothing outlives the transaction that read it.
+    """
+    store = s.info.setdefault("virga.memo", {})
+    if key not in store:
+        store[key] = make()
+    return store[key]

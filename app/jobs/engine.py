@@ -9,10 +9,11 @@ from contextlib import contextmanager
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
-from sqlalchemy import update
+from sqlalchemy import bindparam
 from sqlmodel import Session, select
 from virga.drivers.base import DriverError, HostUnreachable, NotSupported
 from virga.errors import CloudError, InternalError, Unavailable
+from virga.jobs.batch import Batcher, Phase
 from virga.jobs.undo import UndoStack
 from virga.models import AsyncJob, utcnow
 
@@ -62,12 +63,24 @@ def to_cloud_error(exc: BaseException) -> CloudError:
     return InternalError(f"{type(exc).__name__}: {exc}")
 
 
-def outcome(job_id: int, status: int, code: int, result: dict[str, Any]) -> Any:
-    """The UPDATE that records a job's end (status 1 succeeded, 2 failed)."""
-    return update(AsyncJob).where(AsyncJob.id == job_id).values(
-        state="succeeded" if status == 1 else "failed", status=status, resultcode=code,
-        procstatus=100 if status == 1 else 0, result=result, completed=utcnow(),
-    ).execution_options(synchronize_session=False)  # no session reads the job row after ending it
+JOBS = AsyncJob.__table__  # type: ignore[attr-defined]
+# Built once and run as Core statements on the session's connection: the ORM's bulk-update machinery
+# costs more than the UPDATE itself, and no session reads these columns back.
+OUTCOME = JOBS.update().where(JOBS.c.id == bindparam("j")).values(
+    state=bindparam("st"), status=bindparam("ss"), resultcode=bindparam("rc"), procstatus=bindparam("ps"),
+    result=bindparam("r", type_=JOBS.c.result.type), completed=bindparam("c", type_=JOBS.c.completed.type))
+QUEUED = select(JOBS.c.id).where(JOBS.c.state == "queued").order_by(JOBS.c.id).limit(bindparam("n"))
+CLAIM = (JOBS.update().where(JOBS.c.id.in_(bindparam("ids", expanding=True)), JOBS.c.state == "queued")
+         .values(state="running", owner=bindparam("o"), claimed=bindparam("c", type_=JOBS.c.claimed.type))
+         .returning(*JOBS.c))
+PROGRESS = JOBS.update().where(JOBS.c.id == bindparam("j")).values(procstatus=bindparam("p"))
+
+
+def record_outcome(s: Session, job_id: int, status: int, code: int, result: dict[str, Any]) -> None:
+    """Record a job's end (status 1 succeeded, 2 failed) in a session's transaction."""
+    s.connection().execute(OUTCOME, {
+        "j": job_id, "st": "succeeded" if status == 1 else "failed", "ss": status, "rc": code,
+        "ps": 100 if status == 1 else 0, "r": result, "c": utcnow()})
 
 
 @dataclass
@@ -97,20 +110,23 @@ class JobRun:
 
     completed: bool = False
 
+    async def batched(self, phase: Phase, fn: Callable[[Session], Any]) -> Any:
+        """Run `fn(session)` in the next shared transaction of a phase (see virga.jobs.batch)."""
+        return await self.app.jobs.batcher(phase).submit(fn)
+
     def progress(self, percent: int, s: Session | None = None) -> None:
         """Record progress (jobprocstatus); with a session, as part of that session's transaction."""
-        stmt = (update(AsyncJob).where(AsyncJob.id == self.job_id).values(procstatus=percent)
-                .execution_options(synchronize_session=False))
+        params = {"j": self.job_id, "p": percent}
         if s is not None:
-            s.exec(stmt)  # type: ignore[call-overload]
+            s.connection().execute(PROGRESS, params)
             return
         with self.db() as own:
-            own.exec(stmt)  # type: ignore[call-overload]
+            own.connection().execute(PROGRESS, params)
             own.commit()
 
     def complete(self, s: Session, result: dict[str, Any]) -> None:
         """Record success in the body's last transaction, so its changes and the outcome commit together."""
-        s.exec(outcome(self.job_id, 1, 0, result))  # type: ignore[call-overload]
+        record_outcome(s, self.job_id, 1, 0, result)
         self.completed = True
 
 
@@ -134,7 +150,15 @@ class JobEngine:
         self._loop: asyncio.Task[None] | None = None
         self._tasks: set[asyncio.Task[None]] = set()
         self._running: set[int] = set()
+        self._batchers: dict[str, Batcher] = {}
         self.stopping = False
+
+    def batcher(self, phase: Phase) -> Batcher:
+        """The batcher of a phase on this server's database."""
+        found = self._batchers.get(phase.name)
+        if found is None:
+            found = self._batchers[phase.name] = Batcher(self.app.db, phase)
+        return found
 
     def submit(self, s: Session, job: AsyncJob) -> AsyncJob:
         """Add a queued job to the caller's transaction; call notify() after commit."""
@@ -156,6 +180,9 @@ class JobEngine:
         """Stop the dispatcher and running jobs (they are recovered on next start)."""
         self.stopping = True
         self._wake.set()
+        for b in self._batchers.values():
+            if b.batches:
+                log.info("%s: %d requests in %d batches", b.phase.name, b.requests, b.batches)
         tasks = [*self._tasks, *([self._loop] if self._loop else [])]
         for t in tasks:
             t.cancel()
@@ -163,18 +190,15 @@ class JobEngine:
         self._tasks.clear()
         self._loop = None
 
-    def _claim(self, limit: int) -> list[AsyncJob]:
-        """Atomically take up to `limit` of the oldest queued jobs, through the database."""
+    def _claim(self, limit: int) -> list[Any]:
+        """Atomically take up to `limit` of the oldest queued jobs, through the database (as Core rows)."""
         with self.app.db.session() as s:
-            oldest = s.exec(select(AsyncJob.id).where(AsyncJob.state == "queued")
-                            .order_by(AsyncJob.id).limit(limit)).all()
+            conn = s.connection()
+            oldest = [r[0] for r in conn.execute(QUEUED, {"n": limit})]
             if not oldest:  # idle: a read, no write lock
                 return []
             # The state condition makes the claim safe against other servers claiming the same rows.
-            stmt = (update(AsyncJob).where(AsyncJob.id.in_(oldest), AsyncJob.state == "queued")  # type: ignore[union-attr]
-                    .values(state="running", owner=self.owner, claimed=utcnow()).returning(AsyncJob)
-                    .execution_options(synchronize_session=False))
-            jobs = list(s.execute(stmt).scalars())
+            jobs = list(conn.execute(CLAIM, {"ids": oldest, "o": self.owner, "c": utcnow()}))
             s.commit()
         return sorted(jobs, key=lambda j: j.id or 0)
 
@@ -202,8 +226,8 @@ class JobEngine:
         self._tasks.discard(task)
         self._wake.set()
 
-    async def run(self, job: AsyncJob) -> None:
-        """Run one claimed job's body and record its result or error."""
+    async def run(self, job: Any) -> None:
+        """Run one claimed job (a row with the AsyncJob columns) and record its result or error."""
         assert job.id is not None
         self._running.add(job.id)
         run = JobRun(self.app, job.id, job.uuid, job.command, dict(job.params), job.user_id,
@@ -231,7 +255,7 @@ class JobEngine:
     def _finish(self, job_id: int, status: int, code: int, result: dict[str, Any]) -> None:
         """Write a job's outcome."""
         with self.app.db.session() as s:
-            s.exec(outcome(job_id, status, code, result))  # type: ignore[call-overload]
+            record_outcome(s, job_id, status, code, result)
             s.commit()
         self.app.emit("job", job_id)
 

@@ -5,6 +5,7 @@ from __future__ import annotations
 import ipaddress
 import secrets
 
+from sqlalchemy import bindparam
 from sqlmodel import Session, select
 from virga.errors import InsufficientCapacity, InvalidParameter
 from virga.models import Network, Nic, PublicIpAddress, VlanIpRange
@@ -28,10 +29,16 @@ def guest_range(net: Network) -> tuple[int, int]:
     return int(cidr.network_address) + 1, int(cidr.broadcast_address) - 1
 
 
+# Built once: every deploy runs them (see virga.db.by_column).
+IP_TAKEN = select(Nic.id).where(Nic.network_id == bindparam("n"), Nic.ip_int == bindparam("v"),
+                                Nic.removed == None).limit(1)  # noqa: E711
+MAC_TAKEN = select(Nic.id).where(Nic.network_id == bindparam("n"), Nic.macaddress == bindparam("v"),
+                                 Nic.removed == None).limit(1)  # noqa: E711
+
+
 def _taken(s: Session, net: Network, value: int) -> bool:
     """Whether a guest address is in use on a network."""
-    stmt = select(Nic.id).where(Nic.network_id == net.id, Nic.ip_int == value, Nic.removed == None)  # noqa: E711
-    return s.exec(stmt).first() is not None
+    return s.exec(IP_TAKEN, params={"n": net.id, "v": value}).first() is not None  # type: ignore[call-overload]
 
 
 def allocate_guest_ip(s: Session, net: Network, requested: str | None = None) -> str:
@@ -61,8 +68,7 @@ def new_mac(s: Session, net: Network) -> str:
     while True:
         tail = secrets.token_bytes(4)
         mac = "02:00:" + ":".join(f"{b:02x}" for b in tail)
-        stmt = select(Nic.id).where(Nic.network_id == net.id, Nic.macaddress == mac, Nic.removed == None)  # noqa: E711
-        if s.exec(stmt).first() is None:
+        if s.exec(MAC_TAKEN, params={"n": net.id, "v": mac}).first() is None:  # type: ignore[call-overload]
             return mac
 
 

@@ -7,6 +7,7 @@ from typing import Any
 
 from sqlalchemy import and_, bindparam, func, literal, or_
 from sqlmodel import Session, select
+from virga.db import memo
 from virga.errors import InsufficientCapacity
 from virga.models import Cluster, Configuration, Host, Pod, StoragePool, Zone
 
@@ -75,7 +76,7 @@ def host_candidates(s: Session, need: Need, exclude: set[int] = frozenset(), lim
     """Hosts that can take the VM now, least memory-allocated first."""
     tags = _tag_params(need.hosttags)
     stmt = _candidates_stmt(len(tags), bool(need.hypervisor), bool(need.cluster_id), only is not None)
-    factors = dict(s.exec(FACTORS).all())
+    factors = memo(s, FACTORS, lambda: dict(s.exec(FACTORS).all()))
     params: dict[str, Any] = {
         "cpu_g": float(factors.get("cpu.overprovisioning.factor", "1.0")),
         "mem_g": float(factors.get("mem.overprovisioning.factor", "1.0")),

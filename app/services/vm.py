@@ -6,10 +6,11 @@ import logging
 from dataclasses import replace
 from typing import TYPE_CHECKING, Any
 
-from sqlalchemy import bindparam, case, update
+from sqlalchemy import bindparam, case
 from sqlmodel import Session, select
-from virga.db import by_column
+from virga.db import by_column, memo
 from virga.drivers.base import InstanceNotFound, PowerState
+from virga.jobs.batch import Phase, Request
 from virga.jobs.engine import JobRun, job_body, job_recover
 from virga.models import (
     DiskOffering,
@@ -77,16 +78,17 @@ def _allocate(s: Session, vm: VirtualMachine, params: dict[str, Any],
     from them without reading them back.
     """
     keep = [] if keep is None else keep
-    offering = s.get(ServiceOffering, vm.serviceoffering_id)
+    offering = memo(s, (ServiceOffering, vm.serviceoffering_id), lambda: s.get(ServiceOffering, vm.serviceoffering_id))
     host = choose_host(s, need_of(vm, offering))
-    reserve(s, host.id or 0, vm.cpunumber * vm.cpuspeed, vm.memory * MB)
+    _reserve(s, host.id or 0, vm)
     vm.host_id, vm.pod_id, vm.last_host_id = host.id, host.pod_id, host.id
-    tmpl = s.get(Template, vm.template_id)
+    tmpl = memo(s, (Template, vm.template_id), lambda: s.get(Template, vm.template_id))
     assert tmpl is not None
     root_size = max(int(params.get("rootdisksize") or 0) * 2**30, tmpl.size)
     vols = [("ROOT", root_size, None, tmpl.id)]
     if params.get("diskofferingid"):
-        off = s.exec(select(DiskOffering).where(DiskOffering.uuid == params["diskofferingid"])).one()
+        off = memo(s, (DiskOffering, params["diskofferingid"]),
+                   lambda: s.exec(by_column(DiskOffering, "uuid"), params={"v": params["diskofferingid"]}).one())
         vols.append(("DATADISK", int(params.get("size") or off.disksize) * 2**30, off.id, None))
     for device, (kind, size, off_id, tmpl_id) in enumerate(vols):
         pool = choose_pool(s, host, size, offering.tags if offering else "")
@@ -99,7 +101,7 @@ def _allocate(s: Session, vm: VirtualMachine, params: dict[str, Any],
         keep += [pool, vol]
     networks, fresh = [], []
     for i, net_uuid in enumerate(params.get("networkids") or []):
-        net = s.exec(select(Network).where(Network.uuid == net_uuid)).one()
+        net = memo(s, (Network, net_uuid), lambda u=net_uuid: s.exec(by_column(Network, "uuid"), params={"v": u}).one())
         if implement(s, net):
             fresh.append(net.id or 0)
         ip = ipam.allocate_guest_ip(s, net, (params.get("ipaddress") if i == 0 else None))
@@ -186,19 +188,14 @@ def _networks_of(s: Session, vm_id: int) -> list[int]:
 
 @job_body("deployVirtualMachine")
 async def deploy(run: JobRun) -> dict[str, Any]:
-    """Place, allocate, create and start a VM; any failure removes everything it made."""
+    """Place, allocate, create and start a VM; any failure removes everything it made.
+
+    The database phases (allocation, disk paths, the final state) run batched with those of
+    concurrent deploys (virga.jobs.batch), each in its own savepoint.
+    """
     app = run.app
-    with run.db() as s:
-        vm = _vm(s, run.instance_uuid)
-        vm_id = vm.id or 0
-        run.undo.push("forget vm", lambda: _forget(app, vm_id))
-        rows: list[Any] = []  # holds the new rows, so the spec below needs no reads
-        host, networks, fresh = _allocate(s, vm, run.params, rows)
-        run.progress(20, s)
-        s.commit()
-        run.undo.push("shut down networks implemented for this VM", lambda: _unimplement(app, fresh, vm_id))
-        spec = instance_spec(s, vm, vols=[o for o in rows if isinstance(o, Volume)],
-                             nics=[o for o in rows if isinstance(o, Nic)])
+    vm_id, host, networks, fresh, spec = await run.batched(ALLOCATE, lambda s: _allocation(run, s))
+    run.undo.push("shut down networks implemented for this VM", lambda: _unimplement(app, fresh, vm_id))
     tspec = spec.template  # the disk template (None for ISO deploys)
     drv = await app.hosts.driver(host)
     made = []
@@ -206,54 +203,93 @@ async def deploy(run: JobRun) -> dict[str, Any]:
         info = await drv.prepare_volume(vol, tspec if vol.kind == "ROOT" else None)
         made.append(replace(vol, path=info.path, size_bytes=max(vol.size_bytes, info.size_bytes)))
         run.undo.push(f"delete volume {vol.uuid}", lambda v=made[-1]: drv.delete_volume(v))
-        _set_volume(run, vol.uuid, info.path, info.size_bytes, 20 + 40 * len(made) // len(spec.volumes))
+        percent = 20 + 40 * len(made) // len(spec.volumes)
+        await run.batched(VOLUME, lambda s, v=vol, i=info, p=percent: _set_volume(run, s, v.uuid, i.path,
+                                                                                 i.size_bytes, p))
     spec = replace(spec, volumes=tuple(made))
     await drv.create_instance(spec)
     run.undo.push("destroy guest", lambda: drv.destroy_instance(spec.uuid))
     for net_id in networks:
         await sync_router(app, net_id)
-    start = run.params.get("startvm", True)
+    start = bool(run.params.get("startvm", True))
     if start:
         await drv.start_instance(spec.uuid)
-    return _deployed(run, bool(start))
-
-
-def _set_volume(run: JobRun, uuid: str, path: str, size: int, percent: int) -> None:
-    """Record where a newly made disk lives, and the job's progress with it."""
-    with run.db() as s:
-        s.exec(SET_VOLUME, params={"u": uuid, "p": path, "sz": size})  # type: ignore[call-overload]
-        run.progress(percent, s)
-        s.commit()
-
-
-# Built once: each deploy runs it per disk. The size only grows (the driver may round it up).
-SET_VOLUME = (update(Volume).where(Volume.uuid == bindparam("u"))
-              .values(path=bindparam("p"), state="Ready",
-                      size=case((Volume.size < bindparam("sz"), bindparam("sz")), else_=Volume.size))
-              .execution_options(synchronize_session=False))
-
-
-def _deployed(run: JobRun, started: bool) -> dict[str, Any]:
-    """Mark a deployed VM Running (or Stopped when not started), record events and complete the job, atomically."""
-    from virga.api.views.vm import vm_view
-
-    with run.ctx() as ctx:
-        s = ctx.db
-        vm = _vm(s, run.instance_uuid)
-        if started:
-            transition(vm, "started")
-        else:
-            reserve(s, vm.host_id or 0, -vm.cpunumber * vm.cpuspeed, -vm.memory * MB)
-            vm.state, vm.host_id = "Stopped", None
-        s.add(vm)
-        _event(s, vm, "VM.CREATE", f"Successfully created VM {vm.name}")
-        if started:
-            _event(s, vm, "VM.START", f"Started VM {vm.name}")
-        s.flush()
-        out = {"virtualmachine": vm_view(ctx, vm)}
-        run.complete(s, out)
-        s.commit()
+    out: dict[str, Any] = await run.batched(DEPLOYED, lambda s: _deployed(run, s, start))
     return out
+
+
+def _allocation(run: JobRun, s: Session) -> tuple[int, Host, list[int], list[int], Any]:
+    """The allocation phase of one deploy: rows, reservation and the driver spec built from them."""
+    vm = _vm(s, run.instance_uuid)
+    vm_id = vm.id or 0
+    app = run.app
+    run.undo.push("forget vm", lambda: _forget(app, vm_id))  # first: also covers a failed batch commit
+    rows: list[Any] = []  # holds the new rows, so the spec below needs no reads
+    host, networks, fresh = _allocate(s, vm, run.params, rows)
+    run.progress(20, s)
+    s.flush()
+    spec = instance_spec(s, vm, vols=[o for o in rows if isinstance(o, Volume)],
+                         nics=[o for o in rows if isinstance(o, Nic)])
+    return vm_id, host, networks, fresh, spec
+
+
+def _set_volume(run: JobRun, s: Session, uuid: str, path: str, size: int, percent: int) -> None:
+    """Record where a newly made disk lives, and the job's progress with it."""
+    s.connection().execute(SET_VOLUME, {"u": uuid, "p": path, "sz": size})
+    run.progress(percent, s)
+
+
+VOLUMES, HOSTS = Volume.__table__, Host.__table__  # type: ignore[attr-defined]
+# Built once and run as Core statements on the session's connection (no session object reads these
+# columns back; the placement query reads them in SQL). The size only grows (the driver may round it up).
+SET_VOLUME = VOLUMES.update().where(VOLUMES.c.uuid == bindparam("u")).values(
+    path=bindparam("p"), state="Ready",
+    size=case((VOLUMES.c.size < bindparam("sz"), bindparam("sz")), else_=VOLUMES.c.size))
+RESERVE = HOSTS.update().where(HOSTS.c.id == bindparam("h")).values(
+    cpuallocated=HOSTS.c.cpuallocated + bindparam("c"), memoryallocated=HOSTS.c.memoryallocated + bindparam("m"))
+
+
+def _reserve(s: Session, host_id: int, vm: VirtualMachine, sign: int = 1) -> None:
+    """Add (sign 1) or release (sign -1) a VM's CPU and memory on a host."""
+    s.connection().execute(RESERVE, {"h": host_id, "c": sign * vm.cpunumber * vm.cpuspeed,
+                                     "m": sign * vm.memory * MB})
+
+
+def _deployed(run: JobRun, s: Session, started: bool) -> tuple[VirtualMachine, JobRun]:
+    """Mark a deployed VM Running (or Stopped when not started) and record events; the batch renders it."""
+    vm = _vm(s, run.instance_uuid)
+    if started:
+        transition(vm, "started")
+    else:
+        _reserve(s, vm.host_id or 0, vm, -1)
+        vm.state, vm.host_id = "Stopped", None
+    s.add(vm)
+    _event(s, vm, "VM.CREATE", f"Successfully created VM {vm.name}")
+    if started:
+        _event(s, vm, "VM.START", f"Started VM {vm.name}")
+    return vm, run
+
+
+def _render_deployed(s: Session, done: list[Request]) -> None:
+    """Render the deployed VMs (one view batch per job owner) and complete their jobs in this transaction."""
+    from virga.api.views.vm import VmBatch
+
+    s.flush()
+    owners: dict[int | None, list[Request]] = {}
+    for req in done:
+        owners.setdefault(req.result[1].user_id, []).append(req)
+    for user_id, reqs in owners.items():
+        ctx = reqs[0].result[1].app.ctx_for_user(s, user_id)
+        views = VmBatch(ctx, [r.result[0] for r in reqs])
+        for req in reqs:
+            vm, run = req.result
+            req.result = {"virtualmachine": views.view(vm)}
+            run.complete(s, req.result)
+
+
+ALLOCATE = Phase("deploy.allocate")
+VOLUME = Phase("deploy.volume")
+DEPLOYED = Phase("deploy.final", _render_deployed)
 
 
 async def _forget(app: VirgaApp, vm_id: int) -> None:
