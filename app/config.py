@@ -37,3 +37,6 @@ class Settings:
     server_name: str = os.environ.get("VIRGA_SERVER_NAME", "") or os.uname().nodename
     simulator_state: str | None = None
     sync_interval: float = float(os.environ.get("VIRGA_SYNC_INTERVAL", "30"))
+    # An external router supervisor (python -m virga.appliance.router) heals this host's routers:
+    # the server's own router health loop stays off so that the two never repair the same router.
+    router_supervisor: bool = os.environ.get("VIRGA_ROUTER_SUPERVISOR", "").lower() in ("1", "yes", "true")

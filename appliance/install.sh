@@ -21,10 +21,10 @@ CHANGES=()
 PACKAGES=(
     ca-certificates curl dnsmasq-base genisoimage haproxy iproute2 iptables ipxe-qemu
     libnfs13 libvirt-clients libvirt-daemon-driver-qemu libvirt-daemon-system nfs-kernel-server
-    nftables openssh-server python3 python3-libvirt python3-venv qemu-system-x86 qemu-utils
+    nftables openssh-server python3 python3-libvirt python3-venv qemu-block-extra qemu-system-x86 qemu-utils
     sudo systemd-sysv
 )
-UNITS=(virga-firstboot.service virga-router.service virga-server.service virga-status.service virga-storage.service)
+UNITS=(virga-firstboot.service virga-router-host.service virga-router.service virga-server.service virga-status.service virga-storage.service)
 
 usage() {
     cat <<'EOF'
@@ -266,7 +266,7 @@ start_services() {
     systemd_running || { log "systemd is not running here: services start on next boot"; return 0; }
     [ "$UNITS_CHANGED" = 1 ] && systemctl daemon-reload
     local unit
-    for unit in virga-storage.service virga-router.service virga-server.service virga-firstboot.service virga-status.service; do
+    for unit in virga-storage.service virga-router-host.service virga-server.service virga-router.service virga-firstboot.service virga-status.service; do
         systemctl is-active -q "$unit" && continue
         systemctl start "$unit" || die "systemctl start $unit failed (journalctl -u $unit)"
         changed "started $unit"

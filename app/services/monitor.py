@@ -15,5 +15,6 @@ def start_monitors(app: VirgaApp) -> None:
     from virga.services.sync import sync_all
 
     app.every(app.settings.sync_interval, lambda: sync_all(app))
-    app.every(app.settings.sync_interval, lambda: check_routers(app))
+    if not app.settings.router_supervisor:
+        app.every(app.settings.sync_interval, lambda: check_routers(app))
     app.every(60.0, lambda: run_snapshot_policies(app))

@@ -8,9 +8,10 @@ import time
 from dataclasses import dataclass, field
 from pathlib import Path
 
-# First-boot milestones: the API answers (the admin is created next), template registered, template ready.
+# First-boot milestones: the API answers (the admin is created next), template registered, template ready,
+# first guest deployed, first guest Running.
 PHASE_MARKERS = ("creating the root admin's password", "registering the virga-tiny template",
-                 "template virga-tiny ready")
+                 "template virga-tiny ready", "deploying the first guest", "first guest virga-first Running")
 DONE_MARKERS = ("VIRGA-STATUS zones=", "VIRGA-STATUS api=unreachable", "Kernel panic")
 
 

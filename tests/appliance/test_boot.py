@@ -1,4 +1,5 @@
-"""The big one: build the appliance with diskimage-builder, boot it under QEMU TCG, and find a working cloud."""
+"""The big one: build the appliance with diskimage-builder, boot it under QEMU TCG, and find a working cloud
+with its first guest Running."""
 
 from __future__ import annotations
 
@@ -28,10 +29,14 @@ def test_appliance_builds_and_boots_to_a_working_cloud(tmp_path: Path) -> None:
         assert (out / name).exists(), name
     left = max(BUDGET - (time.monotonic() - start), 120)
     result = boot(out, tmp_path, timeout=left, accel=os.environ.get("VIRGA_APPLIANCE_ACCEL", "tcg"))
+    # Keep the console beside the build: pytest prunes its temporary directories, figures are read from it.
+    (out / "last-boot-console.log").write_text(result.console)
     tail = result.console[-6000:]
     assert "Multi-User System" in result.console, tail
     assert result.status("firstboot") == "success", tail
     assert result.status("credentials") == "present", tail
     assert result.status("api") == "ready", tail
+    assert result.status("guest") == "Running", tail
+    assert "guest_running_since_firstboot=" in (result.status("times") or ""), tail
     zones = result.status("zones") or ""
     assert '"zone"' in zones and "count" in zones, zones

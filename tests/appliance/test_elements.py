@@ -97,7 +97,8 @@ def test_shellcheck_every_script() -> None:
 def test_systemd_units_are_complete() -> None:
     units = sorted((REPO / "appliance" / "systemd").glob("*.service"))
     assert {u.name for u in units} >= {"virga-firstboot.service", "virga-server.service",
-                                       "virga-router.service", "virga-storage.service"}
+                                       "virga-router.service", "virga-router-host.service",
+                                       "virga-storage.service"}
     for unit in units:
         text = unit.read_text()
         assert "[Install]" in text and "WantedBy=multi-user.target" in text, unit
