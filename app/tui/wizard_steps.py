@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import os
 import shutil
-from collections.abc import Callable
+from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -38,6 +38,7 @@ class Step:
     calls: Callable[[Values, State], list[Call]]
     check: Callable[[Values], str | None] = lambda values: None
     help: str = ""
+    task: Callable[..., Awaitable[None]] | None = None  # instead of API calls: task(tui, values, state, say)
 
 
 @dataclass

@@ -5,7 +5,7 @@ from __future__ import annotations
 from collections.abc import Iterator
 
 import pytest
-from textual.widgets import Input, Label, Select
+from textual.widgets import Input, Label, Select, Static
 from virga.client import VirgaClient
 from virga.core import VirgaApp
 from virga.tui.screens.instances import InstancesBase
@@ -14,6 +14,7 @@ from virga.tui.wizard_steps import KINDS, kind_options, steps_for
 
 from tests.factories import Cloud, make_network
 from tests.fakes.xapi import FakeXapi
+from tests.storage.conftest import NfsFixture, nfs  # noqa: F401  (a real NFS server for secondary storage)
 from tests.tui.conftest import tui, until
 from tests.tui.test_wizard import page, run_step
 
@@ -60,7 +61,7 @@ async def start_kind(pilot, t, kind: str) -> None:  # type: ignore[no-untyped-de
 
 
 async def test_xen_pool_path_fails_with_errortext_then_imports(app: VirgaApp, admin: VirgaClient,
-                                                               fake: FakeXapi) -> None:
+                                                               fake: FakeXapi, nfs: NfsFixture) -> None:  # noqa: F811
     t = tui(admin, start="wizard")
     async with t.run_test(size=(120, 44)) as pilot:
         await start_kind(pilot, t, "xen")
@@ -70,11 +71,22 @@ async def test_xen_pool_path_fails_with_errortext_then_imports(app: VirgaApp, ad
         assert "error 4" in error_text(t) or "error 5" in error_text(t)
         fill(t, password="password")
         await run_step(pilot, t, "secondary")  # hosts and primary storage came with the pool
+        fill(t, url=nfs.url)  # a real zone's image store is mounted: a real NFS server
+        await run_step(pilot, t, "launch")
+        await run_step(pilot, t, None)
+        w = page(t)
+        assert "launch" in w.progress.done and not w.progress.failed, error_text(t)
+        summary = str(w.query_one("#log", Static).render())
+        assert "Zone enabled." in summary and "cluster" in summary and "imagestore secondary-1" in summary
         lessons = [e.cli for e in t.api.learn.entries if e.command == "addCluster"]
     assert lessons and "hypervisor=XenServer" in lessons[-1] and "password=****" in lessons[-1]
     assert f"url={fake.url}" in lessons[-1]
     hosts = await admin.list("listHosts", "host", hypervisor="XenServer")
     assert sorted(h["name"] for h in hosts) == ["xs1", "xs2"]
+    zone = (await admin.list("listZones", "zone", id=hosts[0]["zoneid"]))[0]
+    assert zone["allocationstate"] == "Enabled"
+    stores = await admin.list("listImageStores", "imagestore", zoneid=zone["id"])
+    assert [s["url"] for s in stores] == [nfs.url]
 
 
 async def test_remote_hosts_need_a_password_and_show_the_api_error(app: VirgaApp, admin: VirgaClient) -> None:

@@ -46,6 +46,8 @@ class ResourceScreen(VirgaScreen):
         self.TITLE = resource.title + (f" of {context}" if context else "")
         self.running: dict[str, int] = {}
         self.filter_note = ""
+        self.reading = False  # a read is in flight
+        self.reread = False  # something changed while it was: read again when it ends
 
     def body(self) -> ComposeResult:
         """The table and a status line."""
@@ -62,16 +64,34 @@ class ResourceScreen(VirgaScreen):
         self.sync_frame()
         self.table.focus()
         self.refresh_data()
-        self.set_interval(self.tui.refresh_interval, self.refresh_data)
+        self.set_interval(self.tui.refresh_interval, self.tick)
 
-    @work(exclusive=True, group="refresh", exit_on_error=False)
-    async def refresh_data(self) -> None:
-        """Read the list and update the rows in place."""
-        params = {**self.resource.params, **self.extra}
-        items = await self.api.items(self.resource.command, self.resource.item, **params)
-        if items is not None:
-            self.table.set_items(self.shape(items))
-        self.update_status()
+    def tick(self) -> None:
+        """The periodic refresh: skipped while the previous read is still in flight."""
+        if not self.reading:
+            self.refresh_data()
+
+    def refresh_data(self) -> None:
+        """Read the list soon: at once, or after the read in flight (never cancelled half-way by a newer one)."""
+        if self.reading:
+            self.reread = True
+            return
+        self.reading, self.reread = True, False
+        self.load()
+
+    @work(group="refresh", exit_on_error=False)
+    async def load(self) -> None:
+        """Read the list and update the rows in place; read again if asked meanwhile."""
+        try:
+            params = {**self.resource.params, **self.extra}
+            items = await self.api.items(self.resource.command, self.resource.item, **params)
+            if items is not None:
+                self.table.set_items(self.shape(items))
+            self.update_status()
+        finally:
+            self.reading = False
+        if self.reread:
+            self.refresh_data()
 
     def shape(self, items: list[dict[str, Any]]) -> list[dict[str, Any]]:
         """Hook to reorder or complete items before display."""

@@ -13,6 +13,7 @@ from virga.tui.api import cli_line
 from virga.tui.catalog.base import Field
 from virga.tui.screens.base import VirgaScreen
 from virga.tui.widgets.field_form import FieldForm
+from virga.tui.wizard_local import failure_text, local_steps
 from virga.tui.wizard_steps import KINDS, Progress, Step, kind_options, steps_for
 
 
@@ -98,7 +99,7 @@ class WizardScreen(VirgaScreen):
         box = self.query_one("#form-box", Vertical)
         box.remove_children()
         box.mount(FieldForm(step.fields, self.saved.get(step.name), id=f"form-{step.name}"))
-        self.query_one("#next", Button).label = "Launch" if step.name == "launch" else (
+        self.query_one("#next", Button).label = "Launch" if self.final else (
             "Next" if step.name == "kind" else "Run step")
         self.query_one("#back", Button).disabled = self.index == 0
         if step.name == "launch":
@@ -136,12 +137,58 @@ class WizardScreen(VirgaScreen):
             return
         self.saved[self.step.name] = values
         if self.step.name == "kind":
-            self.steps = [self.steps[0], *steps_for(KINDS[values["kind"]])]
+            kind = values["kind"]
+            self.steps = [self.steps[0], *(local_steps() if kind == "kvm" else steps_for(KINDS[kind]))]
             self.progress.done.add("kind")
             self.index = 1
             self.show_step()
             return
-        self.run_step(values)
+        if self.step.task is not None:
+            self.run_task(values)
+        else:
+            self.run_step(values)
+
+    @property
+    def final(self) -> bool:
+        """Whether the current step is the last one (after the choice of kind)."""
+        return len(self.steps) > 1 and self.index == len(self.steps) - 1
+
+    def fail(self, step: Step, text: str, log: Text) -> None:
+        """Show a failed step: its error under the form, a cross in the log and in the step list."""
+        self.progress.failed = step.name
+        log.append(f"✗ {text}\n", style="bold red")
+        self.query_one("#error", Label).update(f"{text} — fix and retry")
+        self.query_one("#log", Static).update(log)
+        self.query_one("#steps", Static).update(self.render_steps())
+
+    @work(exclusive=True, group="wizard", exit_on_error=False)
+    async def run_task(self, values: dict[str, str]) -> None:
+        """Run a step that is a task on this machine (not API calls), its lines in the log as it goes."""
+        step, log = self.step, Text()
+        bar = self.query_one("#bar", ProgressBar)
+
+        def say(line: str) -> None:
+            """Show one line of the task's progress."""
+            log.append(line.strip("\n") + "\n")
+            self.query_one("#log", Static).update(log)
+
+        self.busy = True
+        bar.update(total=None, progress=0)  # indeterminate while it runs
+        try:
+            assert step.task is not None
+            await step.task(self.tui, values, self.progress.state, say)
+        except Exception as exc:  # noqa: BLE001 - the known failures are shown, anything else re-raised
+            text = failure_text(exc)
+            if text is None:
+                raise
+            self.fail(step, f"{step.title} failed: {text}", log)
+            return
+        finally:
+            self.busy = False
+            bar.update(total=100, progress=0 if self.progress.failed == step.name else 100)
+        log.append(f"✓ {step.title}\n", style="green")
+        self.query_one("#log", Static).update(log)
+        self.step_done(step)
 
     @work(exclusive=True, group="wizard", exit_on_error=False)
     async def run_step(self, values: dict[str, str]) -> None:
@@ -166,12 +213,8 @@ class WizardScreen(VirgaScreen):
                 body = await self.api.act(call.command, call.command, quiet=True,
                                           progress=lambda pct: bar.update(progress=pct), **params)
                 if body is None:
-                    prog.failed = step.name
                     last = self.api.learn.entries[-1].outcome if self.api.learn.entries else "failed"
-                    log.append(f"✗ {last}\n", style="bold red")
-                    self.query_one("#error", Label).update(f"{call.command} failed: {last} — fix and retry")
-                    self.query_one("#log", Static).update(log)
-                    self.query_one("#steps", Static).update(self.render_steps())
+                    self.fail(step, f"{call.command} failed: {last}", log)
                     return
                 call.store(body, prog.state)
                 prog.calls_done[step.name] = n + 1
@@ -187,9 +230,10 @@ class WizardScreen(VirgaScreen):
         self.progress.done.add(step.name)
         self.progress.failed = ""
         self.query_one("#error", Label).update("")
-        if step.name == "launch":
+        if self.final:
             self.notify("The zone is ready: deploy VMs from :vm", title="zone launched", timeout=8)
-            self.query_one("#log", Static).update(self.summary().append("\nZone enabled.", style="bold green"))
+            if step.task is None:
+                self.query_one("#log", Static).update(self.summary().append("\nZone enabled.", style="bold green"))
             self.query_one("#steps", Static).update(self.render_steps())
             return
         self.index += 1
