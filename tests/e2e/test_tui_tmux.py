@@ -49,7 +49,7 @@ def run_wizard(t: Tmux) -> None:
         t.wait(rf"Step {n}: {re.escape(title)}", 30)
     t.keys("C-n")
     t.wait(r"Zone enabled\.", 30)
-    t.wait(r"imagestore secondary-1", 5)
+    t.wait(r"imagestore secondary-1", 15)
 
 
 def prompt(t: Tmux, mode: str, text: str = "", shown: str = "") -> None:
@@ -82,7 +82,7 @@ def register_template(t: Tmux) -> None:
     t.keys("Tab", "Tab", "Tab", pace=0.4)  # zone, format, hypervisor
     # open the hypervisor list (KVM highlighted) and pick the next one: Simulator
     t.keys("Enter", "Down", "Enter", pace=0.3)
-    t.wait(r"Simulator", 5)
+    t.wait(r"Simulator", 15)
     t.keys("C-s")
     t.wait(row("tiny-linux", r"(Ready|Download Complete)"), 60, "the template ready")
 
@@ -118,10 +118,10 @@ def deploy_three(t: Tmux) -> None:
 def act_on(t: Tmux, name: str, key: str, state: str) -> None:
     """Filter the table to one VM, run an action on it with confirmation, wait for its new state."""
     prompt(t, "/", name)
-    t.keys("Enter")
-    t.wait(r"1/\d+ instances", 10, f"the filter on {name}")
+    t.keys("Enter")  # the table filters while typing: wait for the prompt to close too, or keys land in it
+    t.wait(lambda s: re.search(r"1/\d+ instances", s) and not re.search(r"(?m)^ /", s), 10, f"the filter on {name}")
     t.keys(key)
-    t.wait(r"\?", 5)
+    t.wait(r"\?", 15)
     t.wait(re.escape(name) + r"\?", 10, "the confirmation")
     t.keys("y")
     t.wait(row(name, state), 60)

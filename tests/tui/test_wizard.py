@@ -21,7 +21,7 @@ async def run_step(pilot, t, expect_next: str | None) -> None:  # type: ignore[n
     before = w.step.name
     await pilot.press("ctrl+n")
     await until(pilot, lambda: (w.step.name != before if expect_next else w.progress.failed == before)
-                or (before == "launch" and "launch" in w.progress.done))
+                or (before == "launch" and "launch" in w.progress.done), timeout=45)  # real API calls: slow when loaded
     if expect_next:
         assert w.step.name == expect_next or before == "launch"
 
