@@ -65,8 +65,8 @@ async def dispatch(app: VirgaApp, raw: dict[str, str], cookie: str | None = None
         return Reply(err.code, error_body(cmd.name if cmd else None, err))
     except Exception as exc:
         log.exception("command %s failed", name)
-        err = InternalError(f"Internal error executing command {name}: {type(exc).__name__}: {exc}")
-        return Reply(err.code, error_body(cmd.name if cmd else None, err))
+        internal = InternalError(f"Internal error executing command {name}: {type(exc).__name__}: {exc}")
+        return Reply(internal.code, error_body(cmd.name if cmd else None, internal))
 
 
 async def _run(app: VirgaApp, s: Session, cmd: Command, raw: dict[str, str], cookie: str | None) -> Reply:

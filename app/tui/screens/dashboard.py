@@ -14,7 +14,8 @@ from virga.tui import fmt
 from virga.tui.screens.base import VirgaScreen
 from virga.tui.widgets.capacity import CapacityBars
 
-COUNTS = [("Zones", "listZones", {}), ("Hosts", "listHosts", {"type": "Routing"}),
+Count = tuple[str, str, dict[str, Any]]  # label, list command, its filters
+COUNTS: list[Count] = [("Zones", "listZones", {}), ("Hosts", "listHosts", {"type": "Routing"}),
           ("VMs", "listVirtualMachines", {"listall": True}),
           ("Running", "listVirtualMachines", {"listall": True, "state": "Running"}),
           ("Networks", "listNetworks", {"listall": True}), ("Volumes", "listVolumes", {"listall": True}),
