@@ -79,16 +79,3 @@ async def kvm_site(app: VirgaApp, admin: VirgaClient, cloud: Cloud, image: Path,
     small = (await admin.list("listServiceOfferings", "serviceoffering", name="Small Instance"))[0]
     return KvmSite(host=host["id"], pool=pool["id"], template=_template(app, image, zone_id), network=net,
                    bridge=bridge, offering=small["id"])
-
-
-def pools_at(path: Path) -> list[str]:
-    """Names of the libvirt pools whose target is a directory (to clean up after a test)."""
-    out = subprocess.run(["virsh", "-c", "qemu:///system", "pool-list", "--all", "--name"],
-                         capture_output=True, text=True).stdout.split()
-    found = []
-    for name in out:
-        xml = subprocess.run(["virsh", "-c", "qemu:///system", "pool-dumpxml", name],
-                             capture_output=True, text=True).stdout
-        if f"<path>{path}</path>" in xml:
-            found.append(name)
-    return found

@@ -11,10 +11,11 @@ from pathlib import Path
 
 import pytest
 from virga.cli.console import AsgiChannel, run_console
+from virga.cli.realteardown import drop_libvirt_pools
 from virga.client import ApiError
 
 from tests.libvirt import support
-from tests.libvirt.apizone import kvm_site, pools_at
+from tests.libvirt.apizone import kvm_site
 
 pytestmark = [pytest.mark.integration, pytest.mark.slow]
 BOOT = 240.0
@@ -58,8 +59,7 @@ def pool_dir(daemons: None):  # noqa: ANN201
     path = Path(tempfile.mkdtemp(prefix="virga-apipool-", dir="/var/tmp"))
     os.chmod(path, 0o755)
     yield path
-    for name in pools_at(path):
-        support.drop_pool(name, path)
+    drop_libvirt_pools(path)
     shutil.rmtree(path, ignore_errors=True)
 
 
