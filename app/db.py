@@ -5,6 +5,7 @@ from __future__ import annotations
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from pathlib import Path
+from types import SimpleNamespace
 from typing import Any
 
 from sqlalchemy import bindparam, event
@@ -91,3 +92,30 @@ def memo(s: Session, key: Any, make: Callable[[], Any]) -> Any:
     if key not in store:
         store[key] = make()
     return store[key]
+
+
+_DEFAULTS: dict[type, list[tuple[str, bool, Any]]] = {}
+
+
+def _defaults(model: type) -> list[tuple[str, bool, Any]]:
+    """(column, is callable, default) of a model's table, read once."""
+    found = _DEFAULTS.get(model)
+    if found is None:
+        found = _DEFAULTS[model] = [(c.name, bool(c.default.is_callable), c.default.arg)
+                                    for c in model.__table__.columns if c.default is not None]  # type: ignore[attr-defined]
+    return found
+
+
+def insert_row(s: Session, model: type, values: dict[str, Any]) -> SimpleNamespace:
+    """Insert one row with a Core statement on the session's connection: no ORM object, no unit of work.
+
+    For hot paths (deploy) that write a row nobody reads back through the session. Column defaults are
+    filled here, so the returned namespace carries every value the row got, including its id.
+    """
+    row = dict(values)
+    for name, is_callable, default in _defaults(model):
+        if name not in row:
+            row[name] = default(None) if is_callable else default
+    result = s.connection().execute(model.__table__.insert(), row)  # type: ignore[attr-defined]
+    row["id"] = result.inserted_primary_key[0]
+    return SimpleNamespace(**row)

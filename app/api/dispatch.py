@@ -12,6 +12,7 @@ from virga.api import auth
 from virga.api.context import Ctx
 from virga.api.registry import Command, lookup, parse_args
 from virga.api.response import envelope, error_body
+from virga.db import insert_row
 from virga.errors import AuthError, CloudError, InternalError, InvalidParameter, UnknownCommand
 from virga.models import AsyncJob
 
@@ -93,12 +94,10 @@ def _queue(app: VirgaApp, s: Session, ctx: Ctx, cmd: Command, pending: Pending) 
     """Persist the job with the synchronous part's changes, then wake the workers."""
     if not cmd.is_async:
         raise InvalidParameter(f"{cmd.name} is not an asynchronous command")
-    job = AsyncJob(
-        cmd=f"virga.api.{cmd.name}", command=cmd.name, params=pending.params, account_id=ctx.account.id,
-        domain_id=ctx.account.domain_id, user_id=ctx.user.id, instancetype=pending.instancetype,
-        instance_uuid=pending.instance_uuid,
-    )
-    app.jobs.submit(s, job)
+    job = insert_row(s, AsyncJob, {  # a Core insert: every async call writes one, nothing reads it back here
+        "cmd": f"virga.api.{cmd.name}", "command": cmd.name, "params": pending.params, "account_id": ctx.account.id,
+        "domain_id": ctx.account.domain_id, "user_id": ctx.user.id, "instancetype": pending.instancetype,
+        "instance_uuid": pending.instance_uuid, "state": "queued"})
     s.commit()
     app.jobs.notify()
     body: dict[str, Any] = {"jobid": job.uuid}

@@ -93,6 +93,7 @@ class Batcher:
         """One session: a savepoint per request, the finish step, one commit; a failed commit fails all."""
         try:
             with self.db.session() as s:
+                s.autoflush = False  # each request's changes are flushed once, when its savepoint is released
                 _begin(s)
                 for req in batch:
                     _one(s, req)

@@ -5,6 +5,7 @@ from __future__ import annotations
 from typing import Any
 
 from sqlmodel import Session
+from virga.db import insert_row
 from virga.models import Alert, Event
 
 ALERT_TYPES = {
@@ -15,14 +16,12 @@ ALERT_TYPES = {
 
 def record_event(s: Session, type_: str, description: str, *, account_id: int | None = None,
                  domain_id: int | None = None, user_id: int | None = None, level: str = "INFO",
-                 resource: Any = None, state: str = "Completed") -> Event:
-    """Add an event to the session (committed with the caller's transaction)."""
-    ev = Event(type=type_, description=description, account_id=account_id, domain_id=domain_id,
-               user_id=user_id, level=level, state=state,
-               resourcetype=type(resource).__name__ if resource is not None else "",
-               resource_uuid=getattr(resource, "uuid", "") if resource is not None else "")
-    s.add(ev)
-    return ev
+                 resource: Any = None, state: str = "Completed") -> None:
+    """Write an event in the caller's transaction (a Core insert: events are written far more than read)."""
+    insert_row(s, Event, {"type": type_, "description": description, "account_id": account_id,
+                          "domain_id": domain_id, "user_id": user_id, "level": level, "state": state,
+                          "resourcetype": type(resource).__name__ if resource is not None else "",
+                          "resource_uuid": getattr(resource, "uuid", "") if resource is not None else ""})
 
 
 def raise_alert(s: Session, kind: str, subject: str, description: str = "", **where: int | None) -> Alert:

@@ -6,6 +6,7 @@ import ipaddress
 import secrets
 
 from sqlalchemy import bindparam
+from sqlalchemy.orm.attributes import set_committed_value
 from sqlmodel import Session, select
 from virga.errors import InsufficientCapacity, InvalidParameter
 from virga.models import Network, Nic, PublicIpAddress, VlanIpRange
@@ -32,13 +33,15 @@ def guest_range(net: Network) -> tuple[int, int]:
 # Built once: every deploy runs them (see virga.db.by_column).
 IP_TAKEN = select(Nic.id).where(Nic.network_id == bindparam("n"), Nic.ip_int == bindparam("v"),
                                 Nic.removed == None).limit(1)  # noqa: E711
+NETWORKS = Network.__table__  # type: ignore[attr-defined]
+NEXT_IP = NETWORKS.update().where(NETWORKS.c.id == bindparam("n")).values(next_ip=bindparam("v"))
 MAC_TAKEN = select(Nic.id).where(Nic.network_id == bindparam("n"), Nic.macaddress == bindparam("v"),
                                  Nic.removed == None).limit(1)  # noqa: E711
 
 
 def _taken(s: Session, net: Network, value: int) -> bool:
     """Whether a guest address is in use on a network."""
-    return s.exec(IP_TAKEN, params={"n": net.id, "v": value}).first() is not None  # type: ignore[call-overload]
+    return s.connection().execute(IP_TAKEN, {"n": net.id, "v": value}).first() is not None
 
 
 def allocate_guest_ip(s: Session, net: Network, requested: str | None = None) -> str:
@@ -57,8 +60,8 @@ def allocate_guest_ip(s: Session, net: Network, requested: str | None = None) ->
     for step in range(size):
         value = first + (start - first + step) % size
         if value != gateway and not _taken(s, net, value):
-            net.next_ip = value + 1
-            s.add(net)
+            s.connection().execute(NEXT_IP, {"n": net.id, "v": value + 1})
+            set_committed_value(net, "next_ip", value + 1)  # told, not dirtied: the UPDATE above wrote it
             return int_to_ip(value)
     raise InsufficientCapacity(f"Insufficient address capacity: network {net.name} has no free IP address")
 
@@ -68,7 +71,7 @@ def new_mac(s: Session, net: Network) -> str:
     while True:
         tail = secrets.token_bytes(4)
         mac = "02:00:" + ":".join(f"{b:02x}" for b in tail)
-        if s.exec(MAC_TAKEN, params={"n": net.id, "v": mac}).first() is None:  # type: ignore[call-overload]
+        if s.connection().execute(MAC_TAKEN, {"n": net.id, "v": mac}).first() is None:
             return mac
 
 

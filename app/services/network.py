@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
+import asyncio
 import importlib
 import logging
+from collections.abc import Awaitable, Callable
 from typing import TYPE_CHECKING, Any, Protocol
 
 from sqlmodel import Session, select
@@ -74,9 +76,21 @@ def offering_of(s: Session, net: Network) -> NetworkOffering:
     return off
 
 
+_SERVICES: dict[int, dict[str, Any]] = {}
+
+
+def services_of(s: Session, net: Network) -> dict[str, Any]:
+    """The services of a network's offering, read once per process: an offering's services never change
+    (updateNetworkOffering edits only names, state and availability), so every server may keep them."""
+    found = _SERVICES.get(net.networkoffering_id)
+    if found is None:
+        found = _SERVICES[net.networkoffering_id] = dict(offering_of(s, net).services or {})
+    return found
+
+
 def needs_router(s: Session, net: Network) -> bool:
     """Whether the network's offering has services a virtual router provides."""
-    return bool(offering_of(s, net).services)
+    return bool(services_of(s, net))
 
 
 def implement(s: Session, net: Network) -> bool:
@@ -90,6 +104,7 @@ def implement(s: Session, net: Network) -> bool:
         ip.state, ip.issourcenat, ip.network_id = "Allocated", True, net.id
         ip.account_id, ip.domain_id = net.account_id, net.domain_id
         s.add(ip)
+        s.flush()  # source_nat_ip below reads it back
     if needs_router(s, net) and s.exec(select(Router).where(Router.network_id == net.id,
                                                             Router.removed == None)).first() is None:  # noqa: E711
         snat = source_nat_ip(s, net)
@@ -110,6 +125,54 @@ def source_nat_ip(s: Session, net: Network) -> PublicIpAddress | None:
 
 
 async def sync_router(app: VirgaApp, network_id: int) -> None:
+    """Make a network's router match the database as it is now (concurrent calls share one sync).
+
+    Callers only need a sync that starts after they ask: while one runs, every new caller waits for a
+    single follow-up sync, so N deploys landing on one network at once cost two syncs, not N.
+    """
+    flights: dict[int, _Flight] = app.extensions.setdefault("router-sync", {})
+    flight = flights.setdefault(network_id, _Flight())
+    await asyncio.shield(flight.join(lambda: _sync_router_once(app, network_id)))
+
+
+class _Flight:
+    """One network's router syncs: at most one running and one queued behind it.
+
+    Syncs run as their own tasks, so a cancelled caller never cancels a sync others wait for.
+    """
+
+    def __init__(self) -> None:
+        """No sync running or queued."""
+        self.running: asyncio.Task[None] | None = None
+        self.queued: asyncio.Task[None] | None = None
+
+    def join(self, sync: Callable[[], Awaitable[None]]) -> asyncio.Task[None]:
+        """The sync a new caller waits for: the one queued behind the running one, or a new one."""
+        if self.queued is not None:
+            return self.queued
+        if self.running is None or self.running.done():
+            self.running = asyncio.ensure_future(self._guarded(sync))
+            return self.running
+        self.queued = asyncio.ensure_future(self._after(self.running, sync))
+        return self.queued
+
+    async def _after(self, prev: asyncio.Task[None], sync: Callable[[], Awaitable[None]]) -> None:
+        """Wait for the running sync, then become the running one (later callers queue behind it)."""
+        await asyncio.wait([prev])
+        self.queued, self.running = None, asyncio.current_task()  # type: ignore[assignment]
+        await self._guarded(sync)
+
+    @staticmethod
+    async def _guarded(sync: Callable[[], Awaitable[None]]) -> None:
+        """Run one sync; its error goes to every waiter (and is logged if none is left)."""
+        try:
+            await sync()
+        except Exception as exc:
+            log.warning("router sync failed: %s", exc)
+            raise
+
+
+async def _sync_router_once(app: VirgaApp, network_id: int) -> None:
     """Apply a network's rules and leases through its zone's router backend and record health."""
     with app.db.session() as s:
         net = s.get(Network, network_id)
@@ -117,11 +180,14 @@ async def sync_router(app: VirgaApp, network_id: int) -> None:
             return
         zone = s.get(Zone, net.zone_id)
         assert zone is not None
-        if router_state(s, network_id) == "Stopped":
+        router = _live_router(s, network_id)
+        if router is not None and router.state == "Stopped":
             return
     health = await backend_for(app, zone).sync(app, network_id)
+    if router is None or (router.state == "Running" and router.health == health):
+        return  # nothing to record
     with app.db.session() as s:
-        router = s.exec(select(Router).where(Router.network_id == network_id, Router.removed == None)).first()  # noqa: E711
+        router = _live_router(s, network_id)
         if router is not None:
             router.state, router.health = "Running", health
             s.add(router)
@@ -142,16 +208,23 @@ async def destroy_router(app: VirgaApp, network_id: int) -> None:
         s.commit()
 
 
+def _live_router(s: Session, network_id: int) -> Router | None:
+    """A network's live router record."""
+    router: Router | None = s.exec(select(Router).where(Router.network_id == network_id,
+                                                        Router.removed == None)).first()  # noqa: E711
+    return router
+
+
 def router_state(s: Session, network_id: int) -> str | None:
     """The state of a network's live router record, or None when it has none."""
-    router = s.exec(select(Router).where(Router.network_id == network_id, Router.removed == None)).first()  # noqa: E711
+    router = _live_router(s, network_id)
     return router.state if router is not None else None
 
 
 def _set_router(app: VirgaApp, network_id: int, state: str, health: dict[str, Any] | None = None) -> None:
     """Record a router's state (and health)."""
     with app.db.session() as s:
-        router = s.exec(select(Router).where(Router.network_id == network_id, Router.removed == None)).first()  # noqa: E711
+        router = _live_router(s, network_id)
         if router is not None:
             router.state = state
             if health is not None:

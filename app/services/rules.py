@@ -19,7 +19,7 @@ from virga.models import (
     VirtualMachine,
     utcnow,
 )
-from virga.services.network import sync_router
+from virga.services.network import services_of, sync_router
 
 if TYPE_CHECKING:
     from virga.api.context import Ctx
@@ -279,10 +279,9 @@ def default_group(s: Session, account_id: int, domain_id: int) -> Any:
 
 def attach_security_groups(s: Session, vm: VirtualMachine, nets: list[Network], uuids: list[str] | None) -> None:
     """Deploy hook: put a VM on shared networks with security groups into the named groups (or "default")."""
-    from virga.models import NetworkOffering, SecurityGroup, SecurityGroupVm
+    from virga.models import SecurityGroup, SecurityGroupVm
 
-    with_sg = any("SecurityGroup" in ((s.get(NetworkOffering, n.networkoffering_id) or NetworkOffering(name=""))
-                                      .services or {}) for n in nets)
+    with_sg = any("SecurityGroup" in services_of(s, n) for n in nets)
     if not with_sg:
         if uuids:
             raise InvalidParameter("Parameter securitygroupids needs a network with the SecurityGroup service")

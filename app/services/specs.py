@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+from collections.abc import Sequence
+from typing import Any
+
 from sqlmodel import Session, select
 from virga.drivers.base import InstanceSpec, NicSpec, PoolSpec, TemplateSpec, VolumeSpec
 from virga.models import Network, Nic, OsType, StoragePool, Template, VirtualMachine, Volume
@@ -20,7 +23,7 @@ def template_spec(s: Session, t: Template) -> TemplateSpec:
                         details={k: str(v) for k, v in (t.details or {}).items()})
 
 
-def volume_spec(s: Session, v: Volume) -> VolumeSpec:
+def volume_spec(s: Session, v: Volume | Any) -> VolumeSpec:
     """A volume as drivers see it."""
     pool = s.get(StoragePool, v.pool_id) if v.pool_id else None
     pspec = pool_spec(pool) if pool else PoolSpec(uuid="", name="", kind="", url="")
@@ -33,15 +36,15 @@ def bridge_of(net: Network) -> str:
     return f"vg{net.id:05d}" if net.id else "vg-new"
 
 
-def nic_spec(net: Network, nic: Nic) -> NicSpec:
+def nic_spec(net: Network, nic: Nic | Any) -> NicSpec:
     """A NIC as drivers see it."""
     return NicSpec(uuid=nic.uuid, mac=nic.macaddress, ip=nic.ipaddress, netmask=nic.netmask, gateway=nic.gateway,
                    network_uuid=net.uuid, bridge=bridge_of(net), broadcast_uri=nic.broadcasturi,
                    device_id=nic.deviceid, is_default=nic.isdefault)
 
 
-def instance_spec(s: Session, vm: VirtualMachine, *, vols: list[Volume] | None = None,
-                  nics: list[Nic] | None = None) -> InstanceSpec:
+def instance_spec(s: Session, vm: VirtualMachine, *, vols: Sequence[Volume | Any] | None = None,
+                  nics: Sequence[Nic | Any] | None = None) -> InstanceSpec:
     """Everything a driver needs to define a VM, from the database (or from the rows a caller just wrote)."""
     if vols is None:
         vols = list(s.exec(select(Volume).where(Volume.vm_id == vm.id, Volume.removed == None)  # noqa: E711

@@ -3,12 +3,13 @@
 from __future__ import annotations
 
 import logging
-from dataclasses import replace
+from dataclasses import dataclass, field, replace
 from typing import TYPE_CHECKING, Any
 
 from sqlalchemy import bindparam, case
+from sqlalchemy.orm.attributes import set_committed_value
 from sqlmodel import Session, select
-from virga.db import by_column, memo
+from virga.db import by_column, insert_row, memo
 from virga.drivers.base import InstanceNotFound, PowerState
 from virga.jobs.batch import Phase, Request
 from virga.jobs.engine import JobRun, job_body, job_recover
@@ -70,18 +71,32 @@ def result(run: JobRun) -> dict[str, Any]:
 
 # --- deploy ----------------------------------------------------------------
 
-def _allocate(s: Session, vm: VirtualMachine, params: dict[str, Any],
-              keep: list[Any] | None = None) -> tuple[Host, list[int], list[int]]:
-    """Reserve a host, create the ROOT (and DATA) volume rows and the NICs, all in one transaction.
+@dataclass
+class Allocation:
+    """What deploy's allocation wrote: the host, the volume and NIC rows, the networks (and those it implemented).
 
-    `keep` collects the rows it loads and makes, so the caller's session can build the driver spec
-    from them without reading them back.
+    The rows are plain namespaces (Core inserts), kept so the driver spec needs no read-back; `hold` keeps
+    the ORM rows the spec reads (pools, networks) alive in the session's weak identity map.
     """
-    keep = [] if keep is None else keep
+
+    host: Host
+    volumes: list[Any] = field(default_factory=list)
+    nics: list[Any] = field(default_factory=list)
+    networks: list[int] = field(default_factory=list)
+    fresh: list[int] = field(default_factory=list)
+    hold: list[Any] = field(default_factory=list)
+
+
+def _allocate(s: Session, vm: VirtualMachine, params: dict[str, Any]) -> Allocation:
+    """Reserve a host, write the ROOT (and DATA) volume rows and the NICs, all in one transaction.
+
+    The writes are Core statements (deploy's hot path: no ORM unit of work).
+    """
     offering = memo(s, (ServiceOffering, vm.serviceoffering_id), lambda: s.get(ServiceOffering, vm.serviceoffering_id))
     host = choose_host(s, need_of(vm, offering))
     _reserve(s, host.id or 0, vm)
-    vm.host_id, vm.pod_id, vm.last_host_id = host.id, host.pod_id, host.id
+    _place(s, vm, host)
+    made = Allocation(host)
     tmpl = memo(s, (Template, vm.template_id), lambda: s.get(Template, vm.template_id))
     assert tmpl is not None
     root_size = max(int(params.get("rootdisksize") or 0) * 2**30, tmpl.size)
@@ -92,28 +107,33 @@ def _allocate(s: Session, vm: VirtualMachine, params: dict[str, Any],
         vols.append(("DATADISK", int(params.get("size") or off.disksize) * 2**30, off.id, None))
     for device, (kind, size, off_id, tmpl_id) in enumerate(vols):
         pool = choose_pool(s, host, size, offering.tags if offering else "")
-        pool.allocatedbytes += size
-        s.add(pool)
-        vol = Volume(name=f"{kind}-{vm.id}" + (f"-{device}" if device else ""), type=kind, zone_id=vm.zone_id,
-                     pool_id=pool.id, vm_id=vm.id, deviceid=device, size=size, diskoffering_id=off_id,
-                     template_id=tmpl_id, account_id=vm.account_id, domain_id=vm.domain_id, state="Creating")
-        s.add(vol)
-        keep += [pool, vol]
-    networks, fresh = [], []
+        s.connection().execute(POOL_ALLOCATE, {"p": pool.id, "b": size})
+        set_committed_value(pool, "allocatedbytes", pool.allocatedbytes + size)
+        made.hold.append(pool)
+        made.volumes.append(insert_row(s, Volume, {
+            "name": f"{kind}-{vm.id}" + (f"-{device}" if device else ""), "type": kind, "zone_id": vm.zone_id,
+            "pool_id": pool.id, "vm_id": vm.id, "deviceid": device, "size": size, "diskoffering_id": off_id,
+            "template_id": tmpl_id, "account_id": vm.account_id, "domain_id": vm.domain_id, "state": "Creating"}))
     for i, net_uuid in enumerate(params.get("networkids") or []):
         net = memo(s, (Network, net_uuid), lambda u=net_uuid: s.exec(by_column(Network, "uuid"), params={"v": u}).one())
         if implement(s, net):
-            fresh.append(net.id or 0)
+            made.fresh.append(net.id or 0)
         ip = ipam.allocate_guest_ip(s, net, (params.get("ipaddress") if i == 0 else None))
-        nic = Nic(vm_id=vm.id, network_id=net.id or 0, ipaddress=ip, ip_int=ipam.ip_to_int(ip),
-                  netmask=net.netmask, gateway=net.gateway, macaddress=ipam.new_mac(s, net), isdefault=i == 0,
-                  deviceid=i, broadcasturi=net.broadcasturi, type=net.guestiptype)
-        s.add(nic)
-        keep += [net, nic]
-        networks.append(net.id or 0)
-    s.add(vm)
-    keep += [offering, tmpl]
-    return host, networks, fresh
+        made.hold.append(net)
+        made.nics.append(insert_row(s, Nic, {
+            "vm_id": vm.id, "network_id": net.id or 0, "ipaddress": ip, "ip_int": ipam.ip_to_int(ip),
+            "netmask": net.netmask, "gateway": net.gateway, "macaddress": ipam.new_mac(s, net), "isdefault": i == 0,
+            "deviceid": i, "broadcasturi": net.broadcasturi, "type": net.guestiptype}))
+        made.networks.append(net.id or 0)
+    made.hold += [offering, tmpl]
+    return made
+
+
+def _place(s: Session, vm: VirtualMachine, host: Host) -> None:
+    """Record the VM's host and pod (a Core update; the loaded row is told without being made dirty)."""
+    s.connection().execute(PLACE_VM, {"v": vm.id, "h": host.id, "p": host.pod_id})
+    for attr, value in (("host_id", host.id), ("pod_id", host.pod_id), ("last_host_id", host.id)):
+        set_committed_value(vm, attr, value)
 
 
 async def purge(app: VirgaApp, vm_id: int, *, on_driver: bool = True) -> None:
@@ -224,13 +244,11 @@ def _allocation(run: JobRun, s: Session) -> tuple[int, Host, list[int], list[int
     vm_id = vm.id or 0
     app = run.app
     run.undo.push("forget vm", lambda: _forget(app, vm_id))  # first: also covers a failed batch commit
-    rows: list[Any] = []  # holds the new rows, so the spec below needs no reads
-    host, networks, fresh = _allocate(s, vm, run.params, rows)
+    made = _allocate(s, vm, run.params)
     run.progress(20, s)
     s.flush()
-    spec = instance_spec(s, vm, vols=[o for o in rows if isinstance(o, Volume)],
-                         nics=[o for o in rows if isinstance(o, Nic)])
-    return vm_id, host, networks, fresh, spec
+    spec = instance_spec(s, vm, vols=made.volumes, nics=made.nics)
+    return vm_id, made.host, made.networks, made.fresh, spec
 
 
 def _set_volume(run: JobRun, s: Session, uuid: str, path: str, size: int, percent: int) -> None:
@@ -239,12 +257,16 @@ def _set_volume(run: JobRun, s: Session, uuid: str, path: str, size: int, percen
     run.progress(percent, s)
 
 
-VOLUMES, HOSTS = Volume.__table__, Host.__table__  # type: ignore[attr-defined]
+VOLUMES, HOSTS, VMS, POOLS = (m.__table__ for m in (Volume, Host, VirtualMachine, StoragePool))  # type: ignore[attr-defined]
 # Built once and run as Core statements on the session's connection (no session object reads these
 # columns back; the placement query reads them in SQL). The size only grows (the driver may round it up).
 SET_VOLUME = VOLUMES.update().where(VOLUMES.c.uuid == bindparam("u")).values(
     path=bindparam("p"), state="Ready",
     size=case((VOLUMES.c.size < bindparam("sz"), bindparam("sz")), else_=VOLUMES.c.size))
+PLACE_VM = VMS.update().where(VMS.c.id == bindparam("v")).values(
+    host_id=bindparam("h"), pod_id=bindparam("p"), last_host_id=bindparam("h"))
+POOL_ALLOCATE = POOLS.update().where(POOLS.c.id == bindparam("p")).values(
+    allocatedbytes=POOLS.c.allocatedbytes + bindparam("b"))
 RESERVE = HOSTS.update().where(HOSTS.c.id == bindparam("h")).values(
     cpuallocated=HOSTS.c.cpuallocated + bindparam("c"), memoryallocated=HOSTS.c.memoryallocated + bindparam("m"))
 
