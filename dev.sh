@@ -10,7 +10,7 @@ APT_PACKAGES=(
   dnsmasq-base nftables haproxy iproute2 busybox-static cpio mtools syslinux syslinux-common extlinux dosfstools kmod
   nfs-ganesha nfs-ganesha-vfs rpcbind libnfs-utils util-linux
   golang-go golang-github-vmware-govmomi-dev openssh-server sshpass shellcheck openssl
-  ruby vagrant vagrant-libvirt debootstrap sudo e2fsprogs fdisk
+  ruby vagrant vagrant-libvirt debootstrap sudo e2fsprogs fdisk genisoimage
 )
 
 apt_install() {

@@ -44,10 +44,11 @@ def _parser() -> argparse.ArgumentParser:
     prof.add_argument("url", nargs="?")
     prof.add_argument("apikey", nargs="?")
     prof.add_argument("secretkey", nargs="?")
-    tmpl = sub.add_parser("template", help="templates: virga template upload FILE [name=... zoneid=...]")
-    tmpl.add_argument("action", choices=["upload"])
-    tmpl.add_argument("file")
-    tmpl.add_argument("params", nargs="*", help="key=value (getUploadParamsForTemplate parameters)")
+    for kind, cmd in (("template", "Template"), ("iso", "Iso"), ("volume", "Volume")):
+        tmpl = sub.add_parser(kind, help=f"{kind}s: virga {kind} upload FILE [name=... zoneid=...]")
+        tmpl.add_argument("action", choices=["upload"])
+        tmpl.add_argument("file")
+        tmpl.add_argument("params", nargs="*", help=f"key=value (getUploadParamsFor{cmd} parameters)")
     from virga.cli.console import add_parser as add_console_parser
 
     add_console_parser(sub)
@@ -210,7 +211,7 @@ def main(argv: list[str] | None = None) -> int:
     logging.basicConfig(level=logging.WARNING, format="%(levelname)s %(name)s: %(message)s")
     args = _parser().parse_args(argv)
     runners = {"init": cmd_init, "api": cmd_api, "deploy-datacenter": cmd_datacenter, "demo": cmd_demo,
-               "template": cmd_template}
+               "template": cmd_template, "iso": cmd_template, "volume": cmd_template}
     if args.cmd == "console":
         from virga.cli.console import cmd_console
 

@@ -1,4 +1,4 @@
-"""`virga template upload FILE [key=value...]`: getUploadParamsForTemplate, then a signed multipart POST."""
+"""`virga template|iso|volume upload FILE [key=value...]`: getUploadParamsFor*, then a signed multipart POST."""
 
 from __future__ import annotations
 
@@ -72,13 +72,22 @@ def sha256_of(path: Path) -> str:
     return h.hexdigest()
 
 
-async def _defaults(client: VirgaClient, path: Path, params: dict[str, Any]) -> dict[str, Any]:
-    """name, displaytext, format, hypervisor, zoneid, ostypeid and checksum unless given."""
+UPLOADS = {  # kind -> (getUploadParams command, list command, list item, list filter)
+    "template": ("getUploadParamsForTemplate", "listTemplates", "template", {"templatefilter": "self"}),
+    "iso": ("getUploadParamsForIso", "listIsos", "iso", {"isofilter": "self"}),
+    "volume": ("getUploadParamsForVolume", "listVolumes", "volume", {}),
+}
+
+
+async def _defaults(client: VirgaClient, path: Path, params: dict[str, Any], kind: str = "template") -> dict[str, Any]:
+    """name, displaytext, format, hypervisor, zoneid and checksum unless given (what the kind of upload takes)."""
     out = dict(params)
     out.setdefault("name", path.stem)
-    out.setdefault("displaytext", out["name"])
-    out.setdefault("hypervisor", "KVM")
-    if "format" not in out:
+    if kind != "volume":
+        out.setdefault("displaytext", out["name"])
+    if kind == "template":
+        out.setdefault("hypervisor", "KVM")
+    if "format" not in out and kind != "iso":
         fmt = FORMAT_BY_EXT.get(path.suffix.lower())
         if fmt is None:
             raise SystemExit(f"virga: cannot tell the format of {path.name}; add format=QCOW2|RAW|VHD|OVA")
@@ -86,18 +95,21 @@ async def _defaults(client: VirgaClient, path: Path, params: dict[str, Any]) -> 
     if "zoneid" not in out:
         zones = await client.list("listZones", "zone")
         if len(zones) != 1:
-            raise SystemExit(f"virga: {len(zones)} zones; add zoneid=<id> (or zoneid=-1 for all)")
+            raise SystemExit(f"virga: {len(zones)} zones; add zoneid=<id>" + (" (or -1 for all)" if kind != "volume"
+                                                                                else ""))
         out["zoneid"] = zones[0]["id"]
     out.setdefault("checksum", "{SHA-256}" + sha256_of(path))
     return out
 
 
-async def upload(client: VirgaClient, file: str, params: dict[str, Any], *, quiet: bool = False) -> dict[str, Any]:
-    """Upload a local image as a template; return the template once it is ready."""
+async def upload(client: VirgaClient, file: str, params: dict[str, Any], *, quiet: bool = False,
+                 kind: str = "template") -> dict[str, Any]:
+    """Upload a local file as a template, ISO or volume; return the object once the upload is stored."""
     path = Path(file)
     if not path.is_file():
         raise SystemExit(f"virga: {file}: no such file")
-    up = (await client.call("getUploadParamsForTemplate", **await _defaults(client, path, params)))["getuploadparams"]
+    command, lister, item, flt = UPLOADS[kind]
+    up = (await client.call(command, **await _defaults(client, path, params, kind)))["getuploadparams"]
     bar = Bar(f"upload {path.name}", os.path.getsize(path), open(os.devnull, "w") if quiet else sys.stderr)
     headers = {"X-signature": up["signature"], "X-metadata": up["metadata"], "X-expires": up["expires"]}
     with open(path, "rb") as f:
@@ -110,19 +122,20 @@ async def upload(client: VirgaClient, file: str, params: dict[str, Any], *, quie
         except ValueError:
             text = resp.text
         raise ApiError(resp.status_code, text, "upload")
-    found = await client.list("listTemplates", "template", templatefilter="self", id=up["id"])
+    found = await client.list(lister, item, id=up["id"], **flt)
     return found[0] if found else {"id": up["id"]}
 
 
 async def cmd_template(args: Any, client: VirgaClient) -> int:
-    """Run `virga template ACTION ...`."""
+    """Run `virga template|iso|volume upload FILE ...`."""
     from virga.cli.main import parse_params
     from virga.cli.output import show
 
+    kind = args.cmd if args.cmd in UPLOADS else "template"
     try:
-        tmpl = await upload(client, args.file, parse_params(args.params))
+        got = await upload(client, args.file, parse_params(args.params), kind=kind)
     except ApiError as err:
         print(f"Error {err.code}: {err.text}", file=sys.stderr)
         return 1
-    show({"template": tmpl})
+    show({UPLOADS[kind][2]: got})
     return 0

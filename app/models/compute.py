@@ -115,6 +115,7 @@ class Volume(Owned, table=True):
     format: str = "QCOW2"
     state: str = Field(default="Allocated", index=True)
     attached: datetime | None = None
+    store_url: str = ""  # nfs:// URL of its file on the image store (an upload awaiting attach, or an extract)
 
 
 class Snapshot(Owned, table=True):

@@ -50,6 +50,7 @@ def _count(model: Any, *extra: Any) -> Callable[[Session, list[int]], int]:
     return count
 
 
+UPLOAD_STATES = ("NotUploaded", "UploadInProgress", "Uploaded", "UploadError")  # a volume kept on secondary storage
 COUNTERS: dict[int, Callable[[Session, list[int]], int]] = {
     0: _count(VirtualMachine, VirtualMachine.state.in_(LIVE_VM)),  # type: ignore[attr-defined]
     1: _count(PublicIpAddress, PublicIpAddress.state == "Allocated"),
@@ -61,7 +62,18 @@ COUNTERS: dict[int, Callable[[Session, list[int]], int]] = {
     9: _vm_sum(VirtualMachine.memory),
     10: lambda s, ids: _scalar(s, select(func.sum(Volume.size)).where(
         Volume.account_id.in_(ids), Volume.removed == None)) // 2**30,  # type: ignore[attr-defined]  # noqa: E711
+    11: lambda s, ids: _secondary_gib(s, ids),
 }
+
+
+def _secondary_gib(s: Session, ids: list[int]) -> int:
+    """GiB an account keeps on secondary storage: its templates/ISOs and its uploaded volumes."""
+    tmpl = _scalar(s, select(func.sum(Template.physicalsize)).where(
+        Template.account_id.in_(ids), Template.removed == None))  # type: ignore[attr-defined]  # noqa: E711
+    vols = _scalar(s, select(func.sum(Volume.physicalsize)).where(
+        Volume.account_id.in_(ids), Volume.removed == None,  # type: ignore[attr-defined]  # noqa: E711
+        Volume.state.in_(UPLOAD_STATES)))  # type: ignore[attr-defined]
+    return (tmpl + vols) // 2**30
 
 
 def count(s: Session, account_ids: list[int], rtype: int) -> int:

@@ -8,7 +8,7 @@ import hmac
 import json
 import secrets
 import time
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Callable
 from datetime import UTC, datetime
 from typing import TYPE_CHECKING, Any
 from urllib.parse import urlencode
@@ -20,6 +20,7 @@ from virga.models.misc import Configuration
 from virga.services.templates import dest_of, store_of, update
 
 if TYPE_CHECKING:
+    from virga.appliance.storage import StoredImage
     from virga.core import VirgaApp
 
 KEY_SETTING = "upload.signing.key"
@@ -58,13 +59,26 @@ def expires_text(epoch: float) -> str:
     return datetime.fromtimestamp(epoch, UTC).strftime("%Y-%m-%dT%H:%M:%S+0000")
 
 
-def upload_params(s: Session, t: Template, kind: str = "template") -> dict[str, Any]:
-    """id, postURL, metadata, expires and signature for POSTing a template's file."""
+def upload_params(s: Session, t: Any, kind: str = "template", **extra: str) -> dict[str, Any]:
+    """id, postURL, metadata, expires and signature for POSTing the file of a template, ISO or volume row.
+
+    extra (e.g. a volume's checksum) travels in the signed metadata and comes back with the POST.
+    """
     expires = expires_text(time.time() + UPLOAD_TTL)
-    metadata = base64.urlsafe_b64encode(json.dumps({"kind": kind, "id": t.uuid, "expires": expires}).encode()).decode()
+    meta = {"kind": kind, "id": t.uuid, "expires": expires, **extra}
+    metadata = base64.urlsafe_b64encode(json.dumps(meta).encode()).decode()
     path = f"/upload/{kind}/{t.uuid}"
     return {"id": t.uuid, "postURL": base_url(s) + path, "metadata": metadata, "expires": expires,
             "signature": _mac(signing_key(s), path, metadata, expires)}
+
+
+def metadata_of(metadata: str) -> dict[str, Any]:
+    """The fields of a signed X-metadata header (call check_upload first)."""
+    try:
+        out = json.loads(base64.urlsafe_b64decode(metadata.encode()))
+    except ValueError:
+        raise InvalidParameter("unreadable X-metadata header") from None
+    return out if isinstance(out, dict) else {}
 
 
 def check_upload(s: Session, kind: str, uuid: str, signature: str, metadata: str, expires: str) -> None:
@@ -87,10 +101,14 @@ def _not_expired(expires: str) -> None:
 
 
 def download_url(s: Session, t: Template) -> str:
-    """A signed, expiring URL serving a template's file from the image store."""
+    """A signed, expiring URL serving a template's (or ISO's) file from the image store."""
+    return signed_url(s, "iso" if t.is_iso else "template", t.uuid, dest_of(t).rsplit("/", 1)[1])
+
+
+def signed_url(s: Session, kind: str, uuid: str, name: str) -> str:
+    """A signed, expiring URL of the download route for one stored file (kind: template, iso or volume)."""
     expires = expires_text(time.time() + EXTRACT_TTL)
-    name = dest_of(t).rsplit("/", 1)[1]
-    path = f"/download/template/{t.uuid}/{name}"
+    path = f"/download/{kind}/{uuid}/{name}"
     query = urlencode({"expires": expires, "signature": _mac(signing_key(s), path, expires)})
     return f"{base_url(s)}{path}?{query}"
 
@@ -102,12 +120,12 @@ def check_download(s: Session, path: str, expires: str, signature: str) -> None:
     _not_expired(expires)
 
 
-def _claim(app: VirgaApp, uuid: str) -> tuple[str, str, str | None, str | None]:
-    """Mark a template awaiting its upload as in progress; (store url, dest path, checksum, format)."""
+def _claim(app: VirgaApp, uuid: str, kind: str) -> tuple[str, str, str | None, str | None]:
+    """Mark a template (or ISO) awaiting its upload as in progress; (store url, dest path, checksum, format)."""
     with app.db.session() as s:
         t = s.exec(select(Template).where(Template.uuid == uuid, Template.removed == None)).first()  # noqa: E711
-        if t is None:
-            raise InvalidParameter(f"Unable to find template with id {uuid}")
+        if t is None or t.is_iso != (kind == "iso"):
+            raise InvalidParameter(f"Unable to find {kind} with id {uuid}")
         if t.isready or not (t.status == AWAITING or t.status.startswith("Upload Failed")):
             raise InvalidParameter(f"Template {t.name} is not waiting for an upload (status {t.status})")
         store = store_of(s, t)
@@ -118,29 +136,50 @@ def _claim(app: VirgaApp, uuid: str) -> tuple[str, str, str | None, str | None]:
         return store.url, dest_of(t), t.checksum or None, None if fmt == "ova" else fmt
 
 
-async def receive(app: VirgaApp, uuid: str, chunks: AsyncIterator[bytes], total: int | None) -> dict[str, Any]:
-    """Verify and store an uploaded file; the template becomes ready, or says why the upload failed."""
+class UploadRefused(InvalidParameter):
+    """An upload cut off or failing verification (checksum, format); `reason` says why, nothing was stored."""
+
+    def __init__(self, reason: str) -> None:
+        """Keep the reason; the error text is 'Upload failed: <reason>'."""
+        super().__init__(f"Upload failed: {reason}")
+        self.reason = reason
+
+
+async def land_upload(chunks: AsyncIterator[bytes], store_url: str, dest: str, *, checksum: str | None,
+                      fmt: str | None, total: int | None,
+                      on_percent: Callable[[int], None] | None = None) -> StoredImage:
+    """Stream an upload onto the image store, verified and atomic; UploadRefused when it cannot be kept."""
     from virga.appliance.storage import ImageStore as NfsStore
     from virga.appliance.storage import StorageError, upload
 
-    store_url, dest, checksum, fmt = _claim(app, uuid)
     state = {"done": 0, "pct": -1}
 
     async def counted() -> AsyncIterator[bytes]:
-        """Pass the chunks on, recording progress as a percentage of the request's length."""
+        """Pass the chunks on, reporting progress as a percentage of the request's length."""
         async for data in chunks:
             state["done"] += len(data)
             pct = min(99, state["done"] * 100 // total) if total else 0
-            if pct != state["pct"]:
-                state["pct"] = pct
-                update(app, uuid, status=f"{pct}% Uploaded")
+            if pct != state["pct"] and on_percent is not None:
+                on_percent(pct)
+            state["pct"] = pct
             yield data
 
     try:
-        got = await upload(counted(), NfsStore(store_url), dest, checksum=checksum, expected_format=fmt)
+        return await upload(counted(), NfsStore(store_url), dest, checksum=checksum, expected_format=fmt)
     except (StorageError, InvalidParameter) as exc:
-        update(app, uuid, status=f"Upload Failed: {getattr(exc, 'text', None) or exc}")
-        raise InvalidParameter(f"Upload failed: {getattr(exc, 'text', None) or exc}") from None
+        raise UploadRefused(str(getattr(exc, "text", None) or exc)) from None
+
+
+async def receive(app: VirgaApp, uuid: str, chunks: AsyncIterator[bytes], total: int | None,
+                  kind: str = "template") -> dict[str, Any]:
+    """Verify and store an uploaded template or ISO file; it becomes ready, or says why the upload failed."""
+    store_url, dest, checksum, fmt = _claim(app, uuid, kind)
+    try:
+        got = await land_upload(chunks, store_url, dest, checksum=checksum, fmt=fmt, total=total,
+                                on_percent=lambda pct: update(app, uuid, status=f"{pct}% Uploaded"))
+    except UploadRefused as exc:
+        update(app, uuid, status=f"Upload Failed: {exc.reason}")
+        raise
     except BaseException as exc:
         update(app, uuid, status=f"Upload Failed: {exc}")
         raise
@@ -154,7 +193,12 @@ def store_file(s: Session, t: Template) -> tuple[str, str]:
     if not t.isready or not t.install_path.startswith("nfs://"):
         raise InvalidParameter(f"Template {t.name} is not a file on an NFS image store (status {t.status or 'none'})")
     store = store_of(s, t)
-    prefix = store.url.rstrip("/") + "/"
-    if not t.install_path.startswith(prefix):
-        raise InternalError(f"Template {t.name} is on {t.install_path}, not on the image store {store.url}")
-    return store.url, t.install_path.removeprefix(prefix)
+    return store.url, on_store(store.url, t.install_path, f"Template {t.name}")
+
+
+def on_store(store_url: str, file_url: str, what: str) -> str:
+    """The store-relative path of a file URL on an image store; InternalError when it is elsewhere."""
+    prefix = store_url.rstrip("/") + "/"
+    if not file_url.startswith(prefix):
+        raise InternalError(f"{what} is on {file_url}, not on the image store {store_url}")
+    return file_url.removeprefix(prefix)

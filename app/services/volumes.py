@@ -171,10 +171,14 @@ async def attach_to(run: JobRun, vol_uuid: str, vm_uuid: str, deviceid: int | No
         host = vm_host(s, vm)
         if host is None:
             raise InvalidParameter(f"VM {vm.name} has never been placed on a host; start it first")
-        allocated = vol.state == "Allocated"
+        allocated, uploaded = vol.state == "Allocated", vol.state == "Uploaded"
         pool = s.get(StoragePool, vol.pool_id) if vol.pool_id else None
     if allocated:
         await materialise(run, vol_uuid, host)
+    elif uploaded:  # an uploaded volume is copied from the image store to the VM's primary pool first
+        from virga.services import volupload
+
+        await volupload.to_primary(run, vol_uuid, host)
     elif pool is not None and not reaches(pool, host):
         raise InvalidParameter(f"Volume {vol.name} is on storage pool {pool.name}, which host {host.name} of "
                                f"VM {vm.name} cannot reach; migrate the volume first")
@@ -190,6 +194,8 @@ async def attach_to(run: JobRun, vol_uuid: str, vm_uuid: str, deviceid: int | No
     with run.db() as s:
         vol_event(s, vol_by_uuid(s, vol_uuid), "VOLUME.ATTACH", f"Attached volume {vol.name} to VM {vm.name}")
         s.commit()
+    if uploaded:
+        await volupload.drop_after_copy(run, vol_uuid)
 
 
 async def _plug(run: JobRun, vm: VirtualMachine, host: Host, spec: VolumeSpec) -> None:
@@ -222,6 +228,14 @@ async def attach(run: JobRun) -> dict[str, Any]:
     """Attach a data volume to a VM."""
     await attach_to(run, run.instance_uuid, run.params["virtualmachineid"], run.params.get("deviceid"))
     return result(run)
+
+
+@job_recover("attachVolume")
+async def recover_attach(run: JobRun) -> None:
+    """An attach whose server died: an uploaded volume caught copying to primary storage is Uploaded again."""
+    from virga.services import volupload
+
+    volupload.reset_copying(run)
 
 
 @job_body("detachVolume")

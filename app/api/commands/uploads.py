@@ -47,16 +47,21 @@ FIELDS.update({
      ])
 def get_upload_params(ctx: Ctx) -> dict[str, Any]:
     """Record a template waiting for its file and sign the POST that will carry it."""
-    t = new_template(ctx, False, "", uploads.AWAITING)
+    return register_upload(ctx, iso=False)
+
+
+def register_upload(ctx: Ctx, iso: bool) -> dict[str, Any]:
+    """Record a template or ISO waiting for its file; the getuploadparams answer signing its POST."""
+    t = new_template(ctx, iso, "", uploads.AWAITING)
     if is_simulated(ctx.db, t, by_url=False):
         raise InvalidParameter("Uploads need a real NFS image store; this zone's downloads are simulated")
     ctx.db.add(t)
     ctx.db.flush()
-    return {"getuploadparams": uploads.upload_params(ctx.db, t)}
+    return {"getuploadparams": uploads.upload_params(ctx.db, t, "iso" if iso else "template")}
 
 
-def extract_view(ctx: Ctx, t: Template, url: str, mode: str) -> dict[str, Any]:
-    """The template object of an extractTemplate answer."""
+def extract_view(ctx: Ctx, t: Any, url: str, mode: str) -> dict[str, Any]:
+    """The extract object of an extractTemplate/extractIso/extractVolume answer (t: a template or volume row)."""
     acct = ctx.by_id(Account, t.account_id)
     return clean({"id": t.uuid, "name": t.name, "extractId": t.uuid, "extractMode": mode,
                   "state": "DOWNLOAD_URL_CREATED", "status": "DOWNLOAD_URL_CREATED", "uploadpercentage": 100,
@@ -64,28 +69,45 @@ def extract_view(ctx: Ctx, t: Template, url: str, mode: str) -> dict[str, Any]:
                   "created": t.created, "storagetype": "Image"})
 
 
-@api("extractTemplate", "Gives a signed, expiring URL to download a template's file", "template", [
-    Param("id", "uuid", required=True, description="the template"),
-    Param("mode", required=True, description="HTTP_DOWNLOAD (FTP_UPLOAD is not supported)"),
-    Param("zoneid", "uuid", description="the zone of the copy (templates have one copy)"),
-    Param("url", description="unused: only HTTP_DOWNLOAD is supported"),
-], is_async=True)
-def extract_template(ctx: Ctx) -> Pending:
-    """Check the template may be extracted and queue the URL's creation."""
-    t = find_template(ctx, ctx.args.id, iso=False)
+def check_mode(ctx: Ctx) -> str:
+    """The extract mode: only HTTP_DOWNLOAD is supported (431 otherwise)."""
     if (ctx.args.mode or "").upper() != "HTTP_DOWNLOAD":
         raise InvalidParameter("Parameter mode: only HTTP_DOWNLOAD is supported")
+    return "HTTP_DOWNLOAD"
+
+
+def queue_extract(ctx: Ctx, iso: bool) -> Pending:
+    """Check a template (or ISO) may be extracted and queue the URL's creation."""
+    t = find_template(ctx, ctx.args.id, iso=iso)
+    mode = check_mode(ctx)
+    kind = "ISO" if iso else "Template"
     if not ctx.can_see(t) or not (t.isextractable or ctx.is_root):
-        raise PermissionDenied(f"Template {t.name} is not extractable (only its owner may, when isextractable)")
+        raise PermissionDenied(f"{kind} {t.name} is not extractable (only its owner may, when isextractable)")
     uploads.store_file(ctx.db, t)
     uploads.signing_key(ctx.db)
-    return Pending("Template", t.uuid, {"mode": "HTTP_DOWNLOAD"})
+    return Pending("Iso" if iso else "Template", t.uuid, {"mode": mode})
+
+
+EXTRACT_PARAMS = [
+    Param("id", "uuid", required=True, description="the template, ISO or volume"),
+    Param("mode", required=True, description="HTTP_DOWNLOAD (FTP_UPLOAD is not supported)"),
+    Param("zoneid", "uuid", description="the zone of the copy (there is one copy)"),
+    Param("url", description="unused: only HTTP_DOWNLOAD is supported"),
+]
+
+
+@api("extractTemplate", "Gives a signed, expiring URL to download a template's file", "template", EXTRACT_PARAMS,
+     is_async=True)
+def extract_template(ctx: Ctx) -> Pending:
+    """Check the template may be extracted and queue the URL's creation."""
+    return queue_extract(ctx, iso=False)
 
 
 @job_body("extractTemplate")
 async def extract_body(run: JobRun) -> dict[str, Any]:
-    """Sign a download URL for the template's file on the image store."""
+    """Sign a download URL for the template's (or ISO's) file on the image store."""
     with run.ctx() as ctx:
         t = ctx.db.exec(select(Template).where(Template.uuid == run.instance_uuid)).one()
         uploads.store_file(ctx.db, t)
-        return {"template": extract_view(ctx, t, uploads.download_url(ctx.db, t), run.params["mode"])}
+        view = extract_view(ctx, t, uploads.download_url(ctx.db, t), run.params["mode"])
+        return {"iso" if t.is_iso else "template": view}

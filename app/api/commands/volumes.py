@@ -107,8 +107,8 @@ def _attachable(ctx: Ctx, vol: Volume, vm: VirtualMachine) -> None:
         raise InvalidParameter(f"Volume {vol.name} is a {vol.type} volume; only data disks can be attached")
     if vol.vm_id is not None:
         raise InUse(f"Volume {vol.name} is already attached to a VM")
-    if vol.state not in ("Allocated", "Ready"):
-        raise InvalidParameter(f"Volume {vol.name} is {vol.state}; it must be Allocated or Ready")
+    if vol.state not in ("Allocated", "Ready", "Uploaded"):
+        raise InvalidParameter(f"Volume {vol.name} is {vol.state}; it must be Allocated, Ready or Uploaded")
 
 
 @api("createVolume", "Creates a disk volume from a disk offering or a snapshot", "volume", [
@@ -327,7 +327,10 @@ async def delete_volume(ctx: Ctx) -> dict[str, Any]:
         await drv.delete_volume(volume_spec(ctx.db, vol))
         pool.allocatedbytes = max(0, pool.allocatedbytes - vol.size)
         ctx.db.add(pool)
+    from virga.services.volupload import drop_store_copy
+
     transition(vol, "destroy")
+    await drop_store_copy(ctx.db, vol)  # an uploaded volume's file, or an extracted copy, on the image store
     vol.state, vol.removed = "Expunged", utcnow()
     ctx.db.add(vol)
     for pol in ctx.db.exec(select(SnapshotPolicy).where(SnapshotPolicy.volume_id == vol.id,

@@ -1028,6 +1028,7 @@ def upgrade() -> None:
     sa.Column('format', sqlmodel.sql.sqltypes.AutoString(), nullable=False),
     sa.Column('state', sqlmodel.sql.sqltypes.AutoString(), nullable=False),
     sa.Column('attached', sqlmodel.sql.sqltypes.UTCDateTime(), nullable=True),
+    sa.Column('store_url', sqlmodel.sql.sqltypes.AutoString(), nullable=False),
     sa.ForeignKeyConstraint(['account_id'], ['account.id'], ),
     sa.ForeignKeyConstraint(['diskoffering_id'], ['diskoffering.id'], ),
     sa.ForeignKeyConstraint(['domain_id'], ['domain.id'], ),

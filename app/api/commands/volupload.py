@@ -1,0 +1,101 @@
+"""Volume uploads (getUploadParamsForVolume + the signed POST) and extractVolume (a signed, expiring URL)."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from sqlmodel import select
+from virga.api.commands.infra_util import one_of
+from virga.api.commands.uploads import EXTRACT_PARAMS, check_mode, extract_view
+from virga.api.context import Ctx
+from virga.api.dispatch import Pending
+from virga.api.registry import Param, api
+from virga.errors import InvalidParameter, Unsupported
+from virga.jobs.engine import JobRun, job_body
+from virga.models import DiskOffering, StoragePool, VirtualMachine, Volume, Zone
+from virga.services import limits, uploads, volupload
+from virga.services.templates import simulator_zone
+
+UPLOAD_FORMATS = ("QCOW2", "RAW")
+
+
+@api("getUploadParamsForVolume", "Registers a data volume to be uploaded from the client with a signed POST",
+     "getuploadparams", [
+         Param("name", required=True, description="the name of the volume"),
+         Param("format", required=True, description="QCOW2 or RAW"),
+         Param("zoneid", "uuid", required=True, description="the zone"),
+         Param("checksum", description="{md5}hex, {sha256}hex, ... verified after the upload"),
+         Param("diskofferingid", "uuid", description="a (custom) disk offering recorded on the volume"),
+         Param("account", description="the owner account (admins)"),
+         Param("domainid", "uuid", description="its domain"),
+         Param("projectid", "uuid", description="unused"), Param("imagestoreuuid", description="unused"),
+     ])
+def get_upload_params_volume(ctx: Ctx) -> dict[str, Any]:
+    """Record a volume in state NotUploaded and sign the POST that will carry its file."""
+    a = ctx.args
+    account, domain = ctx.owner()
+    fmt = one_of(a.format, UPLOAD_FORMATS, "format") or ""
+    zone = ctx.get(Zone, a.zoneid, "zoneid")
+    off = ctx.opt(DiskOffering, "diskofferingid")
+    if simulator_zone(ctx.db, zone.id or 0):
+        raise InvalidParameter(f"Zone {zone.name} is a simulator zone: volume uploads need a real NFS image store")
+    volupload.nfs_store_url(ctx.db, zone.id or 0)
+    checksum = _checksum(a.checksum)
+    limits.check(ctx.db, account, 2, 1)
+    vol = Volume(name=a.name, type="DATADISK", zone_id=zone.id or 0, format=fmt, state="NotUploaded",
+                 diskoffering_id=off.id if off else None, account_id=account.id or 0, domain_id=domain.id or 0)
+    ctx.db.add(vol)
+    ctx.db.flush()
+    return {"getuploadparams": uploads.upload_params(ctx.db, vol, "volume", checksum=checksum)}
+
+
+def _checksum(text: str | None) -> str:
+    """A checksum parameter checked for form now (431), so the upload is not the first to find it malformed."""
+    from virga.appliance.storage import StorageError, parse_checksum
+
+    try:
+        parse_checksum(text)
+    except StorageError as exc:
+        raise InvalidParameter(f"Parameter checksum: {exc}") from None
+    return text or ""
+
+
+def _extractable(ctx: Ctx, vol: Volume) -> None:
+    """Refuse volumes whose content cannot be read consistently or at all (431/432)."""
+    if vol.state == "Uploaded":
+        return
+    if vol.state != "Ready":
+        raise InvalidParameter(f"Volume {vol.name} is {vol.state}; only Ready or Uploaded volumes can be extracted")
+    vm = ctx.by_id(VirtualMachine, vol.vm_id)
+    if vm is not None and vm.state != "Stopped":
+        raise InvalidParameter(f"Volume {vol.name} is attached to VM {vm.name}, which is {vm.state}; "
+                               "detach the volume or stop the VM first")
+    pool = ctx.by_id(StoragePool, vol.pool_id)
+    if simulator_zone(ctx.db, vol.zone_id) or (pool is not None and pool.hypervisor == "Simulator"):
+        raise Unsupported(f"Volume {vol.name} is a simulator disk (kept in memory): there is no file to extract")
+    volupload.nfs_store_url(ctx.db, vol.zone_id)
+
+
+@api("extractVolume", "Gives a signed, expiring URL to download a volume's content", "volume", EXTRACT_PARAMS,
+     is_async=True)
+def extract_volume(ctx: Ctx) -> Pending:
+    """Check the caller's volume can be extracted and queue its copy to the image store and the URL's creation."""
+    vol = ctx.get(Volume, ctx.args.id, "id")
+    ctx.require(vol, f"volume {vol.name}")
+    mode = check_mode(ctx)
+    if ctx.args.zoneid and ctx.get(Zone, ctx.args.zoneid, "zoneid").id != vol.zone_id:
+        raise InvalidParameter(f"Volume {vol.name} is not in the zone given by parameter zoneid")
+    _extractable(ctx, vol)
+    uploads.signing_key(ctx.db)
+    return Pending("Volume", vol.uuid, {"mode": mode})
+
+
+@job_body("extractVolume")
+async def extract_volume_body(run: JobRun) -> dict[str, Any]:
+    """Copy the volume to the image store (unless it is an upload still there) and sign a download URL for it."""
+    await volupload.publish(run)
+    with run.ctx() as ctx:
+        _store, rel = volupload.store_file(ctx.db, run.instance_uuid)
+        row = ctx.db.exec(select(Volume).where(Volume.uuid == run.instance_uuid)).one()
+        url = uploads.signed_url(ctx.db, "volume", row.uuid, rel.rsplit("/", 1)[1])
+        return {"volume": extract_view(ctx, row, url, run.params["mode"])}
