@@ -53,7 +53,12 @@ class VirgaClient:
         base = url.rstrip("/").removesuffix("/client/api") if url else "http://virga.embedded"  # both forms
         self.http = httpx.AsyncClient(base_url=base, transport=transport, timeout=timeout)
         self.sessionkey: str | None = None
-        self.last_request: str = ""
+        self._last: dict[str, str] = {}
+
+    @property
+    def last_request(self) -> str:
+        """The query string of the last request (the TUI's "what was sent" lesson), encoded when asked."""
+        return "/client/api?" + urlencode(self._last) if self._last else ""
 
     def as_user(self, creds: Credentials) -> VirgaClient:
         """Another client for the same server with other credentials."""
@@ -95,7 +100,7 @@ class VirgaClient:
             params["sessionkey"] = self.sessionkey
         elif sign_it and self.creds.apikey:
             params = signed_query(params, self.creds)
-        self.last_request = "/client/api?" + urlencode(params)
+        self._last = params
         resp = await self.http.post("/client/api", data=params)
         try:
             data = resp.json()
@@ -112,10 +117,17 @@ class VirgaClient:
 
     async def wait(self, jobid: str, *, interval: float = 0.05, timeout: float = 600.0,
                    progress: Callable[[dict[str, Any]], None] | None = None) -> dict[str, Any]:
-        """Poll queryAsyncJobResult until the job ends; return jobresult or raise its error."""
+        """Poll queryAsyncJobResult until the job ends; return jobresult or raise its error.
+
+        The first poll comes after `interval` (a job is never done the moment it is queued), later ones
+        back off by half again each time, up to 10 intervals (0.5 s by default) for long jobs.
+        """
         loop = asyncio.get_running_loop()
         deadline = loop.time() + timeout
+        pause = interval
         while True:
+            await asyncio.sleep(pause)
+            pause = min(pause * 1.5, interval * 10)
             job = await self.call("queryAsyncJobResult", jobid=jobid)
             if progress is not None:
                 progress(job)
@@ -127,7 +139,6 @@ class VirgaClient:
                                job.get("cmd", ""))
             if loop.time() > deadline:
                 raise TimeoutError(f"job {jobid} did not finish within {timeout}s")
-            await asyncio.sleep(interval)
             interval = min(interval * 1.5, 1.0)
 
     async def run(self, command: str, **params: Any) -> dict[str, Any]:

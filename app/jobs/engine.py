@@ -151,6 +151,7 @@ class JobEngine:
         self._tasks: set[asyncio.Task[None]] = set()
         self._running: set[int] = set()
         self._batchers: dict[str, Batcher] = {}
+        self._watchers: dict[int, list[asyncio.Future[None]]] = {}
         self.stopping = False
 
     def batcher(self, phase: Phase) -> Batcher:
@@ -239,7 +240,7 @@ class JobEngine:
             async with run.undo:
                 result = await body(run)
             if run.completed:
-                self.app.emit("job", job.id)
+                self._ended(job.id)
             else:
                 self._finish(job.id, 1, 0, result)
         except asyncio.CancelledError:
@@ -257,7 +258,31 @@ class JobEngine:
         with self.app.db.session() as s:
             record_outcome(s, job_id, status, code, result)
             s.commit()
+        self._ended(job_id)
+
+    def _ended(self, job_id: int) -> None:
+        """A job's outcome is committed: tell in-process listeners and wake callers waiting for it."""
         self.app.emit("job", job_id)
+        for fut in self._watchers.pop(job_id, []):
+            if not fut.done():
+                fut.set_result(None)
+
+    def watch(self, job: Any) -> asyncio.Future[None] | None:
+        """A future set when a job this server runs (or will likely claim) ends; None when its end would go
+        unseen here (a job another server runs). Callers re-read the job after watching, then wait."""
+        if not (job.id in self._running or (job.state == "queued" and self._loop is not None and not self.stopping)):
+            return None
+        fut: asyncio.Future[None] = asyncio.get_running_loop().create_future()
+        self._watchers.setdefault(job.id, []).append(fut)
+        return fut
+
+    def unwatch(self, job_id: int, fut: asyncio.Future[None]) -> None:
+        """Forget a watcher (its caller stopped waiting)."""
+        waiting = self._watchers.get(job_id, [])
+        if fut in waiting:
+            waiting.remove(fut)
+        if not waiting:
+            self._watchers.pop(job_id, None)
 
     async def recover(self) -> None:
         """Fail (and reconcile) jobs left running by this server's earlier life or by dead servers."""

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 from typing import Any
-from urllib.parse import urlencode
 
 from virga.client import ApiError, VirgaClient
 
@@ -98,7 +97,7 @@ class DemoClient(VirgaClient):
         """Answer one request from the fixed data."""
         cmd = params["command"]
         self.calls.append(cmd)
-        self.last_request = "/client/api?" + urlencode({**params, "apiKey": "DEMOKEY", "signature": "DEMOSIG="})
+        self._last = {**params, "apiKey": "DEMOKEY", "signature": "DEMOSIG="}
         if cmd == "queryAsyncJobResult":
             return {"jobid": params["jobid"], "jobstatus": 1, "jobresult": {"success": True}}
         if cmd in DATA:
