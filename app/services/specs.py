@@ -43,7 +43,7 @@ def nic_spec(net: Network, nic: Nic | Any) -> NicSpec:
                    device_id=nic.deviceid, is_default=nic.isdefault)
 
 
-def instance_spec(s: Session, vm: VirtualMachine, *, vols: Sequence[Volume | Any] | None = None,
+def instance_spec(s: Session, vm: VirtualMachine | Any, *, vols: Sequence[Volume | Any] | None = None,
                   nics: Sequence[Nic | Any] | None = None) -> InstanceSpec:
     """Everything a driver needs to define a VM, from the database (or from the rows a caller just wrote)."""
     if vols is None:

@@ -43,7 +43,7 @@ log = logging.getLogger(__name__)
 MB = 2**20
 
 
-def need_of(vm: VirtualMachine, offering: ServiceOffering | None) -> Need:
+def need_of(vm: VirtualMachine | Any, offering: ServiceOffering | None) -> Need:
     """What a VM needs from a host."""
     return Need(zone_id=vm.zone_id, cpu_mhz=vm.cpunumber * vm.cpuspeed, memory_bytes=vm.memory * MB,
                 hosttags=offering.hosttags if offering else "", hypervisor=vm.hypervisor or None)
@@ -87,7 +87,7 @@ class Allocation:
     hold: list[Any] = field(default_factory=list)
 
 
-def _allocate(s: Session, vm: VirtualMachine, params: dict[str, Any]) -> Allocation:
+def _allocate(s: Session, vm: Any, params: dict[str, Any]) -> Allocation:
     """Reserve a host, write the ROOT (and DATA) volume rows and the NICs, all in one transaction.
 
     The writes are Core statements (deploy's hot path: no ORM unit of work).
@@ -129,11 +129,9 @@ def _allocate(s: Session, vm: VirtualMachine, params: dict[str, Any]) -> Allocat
     return made
 
 
-def _place(s: Session, vm: VirtualMachine, host: Host) -> None:
-    """Record the VM's host and pod (a Core update; the loaded row is told without being made dirty)."""
+def _place(s: Session, vm: Any, host: Host) -> None:
+    """Record the VM's host and pod (a Core update)."""
     s.connection().execute(PLACE_VM, {"v": vm.id, "h": host.id, "p": host.pod_id})
-    for attr, value in (("host_id", host.id), ("pod_id", host.pod_id), ("last_host_id", host.id)):
-        set_committed_value(vm, attr, value)
 
 
 async def purge(app: VirgaApp, vm_id: int, *, on_driver: bool = True) -> None:
@@ -240,7 +238,7 @@ async def deploy(run: JobRun) -> dict[str, Any]:
 
 def _allocation(run: JobRun, s: Session) -> tuple[int, Host, list[int], list[int], Any]:
     """The allocation phase of one deploy: rows, reservation and the driver spec built from them."""
-    vm = _vm(s, run.instance_uuid)
+    vm = s.connection().execute(VM_BY_UUID, {"v": run.instance_uuid}).one()  # read-only here: a Core row
     vm_id = vm.id or 0
     app = run.app
     run.undo.push("forget vm", lambda: _forget(app, vm_id))  # first: also covers a failed batch commit
@@ -263,6 +261,7 @@ VOLUMES, HOSTS, VMS, POOLS = (m.__table__ for m in (Volume, Host, VirtualMachine
 SET_VOLUME = VOLUMES.update().where(VOLUMES.c.uuid == bindparam("u")).values(
     path=bindparam("p"), state="Ready",
     size=case((VOLUMES.c.size < bindparam("sz"), bindparam("sz")), else_=VOLUMES.c.size))
+VM_BY_UUID = VMS.select().where(VMS.c.uuid == bindparam("v"))
 PLACE_VM = VMS.update().where(VMS.c.id == bindparam("v")).values(
     host_id=bindparam("h"), pod_id=bindparam("p"), last_host_id=bindparam("h"))
 POOL_ALLOCATE = POOLS.update().where(POOLS.c.id == bindparam("p")).values(
