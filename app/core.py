@@ -9,7 +9,7 @@ from datetime import timedelta
 from typing import Any
 
 from sqlmodel import Session, select
-from virga.api.auth import BY_USER_ID, BY_USERNAME
+from virga.api.auth import BY_USER_ID, BY_USERNAME, lookup
 from virga.api.context import Ctx
 from virga.config import Settings
 from virga.db import Database
@@ -120,9 +120,9 @@ class VirgaApp:
 
     def ctx_for_user(self, s: Session, user_id: int | None) -> Ctx:
         """Build a call context for a user id (jobs run as the user who queued them; else the admin)."""
-        row = s.exec(BY_USER_ID, params={"v": user_id}).first() if user_id else None
+        row = lookup(s, BY_USER_ID, user_id) if user_id else None
         if row is None:
-            row = s.exec(BY_USERNAME, params={"v": "admin"}).first()
+            row = lookup(s, BY_USERNAME, "admin")
         if row is None:
             raise AuthError("no such user")
         user, account, domain = row

@@ -94,15 +94,16 @@ def memo(s: Session, key: Any, make: Callable[[], Any]) -> Any:
     return store[key]
 
 
-_DEFAULTS: dict[type, list[tuple[str, bool, Any]]] = {}
+_INSERTS: dict[type, tuple[Any, list[tuple[str, bool, Any]]]] = {}
 
 
-def _defaults(model: type) -> list[tuple[str, bool, Any]]:
-    """(column, is callable, default) of a model's table, read once."""
-    found = _DEFAULTS.get(model)
+def _insert_of(model: type) -> tuple[Any, list[tuple[str, bool, Any]]]:
+    """A model's INSERT statement and its (column, is callable, default) list, built once."""
+    found = _INSERTS.get(model)
     if found is None:
-        found = _DEFAULTS[model] = [(c.name, bool(c.default.is_callable), c.default.arg)
-                                    for c in model.__table__.columns if c.default is not None]  # type: ignore[attr-defined]
+        table = model.__table__  # type: ignore[attr-defined]
+        found = _INSERTS[model] = (table.insert(), [(c.name, bool(c.default.is_callable), c.default.arg)
+                                                    for c in table.columns if c.default is not None])
     return found
 
 
@@ -112,10 +113,12 @@ def insert_row(s: Session, model: type, values: dict[str, Any]) -> SimpleNamespa
     For hot paths (deploy) that write a row nobody reads back through the session. Column defaults are
     filled here, so the returned namespace carries every value the row got, including its id.
     """
+    stmt, defaults = _insert_of(model)
     row = dict(values)
-    for name, is_callable, default in _defaults(model):
+    for name, is_callable, default in defaults:
         if name not in row:
             row[name] = default(None) if is_callable else default
-    result = s.connection().execute(model.__table__.insert(), row)  # type: ignore[attr-defined]
-    row["id"] = result.inserted_primary_key[0]
+    key = s.connection().execute(stmt, row).inserted_primary_key
+    assert key is not None  # an INSERT always has one
+    row["id"] = key[0]
     return SimpleNamespace(**row)
