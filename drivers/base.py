@@ -339,6 +339,14 @@ class Driver(abc.ABC):
         """Capacity and use of a primary pool as seen from this host."""
         raise NotSupported(f"pool statistics are not supported by the {self.hypervisor} hypervisor")
 
+    @abc.abstractmethod
+    async def release_pool(self, pool: PoolSpec) -> None:
+        """Undo what this driver set up on the host for a primary pool that is being deleted.
+
+        Files on the pool stay; a pool the driver never set up (or already released) is not an
+        error; the driver sets the pool up again on demand if it is used afterwards.
+        """
+
     # --- lifecycle --------------------------------------------------------
     @abc.abstractmethod
     async def create_instance(self, spec: InstanceSpec) -> InstanceInfo:

@@ -2,9 +2,7 @@
 
 from __future__ import annotations
 
-import asyncio
 import subprocess
-from pathlib import Path
 from typing import Any
 
 from virga.cli.datacenter import Say
@@ -57,8 +55,7 @@ async def destroy_all(c: VirgaClient, say: Say = print) -> list[str]:
     left: list[str] = []
     for zone in await c.list("listZones", "zone", name=ZONE):
         left += await teardown(c, str(zone["id"]), say)
-    await LocalNfs(data_dir() / "nfs").stop()
-    left += await asyncio.to_thread(drop_libvirt_pools, data_dir() / "primary")
+    await LocalNfs(data_dir() / "nfs").stop()  # deleteStoragePool above released the pool on the KVM host
     subprocess.run(["ip", "link", "del", public_bridge()], capture_output=True, check=False)
     if left:
         say("could not remove: " + "; ".join(left))
@@ -66,23 +63,3 @@ async def destroy_all(c: VirgaClient, say: Say = print) -> list[str]:
         say("the real demo is gone")
     return left
 
-
-def drop_libvirt_pools(path: Path) -> list[str]:
-    """Stop and undefine the libvirt pools whose target is path (virga forgets a pool, libvirt keeps it)."""
-    import libvirt
-
-    left = []
-    conn = libvirt.open("qemu:///system")
-    try:
-        for pool in conn.listAllStoragePools():
-            if f"<path>{path}</path>" not in pool.XMLDesc():
-                continue
-            try:
-                if pool.isActive():
-                    pool.destroy()
-                pool.undefine()
-            except libvirt.libvirtError as exc:
-                left.append(f"libvirt pool {pool.name()}: {exc}")
-    finally:
-        conn.close()
-    return left

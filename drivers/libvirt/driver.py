@@ -159,6 +159,10 @@ class LibvirtDriver(Driver):
         """Capacity and use of a pool."""
         return await self._run(storage.stats, self.virt, pool)
 
+    async def release_pool(self, pool: PoolSpec) -> None:
+        """Stop and undefine the libvirt storage pool defined for this primary pool; its files stay."""
+        await self._run(storage.release, self.virt, pool, what=f"releasing storage pool {pool.name}")
+
     # --- lifecycle ------------------------------------------------------------
     async def create_instance(self, spec: InstanceSpec) -> InstanceInfo:
         """Define a domain from the spec (not started)."""

@@ -6,6 +6,7 @@ import os
 import struct
 import threading
 import uuid as uuidlib
+from collections.abc import Callable
 from xml.sax.saxutils import escape
 
 import libvirt
@@ -60,6 +61,38 @@ def find_pool(conn: libvirt.virConnect, pool: PoolSpec) -> libvirt.virStoragePoo
     if not found.isActive():
         found.create(0)
     return found
+
+
+def _pool_or_none(lookup: Callable[[str], libvirt.virStoragePool], key: str) -> libvirt.virStoragePool | None:
+    """A pool looked up by uuid or name, or None when libvirt has no such pool."""
+    try:
+        return lookup(key)
+    except libvirt.libvirtError as err:
+        if err.get_error_code() == libvirt.VIR_ERR_NO_STORAGE_POOL:
+            return None
+        raise
+
+
+def _defined_by_virga(conn: libvirt.virConnect, pool: PoolSpec) -> libvirt.virStoragePool | None:
+    """The libvirt pool find_pool() defined for a PoolSpec (its uuid, else its name and path), or None."""
+    if _is_uuid(pool.uuid):
+        return _pool_or_none(conn.storagePoolLookupByUUIDString, pool.uuid)
+    found = _pool_or_none(conn.storagePoolLookupByName, pool.name)
+    if found is None or not pool.path or f"<path>{escape(pool.path)}</path>" not in found.XMLDesc(0):
+        return None
+    return found
+
+
+def release(conn: libvirt.virConnect, pool: PoolSpec) -> bool:
+    """Stop and undefine the libvirt pool of a primary pool, leaving its files; whether there was one."""
+    found = _defined_by_virga(conn, pool)
+    if found is None:
+        return False
+    if found.isActive():
+        found.destroy()
+    if found.isPersistent():
+        found.undefine()
+    return True
 
 
 def template_file(tmpl: TemplateSpec) -> tuple[str, str, int]:

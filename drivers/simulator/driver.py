@@ -118,6 +118,7 @@ class SimulatorDriver(Driver):
             raise InvalidSpec(f"volume {vol.name} needs a size or a template")
         size = max(vol.size_bytes, template.size_bytes if template else 0)
         path = f"{vol.pool.path or vol.pool.uuid}/{vol.uuid}"
+        WORLD.pools.setdefault(self.host, set()).add(vol.pool.uuid)
         WORLD.save("disk", path, {"size": size, "pool": vol.pool.uuid, "snapshots": {}})
         return VolumeInfo(path=path, size_bytes=size, physical_bytes=0)
 
@@ -140,8 +141,14 @@ class SimulatorDriver(Driver):
     async def pool_stats(self, pool: PoolSpec) -> PoolStats:
         """Sum the disks recorded in a pool."""
         await self._op("pool_stats")
+        WORLD.pools.setdefault(self.host, set()).add(pool.uuid)
         used = sum(d["size"] for d in WORLD.disks.values() if d["pool"] == pool.uuid)
         return PoolStats(capacity_bytes=0, used_bytes=used)
+
+    async def release_pool(self, pool: PoolSpec) -> None:
+        """Forget that this host has the pool set up (its disks stay recorded)."""
+        await self._op("release_pool")
+        WORLD.pools.get(self.host, set()).discard(pool.uuid)
 
     async def create_instance(self, spec: InstanceSpec) -> InstanceInfo:
         """Define a guest, powered off."""

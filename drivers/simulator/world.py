@@ -36,6 +36,7 @@ class World:
     guests: dict[str, dict[str, Any]] = field(default_factory=dict)
     disks: dict[str, dict[str, Any]] = field(default_factory=dict)
     down_hosts: set[str] = field(default_factory=set)
+    pools: dict[str, set[str]] = field(default_factory=dict)  # host -> uuids of the pools it has set up
     rules: list[Rule] = field(default_factory=list)
     path: str | None = None
     _db: sqlite3.Connection | None = None
@@ -46,6 +47,7 @@ class World:
         self.path = path
         self.guests.clear()
         self.disks.clear()
+        self.pools.clear()
         if self._db is not None:
             self._db.close()
             self._db = None

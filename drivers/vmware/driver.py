@@ -160,6 +160,9 @@ class VMwareDriver(LifecycleMixin, Driver):
         await self.connect()
         return await self._run(f"reading datastore {pool.name}", read)
 
+    async def release_pool(self, pool: PoolSpec) -> None:
+        """Nothing to undo: the datastore belongs to vSphere; the virga/ folder of volumes on it stays."""
+
     # --- snapshots, migration, stats, events -------------------------------------
     async def snapshot_instance(self, uuid: str, name: str, memory: bool) -> SnapshotInfo:
         """CreateSnapshot_Task."""

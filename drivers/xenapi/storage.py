@@ -103,6 +103,9 @@ class StorageMixin(XenCore):
         rec = await self.call("SR.get_record", await self.sr(pool))
         return PoolStats(capacity_bytes=int(rec["physical_size"]), used_bytes=int(rec["physical_utilisation"]))
 
+    async def release_pool(self, pool: PoolSpec) -> None:
+        """Nothing to undo: the SR belongs to the XenServer pool (virga neither created nor plugged it)."""
+
     async def attach_volume(self, uuid: str, vol: VolumeSpec) -> None:
         """Create a VBD for the volume and plug it when the VM runs."""
         ref, rec = await self.vm(uuid)

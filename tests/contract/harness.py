@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator, Callable
+from collections.abc import AsyncIterator, Awaitable, Callable
 from contextlib import AbstractAsyncContextManager
 from dataclasses import dataclass, field
 
@@ -19,6 +19,8 @@ class Harness:
     bridge: str
     second: Driver | None = None
     extra: dict[str, object] = field(default_factory=dict)
+    # whether the host has `pool` set up (None: the pool is the hypervisor's own, the driver sets nothing up)
+    pool_set_up: Callable[[], Awaitable[bool]] | None = None
 
 
 HarnessFactory = Callable[[], AbstractAsyncContextManager[Harness]]

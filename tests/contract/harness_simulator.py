@@ -21,6 +21,11 @@ async def simulator() -> AsyncIterator[Harness]:
     await two.connect()
     pool = PoolSpec(uuid="pool-1", name="pool", kind="simulator", url="simulator://pool", path="/sim/pool")
     tmpl = TemplateSpec(uuid="tmpl-1", name="tiny", url="simulator://tiny.qcow2", size_bytes=1 << 30)
-    yield Harness(driver=one, pool=pool, template=tmpl, bridge="br0", second=two)
+
+    async def set_up() -> bool:
+        """Whether the first host has the pool set up."""
+        return pool.uuid in WORLD.pools.get("contract-1", set())
+
+    yield Harness(driver=one, pool=pool, template=tmpl, bridge="br0", second=two, pool_set_up=set_up)
     for info in await one.list_instances() + await two.list_instances():
         await (one if info.uuid in {i.uuid for i in await one.list_instances()} else two).destroy_instance(info.uuid)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 import uuid
 
 import pytest
@@ -137,3 +138,23 @@ async def test_stats_when_running(harness: Harness) -> None:
     finally:
         await d.destroy_instance(spec.uuid)
         await d.delete_volume(spec.volumes[0])
+
+
+async def test_release_pool(harness: Harness) -> None:
+    """Releasing undoes the host's pool setup and is idempotent; the pool is set up again when used."""
+    d, set_up = harness.driver, harness.pool_set_up
+    disk = VolumeSpec(uuid=str(uuid.uuid4()), name="DATA", size_bytes=32 << 20, pool=harness.pool, kind="DATADISK")
+    first = await d.prepare_volume(disk, None)
+    disk = VolumeSpec(**{**disk.__dict__, "path": first.path})
+    assert set_up is None or await set_up()
+    await d.release_pool(harness.pool)
+    assert set_up is None or not await set_up()
+    await d.release_pool(harness.pool)
+    never = dataclasses.replace(harness.pool, uuid=str(uuid.uuid4()), name=f"never-{uuid.uuid4().hex[:8]}")
+    await d.release_pool(never)
+    second = VolumeSpec(uuid=str(uuid.uuid4()), name="DATA2", size_bytes=32 << 20, pool=harness.pool, kind="DATADISK")
+    again = await d.prepare_volume(second, None)
+    assert set_up is None or await set_up()
+    assert again.path and again.path != first.path
+    await d.delete_volume(VolumeSpec(**{**second.__dict__, "path": again.path}))
+    await d.delete_volume(disk)

@@ -64,6 +64,11 @@ def _network(app: VirgaApp, zone_uuid: str) -> tuple[str, str, int]:
         return net.uuid, bridge_of(net), zone.id or 0
 
 
+def pool_name(pool_dir: Path) -> str:
+    """The primary pool's name (and so its libvirt pool's name) for a pool directory."""
+    return f"kvm-pool-{pool_dir.name[-6:]}"
+
+
 async def kvm_site(app: VirgaApp, admin: VirgaClient, cloud: Cloud, image: Path, pool_dir: Path) -> KvmSite:
     """Add a KVM cluster + host (qemu:///system) + directory pool, the template, a network and its bridge."""
     cluster = (await admin.call("addCluster", zoneid=cloud.zone, podid=cloud.pod, hypervisor="KVM",
@@ -71,7 +76,7 @@ async def kvm_site(app: VirgaApp, admin: VirgaClient, cloud: Cloud, image: Path,
     host = (await admin.call("addHost", zoneid=cloud.zone, podid=cloud.pod, clusterid=cluster["id"],
                              hypervisor="KVM", url="qemu:///system"))["host"][0]
     pool = (await admin.call("createStoragePool", zoneid=cloud.zone, podid=cloud.pod, clusterid=cluster["id"],
-                             name=f"kvm-pool-{pool_dir.name[-6:]}", url=f"file://{pool_dir}",
+                             name=pool_name(pool_dir), url=f"file://{pool_dir}",
                              scope="CLUSTER"))["storagepool"]
     net, bridge, zone_id = _network(app, cloud.zone)
     subprocess.run(["ip", "link", "add", bridge, "type", "bridge"], check=True)

@@ -4,18 +4,16 @@ from __future__ import annotations
 
 import asyncio
 import os
-import shutil
 import subprocess
 import tempfile
 from pathlib import Path
 
 import pytest
 from virga.cli.console import AsgiChannel, run_console
-from virga.cli.realteardown import drop_libvirt_pools
 from virga.client import ApiError
 
 from tests.libvirt import support
-from tests.libvirt.apizone import kvm_site
+from tests.libvirt.apizone import kvm_site, pool_name
 
 pytestmark = [pytest.mark.integration, pytest.mark.slow]
 BOOT = 240.0
@@ -59,8 +57,7 @@ def pool_dir(daemons: None):  # noqa: ANN201
     path = Path(tempfile.mkdtemp(prefix="virga-apipool-", dir="/var/tmp"))
     os.chmod(path, 0o755)
     yield path
-    drop_libvirt_pools(path)
-    shutil.rmtree(path, ignore_errors=True)
+    support.drop_pool(pool_name(path), path)  # when the test failed before deleteStoragePool
 
 
 async def test_console_of_a_real_guest(app, admin, cloud, guest_image, pool_dir) -> None:  # noqa: ANN001
@@ -106,6 +103,10 @@ async def test_console_of_a_real_guest(app, admin, cloud, guest_image, pool_dir)
                              capture_output=True, text=True).stdout
     assert vm is not None and vm["id"] not in domains
     assert [p.name for p in pool_dir.iterdir() if not p.name.startswith("virga-template-")] == []
+    assert (await admin.call("deleteStoragePool", id=site.pool))["success"] is True
+    pools = subprocess.run(["virsh", "-c", "qemu:///system", "pool-list", "--all", "--name"],
+                           capture_output=True, text=True, check=True).stdout.split()
+    assert pool_name(pool_dir) not in pools  # the KVM host released it
 
 
 async def test_bad_token_and_unsupported_hypervisor(app, admin, cloud) -> None:  # noqa: ANN001

@@ -25,7 +25,6 @@ from virga.appliance.router.apply import RouterManager
 from virga.appliance.storage.localnfs import LocalNfs
 from virga.cli import embedded
 from virga.cli.realdemo import ZONE, public_bridge
-from virga.cli.realteardown import drop_libvirt_pools
 from virga.client import VirgaClient
 from virga.core import VirgaApp
 from virga.models import Account, Host, Network, NetworkOffering, Template, VirtualMachine, Zone, utcnow
@@ -33,6 +32,7 @@ from virga.services.routing import state_dir
 
 from tests.libvirt import support
 from tests.libvirt.conftest import daemons, guest_image  # noqa: F401  (fixtures)
+from tests.libvirt.poolcleanup import kvm_pool_specs, release_pools
 
 pytestmark = [pytest.mark.integration, pytest.mark.slow]
 BOOT_S = 600.0  # TCG guests on a loaded 2-core machine
@@ -80,7 +80,7 @@ async def _hard_cleanup(root: Path) -> None:
     async with api() as (app, _):
         with app.db.session() as s:
             names = [vm.instancename for vm in s.exec(select(VirtualMachine)) if vm.instancename]
-        routers = state_dir(app)
+        routers, pools = state_dir(app), kvm_pool_specs(app)
     for name in names:
         for verb in ("destroy", "undefine"):
             subprocess.run(["virsh", "-c", "qemu:///system", verb, name], capture_output=True)
@@ -89,7 +89,7 @@ async def _hard_cleanup(root: Path) -> None:
         mgr.destroy_sync(uuid_)
     mgr.hub.stop()
     await LocalNfs(root / "data" / "nfs").stop()
-    drop_libvirt_pools(root / "data" / "primary")
+    await release_pools(pools)
     subprocess.run(["ip", "link", "del", public_bridge()], capture_output=True)
 
 
@@ -146,6 +146,8 @@ async def test_demo_real_builds_and_reuses(sandbox: Sandbox) -> None:
     assert "virga console demo-real-1" in first.stdout
     async with api() as (app, admin):
         vms = await _check_built(sb, app, admin)
+        pools = {p["name"] for p in await admin.list("listStoragePools", "storagepool")}
+        assert pools and pools <= _libvirt_pools()
         for v in vms:
             line = await _login_line(v["instancename"], v["name"])
             assert v["nic"][0]["ipaddress"] in line  # DHCP from the virtual router gave the planned address
@@ -164,7 +166,15 @@ async def test_demo_real_builds_and_reuses(sandbox: Sandbox) -> None:
     listed = subprocess.run(["virsh", "-c", "qemu:///system", "list", "--all", "--name"], capture_output=True,
                             text=True).stdout.split()
     assert not {v["instancename"] for v in vms} & set(listed)
+    assert not pools & _libvirt_pools()  # deleteStoragePool undefined the pool on the KVM host
     assert not LocalNfs(sb.root / "data" / "nfs").state()
+
+
+def _libvirt_pools() -> set[str]:
+    """Names of every libvirt pool on qemu:///system, active or not."""
+    out = subprocess.run(["virsh", "-c", "qemu:///system", "pool-list", "--all", "--name"], capture_output=True,
+                         text=True, check=True).stdout
+    return set(out.split())
 
 
 async def _check_built(sb: Sandbox, app: VirgaApp, admin: VirgaClient) -> list[dict[str, Any]]:

@@ -14,12 +14,12 @@ from pathlib import Path
 
 from sqlmodel import select
 from virga.cli.console import AsgiChannel
-from virga.cli.realteardown import drop_libvirt_pools
 from virga.client import VirgaClient
 from virga.core import VirgaApp
 from virga.models import Account, Cluster, Host, ImageStore, Pod, StoragePool, Volume, Zone
 
 from tests.libvirt import support
+from tests.libvirt.apizone import pool_name
 
 
 @dataclass
@@ -44,7 +44,7 @@ def libvirt_pool() -> Iterator[tuple[str, Path]]:
     try:
         yield name, path
     finally:
-        drop_libvirt_pools(path)  # also the pool createStoragePool defined on this directory
+        support.drop_pool(pool_name(path), path)  # the pool apizone.kvm_site's createStoragePool made here
         support.drop_pool(name, path)
 
 

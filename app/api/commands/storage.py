@@ -194,13 +194,16 @@ def update_pool(ctx: Ctx) -> dict[str, Any]:
     Param("id", "uuid", required=True, description="the pool"),
     Param("forced", "boolean", description="unused: a pool with volumes is never deleted"),
 ], roles=ROOT)
-def delete_pool(ctx: Ctx) -> dict[str, Any]:
-    """Delete a pool that holds no volume."""
+async def delete_pool(ctx: Ctx) -> dict[str, Any]:
+    """Delete a pool that holds no volume, after the hosts that reach it release it."""
+    from virga.services.poolrelease import release_on_hosts
+
     pool = ctx.get(StoragePool, ctx.args.id)
     n = ctx.db.exec(select(func.count()).select_from(Volume).where(
         Volume.pool_id == pool.id, Volume.removed == None)).one()  # noqa: E711
     if n:
         raise InUse(f"Storage pool {pool.name} still holds {n} volume(s); delete or migrate them first")
+    await release_on_hosts(ctx.app, ctx.db, pool)
     pool.removed, pool.state = utcnow(), "Removed"
     ctx.db.add(pool)
     return {"success": True}
