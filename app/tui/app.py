@@ -177,8 +177,8 @@ class VirgaTUI(App[None]):
         else:
             self.push_screen(screen_class(REGISTRY[name])(REGISTRY[name], params, context))
 
-    def action_back(self) -> None:
-        """Esc: close the prompt or go back one screen (the first screen stays)."""
+    async def action_back(self) -> None:
+        """Esc: close the prompt or go back one screen (the first screen stays; async like App.action_back)."""
         if len(self.screen_stack) > 2:
             self.pop_screen()
 

@@ -9,12 +9,13 @@ from textual.command import DiscoveryHit, Hit, Hits, Provider
 
 if TYPE_CHECKING:
     from virga.tui.app import VirgaTUI
+    from virga.tui.screens.base import PaletteEntry
 
 
 class ActionsProvider(Provider):
     """Offer the TUI's actions (read-only mode leaves the mutating ones out)."""
 
-    def entries(self) -> list[tuple[str, str, object]]:
+    def entries(self) -> list[PaletteEntry]:
         """(title, help, callback) of everything the user can do from here."""
         app = cast("VirgaTUI", self.app)
         return list(app.palette_entries(self.screen))
@@ -22,7 +23,7 @@ class ActionsProvider(Provider):
     async def discover(self) -> Hits:
         """Everything, when nothing is typed yet."""
         for title, help_text, callback in self.entries():
-            yield DiscoveryHit(title, callback, help=help_text)  # type: ignore[arg-type]
+            yield DiscoveryHit(title, callback, help=help_text)
 
     async def search(self, query: str) -> Hits:
         """Entries matching the typed text."""
@@ -30,4 +31,4 @@ class ActionsProvider(Provider):
         for title, help_text, callback in self.entries():
             score = matcher.match(f"{title} {help_text}")
             if score > 0:
-                yield Hit(score, matcher.highlight(title), partial(callback), help=help_text)  # type: ignore[arg-type]
+                yield Hit(score, matcher.highlight(title), partial(callback), help=help_text)

@@ -13,6 +13,7 @@ from virga.tui.catalog.base import Field
 
 State = dict[str, Any]
 Values = dict[str, str]
+Params = Callable[[Values, State], dict[str, Any]]
 
 
 @dataclass(frozen=True)
@@ -20,7 +21,7 @@ class Call:
     """One API call of a step: its parameters from the values and what it stores in the state."""
 
     command: str
-    params: Callable[[Values, State], dict[str, Any]]
+    params: Params
     store: Callable[[dict[str, Any], State], None] = lambda body, state: None
 
     def describe(self, values: Values, state: State) -> str:
@@ -135,14 +136,18 @@ def network_calls(v: Values, s: State) -> list[Call]:
                                                          "isolationmethods": "VLAN"},
                   put("physicalnetworkid", "physicalnetwork"))]
     for traffic in ("Management", "Guest", "Public"):
-        calls.append(Call("addTrafficType", lambda v, s, t=traffic: {"physicalnetworkid": s["physicalnetworkid"],
-                                                                     "traffictype": t}))
+        calls.append(Call("addTrafficType", _traffic_params(traffic)))
     calls.append(Call("updatePhysicalNetwork", lambda v, s: {"id": s["physicalnetworkid"], "state": "Enabled"}))
     calls.append(Call("createVlanIpRange", lambda v, s: {
         "zoneid": s["zoneid"], "physicalnetworkid": s["physicalnetworkid"], "gateway": v["gateway"],
         "netmask": v["netmask"], "startip": v["startip"], "endip": v["endip"], "vlan": v.get("vlan") or "untagged",
         "forvirtualnetwork": True}, put("vlanid", "vlan")))
     return calls
+
+
+def _traffic_params(traffic: str) -> Params:
+    """addTrafficType's parameters for one traffic type."""
+    return lambda v, s: {"physicalnetworkid": s["physicalnetworkid"], "traffictype": traffic}
 
 
 def pod_calls(v: Values, s: State) -> list[Call]:
@@ -195,10 +200,15 @@ def keep_cluster(body: dict[str, Any], state: State) -> None:
 
 def host_calls(v: Values, s: State) -> list[Call]:
     """addHost once per URL."""
-    return [Call("addHost", lambda v, s, u=url.strip(): {
-        "zoneid": s["zoneid"], "podid": s["podid"], "clusterid": s["clusterid"], "hypervisor": s["hypervisor"],
-        "url": u, "username": v.get("username"), "password": v.get("password")}, put("hostid", "host"))
-        for url in v["urls"].split(",") if url.strip()]
+    return [Call("addHost", _host_params(url.strip()), put("hostid", "host")) for url in v["urls"].split(",")
+            if url.strip()]
+
+
+def _host_params(url: str) -> Params:
+    """addHost's parameters for one host URL."""
+    return lambda v, s: {"zoneid": s["zoneid"], "podid": s["podid"], "clusterid": s["clusterid"],
+                         "hypervisor": s["hypervisor"], "url": url, "username": v.get("username"),
+                         "password": v.get("password")}
 
 
 def primary_calls(v: Values, s: State) -> list[Call]:

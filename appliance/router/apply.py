@@ -9,7 +9,7 @@ import shutil
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from virga.appliance.router import links, services
+from virga.appliance.router import filelock, links, services
 from virga.appliance.router.errors import ApplyError, RouterError
 from virga.appliance.router.model import RouterConfig
 from virga.appliance.router.render import link_plan, render_router
@@ -68,14 +68,20 @@ class RouterManager:
         """Where one router's rendered files and pidfiles live."""
         return self.state_dir / network_uuid
 
+    def lock_file(self, network_uuid: str) -> Path:
+        """The file whose flock serialises changes to one router across processes."""
+        return filelock.lock_path(self.state_dir, network_uuid)
+
     async def apply(self, cfg: RouterConfig) -> ApplyResult:
         """Validate, render and converge one router; raises RouterConfigError before touching anything."""
         validate_router(cfg)
-        return await asyncio.to_thread(self._apply_valid, cfg)
+        async with filelock.held_async(self.lock_file(cfg.network_uuid)):
+            return await asyncio.to_thread(self._apply_valid, cfg)
 
     async def destroy(self, network_uuid: str) -> bool:
         """Remove a router's namespace, links, processes and files; return whether it existed."""
-        return await asyncio.to_thread(self.destroy_sync, network_uuid)
+        async with filelock.held_async(self.lock_file(network_uuid)):
+            return await asyncio.to_thread(self._destroy, network_uuid)
 
     async def status(self, network_uuid: str) -> RouterStatus:
         """Per-service health of one router."""
@@ -83,7 +89,11 @@ class RouterManager:
 
     async def heal(self, network_uuid: str | None = None) -> list[HealAction]:
         """Restart dead services of one router (or all); return what was done."""
-        return await asyncio.to_thread(self.heal_sync, network_uuid)
+        actions: list[HealAction] = []
+        for uuid in [network_uuid] if network_uuid else self.list_routers():
+            async with filelock.held_async(self.lock_file(uuid)):
+                actions += await asyncio.to_thread(self._heal_one, uuid)
+        return actions
 
     def list_routers(self) -> list[str]:
         """Network uuids of the routers this manager holds."""
@@ -92,10 +102,11 @@ class RouterManager:
     def apply_sync(self, cfg: RouterConfig) -> ApplyResult:
         """Blocking apply; a fresh router that fails half-way is destroyed again (undo)."""
         validate_router(cfg)
-        return self._apply_valid(cfg)
+        with filelock.held(self.lock_file(cfg.network_uuid)):
+            return self._apply_valid(cfg)
 
     def _apply_valid(self, cfg: RouterConfig) -> ApplyResult:
-        """apply_sync() of a config already validated."""
+        """apply_sync() of a config already validated, under the router's lock."""
         rdir = self.router_dir(cfg.network_uuid)
         fresh = not (rdir / STATE).exists()
         try:
@@ -103,7 +114,7 @@ class RouterManager:
                 changes = self._converge(cfg, rdir)
         except Exception as exc:
             if fresh:
-                self.destroy_sync(cfg.network_uuid)
+                self._destroy(cfg.network_uuid)
             if isinstance(exc, RouterError):
                 raise
             raise ApplyError(f"applying router {cfg.network_uuid}: {exc}") from exc
@@ -243,6 +254,11 @@ class RouterManager:
 
     def destroy_sync(self, network_uuid: str) -> bool:
         """Blocking destroy; safe to call on a half-made or absent router."""
+        with filelock.held(self.lock_file(network_uuid)):
+            return self._destroy(network_uuid)
+
+    def _destroy(self, network_uuid: str) -> bool:
+        """destroy_sync() under the router's lock (the lock file itself stays: a waiter may hold it open)."""
         rdir = self.router_dir(network_uuid)
         state = self._state(network_uuid)
         if state is None and not rdir.exists():
@@ -294,11 +310,12 @@ class RouterManager:
         """Blocking heal of one router or all of them."""
         actions: list[HealAction] = []
         for uuid in [network_uuid] if network_uuid else self.list_routers():
-            actions += self._heal_one(uuid)
+            with filelock.held(self.lock_file(uuid)):
+                actions += self._heal_one(uuid)
         return actions
 
     def _heal_one(self, uuid: str) -> list[HealAction]:
-        """Restart what is dead in one router; a missing namespace needs a full apply."""
+        """Restart what is dead in one router (under its lock); a missing namespace needs a full apply."""
         st = self.status_sync(uuid)
         if not st.exists:
             return []
