@@ -9,6 +9,8 @@ from __future__ import annotations
 import argparse
 import asyncio
 import hashlib
+import importlib
+import os
 import shutil
 import statistics
 import subprocess
@@ -17,7 +19,9 @@ import tempfile
 import time
 import uuid
 from collections.abc import Awaitable, Callable
+from functools import partial
 from pathlib import Path
+from typing import Any
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))  # for tests.storage helpers
 
@@ -27,6 +31,8 @@ from virga.appliance.storage.layout import snapshot_path, template_path  # noqa:
 from virga.appliance.storage.primary import backup_snapshot, ensure_on_primary  # noqa: E402
 
 from tests.storage.netns import NetnsLink  # noqa: E402
+
+dl: Any = importlib.import_module("virga.appliance.storage.download")  # the module (the package exports the function)
 
 
 def sh(*argv: str) -> None:
@@ -50,13 +56,22 @@ def report(name: str, ours: list[float], base: list[float], size: int) -> None:
 
 
 async def _virga_fetch(url: str, store: ImageStore, work: Path, digest: str | None) -> tuple[float, float]:
-    """One download() call: (seconds until the body is staged and hashed, seconds for the whole job)."""
+    """One download() call: (seconds until the body is staged and hashed, i.e. landing starts; the whole job)."""
     marks: list[float] = []
-    t0 = time.perf_counter()
-    await download(url, store, template_path(1, uuid.uuid4().hex[:8], "t", "qcow2"), checksum=digest,
-                   expected_format="qcow2", staging_dir=str(work / "staging"),
-                   progress=lambda p, b: marks.append(time.perf_counter()) if p == 100 else None)
-    return marks[-1] - t0, time.perf_counter() - t0
+    real_land = dl.land
+
+    async def timed_land(*a: Any, **k: Any) -> Any:
+        marks.append(time.perf_counter())
+        return await real_land(*a, **k)
+
+    dl.land = timed_land
+    try:
+        t0 = time.perf_counter()
+        await download(url, store, template_path(1, uuid.uuid4().hex[:8], "t", "qcow2"), checksum=digest,
+                       expected_format="qcow2", staging_dir=str(work / "staging"))
+        return marks[-1] - t0, time.perf_counter() - t0
+    finally:
+        dl.land = real_land
 
 
 async def _shell(cmd: str) -> float:
@@ -67,9 +82,9 @@ async def _shell(cmd: str) -> float:
 async def bench_download(work: Path, store: ImageStore, base_url: str, runs: int) -> None:
     """download() vs curl doing the same transfer to the same place, interleaved run by run.
 
-    Baselines: `curl -o <staging dir>/file` (the same destination as virga's staging file), the same plus
-    `openssl dgst -sha256` (virga hashes while it writes when a checksum is given), curl + `nfs-cp` to the store
-    (the whole job: virga also runs qemu-img info/check before landing the file).
+    Baselines: `curl -o <staging dir>/file` (the same destination as virga's staging file); the same followed by
+    `sha256sum` (the same work as a download with a sha256 checksum, done one after the other); curl, sha256sum
+    and `nfs-cp` to the store (the whole job: virga also runs qemu-img info/check before landing the file).
     """
     img = work / "www" / "tmpl.qcow2"
     size = img.stat().st_size
@@ -80,18 +95,20 @@ async def bench_download(work: Path, store: ImageStore, base_url: str, runs: int
     for _ in range(runs):
         fig["plain"].append((await _virga_fetch(url, store, work, None))[0])
         fig["curl"].append(await _shell(f"curl -sSf -o '{out}' '{url}'"))
+        out.unlink()
         fetched, job = await _virga_fetch(url, store, work, digest)
         fig["hashed"].append(fetched)
         fig["job"].append(job)
-        fig["curl_sum"].append(await _shell(f"curl -sSf -o '{out}' '{url}' && openssl dgst -sha256 '{out}' >/dev/null"))
+        fig["curl_sum"].append(await _shell(f"curl -sSf -o '{out}' '{url}' && sha256sum '{out}' >/dev/null"))
+        out.unlink()
         dest = store.url_for(f"curl-{uuid.uuid4().hex[:6]}.qcow2")
-        fig["curl_cp"].append(await _shell(f"curl -sSf -o '{out}' '{url}' && openssl dgst -sha256 '{out}' >/dev/null"
+        fig["curl_cp"].append(await _shell(f"curl -sSf -o '{out}' '{url}' && sha256sum '{out}' >/dev/null"
                                            f" && nfs-cp '{out}' '{dest}'"))
         out.unlink()
     report("download, no checksum vs curl -o", fig["plain"], fig["curl"], size)
     report("download+sha256 vs curl -o", fig["hashed"], fig["curl"], size)
-    report("download+sha256 vs curl -o;openssl sha256", fig["hashed"], fig["curl_sum"], size)
-    report("download job vs curl;openssl;nfs-cp", fig["job"], fig["curl_cp"], size)
+    report("download+sha256 vs curl -o;sha256sum", fig["hashed"], fig["curl_sum"], size)
+    report("download job vs curl;sha256sum;nfs-cp", fig["job"], fig["curl_cp"], size)
 
 
 async def bench_copy_to_primary(work: Path, store: ImageStore, runs: int) -> None:
@@ -103,10 +120,10 @@ async def bench_copy_to_primary(work: Path, store: ImageStore, runs: int) -> Non
     for i in range(runs):
         pool = work / f"pool{i}"
         pool.mkdir()
-        ours.append(await timed(lambda pool=pool: ensure_on_primary(store, path, pool)))
+        ours.append(await timed(partial(ensure_on_primary, store, path, pool)))
         dst = work / f"plain{i}.qcow2"
-        base.append(await timed(lambda dst=dst: asyncio.to_thread(
-            sh, "qemu-img", "convert", "-f", "qcow2", "-O", "qcow2", store.url_for(path), str(dst))))
+        base.append(await timed(partial(asyncio.to_thread, sh, "qemu-img", "convert", "-f", "qcow2", "-O", "qcow2",
+                                        store.url_for(path), str(dst))))
         shutil.rmtree(pool)
         dst.unlink()
     report("copy-to-primary vs qemu-img convert", ours, base, (work / "www" / "tmpl.qcow2").stat().st_size)
@@ -120,11 +137,27 @@ async def bench_backup(work: Path, store: ImageStore, runs: int) -> None:
     ours, base = [], []
     for _ in range(runs):
         dest = snapshot_path(1, 1, str(uuid.uuid4()))
-        ours.append(await timed(lambda dest=dest: backup_snapshot(str(vol), store, dest)))
+        ours.append(await timed(partial(backup_snapshot, str(vol), store, dest)))
         url = store.url_for(f"plain-{uuid.uuid4().hex[:6]}.qcow2")
-        base.append(await timed(lambda url=url: asyncio.to_thread(
-            sh, "qemu-img", "convert", "-f", "qcow2", "-O", "qcow2", str(vol), url)))
+        base.append(await timed(partial(asyncio.to_thread, sh, "qemu-img", "convert", "-f", "qcow2", "-O", "qcow2",
+                                        str(vol), url)))
     report("snapshot backup (200M/1G) vs convert", ours, base, 200 << 20)
+
+
+def cpu_sample() -> tuple[int, int]:
+    """(busy, total) jiffies of all CPUs since boot, from /proc/stat."""
+    fields = [int(x) for x in Path("/proc/stat").read_text().split("\n", 1)[0].split()[1:]]
+    idle = fields[3] + fields[4]  # idle + iowait
+    return sum(fields) - idle, sum(fields)
+
+
+def load_line(before: tuple[int, int], label: str) -> str:
+    """How loaded the (shared) machine was: load averages now and CPU busy share since `before`."""
+    busy, total = cpu_sample()
+    share = 100 * (busy - before[0]) / max(1, total - before[1])
+    one, five, _ = os.getloadavg()
+    return (f"{label}: load average {one:.2f} (1 min) {five:.2f} (5 min), {os.cpu_count()} CPUs "
+            f"{share:.0f}% busy over the run (this benchmark included)")
 
 
 async def main() -> None:
@@ -151,13 +184,17 @@ async def main() -> None:
             await g.export(str(work / "export"))
             await g.start()
             store = ImageStore(g.url_for(str(work / "export")))
-            print(f"runs={args.runs}, template {args.size_mib} MiB of random data (qcow2), medians:")
+            one, five, _ = os.getloadavg()
+            print(f"runs={args.runs}, template {args.size_mib} MiB of random data (qcow2), medians; "
+                  f"load average before: {one:.2f} (1 min) {five:.2f} (5 min)")
+            started = cpu_sample()
             if args.only in (None, "download"):
                 await bench_download(work, store, f"http://127.0.0.1:{port}", args.runs)
             if args.only in (None, "copy"):
                 await bench_copy_to_primary(work, store, args.runs)
             if args.only in (None, "backup"):
                 await bench_backup(work, store, args.runs)
+            print(load_line(started, "machine"))
         finally:
             srv.terminate()
             srv.wait()

@@ -1,7 +1,8 @@
 """Snapshot workflows: volume snapshots, templates from snapshots or volumes, VM snapshots, policies.
 
 Snapshots are taken by the host's driver on the volume's primary pool, then copied to the zone's image
-store as qcow2 when the driver left a file here (snapbackup.py says when, and why not otherwise). The
+store as qcow2 when the driver left a file here or on a KVM host reached over SSH (snapbackup.py says when,
+and why not otherwise). The
 primary copy is kept for fast reverts; the backup serves templates and outlives the primary copy.
 """
 
@@ -85,6 +86,7 @@ async def take(app: VirgaApp, snap_uuid: str, undo: UndoStack, *, primary_only: 
         if backup is not None:
             snap.backup_path, snap.locationtype = backup.url, snapbackup.ON_SECONDARY
             snap.physicalsize = backup.size
+            _event(s, snap, "SNAPSHOT.BACKUP", f"Backed up snapshot {snap.name} to {backup.url} ({backup.copied})")
         _event(s, snap, "SNAPSHOT.CREATE", f"Created snapshot {snap.name} of volume {vol.name}")
         s.add(snap)
         s.commit()
@@ -135,9 +137,9 @@ async def remove(app: VirgaApp, snap_uuid: str) -> None:
         snap = snap_by_uuid(s, snap_uuid)
         vol = s.get(Volume, snap.volume_id)
         target = None
-        if vol is not None and vol.removed is None and vol.path and snap.path and not snapbackup.primary_gone(snap):
+        if vol is not None and vol.removed is None and vol.path and snap.path:
             target = (volume_host(s, vol), volume_spec(s, vol))
-    if target is not None:
+    if target is not None and not await snapbackup.primary_gone_on(target[0], snap):
         drv = await app.hosts.driver(target[0])
         await drv.delete_volume_snapshot(target[1], info_of(snap))
     if snap.backup_path:
@@ -166,8 +168,8 @@ async def revert(run: JobRun) -> dict[str, Any]:
         vol = s.get(Volume, snap.volume_id)
         assert vol is not None
         host, spec = volume_host(s, vol), volume_spec(s, vol)
-    if snapbackup.primary_gone(snap):
-        await snapbackup.restore_into(snap.backup_path, spec.path)
+    if await snapbackup.primary_gone_on(host, snap):
+        await snapbackup.restore_into(snap.backup_path, spec.path, snapbackup.remote_host(host))
     else:
         drv = await run.app.hosts.driver(host)
         await drv.revert_volume_snapshot(spec, info_of(snap))

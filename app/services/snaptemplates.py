@@ -1,8 +1,9 @@
 """Templates made from a volume snapshot or from a stopped VM's root volume.
 
-Where the data is a file on this management server and the zone has an NFS image store, the template is
-written to the store (template/tmpl/<account>/<template id>/<uuid>.qcow2): from the snapshot's backup, or
-from a temporary driver snapshot of the root volume. Otherwise (the simulator, remote hosts) the template
+Where the data is a file on this management server or on a KVM host reached over SSH (copied there by the
+host's own qemu-img) and the zone has an NFS image store, the template is written to the store
+(template/tmpl/<account>/<template id>/<uuid>.qcow2): from the snapshot's backup, or from a temporary driver
+snapshot of the root volume. Otherwise (the simulator, other remote hosts) the template
 points at the driver's snapshot on primary storage, and that snapshot cannot be deleted while it is used.
 """
 
@@ -51,7 +52,7 @@ async def _from_volume(run: JobRun, vol: Volume, dest: str) -> tuple[str, int, i
         store = snapbackup.store_for_file(s, vol.zone_id, host, info.path)
     if isinstance(store, str):
         return info.path, info.size_bytes, info.size_bytes
-    got = await snapbackup.template_from_file(info.path, store.url, dest)
+    got = await snapbackup.template_from_file(info.path, store.url, dest, snapbackup.remote_host(host))
     run.undo.push("delete template copy", lambda: snapbackup.drop_backup(got.url))
     await drv.delete_volume_snapshot(spec, info)
     return got.url, max(got.virtual_size, info.size_bytes), got.size

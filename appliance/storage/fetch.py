@@ -1,29 +1,29 @@
 """One HTTP(S) transfer into a staging file, driven through `curl` (a subprocess) for throughput.
 
-curl writes the response headers (`-D -`) then the body to its stdout; a worker thread parses the header
-block(s), checks the status, then writes and hashes the body as it comes (the GIL is released by read,
-write and hashlib on 1 MiB blocks), while the event loop only reports progress. Resuming sends
-`Range` + `If-Range`; a 200 answer restarts from 0. Stalls are curl's `--speed-limit 1 --speed-time N`.
+curl writes the body straight into the staging file (`-o`, `-C <offset>` to append when resuming), so no
+body byte crosses Python; the response headers (`-D -`, every block through redirects) come on its stdout,
+which the event loop parses to check the status and save the resume validators (ETag/Last-Modified) as soon
+as they arrive. Progress is the file's size, polled. With a checksum a Follower thread (follow.py) hashes the
+file from byte 0 as it grows, on the other core. Resuming sends `Range` + `If-Range`; a 200 answer restarts
+from byte 0. Stalls are curl's `--speed-limit 1 --speed-time N`.
 """
 
 from __future__ import annotations
 
 import asyncio
-import fcntl
-import os
-import subprocess
-from typing import Any
+import contextlib
 
 from .checksum import Checksum
 from .errors import DownloadHTTPError, DownloadStalled, DownloadTruncated
+from .follow import Follower
 from .landing import Progress, report
 from .staging import Staged, TransferState
 from .tools import need_tool
 
-BLOCK = 1 << 20
 HEADER_LIMIT = 64 << 10
 REDIRECTS = (301, 302, 303, 307, 308)
-CURL_STALLED, CURL_PARTIAL, CURL_RECV = 28, 18, 56
+CURL_STALLED, CURL_PARTIAL, CURL_RANGE, CURL_RECV = 28, 18, 33, 56
+POLL = 0.2
 
 
 class Response:
@@ -31,6 +31,10 @@ class Response:
 
     def __init__(self, status: int, reason: str, headers: dict[str, str]) -> None:
         self.status, self.reason, self.headers = status, reason, headers
+
+
+class _Restart(Exception):
+    """The server ignored the Range (200): start again from byte 0."""
 
 
 def parse_head(block: bytes) -> Response:
@@ -58,21 +62,21 @@ class Fetch:
     ) -> None:
         self.url, self.staged, self.state, self.expected, self.progress = url, staged, state, expected, progress
         self.stall, self.connect, self.verify_tls = stall, connect, verify_tls
-        self.hasher: Any = None
         self.done = 0
         self.total: int | None = None
-        self.begin = 0
 
     def argv(self, offset: int) -> list[str]:
-        """The curl command line (headers then body on stdout)."""
-        argv = [need_tool("curl", "curl"), "-sS", "-L", "--max-redirs", "10", "-D", "-",
+        """The curl command line (headers on stdout, body into the staging file)."""
+        # setpriv --pdeathsig: curl dies with us, so an orphaned curl never keeps writing the staging file
+        argv = [need_tool("setpriv", "util-linux"), "--pdeathsig", "KILL",
+                need_tool("curl", "curl"), "-sS", "-L", "--max-redirs", "10", "-D", "-", "-o", str(self.staged.part),
                 "--proto", "=http,https", "--proto-redir", "=http,https", "-A", "virga-storage/1",
                 "--connect-timeout", f"{self.connect:g}", "--speed-limit", "1",
                 "--speed-time", str(max(1, round(self.stall)))]
         if not self.verify_tls:
             argv.append("-k")
         if offset:
-            argv += ["-H", f"Range: bytes={offset}-"]
+            argv += ["-C", str(offset)]  # curl sends Range: bytes=<offset>- and appends to the file
             validator = self.state.etag or self.state.last_modified
             if validator:
                 argv += ["-H", f"If-Range: {validator}"]
@@ -81,113 +85,96 @@ class Fetch:
     async def run(self) -> str | None:
         """Run curl to the end of the body; typed errors for every failure; cancellation keeps what arrived."""
         offset = self.staged.offset if self.state.etag or self.state.last_modified else 0
-        if offset and self.expected:
-            self.hasher = await asyncio.to_thread(_rehash, str(self.staged.part), self.expected)
-        elif self.expected:
-            self.hasher = self.expected.new()
-        proc = subprocess.Popen(self.argv(offset), stdin=subprocess.DEVNULL, stdout=subprocess.PIPE,
-                                stderr=subprocess.PIPE, bufsize=0)
+        try:
+            return await self._attempt(offset)
+        except _Restart:
+            return await self._attempt(0)
+
+    async def _attempt(self, offset: int) -> str | None:
+        """One curl run appending from offset (0: a fresh file); the digest of the whole file."""
+        if not offset:  # curl creates it: truncating an existing file makes ext4 flush it on close (auto_da_alloc)
+            self.staged.part.unlink(missing_ok=True)
+        self.done = offset
+        follower = Follower(self.staged.part, self.expected) if self.expected else None
+        try:
+            await self._curl(offset)
+        except BaseException:
+            if follower is not None:
+                await follower.stop()
+            raise
+        return await follower.digest() if follower is not None else None
+
+    async def _curl(self, offset: int) -> None:
+        """Start curl, read its headers, report progress until it exits, map its exit status."""
+        proc = await asyncio.create_subprocess_exec(
+            *self.argv(offset), stdin=asyncio.subprocess.DEVNULL, stdout=asyncio.subprocess.PIPE,
+            stderr=asyncio.subprocess.PIPE, limit=HEADER_LIMIT)
         assert proc.stdout is not None and proc.stderr is not None
-        _grow_pipe(proc.stdout.fileno())
-        self.loop, self.started = asyncio.get_running_loop(), asyncio.Event()
-        worker = self.loop.run_in_executor(None, self._transfer, proc.stdout.fileno(), offset)
-        resp = None
+        errors = asyncio.ensure_future(proc.stderr.read())
         try:
-            resp = await self._watch(worker)
-        finally:
-            if resp is None and proc.poll() is None:  # failed or cancelled: stop curl now
+            resp = await self._head(proc.stdout)
+            if resp is not None:
+                self._start(resp, offset)
+            await self._watch(proc, resp is not None)
+        except BaseException:
+            with contextlib.suppress(ProcessLookupError):
                 proc.kill()
-            await asyncio.wait([worker])  # the thread sees EOF and flushes what it has
-            rc = await asyncio.to_thread(proc.wait)
-            err = proc.stderr.read().decode(errors="replace").strip()
-            proc.stdout.close()
-            proc.stderr.close()
-        self._check_exit(rc, err, resp)
-        return self.hasher.hexdigest() if self.hasher else None
+            await asyncio.shield(proc.wait())
+            errors.cancel()
+            raise
+        err = (await errors).decode(errors="replace").strip()
+        if resp is not None and not self.staged.part.exists():  # an empty body: curl wrote no file
+            self.staged.part.touch()
+        self._check_exit(proc.returncode or 0, err, resp)
 
-    async def _watch(self, worker: asyncio.Future[Response | None]) -> Response | None:
-        """Report progress from the event loop (at the start, then at most 5 times a second) until the thread ends."""
-        started = asyncio.ensure_future(self.started.wait())
-        try:
-            await asyncio.wait([worker, started], return_when=asyncio.FIRST_COMPLETED)  # type: ignore[type-var]
-        finally:
-            started.cancel()
-        shown = -1
-        if self.started.is_set() and self.total is not None:
-            shown = self.begin
-            await report(self.progress, self.begin, self.total)
+    async def _head(self, out: asyncio.StreamReader) -> Response | None:
+        """Read header blocks (following redirects) up to the final response; None when curl sent none."""
         while True:
-            finished, _ = await asyncio.wait([worker], timeout=0.2)
-            if self.total is not None and self.done != shown:
-                shown = self.done
-                await report(self.progress, self.done, self.total)
-            if finished:
-                resp = worker.result()
-                if resp is not None and self.total is None:
-                    await report(self.progress, self.done, self.done)
-                return resp
-
-    def _transfer(self, fd: int, offset: int) -> Response | None:
-        """In a thread: read the headers, then write and hash the body as it comes (all release the GIL)."""
-        rest = bytearray()
-        resp = self._head(fd, rest)
-        start = self._start(resp, offset) if resp is not None else None
-        if start is None:
-            return resp
-        self.loop.call_soon_threadsafe(self.started.set)
-        with open(self.staged.part, "r+b" if start else "wb") as f:
-            f.truncate(start)
-            f.seek(start)
-            # The header read may have caught no body byte yet (headers and body in separate writes).
-            data: bytes = bytes(rest) or os.read(fd, BLOCK)
-            while data:  # hashing inline: a separate hashing thread measured slower on this loaded 2-core box
-                f.write(data)
-                if self.hasher is not None:
-                    self.hasher.update(data)
-                self.done += len(data)
-                data = os.read(fd, BLOCK)
-        return resp
-
-    def _head(self, fd: int, rest: bytearray) -> Response | None:
-        """Read header blocks (following redirects) up to the final response; body bytes read early go to rest."""
-        buf = bytearray()
-        while True:
-            while (end := buf.find(b"\r\n\r\n")) < 0:
-                if len(buf) > HEADER_LIMIT:
-                    raise DownloadHTTPError(f"{self.url} sent response headers longer than {HEADER_LIMIT} bytes")
-                chunk = os.read(fd, 1 << 16)
-                if not chunk:
-                    if buf.strip():
-                        raise DownloadTruncated(f"download of {self.url} ended inside the response headers")
-                    return None
-                buf += chunk
-            resp = parse_head(bytes(buf[:end]))
-            del buf[: end + 4]
+            try:
+                block = await out.readuntil(b"\r\n\r\n")
+            except asyncio.IncompleteReadError as exc:
+                if exc.partial.strip():
+                    raise DownloadTruncated(f"download of {self.url} ended inside the response headers") from None
+                return None
+            except asyncio.LimitOverrunError:
+                raise DownloadHTTPError(f"{self.url} sent response headers longer than {HEADER_LIMIT} bytes") from None
+            resp = parse_head(block[:-4])
             if not ((resp.status in REDIRECTS and "location" in resp.headers) or resp.status == 100):
-                rest += buf
                 return resp
 
-    def _start(self, resp: Response, offset: int) -> int | None:
-        """Check the status; the offset to write from, or None when the file is already complete."""
+    def _start(self, resp: Response, offset: int) -> None:
+        """Check the status, note the length and save the resume validators; _Restart on a 200 to a Range."""
         if resp.status == 416 and offset and self.state.total == offset:
-            self.done = self.total = offset
-            return None
-        if resp.status == 206 and offset and _range_start(resp) == offset:
-            pass
-        elif resp.status == 200:
-            offset = 0
-            if self.expected:
-                self.hasher = self.expected.new()
-        else:
+            self.total = offset
+            return
+        if resp.status == 200 and offset:
+            raise _Restart()
+        if not (resp.status == 200 or (resp.status == 206 and offset and _range_start(resp) == offset)):
             raise DownloadHTTPError(f"{self.url} answered HTTP {resp.status} {resp.reason}".rstrip())
         length = resp.headers.get("content-length")
         self.total = offset + int(length) if length and length.isdigit() else None
-        self.done = self.begin = offset
         self.state.etag = resp.headers.get("etag")
         self.state.last_modified = resp.headers.get("last-modified")
         self.state.total = self.total
         self.staged.save(self.state)
-        return offset
+
+    async def _watch(self, proc: asyncio.subprocess.Process, answered: bool) -> None:
+        """Report the staging file's size (at the start, then at most 5 times a second) until curl exits."""
+        exited = asyncio.ensure_future(proc.wait())
+        first, shown = True, -1
+        try:
+            while True:
+                finished, _ = await asyncio.wait([exited], timeout=0 if first else POLL)
+                first, self.done = False, self.staged.offset
+                if answered and self.total is not None and self.done != shown:
+                    shown = self.done
+                    await report(self.progress, self.done, self.total)
+                if finished:
+                    if answered and self.total is None:
+                        await report(self.progress, self.done, self.done)
+                    return
+        finally:
+            exited.cancel()
 
     def _check_exit(self, rc: int, err: str, resp: Response | None) -> None:
         """Map curl's exit status and a short body to typed errors."""
@@ -203,14 +190,6 @@ class Fetch:
             raise DownloadHTTPError(f"cannot download {self.url}: no HTTP response")
 
 
-def _grow_pipe(fd: int) -> None:
-    """Ask for a 1 MiB pipe buffer (fewer wake-ups per byte); the default 64 KiB works too."""
-    try:
-        fcntl.fcntl(fd, getattr(fcntl, "F_SETPIPE_SZ", 1031), BLOCK)
-    except OSError:
-        pass
-
-
 def _range_start(resp: Response) -> int | None:
     """First byte of a 206 response's Content-Range."""
     value = resp.headers.get("content-range", "")
@@ -218,12 +197,3 @@ def _range_start(resp: Response) -> int | None:
         return int(value.split()[1].split("-")[0])
     except (IndexError, ValueError):
         return None
-
-
-def _rehash(path: str, expected: Checksum) -> Any:
-    """A hasher fed with the partial file already on disk."""
-    h = expected.new()
-    with open(path, "rb") as f:
-        while data := f.read(BLOCK):
-            h.update(data)
-    return h

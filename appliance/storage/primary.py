@@ -6,23 +6,37 @@ import asyncio
 import fcntl
 import os
 import uuid as uuidlib
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 
 from .errors import StorageError, StoreFileExists, StoreFileNotFound, VerifyFailed
+from .hostexec import LOCAL, Executor, HostCannotReachStore, SshHost, image_info, probe_store
 from .imagestore import ImageStore, temp_name
 from .layout import normalize
+from .staging import staging_root
 from .tools import qemu_img_compare, qemu_img_convert, qemu_img_info, run
 
 
 @dataclass(frozen=True)
 class BackupInfo:
-    """A snapshot backup now on the image store."""
+    """A snapshot backup now on the image store (copied: where the copy ran, e.g. "on host h over SSH")."""
 
     path: str
     url: str
     size: int
     virtual_size: int
+    copied: str = LOCAL.where
+
+
+def convert_argv(src: str, dst: str, src_fmt: str, dst_fmt: str = "qcow2", *, snapshot: str | None = None,
+                 force_share: bool = False) -> list[str]:
+    """The one `qemu-img convert` command line of backups and restores, local or on a KVM host (pure)."""
+    argv = ["qemu-img", "convert", "-f", src_fmt, "-O", dst_fmt]
+    if snapshot:
+        argv += ["-l", f"snapshot.name={snapshot}"]
+    if force_share:
+        argv += ["-U"]
+    return [*argv, src, dst]
 
 
 def _local_tmp(dest: Path) -> Path:
@@ -52,14 +66,14 @@ async def _flock(path: Path) -> int:
             raise
 
 
-async def _convert_local(src: str, dest: Path, src_fmt: str, dst_fmt: str = "qcow2") -> None:
-    """qemu-img convert into a temp file beside dest, then rename it into place; nothing partial remains."""
-    tmp = _local_tmp(dest)
+async def _convert_local(src: str, dest: Path, src_fmt: str, dst_fmt: str = "qcow2", on: Executor = LOCAL) -> None:
+    """qemu-img convert (where `on` says) into a temp file beside dest, then rename it into place."""
+    tmp = str(_local_tmp(dest))
     try:
-        await qemu_img_convert(src, str(tmp), src_fmt, dst_fmt)
-        os.replace(tmp, dest)
+        await on.run(*convert_argv(src, tmp, src_fmt, dst_fmt))
+        await on.rename(tmp, str(dest))
     finally:
-        _unlink(tmp)
+        await asyncio.shield(on.remove(tmp))
 
 
 async def ensure_on_primary(store: ImageStore, template_path: str, pool_dir: str | os.PathLike[str]) -> str:
@@ -96,34 +110,55 @@ async def create_linked_volume(template_file: str, dest: str, size: int | None =
 
 async def backup_snapshot(
     volume: str, store: ImageStore, dest_path: str, snapshot: str | None = None, *, overwrite: bool = False,
-    force_share: bool = False,
+    force_share: bool = False, on: Executor = LOCAL,
 ) -> BackupInfo:
     """Write a qcow2 of a volume (an internal snapshot when named, else the file as is) to the store.
 
+    `on` is where qemu-img runs: here, or the KVM host holding the file (it then writes to the store itself).
     force_share (qemu-img -U) reads an image a running guest holds open: only safe for a snapshot name or a
     point-in-time file the guest no longer writes.
     """
-    if not os.path.exists(volume):
-        raise StorageError(f"volume {volume} does not exist")
+    if not await on.exists(volume):
+        raise StorageError(f"volume {volume} does not exist {on.where}")
     rel = normalize(dest_path)
     if not overwrite and await store.exists(rel):
         raise StoreFileExists(f"{rel} already exists on the store")
+    try:
+        await probe_store(on, store.url)
+    except HostCannotReachStore:
+        if not isinstance(on, SshHost):
+            raise
+        return await _backup_streamed(on, volume, store, rel, snapshot, force_share, overwrite)
     await store.makedirs(rel.rpartition("/")[0])
     tmp = temp_name("/" + rel).lstrip("/")
-    fmt = str((await qemu_img_info(volume, force_share=force_share)).get("format", "raw"))
-    argv = ["qemu-img", "convert", "-f", fmt, "-O", "qcow2"]
-    if snapshot:
-        argv += ["-l", f"snapshot.name={snapshot}"]
-    if force_share:
-        argv += ["-U"]
+    fmt = str((await image_info(on, volume, force_share=force_share)).get("format", "raw"))
     try:
-        await run(*argv, volume, store.url_for(tmp))
+        await on.run(*convert_argv(volume, store.url_for(tmp), fmt, snapshot=snapshot, force_share=force_share))
         await store.rename(tmp, rel)
     except BaseException:
         await asyncio.shield(store.delete(tmp, missing_ok=True))
         raise
     info = await qemu_img_info(store.url_for(rel), "qcow2")
-    return BackupInfo(rel, store.url_for(rel), int(info.get("actual-size") or 0), int(info["virtual-size"]))
+    return BackupInfo(rel, store.url_for(rel), int(info.get("actual-size") or 0), int(info["virtual-size"]), on.where)
+
+
+async def _backup_streamed(on: SshHost, volume: str, store: ImageStore, rel: str, snapshot: str | None,
+                           force_share: bool, overwrite: bool) -> BackupInfo:
+    """A host that cannot reach the store: stream the file here over SSH, then back it up from here.
+
+    Only a standalone image can travel alone: a file with a backing chain is refused with a clear error.
+    """
+    info = await image_info(on, volume, force_share=force_share)
+    if info.get("backing-filename"):
+        raise HostCannotReachStore(f"host {on.address} cannot reach the image store {store.url} and {volume} "
+                                   f"has a backing file, so it cannot be streamed here alone")
+    local = staging_root(None) / f"stream-{uuidlib.uuid4().hex}.img"
+    try:
+        await on.fetch(volume, str(local))
+        got = await backup_snapshot(str(local), store, rel, snapshot, overwrite=overwrite)
+    finally:
+        local.unlink(missing_ok=True)
+    return replace(got, copied=f"streamed from host {on.address} over SSH (it cannot reach the store)")
 
 
 async def restore_snapshot(store: ImageStore, backup_path: str, dest: str | os.PathLike[str]) -> str:
@@ -161,14 +196,19 @@ async def migrate_volume(volume: str, dest_pool: str | os.PathLike[str], *, remo
     return str(dest)
 
 
-async def restore_over(store: ImageStore, backup_path: str, volume: str | os.PathLike[str]) -> str:
-    """Replace a (stopped) volume's file with a backup's content: written beside it, then renamed over it."""
+async def restore_over(store: ImageStore, backup_path: str, volume: str | os.PathLike[str],
+                       on: Executor = LOCAL) -> str:
+    """Replace a (stopped) volume's file with a backup's content: written beside it, then renamed over it.
+
+    `on` is where the volume is: here, or a KVM host that reads the backup from the store itself.
+    """
     target = Path(volume)
-    if not target.exists():
-        raise StoreFileNotFound(f"volume {target} does not exist")
+    if not await on.exists(str(target)):
+        raise StoreFileNotFound(f"volume {target} does not exist {on.where}")
     if not await store.exists(backup_path):
         raise StoreFileNotFound(f"backup {backup_path} is not on the store {store.url}")
-    await _convert_local(store.url_for(backup_path), target, "qcow2")
+    await probe_store(on, store.url)
+    await _convert_local(store.url_for(backup_path), target, "qcow2", on=on)
     return str(target)
 
 

@@ -27,6 +27,7 @@ from virga.appliance.storage import (
 from virga.appliance.storage.landing import write_properties
 from virga.appliance.storage.layout import iso_path, parse_properties, template_path
 from virga.appliance.storage.primary import ensure_on_primary
+from virga.appliance.storage.staging import Staged, TransferState
 from virga.appliance.storage.tools import qemu_img_compare
 
 from tests.storage.conftest import NfsFixture, make_qcow2
@@ -71,13 +72,13 @@ async def test_download_store_and_copy_to_primary(nfs: NfsFixture, http: FileSer
 
     import virga.appliance.storage.primary as primary
     calls: list[str] = []
-    real = primary.qemu_img_convert
+    real = primary.convert_argv
 
-    async def counting(*a: object, **k: object) -> None:
+    def counting(*a: object, **k: object) -> list[str]:
         calls.append(str(a[0]))
-        await real(*a, **k)  # type: ignore[arg-type]
+        return real(*a, **k)  # type: ignore[arg-type]
 
-    monkeypatch.setattr(primary, "qemu_img_convert", counting)
+    monkeypatch.setattr(primary, "convert_argv", counting)
     pool = tmp_path / "pool"
     pool.mkdir()
     a, b = await asyncio.gather(ensure_on_primary(nfs.store, path, pool), ensure_on_primary(nfs.store, path, pool))
@@ -203,3 +204,41 @@ async def test_upload_file(nfs: NfsFixture, staging: Path, tmp_path: Path) -> No
     with pytest.raises(FormatMismatch):
         await upload_file(str(text), nfs.store, bad, expected_format="qcow2", staging_dir=str(staging))
     assert_clean(nfs, staging, bad)
+
+
+async def test_resume_ignored_by_the_server_restarts_from_zero(nfs: NfsFixture, http: FileServer,
+                                                               staging: Path) -> None:
+    img = make_qcow2(Path(http.root) / "n.qcow2", length="3M")
+    url, path = f"{http.base_url}/n.qcow2?no_range=1", dest()
+    staged = Staged.for_transfer(staging, url, path)
+    staged.part.write_bytes(b"stale bytes that must not survive" * 1000)  # a partial file from another version
+    staged.save(TransferState(url=url, dest_path=path, etag='"old"', total=img.stat().st_size))
+    http.requests.clear()
+    stored = await download(url, nfs.store, path, checksum=sha256(img), staging_dir=str(staging))
+    assert [r for _, r in http.requests][0] == "bytes=33000-"  # it asked to resume, the server sent it all
+    assert (nfs.export / path).read_bytes() == img.read_bytes() and stored.size == img.stat().st_size
+    assert list(staging.iterdir()) == []
+
+
+async def test_orphaned_curl_dies_with_its_parent(http: FileServer, staging: Path) -> None:
+    make_qcow2(Path(http.root) / "o.qcow2", length="4M")
+    url = f"{http.base_url}/o.qcow2?rate=500000"
+    code = ("import asyncio,sys; from virga.appliance.storage.fetch import Fetch; "
+            "from virga.appliance.storage.staging import Staged, TransferState; from pathlib import Path; "
+            "st = Staged.for_transfer(Path(sys.argv[2]), sys.argv[1], 'x'); "
+            "asyncio.run(Fetch(sys.argv[1], st, TransferState(url=sys.argv[1], dest_path='x'), None, None, "
+            "60, 30, True).run())")
+    child = subprocess.Popen([sys.executable, "-c", code, url, str(staging)])
+    try:
+        deadline = time.monotonic() + 60
+        while not any(p.stat().st_size > 0 for p in staging.glob("*.part")):
+            assert child.poll() is None and time.monotonic() < deadline, "child ended early"
+            await asyncio.sleep(0.05)
+    finally:
+        os.kill(child.pid, signal.SIGKILL)
+        child.wait()
+    part = next(staging.glob("*.part"))
+    await asyncio.sleep(0.5)
+    size = part.stat().st_size
+    await asyncio.sleep(1.0)  # curl at 500 kB/s would have added ~500 kB by now
+    assert part.stat().st_size == size
