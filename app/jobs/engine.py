@@ -276,6 +276,10 @@ class JobEngine:
         self._watchers.setdefault(job.id, []).append(fut)
         return fut
 
+    def running_here(self, job_id: int) -> bool:
+        """Whether this server is running the job now (a watcher added now will see it end)."""
+        return job_id in self._running
+
     def unwatch(self, job_id: int, fut: asyncio.Future[None]) -> None:
         """Forget a watcher (its caller stopped waiting)."""
         waiting = self._watchers.get(job_id, [])

@@ -152,9 +152,10 @@ async def _held(ctx: Ctx, job: Any) -> Any:
     if fut is None:
         return job
     try:
-        job = _job(ctx)  # it may have ended between the first read and the watch
-        if job.status != 0:
-            return job
+        if not ctx.app.jobs.running_here(job.id):  # it may have ended between the first read and the watch
+            job = _job(ctx)
+            if job.status != 0:
+                return job
         ctx.db.commit()  # read-only: gives the connection back to the pool while waiting
         with contextlib.suppress(TimeoutError):
             await asyncio.wait_for(asyncio.shield(fut), HOLD_SECONDS)

@@ -105,11 +105,11 @@ def deploy_vm(ctx: Ctx) -> Pending:
     """Validate, check limits, record the VM as Starting and queue the deploy job."""
     a = ctx.args
     account, domain = ctx.owner()
-    zone = ctx.get(Zone, a.zoneid, "zoneid")
+    zone, off, tmpl = ctx.get_all((Zone, a.zoneid, "zoneid"),
+                                  (ServiceOffering, a.serviceofferingid, "serviceofferingid"),
+                                  (Template, a.templateid, "templateid"))
     if zone.allocationstate != "Enabled" and not ctx.is_root:
         raise InvalidParameter(f"Zone {zone.name} is disabled")
-    off = ctx.get(ServiceOffering, a.serviceofferingid, "serviceofferingid")
-    tmpl = ctx.get(Template, a.templateid, "templateid")
     if not tmpl.isready:
         raise InvalidParameter(f"Template {tmpl.name} is not ready ({tmpl.status or 'not downloaded'})")
     if tmpl.zone_id not in (None, zone.id):
