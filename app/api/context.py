@@ -6,7 +6,7 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any, TypeVar
 
-from sqlalchemy import bindparam, func, or_
+from sqlalchemy import bindparam, func, or_, true
 from sqlmodel import Session, SQLModel, select
 from virga.api.registry import ADMIN, DOMAIN_ADMIN, USER, Args
 from virga.db import by_column
@@ -111,7 +111,10 @@ class Ctx:
             models = tuple(model for model, _, _ in wanted)
             stmt = _JOINED.get(models)
             if stmt is None:
-                stmt = _JOINED[models] = select(*models).where(
+                stmt = select(*models)
+                for other in models[1:]:  # single-row lookups side by side: an explicit ON TRUE, not a cross join
+                    stmt = stmt.join_from(models[0], other, true())
+                stmt = _JOINED[models] = stmt.where(
                     *(m.uuid == bindparam(f"u{i}") for i, m in enumerate(models)))  # type: ignore[attr-defined]
             row = self.db.exec(stmt, params={f"u{i}": u for i, (_, u, _) in enumerate(wanted)}).first()
             if row is not None and all(r.removed is None and self.can_see(r) for r in row):

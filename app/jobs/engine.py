@@ -189,6 +189,7 @@ class JobEngine:
             t.cancel()
         await asyncio.gather(*tasks, return_exceptions=True)
         self._tasks.clear()
+        self._running.clear()  # jobs cancelled before their task started never reached run()'s cleanup
         self._loop = None
 
     def _claim(self, limit: int) -> list[Any]:
@@ -214,6 +215,7 @@ class JobEngine:
                 log.exception("claiming queued jobs failed")
                 jobs = []
             for job in jobs:
+                self._running.add(job.id)  # from the claim on: a watcher added now sees it end
                 task = asyncio.create_task(self.run(job))
                 self._tasks.add(task)
                 task.add_done_callback(self._done)
