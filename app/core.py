@@ -66,8 +66,24 @@ class VirgaApp:
         self._loops.clear()
         await self.jobs.stop()
         await self.hosts.close_all()
+        self._sign_off()
         self.db.dispose()
         self.started = False
+
+    def _sign_off(self) -> None:
+        """Mark this server Down on a clean stop, so that servers sharing the database take over its jobs
+        at once instead of waiting for its heartbeat to go stale."""
+        if not self.server_uuid:
+            return
+        try:
+            with self.db.session() as s:
+                row = s.exec(select(ManagementServer).where(ManagementServer.uuid == self.server_uuid)).first()
+                if row is not None:
+                    row.state = "Down"
+                    s.add(row)
+                    s.commit()
+        except Exception as exc:  # a database that is gone: the heartbeat timeout covers it
+            log.warning("could not mark this management server down: %s", exc)
 
     def _register(self, s: Session) -> str:
         """Find or create this server's row and mark it up."""
@@ -92,7 +108,8 @@ class VirgaApp:
         """UUIDs of servers whose heartbeat stopped."""
         cutoff = utcnow() - DEAD_AFTER
         with self.db.session() as s:
-            rows = s.exec(select(ManagementServer).where(ManagementServer.lastseen < cutoff)).all()
+            rows = s.exec(select(ManagementServer).where(
+                (ManagementServer.lastseen < cutoff) | (ManagementServer.state == "Down"))).all()
         return {r.uuid for r in rows}
 
     def every(self, seconds: float, fn: Callable[[], Awaitable[None]]) -> None:

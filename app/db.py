@@ -38,6 +38,22 @@ def _sqlite_pragmas(dbapi_conn: Any, _record: Any) -> None:
     cur.close()
 
 
+PLACEMENT_LOCK = 0x76697267  # "virg": the advisory lock key every server takes before deciding placement
+
+
+def serialise_placement(s: Session) -> None:
+    """Make the session's transaction the only one deciding placement now, across every management server.
+
+    On PostgreSQL this takes a transaction-scoped advisory lock (released by COMMIT or ROLLBACK): two
+    servers sharing a database then read host capacity one after the other, each seeing the other's
+    committed reservations (READ COMMITTED gives every statement a fresh snapshot), and never overcommit
+    a host. SQLite needs nothing here: its single writer lock serialises writers already (see batch._begin).
+    """
+    conn = s.connection()
+    if conn.dialect.name == "postgresql":
+        conn.exec_driver_sql(f"SELECT pg_advisory_xact_lock({PLACEMENT_LOCK})")
+
+
 class Database:
     """One engine and the sessions made from it."""
 

@@ -18,6 +18,7 @@ from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
 from sqlmodel import Session
+from virga.db import serialise_placement
 
 if TYPE_CHECKING:
     from virga.db import Database
@@ -121,9 +122,18 @@ def _one(s: Session, req: Request) -> None:
 
 
 def _begin(s: Session) -> None:
-    """Open the batch's transaction now: SQLite's driver would otherwise start it lazily, and releasing
-    the first SAVEPOINT would then commit everything before it. IMMEDIATE takes the write lock up front,
-    so reads that decide writes (placement) cannot race another process."""
+    """Open the batch's transaction now and serialise it against every other process's batches.
+
+    SQLite: its driver would otherwise start the transaction lazily, and releasing the first SAVEPOINT
+    would then commit everything before it; BEGIN IMMEDIATE takes the write lock up front, so reads that
+    decide writes (placement) cannot race another process. PostgreSQL: the transaction is open already
+    and rows are not locked by reads, so several management servers sharing the database would each see
+    a host's free capacity and overcommit it; `pg_advisory_xact_lock` (virga.db.serialise_placement) makes
+    the batches of all servers run one at a time, until each commits or rolls back.
+    """
     conn = s.connection()
-    if conn.dialect.name == "sqlite" and not conn.connection.dbapi_connection.in_transaction:  # type: ignore[union-attr]
-        conn.exec_driver_sql("BEGIN IMMEDIATE")
+    if conn.dialect.name == "sqlite":
+        if not conn.connection.dbapi_connection.in_transaction:  # type: ignore[union-attr]
+            conn.exec_driver_sql("BEGIN IMMEDIATE")
+    else:
+        serialise_placement(s)

@@ -74,6 +74,9 @@ CLAIM = (JOBS.update().where(JOBS.c.id.in_(bindparam("ids", expanding=True)), JO
          .values(state="running", owner=bindparam("o"), claimed=bindparam("c", type_=JOBS.c.claimed.type))
          .returning(*JOBS.c))
 PROGRESS = JOBS.update().where(JOBS.c.id == bindparam("j")).values(procstatus=bindparam("p"))
+# Adopting the running jobs of dead servers: the owner condition makes two survivors adopt each job once.
+ADOPT = (JOBS.update().where(JOBS.c.state == "running", JOBS.c.owner.in_(bindparam("dead", expanding=True)))
+         .values(owner=bindparam("o")).returning(JOBS.c.id))
 
 
 def record_outcome(s: Session, job_id: int, status: int, code: int, result: dict[str, Any]) -> None:
@@ -140,6 +143,7 @@ class JobEngine:
     """
 
     POLL = 0.5
+    SWEEP = 30.0  # how often a running server looks for jobs that dead servers left running
 
     def __init__(self, app: VirgaApp, workers: int, owner: str) -> None:
         """Prepare; nothing runs until start()."""
@@ -152,6 +156,8 @@ class JobEngine:
         self._running: set[int] = set()
         self._batchers: dict[str, Batcher] = {}
         self._watchers: dict[int, list[asyncio.Future[None]]] = {}
+        self._next_sweep = 0.0
+        self._sweep: asyncio.Task[None] | None = None
         self.stopping = False
 
     def batcher(self, phase: Phase) -> Batcher:
@@ -175,6 +181,7 @@ class JobEngine:
         """Recover jobs a previous incarnation left running, then start the dispatcher."""
         await self.recover()
         self.stopping = False
+        self._next_sweep = asyncio.get_running_loop().time() + self.SWEEP
         self._loop = asyncio.create_task(self._dispatch())
 
     async def stop(self) -> None:
@@ -184,7 +191,7 @@ class JobEngine:
         for b in self._batchers.values():
             if b.batches:
                 log.info("%s: %d requests in %d batches", b.phase.name, b.requests, b.batches)
-        tasks = [*self._tasks, *([self._loop] if self._loop else [])]
+        tasks = [*self._tasks, *(t for t in (self._loop, self._sweep) if t is not None)]
         for t in tasks:
             t.cancel()
         await asyncio.gather(*tasks, return_exceptions=True)
@@ -219,10 +226,19 @@ class JobEngine:
                 task = asyncio.create_task(self.run(job))
                 self._tasks.add(task)
                 task.add_done_callback(self._done)
+            self._maybe_sweep()
             try:
                 await asyncio.wait_for(self._wake.wait(), timeout=self.POLL)
             except TimeoutError:
                 pass
+
+    def _maybe_sweep(self) -> None:
+        """Every SWEEP seconds, adopt and fail the jobs of servers whose heartbeat stopped (in the background)."""
+        now = asyncio.get_running_loop().time()
+        if now < self._next_sweep or (self._sweep is not None and not self._sweep.done()):
+            return
+        self._next_sweep = now + self.SWEEP
+        self._sweep = asyncio.create_task(self.adopt_orphans())
 
     def _done(self, task: asyncio.Task[None]) -> None:
         """A job task ended: free its slot and let the dispatcher claim more."""
@@ -292,11 +308,37 @@ class JobEngine:
 
     async def recover(self) -> None:
         """Fail (and reconcile) jobs left running by this server's earlier life or by dead servers."""
-        dead = self.app.dead_owners()
         with self.app.db.session() as s:
-            stuck = s.exec(select(AsyncJob).where(AsyncJob.state == "running")).all()
-            stuck = [j for j in stuck if j.owner == self.owner or j.owner in dead]
-        for job in stuck:
+            mine = list(s.exec(select(AsyncJob.id).where(AsyncJob.state == "running",
+                                                         AsyncJob.owner == self.owner)).all())
+        await self._fail(mine + self._adopt())
+
+    async def adopt_orphans(self) -> None:
+        """Take over and fail (reconciling their resources) the running jobs of servers whose heartbeat stopped."""
+        try:
+            await self._fail(self._adopt())
+        except Exception:  # an unreachable database: the next sweep tries again
+            log.exception("adopting the jobs of dead management servers failed")
+
+    def _adopt(self) -> list[int]:
+        """Make this server the owner of the running jobs of dead servers (each job adopted by one survivor)."""
+        dead = sorted(self.app.dead_owners() - {self.owner})
+        if not dead:
+            return []
+        with self.app.db.session() as s:
+            ids = [r[0] for r in s.connection().execute(ADOPT, {"dead": dead, "o": self.owner})]
+            s.commit()
+        if ids:
+            log.warning("adopted %d jobs left running by dead management servers", len(ids))
+        return ids
+
+    async def _fail(self, job_ids: list[int]) -> None:
+        """Reconcile each job's resources (its command's recover step) and fail it with RESTART_TEXT."""
+        if not job_ids:
+            return
+        with self.app.db.session() as s:
+            stuck = s.exec(select(AsyncJob).where(AsyncJob.id.in_(job_ids))).all()  # type: ignore[union-attr]
+        for job in sorted(stuck, key=lambda j: j.id or 0):
             assert job.id is not None
             run = JobRun(self.app, job.id, job.uuid, job.command, dict(job.params), job.user_id,
                          job.instance_uuid, UndoStack())

@@ -1,7 +1,7 @@
 """The data model: CloudStack's vocabulary as SQLModel tables."""
 
 from virga.models.accounts import Account, Domain, LoginSession, ResourceLimit, Role, SSHKeyPair, User
-from virga.models.base import Owned, Resource, new_uuid, utcnow
+from virga.models.base import Owned, Resource, new_uuid, utcnow, widen_integers
 from virga.models.compute import (
     Nic,
     OsCategory,
@@ -50,3 +50,5 @@ __all__ = [
     "TrafficType", "User", "VMSnapshot", "VirtualMachine", "VlanIpRange", "Volume", "Zone",
     "new_uuid", "utcnow",
 ]
+
+widen_integers(Resource.metadata)  # every table is defined by now: PostgreSQL's INTEGER is 32-bit

@@ -5,6 +5,7 @@ from __future__ import annotations
 import uuid as _uuid
 from datetime import UTC, datetime
 
+from sqlalchemy import BigInteger, Integer, MetaData
 from sqlmodel import Field, SQLModel
 
 
@@ -32,3 +33,16 @@ class Owned(Resource):
 
     account_id: int = Field(index=True, foreign_key="account.id")
     domain_id: int = Field(index=True, foreign_key="domain.id")
+
+
+def widen_integers(metadata: MetaData) -> None:
+    """Make every plain `int` column (not a primary or foreign key) a BIGINT, so it means the same everywhere.
+
+    SQLite's INTEGER holds 64 bits but PostgreSQL's holds 32: byte counts (memorytotal, capacitybytes,
+    sizes) and IPv4 addresses as integers (ip_int, 198.51.100.10 > 2**31) overflow it. Ids stay INTEGER:
+    on SQLite only an INTEGER PRIMARY KEY is the rowid alias that autoincrements.
+    """
+    for table in metadata.tables.values():
+        for col in table.columns:
+            if type(col.type) is Integer and not col.primary_key and not col.foreign_keys:
+                col.type = BigInteger()

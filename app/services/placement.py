@@ -25,9 +25,12 @@ class Need:
 
 
 def _tag_terms(column: Any, ntags: int) -> list[Any]:
-    """SQL conditions: tag i (bound as tag{i}) appears in the column's comma list."""
+    """SQL conditions: tag i (bound as tag{i}) appears in the column's comma list, ignoring case.
+
+    ILIKE, not LIKE: SQLite's LIKE ignores ASCII case, PostgreSQL's does not (SQLite renders ILIKE as
+    lower() LIKE lower())."""
     padded = literal(",") + func.replace(column, " ", "") + literal(",")
-    return [padded.like(bindparam(f"tag{i}")) for i in range(ntags)]
+    return [padded.ilike(bindparam(f"tag{i}")) for i in range(ntags)]
 
 
 def _tag_params(tags: str) -> dict[str, str]:

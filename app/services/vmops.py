@@ -5,6 +5,7 @@ from __future__ import annotations
 from typing import Any
 
 from sqlmodel import select
+from virga.db import serialise_placement
 from virga.drivers.base import InstanceNotFound
 from virga.errors import InvalidParameter
 from virga.jobs.engine import JobRun, job_body, job_recover
@@ -42,6 +43,7 @@ async def _ensure_defined(run: JobRun, vm: VirtualMachine, host: Host) -> None:
 async def start(run: JobRun) -> dict[str, Any]:
     """Place (preferring the last host), reserve capacity and power on."""
     with run.db() as s:
+        serialise_placement(s)  # PostgreSQL: no other server places a VM until this commits
         vm = _vm(s, run.instance_uuid)
         prefer = int(run.params["hostid"]) if run.params.get("hostid") else vm.last_host_id
         host = choose_host(s, need_of(vm, s.get(ServiceOffering, vm.serviceoffering_id)), prefer=prefer)
@@ -225,6 +227,7 @@ job_recover("expungeVirtualMachine")(recover_destroy)
 async def migrate(run: JobRun) -> dict[str, Any]:
     """Move a VM to another host of its cluster (live when running)."""
     with run.db() as s:
+        serialise_placement(s)  # PostgreSQL: no other server places a VM until this commits
         vm = _vm(s, run.instance_uuid)
         src = s.get(Host, vm.host_id or vm.last_host_id or 0)
         dst = s.exec(select(Host).where(Host.uuid == run.params["hostid"])).one()

@@ -23,6 +23,7 @@ class Follower:
     """A hashing thread following a growing file; digest() once the writer is done."""
 
     def __init__(self, path: Path, expected: Checksum) -> None:
+        """Start hashing `path` (created by the writer, maybe later) in a thread of its own."""
         self.path, self.hasher = path, expected.new()
         self.finished, self.stopped = threading.Event(), False
         self.loop = asyncio.get_running_loop()

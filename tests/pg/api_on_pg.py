@@ -1,0 +1,63 @@
+"""A pytest plugin running other test packages on PostgreSQL: `python -m pytest -p tests.pg.api_on_pg tests/api`.
+
+Every VirgaApp a test creates on a SQLite file gets a fresh database on one throwaway PostgreSQL
+server instead (tests that start `virga serve` as a child process keep their SQLite file).
+"""
+
+from __future__ import annotations
+
+import uuid
+from collections.abc import Iterator
+from typing import Any
+
+import pytest
+from virga.config import Settings
+from virga.core import VirgaApp
+
+from tests.pg.server import PgServer, find_bindir, running_server
+from tests.support import need
+
+
+@pytest.fixture(scope="session", autouse=True)
+def _apps_on_postgresql() -> Iterator[None]:
+    """Start the server and redirect every in-process VirgaApp's SQLite URL to a new database on it."""
+    bindir = find_bindir()
+    need(bindir, "PostgreSQL server binaries (apt: postgresql)")
+    try:
+        import psycopg  # noqa: F401
+    except ImportError:
+        need(False, "the psycopg driver (pip: psycopg[binary])")
+    assert bindir is not None
+    original = VirgaApp.__init__
+    with running_server(bindir) as server:
+
+        def redirected(self: VirgaApp, settings: Settings | None = None) -> None:
+            """Swap a SQLite URL for a fresh PostgreSQL database."""
+            if settings is not None and settings.db_url.startswith("sqlite"):
+                settings.db_url = _fresh(server)
+            original(self, settings)
+
+        VirgaApp.__init__ = redirected  # type: ignore[method-assign]
+        try:
+            yield
+        finally:
+            VirgaApp.__init__ = original  # type: ignore[method-assign]
+
+
+CREATED: list[str] = []
+
+
+def _fresh(server: PgServer) -> str:
+    """A new empty database (left to die with the server's temp dir)."""
+    CREATED.append("db")
+    return server.create_database(f"virga_{uuid.uuid4().hex[:12]}")
+
+
+def pytest_report_header(config: Any) -> str:
+    """Say that the run is on PostgreSQL."""
+    return "virga: in-process management servers run on a throwaway PostgreSQL (tests.pg.api_on_pg)"
+
+
+def pytest_terminal_summary(terminalreporter: Any) -> None:
+    """Say how many management servers ran on PostgreSQL."""
+    terminalreporter.write_line(f"virga: {len(CREATED)} in-process management servers ran on PostgreSQL")
