@@ -34,7 +34,11 @@ def _apps_on_postgresql() -> Iterator[None]:
         def redirected(self: VirgaApp, settings: Settings | None = None) -> None:
             """Swap a SQLite URL for a fresh PostgreSQL database."""
             if settings is not None and settings.db_url.startswith("sqlite"):
-                settings.db_url = _fresh(server)
+                # one PostgreSQL database per SQLite file: servers sharing a file (or restarted on it) share it
+                url = MAPPED.get(settings.db_url)
+                if url is None:
+                    url = MAPPED[settings.db_url] = _fresh(server)
+                settings.db_url = url
             original(self, settings)
 
         VirgaApp.__init__ = redirected  # type: ignore[method-assign]
@@ -45,6 +49,7 @@ def _apps_on_postgresql() -> Iterator[None]:
 
 
 CREATED: list[str] = []
+MAPPED: dict[str, str] = {}
 
 
 def _fresh(server: PgServer) -> str:
@@ -60,4 +65,4 @@ def pytest_report_header(config: Any) -> str:
 
 def pytest_terminal_summary(terminalreporter: Any) -> None:
     """Say how many management servers ran on PostgreSQL."""
-    terminalreporter.write_line(f"virga: {len(CREATED)} in-process management servers ran on PostgreSQL")
+    terminalreporter.write_line(f"virga: in-process management servers ran on {len(CREATED)} PostgreSQL databases")
