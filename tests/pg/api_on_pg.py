@@ -14,20 +14,13 @@ import pytest
 from virga.config import Settings
 from virga.core import VirgaApp
 
-from tests.pg.server import PgServer, find_bindir, running_server
-from tests.support import need
+from tests.pg.server import PgServer, required_bindir, running_server
 
 
 @pytest.fixture(scope="session", autouse=True)
 def _apps_on_postgresql() -> Iterator[None]:
     """Start the server and redirect every in-process VirgaApp's SQLite URL to a new database on it."""
-    bindir = find_bindir()
-    need(bindir, "PostgreSQL server binaries (apt: postgresql)")
-    try:
-        import psycopg  # noqa: F401
-    except ImportError:
-        need(False, "the psycopg driver (pip: psycopg[binary])")
-    assert bindir is not None
+    bindir = required_bindir()
     original = VirgaApp.__init__
     with running_server(bindir) as server:
 

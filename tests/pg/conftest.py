@@ -10,20 +10,13 @@ from virga.config import Settings
 from virga.core import VirgaApp
 from virga.drivers.simulator.world import WORLD
 
-from tests.pg.server import PgServer, find_bindir, running_server
-from tests.support import need
+from tests.pg.server import PgServer, required_bindir, running_server
 
 
 @pytest.fixture(scope="session")
 def pg_server() -> Iterator[PgServer]:
     """A PostgreSQL server on a unix socket in a temp dir (stopped and deleted at the end)."""
-    bindir = find_bindir()
-    need(bindir, "PostgreSQL server binaries (apt: postgresql)")
-    try:
-        import psycopg  # noqa: F401
-    except ImportError:
-        need(False, "the psycopg driver (pip: psycopg[binary])")
-    assert bindir is not None
+    bindir = required_bindir()
     with running_server(bindir) as server:
         yield server
 

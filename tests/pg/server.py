@@ -16,6 +16,20 @@ from pathlib import Path
 SYSTEM_USER = "postgres"  # postgres refuses to run as root: as root, the server runs as this user
 
 
+def required_bindir() -> Path:
+    """The PostgreSQL binaries and the psycopg driver, or a skip (a failure under CI=true) naming what is missing."""
+    from tests.support import need
+
+    bindir = find_bindir()
+    need(bindir, "PostgreSQL server binaries (apt: postgresql)")
+    try:
+        import psycopg  # noqa: F401
+    except ImportError:
+        need(False, "the psycopg driver (pip: psycopg[binary])")
+    assert bindir is not None
+    return bindir
+
+
 def find_bindir() -> Path | None:
     """The directory holding initdb, pg_ctl and postgres: PATH first, then Debian's /usr/lib/postgresql/*/bin."""
     on_path = shutil.which("pg_ctl")
