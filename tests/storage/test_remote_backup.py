@@ -29,6 +29,7 @@ from tests.libvirt.test_remote import _sshd, sshd, sshd_no_libvirt  # noqa: F401
 from tests.storage.conftest import NfsFixture, make_qcow2
 from tests.storage.kvmzone import KvmZone, build, data_volume, holds, write
 from tests.storage.netns import NetnsLink
+from tests.support import need
 
 pytestmark = [pytest.mark.integration]
 QEMU_MODULES = Path("/usr/lib/x86_64-linux-gnu/qemu")
@@ -205,8 +206,7 @@ def _wrapped_sshd(tmp_path: Path, monkeypatch: pytest.MonkeyPatch, name: str, wr
 @pytest.fixture
 def sshd_no_nfs_driver(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[tuple[int, Path]]:
     """A loopback sshd whose sessions see an empty QEMU module directory (no qemu-block-extra)."""
-    if not (QEMU_MODULES / "block-nfs.so").exists():
-        pytest.skip("qemu's NFS block driver is not a module here")  # built in: nothing to hide
+    need((QEMU_MODULES / "block-nfs.so").exists(), "qemu's NFS block driver as a module (apt: qemu-block-extra)")
     wrap = ["unshare", "-m", "--propagation", "private", "sh", "-c", f"mount -t tmpfs none {QEMU_MODULES}"]
     yield from _wrapped_sshd(tmp_path, monkeypatch, "nonfs", wrap)
 
