@@ -56,7 +56,8 @@ case "${1:-run}" in
     fi ;;
   lint)
     setup
-    .venv/bin/ruff check app drivers appliance tests bench
+    .venv/bin/ruff check app drivers appliance tests bench scripts
+    .venv/bin/ruff format --check app drivers appliance tests bench scripts
     .venv/bin/mypy app drivers ;;
   bench) setup; for b in bench/*.py; do echo "== $b"; .venv/bin/python "$b"; done ;;
   *) echo "usage: ./dev.sh run|test|demo|lint|bench|setup" >&2; exit 2 ;;

@@ -44,8 +44,9 @@ def signed_query(params: dict[str, str], creds: Credentials, expires_in: int = 6
 class VirgaClient:
     """Talk to /client/api over HTTP or to an in-process ASGI app."""
 
-    def __init__(self, url: str = "", creds: Credentials | None = None, *, asgi: Any = None,
-                 timeout: float = 60.0) -> None:
+    def __init__(
+        self, url: str = "", creds: Credentials | None = None, *, asgi: Any = None, timeout: float = 60.0
+    ) -> None:
         """Connect to a URL (http://host:8080) or wrap an ASGI app (embedded mode)."""
         self.creds = creds or Credentials()
         self._url, self._asgi, self._timeout = url, asgi, timeout
@@ -70,8 +71,15 @@ class VirgaClient:
 
     async def login(self) -> dict[str, Any]:
         """Log in with username/password and keep the session key."""
-        body = await self._send({"command": "login", "username": self.creds.username,
-                                 "password": self.creds.password, "domain": self.creds.domain}, sign_it=False)
+        body = await self._send(
+            {
+                "command": "login",
+                "username": self.creds.username,
+                "password": self.creds.password,
+                "domain": self.creds.domain,
+            },
+            sign_it=False,
+        )
         self.sessionkey = body["sessionkey"]
         return body
 
@@ -106,7 +114,7 @@ class VirgaClient:
             data = resp.json()
         except ValueError:
             raise ApiError(resp.status_code, resp.text[:200], params.get("command", "")) from None
-        (_, body), = data.items() if len(data) == 1 else ((None, data),)
+        ((_, body),) = data.items() if len(data) == 1 else ((None, data),)
         if isinstance(body, dict) and "errorcode" in body:
             raise ApiError(int(body["errorcode"]), str(body.get("errortext", "")), params.get("command", ""))
         return body if isinstance(body, dict) else {}
@@ -115,8 +123,14 @@ class VirgaClient:
         """Run a command and return its response body (not waiting for async jobs)."""
         return await self._send(self._params(command, params))
 
-    async def wait(self, jobid: str, *, interval: float = 0.05, timeout: float = 600.0,
-                   progress: Callable[[dict[str, Any]], None] | None = None) -> dict[str, Any]:
+    async def wait(
+        self,
+        jobid: str,
+        *,
+        interval: float = 0.05,
+        timeout: float = 600.0,
+        progress: Callable[[dict[str, Any]], None] | None = None,
+    ) -> dict[str, Any]:
         """Poll queryAsyncJobResult until the job ends; return jobresult or raise its error.
 
         The first poll comes after `interval` (a job is never done the moment it is queued), later ones
@@ -135,8 +149,9 @@ class VirgaClient:
                 return dict(job.get("jobresult") or {})
             if job.get("jobstatus") == 2:
                 res = job.get("jobresult") or {}
-                raise ApiError(int(res.get("errorcode", 530)), str(res.get("errortext", "job failed")),
-                               job.get("cmd", ""))
+                raise ApiError(
+                    int(res.get("errorcode", 530)), str(res.get("errortext", "job failed")), job.get("cmd", "")
+                )
             if loop.time() > deadline:
                 raise TimeoutError(f"job {jobid} did not finish within {timeout}s")
             interval = min(interval * 1.5, 1.0)

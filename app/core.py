@@ -108,8 +108,11 @@ class VirgaApp:
         """UUIDs of servers whose heartbeat stopped."""
         cutoff = utcnow() - DEAD_AFTER
         with self.db.session() as s:
-            rows = s.exec(select(ManagementServer).where(
-                (ManagementServer.lastseen < cutoff) | (ManagementServer.state == "Down"))).all()
+            rows = s.exec(
+                select(ManagementServer).where(
+                    (ManagementServer.lastseen < cutoff) | (ManagementServer.state == "Down")
+                )
+            ).all()
         return {r.uuid for r in rows}
 
     def every(self, seconds: float, fn: Callable[[], Awaitable[None]]) -> None:

@@ -118,8 +118,10 @@ def _insert_of(model: type) -> tuple[Any, list[tuple[str, bool, Any]]]:
     found = _INSERTS.get(model)
     if found is None:
         table = model.__table__  # type: ignore[attr-defined]
-        found = _INSERTS[model] = (table.insert(), [(c.name, bool(c.default.is_callable), c.default.arg)
-                                                    for c in table.columns if c.default is not None])
+        found = _INSERTS[model] = (
+            table.insert(),
+            [(c.name, bool(c.default.is_callable), c.default.arg) for c in table.columns if c.default is not None],
+        )
     return found
 
 

@@ -44,11 +44,26 @@ def seed(db_url: str, hosts: int, vms: int) -> dict[str, str]:
         net_uuid = make_network(app, cloud.zone, "admin", cidr="10.0.0.0/16", name="bench-net")
         with app.db.session() as s:
             h0 = s.exec(select(Host)).one()
-            rows = [dict(uuid=f"00000000-0000-4000-8000-{i:012d}", name=f"bench-host-{i}", zone_id=h0.zone_id,
-                         pod_id=h0.pod_id, cluster_id=h0.cluster_id, hypervisor="Simulator", state="Up",
-                         url=f"simulator://bench-host-{i}", cpunumber=64, cpuspeed=2400, memorytotal=512 * 2**30,
-                         created=h0.created, resourcestate="Enabled", type="Routing", options={})
-                    for i in range(1, hosts)]
+            rows = [
+                dict(
+                    uuid=f"00000000-0000-4000-8000-{i:012d}",
+                    name=f"bench-host-{i}",
+                    zone_id=h0.zone_id,
+                    pod_id=h0.pod_id,
+                    cluster_id=h0.cluster_id,
+                    hypervisor="Simulator",
+                    state="Up",
+                    url=f"simulator://bench-host-{i}",
+                    cpunumber=64,
+                    cpuspeed=2400,
+                    memorytotal=512 * 2**30,
+                    created=h0.created,
+                    resourcestate="Enabled",
+                    type="Routing",
+                    options={},
+                )
+                for i in range(1, hosts)
+            ]
             s.execute(insert(Host), rows)  # type: ignore[call-overload]
             acct = s.exec(select(Account).where(Account.name == "admin")).one()
             off = s.exec(select(ServiceOffering).where(ServiceOffering.name == "Small Instance")).one()
@@ -60,23 +75,67 @@ def seed(db_url: str, hosts: int, vms: int) -> dict[str, str]:
             host_ids = [h for h in s.exec(select(Host.id))]
             tmpl_id = s.exec(select(VirtualMachine.template_id)).first()
             from virga.models import Template
+
             tmpl_id = s.exec(select(Template.id)).first()
-            vm_rows = [dict(uuid=f"10000000-0000-4000-8000-{i:012d}", name=f"vm-{i}", displayname=f"vm-{i}",
-                            instancename=f"i-2-{i}-VM", state="Running", account_id=acct.id,
-                            domain_id=acct.domain_id, zone_id=h0.zone_id, host_id=host_ids[i % len(host_ids)],
-                            template_id=tmpl_id, serviceoffering_id=off.id, cpunumber=1, cpuspeed=500, memory=512,
-                            hypervisor="Simulator", created=h0.created, details={}) for i in range(vms)]
+            vm_rows = [
+                dict(
+                    uuid=f"10000000-0000-4000-8000-{i:012d}",
+                    name=f"vm-{i}",
+                    displayname=f"vm-{i}",
+                    instancename=f"i-2-{i}-VM",
+                    state="Running",
+                    account_id=acct.id,
+                    domain_id=acct.domain_id,
+                    zone_id=h0.zone_id,
+                    host_id=host_ids[i % len(host_ids)],
+                    template_id=tmpl_id,
+                    serviceoffering_id=off.id,
+                    cpunumber=1,
+                    cpuspeed=500,
+                    memory=512,
+                    hypervisor="Simulator",
+                    created=h0.created,
+                    details={},
+                )
+                for i in range(vms)
+            ]
             s.execute(insert(VirtualMachine), vm_rows)  # type: ignore[call-overload]
             first = s.exec(select(VirtualMachine.id).order_by(VirtualMachine.id)).first() or 0
-            s.execute(insert(Nic), [dict(uuid=f"20000000-0000-4000-8000-{i:012d}", vm_id=first + i,  # type: ignore[call-overload]
-                                      network_id=net.id, ipaddress=f"10.0.{(i + 2) // 256}.{(i + 2) % 256}",
-                                      ip_int=0x0A000000 + i + 2, netmask="255.255.0.0", gateway="10.0.0.1",
-                                      macaddress=f"02:00:00:{i >> 16 & 255:02x}:{i >> 8 & 255:02x}:{i & 255:02x}",
-                                      created=h0.created) for i in range(vms)])
-            s.execute(insert(Volume), [dict(uuid=f"30000000-0000-4000-8000-{i:012d}", name=f"ROOT-{i}",  # type: ignore[call-overload]
-                                         type="ROOT", zone_id=h0.zone_id, vm_id=first + i, size=2 * 2**30,
-                                         account_id=acct.id, domain_id=acct.domain_id, state="Ready",
-                                         created=h0.created) for i in range(vms)])
+            s.execute(
+                insert(Nic),
+                [
+                    dict(
+                        uuid=f"20000000-0000-4000-8000-{i:012d}",
+                        vm_id=first + i,  # type: ignore[call-overload]
+                        network_id=net.id,
+                        ipaddress=f"10.0.{(i + 2) // 256}.{(i + 2) % 256}",
+                        ip_int=0x0A000000 + i + 2,
+                        netmask="255.255.0.0",
+                        gateway="10.0.0.1",
+                        macaddress=f"02:00:00:{i >> 16 & 255:02x}:{i >> 8 & 255:02x}:{i & 255:02x}",
+                        created=h0.created,
+                    )
+                    for i in range(vms)
+                ],
+            )
+            s.execute(
+                insert(Volume),
+                [
+                    dict(
+                        uuid=f"30000000-0000-4000-8000-{i:012d}",
+                        name=f"ROOT-{i}",  # type: ignore[call-overload]
+                        type="ROOT",
+                        zone_id=h0.zone_id,
+                        vm_id=first + i,
+                        size=2 * 2**30,
+                        account_id=acct.id,
+                        domain_id=acct.domain_id,
+                        state="Ready",
+                        created=h0.created,
+                    )
+                    for i in range(vms)
+                ],
+            )
             net.next_ip = 0x0A000000 + vms + 2
             s.add(net)
             s.commit()
@@ -103,9 +162,11 @@ def rss_mb(pid: int) -> float:
 async def timed_lists(client: VirgaClient, runs: int) -> dict[str, float]:
     """Median latency (ms) of the list calls."""
     out = {}
-    for cmd, params in (("listVirtualMachines", {"pagesize": 500, "page": 1, "listall": True}),
-                        ("listHosts", {"pagesize": 500, "page": 1}),
-                        ("listVirtualMachines", {"pagesize": 500, "page": 50, "listall": True})):
+    for cmd, params in (
+        ("listVirtualMachines", {"pagesize": 500, "page": 1, "listall": True}),
+        ("listHosts", {"pagesize": 500, "page": 1}),
+        ("listVirtualMachines", {"pagesize": 500, "page": 50, "listall": True}),
+    ):
         samples = []
         for _ in range(runs):
             t = time.perf_counter()
@@ -116,8 +177,9 @@ async def timed_lists(client: VirgaClient, runs: int) -> dict[str, float]:
     return out
 
 
-async def deploys(client: VirgaClient, ids: dict[str, str], clients: int, total: int,
-                  tag: int = 0) -> tuple[float, float]:
+async def deploys(
+    client: VirgaClient, ids: dict[str, str], clients: int, total: int, tag: int = 0
+) -> tuple[float, float]:
     """VMs per second deployed (job finished, Running) by `clients` concurrent clients, and API calls per VM.
 
     Each client is its own VirgaClient (its own keep-alive connection), as separate users' tools would be.
@@ -139,9 +201,14 @@ async def deploys(client: VirgaClient, ids: dict[str, str], clients: int, total:
         mine.call = counted  # type: ignore[method-assign]
         try:
             for i in range(per):
-                body = await mine.call("deployVirtualMachine", zoneid=ids["zone"], templateid=ids["template"],
-                                       serviceofferingid=ids["offering"], networkids=ids["network"],
-                                       name=f"d{tag}-{worker}-{i}")
+                body = await mine.call(
+                    "deployVirtualMachine",
+                    zoneid=ids["zone"],
+                    templateid=ids["template"],
+                    serviceofferingid=ids["offering"],
+                    networkids=ids["network"],
+                    name=f"d{tag}-{worker}-{i}",
+                )
                 await mine.wait(body["jobid"], interval=0.02)
         finally:
             await mine.close()
@@ -167,8 +234,15 @@ def main() -> None:
     t = time.perf_counter()
     ids = seed(f"sqlite:///{tmp}/virga.db", a.hosts, a.vms)
     print(f"seeded {a.hosts} hosts, {a.vms} VMs in {time.perf_counter() - t:.1f} s")
-    creds = json.loads(subprocess.run([sys.executable, "-m", "virga.cli.main", "init", "--print-json"], env=env,
-                                      check=True, capture_output=True, text=True).stdout)
+    creds = json.loads(
+        subprocess.run(
+            [sys.executable, "-m", "virga.cli.main", "init", "--print-json"],
+            env=env,
+            check=True,
+            capture_output=True,
+            text=True,
+        ).stdout
+    )
     with socket.socket() as s:
         s.bind(("127.0.0.1", 0))
         port = s.getsockname()[1]
@@ -191,8 +265,14 @@ def main() -> None:
             for n in range(a.deploy_runs):
                 before, mine = cpu_seconds(proc.pid), time.process_time()
                 rate, calls = await deploys(client, ids, a.clients, a.deploys, n)
-                rounds.append((rate, calls, (cpu_seconds(proc.pid) - before) * 1000 / a.deploys,
-                               (time.process_time() - mine) * 1000 / a.deploys))
+                rounds.append(
+                    (
+                        rate,
+                        calls,
+                        (cpu_seconds(proc.pid) - before) * 1000 / a.deploys,
+                        (time.process_time() - mine) * 1000 / a.deploys,
+                    )
+                )
             await client.close()
             return lists, rounds
 
@@ -201,14 +281,20 @@ def main() -> None:
         for name, ms in lists.items():
             print(f"{name}: median {ms:.1f} ms over {a.runs} runs (target < 100 ms)")
         rates = [r[0] for r in rounds]
-        print(f"deploy throughput, {a.clients} concurrent clients, {a.deploys} VMs per run: median "
-              f"{statistics.median(rates):.0f} VMs/s over {len(rates)} runs "
-              f"({', '.join(f'{r:.0f}' for r in rates)}; target >= 200)")
-        print(f"management server CPU per deployed VM (API calls, polls and job): "
-              f"{statistics.median(r[2] for r in rounds):.1f} ms "
-              f"({statistics.median(r[1] for r in rounds):.1f} API calls per VM: deploy + queryAsyncJobResult polls)")
-        print(f"benchmark client CPU per deployed VM (signing, HTTP, JSON; same machine): "
-              f"{statistics.median(r[3] for r in rounds):.1f} ms")
+        print(
+            f"deploy throughput, {a.clients} concurrent clients, {a.deploys} VMs per run: median "
+            f"{statistics.median(rates):.0f} VMs/s over {len(rates)} runs "
+            f"({', '.join(f'{r:.0f}' for r in rates)}; target >= 200)"
+        )
+        print(
+            f"management server CPU per deployed VM (API calls, polls and job): "
+            f"{statistics.median(r[2] for r in rounds):.1f} ms "
+            f"({statistics.median(r[1] for r in rounds):.1f} API calls per VM: deploy + queryAsyncJobResult polls)"
+        )
+        print(
+            f"benchmark client CPU per deployed VM (signing, HTTP, JSON; same machine): "
+            f"{statistics.median(r[3] for r in rounds):.1f} ms"
+        )
         print(f"load average (1 min) at the end: {os.getloadavg()[0]:.2f} (2 cores; other work skews the figures)")
         print(f"RSS after the deploys: {rss_mb(proc.pid):.0f} MB")
     finally:

@@ -28,8 +28,13 @@ def find_out(given: str | None) -> Path | None:
 
 def sizes(out: Path) -> None:
     """Print the artefacts' sizes."""
-    for name in ("virga-appliance-rootfs.qcow2", "virga-appliance.qcow2", "virga-appliance.tar",
-                 "virga-appliance-libvirt.box", "virga-appliance-virtualbox.box"):
+    for name in (
+        "virga-appliance-rootfs.qcow2",
+        "virga-appliance.qcow2",
+        "virga-appliance.tar",
+        "virga-appliance-libvirt.box",
+        "virga-appliance-virtualbox.box",
+    ):
         if (out / name).exists():
             print(f"size {name}: {(out / name).stat().st_size / 2**20:.0f} MiB")
     if (out / "build-seconds").exists():
@@ -49,8 +54,11 @@ FIGURES = (
     ("boot to first guest Running", None, "first guest virga-first Running"),
     ("boot to cloud ready (first boot done)", None, "VIRGA-STATUS api=ready"),
     ("template registered to ready", "registering the virga-tiny template", "template virga-tiny ready"),
-    ("first boot (API answering) to first guest Running", "creating the root admin's password",
-     "first guest virga-first Running"),
+    (
+        "first boot (API answering) to first guest Running",
+        "creating the root admin's password",
+        "first guest virga-first Running",
+    ),
     ("template ready to first guest Running", "template virga-tiny ready", "first guest virga-first Running"),
 )
 

@@ -41,10 +41,25 @@ async def define(d: LibvirtDriver, pool: PoolSpec, tmpl: TemplateSpec, bridge: s
     vol = VolumeSpec(uuid=str(uuid.uuid4()), name="ROOT", size_bytes=64 << 20, pool=pool)
     info = await d.prepare_volume(vol, tmpl)
     vid = str(uuid.uuid4())
-    nic = NicSpec(uuid="n", mac="02:00:00:be:" + vid[:2] + ":" + vid[2:4], ip=None, netmask=None, gateway=None,
-                  network_uuid="n", bridge=bridge)
-    spec = InstanceSpec(uuid=vid, name=f"virga-bench-{vid[:8]}", display_name="bench", cpus=1, cpu_mhz=0,
-                        memory_mb=160, volumes=(replace(vol, path=info.path),), nics=(nic,) if bridge else ())
+    nic = NicSpec(
+        uuid="n",
+        mac="02:00:00:be:" + vid[:2] + ":" + vid[2:4],
+        ip=None,
+        netmask=None,
+        gateway=None,
+        network_uuid="n",
+        bridge=bridge,
+    )
+    spec = InstanceSpec(
+        uuid=vid,
+        name=f"virga-bench-{vid[:8]}",
+        display_name="bench",
+        cpus=1,
+        cpu_mhz=0,
+        memory_mb=160,
+        volumes=(replace(vol, path=info.path),),
+        nics=(nic,) if bridge else (),
+    )
     await d.create_instance(spec)
     return spec
 
@@ -64,8 +79,20 @@ async def driver_boot(d: LibvirtDriver, pool: PoolSpec, tmpl: TemplateSpec, brid
 
 def raw_boot(args: list[str]) -> float:
     """Seconds from exec of qemu-system-x86_64 -accel tcg to the login line."""
-    cmd = ["qemu-system-x86_64", "-accel", "tcg", "-m", "160", "-nographic", "-nodefaults", "-serial", "stdio",
-           "-net", "none", *args]
+    cmd = [
+        "qemu-system-x86_64",
+        "-accel",
+        "tcg",
+        "-m",
+        "160",
+        "-nographic",
+        "-nodefaults",
+        "-serial",
+        "stdio",
+        "-net",
+        "none",
+        *args,
+    ]
     t0 = time.monotonic()
     proc = subprocess.Popen(cmd, stdout=subprocess.PIPE, stdin=subprocess.DEVNULL)
     buf = b""
@@ -98,8 +125,10 @@ async def memory_per_guest(d: LibvirtDriver, pool: PoolSpec, tmpl: TemplateSpec,
     used = tracemalloc.get_traced_memory()[0] - base
     rss = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss - rss0
     tracemalloc.stop()
-    print(f"driver memory per running guest: {used / n / 1024:.1f} KiB (tracemalloc), "
-          f"{rss / n:.0f} KiB (max RSS growth), over {n} guests")
+    print(
+        f"driver memory per running guest: {used / n / 1024:.1f} KiB (tracemalloc), "
+        f"{rss / n:.0f} KiB (max RSS growth), over {n} guests"
+    )
     for spec in specs:
         await d.destroy_instance(spec.uuid)
         await d.delete_volume(spec.volumes[0])
@@ -109,16 +138,36 @@ def dhcp_on(bridge: str, gateway: str = "10.77.1.1") -> tuple[str, subprocess.Po
     """A DHCP server (dnsmasq in a namespace of its own, a veth into the bridge), like a virtual router's."""
     ns = f"vgb{uuid.uuid4().hex[:6]}"
     outer, inner = f"{ns}o", f"{ns}i"
-    for cmd in (["ip", "netns", "add", ns], ["ip", "link", "add", outer, "type", "veth", "peer", "name", inner],
-                ["ip", "link", "set", outer, "master", bridge, "up"], ["ip", "link", "set", inner, "netns", ns],
-                ["ip", "-n", ns, "addr", "add", f"{gateway}/24", "dev", inner],
-                ["ip", "-n", ns, "link", "set", inner, "up"]):
+    for cmd in (
+        ["ip", "netns", "add", ns],
+        ["ip", "link", "add", outer, "type", "veth", "peer", "name", inner],
+        ["ip", "link", "set", outer, "master", bridge, "up"],
+        ["ip", "link", "set", inner, "netns", ns],
+        ["ip", "-n", ns, "addr", "add", f"{gateway}/24", "dev", inner],
+        ["ip", "-n", ns, "link", "set", inner, "up"],
+    ):
         subprocess.run(cmd, check=True)
     base = gateway.rsplit(".", 1)[0]
-    proc = subprocess.Popen(["ip", "netns", "exec", ns, "dnsmasq", "--no-daemon", "--port=0", "--bind-interfaces",
-                             f"--interface={inner}", f"--dhcp-range={base}.50,{base}.200,1h",
-                             f"--dhcp-leasefile=/tmp/{ns}.leases", "--no-resolv", "--no-hosts", "--no-ping"],
-                            stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    proc = subprocess.Popen(
+        [
+            "ip",
+            "netns",
+            "exec",
+            ns,
+            "dnsmasq",
+            "--no-daemon",
+            "--port=0",
+            "--bind-interfaces",
+            f"--interface={inner}",
+            f"--dhcp-range={base}.50,{base}.200,1h",
+            f"--dhcp-leasefile=/tmp/{ns}.leases",
+            "--no-resolv",
+            "--no-hosts",
+            "--no-ping",
+        ],
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+    )
     return ns, proc
 
 
@@ -170,9 +219,17 @@ async def api_site(image: Path) -> AsyncIterator[Callable[[int], Awaitable[float
         """Deploy one guest, wait for its login line in the console log, expunge it."""
         assert site is not None
         t0 = time.monotonic()
-        vm = (await admin.run("deployVirtualMachine", zoneid=cloud.zone, templateid=site.template,
-                              serviceofferingid=site.offering, networkids=site.network, hostid=site.host,
-                              name=f"bench-{i}"))["virtualmachine"]
+        vm = (
+            await admin.run(
+                "deployVirtualMachine",
+                zoneid=cloud.zone,
+                templateid=site.template,
+                serviceofferingid=site.offering,
+                networkids=site.network,
+                hostid=site.host,
+                name=f"bench-{i}",
+            )
+        )["virtualmachine"]
         JOBS.append(time.monotonic() - t0)
         await wait_in_file(Path("/var/log/libvirt/qemu") / f"{vm['instancename']}.console.log", LOGIN, 300)
         elapsed = time.monotonic() - t0
@@ -220,26 +277,41 @@ async def main(runs: int) -> None:
     try:
         await d.connect()
         overlay = path / "raw-overlay.qcow2"
-        subprocess.run(["qemu-img", "create", "-q", "-f", "qcow2", "-F", "qcow2", "-b", str(image), str(overlay)],
-                       check=True)
+        subprocess.run(
+            ["qemu-img", "create", "-q", "-f", "qcow2", "-F", "qcow2", "-b", str(image), str(overlay)], check=True
+        )
         async with api_site(image) as api_boot:
             for i in range(runs):  # interleaved, so that load changes hit every variant alike
                 api.append(await api_boot(i))
                 drv.append(await driver_boot(d, pool, tmpl, None))
                 nic.append(await driver_boot(d, pool, tmpl, bridge))
                 disk.append(raw_boot(["-drive", f"file={overlay},if=virtio"]))
-                kern.append(raw_boot(["-kernel", str(image.parent / "vmlinuz"), "-initrd",
-                                      str(image.parent / "initrd.gz"), "-append", "console=ttyS0 quiet loglevel=3"]))
+                kern.append(
+                    raw_boot(
+                        [
+                            "-kernel",
+                            str(image.parent / "vmlinuz"),
+                            "-initrd",
+                            str(image.parent / "initrd.gz"),
+                            "-append",
+                            "console=ttyS0 quiet loglevel=3",
+                        ]
+                    )
+                )
         print(f"deployVirtualMachine job done (VM Running), median: {statistics.median(JOBS):.2f} s")
         m_api, m_drv, m_nic, m_disk, m_kern = (statistics.median(x) for x in (api, drv, nic, disk, kern))
         print(f"medians of {runs} runs (TCG; the machine may be loaded: see `uptime`)")
         print(f"raw qemu -accel tcg, direct kernel -> login: {m_kern:.2f} s   (the baseline)")
         print(f"raw qemu -accel tcg, same disk (BIOS+syslinux) -> login: {m_disk:.2f} s  ({m_disk - m_kern:+.2f} s)")
-        print(f"driver define+start, no NIC -> login: {m_drv:.2f} s  ({m_drv - m_kern:+.2f} s vs baseline, "
-              f"{m_drv - m_disk:+.2f} s vs same disk)")
+        print(
+            f"driver define+start, no NIC -> login: {m_drv:.2f} s  ({m_drv - m_kern:+.2f} s vs baseline, "
+            f"{m_drv - m_disk:+.2f} s vs same disk)"
+        )
         print(f"driver define+start, NIC without DHCP server -> login: {m_nic:.2f} s  ({m_nic - m_kern:+.2f} s)")
-        print(f"deployVirtualMachine (API, NIC with DHCP) -> login: {m_api:.2f} s  ({m_api - m_kern:+.2f} s vs "
-              f"baseline, {m_api - m_disk:+.2f} s vs same disk)")
+        print(
+            f"deployVirtualMachine (API, NIC with DHCP) -> login: {m_api:.2f} s  ({m_api - m_kern:+.2f} s vs "
+            f"baseline, {m_api - m_disk:+.2f} s vs same disk)"
+        )
         await memory_per_guest(d, pool, tmpl, bridge, 3)
     finally:
         await d.close()

@@ -47,9 +47,10 @@ def bring_up(mgr: RouterManager, runs: int) -> list[float]:
 def firewall_change(mgr: RouterManager, runs: int) -> tuple[list[float], list[float]]:
     """Apply a 1,000-rule firewall change vs loading the same ruleset with `nft -f` alone."""
     base = sample(sid(800))
-    rules = tuple(FirewallRule(SNAT, "tcp", PortRange.one(10000 + n),
-                               source_cidrs=(f"10.{n // 250}.{n % 250}.0/24",))
-                  for n in range(1000))
+    rules = tuple(
+        FirewallRule(SNAT, "tcp", PortRange.one(10000 + n), source_cidrs=(f"10.{n // 250}.{n % 250}.0/24",))
+        for n in range(1000)
+    )
     mgr.apply_sync(dataclasses.replace(base, firewall=rules))
     ns = f"vr-{base.short_id}"
     ours, baseline = [], []
@@ -95,12 +96,16 @@ def main() -> None:
     mgr = RouterManager(tmp / "state", host_netns=host)
     try:
         up = bring_up(mgr, args.runs)
-        print(f"router bring-up (netns, links, dnsmasq, nftables, haproxy, metadata): "
-              f"median {statistics.median(up) * 1000:.0f} ms over {args.runs} (target < 1000 ms)")
+        print(
+            f"router bring-up (netns, links, dnsmasq, nftables, haproxy, metadata): "
+            f"median {statistics.median(up) * 1000:.0f} ms over {args.runs} (target < 1000 ms)"
+        )
         ours, nft = firewall_change(mgr, args.runs)
-        print(f"1,000-rule firewall change via apply(): median {statistics.median(ours) * 1000:.0f} ms; "
-              f"`nft -f` alone: {statistics.median(nft) * 1000:.0f} ms; ratio "
-              f"{statistics.median(ours) / statistics.median(nft):.2f}x (target < 200 ms)")
+        print(
+            f"1,000-rule firewall change via apply(): median {statistics.median(ours) * 1000:.0f} ms; "
+            f"`nft -f` alone: {statistics.median(nft) * 1000:.0f} ms; ratio "
+            f"{statistics.median(ours) / statistics.median(nft):.2f}x (target < 200 ms)"
+        )
         rss, nproc = memory(mgr, args.routers)
         print(f"{args.routers} routers: {nproc} processes, RSS {rss / 1024:.0f} MiB together (target < 1024 MiB)")
     finally:

@@ -51,8 +51,10 @@ def report(name: str, ours: list[float], base: list[float], size: int) -> None:
     """Print medians, throughput and the ratio (baseline time / our time; >= 0.9 is the target)."""
     mo, mb = statistics.median(ours), statistics.median(base)
     mib = size / (1 << 20)
-    print(f"{name:40s} virga {mib / mo:7.1f} MiB/s ({mo:.2f}s)  baseline {mib / mb:7.1f} MiB/s ({mb:.2f}s)"
-          f"  ratio {mb / mo:.2f}")
+    print(
+        f"{name:40s} virga {mib / mo:7.1f} MiB/s ({mo:.2f}s)  baseline {mib / mb:7.1f} MiB/s ({mb:.2f}s)"
+        f"  ratio {mb / mo:.2f}"
+    )
 
 
 async def _virga_fetch(url: str, store: ImageStore, work: Path, digest: str | None) -> tuple[float, float]:
@@ -67,8 +69,14 @@ async def _virga_fetch(url: str, store: ImageStore, work: Path, digest: str | No
     dl.land = timed_land
     try:
         t0 = time.perf_counter()
-        await download(url, store, template_path(1, uuid.uuid4().hex[:8], "t", "qcow2"), checksum=digest,
-                       expected_format="qcow2", staging_dir=str(work / "staging"))
+        await download(
+            url,
+            store,
+            template_path(1, uuid.uuid4().hex[:8], "t", "qcow2"),
+            checksum=digest,
+            expected_format="qcow2",
+            staging_dir=str(work / "staging"),
+        )
         return marks[-1] - t0, time.perf_counter() - t0
     finally:
         dl.land = real_land
@@ -102,8 +110,9 @@ async def bench_download(work: Path, store: ImageStore, base_url: str, runs: int
         fig["curl_sum"].append(await _shell(f"curl -sSf -o '{out}' '{url}' && sha256sum '{out}' >/dev/null"))
         out.unlink()
         dest = store.url_for(f"curl-{uuid.uuid4().hex[:6]}.qcow2")
-        fig["curl_cp"].append(await _shell(f"curl -sSf -o '{out}' '{url}' && sha256sum '{out}' >/dev/null"
-                                           f" && nfs-cp '{out}' '{dest}'"))
+        fig["curl_cp"].append(
+            await _shell(f"curl -sSf -o '{out}' '{url}' && sha256sum '{out}' >/dev/null && nfs-cp '{out}' '{dest}'")
+        )
         out.unlink()
     report("download, no checksum vs curl -o", fig["plain"], fig["curl"], size)
     report("download+sha256 vs curl -o", fig["hashed"], fig["curl"], size)
@@ -122,8 +131,22 @@ async def bench_copy_to_primary(work: Path, store: ImageStore, runs: int) -> Non
         pool.mkdir()
         ours.append(await timed(partial(ensure_on_primary, store, path, pool)))
         dst = work / f"plain{i}.qcow2"
-        base.append(await timed(partial(asyncio.to_thread, sh, "qemu-img", "convert", "-f", "qcow2", "-O", "qcow2",
-                                        store.url_for(path), str(dst))))
+        base.append(
+            await timed(
+                partial(
+                    asyncio.to_thread,
+                    sh,
+                    "qemu-img",
+                    "convert",
+                    "-f",
+                    "qcow2",
+                    "-O",
+                    "qcow2",
+                    store.url_for(path),
+                    str(dst),
+                )
+            )
+        )
         shutil.rmtree(pool)
         dst.unlink()
     report("copy-to-primary vs qemu-img convert", ours, base, (work / "www" / "tmpl.qcow2").stat().st_size)
@@ -139,8 +162,11 @@ async def bench_backup(work: Path, store: ImageStore, runs: int) -> None:
         dest = snapshot_path(1, 1, str(uuid.uuid4()))
         ours.append(await timed(partial(backup_snapshot, str(vol), store, dest)))
         url = store.url_for(f"plain-{uuid.uuid4().hex[:6]}.qcow2")
-        base.append(await timed(partial(asyncio.to_thread, sh, "qemu-img", "convert", "-f", "qcow2", "-O", "qcow2",
-                                        str(vol), url)))
+        base.append(
+            await timed(
+                partial(asyncio.to_thread, sh, "qemu-img", "convert", "-f", "qcow2", "-O", "qcow2", str(vol), url)
+            )
+        )
     report("snapshot backup (200M/1G) vs convert", ours, base, 200 << 20)
 
 
@@ -156,8 +182,10 @@ def load_line(before: tuple[int, int], label: str) -> str:
     busy, total = cpu_sample()
     share = 100 * (busy - before[0]) / max(1, total - before[1])
     one, five, _ = os.getloadavg()
-    return (f"{label}: load average {one:.2f} (1 min) {five:.2f} (5 min), {os.cpu_count()} CPUs "
-            f"{share:.0f}% busy over the run (this benchmark included)")
+    return (
+        f"{label}: load average {one:.2f} (1 min) {five:.2f} (5 min), {os.cpu_count()} CPUs "
+        f"{share:.0f}% busy over the run (this benchmark included)"
+    )
 
 
 async def main() -> None:
@@ -177,16 +205,21 @@ async def main() -> None:
         raw.unlink()
         link = NetnsLink.create()
         g = Ganesha(work / "ganesha", link.ns_addr, netns=link.name, private_rpcbind=True)
-        srv = subprocess.Popen([sys.executable, "-m", "tests.storage.httpserver", "--root", str(work / "www")],
-                               stdout=subprocess.PIPE, text=True)
+        srv = subprocess.Popen(
+            [sys.executable, "-m", "tests.storage.httpserver", "--root", str(work / "www")],
+            stdout=subprocess.PIPE,
+            text=True,
+        )
         try:
             port = int(srv.stdout.readline()) if srv.stdout else 0
             await g.export(str(work / "export"))
             await g.start()
             store = ImageStore(g.url_for(str(work / "export")))
             one, five, _ = os.getloadavg()
-            print(f"runs={args.runs}, template {args.size_mib} MiB of random data (qcow2), medians; "
-                  f"load average before: {one:.2f} (1 min) {five:.2f} (5 min)")
+            print(
+                f"runs={args.runs}, template {args.size_mib} MiB of random data (qcow2), medians; "
+                f"load average before: {one:.2f} (1 min) {five:.2f} (5 min)"
+            )
             started = cpu_sample()
             if args.only in (None, "download"):
                 await bench_download(work, store, f"http://127.0.0.1:{port}", args.runs)

@@ -30,12 +30,24 @@ WORDS = ("vm-01", "run", "host-4", "stop", "10.0.3")
 
 def vm(n: int) -> dict[str, Any]:
     """One VM as listVirtualMachines returns it."""
-    return {"id": f"00000000-0000-4000-8000-{n:012d}", "name": f"vm-{n:05d}", "displayname": f"vm-{n:05d}",
-            "state": STATES[n % len(STATES)], "hostname": f"sim-host-{n % 50}", "hostid": f"h{n % 50}",
-            "serviceofferingname": "Small Instance", "templatename": "tiny-linux", "zonename": "bench-zone",
-            "zoneid": "z1", "created": "2026-01-05T10:00:00+0000", "account": "admin", "domain": "ROOT",
-            "cpunumber": 1, "memory": 512, "nic": [{"ipaddress": f"10.{n // 65536}.{n // 256 % 256}.{n % 256}",
-                                                    "isdefault": True, "networkid": "n1"}]}
+    return {
+        "id": f"00000000-0000-4000-8000-{n:012d}",
+        "name": f"vm-{n:05d}",
+        "displayname": f"vm-{n:05d}",
+        "state": STATES[n % len(STATES)],
+        "hostname": f"sim-host-{n % 50}",
+        "hostid": f"h{n % 50}",
+        "serviceofferingname": "Small Instance",
+        "templatename": "tiny-linux",
+        "zonename": "bench-zone",
+        "zoneid": "z1",
+        "created": "2026-01-05T10:00:00+0000",
+        "account": "admin",
+        "domain": "ROOT",
+        "cpunumber": 1,
+        "memory": 512,
+        "nic": [{"ipaddress": f"10.{n // 65536}.{n // 256 % 256}.{n % 256}", "isdefault": True, "networkid": "n1"}],
+    }
 
 
 class BulkClient(VirgaClient):
@@ -45,8 +57,9 @@ class BulkClient(VirgaClient):
         """Prepare the JSON answer once; every request goes through the client's own send and decode."""
         super().__init__("http://bench.invalid")
         self.vm_lists = 0
-        self.payload = json.dumps({"listvirtualmachinesresponse": {
-            "count": n, "virtualmachine": [vm(i) for i in range(n)]}}).encode()
+        self.payload = json.dumps(
+            {"listvirtualmachinesresponse": {"count": n, "virtualmachine": [vm(i) for i in range(n)]}}
+        ).encode()
         self.http = httpx.AsyncClient(base_url="http://bench.invalid", transport=httpx.MockTransport(self.answer))
 
     def answer(self, request: httpx.Request) -> httpx.Response:
@@ -143,8 +156,10 @@ def pct(values: list[float], q: float) -> float:
 
 def line(label: str, values: list[float]) -> str:
     """p50/p95/max of a list of durations."""
-    return (f"{label:34} p50 {pct(values, 0.5):6.1f}  p95 {pct(values, 0.95):6.1f}  max {pct(values, 1):6.1f} ms"
-            f"  (n={len(values)})")
+    return (
+        f"{label:34} p50 {pct(values, 0.5):6.1f}  p95 {pct(values, 0.95):6.1f}  max {pct(values, 1):6.1f} ms"
+        f"  (n={len(values)})"
+    )
 
 
 def main() -> None:
@@ -160,8 +175,10 @@ def main() -> None:
     quiet = asyncio.run(one_run(args.vms, refresh=3600.0))  # no background refresh during the keystrokes
     base = asyncio.run(one_run(10))  # 10 VMs, same refreshes
     rss = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
-    print(f"VMs in the table: {args.vms}; refresh every {REFRESH_S} s while typing "
-          f"({int(sum(total['refreshes']))} full list refreshes during the timed keys)")
+    print(
+        f"VMs in the table: {args.vms}; refresh every {REFRESH_S} s while typing "
+        f"({int(sum(total['refreshes']))} full list refreshes during the timed keys)"
+    )
     print(f"start-up to first paint (median):   {statistics.median(total['paint']) * 1000:6.0f} ms  (target < 1500)")
     print(line("filter keystroke -> frame:", total["frame"]) + "  (target < 100)")
     print(line("page-down -> frame:", total["scroll"]))

@@ -84,8 +84,12 @@ def _parse_expires(text: str) -> datetime:
 
 Principal = tuple[User, Account, Domain]
 # Built once: every request runs it (see virga.db.by_column for why that matters).
-PRINCIPAL = (select(User, Account, Domain).join(Account, Account.id == User.account_id)
-             .join(Domain, Domain.id == Account.domain_id).where(User.removed == None))  # noqa: E711
+PRINCIPAL = (
+    select(User, Account, Domain)
+    .join(Account, Account.id == User.account_id)
+    .join(Domain, Domain.id == Account.domain_id)
+    .where(User.removed == None)
+)
 BY_APIKEY = PRINCIPAL.where(User.apikey == bindparam("v"))
 BY_USER_ID = PRINCIPAL.where(User.id == bindparam("v"))
 BY_USERNAME = PRINCIPAL.where(User.username == bindparam("v"))
@@ -133,8 +137,9 @@ def lookup(db: Session, stmt: Any, value: Any) -> Principal | None:
 @event.listens_for(Session, "after_flush")
 def _forget_principals(session: Session, _ctx: Any) -> None:
     """Empty the principal cache when a flush writes a user, account or domain."""
-    if _PRINCIPALS and any(isinstance(o, User | Account | Domain)
-                           for o in (*session.new, *session.dirty, *session.deleted)):
+    if _PRINCIPALS and any(
+        isinstance(o, User | Account | Domain) for o in (*session.new, *session.dirty, *session.deleted)
+    ):
         _PRINCIPALS.clear()
 
 

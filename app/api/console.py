@@ -29,9 +29,11 @@ TOKEN_TTL = 60.0
 # websocket close codes (4000-4999 are for applications)
 BAD_TOKEN, GONE, FAILED = 4401, 4404, 4500
 
-FIELDS.update({
-    "consoleendpoint": "success details url websocket virtualmachineid kind expires",
-})
+FIELDS.update(
+    {
+        "consoleendpoint": "success details url websocket virtualmachineid kind expires",
+    }
+)
 
 
 @dataclass(frozen=True)
@@ -71,9 +73,14 @@ def console_capable(hypervisor: str) -> bool:
     return Capability.SERIAL_CONSOLE in cls.capabilities and cls.open_console is not Driver.open_console
 
 
-@api("createConsoleEndpoint", "Creates a one-time endpoint to a running VM's serial console", "consoleendpoint", [
-    Param("virtualmachineid", "uuid", required=True, description="the ID of the virtual machine"),
-])
+@api(
+    "createConsoleEndpoint",
+    "Creates a one-time endpoint to a running VM's serial console",
+    "consoleendpoint",
+    [
+        Param("virtualmachineid", "uuid", required=True, description="the ID of the virtual machine"),
+    ],
+)
 async def create_console_endpoint(ctx: Ctx) -> dict[str, Any]:
     """Check the caller may use the VM and its host has a console; answer the websocket to open."""
     vm = ctx.get(VirtualMachine, ctx.args.virtualmachineid, "virtualmachineid")
@@ -86,12 +93,19 @@ async def create_console_endpoint(ctx: Ctx) -> dict[str, Any]:
         raise InvalidParameter(f"Serial consoles are not supported by the {hv} hypervisor (VM {vm.name})")
     token, _ = issue(vm)
     expires = datetime.now(UTC) + timedelta(seconds=TOKEN_TTL)
-    return {"consoleendpoint": clean({
-        "success": True, "virtualmachineid": vm.uuid, "kind": "serial", "expires": expires,
-        "details": f"serial console of VM {vm.name}: connect within {int(TOKEN_TTL)} s, once",
-        "url": f"{PATH}?token={token}",
-        "websocket": {"token": token, "path": PATH, "extra": "binary frames carry raw console bytes"},
-    })}
+    return {
+        "consoleendpoint": clean(
+            {
+                "success": True,
+                "virtualmachineid": vm.uuid,
+                "kind": "serial",
+                "expires": expires,
+                "details": f"serial console of VM {vm.name}: connect within {int(TOKEN_TTL)} s, once",
+                "url": f"{PATH}?token={token}",
+                "websocket": {"token": token, "path": PATH, "extra": "binary frames carry raw console bytes"},
+            }
+        )
+    }
 
 
 async def _open(app: VirgaApp, ticket: Ticket) -> ConsoleStream:

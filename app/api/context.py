@@ -83,7 +83,8 @@ class Ctx:
             stmt = _REFS.get(model)
             if stmt is None:
                 stmt = _REFS[model] = select(model.id, model.uuid, model.name).where(
-                    model.id.in_(bindparam("v", expanding=True)))
+                    model.id.in_(bindparam("v", expanding=True))
+                )
             for pk, uuid, name in self.db.exec(stmt, params={"v": missing}):
                 self._refs[(model, pk)] = (uuid, name)
 
@@ -114,8 +115,7 @@ class Ctx:
                 stmt = select(*models)
                 for other in models[1:]:  # single-row lookups side by side: an explicit ON TRUE, not a cross join
                     stmt = stmt.join_from(models[0], other, true())
-                stmt = _JOINED[models] = stmt.where(
-                    *(m.uuid == bindparam(f"u{i}") for i, m in enumerate(models)))  # type: ignore[attr-defined]
+                stmt = _JOINED[models] = stmt.where(*(m.uuid == bindparam(f"u{i}") for i, m in enumerate(models)))  # type: ignore[attr-defined]
             row = self.db.exec(stmt, params={f"u{i}": u for i, (_, u, _) in enumerate(wanted)}).first()
             if row is not None and all(r.removed is None and self.can_see(r) for r in row):
                 return list(row)
@@ -149,8 +149,9 @@ class Ctx:
         if isinstance(row, Owned) or account_id is not None:
             if account_id == self.account.id:
                 return True
-            return bool(getattr(row, "acltype", "") == "Domain" and self.domain.path.startswith(
-                self.domain_path(domain_id)))
+            return bool(
+                getattr(row, "acltype", "") == "Domain" and self.domain.path.startswith(self.domain_path(domain_id))
+            )
         if domain_id is not None:
             return self.domain.path.startswith(self.domain_path(domain_id))
         return True
@@ -162,7 +163,7 @@ class Ctx:
 
     def subtree_ids(self, domain: Domain) -> list[int]:
         """Ids of a domain and all its descendants."""
-        stmt = select(Domain.id).where(Domain.path.startswith(domain.path), Domain.removed == None)  # noqa: E711
+        stmt = select(Domain.id).where(Domain.path.startswith(domain.path), Domain.removed == None)
         return [i for i in self.db.exec(stmt) if i is not None]
 
     def owner(self) -> tuple[Account, Domain]:
@@ -173,8 +174,9 @@ class Ctx:
         if not domain_uuid:
             raise InvalidParameter("Parameter domainid is required with account")
         dom = self.get(Domain, domain_uuid, "domainid")
-        acct = self.db.exec(select(Account).where(
-            Account.name == name, Account.domain_id == dom.id, Account.removed == None)).first()  # noqa: E711
+        acct = self.db.exec(
+            select(Account).where(Account.name == name, Account.domain_id == dom.id, Account.removed == None)
+        ).first()
         if acct is None:
             raise InvalidParameter(f"Unable to find account {name} in domain {dom.name}")
         if acct.id != self.account.id and self.role == USER:
@@ -214,11 +216,18 @@ class Ctx:
         stmt = select(Domain.id).where(Domain.path.in_(paths))
         return [i for i in self.db.exec(stmt) if i is not None]
 
-    def page(self, stmt: Any, model: Any, *, keyword: tuple[str, ...] = ("name",),
-             resourcetype: str | None = None, order: Any = None) -> tuple[list[Any], int]:
+    def page(
+        self,
+        stmt: Any,
+        model: Any,
+        *,
+        keyword: tuple[str, ...] = ("name",),
+        resourcetype: str | None = None,
+        order: Any = None,
+    ) -> tuple[list[Any], int]:
         """Apply id/name/keyword/tags filters, count the total, and return one page."""
         args = self.args
-        stmt = stmt.where(model.removed == None)  # noqa: E711
+        stmt = stmt.where(model.removed == None)
         if args.get("id"):
             stmt = stmt.where(model.uuid == args["id"])
         if args.get("ids"):
@@ -231,8 +240,11 @@ class Ctx:
         if args.get("tags") and resourcetype:
             for tag in args["tags"]:
                 sub = select(ResourceTag.resource_id).where(
-                    ResourceTag.resourcetype == resourcetype, ResourceTag.key == tag.get("key"),
-                    ResourceTag.value == tag.get("value"), ResourceTag.removed == None)  # noqa: E711
+                    ResourceTag.resourcetype == resourcetype,
+                    ResourceTag.key == tag.get("key"),
+                    ResourceTag.value == tag.get("value"),
+                    ResourceTag.removed == None,
+                )
                 stmt = stmt.where(model.id.in_(sub))
         count = self.db.exec(select(func.count()).select_from(stmt.subquery())).one()
         size = args.get("pagesize") or DEFAULT_PAGE_SIZE

@@ -94,10 +94,21 @@ def _queue(app: VirgaApp, s: Session, ctx: Ctx, cmd: Command, pending: Pending) 
     """Persist the job with the synchronous part's changes, then wake the workers."""
     if not cmd.is_async:
         raise InvalidParameter(f"{cmd.name} is not an asynchronous command")
-    job = insert_row(s, AsyncJob, {  # a Core insert: every async call writes one, nothing reads it back here
-        "cmd": f"virga.api.{cmd.name}", "command": cmd.name, "params": pending.params, "account_id": ctx.account.id,
-        "domain_id": ctx.account.domain_id, "user_id": ctx.user.id, "instancetype": pending.instancetype,
-        "instance_uuid": pending.instance_uuid, "state": "queued"})
+    job = insert_row(
+        s,
+        AsyncJob,
+        {  # a Core insert: every async call writes one, nothing reads it back here
+            "cmd": f"virga.api.{cmd.name}",
+            "command": cmd.name,
+            "params": pending.params,
+            "account_id": ctx.account.id,
+            "domain_id": ctx.account.domain_id,
+            "user_id": ctx.user.id,
+            "instancetype": pending.instancetype,
+            "instance_uuid": pending.instance_uuid,
+            "state": "queued",
+        },
+    )
     s.commit()
     app.jobs.notify()
     body: dict[str, Any] = {"jobid": job.uuid}

@@ -106,8 +106,16 @@ def _date(raw: Any, p: Param) -> datetime:
 
 
 _PARSERS: dict[str, Callable[[Any, Param], Any]] = {
-    "string": _string, "uuid": _uuid_value, "integer": _integer, "long": _integer, "short": _integer,
-    "boolean": _boolean, "list": _list, "uuidlist": _uuid_list, "map": _map, "date": _date,
+    "string": _string,
+    "uuid": _uuid_value,
+    "integer": _integer,
+    "long": _integer,
+    "short": _integer,
+    "boolean": _boolean,
+    "list": _list,
+    "uuidlist": _uuid_list,
+    "map": _map,
+    "date": _date,
 }
 
 
@@ -135,10 +143,19 @@ COMMANDS: dict[str, Command] = {}
 _LOWER: dict[str, str] = {}
 
 # Parameters every command accepts (transport, auth, paging).
-COMMON = frozenset({
-    "command", "response", "apikey", "signature", "signatureversion", "expires", "sessionkey",
-    "_", "projectid",
-})
+COMMON = frozenset(
+    {
+        "command",
+        "response",
+        "apikey",
+        "signature",
+        "signatureversion",
+        "expires",
+        "sessionkey",
+        "_",
+        "projectid",
+    }
+)
 PAGING = (
     Param("keyword", description="List by keyword"),
     Param("page", "integer", description="Page number (1-based), with pagesize"),
@@ -148,8 +165,15 @@ PAGING = (
 
 
 def api(
-    name: str, description: str, response: str, params: list[Param] | tuple[Param, ...] = (),
-    *, is_async: bool = False, roles: frozenset[str] = ALL_ROLES, auth: bool = True, paged: bool = False,
+    name: str,
+    description: str,
+    response: str,
+    params: list[Param] | tuple[Param, ...] = (),
+    *,
+    is_async: bool = False,
+    roles: frozenset[str] = ALL_ROLES,
+    auth: bool = True,
+    paged: bool = False,
 ) -> Callable[[Callable[..., Any]], Callable[..., Any]]:
     """Register a handler as an API command."""
 

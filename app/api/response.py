@@ -68,6 +68,6 @@ def _xml(name: str, value: Any) -> str:
 
 def to_xml(data: dict[str, Any]) -> bytes:
     """Serialise a response as CloudStack-style XML."""
-    (root, body), = data.items()
+    ((root, body),) = data.items()
     inner = "".join(_xml(k, v) for k, v in body.items())
     return f'<?xml version="1.0" encoding="UTF-8"?><{root} cloud-stack-version="4.19.0">{inner}</{root}>'.encode()

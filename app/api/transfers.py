@@ -42,7 +42,7 @@ def _locate(s: Session, kind: str, uuid: str) -> tuple[str, str]:
         from virga.services import volupload
 
         return volupload.store_file(s, uuid)
-    t = s.exec(select(Template).where(Template.uuid == uuid, Template.removed == None)).first()  # noqa: E711
+    t = s.exec(select(Template).where(Template.uuid == uuid, Template.removed == None)).first()
     if t is None or kind not in ("template", "iso") or t.is_iso != (kind == "iso"):
         raise InvalidParameter(f"Unable to find {kind} with id {uuid}")
     return uploads.store_file(s, t)
@@ -56,8 +56,9 @@ def routes(app: VirgaApp) -> list[Route]:
         kind, uuid, h = request.path_params["kind"], request.path_params["uuid"], request.headers
         try:
             with app.db.session() as s:
-                uploads.check_upload(s, kind, uuid, h.get("x-signature", ""), h.get("x-metadata", ""),
-                                     h.get("x-expires", ""))
+                uploads.check_upload(
+                    s, kind, uuid, h.get("x-signature", ""), h.get("x-metadata", ""), h.get("x-expires", "")
+                )
             store = _receiver(app, kind, uploads.metadata_of(h.get("x-metadata", "")))
             body = file_field(request.stream(), boundary_of(h.get("content-type", "")))
             length = h.get("content-length", "")
@@ -71,17 +72,26 @@ def routes(app: VirgaApp) -> list[Route]:
         kind, uuid = request.path_params["kind"], request.path_params["uuid"]
         try:
             with app.db.session() as s:
-                uploads.check_download(s, request.url.path, request.query_params.get("expires", ""),
-                                       request.query_params.get("signature", ""))
+                uploads.check_download(
+                    s,
+                    request.url.path,
+                    request.query_params.get("expires", ""),
+                    request.query_params.get("signature", ""),
+                )
                 store_url, rel = _locate(s, kind, uuid)
             size = await _size(store_url, rel)
         except CloudError as err:
             return _error(err)
-        return StreamingResponse(_nfs_cat(f"{store_url.rstrip('/')}/{rel}"), media_type="application/octet-stream",
-                                 headers={"Content-Length": str(size)})
+        return StreamingResponse(
+            _nfs_cat(f"{store_url.rstrip('/')}/{rel}"),
+            media_type="application/octet-stream",
+            headers={"Content-Length": str(size)},
+        )
 
-    return [Route("/upload/{kind}/{uuid}", upload_file, methods=["POST"]),
-            Route("/download/{kind}/{uuid}/{name}", download_file, methods=["GET"])]
+    return [
+        Route("/upload/{kind}/{uuid}", upload_file, methods=["POST"]),
+        Route("/download/{kind}/{uuid}/{name}", download_file, methods=["GET"]),
+    ]
 
 
 async def _size(store_url: str, rel: str) -> int:
@@ -96,8 +106,9 @@ async def _size(store_url: str, rel: str) -> int:
 
 async def _nfs_cat(url: str) -> AsyncIterator[bytes]:
     """Stream a store file through `nfs-cat` (libnfs-utils); the process is killed if the client goes away."""
-    proc = await asyncio.create_subprocess_exec("nfs-cat", url, stdout=asyncio.subprocess.PIPE,
-                                                stderr=asyncio.subprocess.DEVNULL)
+    proc = await asyncio.create_subprocess_exec(
+        "nfs-cat", url, stdout=asyncio.subprocess.PIPE, stderr=asyncio.subprocess.DEVNULL
+    )
     assert proc.stdout is not None
     try:
         while data := await proc.stdout.read(CHUNK):

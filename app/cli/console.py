@@ -50,9 +50,19 @@ class AsgiChannel:
 
     async def connect(self) -> AsgiChannel:
         """Run the websocket handshake; ConsoleClosed when the app refuses."""
-        scope = {"type": "websocket", "asgi": {"version": "3.0"}, "scheme": "ws", "path": self._path,
-                 "raw_path": self._path.encode(), "root_path": "", "query_string": self._query.encode(),
-                 "headers": [], "client": ("127.0.0.1", 0), "server": ("embedded", 0), "subprotocols": []}
+        scope = {
+            "type": "websocket",
+            "asgi": {"version": "3.0"},
+            "scheme": "ws",
+            "path": self._path,
+            "raw_path": self._path.encode(),
+            "root_path": "",
+            "query_string": self._query.encode(),
+            "headers": [],
+            "client": ("127.0.0.1", 0),
+            "server": ("embedded", 0),
+            "subprotocols": [],
+        }
         self._task = asyncio.create_task(self._asgi(scope, self._to_app.get, self._from_app.put))
         await self._to_app.put({"type": "websocket.connect"})
         msg = await self._from_app.get()
@@ -122,11 +132,17 @@ class WebSocketChannel:
 
 async def find_vm(client: VirgaClient, ref: str) -> dict[str, Any]:
     """A VM by id or by name (exactly one must match)."""
-    found = await client.list("listVirtualMachines", "virtualmachine", id=ref, listall=True) \
-        if _looks_like_uuid(ref) else []
+    found = (
+        await client.list("listVirtualMachines", "virtualmachine", id=ref, listall=True)
+        if _looks_like_uuid(ref)
+        else []
+    )
     if not found:
-        found = [v for v in await client.list("listVirtualMachines", "virtualmachine", name=ref, listall=True)
-                 if ref in (v.get("name"), v.get("displayname"))]
+        found = [
+            v
+            for v in await client.list("listVirtualMachines", "virtualmachine", name=ref, listall=True)
+            if ref in (v.get("name"), v.get("displayname"))
+        ]
     if len(found) != 1:
         raise ConsoleClosed(f"{'no' if not found else len(found)} VM(s) named {ref!r}")
     return found[0]

@@ -32,8 +32,7 @@ def ensure_admin(app: VirgaApp, force: bool = False) -> tuple[Credentials, bool]
         admin.apikey, admin.secretkey = new_keys()
         s.add(admin)
         s.commit()
-        return Credentials(apikey=admin.apikey, secretkey=admin.secretkey, username="admin",
-                           password=password), True
+        return Credentials(apikey=admin.apikey, secretkey=admin.secretkey, username="admin", password=password), True
 
 
 @asynccontextmanager

@@ -10,8 +10,14 @@ from pathlib import Path
 
 GUEST_DIR = Path(__file__).resolve().parents[2] / "images" / "guest"
 INPUTS = ("build.sh", "init", "udhcpc.script")
-BUILD_TOOLS = {"qemu-img": "qemu-utils", "mkfs.fat": "dosfstools", "mcopy": "mtools", "cpio": "cpio",
-               "depmod": "kmod", "apt-get": "apt"}
+BUILD_TOOLS = {
+    "qemu-img": "qemu-utils",
+    "mkfs.fat": "dosfstools",
+    "mcopy": "mtools",
+    "cpio": "cpio",
+    "depmod": "kmod",
+    "apt-get": "apt",
+}
 
 
 class GuestImageError(RuntimeError):
@@ -62,8 +68,9 @@ def ensure() -> Path:
         if why:
             raise GuestImageError(why)
         try:
-            subprocess.run([str(GUEST_DIR / "build.sh"), str(image.parent)], check=True, capture_output=True,
-                           timeout=900)
+            subprocess.run(
+                [str(GUEST_DIR / "build.sh"), str(image.parent)], check=True, capture_output=True, timeout=900
+            )
         except subprocess.CalledProcessError as exc:
             tail = exc.stderr.decode(errors="replace").strip().splitlines()[-3:]
             raise GuestImageError(f"building the tiny guest failed: {' | '.join(tail)}") from exc

@@ -35,8 +35,11 @@ def _parser() -> argparse.ArgumentParser:
     demo = sub.add_parser("demo", help="build the sandbox cloud on the simulator (then open the TUI)")
     demo.add_argument("--no-tui", action="store_true", help="only build the cloud")
     demo.add_argument("--vms", type=int, default=None, help="guests to deploy (3 simulated, 2 with --real)")
-    demo.add_argument("--real", action="store_true",
-                      help="a zone on this machine's libvirt (qemu:///system) with the tiny guest template")
+    demo.add_argument(
+        "--real",
+        action="store_true",
+        help="a zone on this machine's libvirt (qemu:///system) with the tiny guest template",
+    )
     demo.add_argument("--destroy", action="store_true", help="with --real: remove the real demo")
     prof = sub.add_parser("profile", help="manage client profiles")
     prof.add_argument("action", choices=["list", "add", "use"])
@@ -87,8 +90,7 @@ async def cmd_init(args: argparse.Namespace) -> int:
     if args.print_json:
         print(json.dumps(data))
     else:
-        print("virga initialised. Root admin credentials (shown once; saved with mode 0600 in "
-              f"{where}):")
+        print(f"virga initialised. Root admin credentials (shown once; saved with mode 0600 in {where}):")
         for k, v in data.items():
             print(f"  {k:10} {v}")
     return 0
@@ -210,8 +212,15 @@ def main(argv: list[str] | None = None) -> int:
     """Entry point of the `virga` console script."""
     logging.basicConfig(level=logging.WARNING, format="%(levelname)s %(name)s: %(message)s")
     args = _parser().parse_args(argv)
-    runners = {"init": cmd_init, "api": cmd_api, "deploy-datacenter": cmd_datacenter, "demo": cmd_demo,
-               "template": cmd_template, "iso": cmd_template, "volume": cmd_template}
+    runners = {
+        "init": cmd_init,
+        "api": cmd_api,
+        "deploy-datacenter": cmd_datacenter,
+        "demo": cmd_demo,
+        "template": cmd_template,
+        "iso": cmd_template,
+        "volume": cmd_template,
+    }
     if args.cmd == "console":
         from virga.cli.console import cmd_console
 

@@ -45,7 +45,10 @@ def put(name: str, url: str, creds: Credentials, make_default: bool = False) -> 
     if make_default or data.get("default") not in profs:  # the first real profile becomes the default
         data["default"] = name
     profs[name] = {
-        "url": url, "apikey": creds.apikey, "secretkey": creds.secretkey, "username": creds.username,
+        "url": url,
+        "apikey": creds.apikey,
+        "secretkey": creds.secretkey,
+        "username": creds.username,
         "password": creds.password,
     }
     return save(data)
@@ -57,7 +60,13 @@ def get(name: str | None = None) -> tuple[str, Credentials]:
     name = name or data.get("default") or "default"
     prof = data.get("profiles", {}).get(name)
     if prof is None:
-        raise SystemExit(f"virga: no profile {name!r}; run `virga init` (embedded) or "
-                         f"`virga profile add {name} URL APIKEY SECRETKEY`")
-    return prof.get("url", ""), Credentials(apikey=prof.get("apikey", ""), secretkey=prof.get("secretkey", ""),
-                                            username=prof.get("username", ""), password=prof.get("password", ""))
+        raise SystemExit(
+            f"virga: no profile {name!r}; run `virga init` (embedded) or "
+            f"`virga profile add {name} URL APIKEY SECRETKEY`"
+        )
+    return prof.get("url", ""), Credentials(
+        apikey=prof.get("apikey", ""),
+        secretkey=prof.get("secretkey", ""),
+        username=prof.get("username", ""),
+        password=prof.get("password", ""),
+    )

@@ -26,8 +26,10 @@ def _libvirt_problem() -> str | None:
     try:
         conn = libvirt.open(LIBVIRT_URL)
     except libvirt.libvirtError as exc:
-        return (f"libvirt is not reachable at {LIBVIRT_URL} ({exc}): start it (`systemctl start libvirtd`, "
-                "or `virtlogd -d && libvirtd -d`); apt libvirt-daemon-system")
+        return (
+            f"libvirt is not reachable at {LIBVIRT_URL} ({exc}): start it (`systemctl start libvirtd`, "
+            "or `virtlogd -d && libvirtd -d`); apt libvirt-daemon-system"
+        )
     try:
         conn.getVersion()
     finally:
@@ -39,12 +41,18 @@ def _static_problems(url: str) -> list[str]:
     """Problems found without talking to any daemon."""
     out = []
     if url and urlparse(url).hostname not in ("127.0.0.1", "localhost", "::1"):
-        out.append(f"--real builds guests on this machine: use the embedded cloud or a server on this machine "
-                   f"(not {url})")
+        out.append(
+            f"--real builds guests on this machine: use the embedded cloud or a server on this machine (not {url})"
+        )
     if os.geteuid() != 0:
         out.append("root is needed (network namespaces for the virtual router and the NFS server)")
-    for tool, pkg in (("qemu-system-x86_64", "qemu-system-x86"), ("qemu-img", "qemu-utils"), ("ip", "iproute2"),
-                      ("dnsmasq", "dnsmasq-base"), ("nft", "nftables")):
+    for tool, pkg in (
+        ("qemu-system-x86_64", "qemu-system-x86"),
+        ("qemu-img", "qemu-utils"),
+        ("ip", "iproute2"),
+        ("dnsmasq", "dnsmasq-base"),
+        ("nft", "nftables"),
+    ):
         if not shutil.which(tool):
             out.append(f"{tool} not found (apt {pkg})")
     return out

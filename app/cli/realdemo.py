@@ -45,18 +45,45 @@ def public_bridge() -> str:
 
 def zone_desc(primary: Path, secondary_url: str) -> dict[str, Any]:
     """The zone: this machine's libvirt as one KVM host, a local directory pool, the NFS store, netns routers."""
-    return {"zones": [{
-        "name": ZONE, "networktype": "Advanced", "dns1": "9.9.9.9", "internaldns1": "10.0.0.2",
-        "guestcidraddress": "10.1.0.0/16", "details": {"router": "netns", "public_bridge": public_bridge()},
-        "physical_networks": [{"name": "physnet-1", "traffictypes": ["Guest", "Public", "Management"]}],
-        "ipranges": [{"gateway": "203.0.113.1", "netmask": "255.255.255.0", "startip": "203.0.113.10",
-                      "endip": "203.0.113.250"}],
-        "pods": [{"name": "pod-1", "gateway": "172.16.1.1", "netmask": "255.255.255.0", "startip": "172.16.1.10",
-                  "endip": "172.16.1.200", "clusters": [{
-                      "name": "cluster-1", "hypervisor": "KVM", "hosts": [{"url": "qemu:///system"}],
-                      "primary_storage": [{"name": f"primary-{tag()}", "url": f"file://{primary}"}]}]}],
-        "secondary_storage": [{"name": "secondary", "url": secondary_url}],
-    }]}
+    return {
+        "zones": [
+            {
+                "name": ZONE,
+                "networktype": "Advanced",
+                "dns1": "9.9.9.9",
+                "internaldns1": "10.0.0.2",
+                "guestcidraddress": "10.1.0.0/16",
+                "details": {"router": "netns", "public_bridge": public_bridge()},
+                "physical_networks": [{"name": "physnet-1", "traffictypes": ["Guest", "Public", "Management"]}],
+                "ipranges": [
+                    {
+                        "gateway": "203.0.113.1",
+                        "netmask": "255.255.255.0",
+                        "startip": "203.0.113.10",
+                        "endip": "203.0.113.250",
+                    }
+                ],
+                "pods": [
+                    {
+                        "name": "pod-1",
+                        "gateway": "172.16.1.1",
+                        "netmask": "255.255.255.0",
+                        "startip": "172.16.1.10",
+                        "endip": "172.16.1.200",
+                        "clusters": [
+                            {
+                                "name": "cluster-1",
+                                "hypervisor": "KVM",
+                                "hosts": [{"url": "qemu:///system"}],
+                                "primary_storage": [{"name": f"primary-{tag()}", "url": f"file://{primary}"}],
+                            }
+                        ],
+                    }
+                ],
+                "secondary_storage": [{"name": "secondary", "url": secondary_url}],
+            }
+        ]
+    }
 
 
 @contextmanager
@@ -140,9 +167,21 @@ async def ensure_template(c: VirgaClient, zone: str, say: Say, undo: UndoStack) 
         await c.run("deleteTemplate", id=found["id"], zoneid=zone)
     image = await asyncio.to_thread(guestimage.ensure)
     with serve_dir(image.parent) as base:
-        tmpl = (await c.call("registerTemplate", name=TEMPLATE, displaytext="virga tiny guest", format="QCOW2",
-                             hypervisor="KVM", url=f"{base}/{image.name}", zoneid=zone, ostypeid=await ostype(c),
-                             ispublic=True, isfeatured=True, passwordenabled=False))["template"][0]
+        tmpl = (
+            await c.call(
+                "registerTemplate",
+                name=TEMPLATE,
+                displaytext="virga tiny guest",
+                format="QCOW2",
+                hypervisor="KVM",
+                url=f"{base}/{image.name}",
+                zoneid=zone,
+                ostypeid=await ostype(c),
+                ispublic=True,
+                isfeatured=True,
+                passwordenabled=False,
+            )
+        )["template"][0]
         undo.push(f"delete template {TEMPLATE}", lambda: c.run("deleteTemplate", id=tmpl["id"]))
         await wait_ready(c, str(tmpl["id"]))
     say(f"template {TEMPLATE} ready (from {image})")
@@ -170,12 +209,22 @@ async def ensure_network(c: VirgaClient, zone: str, say: Say, undo: UndoStack) -
     if found:
         say(f"network {NETWORK} exists: reusing it")
         return str(found["id"])
-    off = await _one(c, "listNetworkOfferings", "networkoffering",
-                     name="DefaultIsolatedNetworkOfferingWithSourceNatService")
+    off = await _one(
+        c, "listNetworkOfferings", "networkoffering", name="DefaultIsolatedNetworkOfferingWithSourceNatService"
+    )
     if off is None:
         raise DemoError("the network offering DefaultIsolatedNetworkOfferingWithSourceNatService is missing")
-    net = (await c.call("createNetwork", name=NETWORK, displaytext="virga demo network", zoneid=zone,
-                        networkofferingid=off["id"], gateway="10.1.1.1", netmask="255.255.255.0"))["network"]
+    net = (
+        await c.call(
+            "createNetwork",
+            name=NETWORK,
+            displaytext="virga demo network",
+            zoneid=zone,
+            networkofferingid=off["id"],
+            gateway="10.1.1.1",
+            netmask="255.255.255.0",
+        )
+    )["network"]
     undo.push(f"delete network {NETWORK}", lambda: c.run("deleteNetwork", id=net["id"]))
     say(f"network {NETWORK} 10.1.1.0/24")
     return str(net["id"])
@@ -196,8 +245,16 @@ async def ensure_vm(c: VirgaClient, name: str, ids: dict[str, str], say: Say, un
     small = await _one(c, "listServiceOfferings", "serviceoffering", name=OFFERING)
     if small is None:
         raise DemoError(f"the service offering {OFFERING!r} is missing")
-    vm = (await c.run("deployVirtualMachine", zoneid=ids["zone"], templateid=ids["template"], name=name,
-                      serviceofferingid=small["id"], networkids=ids["network"]))["virtualmachine"]
+    vm = (
+        await c.run(
+            "deployVirtualMachine",
+            zoneid=ids["zone"],
+            templateid=ids["template"],
+            name=name,
+            serviceofferingid=small["id"],
+            networkids=ids["network"],
+        )
+    )["virtualmachine"]
     undo.push(f"destroy vm {name}", lambda: c.run("destroyVirtualMachine", id=vm["id"], expunge=True))
     say(f"vm {name} {vm['state']} {vm['nic'][0].get('ipaddress', '')}")
     return vm

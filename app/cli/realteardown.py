@@ -22,7 +22,8 @@ STEPS: list[tuple[str, str, str, bool, dict[str, Any]]] = [
     ("listPhysicalNetworks", "physicalnetwork", "deletePhysicalNetwork", True, {}),
 ]
 LIST_EXTRA: dict[str, dict[str, Any]] = {
-    "listTemplates": {"templatefilter": "all"}, "listVirtualMachines": {"listall": True},
+    "listTemplates": {"templatefilter": "all"},
+    "listVirtualMachines": {"listall": True},
     "listNetworks": {"listall": True},
 }
 
@@ -62,4 +63,3 @@ async def destroy_all(c: VirgaClient, say: Say = print) -> list[str]:
     else:
         say("the real demo is gone")
     return left
-

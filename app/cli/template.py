@@ -42,8 +42,10 @@ def render_bar(label: str, done: int, total: int) -> str:
     """One progress line: label [#####.....] 45% 12.0/26.7 MiB (pure)."""
     frac = min(1.0, done / total) if total else 1.0
     filled = int(frac * BAR)
-    return (f"{label} [{'#' * filled}{'.' * (BAR - filled)}] {int(frac * 100):3d}% "
-            f"{done / 2**20:.1f}/{total / 2**20:.1f} MiB")
+    return (
+        f"{label} [{'#' * filled}{'.' * (BAR - filled)}] {int(frac * 100):3d}% "
+        f"{done / 2**20:.1f}/{total / 2**20:.1f} MiB"
+    )
 
 
 class _Counting:
@@ -95,15 +97,17 @@ async def _defaults(client: VirgaClient, path: Path, params: dict[str, Any], kin
     if "zoneid" not in out:
         zones = await client.list("listZones", "zone")
         if len(zones) != 1:
-            raise SystemExit(f"virga: {len(zones)} zones; add zoneid=<id>" + (" (or -1 for all)" if kind != "volume"
-                                                                                else ""))
+            raise SystemExit(
+                f"virga: {len(zones)} zones; add zoneid=<id>" + (" (or -1 for all)" if kind != "volume" else "")
+            )
         out["zoneid"] = zones[0]["id"]
     out.setdefault("checksum", "{SHA-256}" + sha256_of(path))
     return out
 
 
-async def upload(client: VirgaClient, file: str, params: dict[str, Any], *, quiet: bool = False,
-                 kind: str = "template") -> dict[str, Any]:
+async def upload(
+    client: VirgaClient, file: str, params: dict[str, Any], *, quiet: bool = False, kind: str = "template"
+) -> dict[str, Any]:
     """Upload a local file as a template, ISO or volume; return the object once the upload is stored."""
     path = Path(file)
     if not path.is_file():
@@ -113,8 +117,12 @@ async def upload(client: VirgaClient, file: str, params: dict[str, Any], *, quie
     bar = Bar(f"upload {path.name}", os.path.getsize(path), open(os.devnull, "w") if quiet else sys.stderr)
     headers = {"X-signature": up["signature"], "X-metadata": up["metadata"], "X-expires": up["expires"]}
     with open(path, "rb") as f:
-        resp = await client.http.post(urlsplit(up["postURL"]).path, headers=headers, timeout=None,
-                                      files={"file": (path.name, _Counting(f, bar), "application/octet-stream")})
+        resp = await client.http.post(
+            urlsplit(up["postURL"]).path,
+            headers=headers,
+            timeout=None,
+            files={"file": (path.name, _Counting(f, bar), "application/octet-stream")},
+        )
     bar.finish()
     if resp.status_code != 200:
         try:

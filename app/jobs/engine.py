@@ -66,24 +66,49 @@ def to_cloud_error(exc: BaseException) -> CloudError:
 JOBS = AsyncJob.__table__  # type: ignore[attr-defined]
 # Built once and run as Core statements on the session's connection: the ORM's bulk-update machinery
 # costs more than the UPDATE itself, and no session reads these columns back.
-OUTCOME = JOBS.update().where(JOBS.c.id == bindparam("j")).values(
-    state=bindparam("st"), status=bindparam("ss"), resultcode=bindparam("rc"), procstatus=bindparam("ps"),
-    result=bindparam("r", type_=JOBS.c.result.type), completed=bindparam("c", type_=JOBS.c.completed.type))
+OUTCOME = (
+    JOBS.update()
+    .where(JOBS.c.id == bindparam("j"))
+    .values(
+        state=bindparam("st"),
+        status=bindparam("ss"),
+        resultcode=bindparam("rc"),
+        procstatus=bindparam("ps"),
+        result=bindparam("r", type_=JOBS.c.result.type),
+        completed=bindparam("c", type_=JOBS.c.completed.type),
+    )
+)
 QUEUED = select(JOBS.c.id).where(JOBS.c.state == "queued").order_by(JOBS.c.id).limit(bindparam("n"))
-CLAIM = (JOBS.update().where(JOBS.c.id.in_(bindparam("ids", expanding=True)), JOBS.c.state == "queued")
-         .values(state="running", owner=bindparam("o"), claimed=bindparam("c", type_=JOBS.c.claimed.type))
-         .returning(*JOBS.c))
+CLAIM = (
+    JOBS.update()
+    .where(JOBS.c.id.in_(bindparam("ids", expanding=True)), JOBS.c.state == "queued")
+    .values(state="running", owner=bindparam("o"), claimed=bindparam("c", type_=JOBS.c.claimed.type))
+    .returning(*JOBS.c)
+)
 PROGRESS = JOBS.update().where(JOBS.c.id == bindparam("j")).values(procstatus=bindparam("p"))
 # Adopting the running jobs of dead servers: the owner condition makes two survivors adopt each job once.
-ADOPT = (JOBS.update().where(JOBS.c.state == "running", JOBS.c.owner.in_(bindparam("dead", expanding=True)))
-         .values(owner=bindparam("o")).returning(JOBS.c.id))
+ADOPT = (
+    JOBS.update()
+    .where(JOBS.c.state == "running", JOBS.c.owner.in_(bindparam("dead", expanding=True)))
+    .values(owner=bindparam("o"))
+    .returning(JOBS.c.id)
+)
 
 
 def record_outcome(s: Session, job_id: int, status: int, code: int, result: dict[str, Any]) -> None:
     """Record a job's end (status 1 succeeded, 2 failed) in a session's transaction."""
-    s.connection().execute(OUTCOME, {
-        "j": job_id, "st": "succeeded" if status == 1 else "failed", "ss": status, "rc": code,
-        "ps": 100 if status == 1 else 0, "r": result, "c": utcnow()})
+    s.connection().execute(
+        OUTCOME,
+        {
+            "j": job_id,
+            "st": "succeeded" if status == 1 else "failed",
+            "ss": status,
+            "rc": code,
+            "ps": 100 if status == 1 else 0,
+            "r": result,
+            "c": utcnow(),
+        },
+    )
 
 
 @dataclass
@@ -249,8 +274,9 @@ class JobEngine:
         """Run one claimed job (a row with the AsyncJob columns) and record its result or error."""
         assert job.id is not None
         self._running.add(job.id)
-        run = JobRun(self.app, job.id, job.uuid, job.command, dict(job.params), job.user_id,
-                     job.instance_uuid, UndoStack())
+        run = JobRun(
+            self.app, job.id, job.uuid, job.command, dict(job.params), job.user_id, job.instance_uuid, UndoStack()
+        )
         try:
             body = BODIES.get(job.command)
             if body is None:
@@ -309,8 +335,9 @@ class JobEngine:
     async def recover(self) -> None:
         """Fail (and reconcile) jobs left running by this server's earlier life or by dead servers."""
         with self.app.db.session() as s:
-            mine = list(s.exec(select(AsyncJob.id).where(AsyncJob.state == "running",
-                                                         AsyncJob.owner == self.owner)).all())
+            mine = list(
+                s.exec(select(AsyncJob.id).where(AsyncJob.state == "running", AsyncJob.owner == self.owner)).all()
+            )
         await self._fail(mine + self._adopt())
 
     async def adopt_orphans(self) -> None:
@@ -340,8 +367,9 @@ class JobEngine:
             stuck = s.exec(select(AsyncJob).where(AsyncJob.id.in_(job_ids))).all()  # type: ignore[union-attr]
         for job in sorted(stuck, key=lambda j: j.id or 0):
             assert job.id is not None
-            run = JobRun(self.app, job.id, job.uuid, job.command, dict(job.params), job.user_id,
-                         job.instance_uuid, UndoStack())
+            run = JobRun(
+                self.app, job.id, job.uuid, job.command, dict(job.params), job.user_id, job.instance_uuid, UndoStack()
+            )
             fix = RECOVERS.get(job.command)
             try:
                 if fix is not None:

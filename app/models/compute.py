@@ -80,8 +80,10 @@ class VirtualMachine(Owned, table=True):
 class Nic(Resource, table=True):
     """A NIC of a VM (or of a virtual router) on a guest network."""
 
-    __table_args__ = (Index("ix_nic_net_ip", "network_id", "ip_int"),
-                      Index("ix_nic_net_mac", "network_id", "macaddress"))
+    __table_args__ = (
+        Index("ix_nic_net_ip", "network_id", "ip_int"),
+        Index("ix_nic_net_mac", "network_id", "macaddress"),
+    )
 
     vm_id: int | None = Field(default=None, index=True, foreign_key="virtualmachine.id")
     network_id: int = Field(index=True, foreign_key="network.id")

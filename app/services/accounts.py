@@ -44,8 +44,9 @@ async def stop_vms(run: JobRun, account_id: int) -> None:
     from virga.services.vmops import stop
 
     with run.db() as s:
-        vms = s.exec(select(VirtualMachine).where(VirtualMachine.account_id == account_id,
-                                                  VirtualMachine.state == "Running")).all()
+        vms = s.exec(
+            select(VirtualMachine).where(VirtualMachine.account_id == account_id, VirtualMachine.state == "Running")
+        ).all()
         for vm in vms:
             transition(vm, "stop")
             s.add(vm)
@@ -59,8 +60,9 @@ async def expunge_vms(run: JobRun, account_id: int) -> None:
     from virga.services.vmops import destroy
 
     with run.db() as s:
-        vms = s.exec(select(VirtualMachine).where(VirtualMachine.account_id == account_id,
-                                                  VirtualMachine.removed == None)).all()  # noqa: E711
+        vms = s.exec(
+            select(VirtualMachine).where(VirtualMachine.account_id == account_id, VirtualMachine.removed == None)
+        ).all()
         for vm in vms:
             if can(vm, "destroy"):
                 transition(vm, "destroy")
@@ -77,12 +79,13 @@ async def delete_storage(app: VirgaApp, account_id: int) -> None:
     from virga.services.volumes import host_for_pool
 
     with app.db.session() as s:
-        snaps = [x.uuid for x in s.exec(select(Snapshot).where(Snapshot.account_id == account_id,
-                                                               Snapshot.removed == None))]  # noqa: E711
+        snaps = [
+            x.uuid for x in s.exec(select(Snapshot).where(Snapshot.account_id == account_id, Snapshot.removed == None))
+        ]
     for uuid in snaps:
         await remove(app, uuid)
     with app.db.session() as s:
-        vols = s.exec(select(Volume).where(Volume.account_id == account_id, Volume.removed == None)).all()  # noqa: E711
+        vols = s.exec(select(Volume).where(Volume.account_id == account_id, Volume.removed == None)).all()
         targets = []
         for v in vols:
             sp = s.get(StoragePool, v.pool_id) if v.pool_id else None
@@ -93,11 +96,10 @@ async def delete_storage(app: VirgaApp, account_id: int) -> None:
         _forget_volume(app, vol_id, pool_id)
     with app.db.session() as s:
         now = utcnow()
-        for v in s.exec(select(Volume).where(Volume.account_id == account_id, Volume.removed == None)):  # noqa: E711
+        for v in s.exec(select(Volume).where(Volume.account_id == account_id, Volume.removed == None)):
             v.state, v.removed, v.vm_id = "Expunged", now, None
             s.add(v)
-        for vms in s.exec(select(VMSnapshot).where(VMSnapshot.account_id == account_id,
-                                                   VMSnapshot.removed == None)):  # noqa: E711
+        for vms in s.exec(select(VMSnapshot).where(VMSnapshot.account_id == account_id, VMSnapshot.removed == None)):
             vms.state, vms.removed = "Removed", now
             s.add(vms)
         s.commit()
@@ -121,8 +123,7 @@ async def delete_networks(app: VirgaApp, account_id: int) -> None:
     from virga.services.network import destroy_router, free_ip, release_network
 
     with app.db.session() as s:
-        nets = [n.id for n in s.exec(select(Network).where(Network.account_id == account_id,
-                                                           Network.removed == None))]  # noqa: E711
+        nets = [n.id for n in s.exec(select(Network).where(Network.account_id == account_id, Network.removed == None))]
     for net_id in nets:
         await destroy_router(app, net_id or 0)
         with app.db.session() as s:
@@ -141,7 +142,7 @@ def forget_rows(s: Session, acct: Account) -> None:
     """Mark an account's users, keys, templates, tags and limits removed, then the account."""
     now = utcnow()
     for model in (User, SSHKeyPair, Template, ResourceTag, ResourceLimit):
-        for row in s.exec(select(model).where(model.account_id == acct.id, model.removed == None)):  # type: ignore[attr-defined]  # noqa: E711
+        for row in s.exec(select(model).where(model.account_id == acct.id, model.removed == None)):  # type: ignore[attr-defined]
             row.removed = now
             s.add(row)
     for user in s.exec(select(User).where(User.account_id == acct.id)):
@@ -169,10 +170,17 @@ async def delete_domain(run: JobRun, domain_id: int) -> None:
     with run.db() as s:
         dom = s.get(Domain, domain_id)
         assert dom is not None
-        doms = s.exec(select(Domain).where(Domain.path.startswith(dom.path), Domain.removed == None)).all()  # noqa: E711
+        doms = s.exec(select(Domain).where(Domain.path.startswith(dom.path), Domain.removed == None)).all()
         ids = [d.id for d in doms]
-        accts = [a.id for a in s.exec(select(Account).where(Account.domain_id.in_(ids),  # type: ignore[attr-defined]
-                                                            Account.removed == None))]  # noqa: E711
+        accts = [
+            a.id
+            for a in s.exec(
+                select(Account).where(
+                    Account.domain_id.in_(ids),  # type: ignore[attr-defined]
+                    Account.removed == None,
+                )
+            )
+        ]
     for aid in accts:
         await delete_account(run, aid or 0)
     with run.db() as s:

@@ -37,8 +37,9 @@ OS_TYPES = {
 }
 
 VR = "VirtualRouter"
-ISOLATED_SERVICES = {s: VR for s in ["Dhcp", "Dns", "UserData", "SourceNat", "StaticNat", "PortForwarding",
-                                     "Lb", "Firewall"]}
+ISOLATED_SERVICES = {
+    s: VR for s in ["Dhcp", "Dns", "UserData", "SourceNat", "StaticNat", "PortForwarding", "Lb", "Firewall"]
+}
 SHARED_SG_SERVICES = {"Dhcp": VR, "Dns": VR, "UserData": VR, "SecurityGroup": "SecurityGroupProvider"}
 
 
@@ -60,9 +61,15 @@ def _accounts(s: Session) -> None:
     """The ROOT domain, the four roles and the admin and system accounts."""
     root = Domain(name="ROOT", path="/", level=0)
     s.add(root)
-    roles = {t: Role(name=n, type=t, is_default=True, description=n) for t, n in [
-        ("Admin", "Root Admin"), ("ResourceAdmin", "Resource Admin"), ("DomainAdmin", "Domain Admin"),
-        ("User", "User")]}
+    roles = {
+        t: Role(name=n, type=t, is_default=True, description=n)
+        for t, n in [
+            ("Admin", "Root Admin"),
+            ("ResourceAdmin", "Resource Admin"),
+            ("DomainAdmin", "Domain Admin"),
+            ("User", "User"),
+        ]
+    }
     s.add_all(roles.values())
     s.flush()
     system = Account(name="system", domain_id=root.id or 0, accounttype=1, role_id=roles["Admin"].id or 0)
@@ -85,33 +92,58 @@ def _os_types(s: Session) -> None:
 
 def _offerings(s: Session) -> None:
     """Default service, disk and network offerings."""
-    s.add_all([
-        ServiceOffering(name="Tiny Instance", displaytext="1 vCPU, 128 MB", cpunumber=1, cpuspeed=100, memory=128),
-        ServiceOffering(name="Small Instance", displaytext="1 vCPU, 512 MB", cpunumber=1, cpuspeed=500,
-                        memory=512),
-        ServiceOffering(name="Medium Instance", displaytext="1 vCPU, 1 GB", cpunumber=1, cpuspeed=1000,
-                        memory=1024),
-        ServiceOffering(name="Custom Instance", displaytext="Choose CPU and memory", iscustomized=True),
-        DiskOffering(name="Small", displaytext="5 GB", disksize=5),
-        DiskOffering(name="Medium", displaytext="20 GB", disksize=20),
-        DiskOffering(name="Large", displaytext="100 GB", disksize=100),
-        DiskOffering(name="Custom", displaytext="Choose the size", iscustomized=True),
-        NetworkOffering(name="DefaultIsolatedNetworkOfferingWithSourceNatService",
-                        displaytext="Isolated network with source NAT, firewall, port forwarding and LB",
-                        guestiptype="Isolated", services=ISOLATED_SERVICES, state="Enabled", isdefault=True,
-                        availability="Required", egressdefaultpolicy=True),
-        NetworkOffering(name="DefaultIsolatedNetworkOfferingEgressDeny",
-                        displaytext="Isolated network whose egress is denied unless allowed",
-                        guestiptype="Isolated", services=ISOLATED_SERVICES, state="Enabled",
-                        egressdefaultpolicy=False),
-        NetworkOffering(name="DefaultSharedNetworkOfferingWithSGService",
-                        displaytext="Shared network with security groups", guestiptype="Shared",
-                        services=SHARED_SG_SERVICES, specifyvlan=True, specifyipranges=True, state="Enabled",
-                        isdefault=True),
-        NetworkOffering(name="DefaultSharedNetworkOffering", displaytext="Shared network",
-                        guestiptype="Shared", services={"Dhcp": VR, "Dns": VR, "UserData": VR},
-                        specifyvlan=True, specifyipranges=True, state="Enabled", isdefault=True),
-    ])
+    s.add_all(
+        [
+            ServiceOffering(name="Tiny Instance", displaytext="1 vCPU, 128 MB", cpunumber=1, cpuspeed=100, memory=128),
+            ServiceOffering(name="Small Instance", displaytext="1 vCPU, 512 MB", cpunumber=1, cpuspeed=500, memory=512),
+            ServiceOffering(
+                name="Medium Instance", displaytext="1 vCPU, 1 GB", cpunumber=1, cpuspeed=1000, memory=1024
+            ),
+            ServiceOffering(name="Custom Instance", displaytext="Choose CPU and memory", iscustomized=True),
+            DiskOffering(name="Small", displaytext="5 GB", disksize=5),
+            DiskOffering(name="Medium", displaytext="20 GB", disksize=20),
+            DiskOffering(name="Large", displaytext="100 GB", disksize=100),
+            DiskOffering(name="Custom", displaytext="Choose the size", iscustomized=True),
+            NetworkOffering(
+                name="DefaultIsolatedNetworkOfferingWithSourceNatService",
+                displaytext="Isolated network with source NAT, firewall, port forwarding and LB",
+                guestiptype="Isolated",
+                services=ISOLATED_SERVICES,
+                state="Enabled",
+                isdefault=True,
+                availability="Required",
+                egressdefaultpolicy=True,
+            ),
+            NetworkOffering(
+                name="DefaultIsolatedNetworkOfferingEgressDeny",
+                displaytext="Isolated network whose egress is denied unless allowed",
+                guestiptype="Isolated",
+                services=ISOLATED_SERVICES,
+                state="Enabled",
+                egressdefaultpolicy=False,
+            ),
+            NetworkOffering(
+                name="DefaultSharedNetworkOfferingWithSGService",
+                displaytext="Shared network with security groups",
+                guestiptype="Shared",
+                services=SHARED_SG_SERVICES,
+                specifyvlan=True,
+                specifyipranges=True,
+                state="Enabled",
+                isdefault=True,
+            ),
+            NetworkOffering(
+                name="DefaultSharedNetworkOffering",
+                displaytext="Shared network",
+                guestiptype="Shared",
+                services={"Dhcp": VR, "Dns": VR, "UserData": VR},
+                specifyvlan=True,
+                specifyipranges=True,
+                state="Enabled",
+                isdefault=True,
+            ),
+        ]
+    )
 
 
 def setting(s: Session, name: str, default: str = "") -> str:

@@ -20,5 +20,10 @@ def overcommit(s: Session, cluster: Cluster | None) -> tuple[float, float]:
 
 def reserve(s: Session, host_id: int, cpu_mhz: int, memory_bytes: int) -> None:
     """Add a VM's CPU and memory to a host's allocation (negative values release)."""
-    s.exec(update(Host).where(Host.id == host_id).values(  # type: ignore[call-overload]
-        cpuallocated=Host.cpuallocated + cpu_mhz, memoryallocated=Host.memoryallocated + memory_bytes))
+    s.exec(
+        update(Host)
+        .where(Host.id == host_id)
+        .values(  # type: ignore[call-overload]
+            cpuallocated=Host.cpuallocated + cpu_mhz, memoryallocated=Host.memoryallocated + memory_bytes
+        )
+    )

@@ -9,24 +9,54 @@ from virga.db import insert_row
 from virga.models import Alert, Event
 
 ALERT_TYPES = {
-    "MEMORY": 0, "CPU": 1, "STORAGE": 2, "STORAGE_ALLOCATED": 3, "PUBLIC_IP": 4, "PRIVATE_IP": 5,
-    "HOST": 7, "USERVM": 8, "DOMAIN_ROUTER": 9, "MANAGEMENT_NODE": 13, "SYNC": 17,
+    "MEMORY": 0,
+    "CPU": 1,
+    "STORAGE": 2,
+    "STORAGE_ALLOCATED": 3,
+    "PUBLIC_IP": 4,
+    "PRIVATE_IP": 5,
+    "HOST": 7,
+    "USERVM": 8,
+    "DOMAIN_ROUTER": 9,
+    "MANAGEMENT_NODE": 13,
+    "SYNC": 17,
 }
 
 
-def record_event(s: Session, type_: str, description: str, *, account_id: int | None = None,
-                 domain_id: int | None = None, user_id: int | None = None, level: str = "INFO",
-                 resource: Any = None, state: str = "Completed") -> None:
+def record_event(
+    s: Session,
+    type_: str,
+    description: str,
+    *,
+    account_id: int | None = None,
+    domain_id: int | None = None,
+    user_id: int | None = None,
+    level: str = "INFO",
+    resource: Any = None,
+    state: str = "Completed",
+) -> None:
     """Write an event in the caller's transaction (a Core insert: events are written far more than read)."""
-    insert_row(s, Event, {"type": type_, "description": description, "account_id": account_id,
-                          "domain_id": domain_id, "user_id": user_id, "level": level, "state": state,
-                          "resourcetype": type(resource).__name__ if resource is not None else "",
-                          "resource_uuid": getattr(resource, "uuid", "") if resource is not None else ""})
+    insert_row(
+        s,
+        Event,
+        {
+            "type": type_,
+            "description": description,
+            "account_id": account_id,
+            "domain_id": domain_id,
+            "user_id": user_id,
+            "level": level,
+            "state": state,
+            "resourcetype": type(resource).__name__ if resource is not None else "",
+            "resource_uuid": getattr(resource, "uuid", "") if resource is not None else "",
+        },
+    )
 
 
 def raise_alert(s: Session, kind: str, subject: str, description: str = "", **where: int | None) -> Alert:
     """Add an alert to the session."""
-    alert = Alert(type=ALERT_TYPES.get(kind, 0), name=kind, subject=subject,
-                  description=description or subject, **where)
+    alert = Alert(
+        type=ALERT_TYPES.get(kind, 0), name=kind, subject=subject, description=description or subject, **where
+    )
     s.add(alert)
     return alert

@@ -29,8 +29,15 @@ def _host(s: Session, uuid: str) -> Host:
 def _event(s: Session, kind: str, text: str, resource: Any, level: str = "INFO") -> None:
     """Record an event of the system's admin account."""
     account_id = getattr(resource, "account_id", None)
-    record_event(s, kind, text, account_id=account_id, domain_id=getattr(resource, "domain_id", None),
-                 resource=resource, level=level)
+    record_event(
+        s,
+        kind,
+        text,
+        account_id=account_id,
+        domain_id=getattr(resource, "domain_id", None),
+        resource=resource,
+        level=level,
+    )
 
 
 def result(run: JobRun) -> dict[str, Any]:
@@ -43,8 +50,11 @@ def result(run: JobRun) -> dict[str, Any]:
 
 def _targets(s: Session, host: Host, vm: VirtualMachine) -> list[Host]:
     """Enabled, Up hosts of the same cluster with room for the VM."""
-    need = dataclasses.replace(need_of(vm, s.get(ServiceOffering, vm.serviceoffering_id)),
-                               cluster_id=host.cluster_id, hypervisor=host.hypervisor)
+    need = dataclasses.replace(
+        need_of(vm, s.get(ServiceOffering, vm.serviceoffering_id)),
+        cluster_id=host.cluster_id,
+        hypervisor=host.hypervisor,
+    )
     return host_candidates(s, need, exclude={host.id or 0}, limit=MAX_TARGETS)
 
 
@@ -71,8 +81,14 @@ async def _migrate(run: JobRun, src: Host, vm_uuid: str) -> bool:
             log.info("migrating %s to %s failed: %s", vm_uuid, dst.name, exc)
             _settle(run, vm_uuid, release=dst, host=src, state="Running")
             continue
-        _settle(run, vm_uuid, release=src, host=dst, state="Running",
-                note=f"Migrated VM {vm.name} from {src.name} to {dst.name} for host maintenance")
+        _settle(
+            run,
+            vm_uuid,
+            release=src,
+            host=dst,
+            state="Running",
+            note=f"Migrated VM {vm.name} from {src.name} to {dst.name} for host maintenance",
+        )
         return True
     return False
 
@@ -104,8 +120,14 @@ async def _stop(run: JobRun, src: Host, vm_uuid: str) -> bool:
         return False
     with run.db() as s:
         name = s.exec(select(VirtualMachine.name).where(VirtualMachine.uuid == vm_uuid)).one()
-    _settle(run, vm_uuid, release=src, host=None, state="Stopped",
-            note=f"Stopped VM {name}: no host of the cluster could take it during maintenance of {src.name}")
+    _settle(
+        run,
+        vm_uuid,
+        release=src,
+        host=None,
+        state="Stopped",
+        note=f"Stopped VM {name}: no host of the cluster could take it during maintenance of {src.name}",
+    )
     return True
 
 
@@ -115,9 +137,15 @@ async def prepare_maintenance(run: JobRun) -> dict[str, Any]:
     run.undo.push("error in maintenance", lambda: _finish(run, "ErrorInMaintenance", []))
     with run.db() as s:
         host = _host(s, run.instance_uuid)
-        vms = list(s.exec(select(VirtualMachine.uuid).where(
-            VirtualMachine.host_id == host.id, VirtualMachine.removed == None,  # noqa: E711
-            VirtualMachine.state == "Running")))
+        vms = list(
+            s.exec(
+                select(VirtualMachine.uuid).where(
+                    VirtualMachine.host_id == host.id,
+                    VirtualMachine.removed == None,
+                    VirtualMachine.state == "Running",
+                )
+            )
+        )
     stuck: list[str] = []
     for i, vm_uuid in enumerate(vms):
         if not await _migrate(run, host, vm_uuid) and not await _stop(run, host, vm_uuid):
@@ -137,8 +165,9 @@ def _finish(run: JobRun, state: str, stuck: list[str]) -> None:
         s.add(host)
         if stuck:
             text = f"Host {host.name} entered ErrorInMaintenance: {len(stuck)} VM(s) could neither move nor stop"
-            raise_alert(s, "HOST", text, zone_id=host.zone_id, pod_id=host.pod_id, cluster_id=host.cluster_id,
-                        host_id=host.id)
+            raise_alert(
+                s, "HOST", text, zone_id=host.zone_id, pod_id=host.pod_id, cluster_id=host.cluster_id, host_id=host.id
+            )
             _event(s, "MAINT.PREPARE.PS", text, host, "ERROR")
         else:
             _event(s, "MAINT.PREPARE", f"Host {host.name} is in maintenance", host)

@@ -16,8 +16,9 @@ if TYPE_CHECKING:
 def connection_of(host: Host) -> HostConnection:
     """How to reach a host, from its database row."""
     options = {k: str(v) for k, v in (host.options or {}).items()}
-    return HostConnection(url=host.url, username=host.username, password=host.password,
-                          private_key=host.private_key, options=options)
+    return HostConnection(
+        url=host.url, username=host.username, password=host.password, private_key=host.private_key, options=options
+    )
 
 
 class HostPool:

@@ -42,8 +42,9 @@ from virga.models import (
 from virga.services.events import record_event
 
 # URL query options an operator may pass to the driver (https://master/?verify_ssl=false).
-URL_OPTIONS = frozenset({"verify_ssl", "ca_file", "guest_network", "timeout", "shutdown_timeout", "task_timeout",
-                         "event_timeout"})
+URL_OPTIONS = frozenset(
+    {"verify_ssl", "ca_file", "guest_network", "timeout", "shutdown_timeout", "task_timeout", "event_timeout"}
+)
 # Which traffic-type column names a hypervisor's guest network (CloudStack's traffic labels).
 LABEL_COLUMN = {"XenServer": "xennetworklabel", "VMware": "vmwarenetworklabel", "KVM": "kvmnetworklabel"}
 # CloudStack's storage pool types for pools a hypervisor already has (driver kind -> pool type).
@@ -87,8 +88,12 @@ def connection_from_url(url: str, username: str | None, password: str | None) ->
         raise InvalidParameter(f"Parameter url: {parsed.path!r} has more than a datacenter and a cluster")
     options.update(zip(("datacenter", "cluster"), parts, strict=False))
     port = f":{parsed.port}" if parsed.port else ""
-    return HostConnection(url=f"{parsed.scheme}://{parsed.hostname}{port}/", username=username or parsed.username,
-                          password=password or parsed.password, options=options)
+    return HostConnection(
+        url=f"{parsed.scheme}://{parsed.hostname}{port}/",
+        username=username or parsed.username,
+        password=password or parsed.password,
+        options=options,
+    )
 
 
 async def discover(hypervisor: str, conn: HostConnection) -> Inventory:
@@ -130,9 +135,16 @@ def guest_label(s: Session, zone_id: int, hypervisor: str) -> str:
     column = LABEL_COLUMN.get(hypervisor)
     if column is None:
         return ""
-    rows = s.exec(select(TrafficType).join(PhysicalNetwork, PhysicalNetwork.id == TrafficType.physicalnetwork_id)
-                  .where(PhysicalNetwork.zone_id == zone_id, TrafficType.traffictype == "Guest",
-                         TrafficType.removed == None, PhysicalNetwork.removed == None))  # noqa: E711
+    rows = s.exec(
+        select(TrafficType)
+        .join(PhysicalNetwork, PhysicalNetwork.id == TrafficType.physicalnetwork_id)
+        .where(
+            PhysicalNetwork.zone_id == zone_id,
+            TrafficType.traffictype == "Guest",
+            TrafficType.removed == None,
+            PhysicalNetwork.removed == None,
+        )
+    )
     return next((getattr(t, column) for t in rows if getattr(t, column)), "")
 
 
@@ -154,11 +166,17 @@ def record(s: Session, cluster: Cluster, conn: HostConnection, inv: Inventory, o
         if tmpl is not None:
             done.templates.append(tmpl)
     s.flush()
-    record_event(s, "HOST.ADD", f"Imported {len(done.hosts)} host(s), {len(done.pools)} primary storage pool(s) "
-                 f"and {len(done.templates)} template(s) from {cluster.hypervisor} at {conn.url} into cluster "
-                 f"{cluster.name}; networks: {', '.join(inv.networks) or 'none'}"
-                 + (f"; guest NICs go on {guest}" if guest else ""),
-                 account_id=owner.id, domain_id=owner.domain_id, resource=cluster)
+    record_event(
+        s,
+        "HOST.ADD",
+        f"Imported {len(done.hosts)} host(s), {len(done.pools)} primary storage pool(s) "
+        f"and {len(done.templates)} template(s) from {cluster.hypervisor} at {conn.url} into cluster "
+        f"{cluster.name}; networks: {', '.join(inv.networks) or 'none'}"
+        + (f"; guest NICs go on {guest}" if guest else ""),
+        account_id=owner.id,
+        domain_id=owner.domain_id,
+        resource=cluster,
+    )
     return done
 
 
@@ -168,15 +186,23 @@ def _host(s: Session, cluster: Cluster, found: DiscoveredHost, guest: str, caps:
     if guest:
         options["guest_network"] = guest
     key = options.get("host", "")
-    for other in s.exec(select(Host).where(Host.url == found.conn.url, Host.removed == None)):  # noqa: E711
+    for other in s.exec(select(Host).where(Host.url == found.conn.url, Host.removed == None)):
         if (other.options or {}).get("host", "") == key:
             if other.cluster_id == cluster.id:
                 return None
             raise InvalidParameter(f"Host {other.name} ({found.conn.url}) is already managed in another cluster")
-    host = Host(name=found.facts.name, zone_id=cluster.zone_id, pod_id=cluster.pod_id, cluster_id=cluster.id or 0,
-                hypervisor=cluster.hypervisor, url=found.conn.url, username=found.conn.username,
-                password=found.conn.password, options=options,
-                ipaddress=found.facts.extra.get("address") or urlparse(found.conn.url).hostname or found.facts.name)
+    host = Host(
+        name=found.facts.name,
+        zone_id=cluster.zone_id,
+        pod_id=cluster.pod_id,
+        cluster_id=cluster.id or 0,
+        hypervisor=cluster.hypervisor,
+        url=found.conn.url,
+        username=found.conn.username,
+        password=found.conn.password,
+        options=options,
+        ipaddress=found.facts.extra.get("address") or urlparse(found.conn.url).hostname or found.facts.name,
+    )
     apply_facts(host, found.facts, caps)
     s.add(host)
     return host
@@ -185,43 +211,79 @@ def _host(s: Session, cluster: Cluster, found: DiscoveredHost, guest: str, caps:
 def _pool(s: Session, cluster: Cluster, spec: PoolSpec) -> StoragePool | None:
     """A cluster-wide primary storage pool for an SR or datastore; None when the cluster has it already."""
     path = spec.path or spec.uuid
-    same = s.exec(select(StoragePool).where(StoragePool.cluster_id == cluster.id, StoragePool.path == path,
-                                            StoragePool.removed == None)).first()  # noqa: E711
+    same = s.exec(
+        select(StoragePool).where(
+            StoragePool.cluster_id == cluster.id, StoragePool.path == path, StoragePool.removed == None
+        )
+    ).first()
     if same is not None:
         return None
     name = spec.name
-    taken = s.exec(select(StoragePool).where(StoragePool.zone_id == cluster.zone_id, StoragePool.name == name,
-                                             StoragePool.removed == None)).first()  # noqa: E711
+    taken = s.exec(
+        select(StoragePool).where(
+            StoragePool.zone_id == cluster.zone_id, StoragePool.name == name, StoragePool.removed == None
+        )
+    ).first()
     if taken is not None:
         name = f"{spec.name} ({cluster.name})"
     kind = POOL_TYPE.get(spec.kind, spec.kind)
-    pool = StoragePool(name=name, zone_id=cluster.zone_id, pod_id=cluster.pod_id, cluster_id=cluster.id,
-                       scope="CLUSTER", type=kind, url=spec.url or f"{kind.lower()}://{spec.uuid}", path=path,
-                       ipaddress="", capacitybytes=0, state="Up", hypervisor=cluster.hypervisor)
+    pool = StoragePool(
+        name=name,
+        zone_id=cluster.zone_id,
+        pod_id=cluster.pod_id,
+        cluster_id=cluster.id,
+        scope="CLUSTER",
+        type=kind,
+        url=spec.url or f"{kind.lower()}://{spec.uuid}",
+        path=path,
+        ipaddress="",
+        capacitybytes=0,
+        state="Up",
+        hypervisor=cluster.hypervisor,
+    )
     s.add(pool)
     return pool
 
 
 def _template(s: Session, cluster: Cluster, spec: TemplateSpec, owner: Account) -> Template | None:
     """A ready template row standing for a hypervisor template; None when the zone has it already."""
-    same = s.exec(select(Template).where(Template.zone_id == cluster.zone_id, Template.url == spec.url,
-                                         Template.hypervisor == cluster.hypervisor,
-                                         Template.removed == None)).first()  # noqa: E711
+    same = s.exec(
+        select(Template).where(
+            Template.zone_id == cluster.zone_id,
+            Template.url == spec.url,
+            Template.hypervisor == cluster.hypervisor,
+            Template.removed == None,
+        )
+    ).first()
     if same is not None:
         return None
     os = s.exec(select(OsType).where(OsType.description == spec.os_type)).first()
-    tmpl = Template(name=spec.name, displaytext=f"{spec.name} ({cluster.hypervisor} template)",
-                    format=TEMPLATE_FORMAT.get(spec.format, spec.format), hypervisor=cluster.hypervisor,
-                    ostype_id=os.id if os else None, zone_id=cluster.zone_id, url=spec.url, install_path=spec.url,
-                    isready=True, status="Download Complete", size=spec.size_bytes, physicalsize=spec.size_bytes,
-                    ispublic=True, templatetype="USER", details=dict(spec.details), account_id=owner.id or 0,
-                    domain_id=owner.domain_id)
+    tmpl = Template(
+        name=spec.name,
+        displaytext=f"{spec.name} ({cluster.hypervisor} template)",
+        format=TEMPLATE_FORMAT.get(spec.format, spec.format),
+        hypervisor=cluster.hypervisor,
+        ostype_id=os.id if os else None,
+        zone_id=cluster.zone_id,
+        url=spec.url,
+        install_path=spec.url,
+        isready=True,
+        status="Download Complete",
+        size=spec.size_bytes,
+        physicalsize=spec.size_bytes,
+        ispublic=True,
+        templatetype="USER",
+        details=dict(spec.details),
+        account_id=owner.id or 0,
+        domain_id=owner.domain_id,
+    )
     s.add(tmpl)
     return tmpl
 
 
-async def discover_url(hypervisor: str, url: str | None, username: str | None,
-                       password: str | None) -> tuple[HostConnection, Inventory] | None:
+async def discover_url(
+    hypervisor: str, url: str | None, username: str | None, password: str | None
+) -> tuple[HostConnection, Inventory] | None:
     """Connect to the URL and discover its inventory, or None when the hypervisor does not import one."""
     if not url or not imports_inventory(hypervisor):
         return None
@@ -229,8 +291,9 @@ async def discover_url(hypervisor: str, url: str | None, username: str | None,
     return conn, await discover(hypervisor, conn)
 
 
-async def add_hosts(s: Session, cluster: Cluster, url: str, username: str | None, password: str | None,
-                    owner: Account) -> list[Host]:
+async def add_hosts(
+    s: Session, cluster: Cluster, url: str, username: str | None, password: str | None, owner: Account
+) -> list[Host]:
     """addHost for a pool/vCenter hypervisor: import every host (and pool, template) not yet in the cluster."""
     found = await discover_url(cluster.hypervisor, url, username, password)
     assert found is not None

@@ -31,12 +31,16 @@ def guest_range(net: Network) -> tuple[int, int]:
 
 
 # Built once: every deploy runs them (see virga.db.by_column).
-IP_TAKEN = select(Nic.id).where(Nic.network_id == bindparam("n"), Nic.ip_int == bindparam("v"),
-                                Nic.removed == None).limit(1)  # noqa: E711
+IP_TAKEN = (
+    select(Nic.id).where(Nic.network_id == bindparam("n"), Nic.ip_int == bindparam("v"), Nic.removed == None).limit(1)
+)
 NETWORKS = Network.__table__  # type: ignore[attr-defined]
 NEXT_IP = NETWORKS.update().where(NETWORKS.c.id == bindparam("n")).values(next_ip=bindparam("v"))
-MAC_TAKEN = select(Nic.id).where(Nic.network_id == bindparam("n"), Nic.macaddress == bindparam("v"),
-                                 Nic.removed == None).limit(1)  # noqa: E711
+MAC_TAKEN = (
+    select(Nic.id)
+    .where(Nic.network_id == bindparam("n"), Nic.macaddress == bindparam("v"), Nic.removed == None)
+    .limit(1)
+)
 
 
 def _taken(s: Session, net: Network, value: int) -> bool:
@@ -77,9 +81,16 @@ def new_mac(s: Session, net: Network) -> str:
 
 def allocate_public_ip(s: Session, zone_id: int, requested: str | None = None) -> PublicIpAddress:
     """Take a free public IP of the zone's public ranges; 533 when none is left."""
-    stmt = (select(PublicIpAddress).join(VlanIpRange, VlanIpRange.id == PublicIpAddress.vlan_id)
-            .where(PublicIpAddress.zone_id == zone_id, PublicIpAddress.state == "Free",
-                   VlanIpRange.forvirtualnetwork == True, VlanIpRange.removed == None))  # noqa: E711,E712
+    stmt = (
+        select(PublicIpAddress)
+        .join(VlanIpRange, VlanIpRange.id == PublicIpAddress.vlan_id)
+        .where(
+            PublicIpAddress.zone_id == zone_id,
+            PublicIpAddress.state == "Free",
+            VlanIpRange.forvirtualnetwork == True,
+            VlanIpRange.removed == None,
+        )
+    )  # noqa:E712
     if requested:
         stmt = stmt.where(PublicIpAddress.ipaddress == requested)
     ip = s.exec(stmt.order_by(PublicIpAddress.id).limit(1)).first()

@@ -21,8 +21,18 @@ from virga.models import (
 )
 
 TYPES = {
-    0: "user_vm", 1: "public_ip", 2: "volume", 3: "snapshot", 4: "template", 5: "project", 6: "network",
-    7: "vpc", 8: "cpu", 9: "memory", 10: "primary_storage", 11: "secondary_storage",
+    0: "user_vm",
+    1: "public_ip",
+    2: "volume",
+    3: "snapshot",
+    4: "template",
+    5: "project",
+    6: "network",
+    7: "vpc",
+    8: "cpu",
+    9: "memory",
+    10: "primary_storage",
+    11: "secondary_storage",
 }
 BY_NAME = {v: k for k, v in TYPES.items()}
 LIVE_VM = ("Starting", "Running", "Stopping", "Stopped", "Migrating", "Error")
@@ -35,18 +45,28 @@ def _scalar(s: Session, stmt: object) -> int:
 
 def _vm_sum(col: object) -> Callable[[Session, list[int]], int]:
     """A counter summing a column of the live VMs of some accounts."""
+
     def count(s: Session, ids: list[int]) -> int:
-        return _scalar(s, select(func.sum(col)).where(  # type: ignore[call-overload]
-            VirtualMachine.account_id.in_(ids), VirtualMachine.removed == None,  # type: ignore[attr-defined]  # noqa: E711
-            VirtualMachine.state.in_(LIVE_VM)))  # type: ignore[attr-defined]
+        return _scalar(
+            s,
+            select(func.sum(col)).where(  # type: ignore[call-overload]
+                VirtualMachine.account_id.in_(ids),
+                VirtualMachine.removed == None,  # type: ignore[attr-defined]
+                VirtualMachine.state.in_(LIVE_VM),
+            ),
+        )  # type: ignore[attr-defined]
+
     return count
 
 
 def _count(model: Any, *extra: Any) -> Callable[[Session, list[int]], int]:
     """A counter of live rows of a model for some accounts."""
+
     def count(s: Session, ids: list[int]) -> int:
-        return _scalar(s, select(func.count()).select_from(model).where(
-            model.account_id.in_(ids), model.removed == None, *extra))  # noqa: E711
+        return _scalar(
+            s, select(func.count()).select_from(model).where(model.account_id.in_(ids), model.removed == None, *extra)
+        )
+
     return count
 
 
@@ -60,19 +80,26 @@ COUNTERS: dict[int, Callable[[Session, list[int]], int]] = {
     6: _count(Network),
     8: _vm_sum(VirtualMachine.cpunumber),
     9: _vm_sum(VirtualMachine.memory),
-    10: lambda s, ids: _scalar(s, select(func.sum(Volume.size)).where(
-        Volume.account_id.in_(ids), Volume.removed == None)) // 2**30,  # type: ignore[attr-defined]  # noqa: E711
+    10: lambda s, ids: (
+        _scalar(s, select(func.sum(Volume.size)).where(Volume.account_id.in_(ids), Volume.removed == None)) // 2**30
+    ),  # type: ignore[attr-defined]
     11: lambda s, ids: _secondary_gib(s, ids),
 }
 
 
 def _secondary_gib(s: Session, ids: list[int]) -> int:
     """GiB an account keeps on secondary storage: its templates/ISOs and its uploaded volumes."""
-    tmpl = _scalar(s, select(func.sum(Template.physicalsize)).where(
-        Template.account_id.in_(ids), Template.removed == None))  # type: ignore[attr-defined]  # noqa: E711
-    vols = _scalar(s, select(func.sum(Volume.physicalsize)).where(
-        Volume.account_id.in_(ids), Volume.removed == None,  # type: ignore[attr-defined]  # noqa: E711
-        Volume.state.in_(UPLOAD_STATES)))  # type: ignore[attr-defined]
+    tmpl = _scalar(
+        s, select(func.sum(Template.physicalsize)).where(Template.account_id.in_(ids), Template.removed == None)
+    )  # type: ignore[attr-defined]
+    vols = _scalar(
+        s,
+        select(func.sum(Volume.physicalsize)).where(
+            Volume.account_id.in_(ids),
+            Volume.removed == None,  # type: ignore[attr-defined]
+            Volume.state.in_(UPLOAD_STATES),
+        ),
+    )  # type: ignore[attr-defined]
     return (tmpl + vols) // 2**30
 
 
@@ -84,7 +111,7 @@ def count(s: Session, account_ids: list[int], rtype: int) -> int:
 
 def limit_of(s: Session, rtype: int, account: Account | None = None, domain: Domain | None = None) -> int:
     """The limit for an account or a domain; -1 when unlimited."""
-    stmt = select(ResourceLimit).where(ResourceLimit.resourcetype == rtype, ResourceLimit.removed == None)  # noqa: E711
+    stmt = select(ResourceLimit).where(ResourceLimit.resourcetype == rtype, ResourceLimit.removed == None)
     if account is not None:
         stmt = stmt.where(ResourceLimit.account_id == account.id)
     else:
@@ -99,15 +126,24 @@ def check(s: Session, account: Account, rtype: int, add: int = 1) -> None:
         return
     limit = limit_of(s, rtype, account=account)
     if limit != -1 and count(s, [account.id or 0], rtype) + add > limit:
-        raise LimitExceeded(f"Maximum number of resources of type '{TYPES[rtype]}' for account name="
-                            f"{account.name} has been exceeded (limit {limit}).")
+        raise LimitExceeded(
+            f"Maximum number of resources of type '{TYPES[rtype]}' for account name="
+            f"{account.name} has been exceeded (limit {limit})."
+        )
     dom = s.get(Domain, account.domain_id)
     while dom is not None:
         dlimit = limit_of(s, rtype, domain=dom)
         if dlimit != -1:
-            ids = list(s.exec(select(Account.id).join(Domain, Domain.id == Account.domain_id)
-                              .where(Domain.path.startswith(dom.path))))
+            ids = list(
+                s.exec(
+                    select(Account.id)
+                    .join(Domain, Domain.id == Account.domain_id)
+                    .where(Domain.path.startswith(dom.path))
+                )
+            )
             if count(s, [i for i in ids if i is not None], rtype) + add > dlimit:
-                raise LimitExceeded(f"Maximum number of resources of type '{TYPES[rtype]}' for domain "
-                                    f"{dom.name} has been exceeded (limit {dlimit}).")
+                raise LimitExceeded(
+                    f"Maximum number of resources of type '{TYPES[rtype]}' for domain "
+                    f"{dom.name} has been exceeded (limit {dlimit})."
+                )
         dom = s.get(Domain, dom.parent_id) if dom.parent_id else None

@@ -105,23 +105,41 @@ def implement(s: Session, net: Network) -> bool:
         ip.account_id, ip.domain_id = net.account_id, net.domain_id
         s.add(ip)
         s.flush()  # source_nat_ip below reads it back
-    if needs_router(s, net) and s.exec(select(Router).where(Router.network_id == net.id,
-                                                            Router.removed == None)).first() is None:  # noqa: E711
+    if (
+        needs_router(s, net)
+        and s.exec(select(Router).where(Router.network_id == net.id, Router.removed == None)).first() is None
+    ):
         snat = source_nat_ip(s, net)
-        s.add(Router(name=f"r-{net.id}-VM", network_id=net.id or 0, zone_id=net.zone_id,
-                     account_id=net.account_id, domain_id=net.domain_id, state="Starting",
-                     publicip=snat.ipaddress if snat else "", guestipaddress=net.gateway))
+        s.add(
+            Router(
+                name=f"r-{net.id}-VM",
+                network_id=net.id or 0,
+                zone_id=net.zone_id,
+                account_id=net.account_id,
+                domain_id=net.domain_id,
+                state="Starting",
+                publicip=snat.ipaddress if snat else "",
+                guestipaddress=net.gateway,
+            )
+        )
     transition(net, "implemented")
     s.add(net)
-    record_event(s, "NETWORK.IMPLEMENT", f"Implemented network {net.name}", account_id=net.account_id,
-                 domain_id=net.domain_id, resource=net)
+    record_event(
+        s,
+        "NETWORK.IMPLEMENT",
+        f"Implemented network {net.name}",
+        account_id=net.account_id,
+        domain_id=net.domain_id,
+        resource=net,
+    )
     return True
 
 
 def source_nat_ip(s: Session, net: Network) -> PublicIpAddress | None:
     """The network's source NAT IP."""
-    return s.exec(select(PublicIpAddress).where(PublicIpAddress.network_id == net.id,
-                                                PublicIpAddress.issourcenat == True)).first()  # noqa: E712
+    return s.exec(
+        select(PublicIpAddress).where(PublicIpAddress.network_id == net.id, PublicIpAddress.issourcenat == True)
+    ).first()
 
 
 async def sync_router(app: VirgaApp, network_id: int) -> None:
@@ -202,7 +220,7 @@ async def destroy_router(app: VirgaApp, network_id: int) -> None:
     if zone is not None:
         await backend_for(app, zone).destroy(app, network_id)
     with app.db.session() as s:
-        for router in s.exec(select(Router).where(Router.network_id == network_id, Router.removed == None)):  # noqa: E711
+        for router in s.exec(select(Router).where(Router.network_id == network_id, Router.removed == None)):
             router.state, router.removed = "Destroyed", utcnow()
             s.add(router)
         s.commit()
@@ -210,8 +228,9 @@ async def destroy_router(app: VirgaApp, network_id: int) -> None:
 
 def _live_router(s: Session, network_id: int) -> Router | None:
     """A network's live router record."""
-    router: Router | None = s.exec(select(Router).where(Router.network_id == network_id,
-                                                        Router.removed == None)).first()  # noqa: E711
+    router: Router | None = s.exec(
+        select(Router).where(Router.network_id == network_id, Router.removed == None)
+    ).first()
     return router
 
 
@@ -272,13 +291,17 @@ def remove_rules(s: Session, *, network_id: int | None = None, ip_id: int | None
     now = utcnow()
     for model in (FirewallRule, PortForwardingRule, LoadBalancerRule):
         col = model.network_id if network_id is not None else model.ipaddress_id  # type: ignore[attr-defined]
-        for rule in s.exec(select(model).where(col == (network_id if network_id is not None else ip_id),
-                                               model.removed == None)):  # type: ignore[attr-defined]  # noqa: E711
+        for rule in s.exec(
+            select(model).where(col == (network_id if network_id is not None else ip_id), model.removed == None)
+        ):  # type: ignore[attr-defined]
             rule.removed, rule.state = now, "Revoke"
             s.add(rule)
             if isinstance(rule, LoadBalancerRule):
-                for m in s.exec(select(LoadBalancerMember).where(LoadBalancerMember.rule_id == rule.id,
-                                                                 LoadBalancerMember.removed == None)):  # noqa: E711
+                for m in s.exec(
+                    select(LoadBalancerMember).where(
+                        LoadBalancerMember.rule_id == rule.id, LoadBalancerMember.removed == None
+                    )
+                ):
                     m.removed = now
                     s.add(m)
 
@@ -291,5 +314,11 @@ def release_network(s: Session, net: Network) -> None:
         s.add(ip)
     net.removed = utcnow()
     s.add(net)
-    record_event(s, "NETWORK.DELETE", f"Deleted network {net.name}", account_id=net.account_id,
-                 domain_id=net.domain_id, resource=net)
+    record_event(
+        s,
+        "NETWORK.DELETE",
+        f"Deleted network {net.name}",
+        account_id=net.account_id,
+        domain_id=net.domain_id,
+        resource=net,
+    )

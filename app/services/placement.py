@@ -40,7 +40,8 @@ def _tag_params(tags: str) -> dict[str, str]:
 
 
 FACTORS = select(Configuration.name, Configuration.value).where(
-    Configuration.name.in_(("cpu.overprovisioning.factor", "mem.overprovisioning.factor")))  # type: ignore[attr-defined]
+    Configuration.name.in_(("cpu.overprovisioning.factor", "mem.overprovisioning.factor"))
+)  # type: ignore[attr-defined]
 _CANDIDATES: dict[tuple[int, bool, bool, bool], Any] = {}
 
 
@@ -52,17 +53,24 @@ def _candidates_stmt(ntags: int, hypervisor: bool, cluster: bool, only: bool) ->
     cpu_f = func.coalesce(Cluster.cpuovercommitratio, bindparam("cpu_g"))
     mem_f = func.coalesce(Cluster.memoryovercommitratio, bindparam("mem_g"))
     stmt = (
-        select(Host).join(Cluster, Cluster.id == Host.cluster_id).join(Pod, Pod.id == Host.pod_id)
+        select(Host)
+        .join(Cluster, Cluster.id == Host.cluster_id)
+        .join(Pod, Pod.id == Host.pod_id)
         .join(Zone, Zone.id == Host.zone_id)
         .where(
-            Host.zone_id == bindparam("zone_id"), Host.state == "Up", Host.resourcestate == "Enabled",
-            Host.removed == None, Cluster.allocationstate == "Enabled",  # noqa: E711
-            Pod.allocationstate == "Enabled", Zone.allocationstate == "Enabled",
+            Host.zone_id == bindparam("zone_id"),
+            Host.state == "Up",
+            Host.resourcestate == "Enabled",
+            Host.removed == None,
+            Cluster.allocationstate == "Enabled",
+            Pod.allocationstate == "Enabled",
+            Zone.allocationstate == "Enabled",
             Host.cpunumber * Host.cpuspeed * cpu_f - Host.cpuallocated >= bindparam("cpu"),
             Host.memorytotal * mem_f - Host.memoryallocated >= bindparam("memory"),
             *_tag_terms(Host.hosttags, ntags),
         )
-        .order_by(Host.memoryallocated, Host.id).limit(bindparam("limit"))
+        .order_by(Host.memoryallocated, Host.id)
+        .limit(bindparam("limit"))
     )
     if hypervisor:
         stmt = stmt.where(Host.hypervisor == bindparam("hypervisor"))
@@ -74,8 +82,13 @@ def _candidates_stmt(ntags: int, hypervisor: bool, cluster: bool, only: bool) ->
     return stmt
 
 
-def host_candidates(s: Session, need: Need, exclude: set[int] = frozenset(), limit: int = 8,  # type: ignore[assignment]
-                    only: int | None = None) -> list[Host]:
+def host_candidates(
+    s: Session,
+    need: Need,
+    exclude: set[int] = frozenset(),
+    limit: int = 8,  # type: ignore[assignment]
+    only: int | None = None,
+) -> list[Host]:
     """Hosts that can take the VM now, least memory-allocated first."""
     tags = _tag_params(need.hosttags)
     stmt = _candidates_stmt(len(tags), bool(need.hypervisor), bool(need.cluster_id), only is not None)
@@ -83,8 +96,13 @@ def host_candidates(s: Session, need: Need, exclude: set[int] = frozenset(), lim
     params: dict[str, Any] = {
         "cpu_g": float(factors.get("cpu.overprovisioning.factor", "1.0")),
         "mem_g": float(factors.get("mem.overprovisioning.factor", "1.0")),
-        "zone_id": need.zone_id, "cpu": need.cpu_mhz, "memory": need.memory_bytes, "limit": limit + len(exclude),
-        "hypervisor": need.hypervisor, "cluster_id": need.cluster_id, "only": only,
+        "zone_id": need.zone_id,
+        "cpu": need.cpu_mhz,
+        "memory": need.memory_bytes,
+        "limit": limit + len(exclude),
+        "hypervisor": need.hypervisor,
+        "cluster_id": need.cluster_id,
+        "only": only,
         **tags,
     }
     return [h for h in s.exec(stmt, params=params) if h.id not in exclude][:limit]
@@ -105,8 +123,9 @@ def choose_host(s: Session, need: Need, prefer: int | None = None, exclude: set[
     if not found:
         raise InsufficientCapacity(
             f"Unable to create a deployment for the VM: no host in the zone has {need.cpu_mhz} MHz of CPU and "
-            f"{need.memory_bytes // 2**20} MB of memory free" + (f" with host tags {need.hosttags}"
-                                                                 if need.hosttags else ""))
+            f"{need.memory_bytes // 2**20} MB of memory free"
+            + (f" with host tags {need.hosttags}" if need.hosttags else "")
+        )
     return found[0]
 
 
@@ -120,14 +139,24 @@ def _pools_stmt(ntags: int) -> Any:
     stmt = (
         select(StoragePool)
         .where(
-            StoragePool.zone_id == bindparam("zone_id"), StoragePool.state == "Up",
-            StoragePool.removed == None,  # noqa: E711
-            or_(StoragePool.cluster_id == bindparam("cluster_id"),
-                and_(StoragePool.scope == "ZONE", or_(StoragePool.hypervisor == None,  # noqa: E711
-                                                      StoragePool.hypervisor == bindparam("hypervisor")))),
-            or_(StoragePool.capacitybytes == 0,
+            StoragePool.zone_id == bindparam("zone_id"),
+            StoragePool.state == "Up",
+            StoragePool.removed == None,
+            or_(
+                StoragePool.cluster_id == bindparam("cluster_id"),
+                and_(
+                    StoragePool.scope == "ZONE",
+                    or_(
+                        StoragePool.hypervisor == None,
+                        StoragePool.hypervisor == bindparam("hypervisor"),
+                    ),
+                ),
+            ),
+            or_(
+                StoragePool.capacitybytes == 0,
                 StoragePool.capacitybytes * StoragePool.overprovisionfactor - StoragePool.allocatedbytes
-                >= bindparam("size")),
+                >= bindparam("size"),
+            ),
             *_tag_terms(StoragePool.tags, ntags),
         )
         .order_by(StoragePool.allocatedbytes, StoragePool.id)
@@ -139,12 +168,18 @@ def _pools_stmt(ntags: int) -> Any:
 def choose_pool(s: Session, host: Host, size: int, tags: str = "", exclude: set[int] = frozenset()) -> StoragePool:  # type: ignore[assignment]
     """A primary pool reachable from the host with room for a volume; 533 when none has room."""
     wanted = _tag_params(tags)
-    params = {"zone_id": host.zone_id, "cluster_id": host.cluster_id, "hypervisor": host.hypervisor, "size": size,
-              **wanted}
+    params = {
+        "zone_id": host.zone_id,
+        "cluster_id": host.cluster_id,
+        "hypervisor": host.hypervisor,
+        "size": size,
+        **wanted,
+    }
     stmt = _pools_stmt(len(wanted))
     for pool in s.exec(stmt, params=params):
         if pool.id not in exclude:
             return pool
     raise InsufficientCapacity(
         f"Unable to find a primary storage pool for host {host.name} with {size // 2**30} GB free"
-        + (f" and storage tags {tags}" if tags else ""))
+        + (f" and storage tags {tags}" if tags else "")
+    )

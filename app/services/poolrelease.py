@@ -19,8 +19,11 @@ EVENT = "STORAGE.POOL.RELEASE"
 
 def hosts_reaching(s: Session, pool: StoragePool) -> list[Host]:
     """Every managed hypervisor host that can reach a pool (its cluster, or the zone for zone-wide pools)."""
-    stmt = select(Host).where(Host.zone_id == pool.zone_id, Host.removed == None,  # noqa: E711
-                              Host.type == "Routing")
+    stmt = select(Host).where(
+        Host.zone_id == pool.zone_id,
+        Host.removed == None,
+        Host.type == "Routing",
+    )
     if pool.cluster_id is not None:
         stmt = stmt.where(Host.cluster_id == pool.cluster_id)
     elif pool.hypervisor:
@@ -30,9 +33,14 @@ def hosts_reaching(s: Session, pool: StoragePool) -> list[Host]:
 
 def _skipped(s: Session, pool: StoragePool, host: Host, why: str) -> None:
     """Record that a host could not release the pool (it is set up again if the host ever uses it)."""
-    record_event(s, EVENT, f"Storage pool {pool.name} was not released on host {host.name}: {why}; "
-                           "remove its definition there by hand if the host comes back", level="WARN",
-                 resource=pool)
+    record_event(
+        s,
+        EVENT,
+        f"Storage pool {pool.name} was not released on host {host.name}: {why}; "
+        "remove its definition there by hand if the host comes back",
+        level="WARN",
+        resource=pool,
+    )
 
 
 async def release_on_hosts(app: VirgaApp, s: Session, pool: StoragePool) -> list[str]:
@@ -53,8 +61,9 @@ async def release_on_hosts(app: VirgaApp, s: Session, pool: StoragePool) -> list
             _skipped(s, pool, host, f"the host did not answer ({exc})")
             continue
         except DriverError as exc:
-            raise InternalError(f"Host {host.name} could not release storage pool {pool.name}: {exc}; "
-                                "the pool is kept") from exc
+            raise InternalError(
+                f"Host {host.name} could not release storage pool {pool.name}: {exc}; the pool is kept"
+            ) from exc
         done.append(host.name)
     if done:
         record_event(s, EVENT, f"Released storage pool {pool.name} on {', '.join(done)}", resource=pool)

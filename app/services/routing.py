@@ -58,8 +58,14 @@ def announce(cfg: RouterConfig) -> None:
     base = [tool, "arping"] if tool.endswith("busybox") else [tool]
     ns = RouterNames(cfg.short_id).netns
     pairs = [(PUBLIC_IF, p.address) for p in cfg.public_ips] + [(GUEST_IF, cfg.gateway)]
-    procs = [subprocess.Popen(["ip", "netns", "exec", ns, *base, "-U", "-c", "1", "-I", dev, "-s", addr, addr],
-                              stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL) for dev, addr in pairs]
+    procs = [
+        subprocess.Popen(
+            ["ip", "netns", "exec", ns, *base, "-U", "-c", "1", "-I", dev, "-s", addr, addr],
+            stdout=subprocess.DEVNULL,
+            stderr=subprocess.DEVNULL,
+        )
+        for dev, addr in pairs
+    ]
     for proc in procs:
         try:
             proc.wait(timeout=5)
@@ -90,8 +96,10 @@ class NetnsRouters:
         host_ns = (zone.details or {}).get("host_netns") or None
         key = (str(state_dir(app)), host_ns)
         if key not in self._managers:
-            self._managers[key] = (RouterManager(key[0], host_netns=host_ns),
-                                   SecurityGroupManager(key[0], host_netns=host_ns))
+            self._managers[key] = (
+                RouterManager(key[0], host_netns=host_ns),
+                SecurityGroupManager(key[0], host_netns=host_ns),
+            )
         return self._managers[key]
 
     def _load(self, app: VirgaApp, network_id: int) -> tuple[Network, Zone, bool]:
@@ -157,9 +165,12 @@ class NetnsRouters:
 async def check_routers(app: VirgaApp) -> None:
     """Periodic health check: heal netns routers, record what was restarted, re-apply vanished ones."""
     with app.db.session() as s:
-        rows = s.exec(select(Router, Network, Zone).join(Network, Network.id == Router.network_id)
-                      .join(Zone, Zone.id == Network.zone_id)
-                      .where(Router.removed == None, Router.state == "Running")).all()  # noqa: E711
+        rows = s.exec(
+            select(Router, Network, Zone)
+            .join(Network, Network.id == Router.network_id)
+            .join(Zone, Zone.id == Network.zone_id)
+            .where(Router.removed == None, Router.state == "Running")
+        ).all()
     for router, net, zone in rows:
         backend = backend_for(app, zone)
         if not isinstance(backend, NetnsRouters):
@@ -189,8 +200,15 @@ async def _check_one(app: VirgaApp, backend: NetnsRouters, router: Router, net: 
             what = "rebuilt from the database" if rebuilt and a.service == "netns" else a.action
             text = f"Virtual router {row.name} of network {net.name}: {a.service} {what}"
             raise_alert(s, "DOMAIN_ROUTER", text, zone_id=zone.id)
-            record_event(s, "ROUTER.HEALTH", text, account_id=row.account_id, domain_id=row.domain_id,
-                         resource=row, level="INFO" if a.ok or rebuilt else "ERROR")
+            record_event(
+                s,
+                "ROUTER.HEALTH",
+                text,
+                account_id=row.account_id,
+                domain_id=row.domain_id,
+                resource=row,
+                level="INFO" if a.ok or rebuilt else "ERROR",
+            )
         s.add(row)
         s.commit()
 
@@ -198,7 +216,7 @@ async def _check_one(app: VirgaApp, backend: NetnsRouters, router: Router, net: 
 def _netns_zones(app: VirgaApp) -> list[tuple[NetnsRouters, Zone]]:
     """Zones whose routers are real namespaces, with their backend."""
     with app.db.session() as s:
-        zones = list(s.exec(select(Zone).where(Zone.removed == None)))  # noqa: E711
+        zones = list(s.exec(select(Zone).where(Zone.removed == None)))
     pairs = [(backend_for(app, z), z) for z in zones]
     return [(b, z) for b, z in pairs if isinstance(b, NetnsRouters)]
 
@@ -208,8 +226,11 @@ async def reconcile_routers(app: VirgaApp) -> list[str]:
     here (e.g. after a reboot) and remove routers whose network or router record is gone."""
     done: list[str] = []
     with app.db.session() as s:
-        rows = s.exec(select(Router, Network).join(Network, Network.id == Router.network_id)
-                      .where(Router.removed == None, Network.removed == None)).all()  # noqa: E711
+        rows = s.exec(
+            select(Router, Network)
+            .join(Network, Network.id == Router.network_id)
+            .where(Router.removed == None, Network.removed == None)
+        ).all()
         live = {net.uuid: (router.state, net.id or 0, net.name) for router, net in rows}
     for backend, zone in _netns_zones(app):
         mgr = backend.managers(app, zone)[0]

@@ -32,6 +32,7 @@ LIVE = ("Add", "Active")
 
 # --- validation ---------------------------------------------------------------
 
+
 def protocol(value: str | None, param: str = "protocol", allowed: tuple[str, ...] = PROTOCOLS) -> str:
     """A protocol name, lowercased, among the allowed ones (431 naming the parameter)."""
     proto = (value or "").strip().lower()
@@ -95,6 +96,7 @@ def rule_ports(ctx: Ctx, proto: str) -> tuple[int | None, int | None]:
 
 # --- lookups ------------------------------------------------------------------
 
+
 def owned_ip(ctx: Ctx, uuid: str | None, param: str = "ipaddressid") -> tuple[PublicIpAddress, Network]:
     """A public IP the caller may use for rules, with its network (431 when absent or not associated)."""
     ip = ctx.get(PublicIpAddress, uuid, param)
@@ -106,15 +108,15 @@ def owned_ip(ctx: Ctx, uuid: str | None, param: str = "ipaddressid") -> tuple[Pu
     return ip, net
 
 
-def vm_nic(ctx: Ctx, vm_uuid: str | None, net: Network, guest_ip: str | None,
-           param: str = "virtualmachineid") -> tuple[VirtualMachine, Nic]:
+def vm_nic(
+    ctx: Ctx, vm_uuid: str | None, net: Network, guest_ip: str | None, param: str = "virtualmachineid"
+) -> tuple[VirtualMachine, Nic]:
     """A VM of the network's account and its NIC on the network (431 when it has none there)."""
     vm = ctx.get(VirtualMachine, vm_uuid, param)
     ctx.require(vm, f"VM {vm.name}")
     if vm.account_id != net.account_id:
         raise InvalidParameter(f"VM {vm.name} does not belong to the account of network {net.name}")
-    nic = ctx.db.exec(select(Nic).where(Nic.vm_id == vm.id, Nic.network_id == net.id,
-                                        Nic.removed == None)).first()  # noqa: E711
+    nic = ctx.db.exec(select(Nic).where(Nic.vm_id == vm.id, Nic.network_id == net.id, Nic.removed == None)).first()
     if nic is None:
         raise InvalidParameter(f"VM {vm.name} has no NIC on network {net.name} (parameter {param})")
     if guest_ip and guest_ip != nic.ipaddress:
@@ -124,34 +126,56 @@ def vm_nic(ctx: Ctx, vm_uuid: str | None, net: Network, guest_ip: str | None,
 
 # --- conflicts ----------------------------------------------------------------
 
-def check_claim(s: Session, ip: PublicIpAddress, proto: str, start: int, end: int, *,
-                skip_pf: int | None = None, skip_lb: int | None = None) -> None:
+
+def check_claim(
+    s: Session,
+    ip: PublicIpAddress,
+    proto: str,
+    start: int,
+    end: int,
+    *,
+    skip_pf: int | None = None,
+    skip_lb: int | None = None,
+) -> None:
     """537 when a port forward or LB rule already claims an overlapping port range on the IP/protocol."""
     if ip.isstaticnat:
         raise RuleConflict(f"Public IP {ip.ipaddress} has static NAT enabled: it cannot have port rules")
-    for pf in s.exec(select(PortForwardingRule).where(
-            PortForwardingRule.ipaddress_id == ip.id, PortForwardingRule.removed == None,  # noqa: E711
-            PortForwardingRule.state.in_(LIVE))):  # type: ignore[attr-defined]
+    for pf in s.exec(
+        select(PortForwardingRule).where(
+            PortForwardingRule.ipaddress_id == ip.id,
+            PortForwardingRule.removed == None,
+            PortForwardingRule.state.in_(LIVE),
+        )
+    ):  # type: ignore[attr-defined]
         if pf.id != skip_pf and pf.protocol == proto and pf.publicport <= end and start <= pf.publicendport:
-            raise RuleConflict(f"The range {start}-{end}/{proto} conflicts with port forwarding rule {pf.uuid} "
-                               f"({pf.publicport}-{pf.publicendport}) on {ip.ipaddress}")
-    for lb in s.exec(select(LoadBalancerRule).where(
-            LoadBalancerRule.ipaddress_id == ip.id, LoadBalancerRule.removed == None,  # noqa: E711
-            LoadBalancerRule.state.in_(LIVE))):  # type: ignore[attr-defined]
+            raise RuleConflict(
+                f"The range {start}-{end}/{proto} conflicts with port forwarding rule {pf.uuid} "
+                f"({pf.publicport}-{pf.publicendport}) on {ip.ipaddress}"
+            )
+    for lb in s.exec(
+        select(LoadBalancerRule).where(
+            LoadBalancerRule.ipaddress_id == ip.id,
+            LoadBalancerRule.removed == None,
+            LoadBalancerRule.state.in_(LIVE),
+        )
+    ):  # type: ignore[attr-defined]
         if lb.id != skip_lb and lb.protocol == proto and start <= lb.publicport <= end:
-            raise RuleConflict(f"The range {start}-{end}/{proto} conflicts with load balancer rule {lb.name} "
-                               f"(port {lb.publicport}) on {ip.ipaddress}")
+            raise RuleConflict(
+                f"The range {start}-{end}/{proto} conflicts with load balancer rule {lb.name} "
+                f"(port {lb.publicport}) on {ip.ipaddress}"
+            )
 
 
 def has_port_rules(s: Session, ip: PublicIpAddress) -> bool:
     """Whether port forwarding or LB rules use the IP."""
     for model in (PortForwardingRule, LoadBalancerRule):
-        if s.exec(select(model.id).where(model.ipaddress_id == ip.id, model.removed == None)).first():  # type: ignore[attr-defined]  # noqa: E711
+        if s.exec(select(model.id).where(model.ipaddress_id == ip.id, model.removed == None)).first():  # type: ignore[attr-defined]
             return True
     return False
 
 
 # --- apply-or-undo jobs -------------------------------------------------------
+
 
 async def settle(run: JobRun, network_id: int, revert: Callable[[Session], None]) -> None:
     """Apply the network's router; if that fails, revert the database change and re-apply the old state."""
@@ -177,19 +201,23 @@ def _row(s: Session, model: Any, uuid: str) -> Any:
 
 def _retire(model: Any, uuid: str) -> Callable[[Session], None]:
     """A revert step: mark a row removed."""
+
     def fn(s: Session) -> None:
         row = _row(s, model, uuid)
         row.removed, row.state = utcnow(), "Revoke"
         s.add(row)
+
     return fn
 
 
 def _restore(model: Any, uuid: str) -> Callable[[Session], None]:
     """A revert step: make a revoked row active again."""
+
     def fn(s: Session) -> None:
         row = _row(s, model, uuid)
         row.state = "Active"
         s.add(row)
+
     return fn
 
 
@@ -198,6 +226,7 @@ View = Callable[[Any, Any], dict[str, Any]]
 
 def register_create(command: str, model: Any, key: str, view: View) -> None:
     """Register the job of a create command: apply the Add row, activate it, or remove it on failure."""
+
     async def body(run: JobRun) -> dict[str, Any]:
         with run.db() as s:
             net_id = _row(s, model, run.instance_uuid).network_id
@@ -209,12 +238,14 @@ def register_create(command: str, model: Any, key: str, view: View) -> None:
             s.commit()
         with run.ctx() as ctx:
             return {key: view(ctx, _row(ctx.db, model, run.instance_uuid))}
+
     job_body(command)(body)
     job_recover(command)(_recover(model, "Add"))
 
 
 def _recover(model: Any, pending: str) -> Callable[[JobRun], Any]:
     """A recovery for a rule job whose server died: undo the pending row change and re-apply the network."""
+
     async def recover(run: JobRun) -> None:
         with run.db() as s:
             row = s.exec(select(model).where(model.uuid == run.instance_uuid)).first()
@@ -225,6 +256,7 @@ def _recover(model: Any, pending: str) -> Callable[[JobRun], Any]:
                 (_retire if pending == "Add" else _restore)(model, run.instance_uuid)(s)
                 s.commit()
         await resync(run.app, net_id)
+
     return recover
 
 
@@ -240,6 +272,7 @@ async def resync(app: Any, network_id: int | None) -> None:
 
 def register_delete(command: str, model: Any) -> None:
     """Register the job of a delete command: apply without the Revoke row, then remove it (or restore it)."""
+
     async def body(run: JobRun) -> dict[str, Any]:
         with run.db() as s:
             net_id = _row(s, model, run.instance_uuid).network_id
@@ -248,6 +281,7 @@ def register_delete(command: str, model: Any) -> None:
             _retire(model, run.instance_uuid)(s)
             s.commit()
         return {"success": True}
+
     job_body(command)(body)
     job_recover(command)(_recover(model, "Revoke"))
 
@@ -263,16 +297,20 @@ def revoke(ctx: Ctx, row: Any, what: str) -> None:
 
 # --- security groups -------------------------------------------------------------
 
+
 def default_group(s: Session, account_id: int, domain_id: int) -> Any:
     """The account's "default" security group, created on first use."""
     from virga.models import SecurityGroup
 
-    group = s.exec(select(SecurityGroup).where(SecurityGroup.account_id == account_id,
-                                               SecurityGroup.name == "default",
-                                               SecurityGroup.removed == None)).first()  # noqa: E711
+    group = s.exec(
+        select(SecurityGroup).where(
+            SecurityGroup.account_id == account_id, SecurityGroup.name == "default", SecurityGroup.removed == None
+        )
+    ).first()
     if group is None:
-        group = SecurityGroup(name="default", description="Default Security Group", account_id=account_id,
-                              domain_id=domain_id)
+        group = SecurityGroup(
+            name="default", description="Default Security Group", account_id=account_id, domain_id=domain_id
+        )
         s.add(group)
         s.flush()
     return group
@@ -289,8 +327,7 @@ def attach_security_groups(s: Session, vm: VirtualMachine, nets: list[Network], 
         return
     groups = []
     for uuid in uuids or []:
-        group = s.exec(select(SecurityGroup).where(SecurityGroup.uuid == uuid,
-                                                   SecurityGroup.removed == None)).first()  # noqa: E711
+        group = s.exec(select(SecurityGroup).where(SecurityGroup.uuid == uuid, SecurityGroup.removed == None)).first()
         if group is None or group.account_id != vm.account_id:
             raise InvalidParameter(f"Unable to find security group with id {uuid} (parameter securitygroupids)")
         groups.append(group)
@@ -300,9 +337,11 @@ def attach_security_groups(s: Session, vm: VirtualMachine, nets: list[Network], 
 
 # `removed` is filtered in Python: given `removed IS NULL` terms, SQLite walks that index (NULL for nearly
 # every row) instead of the name index.
-HOSTNAME_NETWORKS = (select(Nic.network_id, Nic.removed, VirtualMachine.removed)
-                     .join(VirtualMachine, VirtualMachine.id == Nic.vm_id)
-                     .where(VirtualMachine.name == bindparam("n")))
+HOSTNAME_NETWORKS = (
+    select(Nic.network_id, Nic.removed, VirtualMachine.removed)
+    .join(VirtualMachine, VirtualMachine.id == Nic.vm_id)
+    .where(VirtualMachine.name == bindparam("n"))
+)
 
 
 def check_hostname_free(s: Session, name: str, nets: list[Network]) -> None:
@@ -311,8 +350,15 @@ def check_hostname_free(s: Session, name: str, nets: list[Network]) -> None:
         return
     # One query driven from the (selective) name index: a network's NICs can be tens of thousands.
     names = {n.id: n.name for n in nets}
-    clash = next((names[nid] for nid, nic_gone, vm_gone in s.connection().execute(HOSTNAME_NETWORKS, {"n": name})
-                  if nid in names and nic_gone is None and vm_gone is None), None)
+    clash = next(
+        (
+            names[nid]
+            for nid, nic_gone, vm_gone in s.connection().execute(HOSTNAME_NETWORKS, {"n": name})
+            if nid in names and nic_gone is None and vm_gone is None
+        ),
+        None,
+    )
     if clash is not None:
-        raise InvalidParameter(f"The VM with host name {name} already exists in network {clash}: "
-                               "choose another name (parameter name)")
+        raise InvalidParameter(
+            f"The VM with host name {name} already exists in network {clash}: choose another name (parameter name)"
+        )

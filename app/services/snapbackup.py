@@ -46,8 +46,11 @@ def remote_host(host: Host) -> SshHost | None:
 
 def zone_store(s: Session, zone_id: int) -> ImageStore | None:
     """The writable NFS image store of a zone (or a region-wide one)."""
-    stmt = select(ImageStore).where(ImageStore.removed == None, ImageStore.readonly == False,  # noqa: E711,E712
-                                    (ImageStore.zone_id == zone_id) | (ImageStore.zone_id == None))  # noqa: E711
+    stmt = select(ImageStore).where(
+        ImageStore.removed == None,
+        ImageStore.readonly == False,  # noqa:E712
+        (ImageStore.zone_id == zone_id) | (ImageStore.zone_id == None),
+    )
     return next((st for st in s.exec(stmt.order_by(ImageStore.id)) if st.url.startswith("nfs://")), None)
 
 
@@ -56,14 +59,23 @@ def store_for_file(s: Session, zone_id: int, host: Host, path: str) -> ImageStor
     if host.hypervisor == "Simulator":
         return "the simulator keeps disks in memory: there is no snapshot file to copy"
     if not path or (remote_host(host) is None and not os.path.isfile(path)):
-        return (f"the snapshot file {path or '(none)'} is neither on this management server nor on a KVM host "
-                f"reached over SSH")
+        return (
+            f"the snapshot file {path or '(none)'} is neither on this management server nor on a KVM host "
+            f"reached over SSH"
+        )
     store = zone_store(s, zone_id)
     return "the zone has no NFS image store" if store is None else store
 
 
-def plan(s: Session, snap: Snapshot, vol: Volume, host: Host, path: str, *, primary_only: bool = False,
-         ) -> BackupPlan | str:
+def plan(
+    s: Session,
+    snap: Snapshot,
+    vol: Volume,
+    host: Host,
+    path: str,
+    *,
+    primary_only: bool = False,
+) -> BackupPlan | str:
     """A backup plan for a snapshot the driver just took, or the reason it stays on primary storage."""
     from virga.appliance.storage.layout import snapshot_path
 
@@ -114,8 +126,11 @@ async def run_backup(p: BackupPlan) -> BackupInfo:
     """Copy the snapshot file to the store as qcow2 (atomic: temp name then rename), on its host when remote."""
     from virga.appliance.storage.primary import backup_snapshot
 
-    return await _on_host(p.via, f"Backing up the snapshot to the image store {p.store_url}",
-                          lambda on: backup_snapshot(p.source, _store(p.store_url), p.dest, on=on))
+    return await _on_host(
+        p.via,
+        f"Backing up the snapshot to the image store {p.store_url}",
+        lambda on: backup_snapshot(p.source, _store(p.store_url), p.dest, on=on),
+    )
 
 
 async def drop_backup(backup_url: str) -> None:
@@ -134,8 +149,11 @@ async def restore_into(backup_url: str, volume_path: str, via: SshHost | None = 
     from virga.appliance.storage.primary import restore_over
 
     store_url, rel = split(backup_url)
-    await _on_host(via, f"Restoring {volume_path} from the backup {backup_url}",
-                   lambda on: restore_over(_store(store_url), rel, volume_path, on=on))
+    await _on_host(
+        via,
+        f"Restoring {volume_path} from the backup {backup_url}",
+        lambda on: restore_over(_store(store_url), rel, volume_path, on=on),
+    )
 
 
 async def template_from_backup(backup_url: str, dest: str) -> BackupInfo:

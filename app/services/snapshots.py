@@ -57,6 +57,7 @@ def volume_host(s: Session, vol: Volume) -> Any:
 
 # --- volume snapshots -----------------------------------------------------------
 
+
 async def take(app: VirgaApp, snap_uuid: str, undo: UndoStack, *, primary_only: bool = False) -> None:
     """Take a volume snapshot through the driver, back it up to the image store when it is a file, mark it BackedUp."""
     with app.db.session() as s:
@@ -183,6 +184,7 @@ async def revert(run: JobRun) -> dict[str, Any]:
 
 # --- VM snapshots ------------------------------------------------------------------
 
+
 def vmsnap_by_uuid(s: Session, uuid: str) -> VMSnapshot:
     """A VM snapshot by uuid."""
     return s.exec(select(VMSnapshot).where(VMSnapshot.uuid == uuid)).one()
@@ -230,8 +232,13 @@ async def create_vm_snapshot(run: JobRun) -> dict[str, Any]:
     run.undo.push("delete driver vm snapshot", lambda: drv.delete_instance_snapshot(vm.uuid, info))
     with run.db() as s:
         vms = vmsnap_by_uuid(s, run.instance_uuid)
-        previous = s.exec(select(VMSnapshot).where(VMSnapshot.vm_id == vm.id, VMSnapshot.current == True,  # noqa: E712
-                                                   VMSnapshot.removed == None)).all()  # noqa: E711
+        previous = s.exec(
+            select(VMSnapshot).where(
+                VMSnapshot.vm_id == vm.id,
+                VMSnapshot.current == True,
+                VMSnapshot.removed == None,
+            )
+        ).all()
         for p in previous:
             p.current = False
             vms.parent_id = p.id
@@ -257,15 +264,18 @@ async def revert_vm_snapshot(run: JobRun) -> dict[str, Any]:
     await drv.revert_instance_snapshot(vm.uuid, SnapshotInfo(name=vms.uuid, memory=vms.memory))
     with run.db() as s:
         vms = vmsnap_by_uuid(s, run.instance_uuid)
-        for other in s.exec(select(VMSnapshot).where(VMSnapshot.vm_id == vms.vm_id, VMSnapshot.removed == None)):  # noqa: E711
+        for other in s.exec(select(VMSnapshot).where(VMSnapshot.vm_id == vms.vm_id, VMSnapshot.removed == None)):
             other.current = other.id == vms.id
             s.add(other)
         transition(vms, "reverted")
         _event(s, vms, "VMSNAPSHOT.REVERTTO", f"Reverted VM {vm.name} to VM snapshot {vms.name}")
         s.commit()
     with run.ctx() as ctx:
-        return {"virtualmachine": vm_view(ctx, ctx.db.exec(select(VirtualMachine).where(
-            VirtualMachine.uuid == vm.uuid)).one())}
+        return {
+            "virtualmachine": vm_view(
+                ctx, ctx.db.exec(select(VirtualMachine).where(VirtualMachine.uuid == vm.uuid)).one()
+            )
+        }
 
 
 def _vm_state(run: JobRun, state: str) -> None:
@@ -301,6 +311,7 @@ async def delete_vm_snapshot(run: JobRun) -> dict[str, Any]:
 
 # --- recurring snapshot policies ---------------------------------------------------
 
+
 def parse_schedule(intervaltype: str, schedule: str) -> tuple[int, int, int]:
     """(minute, hour, day) of a CloudStack schedule: MM, MM:HH, MM:HH:DOW(1-7) or MM:HH:DD(1-28)."""
     parts = schedule.split(":")
@@ -310,8 +321,10 @@ def parse_schedule(intervaltype: str, schedule: str) -> tuple[int, int, int]:
     except ValueError:
         nums = []
     if len(nums) != need:
-        raise InvalidParameter(f"Parameter schedule: {schedule!r} is not a valid {intervaltype} schedule "
-                               "(HOURLY MM, DAILY MM:HH, WEEKLY MM:HH:DD with DD 1-7, MONTHLY MM:HH:DD with DD 1-28)")
+        raise InvalidParameter(
+            f"Parameter schedule: {schedule!r} is not a valid {intervaltype} schedule "
+            "(HOURLY MM, DAILY MM:HH, WEEKLY MM:HH:DD with DD 1-7, MONTHLY MM:HH:DD with DD 1-28)"
+        )
     minute, hour, day = nums[0], nums[1] if need > 1 else 0, nums[2] if need > 2 else 1
     top = 7 if intervaltype == "WEEKLY" else 28
     if not (0 <= minute < 60 and 0 <= hour < 24 and 1 <= day <= top):
@@ -342,7 +355,7 @@ def last_slot(pol: SnapshotPolicy, now: datetime) -> datetime:
 def _due(s: Session, now: datetime) -> list[int]:
     """Ids of the policies whose last scheduled time has passed since they last ran."""
     out = []
-    for pol in s.exec(select(SnapshotPolicy).where(SnapshotPolicy.removed == None)):  # noqa: E711
+    for pol in s.exec(select(SnapshotPolicy).where(SnapshotPolicy.removed == None)):
         last = pol.last_run.replace(tzinfo=now.tzinfo) if pol.last_run and pol.last_run.tzinfo is None else pol.last_run
         if last is None or last < last_slot(pol, now):
             out.append(pol.id or 0)
@@ -372,9 +385,16 @@ async def _run_policy(app: VirgaApp, pid: int, now: datetime) -> None:
         if vol is None or vol.removed is not None or vol.state != "Ready":
             s.commit()
             return
-        snap = Snapshot(name=snapshot_name(s, vol, now), volume_id=vol.id or 0, zone_id=vol.zone_id,
-                        account_id=vol.account_id, domain_id=vol.domain_id, snapshottype="RECURRING",
-                        intervaltype=pol.intervaltype, policy_id=pid)
+        snap = Snapshot(
+            name=snapshot_name(s, vol, now),
+            volume_id=vol.id or 0,
+            zone_id=vol.zone_id,
+            account_id=vol.account_id,
+            domain_id=vol.domain_id,
+            snapshottype="RECURRING",
+            intervaltype=pol.intervaltype,
+            policy_id=pid,
+        )
         s.add(snap)
         s.commit()
         snap_uuid, keep = snap.uuid, pol.maxsnaps
@@ -383,8 +403,15 @@ async def _run_policy(app: VirgaApp, pid: int, now: datetime) -> None:
         undo.push("drop snapshot", lambda: _drop(app, snap_uuid))
         await take(app, snap_uuid, undo)
     with app.db.session() as s:
-        rows = s.exec(select(Snapshot).where(Snapshot.policy_id == pid, Snapshot.removed == None,  # noqa: E711
-                                             Snapshot.state == "BackedUp").order_by(Snapshot.id)).all()
+        rows = s.exec(
+            select(Snapshot)
+            .where(
+                Snapshot.policy_id == pid,
+                Snapshot.removed == None,
+                Snapshot.state == "BackedUp",
+            )
+            .order_by(Snapshot.id)
+        ).all()
         extra = [r.uuid for r in rows[: max(0, len(rows) - keep)]]
     for uuid in extra:
         await remove(app, uuid)

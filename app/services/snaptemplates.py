@@ -67,8 +67,11 @@ async def create_template(run: JobRun) -> dict[str, Any]:
     with run.db() as s:
         tmpl = _tmpl(s, run.instance_uuid)
         source, dest, size = dict(tmpl.details or {}), _dest(tmpl), tmpl.size
-        snap = (s.exec(select(Snapshot).where(Snapshot.uuid == source["sourcesnapshotid"])).one()
-                if source.get("sourcesnapshotid") else None)
+        snap = (
+            s.exec(select(Snapshot).where(Snapshot.uuid == source["sourcesnapshotid"])).one()
+            if source.get("sourcesnapshotid")
+            else None
+        )
         vol = None if snap else s.exec(select(Volume).where(Volume.uuid == source["sourcevolumeid"])).one()
     if snap is not None:
         (path, physical), size = await _from_snapshot(run, snap, dest), max(size, snap.size)
@@ -80,8 +83,14 @@ async def create_template(run: JobRun) -> dict[str, Any]:
         tmpl = _tmpl(s, run.instance_uuid)
         tmpl.install_path, tmpl.size, tmpl.physicalsize = path, size, physical
         tmpl.isready, tmpl.status = True, "Download Complete"
-        record_event(s, "TEMPLATE.CREATE", f"Created template {tmpl.name}", account_id=tmpl.account_id,
-                     domain_id=tmpl.domain_id, resource=tmpl)
+        record_event(
+            s,
+            "TEMPLATE.CREATE",
+            f"Created template {tmpl.name}",
+            account_id=tmpl.account_id,
+            domain_id=tmpl.domain_id,
+            resource=tmpl,
+        )
         s.add(tmpl)
         s.commit()
     with run.ctx() as ctx:

@@ -33,8 +33,15 @@ MACHINES: dict[str, dict[str, dict[str, str]]] = {
         "resized": {"Resizing": "Ready"},
         "migrate": {"Ready": "Migrating"},
         "migrated": {"Migrating": "Ready"},
-        "destroy": {"Ready": "Destroy", "Allocated": "Destroy", "Creating": "Destroy", "Error": "Destroy",
-                    "NotUploaded": "Destroy", "Uploaded": "Destroy", "UploadError": "Destroy"},
+        "destroy": {
+            "Ready": "Destroy",
+            "Allocated": "Destroy",
+            "Creating": "Destroy",
+            "Error": "Destroy",
+            "NotUploaded": "Destroy",
+            "Uploaded": "Destroy",
+            "UploadError": "Destroy",
+        },
         "expunged": {"Destroy": "Expunged"},
         "snapshot": {"Ready": "Ready"},
         "failed": {"Creating": "Error", "Resizing": "Ready", "Migrating": "Ready"},
@@ -79,9 +86,20 @@ MACHINES: dict[str, dict[str, dict[str, str]]] = {
     },
 }
 
-VERBS = {"start": "start", "stop": "stop", "reboot": "reboot", "migrate": "migrate", "destroy": "destroy",
-         "recover": "recover", "expunge": "expunge", "resize": "resize", "snapshot": "snapshot",
-         "revert": "revert", "delete": "delete", "create": "create"}
+VERBS = {
+    "start": "start",
+    "stop": "stop",
+    "reboot": "reboot",
+    "migrate": "migrate",
+    "destroy": "destroy",
+    "recover": "recover",
+    "expunge": "expunge",
+    "resize": "resize",
+    "snapshot": "snapshot",
+    "revert": "revert",
+    "delete": "delete",
+    "create": "create",
+}
 
 
 def can(obj: Any, event: str) -> bool:
@@ -98,6 +116,7 @@ def transition(obj: Any, event: str) -> str:
         label = getattr(obj, "name", "") or obj.uuid
         raise InvalidParameter(
             f"Unable to {VERBS.get(event, event)} {kind} {label}: it is in state {obj.state}"
-            + (f" (allowed from {', '.join(sorted(table))})" if table else ""))
+            + (f" (allowed from {', '.join(sorted(table))})" if table else "")
+        )
     obj.state = table[obj.state]
     return str(obj.state)

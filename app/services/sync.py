@@ -24,7 +24,7 @@ MB = 2**20
 async def sync_all(app: VirgaApp) -> None:
     """Ping every host and reconcile the guests of those that answer."""
     with app.db.session() as s:
-        hosts = s.exec(select(Host).where(Host.removed == None, Host.type == "Routing")).all()  # noqa: E711
+        hosts = s.exec(select(Host).where(Host.removed == None, Host.type == "Routing")).all()
     for host in hosts:
         await sync_host(app, host)
 
@@ -53,14 +53,28 @@ def host_lost(app: VirgaApp, host_id: int, why: str) -> None:
         now = utcnow()
         if host.state in ("Up", "Connecting", "Alert"):
             host.state, host.disconnected = "Disconnected", now
-            raise_alert(s, "HOST", f"Host {host.name} is disconnected: {why}", host_id=host.id,
-                        zone_id=host.zone_id, pod_id=host.pod_id, cluster_id=host.cluster_id)
+            raise_alert(
+                s,
+                "HOST",
+                f"Host {host.name} is disconnected: {why}",
+                host_id=host.id,
+                zone_id=host.zone_id,
+                pod_id=host.pod_id,
+                cluster_id=host.cluster_id,
+            )
         elif host.state == "Disconnected":
             grace = float(setting(s, "ping.interval", "30")) * float(setting(s, "ping.timeout", "2.5"))
             if host.disconnected and now - host.disconnected > timedelta(seconds=grace):
                 host.state = "Down"
-                raise_alert(s, "HOST", f"Host {host.name} is down", host_id=host.id, zone_id=host.zone_id,
-                            pod_id=host.pod_id, cluster_id=host.cluster_id)
+                raise_alert(
+                    s,
+                    "HOST",
+                    f"Host {host.name} is down",
+                    host_id=host.id,
+                    zone_id=host.zone_id,
+                    pod_id=host.pod_id,
+                    cluster_id=host.cluster_id,
+                )
                 restarted = _restart_ha(app, s, host, _vms_lost(s, host))
         s.add(host)
         s.commit()
@@ -72,15 +86,38 @@ def _restart_ha(app: VirgaApp, s: Session, host: Host, vms: list[VirtualMachine]
     """Queue a start job (placed on another Up host) for each HA-enabled VM of a Down host."""
     for vm in vms:
         transition(vm, "start")
-        user = s.exec(select(User).where(User.account_id == vm.account_id, User.removed == None)).first()  # noqa: E711
-        app.jobs.submit(s, AsyncJob(
-            cmd="virga.api.startVirtualMachine", command="startVirtualMachine", params={},
-            account_id=vm.account_id, domain_id=vm.domain_id, user_id=user.id if user else None,
-            instancetype="VirtualMachine", instance_uuid=vm.uuid))
-        record_event(s, "HA.VM.RESTART", f"VM {vm.name} is restarted on another host: its host {host.name} is down",
-                     account_id=vm.account_id, domain_id=vm.domain_id, resource=vm, level="WARN")
-        raise_alert(s, "HA", f"HA restart of VM {vm.name} (host {host.name} is down)", host_id=host.id,
-                    zone_id=host.zone_id, pod_id=host.pod_id, cluster_id=host.cluster_id)
+        user = s.exec(select(User).where(User.account_id == vm.account_id, User.removed == None)).first()
+        app.jobs.submit(
+            s,
+            AsyncJob(
+                cmd="virga.api.startVirtualMachine",
+                command="startVirtualMachine",
+                params={},
+                account_id=vm.account_id,
+                domain_id=vm.domain_id,
+                user_id=user.id if user else None,
+                instancetype="VirtualMachine",
+                instance_uuid=vm.uuid,
+            ),
+        )
+        record_event(
+            s,
+            "HA.VM.RESTART",
+            f"VM {vm.name} is restarted on another host: its host {host.name} is down",
+            account_id=vm.account_id,
+            domain_id=vm.domain_id,
+            resource=vm,
+            level="WARN",
+        )
+        raise_alert(
+            s,
+            "HA",
+            f"HA restart of VM {vm.name} (host {host.name} is down)",
+            host_id=host.id,
+            zone_id=host.zone_id,
+            pod_id=host.pod_id,
+            cluster_id=host.cluster_id,
+        )
         s.add(vm)
     return len(vms)
 
@@ -88,13 +125,19 @@ def _restart_ha(app: VirgaApp, s: Session, host: Host, vms: list[VirtualMachine]
 def _vms_lost(s: Session, host: Host) -> list[VirtualMachine]:
     """The VMs of a Down host are Stopped; the HA-enabled ones are returned to be restarted elsewhere."""
     ha = []
-    for vm in s.exec(select(VirtualMachine).where(VirtualMachine.host_id == host.id,
-                                                  VirtualMachine.removed == None)):  # noqa: E711
+    for vm in s.exec(select(VirtualMachine).where(VirtualMachine.host_id == host.id, VirtualMachine.removed == None)):
         if vm.state in ("Running", "Starting", "Stopping", "Migrating"):
             reserve(s, host.id or 0, -vm.cpunumber * vm.cpuspeed, -vm.memory * MB)
             vm.state, vm.last_host_id, vm.host_id = "Stopped", host.id, None
-            record_event(s, "VM.STOP", f"VM {vm.name} stopped: its host {host.name} is down",
-                         account_id=vm.account_id, domain_id=vm.domain_id, resource=vm, level="WARN")
+            record_event(
+                s,
+                "VM.STOP",
+                f"VM {vm.name} stopped: its host {host.name} is down",
+                account_id=vm.account_id,
+                domain_id=vm.domain_id,
+                resource=vm,
+                level="WARN",
+            )
             if vm.haenable:
                 ha.append(vm)
             s.add(vm)
@@ -121,8 +164,10 @@ def _busy(s: Session, uuids: list[str]) -> set[str]:
     """VMs with a job queued or running (their state is the job's business)."""
     if not uuids:
         return set()
-    stmt = select(AsyncJob.instance_uuid).where(AsyncJob.instance_uuid.in_(uuids),  # type: ignore[attr-defined]
-                                                AsyncJob.state.in_(("queued", "running")))  # type: ignore[attr-defined]
+    stmt = select(AsyncJob.instance_uuid).where(
+        AsyncJob.instance_uuid.in_(uuids),  # type: ignore[attr-defined]
+        AsyncJob.state.in_(("queued", "running")),
+    )  # type: ignore[attr-defined]
     return set(s.exec(stmt))
 
 
@@ -132,8 +177,9 @@ def reconcile(app: VirgaApp, host_id: int, guests: list[InstanceInfo]) -> None:
     with app.db.session() as s:
         host = s.get(Host, host_id)
         assert host is not None
-        vms = s.exec(select(VirtualMachine).where(VirtualMachine.host_id == host_id,
-                                                  VirtualMachine.removed == None)).all()  # noqa: E711
+        vms = s.exec(
+            select(VirtualMachine).where(VirtualMachine.host_id == host_id, VirtualMachine.removed == None)
+        ).all()
         busy = _busy(s, [v.uuid for v in vms])
         for vm in vms:
             if vm.uuid in busy or vm.state != "Running":
@@ -142,8 +188,15 @@ def reconcile(app: VirgaApp, host_id: int, guests: list[InstanceInfo]) -> None:
             if info is None or info.state == PowerState.STOPPED:
                 reserve(s, host_id, -vm.cpunumber * vm.cpuspeed, -vm.memory * MB)
                 vm.state, vm.last_host_id, vm.host_id = "Stopped", host_id, None
-                record_event(s, "VM.STOP", f"VM {vm.name} was powered off outside virga (host {host.name})",
-                             account_id=vm.account_id, domain_id=vm.domain_id, resource=vm, level="WARN")
+                record_event(
+                    s,
+                    "VM.STOP",
+                    f"VM {vm.name} was powered off outside virga (host {host.name})",
+                    account_id=vm.account_id,
+                    domain_id=vm.domain_id,
+                    resource=vm,
+                    level="WARN",
+                )
                 s.add(vm)
         _unknown_guests(s, host, seen)
         s.commit()
@@ -158,6 +211,12 @@ def _unknown_guests(s: Session, host: Host, seen: dict[str, InstanceInfo]) -> No
         if uuid in known:
             continue
         subject = f"Unknown guest {info.name} ({uuid}) on host {host.name}"
-        if s.exec(select(Alert).where(Alert.subject == subject, Alert.archived == False)).first() is None:  # noqa: E712
-            raise_alert(s, "SYNC", subject, "virga did not create this guest and leaves it alone",
-                        host_id=host.id, zone_id=host.zone_id)
+        if s.exec(select(Alert).where(Alert.subject == subject, Alert.archived == False)).first() is None:
+            raise_alert(
+                s,
+                "SYNC",
+                subject,
+                "virga did not create this guest and leaves it alone",
+                host_id=host.id,
+                zone_id=host.zone_id,
+            )

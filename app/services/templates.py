@@ -21,8 +21,7 @@ NO_STORAGE_SERVICE = "real downloads need the storage service (not available yet
 
 def simulator_zone(s: Session, zone_id: int) -> bool:
     """Whether a zone has clusters and all of them are Simulator clusters."""
-    kinds = {c for c in s.exec(select(Cluster.hypervisor).where(
-        Cluster.zone_id == zone_id, Cluster.removed == None))}  # noqa: E711
+    kinds = {c for c in s.exec(select(Cluster.hypervisor).where(Cluster.zone_id == zone_id, Cluster.removed == None))}
     return bool(kinds) and kinds == {"Simulator"}
 
 
@@ -32,7 +31,7 @@ def is_simulated(s: Session, t: Template, *, by_url: bool = True) -> bool:
         return True
     if t.zone_id is not None:
         return simulator_zone(s, t.zone_id)
-    zones = [z.id for z in s.exec(select(Zone).where(Zone.removed == None))]  # noqa: E711
+    zones = [z.id for z in s.exec(select(Zone).where(Zone.removed == None))]
     return bool(zones) and all(simulator_zone(s, z or 0) for z in zones)
 
 
@@ -77,15 +76,14 @@ async def _simulate(run: JobRun, url: str) -> None:
         run.progress(pct)
     await WORLD.behave("download_template", SIM_STORE)
     size = _sim_size(url)
-    _set(run, status="Download Complete", isready=True, size=size, physicalsize=size // 4,
-         install_path=url)
+    _set(run, status="Download Complete", isready=True, size=size, physicalsize=size // 4, install_path=url)
 
 
 def store_of(s: Session, t: Template) -> ImageStore:
     """The image store a template lands on (its zone's, else any)."""
-    stmt = select(ImageStore).where(ImageStore.removed == None, ImageStore.readonly == False)  # noqa: E711,E712
+    stmt = select(ImageStore).where(ImageStore.removed == None, ImageStore.readonly == False)  # noqa:E712
     if t.zone_id is not None:
-        stmt = stmt.where((ImageStore.zone_id == t.zone_id) | (ImageStore.zone_id == None))  # noqa: E711
+        stmt = stmt.where((ImageStore.zone_id == t.zone_id) | (ImageStore.zone_id == None))
     store = s.exec(stmt.order_by(ImageStore.id)).first()
     if store is None:
         raise Unavailable(f"No image store is available for template {t.name}; add one with addImageStore")
@@ -97,8 +95,11 @@ def dest_of(t: Template) -> str:
     from virga.appliance.storage.layout import iso_path, template_path
 
     fmt = t.format.lower()
-    return (iso_path(t.account_id, t.id, t.uuid) if t.is_iso
-            else template_path(t.account_id, t.id, t.uuid, fmt if fmt != "ova" else "vmdk"))
+    return (
+        iso_path(t.account_id, t.id, t.uuid)
+        if t.is_iso
+        else template_path(t.account_id, t.id, t.uuid, fmt if fmt != "ova" else "vmdk")
+    )
 
 
 async def _real(run: JobRun) -> None:
@@ -120,13 +121,19 @@ async def _real(run: JobRun) -> None:
         run.progress(pct)
 
     try:
-        got = await download(url, NfsStore(store_url), dest, checksum,
-                             None if fmt == "ova" else fmt, progress)
+        got = await download(url, NfsStore(store_url), dest, checksum, None if fmt == "ova" else fmt, progress)
         await write_properties(NfsStore(store_url), got, str(tid), text)
     except StorageError as exc:
         raise InternalError(f"Download of {url} failed: {exc}") from None
-    _set(run, status="Download Complete", isready=True, install_path=got.url, size=got.virtual_size or got.size,
-         physicalsize=got.size, checksum=got.checksum or checksum or "")
+    _set(
+        run,
+        status="Download Complete",
+        isready=True,
+        install_path=got.url,
+        size=got.virtual_size or got.size,
+        physicalsize=got.size,
+        checksum=got.checksum or checksum or "",
+    )
 
 
 @job_body("downloadTemplate")
@@ -156,9 +163,16 @@ async def recover_download(run: JobRun) -> None:
         t = s.exec(select(Template).where(Template.uuid == run.instance_uuid)).first()
         if t is None or t.removed is not None or t.isready:
             return
-        job = AsyncJob(cmd="virga.api.downloadTemplate", command="downloadTemplate", params=dict(run.params),
-                       user_id=run.user_id, instancetype="Iso" if t.is_iso else "Template",
-                       instance_uuid=t.uuid, account_id=t.account_id, domain_id=t.domain_id)
+        job = AsyncJob(
+            cmd="virga.api.downloadTemplate",
+            command="downloadTemplate",
+            params=dict(run.params),
+            user_id=run.user_id,
+            instancetype="Iso" if t.is_iso else "Template",
+            instance_uuid=t.uuid,
+            account_id=t.account_id,
+            domain_id=t.domain_id,
+        )
         run.app.jobs.submit(s, job)
         t.status = "Download Pending (resuming after a management-server restart)"
         s.add(t)
@@ -170,9 +184,8 @@ def _pools_in_use(s: Session, t: Template) -> tuple[list[str], list[str]]:
     """(local pool directories without a volume of this template, those with one)."""
     from virga.models import StoragePool, Volume
 
-    used = {v.pool_id for v in s.exec(select(Volume).where(
-        Volume.template_id == t.id, Volume.removed == None))}  # noqa: E711
-    pools = [p for p in s.exec(select(StoragePool).where(StoragePool.removed == None)) if p.path]  # noqa: E711
+    used = {v.pool_id for v in s.exec(select(Volume).where(Volume.template_id == t.id, Volume.removed == None))}
+    pools = [p for p in s.exec(select(StoragePool).where(StoragePool.removed == None)) if p.path]
     return [p.path for p in pools if p.id not in used], [p.path for p in pools if p.id in used]
 
 
@@ -185,7 +198,7 @@ async def purge(run: JobRun) -> dict[str, Any]:
     with run.db() as s:
         t = _tmpl(s, run.instance_uuid)
         path, template_uuid = t.install_path or "", t.uuid
-        stores = [st.url for st in s.exec(select(ImageStore).where(ImageStore.removed == None))]  # noqa: E711
+        stores = [st.url for st in s.exec(select(ImageStore).where(ImageStore.removed == None))]
         free, busy = _pools_in_use(s, t)
     store_url = next((u for u in stores if path.startswith(u.rstrip("/") + "/")), None)
     if not path.startswith("nfs://") or store_url is None:

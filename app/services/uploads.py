@@ -35,8 +35,12 @@ def signing_key(s: Session) -> bytes:
     """The server's upload/download signing key (made on first use, kept as a setting only root admins see)."""
     row = s.get(Configuration, KEY_SETTING)
     if row is None:
-        row = Configuration(name=KEY_SETTING, value=secrets.token_hex(32), category="Hidden",
-                            description="HMAC key signing upload and download URLs")
+        row = Configuration(
+            name=KEY_SETTING,
+            value=secrets.token_hex(32),
+            category="Hidden",
+            description="HMAC key signing upload and download URLs",
+        )
         s.add(row)
         s.flush()
     return row.value.encode()
@@ -68,8 +72,13 @@ def upload_params(s: Session, t: Any, kind: str = "template", **extra: str) -> d
     meta = {"kind": kind, "id": t.uuid, "expires": expires, **extra}
     metadata = base64.urlsafe_b64encode(json.dumps(meta).encode()).decode()
     path = f"/upload/{kind}/{t.uuid}"
-    return {"id": t.uuid, "postURL": base_url(s) + path, "metadata": metadata, "expires": expires,
-            "signature": _mac(signing_key(s), path, metadata, expires)}
+    return {
+        "id": t.uuid,
+        "postURL": base_url(s) + path,
+        "metadata": metadata,
+        "expires": expires,
+        "signature": _mac(signing_key(s), path, metadata, expires),
+    }
 
 
 def metadata_of(metadata: str) -> dict[str, Any]:
@@ -123,7 +132,7 @@ def check_download(s: Session, path: str, expires: str, signature: str) -> None:
 def _claim(app: VirgaApp, uuid: str, kind: str) -> tuple[str, str, str | None, str | None]:
     """Mark a template (or ISO) awaiting its upload as in progress; (store url, dest path, checksum, format)."""
     with app.db.session() as s:
-        t = s.exec(select(Template).where(Template.uuid == uuid, Template.removed == None)).first()  # noqa: E711
+        t = s.exec(select(Template).where(Template.uuid == uuid, Template.removed == None)).first()
         if t is None or t.is_iso != (kind == "iso"):
             raise InvalidParameter(f"Unable to find {kind} with id {uuid}")
         if t.isready or not (t.status == AWAITING or t.status.startswith("Upload Failed")):
@@ -145,9 +154,16 @@ class UploadRefused(InvalidParameter):
         self.reason = reason
 
 
-async def land_upload(chunks: AsyncIterator[bytes], store_url: str, dest: str, *, checksum: str | None,
-                      fmt: str | None, total: int | None,
-                      on_percent: Callable[[int], None] | None = None) -> StoredImage:
+async def land_upload(
+    chunks: AsyncIterator[bytes],
+    store_url: str,
+    dest: str,
+    *,
+    checksum: str | None,
+    fmt: str | None,
+    total: int | None,
+    on_percent: Callable[[int], None] | None = None,
+) -> StoredImage:
     """Stream an upload onto the image store, verified and atomic; UploadRefused when it cannot be kept."""
     from virga.appliance.storage import ImageStore as NfsStore
     from virga.appliance.storage import StorageError, upload
@@ -170,21 +186,37 @@ async def land_upload(chunks: AsyncIterator[bytes], store_url: str, dest: str, *
         raise UploadRefused(str(getattr(exc, "text", None) or exc)) from None
 
 
-async def receive(app: VirgaApp, uuid: str, chunks: AsyncIterator[bytes], total: int | None,
-                  kind: str = "template") -> dict[str, Any]:
+async def receive(
+    app: VirgaApp, uuid: str, chunks: AsyncIterator[bytes], total: int | None, kind: str = "template"
+) -> dict[str, Any]:
     """Verify and store an uploaded template or ISO file; it becomes ready, or says why the upload failed."""
     store_url, dest, checksum, fmt = _claim(app, uuid, kind)
     try:
-        got = await land_upload(chunks, store_url, dest, checksum=checksum, fmt=fmt, total=total,
-                                on_percent=lambda pct: update(app, uuid, status=f"{pct}% Uploaded"))
+        got = await land_upload(
+            chunks,
+            store_url,
+            dest,
+            checksum=checksum,
+            fmt=fmt,
+            total=total,
+            on_percent=lambda pct: update(app, uuid, status=f"{pct}% Uploaded"),
+        )
     except UploadRefused as exc:
         update(app, uuid, status=f"Upload Failed: {exc.reason}")
         raise
     except BaseException as exc:
         update(app, uuid, status=f"Upload Failed: {exc}")
         raise
-    update(app, uuid, status="Download Complete", isready=True, install_path=got.url,
-           size=got.virtual_size or got.size, physicalsize=got.size, checksum=got.checksum or checksum or "")
+    update(
+        app,
+        uuid,
+        status="Download Complete",
+        isready=True,
+        install_path=got.url,
+        size=got.virtual_size or got.size,
+        physicalsize=got.size,
+        checksum=got.checksum or checksum or "",
+    )
     return {"id": uuid, "size": got.size, "status": "Download Complete"}
 
 

@@ -45,8 +45,13 @@ MB = 2**20
 
 def need_of(vm: VirtualMachine | Any, offering: ServiceOffering | None) -> Need:
     """What a VM needs from a host."""
-    return Need(zone_id=vm.zone_id, cpu_mhz=vm.cpunumber * vm.cpuspeed, memory_bytes=vm.memory * MB,
-                hosttags=offering.hosttags if offering else "", hypervisor=vm.hypervisor or None)
+    return Need(
+        zone_id=vm.zone_id,
+        cpu_mhz=vm.cpunumber * vm.cpuspeed,
+        memory_bytes=vm.memory * MB,
+        hosttags=offering.hosttags if offering else "",
+        hypervisor=vm.hypervisor or None,
+    )
 
 
 def _vm(s: Session, uuid: str) -> VirtualMachine:
@@ -70,6 +75,7 @@ def result(run: JobRun) -> dict[str, Any]:
 
 
 # --- deploy ----------------------------------------------------------------
+
 
 @dataclass
 class Allocation:
@@ -102,28 +108,62 @@ def _allocate(s: Session, vm: Any, params: dict[str, Any]) -> Allocation:
     root_size = max(int(params.get("rootdisksize") or 0) * 2**30, tmpl.size)
     vols = [("ROOT", root_size, None, tmpl.id)]
     if params.get("diskofferingid"):
-        off = memo(s, (DiskOffering, params["diskofferingid"]),
-                   lambda: s.exec(by_column(DiskOffering, "uuid"), params={"v": params["diskofferingid"]}).one())
+        off = memo(
+            s,
+            (DiskOffering, params["diskofferingid"]),
+            lambda: s.exec(by_column(DiskOffering, "uuid"), params={"v": params["diskofferingid"]}).one(),
+        )
         vols.append(("DATADISK", int(params.get("size") or off.disksize) * 2**30, off.id, None))
     for device, (kind, size, off_id, tmpl_id) in enumerate(vols):
         pool = choose_pool(s, host, size, offering.tags if offering else "")
         s.connection().execute(POOL_ALLOCATE, {"p": pool.id, "b": size})
         set_committed_value(pool, "allocatedbytes", pool.allocatedbytes + size)
         made.hold.append(pool)
-        made.volumes.append(insert_row(s, Volume, {
-            "name": f"{kind}-{vm.id}" + (f"-{device}" if device else ""), "type": kind, "zone_id": vm.zone_id,
-            "pool_id": pool.id, "vm_id": vm.id, "deviceid": device, "size": size, "diskoffering_id": off_id,
-            "template_id": tmpl_id, "account_id": vm.account_id, "domain_id": vm.domain_id, "state": "Creating"}))
+        made.volumes.append(
+            insert_row(
+                s,
+                Volume,
+                {
+                    "name": f"{kind}-{vm.id}" + (f"-{device}" if device else ""),
+                    "type": kind,
+                    "zone_id": vm.zone_id,
+                    "pool_id": pool.id,
+                    "vm_id": vm.id,
+                    "deviceid": device,
+                    "size": size,
+                    "diskoffering_id": off_id,
+                    "template_id": tmpl_id,
+                    "account_id": vm.account_id,
+                    "domain_id": vm.domain_id,
+                    "state": "Creating",
+                },
+            )
+        )
     for i, net_uuid in enumerate(params.get("networkids") or []):
         net = memo(s, (Network, net_uuid), lambda u=net_uuid: s.exec(by_column(Network, "uuid"), params={"v": u}).one())
         if implement(s, net):
             made.fresh.append(net.id or 0)
         ip = ipam.allocate_guest_ip(s, net, (params.get("ipaddress") if i == 0 else None))
         made.hold.append(net)
-        made.nics.append(insert_row(s, Nic, {
-            "vm_id": vm.id, "network_id": net.id or 0, "ipaddress": ip, "ip_int": ipam.ip_to_int(ip),
-            "netmask": net.netmask, "gateway": net.gateway, "macaddress": ipam.new_mac(s, net), "isdefault": i == 0,
-            "deviceid": i, "broadcasturi": net.broadcasturi, "type": net.guestiptype}))
+        made.nics.append(
+            insert_row(
+                s,
+                Nic,
+                {
+                    "vm_id": vm.id,
+                    "network_id": net.id or 0,
+                    "ipaddress": ip,
+                    "ip_int": ipam.ip_to_int(ip),
+                    "netmask": net.netmask,
+                    "gateway": net.gateway,
+                    "macaddress": ipam.new_mac(s, net),
+                    "isdefault": i == 0,
+                    "deviceid": i,
+                    "broadcasturi": net.broadcasturi,
+                    "type": net.guestiptype,
+                },
+            )
+        )
         made.networks.append(net.id or 0)
     made.hold += [offering, tmpl]
     return made
@@ -141,8 +181,9 @@ async def purge(app: VirgaApp, vm_id: int, *, on_driver: bool = True) -> None:
         if vm is None or vm.removed is not None:
             return
         host = s.get(Host, vm.host_id or vm.last_host_id) if (vm.host_id or vm.last_host_id) else None
-        vols = [(v, volume_spec(s, v)) for v in s.exec(select(Volume).where(
-            Volume.vm_id == vm.id, Volume.removed == None))]  # noqa: E711
+        vols = [
+            (v, volume_spec(s, v)) for v in s.exec(select(Volume).where(Volume.vm_id == vm.id, Volume.removed == None))
+        ]
     if on_driver and host is not None:
         await _driver_cleanup(app, host, vm.uuid, [spec for v, spec in vols if v.path and v.type == "ROOT"])
     with app.db.session() as s:
@@ -171,7 +212,7 @@ def _release_rows(s: Session, vm: VirtualMachine) -> None:
     now = utcnow()
     if vm.host_id and vm.state in ("Starting", "Running", "Stopping", "Migrating"):
         reserve(s, vm.host_id, -vm.cpunumber * vm.cpuspeed, -vm.memory * MB)
-    for vol in s.exec(select(Volume).where(Volume.vm_id == vm.id, Volume.removed == None)):  # noqa: E711
+    for vol in s.exec(select(Volume).where(Volume.vm_id == vm.id, Volume.removed == None)):
         if vol.type == "ROOT" or vol.state == "Creating":
             pool = s.get(StoragePool, vol.pool_id) if vol.pool_id else None
             if pool is not None:
@@ -181,15 +222,17 @@ def _release_rows(s: Session, vm: VirtualMachine) -> None:
         else:
             vol.vm_id, vol.deviceid = None, None
         s.add(vol)
-    for nic in s.exec(select(Nic).where(Nic.vm_id == vm.id, Nic.removed == None)):  # noqa: E711
+    for nic in s.exec(select(Nic).where(Nic.vm_id == vm.id, Nic.removed == None)):
         nic.removed = now
         s.add(nic)
-    for rule in s.exec(select(PortForwardingRule).where(PortForwardingRule.vm_id == vm.id,
-                                                        PortForwardingRule.removed == None)):  # noqa: E711
+    for rule in s.exec(
+        select(PortForwardingRule).where(PortForwardingRule.vm_id == vm.id, PortForwardingRule.removed == None)
+    ):
         rule.removed, rule.state = now, "Revoke"
         s.add(rule)
-    for member in s.exec(select(LoadBalancerMember).where(LoadBalancerMember.vm_id == vm.id,
-                                                          LoadBalancerMember.removed == None)):  # noqa: E711
+    for member in s.exec(
+        select(LoadBalancerMember).where(LoadBalancerMember.vm_id == vm.id, LoadBalancerMember.removed == None)
+    ):
         member.removed = now
         s.add(member)
     for ip in s.exec(select(PublicIpAddress).where(PublicIpAddress.vm_id == vm.id)):
@@ -222,8 +265,9 @@ async def deploy(run: JobRun) -> dict[str, Any]:
         made.append(replace(vol, path=info.path, size_bytes=max(vol.size_bytes, info.size_bytes)))
         run.undo.push(f"delete volume {vol.uuid}", lambda v=made[-1]: drv.delete_volume(v))
         percent = 20 + 40 * len(made) // len(spec.volumes)
-        await run.batched(VOLUME, lambda s, v=vol, i=info, p=percent: _set_volume(run, s, v.uuid, i.path,
-                                                                                 i.size_bytes, p))
+        await run.batched(
+            VOLUME, lambda s, v=vol, i=info, p=percent: _set_volume(run, s, v.uuid, i.path, i.size_bytes, p)
+        )
     spec = replace(spec, volumes=tuple(made))
     await drv.create_instance(spec)
     run.undo.push("destroy guest", lambda: drv.destroy_instance(spec.uuid))
@@ -258,22 +302,36 @@ def _set_volume(run: JobRun, s: Session, uuid: str, path: str, size: int, percen
 VOLUMES, HOSTS, VMS, POOLS = (m.__table__ for m in (Volume, Host, VirtualMachine, StoragePool))  # type: ignore[attr-defined]
 # Built once and run as Core statements on the session's connection (no session object reads these
 # columns back; the placement query reads them in SQL). The size only grows (the driver may round it up).
-SET_VOLUME = VOLUMES.update().where(VOLUMES.c.uuid == bindparam("u")).values(
-    path=bindparam("p"), state="Ready",
-    size=case((VOLUMES.c.size < bindparam("sz"), bindparam("sz")), else_=VOLUMES.c.size))
+SET_VOLUME = (
+    VOLUMES.update()
+    .where(VOLUMES.c.uuid == bindparam("u"))
+    .values(
+        path=bindparam("p"),
+        state="Ready",
+        size=case((VOLUMES.c.size < bindparam("sz"), bindparam("sz")), else_=VOLUMES.c.size),
+    )
+)
 VM_BY_UUID = VMS.select().where(VMS.c.uuid == bindparam("v"))
-PLACE_VM = VMS.update().where(VMS.c.id == bindparam("v")).values(
-    host_id=bindparam("h"), pod_id=bindparam("p"), last_host_id=bindparam("h"))
-POOL_ALLOCATE = POOLS.update().where(POOLS.c.id == bindparam("p")).values(
-    allocatedbytes=POOLS.c.allocatedbytes + bindparam("b"))
-RESERVE = HOSTS.update().where(HOSTS.c.id == bindparam("h")).values(
-    cpuallocated=HOSTS.c.cpuallocated + bindparam("c"), memoryallocated=HOSTS.c.memoryallocated + bindparam("m"))
+PLACE_VM = (
+    VMS.update()
+    .where(VMS.c.id == bindparam("v"))
+    .values(host_id=bindparam("h"), pod_id=bindparam("p"), last_host_id=bindparam("h"))
+)
+POOL_ALLOCATE = (
+    POOLS.update().where(POOLS.c.id == bindparam("p")).values(allocatedbytes=POOLS.c.allocatedbytes + bindparam("b"))
+)
+RESERVE = (
+    HOSTS.update()
+    .where(HOSTS.c.id == bindparam("h"))
+    .values(
+        cpuallocated=HOSTS.c.cpuallocated + bindparam("c"), memoryallocated=HOSTS.c.memoryallocated + bindparam("m")
+    )
+)
 
 
 def _reserve(s: Session, host_id: int, vm: VirtualMachine, sign: int = 1) -> None:
     """Add (sign 1) or release (sign -1) a VM's CPU and memory on a host."""
-    s.connection().execute(RESERVE, {"h": host_id, "c": sign * vm.cpunumber * vm.cpuspeed,
-                                     "m": sign * vm.memory * MB})
+    s.connection().execute(RESERVE, {"h": host_id, "c": sign * vm.cpunumber * vm.cpuspeed, "m": sign * vm.memory * MB})
 
 
 def _deployed(run: JobRun, s: Session, started: bool) -> tuple[VirtualMachine, JobRun]:
@@ -336,13 +394,15 @@ async def _unimplement(app: VirgaApp, network_ids: list[int], vm_id: int) -> Non
 
     for net_id in network_ids:
         with app.db.session() as s:
-            others = s.exec(select(Nic).where(Nic.network_id == net_id, Nic.vm_id != vm_id,
-                                              Nic.removed == None)).first()  # noqa: E711
+            others = s.exec(
+                select(Nic).where(Nic.network_id == net_id, Nic.vm_id != vm_id, Nic.removed == None)
+            ).first()
             net = s.get(Network, net_id)
             if others is not None or net is None:
                 continue
-            for ip in s.exec(select(PublicIpAddress).where(PublicIpAddress.network_id == net_id,
-                                                           PublicIpAddress.issourcenat == True)):  # noqa: E712
+            for ip in s.exec(
+                select(PublicIpAddress).where(PublicIpAddress.network_id == net_id, PublicIpAddress.issourcenat == True)
+            ):
                 ip.state, ip.issourcenat, ip.network_id, ip.account_id, ip.domain_id = "Free", False, None, None, None
                 s.add(ip)
             net.state = "Allocated"

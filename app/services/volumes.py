@@ -27,8 +27,12 @@ def vol_by_uuid(s: Session, uuid: str) -> Volume:
 
 def host_for_pool(s: Session, pool: StoragePool) -> Host:
     """An Up host that reaches a pool (its cluster, or any host of the zone for zone-wide pools)."""
-    stmt = select(Host).where(Host.zone_id == pool.zone_id, Host.state == "Up", Host.removed == None,  # noqa: E711
-                              Host.type == "Routing")
+    stmt = select(Host).where(
+        Host.zone_id == pool.zone_id,
+        Host.state == "Up",
+        Host.removed == None,
+        Host.type == "Routing",
+    )
     if pool.cluster_id is not None:
         stmt = stmt.where(Host.cluster_id == pool.cluster_id)
     host = s.exec(stmt.order_by(Host.id)).first()
@@ -50,7 +54,7 @@ def vm_host(s: Session, vm: VirtualMachine) -> Host | None:
 
 def next_device(s: Session, vm_id: int) -> int:
     """The lowest free device id of a VM (0 is ROOT, 3 the CD-ROM)."""
-    used = set(s.exec(select(Volume.deviceid).where(Volume.vm_id == vm_id, Volume.removed == None)))  # noqa: E711
+    used = set(s.exec(select(Volume.deviceid).where(Volume.vm_id == vm_id, Volume.removed == None)))
     for dev in range(1, MAX_DEVICE + 1):
         if dev != RESERVED_DEVICE and dev not in used:
             return dev
@@ -72,8 +76,10 @@ def result(run: JobRun, uuid: str | None = None) -> dict[str, Any]:
 
 # --- creation on a pool -------------------------------------------------------
 
-async def materialise(run: JobRun, vol_uuid: str, host: Host, template: TemplateSpec | None = None,
-                      pool_id: int | None = None) -> None:
+
+async def materialise(
+    run: JobRun, vol_uuid: str, host: Host, template: TemplateSpec | None = None, pool_id: int | None = None
+) -> None:
     """Create an Allocated volume's disk on a pool reachable from a host (undo removes it)."""
     with run.db() as s:
         vol = vol_by_uuid(s, vol_uuid)
@@ -129,8 +135,13 @@ async def _from_snapshot(run: JobRun, snap_uuid: str) -> None:
         if pool is None or pool.state != "Up" or pool.removed is not None:
             raise Unavailable(f"The storage pool holding snapshot {snap.name} is not available")
         host = host_for_pool(s, pool)
-        tmpl = TemplateSpec(uuid=snap.uuid, name=snap.name, url=snapbackup.source_url(snap),
-                            format=src.format if src else "QCOW2", size_bytes=snap.size)
+        tmpl = TemplateSpec(
+            uuid=snap.uuid,
+            name=snap.name,
+            url=snapbackup.source_url(snap),
+            format=src.format if src else "QCOW2",
+            size_bytes=snap.size,
+        )
     await materialise(run, run.instance_uuid, host, tmpl, pool_id=pool.id)
 
 
@@ -163,6 +174,7 @@ async def recover_create(run: JobRun) -> None:
 
 # --- attach / detach ----------------------------------------------------------
 
+
 async def attach_to(run: JobRun, vol_uuid: str, vm_uuid: str, deviceid: int | None) -> None:
     """Create the disk if needed, give it a device id and plug it into the VM."""
     with run.db() as s:
@@ -180,8 +192,10 @@ async def attach_to(run: JobRun, vol_uuid: str, vm_uuid: str, deviceid: int | No
 
         await volupload.to_primary(run, vol_uuid, host)
     elif pool is not None and not reaches(pool, host):
-        raise InvalidParameter(f"Volume {vol.name} is on storage pool {pool.name}, which host {host.name} of "
-                               f"VM {vm.name} cannot reach; migrate the volume first")
+        raise InvalidParameter(
+            f"Volume {vol.name} is on storage pool {pool.name}, which host {host.name} of "
+            f"VM {vm.name} cannot reach; migrate the volume first"
+        )
     with run.db() as s:
         vol = vol_by_uuid(s, vol_uuid)
         dev = deviceid if deviceid is not None else next_device(s, vm.id or 0)
@@ -203,8 +217,9 @@ async def _plug(run: JobRun, vm: VirtualMachine, host: Host, spec: VolumeSpec) -
     drv = await run.app.hosts.driver(host)
     running = vm.state == "Running"
     if running and not drv.supports(Capability.HOT_PLUG_VOLUME):
-        raise NotSupported(f"hot-plugging volumes is not supported by the {drv.hypervisor} hypervisor; "
-                           f"stop VM {vm.name} first")
+        raise NotSupported(
+            f"hot-plugging volumes is not supported by the {drv.hypervisor} hypervisor; stop VM {vm.name} first"
+        )
     try:
         await drv.attach_volume(vm.uuid, spec)
     except InstanceNotFound:
@@ -266,6 +281,7 @@ async def detach(run: JobRun) -> dict[str, Any]:
 
 # --- resize / migrate -----------------------------------------------------------
 
+
 def _back_to_ready(run: JobRun) -> None:
     """Undo of a resize or migrate: the volume is Ready again with what it had."""
     with run.db() as s:
@@ -326,8 +342,10 @@ async def migrate(run: JobRun) -> dict[str, Any]:
     drv = await run.app.hosts.driver(host)
     mover = getattr(drv, "migrate_volume", None)
     if mover is None:
-        raise NotSupported(f"Unable to migrate volume {vol.name}: moving volumes between storage pools is "
-                           f"not supported by the {drv.hypervisor} hypervisor")
+        raise NotSupported(
+            f"Unable to migrate volume {vol.name}: moving volumes between storage pools is "
+            f"not supported by the {drv.hypervisor} hypervisor"
+        )
     info = await mover(spec, target)
     with run.db() as s:
         vol = vol_by_uuid(s, run.instance_uuid)
@@ -351,4 +369,3 @@ async def _reset_state(run: JobRun) -> None:
 
 job_recover("resizeVolume")(_reset_state)
 job_recover("migrateVolume")(_reset_state)
-

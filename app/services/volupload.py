@@ -30,6 +30,7 @@ if TYPE_CHECKING:
 GIB = 2**30
 SECONDARY_STORAGE = 11  # resource type: secondary storage, GiB
 
+
 def nfs_store_url(s: Session, zone_id: int) -> str:
     """The nfs:// URL of the zone's image store; Unavailable when it has none."""
     store = zone_store(s, zone_id)
@@ -40,7 +41,7 @@ def nfs_store_url(s: Session, zone_id: int) -> str:
 
 def _vol(s: Session, uuid: str) -> Volume:
     """A live volume by uuid; 431 otherwise."""
-    vol = s.exec(select(Volume).where(Volume.uuid == uuid, Volume.removed == None)).first()  # noqa: E711
+    vol = s.exec(select(Volume).where(Volume.uuid == uuid, Volume.removed == None)).first()
     if vol is None:
         raise InvalidParameter(f"Unable to find volume with id {uuid}")
     return vol
@@ -52,6 +53,7 @@ def _event(s: Session, vol: Volume, kind: str, text: str, level: str = "INFO") -
 
 
 # --- upload -------------------------------------------------------------------
+
 
 def _claim(app: Any, uuid: str, total: int | None) -> tuple[str, str, str]:
     """Check the secondary-storage limit and mark the volume UploadInProgress; (store url, dest, format)."""
@@ -88,8 +90,9 @@ def _finish(app: Any, uuid: str, got: StoredImage | None, reason: str = "") -> N
     app.emit("volume", uuid)
 
 
-async def receive(app: Any, uuid: str, chunks: AsyncIterator[bytes], total: int | None,
-                  checksum: str | None) -> dict[str, Any]:
+async def receive(
+    app: Any, uuid: str, chunks: AsyncIterator[bytes], total: int | None, checksum: str | None
+) -> dict[str, Any]:
     """Verify (checksum, format) and store an uploaded volume file; the volume becomes Uploaded or UploadError."""
     store_url, dest, fmt = _claim(app, uuid, total)
     try:
@@ -105,6 +108,7 @@ async def receive(app: Any, uuid: str, chunks: AsyncIterator[bytes], total: int 
 
 
 # --- the store file -------------------------------------------------------------
+
 
 def store_copy(s: Session, vol: Volume) -> tuple[str, str] | None:
     """(store URL, store path) of a volume's file on the image store, or None when it has none."""
@@ -146,6 +150,7 @@ async def drop_store_copy(s: Session, vol: Volume) -> None:
 
 # --- first attach: copy to primary ------------------------------------------------
 
+
 def _local_pool(s: Session, host: Host, vol: Volume) -> StoragePool:
     """A pool of the host with room, which must be a directory on this server (the copy is local)."""
     from virga.services.placement import choose_pool
@@ -154,8 +159,10 @@ def _local_pool(s: Session, host: Host, vol: Volume) -> StoragePool:
         raise Unsupported(f"Volume {vol.name}: the simulator keeps disks in memory; uploaded files cannot go there")
     pool = choose_pool(s, host, vol.size)
     if not pool.path or not os.path.isdir(pool.path):
-        raise Unsupported(f"Volume {vol.name}: copying an uploaded volume to pool {pool.name} needs the pool to be "
-                          "a directory on this management server (remote pools are not supported yet)")
+        raise Unsupported(
+            f"Volume {vol.name}: copying an uploaded volume to pool {pool.name} needs the pool to be "
+            "a directory on this management server (remote pools are not supported yet)"
+        )
     return pool
 
 
@@ -227,6 +234,7 @@ async def drop_after_copy(run: JobRun, vol_uuid: str) -> None:
 
 # --- extract ------------------------------------------------------------------------
 
+
 async def publish(run: JobRun) -> None:
     """Put a Ready volume's current content on the image store (flattened qcow2) for extractVolume."""
     from virga.appliance.storage import ImageStore as NfsStore
@@ -241,8 +249,10 @@ async def publish(run: JobRun) -> None:
         store_url, source = nfs_store_url(s, vol.zone_id), vol.path
         dest = volume_path(vol.account_id, vol.id, vol.uuid, "qcow2")
     if not source or not os.path.isfile(source):
-        raise Unsupported(f"Volume {run.instance_uuid}: its file {source or '(none)'} is not on this management "
-                          "server (extracting from a remote host's pool is not supported yet)")
+        raise Unsupported(
+            f"Volume {run.instance_uuid}: its file {source or '(none)'} is not on this management "
+            "server (extracting from a remote host's pool is not supported yet)"
+        )
     try:
         got = await backup_snapshot(source, NfsStore(store_url), dest, overwrite=True)
     except StorageError as exc:

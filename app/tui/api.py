@@ -40,7 +40,7 @@ class LearnLog:
     def add(self, lesson: Lesson) -> None:
         """Append one call, forgetting the oldest past the limit."""
         self.entries.append(lesson)
-        del self.entries[:-self.limit]
+        del self.entries[: -self.limit]
 
 
 def cli_line(command: str, params: dict[str, Any]) -> str:
@@ -96,8 +96,14 @@ class Api:
             self.app.set_connected(False, str(err) or type(err).__name__)
             raise ConnectionLost(str(err)) from err
 
-    async def act(self, command: str, label: str = "", quiet: bool = False,
-                  progress: Callable[[int], None] | None = None, **params: Any) -> dict[str, Any] | None:
+    async def act(
+        self,
+        command: str,
+        label: str = "",
+        quiet: bool = False,
+        progress: Callable[[int], None] | None = None,
+        **params: Any,
+    ) -> dict[str, Any] | None:
         """A user action: log it for learning, wait for its job, notify its outcome; None on failure."""
         lesson = Lesson(command, cli_line(command, params), "")
         self.learn.add(lesson)

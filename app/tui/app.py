@@ -24,9 +24,19 @@ from virga.tui.screens.settings import load_profiles
 
 log = logging.getLogger(__name__)
 ERROR_REPEAT = 30.0  # seconds before the same background error is notified again
-SCREEN_WORDS = {"dash": "dashboard", "dashboard": "dashboard", "home": "dashboard", "infra": "infra",
-                "tree": "infra", "wizard": "wizard", "setup": "wizard", "addzone": "wizard",
-                "settings": "settings", "profile": "settings", "theme": "settings"}
+SCREEN_WORDS = {
+    "dash": "dashboard",
+    "dashboard": "dashboard",
+    "home": "dashboard",
+    "infra": "infra",
+    "tree": "infra",
+    "wizard": "wizard",
+    "setup": "wizard",
+    "addzone": "wizard",
+    "settings": "settings",
+    "profile": "settings",
+    "theme": "settings",
+}
 
 
 class VirgaTUI(App[None]):
@@ -44,10 +54,20 @@ class VirgaTUI(App[None]):
         Binding("q", "quit", "Quit"),
     ]
 
-    def __init__(self, client: VirgaClient, *, readonly: bool = False, title: str = "virga",
-                 profile: str = "", clock: fmt.Clock = fmt.wall_clock, refresh_interval: float = 3.0,
-                 wizard_when_empty: bool = True, start: str = "dashboard", strict: bool = False,
-                 profiles_source: Callable[[], dict[str, Any]] | None = None) -> None:
+    def __init__(
+        self,
+        client: VirgaClient,
+        *,
+        readonly: bool = False,
+        title: str = "virga",
+        profile: str = "",
+        clock: fmt.Clock = fmt.wall_clock,
+        refresh_interval: float = 3.0,
+        wizard_when_empty: bool = True,
+        start: str = "dashboard",
+        strict: bool = False,
+        profiles_source: Callable[[], dict[str, Any]] | None = None,
+    ) -> None:
         """Talk to the API through `client`; `readonly` hides every mutating action."""
         super().__init__()
         self.client = client
@@ -124,8 +144,12 @@ class VirgaTUI(App[None]):
             return
         self._notified[key] = now
         what = "command not available on this server" if err.code == 432 else err.text
-        self.notify(what if err.code != 432 else f"{err.command}: {what}", title=f"{err.command} error {err.code}",
-                    severity="error", timeout=8)
+        self.notify(
+            what if err.code != 432 else f"{err.command}: {what}",
+            title=f"{err.command} error {err.code}",
+            severity="error",
+            timeout=8,
+        )
 
     def _handle_exception(self, error: Exception) -> None:
         """Never a traceback on screen: an internal error becomes a notification (tests stay strict)."""
@@ -149,8 +173,9 @@ class VirgaTUI(App[None]):
             return
         res = lookup(word)
         if res is None:
-            self.notify(f"unknown resource {word!r} (try :vm :host :net :zone :vol :tmpl :acct :job :ev)",
-                        severity="warning")
+            self.notify(
+                f"unknown resource {word!r} (try :vm :host :net :zone :vol :tmpl :acct :job :ev)", severity="warning"
+            )
             return
         self.open_resource(res.name)
 
@@ -161,8 +186,9 @@ class VirgaTUI(App[None]):
         from virga.tui.screens.settings import SettingsScreen
         from virga.tui.screens.wizard import WizardScreen
 
-        return {"dashboard": DashboardScreen, "infra": InfraScreen, "wizard": WizardScreen,
-                "settings": SettingsScreen}[name]()
+        return {"dashboard": DashboardScreen, "infra": InfraScreen, "wizard": WizardScreen, "settings": SettingsScreen}[
+            name
+        ]()
 
     def open_resource(self, name: str, params: dict[str, Any] | None = None, context: str = "") -> None:
         """Push the table of a resource (filtered by params for a drill-down)."""
@@ -201,8 +227,7 @@ class VirgaTUI(App[None]):
         """Everything for ctrl+p: the screen's actions, jumps, app commands."""
         if isinstance(screen, VirgaScreen):
             yield from screen.palette()
-        for word, title in (("dashboard", "Dashboard"), ("infra", "Infrastructure tree"),
-                            ("settings", "Settings")):
+        for word, title in (("dashboard", "Dashboard"), ("infra", "Infrastructure tree"), ("settings", "Settings")):
             yield (f"Go to {title}", f":{word}", lambda w=word: self.goto(w))
         if not self.readonly:
             yield ("Add a zone (setup wizard)", ":wizard", lambda: self.goto("wizard"))

@@ -44,8 +44,12 @@ async def build_sandbox(tui: VirgaTUI, values: Values, state: State, say: Say) -
     from virga.cli import realdemo
 
     ids: dict[str, Any] = await realdemo.build_real(tui.client, say, vms=int(values.get("vms") or 0))
-    state["created"] = [f"zone {realdemo.ZONE}", f"template {realdemo.TEMPLATE}", f"network {realdemo.NETWORK}",
-                        *(f"vm {vm}" for vm in ids.get("vms", []))]
+    state["created"] = [
+        f"zone {realdemo.ZONE}",
+        f"template {realdemo.TEMPLATE}",
+        f"network {realdemo.NETWORK}",
+        *(f"vm {vm}" for vm in ids.get("vms", [])),
+    ]
 
 
 def count(text: str) -> str | None:
@@ -56,12 +60,22 @@ def count(text: str) -> str | None:
 def local_steps() -> list[Step]:
     """The steps after choosing this machine's KVM: check it, then build the sandbox on it."""
     return [
-        Step("check", "Check this machine", (), lambda v, s: [], task=check_machine,
-             help="The sandbox runs real guests here: it needs root, libvirt (qemu:///system), QEMU, "
-                  "an NFS server (nfs-ganesha) for secondary storage and the tiny guest image."),
-        Step("build", "Build the sandbox", (
-            Field("vms", "Guests to start", "2", True, validate=count),),
-             lambda v, s: [], task=build_sandbox,
-             help="Like `virga demo --real`: zone sandbox-kvm (this machine's libvirt as its KVM host, a local "
-                  "primary pool, an NFS image store), the tiny guest template, an isolated network, guests."),
+        Step(
+            "check",
+            "Check this machine",
+            (),
+            lambda v, s: [],
+            task=check_machine,
+            help="The sandbox runs real guests here: it needs root, libvirt (qemu:///system), QEMU, "
+            "an NFS server (nfs-ganesha) for secondary storage and the tiny guest image.",
+        ),
+        Step(
+            "build",
+            "Build the sandbox",
+            (Field("vms", "Guests to start", "2", True, validate=count),),
+            lambda v, s: [],
+            task=build_sandbox,
+            help="Like `virga demo --real`: zone sandbox-kvm (this machine's libvirt as its KVM host, a local "
+            "primary pool, an NFS image store), the tiny guest template, an isolated network, guests.",
+        ),
     ]

@@ -58,20 +58,50 @@ class Kind:
 
 
 KINDS = {
-    "sandbox": Kind("sandbox", "Sandbox on the simulator (no real VMs)", "Simulator",
-                    "simulator://sim-host-1,simulator://sim-host-2", "simulator://primary-1",
-                    "nfs://127.0.0.1/export/secondary"),
-    "kvm": Kind("kvm", "This machine's KVM/QEMU through libvirt", "KVM", "qemu:///system",
-                "sharedmountpoint:///var/lib/virga/primary", "nfs://127.0.0.1/export/secondary"),
-    "remote": Kind("remote", "Remote hosts (KVM over SSH)", "KVM", "http://192.0.2.10",
-                   "nfs://192.0.2.2/export/primary", "nfs://192.0.2.2/export/secondary"),
-    "xen": Kind("xen", "A XenServer / XCP-ng pool (its hosts and storage are imported)", "XenServer", "",
-                "nfs://192.0.2.2/export/primary", "nfs://192.0.2.2/export/secondary",
-                pool_url="http://192.0.2.20"),
-    "vmware": Kind("vmware", "A vCenter cluster (its hosts and datastores are imported)", "VMware", "",
-                   "nfs://192.0.2.2/export/primary", "nfs://192.0.2.2/export/secondary",
-                   username="administrator@vsphere.local", pool_url="https://192.0.2.30/Datacenter/Cluster",
-                   clustertype="ExternalManaged"),
+    "sandbox": Kind(
+        "sandbox",
+        "Sandbox on the simulator (no real VMs)",
+        "Simulator",
+        "simulator://sim-host-1,simulator://sim-host-2",
+        "simulator://primary-1",
+        "nfs://127.0.0.1/export/secondary",
+    ),
+    "kvm": Kind(
+        "kvm",
+        "This machine's KVM/QEMU through libvirt",
+        "KVM",
+        "qemu:///system",
+        "sharedmountpoint:///var/lib/virga/primary",
+        "nfs://127.0.0.1/export/secondary",
+    ),
+    "remote": Kind(
+        "remote",
+        "Remote hosts (KVM over SSH)",
+        "KVM",
+        "http://192.0.2.10",
+        "nfs://192.0.2.2/export/primary",
+        "nfs://192.0.2.2/export/secondary",
+    ),
+    "xen": Kind(
+        "xen",
+        "A XenServer / XCP-ng pool (its hosts and storage are imported)",
+        "XenServer",
+        "",
+        "nfs://192.0.2.2/export/primary",
+        "nfs://192.0.2.2/export/secondary",
+        pool_url="http://192.0.2.20",
+    ),
+    "vmware": Kind(
+        "vmware",
+        "A vCenter cluster (its hosts and datastores are imported)",
+        "VMware",
+        "",
+        "nfs://192.0.2.2/export/primary",
+        "nfs://192.0.2.2/export/secondary",
+        username="administrator@vsphere.local",
+        pool_url="https://192.0.2.30/Datacenter/Cluster",
+        clustertype="ExternalManaged",
+    ),
 }
 
 
@@ -91,14 +121,16 @@ def kind_options(embedded: bool, libvirt: bool | None = None) -> tuple[str, ...]
 
 def check_public(values: Values) -> str | None:
     """The public range must sit in its subnet, gateway outside."""
-    return validate.ip_range(values.get("startip", ""), values.get("endip", ""), values.get("gateway", ""),
-                             values.get("netmask", ""))
+    return validate.ip_range(
+        values.get("startip", ""), values.get("endip", ""), values.get("gateway", ""), values.get("netmask", "")
+    )
 
 
 def check_pod(values: Values) -> str | None:
     """The pod's reserved range must sit in its subnet."""
-    return validate.ip_range(values.get("startip", ""), values.get("endip", ""), values.get("gateway", ""),
-                             values.get("netmask", ""))
+    return validate.ip_range(
+        values.get("startip", ""), values.get("endip", ""), values.get("gateway", ""), values.get("netmask", "")
+    )
 
 
 def check_hosts(values: Values) -> str | None:
@@ -125,23 +157,50 @@ def put(key: str, item: str) -> Callable[[dict[str, Any], State], None]:
 
 def zone_calls(v: Values, s: State) -> list[Call]:
     """createZone."""
-    return [Call("createZone", lambda v, s: {"name": v["name"], "dns1": v["dns1"], "internaldns1": v["internaldns1"],
-                                             "networktype": "Advanced", "guestcidraddress": v.get("guestcidr"),
-                                             "allocationstate": "Disabled"}, put("zoneid", "zone"))]
+    return [
+        Call(
+            "createZone",
+            lambda v, s: {
+                "name": v["name"],
+                "dns1": v["dns1"],
+                "internaldns1": v["internaldns1"],
+                "networktype": "Advanced",
+                "guestcidraddress": v.get("guestcidr"),
+                "allocationstate": "Disabled",
+            },
+            put("zoneid", "zone"),
+        )
+    ]
 
 
 def network_calls(v: Values, s: State) -> list[Call]:
     """createPhysicalNetwork, its traffic types, enabling it, and the public IP range."""
-    calls = [Call("createPhysicalNetwork", lambda v, s: {"zoneid": s["zoneid"], "name": v["physnet"],
-                                                         "isolationmethods": "VLAN"},
-                  put("physicalnetworkid", "physicalnetwork"))]
+    calls = [
+        Call(
+            "createPhysicalNetwork",
+            lambda v, s: {"zoneid": s["zoneid"], "name": v["physnet"], "isolationmethods": "VLAN"},
+            put("physicalnetworkid", "physicalnetwork"),
+        )
+    ]
     for traffic in ("Management", "Guest", "Public"):
         calls.append(Call("addTrafficType", _traffic_params(traffic)))
     calls.append(Call("updatePhysicalNetwork", lambda v, s: {"id": s["physicalnetworkid"], "state": "Enabled"}))
-    calls.append(Call("createVlanIpRange", lambda v, s: {
-        "zoneid": s["zoneid"], "physicalnetworkid": s["physicalnetworkid"], "gateway": v["gateway"],
-        "netmask": v["netmask"], "startip": v["startip"], "endip": v["endip"], "vlan": v.get("vlan") or "untagged",
-        "forvirtualnetwork": True}, put("vlanid", "vlan")))
+    calls.append(
+        Call(
+            "createVlanIpRange",
+            lambda v, s: {
+                "zoneid": s["zoneid"],
+                "physicalnetworkid": s["physicalnetworkid"],
+                "gateway": v["gateway"],
+                "netmask": v["netmask"],
+                "startip": v["startip"],
+                "endip": v["endip"],
+                "vlan": v.get("vlan") or "untagged",
+                "forvirtualnetwork": True,
+            },
+            put("vlanid", "vlan"),
+        )
+    )
     return calls
 
 
@@ -152,42 +211,77 @@ def _traffic_params(traffic: str) -> Params:
 
 def pod_calls(v: Values, s: State) -> list[Call]:
     """createPod."""
-    return [Call("createPod", lambda v, s: {"zoneid": s["zoneid"], "name": v["name"], "gateway": v["gateway"],
-                                            "netmask": v["netmask"], "startip": v["startip"], "endip": v["endip"]},
-                 put("podid", "pod"))]
+    return [
+        Call(
+            "createPod",
+            lambda v, s: {
+                "zoneid": s["zoneid"],
+                "name": v["name"],
+                "gateway": v["gateway"],
+                "netmask": v["netmask"],
+                "startip": v["startip"],
+                "endip": v["endip"],
+            },
+            put("podid", "pod"),
+        )
+    ]
 
 
 def cluster_calls(v: Values, s: State) -> list[Call]:
     """addCluster (with the pool/vCenter URL and credentials when the kind imports its hosts)."""
-    return [Call("addCluster", lambda v, s: {
-        "zoneid": s["zoneid"], "podid": s["podid"], "clustername": v["name"], "hypervisor": v["hypervisor"],
-        "clustertype": v.get("clustertype") or "CloudManaged", "url": v.get("url") or None,
-        "username": v.get("username") or None, "password": v.get("password") or None}, keep_cluster)]
+    return [
+        Call(
+            "addCluster",
+            lambda v, s: {
+                "zoneid": s["zoneid"],
+                "podid": s["podid"],
+                "clustername": v["name"],
+                "hypervisor": v["hypervisor"],
+                "clustertype": v.get("clustertype") or "CloudManaged",
+                "url": v.get("url") or None,
+                "username": v.get("username") or None,
+                "password": v.get("password") or None,
+            },
+            keep_cluster,
+        )
+    ]
 
 
 def cluster_fields(kind: Kind) -> tuple[Field, ...]:
     """The cluster page: name and hypervisor, plus the pool/vCenter URL and credentials to import from."""
-    base = (Field("name", "Cluster name", "cluster-1", True, validate=validate.required),
-            Field("hypervisor", "Hypervisor", kind.hypervisor, True,
-                  options=("Simulator", "KVM", "XenServer", "VMware")))
+    base = (
+        Field("name", "Cluster name", "cluster-1", True, validate=validate.required),
+        Field("hypervisor", "Hypervisor", kind.hypervisor, True, options=("Simulator", "KVM", "XenServer", "VMware")),
+    )
     if not kind.pool_url:
         return base
     what = "vCenter cluster URL" if kind.hypervisor == "VMware" else "Pool master URL"
-    return (*base, Field("clustertype", "Cluster type", kind.clustertype, True,
-                         options=("CloudManaged", "ExternalManaged")),
-            Field("url", what, kind.pool_url, True, validate=validate.url),
-            Field("username", "Username", kind.username, True, validate=validate.required),
-            Field("password", "Password", required=True, password=True, validate=validate.required))
+    return (
+        *base,
+        Field("clustertype", "Cluster type", kind.clustertype, True, options=("CloudManaged", "ExternalManaged")),
+        Field("url", what, kind.pool_url, True, validate=validate.url),
+        Field("username", "Username", kind.username, True, validate=validate.required),
+        Field("password", "Password", required=True, password=True, validate=validate.required),
+    )
 
 
 def hosts_step(kind: Kind) -> list[Step]:
     """The hosts page (none when the cluster imports its hosts from a pool or vCenter)."""
     if kind.pool_url:
         return []
-    return [Step("hosts", "Hosts", (
-        Field("urls", "Host URLs (comma-separated)", kind.host_urls, True, validate=validate.required),
-        Field("username", "Username", kind.username, kind.name == "remote"),
-        Field("password", "Password", required=kind.name == "remote", password=True)), host_calls, check_hosts)]
+    return [
+        Step(
+            "hosts",
+            "Hosts",
+            (
+                Field("urls", "Host URLs (comma-separated)", kind.host_urls, True, validate=validate.required),
+                Field("username", "Username", kind.username, kind.name == "remote"),
+                Field("password", "Password", required=kind.name == "remote", password=True),
+            ),
+            host_calls,
+            check_hosts,
+        )
+    ]
 
 
 def keep_cluster(body: dict[str, Any], state: State) -> None:
@@ -200,28 +294,51 @@ def keep_cluster(body: dict[str, Any], state: State) -> None:
 
 def host_calls(v: Values, s: State) -> list[Call]:
     """addHost once per URL."""
-    return [Call("addHost", _host_params(url.strip()), put("hostid", "host")) for url in v["urls"].split(",")
-            if url.strip()]
+    return [
+        Call("addHost", _host_params(url.strip()), put("hostid", "host")) for url in v["urls"].split(",") if url.strip()
+    ]
 
 
 def _host_params(url: str) -> Params:
     """addHost's parameters for one host URL."""
-    return lambda v, s: {"zoneid": s["zoneid"], "podid": s["podid"], "clusterid": s["clusterid"],
-                         "hypervisor": s["hypervisor"], "url": url, "username": v.get("username"),
-                         "password": v.get("password")}
+    return lambda v, s: {
+        "zoneid": s["zoneid"],
+        "podid": s["podid"],
+        "clusterid": s["clusterid"],
+        "hypervisor": s["hypervisor"],
+        "url": url,
+        "username": v.get("username"),
+        "password": v.get("password"),
+    }
 
 
 def primary_calls(v: Values, s: State) -> list[Call]:
     """createStoragePool (cluster scope)."""
-    return [Call("createStoragePool", lambda v, s: {"zoneid": s["zoneid"], "podid": s["podid"],
-                                                    "clusterid": s["clusterid"], "name": v["name"], "url": v["url"],
-                                                    "scope": "cluster"}, put("poolid", "storagepool"))]
+    return [
+        Call(
+            "createStoragePool",
+            lambda v, s: {
+                "zoneid": s["zoneid"],
+                "podid": s["podid"],
+                "clusterid": s["clusterid"],
+                "name": v["name"],
+                "url": v["url"],
+                "scope": "cluster",
+            },
+            put("poolid", "storagepool"),
+        )
+    ]
 
 
 def secondary_calls(v: Values, s: State) -> list[Call]:
     """addImageStore (NFS)."""
-    return [Call("addImageStore", lambda v, s: {"zoneid": s["zoneid"], "name": v["name"], "url": v["url"],
-                                                "provider": "NFS"}, put("storeid", "imagestore"))]
+    return [
+        Call(
+            "addImageStore",
+            lambda v, s: {"zoneid": s["zoneid"], "name": v["name"], "url": v["url"], "provider": "NFS"},
+            put("storeid", "imagestore"),
+        )
+    ]
 
 
 def launch_calls(v: Values, s: State) -> list[Call]:
@@ -233,39 +350,78 @@ def primary_step(kind: Kind) -> list[Step]:
     """The primary storage page (none when the pool's/vCenter's storage is imported with the cluster)."""
     if kind.pool_url:
         return []
-    return [Step("primary", "Primary storage", (
-        Field("name", "Pool name", "primary-1", True, validate=validate.required),
-        Field("url", "URL", kind.primary_url, True, validate=validate.url)), primary_calls)]
+    return [
+        Step(
+            "primary",
+            "Primary storage",
+            (
+                Field("name", "Pool name", "primary-1", True, validate=validate.required),
+                Field("url", "URL", kind.primary_url, True, validate=validate.url),
+            ),
+            primary_calls,
+        )
+    ]
 
 
 def steps_for(kind: Kind) -> list[Step]:
     """Every step after the choice of kind, with that kind's defaults."""
     return [
-        Step("zone", "Zone", (
-            Field("name", "Zone name", "zone-1", True, validate=validate.required),
-            Field("dns1", "Public DNS", "192.0.2.53", True, validate=validate.ip),
-            Field("internaldns1", "Internal DNS", "192.0.2.53", True, validate=validate.ip),
-            Field("guestcidr", "Guest CIDR", "10.1.0.0/16", True, validate=validate.cidr)), zone_calls),
-        Step("network", "Physical network and public IPs", (
-            Field("physnet", "Physical network name", "physnet-1", True, validate=validate.required),
-            Field("gateway", "Public gateway", "198.51.100.1", True, validate=validate.ip),
-            Field("netmask", "Public netmask", "255.255.255.0", True, validate=validate.netmask),
-            Field("startip", "First public IP", "198.51.100.10", True, validate=validate.ip),
-            Field("endip", "Last public IP", "198.51.100.99", True, validate=validate.ip),
-            Field("vlan", "VLAN (empty: untagged)")), network_calls, check_public),
-        Step("pod", "Pod", (
-            Field("name", "Pod name", "pod-1", True, validate=validate.required),
-            Field("gateway", "Management gateway", "172.16.0.1", True, validate=validate.ip),
-            Field("netmask", "Netmask", "255.255.255.0", True, validate=validate.netmask),
-            Field("startip", "First reserved IP", "172.16.0.10", True, validate=validate.ip),
-            Field("endip", "Last reserved IP", "172.16.0.200", True, validate=validate.ip)), pod_calls, check_pod),
-        Step("cluster", "Cluster", cluster_fields(kind), cluster_calls,
-             help="The hosts and storage of the pool/vCenter cluster are imported." if kind.pool_url else ""),
+        Step(
+            "zone",
+            "Zone",
+            (
+                Field("name", "Zone name", "zone-1", True, validate=validate.required),
+                Field("dns1", "Public DNS", "192.0.2.53", True, validate=validate.ip),
+                Field("internaldns1", "Internal DNS", "192.0.2.53", True, validate=validate.ip),
+                Field("guestcidr", "Guest CIDR", "10.1.0.0/16", True, validate=validate.cidr),
+            ),
+            zone_calls,
+        ),
+        Step(
+            "network",
+            "Physical network and public IPs",
+            (
+                Field("physnet", "Physical network name", "physnet-1", True, validate=validate.required),
+                Field("gateway", "Public gateway", "198.51.100.1", True, validate=validate.ip),
+                Field("netmask", "Public netmask", "255.255.255.0", True, validate=validate.netmask),
+                Field("startip", "First public IP", "198.51.100.10", True, validate=validate.ip),
+                Field("endip", "Last public IP", "198.51.100.99", True, validate=validate.ip),
+                Field("vlan", "VLAN (empty: untagged)"),
+            ),
+            network_calls,
+            check_public,
+        ),
+        Step(
+            "pod",
+            "Pod",
+            (
+                Field("name", "Pod name", "pod-1", True, validate=validate.required),
+                Field("gateway", "Management gateway", "172.16.0.1", True, validate=validate.ip),
+                Field("netmask", "Netmask", "255.255.255.0", True, validate=validate.netmask),
+                Field("startip", "First reserved IP", "172.16.0.10", True, validate=validate.ip),
+                Field("endip", "Last reserved IP", "172.16.0.200", True, validate=validate.ip),
+            ),
+            pod_calls,
+            check_pod,
+        ),
+        Step(
+            "cluster",
+            "Cluster",
+            cluster_fields(kind),
+            cluster_calls,
+            help="The hosts and storage of the pool/vCenter cluster are imported." if kind.pool_url else "",
+        ),
         *hosts_step(kind),
         *primary_step(kind),
-        Step("secondary", "Secondary storage", (
-            Field("name", "Image store name", "secondary-1", True, validate=validate.required),
-            Field("url", "NFS URL", kind.secondary_url, True, validate=validate.url)), secondary_calls),
+        Step(
+            "secondary",
+            "Secondary storage",
+            (
+                Field("name", "Image store name", "secondary-1", True, validate=validate.required),
+                Field("url", "NFS URL", kind.secondary_url, True, validate=validate.url),
+            ),
+            secondary_calls,
+        ),
         Step("launch", "Launch", (), launch_calls, help="Enable the zone: its hosts take VMs from now on."),
     ]
 

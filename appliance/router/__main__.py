@@ -20,8 +20,10 @@ log = logging.getLogger("virga.router.supervisor")
 
 def parse(argv: list[str] | None = None) -> argparse.Namespace:
     """Command-line options."""
-    ap = argparse.ArgumentParser(prog="python -m virga.appliance.router",
-                                 description="Router supervisor: rebuild routers from the database, heal them.")
+    ap = argparse.ArgumentParser(
+        prog="python -m virga.appliance.router",
+        description="Router supervisor: rebuild routers from the database, heal them.",
+    )
     ap.add_argument("--db-url", help="the management database (default: VIRGA_DB_URL or the data directory)")
     ap.add_argument("--interval", type=float, help="seconds between rounds (default: VIRGA_SYNC_INTERVAL, 30)")
     ap.add_argument("--once", action="store_true", help="one round, then exit")

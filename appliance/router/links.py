@@ -154,8 +154,13 @@ def ensure_leg(host_ns: str | None, bridge: str, leg: dict[str, Any], router_ns:
         if _index(ip, host_leg) is not None and not have_router_leg:
             ip.link("del", index=_index(ip, host_leg))
         if _index(ip, host_leg) is None:
-            ip.link("add", ifname=host_leg, kind="veth", address=leg["host_mac"],
-                    peer={"ifname": router_leg, "net_ns_fd": router_ns, "address": leg["router_mac"]})
+            ip.link(
+                "add",
+                ifname=host_leg,
+                kind="veth",
+                address=leg["host_mac"],
+                peer={"ifname": router_leg, "net_ns_fd": router_ns, "address": leg["router_mac"]},
+            )
             created = True
         idx, br = _index(ip, host_leg), _index(ip, bridge)
         _ensure_mac(ip, idx, leg["host_mac"])
@@ -219,16 +224,23 @@ def ensure_vxlan(host_ns: str | None, bridge: str, spec: dict[str, Any]) -> list
     changes = []
     with ipr(host_ns) as ip:
         if _index(ip, spec["name"]) is None:
-            kwargs: dict[str, Any] = {"vxlan_id": spec["vni"], "vxlan_local": spec["local"],
-                                      "vxlan_port": spec["port"], "vxlan_learning": 1}
+            kwargs: dict[str, Any] = {
+                "vxlan_id": spec["vni"],
+                "vxlan_local": spec["local"],
+                "vxlan_port": spec["port"],
+                "vxlan_learning": 1,
+            }
             if spec.get("underlay_dev"):
                 kwargs["vxlan_link"] = _index(ip, spec["underlay_dev"])
             ip.link("add", ifname=spec["name"], kind="vxlan", **kwargs)
             changes.append(f"vxlan {spec['name']} created")
         ip.link("set", index=_index(ip, spec["name"]), master=_index(ip, bridge), state="up")
     fdb = run(["bridge", "fdb", "show", "dev", spec["name"]], netns=host_ns)
-    have = {line.split(" dst ")[1].split()[0] for line in fdb.splitlines()
-            if line.startswith("00:00:00:00:00:00") and " dst " in line}
+    have = {
+        line.split(" dst ")[1].split()[0]
+        for line in fdb.splitlines()
+        if line.startswith("00:00:00:00:00:00") and " dst " in line
+    }
     for remote in spec["remotes"]:
         if remote not in have:
             run(["bridge", "fdb", "append", "00:00:00:00:00:00", "dev", spec["name"], "dst", remote], netns=host_ns)

@@ -98,7 +98,7 @@ class MetadataHandler(BaseHTTPRequestHandler):
         if path in ("/latest/meta-data", "/latest/metadata"):
             return self._send(200, "\n".join(sorted(vm["meta-data"])))
         for prefix in ("/latest/meta-data/", "/latest/metadata/"):
-            key = path[len(prefix):] if path.startswith(prefix) else None
+            key = path[len(prefix) :] if path.startswith(prefix) else None
             if key in vm["meta-data"]:
                 return self._send(200, vm["meta-data"][key])
         return self._send(404, "not found")

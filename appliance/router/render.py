@@ -52,8 +52,12 @@ def _ingress_chains(cfg: RouterConfig) -> list[dict[str, Any]]:
         rules = []
         for fw in cfg.firewall:
             if fw.public_ip == pub.address:
-                rules.append(nx.join(nx.peer_match(fw.source_cidrs, "saddr"),
-                                     nx.l4_match(fw.protocol, fw.ports, fw.icmp_type, fw.icmp_code)))
+                rules.append(
+                    nx.join(
+                        nx.peer_match(fw.source_cidrs, "saddr"),
+                        nx.l4_match(fw.protocol, fw.ports, fw.icmp_type, fw.icmp_code),
+                    )
+                )
         for pf in cfg.port_forwards:
             if pf.public_ip == pub.address and pf.open_firewall:
                 rules.append(f"{pf.protocol} dport {pf.public_ports.nft()}")
@@ -67,12 +71,20 @@ def _ingress_chains(cfg: RouterConfig) -> list[dict[str, Any]]:
 def render_nftables(cfg: RouterConfig) -> str:
     """The router's nftables ruleset (one table, replaced atomically)."""
     egress_verdict = "drop" if cfg.egress_default == "allow" else "accept"
-    egress = [nx.join(nx.peer_match(r.destination_cidrs, "daddr"),
-                      nx.l4_match(r.protocol, r.ports, r.icmp_type, r.icmp_code)) for r in cfg.egress]
+    egress = [
+        nx.join(nx.peer_match(r.destination_cidrs, "daddr"), nx.l4_match(r.protocol, r.ports, r.icmp_type, r.icmp_code))
+        for r in cfg.egress
+    ]
     forwards = [{"pf": pf, "target": nx.dnat_target(pf)} for pf in cfg.port_forwards]
     return _render(
-        "nftables.nft.j2", cfg=cfg, table=NFT_TABLE, chains=_ingress_chains(cfg), egress=egress,
-        egress_verdict=egress_verdict, forwards=forwards, snat=cfg.source_nat,
+        "nftables.nft.j2",
+        cfg=cfg,
+        table=NFT_TABLE,
+        chains=_ingress_chains(cfg),
+        egress=egress,
+        egress_verdict=egress_verdict,
+        forwards=forwards,
+        snat=cfg.source_nat,
         static=[p for p in cfg.public_ips if p.static_nat_ip],
     )
 
@@ -87,17 +99,24 @@ def render_haproxy(cfg: RouterConfig, router_dir: str) -> str:
 def render_metadata(cfg: RouterConfig) -> str:
     """metadata.json: what the userdata/metadata/password service answers per guest IP."""
     names = RouterNames(cfg.short_id)
-    vms = {md.ip: {
-        "user-data": md.userdata,
-        "meta-data": {
-            "local-hostname": md.local_hostname, "instance-id": md.instance_id,
-            "public-keys": "\n".join(md.public_keys), "local-ipv4": md.ip,
-            "availability-zone": md.availability_zone, "service-offering": md.service_offering,
-            "vm-id": md.vm_id or md.instance_id, "public-ipv4": _public_ipv4(cfg, md.ip),
-            "public-hostname": _public_ipv4(cfg, md.ip),
-        },
-        "password": md.password,
-    } for md in cfg.metadata}
+    vms = {
+        md.ip: {
+            "user-data": md.userdata,
+            "meta-data": {
+                "local-hostname": md.local_hostname,
+                "instance-id": md.instance_id,
+                "public-keys": "\n".join(md.public_keys),
+                "local-ipv4": md.ip,
+                "availability-zone": md.availability_zone,
+                "service-offering": md.service_offering,
+                "vm-id": md.vm_id or md.instance_id,
+                "public-ipv4": _public_ipv4(cfg, md.ip),
+                "public-hostname": _public_ipv4(cfg, md.ip),
+            },
+            "password": md.password,
+        }
+        for md in cfg.metadata
+    }
     doc = {"network_uuid": cfg.network_uuid, "netns": names.netns, "gateway": cfg.gateway, "vms": vms}
     return _render("metadata.json.j2", body=json.dumps(doc, indent=2, sort_keys=True))
 
@@ -118,12 +137,22 @@ def link_plan(cfg: RouterConfig) -> dict[str, Any]:
     snat = cfg.source_nat or (cfg.public_ips[0] if cfg.public_ips else None)
     plan: dict[str, Any] = {
         "netns": names.netns,
-        "guest": {"bridge": cfg.guest_bridge, "host_leg": names.guest_veth, "router_leg": GUEST_IF,
-                  "host_mac": names.mac("guest-host"), "router_mac": names.mac("guest"),
-                  "addresses": [f"{cfg.gateway}/{prefix}"]},
-        "public": {"bridge": cfg.public_bridge, "host_leg": names.public_veth, "router_leg": PUBLIC_IF,
-                   "host_mac": names.mac("public-host"), "router_mac": names.mac("public"),
-                   "addresses": [f"{p.address}/{p.prefix}" for p in cfg.public_ips]},
+        "guest": {
+            "bridge": cfg.guest_bridge,
+            "host_leg": names.guest_veth,
+            "router_leg": GUEST_IF,
+            "host_mac": names.mac("guest-host"),
+            "router_mac": names.mac("guest"),
+            "addresses": [f"{cfg.gateway}/{prefix}"],
+        },
+        "public": {
+            "bridge": cfg.public_bridge,
+            "host_leg": names.public_veth,
+            "router_leg": PUBLIC_IF,
+            "host_mac": names.mac("public-host"),
+            "router_mac": names.mac("public"),
+            "addresses": [f"{p.address}/{p.prefix}" for p in cfg.public_ips],
+        },
         "default_route": snat.gateway if snat else None,
         "sysctl": {"net.ipv4.ip_forward": "1"},
         "vxlan": None,
@@ -182,9 +211,12 @@ def render_security_groups(cfg: SecurityGroupConfig) -> str:
     """The bridge-family ruleset of a shared network (stateless, replies allowed by mirroring)."""
     nics = []
     for n, nic in enumerate(sorted(cfg.nics, key=lambda x: ipaddress.IPv4Address(x.ip))):
-        nics.append({
-            "n": n, "nic": nic,
-            "egress": _sg_lines(nic.egress, "daddr", False) + _sg_lines(nic.ingress, "daddr", True),
-            "ingress": _sg_lines(nic.ingress, "saddr", False) + _sg_lines(nic.egress, "saddr", True),
-        })
+        nics.append(
+            {
+                "n": n,
+                "nic": nic,
+                "egress": _sg_lines(nic.egress, "daddr", False) + _sg_lines(nic.ingress, "daddr", True),
+                "ingress": _sg_lines(nic.ingress, "saddr", False) + _sg_lines(nic.egress, "saddr", True),
+            }
+        )
     return _render("secgroups.nft.j2", cfg=cfg, table=sg_table(cfg.short_id), nics=nics)

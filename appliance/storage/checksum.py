@@ -9,8 +9,17 @@ from dataclasses import dataclass
 from .errors import InvalidChecksum
 
 _BY_LENGTH = {32: "md5", 40: "sha1", 64: "sha256", 128: "sha512"}
-_BY_NAME = {"MD5": "md5", "SHA-1": "sha1", "SHA1": "sha1", "SHA-224": "sha224", "SHA-256": "sha256",
-            "SHA256": "sha256", "SHA-384": "sha384", "SHA-512": "sha512", "SHA512": "sha512"}
+_BY_NAME = {
+    "MD5": "md5",
+    "SHA-1": "sha1",
+    "SHA1": "sha1",
+    "SHA-224": "sha224",
+    "SHA-256": "sha256",
+    "SHA256": "sha256",
+    "SHA-384": "sha384",
+    "SHA-512": "sha512",
+    "SHA512": "sha512",
+}
 _FORM = re.compile(r"^(?:\{(?P<algo>[A-Za-z0-9-]+)\})?(?P<hex>[0-9A-Fa-f]+)$")
 
 

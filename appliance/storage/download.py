@@ -13,9 +13,18 @@ from .staging import Staged, TransferState, staging_root
 
 
 async def download(
-    url: str, store: ImageStore, dest_path: str, checksum: str | None = None, expected_format: str | None = None,
-    progress: Progress | None = None, resume: bool = True, *, stall_timeout: float = 60.0,
-    connect_timeout: float = 30.0, staging_dir: str | None = None, verify_tls: bool = True,
+    url: str,
+    store: ImageStore,
+    dest_path: str,
+    checksum: str | None = None,
+    expected_format: str | None = None,
+    progress: Progress | None = None,
+    resume: bool = True,
+    *,
+    stall_timeout: float = 60.0,
+    connect_timeout: float = 30.0,
+    staging_dir: str | None = None,
+    verify_tls: bool = True,
 ) -> StoredImage:
     """Download url into dest_path on the store; on failure nothing partial is kept and a typed error is raised.
 

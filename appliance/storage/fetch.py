@@ -57,8 +57,15 @@ class Fetch:
     """Fetch the rest of a staged transfer; run() returns the hex digest (None without a checksum)."""
 
     def __init__(
-        self, url: str, staged: Staged, state: TransferState, expected: Checksum | None, progress: Progress | None,
-        stall: float, connect: float, verify_tls: bool,
+        self,
+        url: str,
+        staged: Staged,
+        state: TransferState,
+        expected: Checksum | None,
+        progress: Progress | None,
+        stall: float,
+        connect: float,
+        verify_tls: bool,
     ) -> None:
         self.url, self.staged, self.state, self.expected, self.progress = url, staged, state, expected, progress
         self.stall, self.connect, self.verify_tls = stall, connect, verify_tls
@@ -68,11 +75,32 @@ class Fetch:
     def argv(self, offset: int) -> list[str]:
         """The curl command line (headers on stdout, body into the staging file)."""
         # setpriv --pdeathsig: curl dies with us, so an orphaned curl never keeps writing the staging file
-        argv = [need_tool("setpriv", "util-linux"), "--pdeathsig", "KILL",
-                need_tool("curl", "curl"), "-sS", "-L", "--max-redirs", "10", "-D", "-", "-o", str(self.staged.part),
-                "--proto", "=http,https", "--proto-redir", "=http,https", "-A", "virga-storage/1",
-                "--connect-timeout", f"{self.connect:g}", "--speed-limit", "1",
-                "--speed-time", str(max(1, round(self.stall)))]
+        argv = [
+            need_tool("setpriv", "util-linux"),
+            "--pdeathsig",
+            "KILL",
+            need_tool("curl", "curl"),
+            "-sS",
+            "-L",
+            "--max-redirs",
+            "10",
+            "-D",
+            "-",
+            "-o",
+            str(self.staged.part),
+            "--proto",
+            "=http,https",
+            "--proto-redir",
+            "=http,https",
+            "-A",
+            "virga-storage/1",
+            "--connect-timeout",
+            f"{self.connect:g}",
+            "--speed-limit",
+            "1",
+            "--speed-time",
+            str(max(1, round(self.stall))),
+        ]
         if not self.verify_tls:
             argv.append("-k")
         if offset:
@@ -107,8 +135,12 @@ class Fetch:
     async def _curl(self, offset: int) -> None:
         """Start curl, read its headers, report progress until it exits, map its exit status."""
         proc = await asyncio.create_subprocess_exec(
-            *self.argv(offset), stdin=asyncio.subprocess.DEVNULL, stdout=asyncio.subprocess.PIPE,
-            stderr=asyncio.subprocess.PIPE, limit=HEADER_LIMIT)
+            *self.argv(offset),
+            stdin=asyncio.subprocess.DEVNULL,
+            stdout=asyncio.subprocess.PIPE,
+            stderr=asyncio.subprocess.PIPE,
+            limit=HEADER_LIMIT,
+        )
         assert proc.stdout is not None and proc.stderr is not None
         errors = asyncio.ensure_future(proc.stderr.read())
         try:
@@ -179,11 +211,14 @@ class Fetch:
     def _check_exit(self, rc: int, err: str, resp: Response | None) -> None:
         """Map curl's exit status and a short body to typed errors."""
         if rc == CURL_STALLED and resp is not None:
-            raise DownloadStalled(f"download of {self.url} stalled: no data for {self.stall:g}s "
-                                  f"after {self.done} bytes")
+            raise DownloadStalled(
+                f"download of {self.url} stalled: no data for {self.stall:g}s after {self.done} bytes"
+            )
         if rc in (CURL_PARTIAL, CURL_RECV) or (rc == 0 and self.total is not None and self.done != self.total):
-            raise DownloadTruncated(f"download of {self.url} was cut off after {self.done} of "
-                                    f"{self.total or '?'} bytes" + (f" ({err})" if err else ""))
+            raise DownloadTruncated(
+                f"download of {self.url} was cut off after {self.done} of "
+                f"{self.total or '?'} bytes" + (f" ({err})" if err else "")
+            )
         if rc != 0:
             raise DownloadHTTPError(f"cannot download {self.url}: curl exit {rc}: {err or 'no message'}")
         if resp is None:

@@ -88,8 +88,13 @@ class Ganesha:
     """Runs ganesha.nfsd (optionally inside a network namespace with its own rpcbind) and stops it."""
 
     def __init__(
-        self, workdir: str | os.PathLike[str], bind_addr: str = "127.0.0.1", *, netns: str | None = None,
-        private_rpcbind: bool = False, start_timeout: float = 30.0,
+        self,
+        workdir: str | os.PathLike[str],
+        bind_addr: str = "127.0.0.1",
+        *,
+        netns: str | None = None,
+        private_rpcbind: bool = False,
+        start_timeout: float = 30.0,
     ) -> None:
         self.workdir = Path(workdir)
         self.config = GaneshaConfig(GaneshaSettings(bind_addr, recovery_root=str(self.workdir / "recovery")))
@@ -120,8 +125,18 @@ class Ganesha:
     def argv(self) -> list[str]:
         """The command line that starts the server (pure given the settings)."""
         conf, log = self.workdir / "ganesha.conf", self.log_path
-        nfsd = ["ganesha.nfsd", "-F", "-L", str(log), "-f", str(conf), "-p", str(self.workdir / "ganesha.pid"),
-                "-N", "NIV_EVENT"]
+        nfsd = [
+            "ganesha.nfsd",
+            "-F",
+            "-L",
+            str(log),
+            "-f",
+            str(conf),
+            "-p",
+            str(self.workdir / "ganesha.pid"),
+            "-N",
+            "NIV_EVENT",
+        ]
         prefix = ["ip", "netns", "exec", self.netns] if self.netns else []
         if not self.private_rpcbind:
             return prefix + nfsd
@@ -165,8 +180,9 @@ class Ganesha:
                 return
             except StorageError:
                 if loop.time() > deadline:
-                    raise StoreUnreachable(f"ganesha did not answer within {self.start_timeout:g}s: "
-                                           f"{self._log_tail()}") from None
+                    raise StoreUnreachable(
+                        f"ganesha did not answer within {self.start_timeout:g}s: {self._log_tail()}"
+                    ) from None
                 await asyncio.sleep(0.2)
 
     def _log_tail(self, lines: int = 5) -> str:

@@ -123,14 +123,22 @@ class SshHost:
         keys = [self.keyfile] if self.keyfile else ()
         try:
             self.conn = await asyncssh.connect(
-                self.address, port=self.port, username=self.username, password=self.password, client_keys=keys,
-                known_hosts=None, agent_path=None, connect_timeout=15)
+                self.address,
+                port=self.port,
+                username=self.username,
+                password=self.password,
+                client_keys=keys,
+                known_hosts=None,
+                agent_path=None,
+                connect_timeout=15,
+            )
         except (OSError, asyncssh.Error) as exc:
             raise HostUnreachable(f"cannot reach host {self.address}:{self.port} over SSH: {exc}") from exc
         return self
 
-    async def __aexit__(self, typ: type[BaseException] | None, exc: BaseException | None,
-                        tb: TracebackType | None) -> None:
+    async def __aexit__(
+        self, typ: type[BaseException] | None, exc: BaseException | None, tb: TracebackType | None
+    ) -> None:
         """Close the SSH connection."""
         if self.conn is not None:
             self.conn.close()
@@ -153,8 +161,9 @@ class SshHost:
             raise HostToolMissing(f"{argv[0]} is not installed on host {self.address} (install the {pkg} package)")
         if res.exit_status != 0:
             err = str(res.stderr or res.stdout or "").strip()
-            raise ToolError(f"{argv[0]} {argv[1] if len(argv) > 1 else ''} failed {self.where} "
-                            f"(exit {res.exit_status}): {err}")
+            raise ToolError(
+                f"{argv[0]} {argv[1] if len(argv) > 1 else ''} failed {self.where} (exit {res.exit_status}): {err}"
+            )
         return str(res.stdout)
 
     async def exists(self, path: str) -> bool:
@@ -199,7 +208,9 @@ async def probe_store(on: Executor, store_url: str) -> None:
     except ToolError as exc:
         text = str(exc)
         if "Unknown protocol" in text or "Unknown driver" in text:
-            raise HostToolMissing(f"qemu-img {on.where} has no NFS block driver, so it cannot write to the image "
-                                  f"store {store_url} (install the qemu-block-extra package)") from None
+            raise HostToolMissing(
+                f"qemu-img {on.where} has no NFS block driver, so it cannot write to the image "
+                f"store {store_url} (install the qemu-block-extra package)"
+            ) from None
         if not any(mark in text for mark in ("NOENT", "No such file")):  # a lookup failing: the store answered
             raise HostCannotReachStore(f"the image store {store_url} does not answer {on.where}: {text}") from None

@@ -41,13 +41,15 @@ async def report(progress: Progress | None, done: int, total: int | None) -> Non
 def check_digest(expected: Checksum | None, got_hex: str | None) -> None:
     """Raise ChecksumMismatch when the computed digest differs from the expected one."""
     if expected is not None and got_hex != expected.hexdigest:
-        raise ChecksumMismatch(
-            f"checksum mismatch: expected {expected.algorithm} {expected.hexdigest}, got {got_hex}"
-        )
+        raise ChecksumMismatch(f"checksum mismatch: expected {expected.algorithm} {expected.hexdigest}, got {got_hex}")
 
 
 async def land(
-    staged: Staged, store: ImageStore, dest_path: str, expected: Checksum | None, digest: str | None,
+    staged: Staged,
+    store: ImageStore,
+    dest_path: str,
+    expected: Checksum | None,
+    digest: str | None,
     expected_format: str | None,
 ) -> StoredImage:
     """Verify checksum and format of the staged file, then copy it onto the store atomically."""
@@ -59,8 +61,14 @@ async def land(
 
 
 async def upload(
-    stream: AsyncIterator[bytes], store: ImageStore, dest_path: str, *, checksum: str | None = None,
-    expected_format: str | None = None, total: int | None = None, progress: Progress | None = None,
+    stream: AsyncIterator[bytes],
+    store: ImageStore,
+    dest_path: str,
+    *,
+    checksum: str | None = None,
+    expected_format: str | None = None,
+    total: int | None = None,
+    progress: Progress | None = None,
     staging_dir: str | None = None,
 ) -> StoredImage:
     """Receive an uploaded file (e.g. a request body), verify it and store it; nothing partial survives."""
@@ -103,8 +111,14 @@ async def write_properties(store: ImageStore, stored: StoredImage, template_id: 
 
     folder, _, filename = stored.path.rpartition("/")
     props = TemplateProperties(
-        id=str(template_id), uuid=filename.rpartition(".")[0], filename=filename, fmt=stored.fmt,
-        size=stored.size, virtual_size=stored.virtual_size, checksum=stored.checksum, description=description,
+        id=str(template_id),
+        uuid=filename.rpartition(".")[0],
+        filename=filename,
+        fmt=stored.fmt,
+        size=stored.size,
+        virtual_size=stored.virtual_size,
+        checksum=stored.checksum,
+        description=description,
     )
     path = f"{folder}/{PROPERTIES}"
     await store.put_bytes(render_properties(props).encode(), path)

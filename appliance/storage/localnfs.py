@@ -34,8 +34,10 @@ def nfs_server_problem() -> str | None:
         return None
     if shutil.which("exportfs") and Path("/proc/fs/nfsd").is_dir():
         return None
-    return ("no NFS server: install nfs-ganesha, nfs-ganesha-vfs and rpcbind (apt), or run the kernel "
-            "NFS server (nfs-kernel-server)")
+    return (
+        "no NFS server: install nfs-ganesha, nfs-ganesha-vfs and rpcbind (apt), or run the kernel "
+        "NFS server (nfs-kernel-server)"
+    )
 
 
 class LocalNfs:
@@ -71,8 +73,11 @@ class LocalNfs:
         path = os.path.abspath(export)
         Path(path).mkdir(parents=True, exist_ok=True)
         st = self.state()
-        if st.get("url") and st.get("export") == path and (
-                st.get("kind") == "kernel" or _alive(int(st.get("pid") or 0))):
+        if (
+            st.get("url")
+            and st.get("export") == path
+            and (st.get("kind") == "kernel" or _alive(int(st.get("pid") or 0)))
+        ):
             host = str(st["url"]).split("/")[2]
             if await self._answers(host, path):
                 return str(st["url"]), False
@@ -97,9 +102,20 @@ class LocalNfs:
             raise
         assert g.proc is not None
         url = g.url_for(path)
-        self._save({"kind": "ganesha", "export": path, "url": url, "pid": g.proc.pid,
-                    "link": {"name": link.name, "host_if": link.host_if, "host_addr": link.host_addr,
-                             "ns_addr": link.ns_addr}})
+        self._save(
+            {
+                "kind": "ganesha",
+                "export": path,
+                "url": url,
+                "pid": g.proc.pid,
+                "link": {
+                    "name": link.name,
+                    "host_if": link.host_if,
+                    "host_addr": link.host_addr,
+                    "ns_addr": link.ns_addr,
+                },
+            }
+        )
         g.proc = None  # detached: it serves after this process ends
         return url
 

@@ -28,8 +28,9 @@ class BackupInfo:
     copied: str = LOCAL.where
 
 
-def convert_argv(src: str, dst: str, src_fmt: str, dst_fmt: str = "qcow2", *, snapshot: str | None = None,
-                 force_share: bool = False) -> list[str]:
+def convert_argv(
+    src: str, dst: str, src_fmt: str, dst_fmt: str = "qcow2", *, snapshot: str | None = None, force_share: bool = False
+) -> list[str]:
     """The one `qemu-img convert` command line of backups and restores, local or on a KVM host (pure)."""
     argv = ["qemu-img", "convert", "-f", src_fmt, "-O", dst_fmt]
     if snapshot:
@@ -109,8 +110,14 @@ async def create_linked_volume(template_file: str, dest: str, size: int | None =
 
 
 async def backup_snapshot(
-    volume: str, store: ImageStore, dest_path: str, snapshot: str | None = None, *, overwrite: bool = False,
-    force_share: bool = False, on: Executor = LOCAL,
+    volume: str,
+    store: ImageStore,
+    dest_path: str,
+    snapshot: str | None = None,
+    *,
+    overwrite: bool = False,
+    force_share: bool = False,
+    on: Executor = LOCAL,
 ) -> BackupInfo:
     """Write a qcow2 of a volume (an internal snapshot when named, else the file as is) to the store.
 
@@ -142,16 +149,19 @@ async def backup_snapshot(
     return BackupInfo(rel, store.url_for(rel), int(info.get("actual-size") or 0), int(info["virtual-size"]), on.where)
 
 
-async def _backup_streamed(on: SshHost, volume: str, store: ImageStore, rel: str, snapshot: str | None,
-                           force_share: bool, overwrite: bool) -> BackupInfo:
+async def _backup_streamed(
+    on: SshHost, volume: str, store: ImageStore, rel: str, snapshot: str | None, force_share: bool, overwrite: bool
+) -> BackupInfo:
     """A host that cannot reach the store: stream the file here over SSH, then back it up from here.
 
     Only a standalone image can travel alone: a file with a backing chain is refused with a clear error.
     """
     info = await image_info(on, volume, force_share=force_share)
     if info.get("backing-filename"):
-        raise HostCannotReachStore(f"host {on.address} cannot reach the image store {store.url} and {volume} "
-                                   f"has a backing file, so it cannot be streamed here alone")
+        raise HostCannotReachStore(
+            f"host {on.address} cannot reach the image store {store.url} and {volume} "
+            f"has a backing file, so it cannot be streamed here alone"
+        )
     local = staging_root(None) / f"stream-{uuidlib.uuid4().hex}.img"
     try:
         await on.fetch(volume, str(local))
@@ -196,8 +206,9 @@ async def migrate_volume(volume: str, dest_pool: str | os.PathLike[str], *, remo
     return str(dest)
 
 
-async def restore_over(store: ImageStore, backup_path: str, volume: str | os.PathLike[str],
-                       on: Executor = LOCAL) -> str:
+async def restore_over(
+    store: ImageStore, backup_path: str, volume: str | os.PathLike[str], on: Executor = LOCAL
+) -> str:
     """Replace a (stopped) volume's file with a backup's content: written beside it, then renamed over it.
 
     `on` is where the volume is: here, or a KVM host that reads the backup from the store itself.

@@ -16,7 +16,7 @@ def store_folder(install_path: str, store: ImageStore) -> str:
     prefix = store.url.rstrip("/") + "/"
     if not install_path.startswith(prefix):
         raise ValueError(f"{install_path} is not on the image store {store.url}")
-    folder = normalize(install_path[len(prefix):]).rpartition("/")[0]
+    folder = normalize(install_path[len(prefix) :]).rpartition("/")[0]
     if folder.count("/") < 2:  # template/tmpl/<account>/<id> or iso/<account>/<id>: never a top folder
         raise ValueError(f"{install_path} is not in a template's own folder on the store")
     return folder

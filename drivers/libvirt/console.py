@@ -103,6 +103,7 @@ class SerialConsole(ConsoleStream):
 
     async def wait_for(self, pattern: bytes, timeout: float) -> bytes:
         """Read until pattern shows up in the output; return everything read. TimeoutError otherwise."""
+
         async def scan() -> bytes:
             """Read chunks until the pattern is in the buffer."""
             while pattern not in self.buffer:

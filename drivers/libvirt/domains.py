@@ -12,9 +12,7 @@ from virga.drivers.base import DriverError, InstanceInfo, InstanceNotFound, Inva
 from virga.drivers.libvirt.domain_xml import NS, render_disk
 from virga.drivers.libvirt.states import power_state
 
-UNDEFINE_FLAGS = (
-    libvirt.VIR_DOMAIN_UNDEFINE_MANAGED_SAVE | libvirt.VIR_DOMAIN_UNDEFINE_SNAPSHOTS_METADATA
-)
+UNDEFINE_FLAGS = libvirt.VIR_DOMAIN_UNDEFINE_MANAGED_SAVE | libvirt.VIR_DOMAIN_UNDEFINE_SNAPSHOTS_METADATA
 
 
 def lookup(conn: libvirt.virConnect, uuid: str) -> libvirt.virDomain:
@@ -40,8 +38,12 @@ def to_info(dom: libvirt.virDomain) -> InstanceInfo:
     """InstanceInfo of a libvirt domain."""
     state, max_kb, _mem_kb, ncpu, _cpu_ns = dom.info()
     return InstanceInfo(
-        uuid=dom.UUIDString(), name=dom.name(), state=power_state(state), cpus=ncpu,
-        memory_mb=max_kb // 1024, extra={"managed": "true" if is_managed(dom) else "false"},
+        uuid=dom.UUIDString(),
+        name=dom.name(),
+        state=power_state(state),
+        cpus=ncpu,
+        memory_mb=max_kb // 1024,
+        extra={"managed": "true" if is_managed(dom) else "false"},
     )
 
 
@@ -223,7 +225,9 @@ def cold_migrate(dom: libvirt.virDomain, target: libvirt.virConnect, domain_type
 def live_migrate(dom: libvirt.virDomain, target_uri: str) -> None:
     """Live-migrate a running domain peer to peer (storage must be shared)."""
     flags = (
-        libvirt.VIR_MIGRATE_LIVE | libvirt.VIR_MIGRATE_PEER2PEER | libvirt.VIR_MIGRATE_PERSIST_DEST
+        libvirt.VIR_MIGRATE_LIVE
+        | libvirt.VIR_MIGRATE_PEER2PEER
+        | libvirt.VIR_MIGRATE_PERSIST_DEST
         | libvirt.VIR_MIGRATE_UNDEFINE_SOURCE
     )
     dom.migrateToURI3(target_uri, {}, flags)

@@ -42,12 +42,22 @@ class LibvirtDriver(Driver):
     """One libvirt connection (qemu:///system, qemu+ssh://..., test:///...) to one KVM host."""
 
     hypervisor: ClassVar[str] = "KVM"
-    capabilities: ClassVar[frozenset[Capability]] = frozenset({
-        Capability.LIVE_MIGRATION, Capability.COLD_MIGRATION, Capability.DISK_SNAPSHOT,
-        Capability.VM_SNAPSHOT, Capability.MEMORY_SNAPSHOT, Capability.HOT_PLUG_VOLUME,
-        Capability.SUSPEND, Capability.RESIZE_VOLUME, Capability.SERIAL_CONSOLE,
-        Capability.VNC_CONSOLE, Capability.EVENTS, Capability.STATS,
-    })
+    capabilities: ClassVar[frozenset[Capability]] = frozenset(
+        {
+            Capability.LIVE_MIGRATION,
+            Capability.COLD_MIGRATION,
+            Capability.DISK_SNAPSHOT,
+            Capability.VM_SNAPSHOT,
+            Capability.MEMORY_SNAPSHOT,
+            Capability.HOT_PLUG_VOLUME,
+            Capability.SUSPEND,
+            Capability.RESIZE_VOLUME,
+            Capability.SERIAL_CONSOLE,
+            Capability.VNC_CONSOLE,
+            Capability.EVENTS,
+            Capability.STATS,
+        }
+    )
     STATE_MAP: ClassVar[Any] = STATE_MAP
 
     def __init__(self, conn: HostConnection) -> None:
@@ -74,6 +84,7 @@ class LibvirtDriver(Driver):
         if self.conn.password is None:
             virt = libvirt.open(url)
         else:
+
             def creds(cred: list[list[Any]], _opaque: object) -> int:
                 """Answer libvirt's credential questions."""
                 for c in cred:

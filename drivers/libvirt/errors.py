@@ -39,7 +39,10 @@ def translate(err: libvirt.libvirtError, what: str = "") -> DriverError:
     """The typed error matching a libvirt error."""
     cls = _BY_CODE.get(err.get_error_code(), DriverError)
     if cls is HostUnreachable and err.get_error_domain() not in (
-        libvirt.VIR_FROM_REMOTE, libvirt.VIR_FROM_RPC, libvirt.VIR_FROM_SSH, libvirt.VIR_FROM_NONE,
+        libvirt.VIR_FROM_REMOTE,
+        libvirt.VIR_FROM_RPC,
+        libvirt.VIR_FROM_SSH,
+        libvirt.VIR_FROM_NONE,
     ):
         cls = DriverError
     msg = err.get_error_message() or str(err)

@@ -93,5 +93,7 @@ def kvm_device_problem(dev: str = "/dev/kvm") -> str:
         return ""
     if st.st_gid == kvm_gid or st.st_mode & 0o006 == 0o006:
         return ""
-    return (f"{dev} belongs to group {st.st_gid}, not kvm ({kvm_gid}): libvirt re-probes QEMU on every call; "
-            f"fix it with `chgrp kvm {dev}` (or a udev rule)")
+    return (
+        f"{dev} belongs to group {st.st_gid}, not kvm ({kvm_gid}): libvirt re-probes QEMU on every call; "
+        f"fix it with `chgrp kvm {dev}` (or a udev rule)"
+    )

@@ -14,13 +14,21 @@ DEFAULT_POOL = "/var/lib/virga/primary"
 KEY_DIR = Path(os.environ.get("VIRGA_KEY_DIR", Path.home() / ".config" / "virga" / "keys"))
 
 
-async def _ssh(address: str, port: int, username: str, password: str | None,
-               key: asyncssh.SSHKey | None) -> asyncssh.SSHClientConnection:
+async def _ssh(
+    address: str, port: int, username: str, password: str | None, key: asyncssh.SSHKey | None
+) -> asyncssh.SSHClientConnection:
     """Open an SSH connection, translating failures into typed errors."""
     try:
         return await asyncssh.connect(
-            address, port=port, username=username, password=password, client_keys=[key] if key else (),
-            known_hosts=None, connect_timeout=15, agent_path=None, preferred_auth="publickey,password",
+            address,
+            port=port,
+            username=username,
+            password=password,
+            client_keys=[key] if key else (),
+            known_hosts=None,
+            connect_timeout=15,
+            agent_path=None,
+            preferred_auth="publickey,password",
         )
     except asyncssh.PermissionDenied as err:
         raise AuthenticationFailed(f"{username}@{address}:{port} rejected the credentials") from err
@@ -57,9 +65,14 @@ async def _authorize(ssh: asyncssh.SSHClientConnection, key: asyncssh.SSHKey) ->
     await _check(ssh, script, "cannot install virga's SSH key")
 
 
-async def prepare_kvm_host(address: str, username: str, password: str | None = None,
-                           private_key: str | None = None, port: int = 22,
-                           pool_path: str = DEFAULT_POOL) -> HostConnection:
+async def prepare_kvm_host(
+    address: str,
+    username: str,
+    password: str | None = None,
+    private_key: str | None = None,
+    port: int = 22,
+    pool_path: str = DEFAULT_POOL,
+) -> HostConnection:
     """Check a host runs libvirt+QEMU, create its pool directory and return its qemu+ssh:// connection."""
     key = asyncssh.import_private_key(private_key) if private_key else None
     async with await _ssh(address, port, username, password, key) as ssh:
@@ -76,8 +89,9 @@ async def prepare_kvm_host(address: str, username: str, password: str | None = N
     host = f"[{address}]" if ":" in address else address
     url = f"qemu+ssh://{username}@{host}:{port}/system?keyfile={keyfile}&no_verify=1"
     options = {"pool_path": pool_path, "accelerator": "kvm" if hardware else "tcg"}
-    return HostConnection(url=url, username=username, private_key=key.export_private_key("openssh").decode(),
-                          options=options)
+    return HostConnection(
+        url=url, username=username, private_key=key.export_private_key("openssh").decode(), options=options
+    )
 
 
 async def prepare_from_addhost(conn: HostConnection) -> HostConnection:
@@ -88,7 +102,9 @@ async def prepare_from_addhost(conn: HostConnection) -> HostConnection:
     username = conn.username or url.username or "root"
     port = url.port if url.scheme == "ssh" or url.port not in (None, 80, 443) else 22
     options = dict(conn.options)
-    prepared = await prepare_kvm_host(url.hostname, username, conn.password, conn.private_key, port or 22,
-                                      options.pop("pool_path", DEFAULT_POOL))
-    return HostConnection(url=prepared.url, username=username, private_key=prepared.private_key,
-                          options={**options, **prepared.options})
+    prepared = await prepare_kvm_host(
+        url.hostname, username, conn.password, conn.private_key, port or 22, options.pop("pool_path", DEFAULT_POOL)
+    )
+    return HostConnection(
+        url=prepared.url, username=username, private_key=prepared.private_key, options={**options, **prepared.options}
+    )

@@ -22,9 +22,7 @@ def _refuse_running(conn: libvirt.virConnect, path: str, what: str) -> None:
     """Refuse a disk snapshot operation on a volume a running guest uses."""
     user = _in_use(conn, path)
     if user is not None:
-        raise DriverError(
-            f"{what} of a volume in use by running instance {user} is not implemented yet; stop it first"
-        )
+        raise DriverError(f"{what} of a volume in use by running instance {user} is not implemented yet; stop it first")
 
 
 def _volume(conn: libvirt.virConnect, spec: VolumeSpec) -> libvirt.virStorageVol:
@@ -42,8 +40,10 @@ def snapshot_volume(conn: libvirt.virConnect, spec: VolumeSpec, name: str) -> Sn
     pool = vol.storagePoolLookupByVolume()
     snap_name = f"{storage.volume_name(spec)}.snap-{name}"
     capacity = vol.info()[1]
-    xml = f"<volume><name>{escape(snap_name)}</name><capacity>{capacity}</capacity>" \
-          "<target><format type='qcow2'/></target></volume>"
+    xml = (
+        f"<volume><name>{escape(snap_name)}</name><capacity>{capacity}</capacity>"
+        "<target><format type='qcow2'/></target></volume>"
+    )
     snap = pool.createXMLFrom(xml, vol, 0)
     return SnapshotInfo(name=name, path=snap.path(), size_bytes=snap.info()[2])
 
@@ -56,8 +56,10 @@ def revert_volume(conn: libvirt.virConnect, spec: VolumeSpec, snap: SnapshotInfo
     pool = vol.storagePoolLookupByVolume()
     name, capacity = vol.name(), vol.info()[1]
     vol.delete(0)
-    xml = f"<volume><name>{escape(name)}</name><capacity>{capacity}</capacity>" \
-          "<target><format type='qcow2'/></target></volume>"
+    xml = (
+        f"<volume><name>{escape(name)}</name><capacity>{capacity}</capacity>"
+        "<target><format type='qcow2'/></target></volume>"
+    )
     pool.createXMLFrom(xml, source, 0)
 
 
@@ -74,8 +76,10 @@ def snapshot_domain(dom: libvirt.virDomain, name: str, memory: bool) -> Snapshot
     """An internal VM snapshot: disks only when stopped, disks and memory when running."""
     running = bool(dom.isActive())
     if running and not memory:
-        raise NotSupported("a disk-only VM snapshot of a running KVM guest is not supported yet; "
-                           "take it with memory or stop the instance")
+        raise NotSupported(
+            "a disk-only VM snapshot of a running KVM guest is not supported yet; "
+            "take it with memory or stop the instance"
+        )
     if memory and not running:
         memory = False
     dom.snapshotCreateXML(f"<domainsnapshot><name>{escape(name)}</name></domainsnapshot>", 0)

@@ -73,8 +73,11 @@ class SimulatorDriver(Driver):
     def _to_instance(self, guest: dict[str, Any]) -> InstanceInfo:
         """Translate a guest record into the contract's InstanceInfo."""
         return InstanceInfo(
-            uuid=guest["uuid"], name=guest["name"], state=self.STATE_MAP[guest["power"]],
-            cpus=guest["cpus"], memory_mb=guest["memory_mb"],
+            uuid=guest["uuid"],
+            name=guest["name"],
+            state=self.STATE_MAP[guest["power"]],
+            cpus=guest["cpus"],
+            memory_mb=guest["memory_mb"],
         )
 
     def _set(self, guest: dict[str, Any], **changes: Any) -> InstanceInfo:
@@ -88,9 +91,14 @@ class SimulatorDriver(Driver):
         await self._op("connect")
         self.connected = True
         return HostFacts(
-            name=self.host, hypervisor=self.hypervisor, hypervisor_version="1.0",
-            cpu_model="Simulated CPU", cpu_count=self.cpus, cpu_mhz=self.mhz,
-            memory_bytes=self.memory, accelerator="simulated",
+            name=self.host,
+            hypervisor=self.hypervisor,
+            hypervisor_version="1.0",
+            cpu_model="Simulated CPU",
+            cpu_count=self.cpus,
+            cpu_mhz=self.mhz,
+            memory_bytes=self.memory,
+            accelerator="simulated",
         )
 
     async def close(self) -> None:
@@ -158,9 +166,15 @@ class SimulatorDriver(Driver):
         if spec.uuid in WORLD.guests:
             raise InvalidSpec(f"instance {spec.uuid} is already defined")
         guest = {
-            "uuid": spec.uuid, "name": spec.name, "host": self.host, "power": "off",
-            "cpus": spec.cpus, "memory_mb": spec.memory_mb, "volumes": [v.path for v in spec.volumes],
-            "snapshots": {}, "started": 0.0,
+            "uuid": spec.uuid,
+            "name": spec.name,
+            "host": self.host,
+            "power": "off",
+            "cpus": spec.cpus,
+            "memory_mb": spec.memory_mb,
+            "volumes": [v.path for v in spec.volumes],
+            "snapshots": {},
+            "started": 0.0,
         }
         return self._set(guest)
 
@@ -283,11 +297,16 @@ class SimulatorDriver(Driver):
         guest = self._guest(uuid)
         up = max(0.0, time.time() - guest["started"]) if guest["power"] == "on" else 0.0
         return InstanceStats(
-            cpu_time_ns=int(up * 1e8 * guest["cpus"]), cpu_percent=10.0 if up else 0.0,
-            memory_kb=guest["memory_mb"] * 1024, memory_used_kb=guest["memory_mb"] * 512 if up else 0,
-            disk_read_bytes=int(up * 4096), disk_write_bytes=int(up * 2048),
-            disk_read_ops=int(up), disk_write_ops=int(up / 2),
-            net_rx_bytes=int(up * 1500), net_tx_bytes=int(up * 1000),
+            cpu_time_ns=int(up * 1e8 * guest["cpus"]),
+            cpu_percent=10.0 if up else 0.0,
+            memory_kb=guest["memory_mb"] * 1024,
+            memory_used_kb=guest["memory_mb"] * 512 if up else 0,
+            disk_read_bytes=int(up * 4096),
+            disk_write_bytes=int(up * 2048),
+            disk_read_ops=int(up),
+            disk_write_ops=int(up / 2),
+            net_rx_bytes=int(up * 1500),
+            net_tx_bytes=int(up * 1000),
         )
 
     async def console(self, uuid: str) -> ConsoleInfo:

@@ -41,11 +41,18 @@ class VMwareDriver(LifecycleMixin, Driver):
     """vSphere through pyvmomi; blocking SOAP calls run in worker threads."""
 
     hypervisor: ClassVar[str] = "VMware"
-    capabilities: ClassVar[frozenset[Capability]] = frozenset({
-        Capability.LIVE_MIGRATION, Capability.COLD_MIGRATION, Capability.VM_SNAPSHOT,
-        Capability.MEMORY_SNAPSHOT, Capability.HOT_PLUG_VOLUME, Capability.SUSPEND,
-        Capability.EVENTS, Capability.STATS,
-    })
+    capabilities: ClassVar[frozenset[Capability]] = frozenset(
+        {
+            Capability.LIVE_MIGRATION,
+            Capability.COLD_MIGRATION,
+            Capability.VM_SNAPSHOT,
+            Capability.MEMORY_SNAPSHOT,
+            Capability.HOT_PLUG_VOLUME,
+            Capability.SUSPEND,
+            Capability.EVENTS,
+            Capability.STATS,
+        }
+    )
     STATE_MAP = STATE_MAP
 
     def __init__(self, conn: HostConnection, progress: ProgressCallback | None = None) -> None:
@@ -139,17 +146,26 @@ class VMwareDriver(LifecycleMixin, Driver):
     async def prepare_volume(self, vol: VolumeSpec, template: TemplateSpec | None) -> VolumeInfo:
         """A vmdk under [datastore] virga/: blank, or a copy of a vSphere template's disk."""
         await self.connect()
-        return await self._run(f"preparing volume {vol.name}", provision.prepare_volume,
-                               self.session, self.where, vol, template, self.progress)
+        return await self._run(
+            f"preparing volume {vol.name}",
+            provision.prepare_volume,
+            self.session,
+            self.where,
+            vol,
+            template,
+            self.progress,
+        )
 
     async def delete_volume(self, vol: VolumeSpec) -> None:
         """Delete the volume's vmdk; absent is fine."""
         await self.connect()
-        await self._run(f"deleting volume {vol.name}", provision.delete_volume,
-                        self.session, self.where, vol, self.progress)
+        await self._run(
+            f"deleting volume {vol.name}", provision.delete_volume, self.session, self.where, vol, self.progress
+        )
 
     async def pool_stats(self, pool: PoolSpec) -> PoolStats:
         """Capacity and free space of the datastore named by the pool."""
+
         def read() -> PoolStats:
             """Read the datastore summary."""
             ds = self.where.datastore(self.session, specs.datastore_name(pool))
@@ -183,7 +199,9 @@ class VMwareDriver(LifecycleMixin, Driver):
     async def migrate_instance(self, uuid: str, target: Driver, live: bool) -> InstanceInfo:
         """RelocateVM_Task to the target driver's host (same vCenter only)."""
         same = isinstance(target, VMwareDriver) and (target.endpoint.host, target.endpoint.port) == (
-            self.endpoint.host, self.endpoint.port)
+            self.endpoint.host,
+            self.endpoint.port,
+        )
         if not same:
             raise NotSupported(f"migration between different vSphere servers is {UNSUPPORTED}")
         assert isinstance(target, VMwareDriver)
@@ -191,8 +209,9 @@ class VMwareDriver(LifecycleMixin, Driver):
         host = target.where.host
         return await self.relocate_instance(uuid, host=host._moId, datastore=None, live=live, target=target)
 
-    async def relocate_instance(self, uuid: str, host: str | None, datastore: str | None, live: bool = False,
-                                target: VMwareDriver | None = None) -> InstanceInfo:
+    async def relocate_instance(
+        self, uuid: str, host: str | None, datastore: str | None, live: bool = False, target: VMwareDriver | None = None
+    ) -> InstanceInfo:
         """Move a VM to another host (name or moref) and/or another datastore of the datacenter."""
         vm = await self._vm(uuid)
 

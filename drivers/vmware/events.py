@@ -24,8 +24,13 @@ class Watcher:
         self.pc = s.content.propertyCollector.CreatePropertyCollector()
         pcs = vmodl.query.PropertyCollector
         spec = pcs.FilterSpec(
-            objectSet=[pcs.ObjectSpec(obj=self.view, skip=True, selectSet=[
-                pcs.TraversalSpec(name="view", path="view", skip=False, type=vim.view.ContainerView)])],
+            objectSet=[
+                pcs.ObjectSpec(
+                    obj=self.view,
+                    skip=True,
+                    selectSet=[pcs.TraversalSpec(name="view", path="view", skip=False, type=vim.view.ContainerView)],
+                )
+            ],
             propSet=[pcs.PropertySpec(type=vim.VirtualMachine, pathSet=PROPS)],
         )
         self.pc.CreateFilter(spec, True)

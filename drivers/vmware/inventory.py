@@ -22,8 +22,14 @@ from virga.drivers.vmware.states import power_state
 HYPERVISOR = "VMware"
 HOST_PROPS = ("name", "summary.hardware", "summary.config.product", "parent", "runtime.connectionState")
 VM_PROPS = (
-    "name", "config.instanceUuid", "config.uuid", "config.template", "runtime.powerState",
-    "config.hardware.numCPU", "config.hardware.memoryMB", "runtime.host",
+    "name",
+    "config.instanceUuid",
+    "config.uuid",
+    "config.template",
+    "runtime.powerState",
+    "config.hardware.numCPU",
+    "config.hardware.memoryMB",
+    "runtime.host",
 )
 TEMPLATE_PROPS = ("name", "config.template", "config.instanceUuid", "config.guestFullName", "summary.storage.committed")
 
@@ -63,11 +69,19 @@ def host_facts(s: Session, row: dict[str, Any]) -> HostFacts:
     parent = row.get("parent")
     cluster = parent.name if isinstance(parent, vim.ClusterComputeResource) else ""
     return HostFacts(
-        name=row["name"], hypervisor=HYPERVISOR, hypervisor_version=product.version,
-        cpu_model=hw.cpuModel, cpu_count=int(hw.numCpuThreads), cpu_mhz=int(hw.cpuMhz),
+        name=row["name"],
+        hypervisor=HYPERVISOR,
+        hypervisor_version=product.version,
+        cpu_model=hw.cpuModel,
+        cpu_count=int(hw.numCpuThreads),
+        cpu_mhz=int(hw.cpuMhz),
         memory_bytes=int(hw.memorySize),
-        extra={"moref": row["_obj"]._moId, "cluster": cluster, "endpoint": s.content.about.fullName,
-               "datacenter": datacenter_of(row["_obj"]).name},
+        extra={
+            "moref": row["_obj"]._moId,
+            "cluster": cluster,
+            "endpoint": s.content.about.fullName,
+            "datacenter": datacenter_of(row["_obj"]).name,
+        },
     )
 
 
@@ -106,8 +120,10 @@ def to_instance(row: dict[str, Any]) -> InstanceInfo:
     """InstanceInfo from a VM row (see VM_PROPS)."""
     host = row.get("runtime.host")
     return InstanceInfo(
-        uuid=row.get("config.instanceUuid") or row.get("config.uuid", ""), name=row["name"],
-        state=power_state(row.get("runtime.powerState")), cpus=int(row.get("config.hardware.numCPU", 0)),
+        uuid=row.get("config.instanceUuid") or row.get("config.uuid", ""),
+        name=row["name"],
+        state=power_state(row.get("runtime.powerState")),
+        cpus=int(row.get("config.hardware.numCPU", 0)),
         memory_mb=int(row.get("config.hardware.memoryMB", 0)),
         extra={"moref": row["_obj"]._moId, "host": host._moId if host is not None else ""},
     )
@@ -116,10 +132,7 @@ def to_instance(row: dict[str, Any]) -> InstanceInfo:
 def vm_rows(s: Session, host: vim.HostSystem | None) -> list[dict[str, Any]]:
     """Rows of every VM (not template), on one host when given."""
     rows = s.retrieve(s.content.rootFolder, vim.VirtualMachine, VM_PROPS)
-    return [
-        r for r in rows
-        if not r.get("config.template") and (host is None or r.get("runtime.host") == host)
-    ]
+    return [r for r in rows if not r.get("config.template") and (host is None or r.get("runtime.host") == host)]
 
 
 def find_vm(s: Session, uuid: str, host: vim.HostSystem | None) -> vim.VirtualMachine:
@@ -137,8 +150,13 @@ def _pools(s: Session, root: vim.ManagedEntity) -> list[PoolSpec]:
     """Every datastore under root as a PoolSpec of kind 'datastore'."""
     rows = s.retrieve(root, vim.Datastore, ["name", "summary.url"])
     return [
-        PoolSpec(uuid=r.get("summary.url") or r["_obj"]._moId, name=r["name"], kind="datastore",
-                 url=r.get("summary.url", ""), path=f"[{r['name']}]")
+        PoolSpec(
+            uuid=r.get("summary.url") or r["_obj"]._moId,
+            name=r["name"],
+            kind="datastore",
+            url=r.get("summary.url", ""),
+            path=f"[{r['name']}]",
+        )
         for r in sorted(rows, key=lambda r: r["name"])
     ]
 
@@ -148,12 +166,16 @@ def _templates(s: Session, root: vim.ManagedEntity) -> list[TemplateSpec]:
     rows = s.retrieve(root, vim.VirtualMachine, TEMPLATE_PROPS)
     return [
         TemplateSpec(
-            uuid=r.get("config.instanceUuid", r["_obj"]._moId), name=r["name"], url=f"vsphere-template://{r['name']}",
-            format="VMDK", size_bytes=int(r.get("summary.storage.committed", 0)),
+            uuid=r.get("config.instanceUuid", r["_obj"]._moId),
+            name=r["name"],
+            url=f"vsphere-template://{r['name']}",
+            format="VMDK",
+            size_bytes=int(r.get("summary.storage.committed", 0)),
             os_type=r.get("config.guestFullName", "") or "Other Linux (64-bit)",
             details={"moref": r["_obj"]._moId, "vsphere_template": r["name"]},
         )
-        for r in sorted(rows, key=lambda r: r["name"]) if r.get("config.template")
+        for r in sorted(rows, key=lambda r: r["name"])
+        if r.get("config.template")
     ]
 
 
@@ -164,8 +186,9 @@ def _scope(s: Session, conn: HostConnection) -> tuple[vim.ManagedEntity, list[st
     if not wanted:
         return s.content.rootFolder, sorted(dcs)
     if wanted not in dcs:
-        raise InvalidSpec(f"datacenter {wanted!r} does not exist on the vSphere server "
-                          f"(it has {', '.join(sorted(dcs)) or 'none'})")
+        raise InvalidSpec(
+            f"datacenter {wanted!r} does not exist on the vSphere server (it has {', '.join(sorted(dcs)) or 'none'})"
+        )
     return dcs[wanted], [wanted]
 
 
@@ -180,14 +203,20 @@ def discover(s: Session, conn: HostConnection) -> Inventory:
         if facts.extra["datacenter"] not in dcs or (cluster and facts.extra["cluster"] != cluster):
             continue
         opts = {**conn.options, "host": row["_obj"]._moId}
-        found.append(DiscoveredHost(
-            facts=facts, cluster=facts.extra["cluster"],
-            conn=HostConnection(url=conn.url, username=conn.username, password=conn.password, options=opts),
-        ))
+        found.append(
+            DiscoveredHost(
+                facts=facts,
+                cluster=facts.extra["cluster"],
+                conn=HostConnection(url=conn.url, username=conn.username, password=conn.password, options=opts),
+            )
+        )
     if cluster and not found:
         raise InvalidSpec(f"cluster {cluster!r} does not exist (or has no hosts) in datacenter {', '.join(dcs)}")
     nets = sorted({r["name"] for r in s.retrieve(root, vim.Network, ["name"])})
     return Inventory(
-        hosts=tuple(found), pools=tuple(_pools(s, root)), networks=tuple(nets),
-        templates=tuple(_templates(s, root)), datacenter=",".join(dcs),
+        hosts=tuple(found),
+        pools=tuple(_pools(s, root)),
+        networks=tuple(nets),
+        templates=tuple(_templates(s, root)),
+        datacenter=",".join(dcs),
     )

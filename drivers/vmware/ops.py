@@ -67,8 +67,9 @@ def attach(s: Session, vm: vim.VirtualMachine, vol: VolumeSpec, progress: Progre
 def detach(s: Session, vm: vim.VirtualMachine, vol: VolumeSpec, progress: ProgressCallback | None) -> None:
     """Remove the volume's disk from the VM, keeping its file."""
     path = vol.path or specs.volume_path(vol)
-    disk = next((d for d in _devices(s, vm) if isinstance(d, vim.vm.device.VirtualDisk)
-                 and specs.disk_file(d) == path), None)
+    disk = next(
+        (d for d in _devices(s, vm) if isinstance(d, vim.vm.device.VirtualDisk) and specs.disk_file(d) == path), None
+    )
     if disk is None:
         raise DriverError(f"detaching volume {vol.name} failed: {path} is not attached to the VM")
     change = vim.vm.ConfigSpec(deviceChange=[specs.device_remove(disk)])
@@ -84,8 +85,9 @@ def _snapshot(s: Session, vm: vim.VirtualMachine, name: str) -> vim.vm.Snapshot:
     raise DriverError(f"snapshot {name!r} not found on the virtual machine")
 
 
-def snapshot(s: Session, vm: vim.VirtualMachine, name: str, memory: bool,
-             progress: ProgressCallback | None) -> SnapshotInfo:
+def snapshot(
+    s: Session, vm: vim.VirtualMachine, name: str, memory: bool, progress: ProgressCallback | None
+) -> SnapshotInfo:
     """CreateSnapshot_Task (with memory when asked), not quiesced."""
     task = vm.CreateSnapshot_Task(name, "virga snapshot", memory, False)
     snap = s.wait(task, f"taking snapshot {name}", progress)
@@ -102,8 +104,9 @@ def remove_snapshot(s: Session, vm: vim.VirtualMachine, snap: SnapshotInfo, prog
     s.wait(_snapshot(s, vm, snap.name).RemoveSnapshot_Task(False), f"removing snapshot {snap.name}", progress)
 
 
-def relocate(s: Session, vm: vim.VirtualMachine, spec: vim.vm.RelocateSpec, live: bool,
-             progress: ProgressCallback | None) -> None:
+def relocate(
+    s: Session, vm: vim.VirtualMachine, spec: vim.vm.RelocateSpec, live: bool, progress: ProgressCallback | None
+) -> None:
     """RelocateVM_Task; a cold move refuses a running VM, a live one needs vMotion on the hosts."""
     state = power_state(s, vm)
     if not live and state == "poweredOn":
@@ -113,8 +116,16 @@ def relocate(s: Session, vm: vim.VirtualMachine, spec: vim.vm.RelocateSpec, live
 
 def stats(s: Session, vm: vim.VirtualMachine, uuid: str, perf: PerfReader) -> InstanceStats:
     """CPU and memory from summary.quickStats; disk and network totals from the PerformanceManager."""
-    row = s.props(vm, ["summary.quickStats", "config.hardware.memoryMB", "runtime.maxCpuUsage",
-                       "runtime.bootTime", "runtime.powerState"])
+    row = s.props(
+        vm,
+        [
+            "summary.quickStats",
+            "config.hardware.memoryMB",
+            "runtime.maxCpuUsage",
+            "runtime.bootTime",
+            "runtime.powerState",
+        ],
+    )
     if row.get("runtime.powerState") != "poweredOn":
         raise DriverError(f"instance {uuid} is {row.get('runtime.powerState')}: statistics need a running VM")
     io = perf.read(s.content.perfManager, vm, uuid, row.get("runtime.bootTime"))

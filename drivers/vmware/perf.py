@@ -110,8 +110,9 @@ class PerfReader:
         self._powered.pop(uuid, None)
         self._tallies.pop(uuid, None)
 
-    def read(self, pm: vim.PerformanceManager, vm: vim.VirtualMachine, uuid: str,
-             boot: dt.datetime | None) -> dict[str, int | None]:
+    def read(
+        self, pm: vim.PerformanceManager, vm: vim.VirtualMachine, uuid: str, boot: dt.datetime | None
+    ) -> dict[str, int | None]:
         """Totals since boot per InstanceStats field (None where vSphere cannot give them)."""
         boot = boot or self._powered.get(uuid)
         if boot is None:
@@ -128,8 +129,7 @@ class PerfReader:
         if fresh or tally is None:
             tally = Tally(boot=boot, last=boot, sums=dict.fromkeys(FIELDS, 0))
         added = totals(reading, tally.last)
-        tally.sums = {k: None if v is None or added[k] is None else v + (added[k] or 0)
-                      for k, v in tally.sums.items()}
+        tally.sums = {k: None if v is None or added[k] is None else v + (added[k] or 0) for k, v in tally.sums.items()}
         tally.last = max(tally.last, *reading.ends)
         self._tallies[uuid] = tally
         return dict(tally.sums)
@@ -150,8 +150,9 @@ class PerfReader:
         if not ids:
             return None
         metric_ids = [vim.PerformanceManager.MetricId(counterId=key, instance="*") for key in ids.values()]
-        spec = vim.PerformanceManager.QuerySpec(entity=vm, metricId=metric_ids, intervalId=REALTIME_INTERVAL,
-                                                maxSample=MAX_SAMPLES, startTime=start)
+        spec = vim.PerformanceManager.QuerySpec(
+            entity=vm, metricId=metric_ids, intervalId=REALTIME_INTERVAL, maxSample=MAX_SAMPLES, startTime=start
+        )
         answer = pm.QueryPerf([spec]) or []
         return _reading(answer[0], {v: k for k, v in ids.items()}) if answer else None
 

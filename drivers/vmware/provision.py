@@ -31,9 +31,11 @@ class Placement:
             return inv.find_named(s, self.datacenter, vim.Network, name, "port group")
         except InvalidSpec:
             if not self.guest_network or name == self.guest_network:
-                raise InvalidSpec(f"port group {name!r} does not exist on the vSphere server; set the zone's "
-                                  "guest traffic label (vmwarenetworklabel) or the cluster URL option "
-                                  "guest_network") from None
+                raise InvalidSpec(
+                    f"port group {name!r} does not exist on the vSphere server; set the zone's "
+                    "guest traffic label (vmwarenetworklabel) or the cluster URL option "
+                    "guest_network"
+                ) from None
             return inv.find_named(s, self.datacenter, vim.Network, self.guest_network, "port group (guest_network)")
 
 
@@ -46,8 +48,9 @@ def _template_disk(s: Session, template: vim.VirtualMachine) -> str:
     raise InvalidSpec(f"template {template.name!r} has no disk")
 
 
-def prepare_volume(s: Session, where: Placement, vol: VolumeSpec, template: TemplateSpec | None,
-                   progress: ProgressCallback | None) -> VolumeInfo:
+def prepare_volume(
+    s: Session, where: Placement, vol: VolumeSpec, template: TemplateSpec | None, progress: ProgressCallback | None
+) -> VolumeInfo:
     """Create a volume's vmdk: a copy of the template's disk, or blank."""
     path = specs.volume_path(vol)
     where.datastore(s, specs.datastore_name(vol.pool))
@@ -84,8 +87,9 @@ def _nic_devices(s: Session, where: Placement, spec: InstanceSpec) -> list[vim.v
     return specs.nics_for(spec.nics, [specs.nic_backing(where.network(s, n.bridge)) for n in spec.nics])
 
 
-def create_fresh(s: Session, where: Placement, spec: InstanceSpec,
-                 progress: ProgressCallback | None) -> vim.VirtualMachine:
+def create_fresh(
+    s: Session, where: Placement, spec: InstanceSpec, progress: ProgressCallback | None
+) -> vim.VirtualMachine:
     """CreateVM_Task with the offering's size, the volumes' disks and the NICs."""
     if not spec.volumes:
         raise InvalidSpec(f"instance {spec.name} has no root volume")
@@ -95,8 +99,9 @@ def create_fresh(s: Session, where: Placement, spec: InstanceSpec,
     return s.wait(task, f"creating virtual machine {spec.name}", progress)
 
 
-def clone_template(s: Session, where: Placement, spec: InstanceSpec, undo: list[Callable[[], None]],
-                   progress: ProgressCallback | None) -> vim.VirtualMachine:
+def clone_template(
+    s: Session, where: Placement, spec: InstanceSpec, undo: list[Callable[[], None]], progress: ProgressCallback | None
+) -> vim.VirtualMachine:
     """CloneVM_Task from the template, then swap in virga's disks, NICs and size."""
     assert spec.template is not None
     template = inv.find_template(s, where.datacenter, inv.template_name(spec.template))

@@ -38,9 +38,13 @@ def endpoint(conn: HostConnection) -> Endpoint:
         raise InvalidSpec(f"vSphere URL {conn.url!r} has no host name")
     verify = str(conn.options.get("verify_ssl", "true")).lower() not in {"false", "0", "no", "off"}
     return Endpoint(
-        host=url.hostname, port=url.port or 443, user=conn.username or url.username or "",
-        password=conn.password or url.password or "", verify=verify,
-        timeout=int(conn.options.get("timeout", "30")), ca_file=str(conn.options.get("ca_file", "")),
+        host=url.hostname,
+        port=url.port or 443,
+        user=conn.username or url.username or "",
+        password=conn.password or url.password or "",
+        verify=verify,
+        timeout=int(conn.options.get("timeout", "30")),
+        ca_file=str(conn.options.get("ca_file", "")),
     )
 
 
@@ -66,8 +70,12 @@ class Session:
         context = _ssl_context(ep)
         with faults(f"logging in to vSphere at {ep.host}:{ep.port}"):
             self.si = SmartConnect(
-                host=ep.host, port=ep.port, user=ep.user, pwd=ep.password,
-                sslContext=context, httpConnectionTimeout=ep.timeout,
+                host=ep.host,
+                port=ep.port,
+                user=ep.user,
+                pwd=ep.password,
+                sslContext=context,
+                httpConnectionTimeout=ep.timeout,
             )
         self.content = self.si.RetrieveContent()
 
@@ -88,11 +96,17 @@ class Session:
         view = self.content.viewManager.CreateContainerView(root, [kind], True)
         try:
             spec = vmodl.query.PropertyCollector.FilterSpec(
-                objectSet=[vmodl.query.PropertyCollector.ObjectSpec(
-                    obj=view, skip=True,
-                    selectSet=[vmodl.query.PropertyCollector.TraversalSpec(
-                        name="view", path="view", skip=False, type=vim.view.ContainerView)],
-                )],
+                objectSet=[
+                    vmodl.query.PropertyCollector.ObjectSpec(
+                        obj=view,
+                        skip=True,
+                        selectSet=[
+                            vmodl.query.PropertyCollector.TraversalSpec(
+                                name="view", path="view", skip=False, type=vim.view.ContainerView
+                            )
+                        ],
+                    )
+                ],
                 propSet=[vmodl.query.PropertyCollector.PropertySpec(type=kind, pathSet=list(props))],
             )
             return self._collect(spec)
@@ -122,8 +136,9 @@ class Session:
             result = pc.ContinueRetrievePropertiesEx(result.token) if result.token else None
         return rows
 
-    def wait(self, task: vim.Task, what: str, progress: ProgressCallback | None = None,
-             ignore: tuple[type, ...] = ()) -> Any:
+    def wait(
+        self, task: vim.Task, what: str, progress: ProgressCallback | None = None, ignore: tuple[type, ...] = ()
+    ) -> Any:
         """Wait for a task, reporting progress; return its result or raise its typed error.
 
         Faults of a type in `ignore` end the wait quietly (returning None).

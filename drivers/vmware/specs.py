@@ -42,17 +42,17 @@ def unit_number(device_id: int) -> int:
 def scsi_controller_add() -> vim.vm.device.VirtualDeviceSpec:
     """Add a paravirtual SCSI controller with a temporary key."""
     ctl = vim.vm.device.ParaVirtualSCSIController(
-        key=SCSI_KEY, busNumber=0, sharedBus=vim.vm.device.VirtualSCSIController.Sharing.noSharing)
+        key=SCSI_KEY, busNumber=0, sharedBus=vim.vm.device.VirtualSCSIController.Sharing.noSharing
+    )
     return vim.vm.device.VirtualDeviceSpec(operation=Op.add, device=ctl)
 
 
 def disk_add(path: str, size_bytes: int, controller_key: int, unit: int, key: int) -> vim.vm.device.VirtualDeviceSpec:
     """Attach an existing vmdk at a SCSI unit (no file operation: the file already exists)."""
-    backing = vim.vm.device.VirtualDisk.FlatVer2BackingInfo(
-        fileName=path, diskMode="persistent", thinProvisioned=True)
+    backing = vim.vm.device.VirtualDisk.FlatVer2BackingInfo(fileName=path, diskMode="persistent", thinProvisioned=True)
     disk = vim.vm.device.VirtualDisk(
-        key=key, backing=backing, controllerKey=controller_key, unitNumber=unit,
-        capacityInKB=size_bytes // 1024)
+        key=key, backing=backing, controllerKey=controller_key, unitNumber=unit, capacityInKB=size_bytes // 1024
+    )
     return vim.vm.device.VirtualDeviceSpec(operation=Op.add, device=disk)
 
 
@@ -81,8 +81,12 @@ def nic_backing(network: vim.Network) -> vim.vm.device.VirtualDevice.BackingInfo
 def nic_add(nic: NicSpec, backing: Backing, key: int) -> DeviceSpec:
     """A vmxnet3 NIC with virga's MAC address."""
     card = vim.vm.device.VirtualVmxnet3(
-        key=key, backing=backing, addressType="manual", macAddress=nic.mac,
-        connectable=vim.vm.device.VirtualDevice.ConnectInfo(startConnected=True, allowGuestControl=True))
+        key=key,
+        backing=backing,
+        addressType="manual",
+        macAddress=nic.mac,
+        connectable=vim.vm.device.VirtualDevice.ConnectInfo(startConnected=True, allowGuestControl=True),
+    )
     return vim.vm.device.VirtualDeviceSpec(operation=Op.add, device=card)
 
 
@@ -102,9 +106,15 @@ def nics_for(nics: Sequence[NicSpec], backings: Sequence[Backing]) -> list[Devic
 def create_config(spec: InstanceSpec, datastore: str, devices: list[DeviceSpec]) -> vim.vm.ConfigSpec:
     """The ConfigSpec of a fresh VM: identity, offering size, files on the root datastore."""
     return vim.vm.ConfigSpec(
-        name=spec.name, instanceUuid=spec.uuid, uuid=spec.uuid, annotation=spec.display_name,
-        numCPUs=spec.cpus, memoryMB=spec.memory_mb, guestId=spec.details.get("guest_id", DEFAULT_GUEST),
-        files=vim.vm.FileInfo(vmPathName=ds_path(datastore)), deviceChange=devices,
+        name=spec.name,
+        instanceUuid=spec.uuid,
+        uuid=spec.uuid,
+        annotation=spec.display_name,
+        numCPUs=spec.cpus,
+        memoryMB=spec.memory_mb,
+        guestId=spec.details.get("guest_id", DEFAULT_GUEST),
+        files=vim.vm.FileInfo(vmPathName=ds_path(datastore)),
+        deviceChange=devices,
     )
 
 
@@ -113,17 +123,22 @@ def size_config(cpus: int, memory_mb: int) -> vim.vm.ConfigSpec:
     return vim.vm.ConfigSpec(numCPUs=cpus, memoryMB=memory_mb)
 
 
-def clone_spec(spec: InstanceSpec, pool: vim.ResourcePool, host: vim.HostSystem,
-               datastore: vim.Datastore | None) -> vim.vm.CloneSpec:
+def clone_spec(
+    spec: InstanceSpec, pool: vim.ResourcePool, host: vim.HostSystem, datastore: vim.Datastore | None
+) -> vim.vm.CloneSpec:
     """Clone a template powered off into the host's pool, keeping virga's instance uuid."""
     loc = vim.vm.RelocateSpec(pool=pool, host=host, datastore=datastore)
     return vim.vm.CloneSpec(
-        location=loc, powerOn=False, template=False,
-        config=vim.vm.ConfigSpec(instanceUuid=spec.uuid, annotation=spec.display_name))
+        location=loc,
+        powerOn=False,
+        template=False,
+        config=vim.vm.ConfigSpec(instanceUuid=spec.uuid, annotation=spec.display_name),
+    )
 
 
-def relocate_spec(host: vim.HostSystem | None, pool: vim.ResourcePool | None,
-                  datastore: vim.Datastore | None) -> vim.vm.RelocateSpec:
+def relocate_spec(
+    host: vim.HostSystem | None, pool: vim.ResourcePool | None, datastore: vim.Datastore | None
+) -> vim.vm.RelocateSpec:
     """Move a VM to another host (and its pool) and/or datastore."""
     return vim.vm.RelocateSpec(host=host, pool=pool, datastore=datastore)
 
@@ -140,4 +155,5 @@ def snapshot_walk(tree: Sequence[vim.vm.SnapshotTree] | None) -> list[vim.vm.Sna
 def disk_file_spec(size_bytes: int) -> vim.VirtualDiskManager.FileBackedVirtualDiskSpec:
     """A thin lsiLogic virtual disk of the given size."""
     return vim.VirtualDiskManager.FileBackedVirtualDiskSpec(
-        capacityKb=max(size_bytes // 1024, 1024), adapterType="lsiLogic", diskType="thin")
+        capacityKb=max(size_bytes // 1024, 1024), adapterType="lsiLogic", diskType="thin"
+    )

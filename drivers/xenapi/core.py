@@ -30,10 +30,19 @@ class XenCore(Driver):
 
     hypervisor = "XenServer"
     STATE_MAP = STATE_MAP
-    capabilities = frozenset({
-        Capability.LIVE_MIGRATION, Capability.COLD_MIGRATION, Capability.VM_SNAPSHOT, Capability.HOT_PLUG_VOLUME,
-        Capability.SUSPEND, Capability.RESIZE_VOLUME, Capability.VNC_CONSOLE, Capability.EVENTS, Capability.STATS,
-    })
+    capabilities = frozenset(
+        {
+            Capability.LIVE_MIGRATION,
+            Capability.COLD_MIGRATION,
+            Capability.VM_SNAPSHOT,
+            Capability.HOT_PLUG_VOLUME,
+            Capability.SUSPEND,
+            Capability.RESIZE_VOLUME,
+            Capability.VNC_CONSOLE,
+            Capability.EVENTS,
+            Capability.STATS,
+        }
+    )
 
     def __init__(self, conn: HostConnection, on_progress: ProgressCallback | None = None) -> None:
         """Prepare the session; on_progress(operation, fraction) hears about Async task progress."""

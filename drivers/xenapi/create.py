@@ -46,8 +46,11 @@ class CreateMixin(StorageMixin):
             for ref, rec in nets.items():
                 if wanted and wanted in (rec["name_label"], rec["bridge"], rec["uuid"]):
                     return str(ref)
-        hint = f" nor {fallback!r} (option guest_network)" if fallback else (
-            "; set the zone's guest traffic label (xennetworklabel) or the cluster URL option guest_network")
+        hint = (
+            f" nor {fallback!r} (option guest_network)"
+            if fallback
+            else ("; set the zone's guest traffic label (xennetworklabel) or the cluster URL option guest_network")
+        )
         raise InvalidSpec(f"the XenServer pool has no network named or bridged {nic.bridge!r}{hint}")
 
     async def create_instance(self, spec: InstanceSpec) -> InstanceInfo:
@@ -68,10 +71,19 @@ class CreateMixin(StorageMixin):
             for vol, vdi in zip(spec.volumes, disks, strict=False):
                 await self.call("VBD.create", vbd_record(vm, vdi, vol.device_id))
             for nic, net in zip(spec.nics, networks, strict=True):
-                await self.call("VIF.create", {
-                    "device": str(nic.device_id), "network": net, "VM": vm, "MAC": nic.mac, "MTU": "1500",
-                    "other_config": {"virga_nic": nic.uuid}, "qos_algorithm_type": "", "qos_algorithm_params": {},
-                })
+                await self.call(
+                    "VIF.create",
+                    {
+                        "device": str(nic.device_id),
+                        "network": net,
+                        "VM": vm,
+                        "MAC": nic.mac,
+                        "MTU": "1500",
+                        "other_config": {"virga_nic": nic.uuid},
+                        "qos_algorithm_type": "",
+                        "qos_algorithm_params": {},
+                    },
+                )
         except BaseException:
             await undo.run()
             raise

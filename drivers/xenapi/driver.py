@@ -55,15 +55,26 @@ class XenAPIDriver(ExtrasMixin, CreateMixin):
         host_recs = await self.call("host.get_all_records")
         hosts = []
         for ref, rec in host_recs.items():
-            conn = HostConnection(url=self.xapi.url, username=self.conn.username, password=self.conn.password,
-                                  options={**self.conn.options, "host": rec["uuid"]})
+            conn = HostConnection(
+                url=self.xapi.url,
+                username=self.conn.username,
+                password=self.conn.password,
+                options={**self.conn.options, "host": rec["uuid"]},
+            )
             hosts.append(DiscoveredHost(facts=await self._facts(ref), conn=conn, cluster=str(pool["name_label"])))
-        srs = [to_pool(r) for r in (await self.call("SR.get_all_records")).values()
-               if r["content_type"] != "iso" and r["type"] not in ("udev", "iso")
-               and (r["shared"] or len(host_recs) == 1)]
+        srs = [
+            to_pool(r)
+            for r in (await self.call("SR.get_all_records")).values()
+            if r["content_type"] != "iso" and r["type"] not in ("udev", "iso") and (r["shared"] or len(host_recs) == 1)
+        ]
         networks = [str(r["name_label"]) for r in (await self.call("network.get_all_records")).values()]
-        return Inventory(hosts=tuple(hosts), pools=tuple(srs), networks=tuple(networks),
-                         templates=tuple(await self._templates()), datacenter=str(pool["name_label"]))
+        return Inventory(
+            hosts=tuple(hosts),
+            pools=tuple(srs),
+            networks=tuple(networks),
+            templates=tuple(await self._templates()),
+            datacenter=str(pool["name_label"]),
+        )
 
     async def _templates(self) -> list[TemplateSpec]:
         """Every template VM of the pool (not snapshots), sized by its disks."""
@@ -72,8 +83,11 @@ class XenAPIDriver(ExtrasMixin, CreateMixin):
         templates = []
         for rec in (await self.call("VM.get_all_records")).values():
             if rec["is_a_template"] and not rec["is_a_snapshot"]:
-                size = sum(int(vdis[vbds[b]["VDI"]]["virtual_size"]) for b in rec["VBDs"]
-                           if b in vbds and vbds[b]["VDI"] in vdis)
+                size = sum(
+                    int(vdis[vbds[b]["VDI"]]["virtual_size"])
+                    for b in rec["VBDs"]
+                    if b in vbds and vbds[b]["VDI"] in vdis
+                )
                 templates.append(to_template(rec, size))
         return templates
 
@@ -89,8 +103,11 @@ class XenAPIDriver(ExtrasMixin, CreateMixin):
         host = await self.host()
         hosts = await self.call("host.get_all_records")
         master = next(iter((await self.call("pool.get_all_records")).values()))["master"]
-        return [await self.describe(rec) for rec in (await self.call("VM.get_all_records")).values()
-                if is_guest(rec) and self._on_host(rec, host, master, set(hosts))]
+        return [
+            await self.describe(rec)
+            for rec in (await self.call("VM.get_all_records")).values()
+            if is_guest(rec) and self._on_host(rec, host, master, set(hosts))
+        ]
 
     async def get_instance(self, uuid: str) -> InstanceInfo:
         """One guest of the pool."""

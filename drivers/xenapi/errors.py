@@ -67,7 +67,8 @@ def from_transport(url: str, err: BaseException) -> DriverError:
     if isinstance(err, ssl.SSLCertVerificationError):
         return HostUnreachable(
             f"TLS certificate of {url} could not be verified ({err.verify_message}); trust it with the ca_file "
-            "option or set verify_ssl=false to skip verification")
+            "option or set verify_ssl=false to skip verification"
+        )
     if isinstance(err, ssl.SSLError):
         return HostUnreachable(f"TLS handshake with {url} failed: {err}")
     if isinstance(err, (socket.timeout, TimeoutError)):

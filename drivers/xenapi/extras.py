@@ -101,8 +101,12 @@ class ExtrasMixin(XenCore):
         memory_kb = int(metrics["memory_actual"]) // 1024
         raw = await asyncio.to_thread(self.xapi.fetch, "/vm_rrd", uuid=str(rec["uuid"]))
         totals = rrd_totals(raw)
-        return InstanceStats(cpu_percent=100.0 * sum(usage) / len(usage) if usage else 0.0,
-                             memory_kb=memory_kb, memory_used_kb=memory_kb, **totals)
+        return InstanceStats(
+            cpu_percent=100.0 * sum(usage) / len(usage) if usage else 0.0,
+            memory_kb=memory_kb,
+            memory_used_kb=memory_kb,
+            **totals,
+        )
 
     async def console(self, uuid: str) -> ConsoleInfo:
         """The VM's RFB (VNC) console location."""
@@ -141,8 +145,11 @@ class ExtrasMixin(XenCore):
     async def _event_baseline(self, session: XapiSession) -> tuple[str, dict[str, tuple[str, str]]]:
         """The current token and the power state of every guest (ref -> (uuid, power_state))."""
         batch = await asyncio.to_thread(session.call, "event.from", ["vm"], "", 0.0)
-        known = {e["ref"]: (guest_uuid(e["snapshot"]), e["snapshot"]["power_state"])
-                 for e in batch["events"] if e.get("snapshot") and is_guest(e["snapshot"])}
+        known = {
+            e["ref"]: (guest_uuid(e["snapshot"]), e["snapshot"]["power_state"])
+            for e in batch["events"]
+            if e.get("snapshot") and is_guest(e["snapshot"])
+        }
         return batch["token"], known
 
     def _event(self, event: dict[str, Any], known: dict[str, tuple[str, str]]) -> InstanceEvent | None:

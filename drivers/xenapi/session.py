@@ -100,7 +100,8 @@ class XapiSession:
             session = XenAPI.Session(self.url, transport=self._transport(self.url))
             try:
                 session.xenapi.login_with_password(
-                    self.conn.username or "", self.conn.password or "", API_VERSION, ORIGINATOR)
+                    self.conn.username or "", self.conn.password or "", API_VERSION, ORIGINATOR
+                )
             except XenAPI.Failure as err:
                 if err.details and err.details[0] == "HOST_IS_SLAVE":
                     self.url = master_url(self.url, str(err.details[1]))
@@ -162,8 +163,9 @@ class XapiSession:
         parsed = urlparse(url)
         conn: http.client.HTTPConnection
         if parsed.scheme == "https":
-            conn = http.client.HTTPSConnection(parsed.hostname or "", parsed.port, timeout=self.timeout,
-                                               context=self._tls())
+            conn = http.client.HTTPSConnection(
+                parsed.hostname or "", parsed.port, timeout=self.timeout, context=self._tls()
+            )
         else:
             conn = http.client.HTTPConnection(parsed.hostname or "", parsed.port, timeout=self.timeout)
         try:

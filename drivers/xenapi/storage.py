@@ -21,8 +21,17 @@ from virga.drivers.xenapi.states import NULL, VOLUME_KEY
 def vbd_record(vm: str, vdi: str, device: int) -> dict[str, Any]:
     """A VBD.create record for a read-write disk at a userdevice position."""
     return {
-        "VM": vm, "VDI": vdi, "userdevice": str(device), "bootable": device == 0, "mode": "RW", "type": "Disk",
-        "empty": False, "unpluggable": True, "other_config": {}, "qos_algorithm_type": "", "qos_algorithm_params": {},
+        "VM": vm,
+        "VDI": vdi,
+        "userdevice": str(device),
+        "bootable": device == 0,
+        "mode": "RW",
+        "type": "Disk",
+        "empty": False,
+        "unpluggable": True,
+        "other_config": {},
+        "qos_algorithm_type": "",
+        "qos_algorithm_params": {},
     }
 
 
@@ -47,10 +56,19 @@ class StorageMixin(XenCore):
         if source is not None:
             vdi = await self.run_task("VDI.copy", source, sr)
         else:
-            vdi = await self.call("VDI.create", {
-                "name_label": vol.name, "name_description": "", "SR": sr, "virtual_size": str(vol.size_bytes),
-                "type": "user", "sharable": False, "read_only": False, "other_config": {VOLUME_KEY: vol.uuid},
-            })
+            vdi = await self.call(
+                "VDI.create",
+                {
+                    "name_label": vol.name,
+                    "name_description": "",
+                    "SR": sr,
+                    "virtual_size": str(vol.size_bytes),
+                    "type": "user",
+                    "sharable": False,
+                    "read_only": False,
+                    "other_config": {VOLUME_KEY: vol.uuid},
+                },
+            )
         try:
             await self.call("VDI.set_name_label", vdi, vol.name)
             await self.call("VDI.set_other_config", vdi, {VOLUME_KEY: vol.uuid})
@@ -64,8 +82,9 @@ class StorageMixin(XenCore):
     async def _volume_info(self, vdi: str) -> VolumeInfo:
         """VolumeInfo of a VDI (its path is the VDI uuid)."""
         rec = await self.call("VDI.get_record", vdi)
-        return VolumeInfo(path=str(rec["uuid"]), size_bytes=int(rec["virtual_size"]),
-                          physical_bytes=int(rec["physical_utilisation"]))
+        return VolumeInfo(
+            path=str(rec["uuid"]), size_bytes=int(rec["virtual_size"]), physical_bytes=int(rec["physical_utilisation"])
+        )
 
     async def vdi(self, vol: VolumeSpec) -> str | None:
         """The VDI of a volume: by path (VDI uuid), else by the virga volume uuid in other_config."""

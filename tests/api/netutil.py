@@ -40,13 +40,21 @@ async def network(client: VirgaClient, app: VirgaApp, cloud: Cloud, name: str = 
     return body["network"]
 
 
-async def vm(client: VirgaClient, app: VirgaApp, cloud: Cloud, net: str, name: str, account: str | None = None,
-             **extra: Any) -> dict:
+async def vm(
+    client: VirgaClient, app: VirgaApp, cloud: Cloud, net: str, name: str, account: str | None = None, **extra: Any
+) -> dict:
     """Deploy a VM on a network through the API (an admin client deploys for `account`)."""
     if account:
         extra.update(account=account, domainid=root_domain(app))
-    res = await client.run("deployVirtualMachine", zoneid=cloud.zone, templateid=cloud.template,
-                           serviceofferingid=service_offering(app), networkids=net, name=name, **extra)
+    res = await client.run(
+        "deployVirtualMachine",
+        zoneid=cloud.zone,
+        templateid=cloud.template,
+        serviceofferingid=service_offering(app),
+        networkids=net,
+        name=name,
+        **extra,
+    )
     return res["virtualmachine"]
 
 

@@ -33,7 +33,7 @@ async def user_client(app: VirgaApp, name: str, accounttype: int = 0, domain_pat
 def own_template(app: VirgaApp, cloud: Cloud, account: str) -> str:
     """A ready copy of the cloud's template owned by an account (users cannot deploy the admin's yet)."""
     with app.db.session() as s:
-        acct = s.exec(select(Account).where(Account.name == account, Account.removed == None)).one()  # noqa: E711
+        acct = s.exec(select(Account).where(Account.name == account, Account.removed == None)).one()
         if acct.accounttype == 1:
             return cloud.template
         base = s.exec(select(Template).where(Template.uuid == cloud.template)).one()
@@ -47,12 +47,26 @@ def own_template(app: VirgaApp, cloud: Cloud, account: str) -> str:
         return copy.uuid
 
 
-async def deploy(app: VirgaApp, client: VirgaClient, cloud: Cloud, account: str, *, net: str | None = None,
-                 cidr: str = "10.1.1.0/24", **extra: Any) -> dict[str, Any]:
+async def deploy(
+    app: VirgaApp,
+    client: VirgaClient,
+    cloud: Cloud,
+    account: str,
+    *,
+    net: str | None = None,
+    cidr: str = "10.1.1.0/24",
+    **extra: Any,
+) -> dict[str, Any]:
     """Deploy a VM for an account on its (new) network and return the VM."""
     net = net or make_network(app, cloud.zone, account, cidr=cidr, name=f"net-{account}")
-    res = await client.run("deployVirtualMachine", zoneid=cloud.zone, templateid=own_template(app, cloud, account),
-                           serviceofferingid=offering(app), networkids=net, **extra)
+    res = await client.run(
+        "deployVirtualMachine",
+        zoneid=cloud.zone,
+        templateid=own_template(app, cloud, account),
+        serviceofferingid=offering(app),
+        networkids=net,
+        **extra,
+    )
     return res["virtualmachine"]
 
 

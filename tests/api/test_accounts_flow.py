@@ -15,8 +15,16 @@ from tests.factories import Cloud
 
 async def _account(admin: VirgaClient, name: str, accounttype: int = 0, **extra: object) -> dict:
     """Create an account through the API."""
-    body = await admin.call("createAccount", username=name, password="pw-" + name, email=f"{name}@example.org",
-                            firstname=name.title(), lastname="Tester", accounttype=accounttype, **extra)
+    body = await admin.call(
+        "createAccount",
+        username=name,
+        password="pw-" + name,
+        email=f"{name}@example.org",
+        firstname=name.title(),
+        lastname="Tester",
+        accounttype=accounttype,
+        **extra,
+    )
     return body["account"]
 
 
@@ -47,10 +55,22 @@ async def test_account_and_user_lifecycle(app: VirgaApp, admin: VirgaClient) -> 
     assert acct["accounttype"] == 0 and acct["roletype"] == "User" and acct["state"] == "enabled"
     assert acct["user"][0]["username"] == "carol" and acct["vmlimit"] == "Unlimited" and acct["vmtotal"] == 0
     assert await code_of(_account(admin, "carol")) == 431
-    assert await code_of(admin.call("createAccount", username="x", password="p", email="nope", firstname="a",
-                                    lastname="b", accounttype=0)) == 431
-    assert await code_of(admin.call("createAccount", username="x", password="p", email="x@y.z", firstname="a",
-                                    lastname="b", accounttype=7)) == 431
+    assert (
+        await code_of(
+            admin.call(
+                "createAccount", username="x", password="p", email="nope", firstname="a", lastname="b", accounttype=0
+            )
+        )
+        == 431
+    )
+    assert (
+        await code_of(
+            admin.call(
+                "createAccount", username="x", password="p", email="x@y.z", firstname="a", lastname="b", accounttype=7
+            )
+        )
+        == 431
+    )
     assert select_one(app, Account, name="x") is None
     user = acct["user"][0]
     keys = (await admin.call("registerUserKeys", id=user["id"]))["userkeys"]
@@ -71,8 +91,18 @@ async def test_account_and_user_lifecycle(app: VirgaApp, admin: VirgaClient) -> 
     carol = await client_for(app, Credentials(apikey=new["apikey"], secretkey=new["secretkey"]))
     assert (await carol.call("getUserKeys", id=user["id"]))["userkeys"]["secretkey"] == new["secretkey"]
     # a second user, disabled and deleted
-    u2 = (await admin.call("createUser", username="carol2", password="p", email="c2@example.org", firstname="C",
-                           lastname="Two", account="carol", domainid=acct["domainid"]))["user"]
+    u2 = (
+        await admin.call(
+            "createUser",
+            username="carol2",
+            password="p",
+            email="c2@example.org",
+            firstname="C",
+            lastname="Two",
+            account="carol",
+            domainid=acct["domainid"],
+        )
+    )["user"]
     assert (await admin.call("disableUser", id=u2["id"]))["user"]["state"] == "disabled"
     assert (await admin.call("enableUser", id=u2["id"]))["user"]["state"] == "enabled"
     assert len(await carol.list("listUsers", "user")) == 2
@@ -92,11 +122,10 @@ async def test_account_and_user_lifecycle(app: VirgaApp, admin: VirgaClient) -> 
     await carol.close()
 
 
-async def test_disable_stops_vms_and_delete_removes_everything(app: VirgaApp, admin: VirgaClient,
-                                                               cloud: Cloud) -> None:
+async def test_disable_stops_vms_and_delete_removes_everything(app: VirgaApp, admin: VirgaClient, cloud: Cloud) -> None:
     dave = await user_client(app, "dave")
     vm = await deploy(app, dave, cloud, "dave")
-    vol = (await dave.run("createVolume", name="d", diskofferingid=disk_offering(app), virtualmachineid=vm["id"]))
+    vol = await dave.run("createVolume", name="d", diskofferingid=disk_offering(app), virtualmachineid=vm["id"])
     root = (await dave.list("listVolumes", "volume", type="ROOT"))[0]
     await dave.run("createSnapshot", volumeid=root["id"])
     await dave.call("createSSHKeyPair", name="k")

@@ -20,8 +20,19 @@ async def _err(coro: object) -> ApiError:
 
 
 async def test_service_offerings(app: VirgaApp, admin: VirgaClient) -> None:
-    so = (await admin.call("createServiceOffering", name="big", displaytext="Big", cpunumber=4, cpuspeed=2000,
-                           memory=8192, hosttags="gpu", tags="ssd", offerha=True))["serviceoffering"]
+    so = (
+        await admin.call(
+            "createServiceOffering",
+            name="big",
+            displaytext="Big",
+            cpunumber=4,
+            cpuspeed=2000,
+            memory=8192,
+            hosttags="gpu",
+            tags="ssd",
+            offerha=True,
+        )
+    )["serviceoffering"]
     assert (so["cpunumber"], so["cpuspeed"], so["memory"], so["iscustomized"]) == (4, 2000, 8192, False)
     assert so["hosttags"] == "gpu" and so["storagetags"] == "ssd" and so["offerha"] is True
     custom = (await admin.call("createServiceOffering", name="flex", displaytext="Flexible"))["serviceoffering"]
@@ -34,12 +45,18 @@ async def test_service_offerings(app: VirgaApp, admin: VirgaClient) -> None:
     assert await admin.list("listServiceOfferings", "serviceoffering", id=so["id"]) == []
 
 
-@pytest.mark.parametrize(("params", "word"), [
-    ({"cpunumber": 2}, "memory"), ({"cpunumber": 0, "cpuspeed": 1, "memory": 64}, "cpunumber"),
-    ({"cpunumber": 1, "cpuspeed": 100, "memory": 16}, "memory"), ({"storagetype": "cloud"}, "storagetype"),
-    ({"cpunumber": 1, "cpuspeed": 100, "memory": 64, "customized": True}, "customized"),
-    ({"cpunumber": "x"}, "cpunumber"), ({"name": "Small Instance"}, "name"),
-])
+@pytest.mark.parametrize(
+    ("params", "word"),
+    [
+        ({"cpunumber": 2}, "memory"),
+        ({"cpunumber": 0, "cpuspeed": 1, "memory": 64}, "cpunumber"),
+        ({"cpunumber": 1, "cpuspeed": 100, "memory": 16}, "memory"),
+        ({"storagetype": "cloud"}, "storagetype"),
+        ({"cpunumber": 1, "cpuspeed": 100, "memory": 64, "customized": True}, "customized"),
+        ({"cpunumber": "x"}, "cpunumber"),
+        ({"name": "Small Instance"}, "name"),
+    ],
+)
 async def test_service_offering_bad_input(app: VirgaApp, admin: VirgaClient, params: dict, word: str) -> None:
     err = await _err(admin.call("createServiceOffering", **{"name": "bad-so", "displaytext": "x", **params}))
     assert err.code == 431 and word in err.text
@@ -51,8 +68,7 @@ async def test_domain_offerings_and_user_view(app: VirgaApp, admin: VirgaClient)
     path = make_domain(app, "sales")
     with app.db.session() as s:
         sales = s.exec(select(Domain).where(Domain.path == path)).one().uuid
-    await admin.call("createServiceOffering", name="sales-only", cpunumber=1, cpuspeed=500, memory=256,
-                     domainid=sales)
+    await admin.call("createServiceOffering", name="sales-only", cpunumber=1, cpuspeed=500, memory=256, domainid=sales)
     await admin.call("createDiskOffering", name="sales-disk", disksize=3, domainid=sales)
     outsider = await client_for(app, make_user(app, "outsider"))
     insider = await client_for(app, make_user(app, "insider", domain_path=path))
@@ -62,10 +78,12 @@ async def test_domain_offerings_and_user_view(app: VirgaApp, admin: VirgaClient)
         assert "sales-only" not in out_names and "sales-only" in in_names and "Small Instance" in out_names
         assert "sales-disk" in {o["name"] for o in await insider.list("listDiskOfferings", "diskoffering")}
         assert "sales-disk" not in {o["name"] for o in await outsider.list("listDiskOfferings", "diskoffering")}
-        for cmd, params in (("createServiceOffering", {"name": "x", "cpunumber": 1, "cpuspeed": 1, "memory": 64}),
-                            ("createDiskOffering", {"name": "x", "disksize": 1}),
-                            ("createNetworkOffering", {"name": "x", "guestiptype": "Isolated", "traffictype": "GUEST"}),
-                            ("updateConfiguration", {"name": "expunge.delay", "value": "1"})):
+        for cmd, params in (
+            ("createServiceOffering", {"name": "x", "cpunumber": 1, "cpuspeed": 1, "memory": 64}),
+            ("createDiskOffering", {"name": "x", "disksize": 1}),
+            ("createNetworkOffering", {"name": "x", "guestiptype": "Isolated", "traffictype": "GUEST"}),
+            ("updateConfiguration", {"name": "expunge.delay", "value": "1"}),
+        ):
             assert (await _err(outsider.call(cmd, **params))).code == 432
         assert (await _err(outsider.call("listServiceOfferings", issystem=True))).code == 531
     finally:
@@ -76,22 +94,34 @@ async def test_domain_offerings_and_user_view(app: VirgaApp, admin: VirgaClient)
 async def test_offerings_for_vm_scaling(app: VirgaApp, admin: VirgaClient, cloud: Cloud) -> None:
     net = make_network(app, cloud.zone, "admin")
     small = (await admin.list("listServiceOfferings", "serviceoffering", name="Small Instance"))[0]
-    vm = (await admin.run("deployVirtualMachine", zoneid=cloud.zone, templateid=cloud.template,
-                          serviceofferingid=small["id"], networkids=net))["virtualmachine"]
-    names = {o["name"] for o in await admin.list("listServiceOfferings", "serviceoffering",
-                                                   virtualmachineid=vm["id"])}
+    vm = (
+        await admin.run(
+            "deployVirtualMachine",
+            zoneid=cloud.zone,
+            templateid=cloud.template,
+            serviceofferingid=small["id"],
+            networkids=net,
+        )
+    )["virtualmachine"]
+    names = {o["name"] for o in await admin.list("listServiceOfferings", "serviceoffering", virtualmachineid=vm["id"])}
     assert "Small Instance" not in names and "Medium Instance" in names
 
 
 async def test_disk_offerings(app: VirgaApp, admin: VirgaClient) -> None:
-    d = (await admin.call("createDiskOffering", name="d50", displaytext="50 GB", disksize=50, tags="ssd",
-                          provisioningtype="fat"))["diskoffering"]
+    d = (
+        await admin.call(
+            "createDiskOffering", name="d50", displaytext="50 GB", disksize=50, tags="ssd", provisioningtype="fat"
+        )
+    )["diskoffering"]
     assert d["disksize"] == 50 and d["tags"] == "ssd" and d["provisioningtype"] == "fat"
     c = (await admin.call("createDiskOffering", name="dcustom", customized=True))["diskoffering"]
     assert c["iscustomized"] is True
-    for params, word in (({"name": "e1"}, "disksize"), ({"name": "e2", "disksize": 0}, "disksize"),
-                         ({"name": "e3", "disksize": 1, "customized": True}, "disksize"),
-                         ({"name": "e4", "disksize": 1, "provisioningtype": "thick"}, "provisioningtype")):
+    for params, word in (
+        ({"name": "e1"}, "disksize"),
+        ({"name": "e2", "disksize": 0}, "disksize"),
+        ({"name": "e3", "disksize": 1, "customized": True}, "disksize"),
+        ({"name": "e4", "disksize": 1, "provisioningtype": "thick"}, "provisioningtype"),
+    ):
         err = await _err(admin.call("createDiskOffering", **params))
         assert err.code == 431 and word in err.text
     d = (await admin.call("updateDiskOffering", id=d["id"], name="d50b"))["diskoffering"]
@@ -101,12 +131,21 @@ async def test_disk_offerings(app: VirgaApp, admin: VirgaClient) -> None:
 
 
 async def test_network_offerings(app: VirgaApp, admin: VirgaClient, cloud: Cloud) -> None:
-    no = (await admin.call("createNetworkOffering", name="iso-lb", displaytext="Isolated with LB",
-                           guestiptype="Isolated", traffictype="GUEST",
-                           supportedservices="Dhcp,Dns,SourceNat,Firewall,Lb,PortForwarding",
-                           serviceproviderlist=[{"service": "Dhcp", "provider": "VirtualRouter"},
-                                                {"service": "Lb", "provider": "VirtualRouter"}],
-                           egressdefaultpolicy=False))["networkoffering"]
+    no = (
+        await admin.call(
+            "createNetworkOffering",
+            name="iso-lb",
+            displaytext="Isolated with LB",
+            guestiptype="Isolated",
+            traffictype="GUEST",
+            supportedservices="Dhcp,Dns,SourceNat,Firewall,Lb,PortForwarding",
+            serviceproviderlist=[
+                {"service": "Dhcp", "provider": "VirtualRouter"},
+                {"service": "Lb", "provider": "VirtualRouter"},
+            ],
+            egressdefaultpolicy=False,
+        )
+    )["networkoffering"]
     assert no["state"] == "Disabled" and no["egressdefaultpolicy"] is False and no["guestiptype"] == "Isolated"
     assert {s["name"] for s in no["service"]} == {"Dhcp", "Dns", "SourceNat", "Firewall", "Lb", "PortForwarding"}
     assert all(s["provider"] == [{"name": "VirtualRouter"}] for s in no["service"])
@@ -118,28 +157,51 @@ async def test_network_offerings(app: VirgaApp, admin: VirgaClient, cloud: Cloud
         assert no["id"] in {o["id"] for o in await user.list("listNetworkOfferings", "networkoffering")}
     finally:
         await user.close()
-    sg = (await admin.call("createNetworkOffering", name="shared-sg", guestiptype="Shared", traffictype="GUEST",
-                           supportedservices="Dhcp,Dns,SecurityGroup", specifyvlan=True))["networkoffering"]
+    sg = (
+        await admin.call(
+            "createNetworkOffering",
+            name="shared-sg",
+            guestiptype="Shared",
+            traffictype="GUEST",
+            supportedservices="Dhcp,Dns,SecurityGroup",
+            specifyvlan=True,
+        )
+    )["networkoffering"]
     assert {s["name"]: s["provider"][0]["name"] for s in sg["service"]}["SecurityGroup"] == "SecurityGroupProvider"
     with_lb = await admin.list("listNetworkOfferings", "networkoffering", supportedservices="Lb")
     assert no["id"] in {o["id"] for o in with_lb} and sg["id"] not in {o["id"] for o in with_lb}
-    for params, word in (({"guestiptype": "Public"}, "guestiptype"), ({"traffictype": "PUBLIC"}, "traffictype"),
-                         ({"supportedservices": "Dhcp,Teleport"}, "supportedservices"),
-                         ({"supportedservices": "SecurityGroup"}, "SecurityGroup"),
-                         ({"supportedservices": "Dhcp", "serviceproviderlist": [{"service": "Lb",
-                                                                                 "provider": "VirtualRouter"}]},
-                          "serviceproviderlist"),
-                         ({"supportedservices": "Dhcp", "serviceproviderlist": [{"service": "Dhcp",
-                                                                                 "provider": "SecurityGroupProvider"}]},
-                          "serviceproviderlist")):
-        err = await _err(admin.call("createNetworkOffering", **{"name": "bad-no", "guestiptype": "Isolated",
-                                                                "traffictype": "GUEST", **params}))
+    for params, word in (
+        ({"guestiptype": "Public"}, "guestiptype"),
+        ({"traffictype": "PUBLIC"}, "traffictype"),
+        ({"supportedservices": "Dhcp,Teleport"}, "supportedservices"),
+        ({"supportedservices": "SecurityGroup"}, "SecurityGroup"),
+        (
+            {"supportedservices": "Dhcp", "serviceproviderlist": [{"service": "Lb", "provider": "VirtualRouter"}]},
+            "serviceproviderlist",
+        ),
+        (
+            {
+                "supportedservices": "Dhcp",
+                "serviceproviderlist": [{"service": "Dhcp", "provider": "SecurityGroupProvider"}],
+            },
+            "serviceproviderlist",
+        ),
+    ):
+        err = await _err(
+            admin.call(
+                "createNetworkOffering",
+                **{"name": "bad-no", "guestiptype": "Isolated", "traffictype": "GUEST", **params},
+            )
+        )
         assert err.code == 431 and word in err.text
     default = (await admin.list("listNetworkOfferings", "networkoffering", isdefault=True))[0]
     assert (await _err(admin.call("deleteNetworkOffering", id=default["id"]))).code == 431
     make_network(app, cloud.zone, "admin")
-    used = (await admin.list("listNetworkOfferings", "networkoffering",
-                             name="DefaultIsolatedNetworkOfferingWithSourceNatService"))[0]
+    used = (
+        await admin.list(
+            "listNetworkOfferings", "networkoffering", name="DefaultIsolatedNetworkOfferingWithSourceNatService"
+        )
+    )[0]
     assert used["isdefault"] is True
     assert (await admin.call("deleteNetworkOffering", id=sg["id"]))["success"] is True
 
@@ -147,8 +209,15 @@ async def test_network_offerings(app: VirgaApp, admin: VirgaClient, cloud: Cloud
 async def test_network_offering_in_use(app: VirgaApp, admin: VirgaClient, cloud: Cloud) -> None:
     from virga.models import Network, NetworkOffering
 
-    no = (await admin.call("createNetworkOffering", name="iso2", guestiptype="Isolated", traffictype="GUEST",
-                           supportedservices="Dhcp,Dns,SourceNat"))["networkoffering"]
+    no = (
+        await admin.call(
+            "createNetworkOffering",
+            name="iso2",
+            guestiptype="Isolated",
+            traffictype="GUEST",
+            supportedservices="Dhcp,Dns,SourceNat",
+        )
+    )["networkoffering"]
     net_uuid = make_network(app, cloud.zone, "admin")
     with app.db.session() as s:
         net = s.exec(select(Network).where(Network.uuid == net_uuid)).one()

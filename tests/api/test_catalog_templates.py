@@ -37,16 +37,29 @@ async def _statuses(client: VirgaClient, tid: str, until: str, polls: int = 2000
 
 async def _register(client: VirgaClient, zone: str, name: str, **extra: Any) -> dict[str, Any]:
     """Register a simulated template."""
-    body = await client.call("registerTemplate", name=name, displaytext=name, url=f"simulator://{name}.qcow2",
-                             zoneid=zone, format="QCOW2", hypervisor="Simulator", **extra)
+    body = await client.call(
+        "registerTemplate",
+        name=name,
+        displaytext=name,
+        url=f"simulator://{name}.qcow2",
+        zoneid=zone,
+        format="QCOW2",
+        hypervisor="Simulator",
+        **extra,
+    )
     assert body["count"] == 1
     return body["template"][0]
 
 
 async def test_simulated_download_progress(app: VirgaApp, admin: VirgaClient, cloud: Cloud) -> None:
     await admin.call("configureSimulator", name="download_template", value="wait:150")
-    t = await _register(admin, cloud.zone, "deb12", checksum="{md5}0123456789abcdef0123456789abcdef",
-                        details=[{"rootDiskController": "virtio"}])
+    t = await _register(
+        admin,
+        cloud.zone,
+        "deb12",
+        checksum="{md5}0123456789abcdef0123456789abcdef",
+        details=[{"rootDiskController": "virtio"}],
+    )
     assert t["isready"] is False and t["zoneid"] == cloud.zone and t["hypervisor"] == "Simulator"
     seen = await _statuses(admin, t["id"], "Download Complete")
     assert any(s.endswith("% Downloaded") for s in seen), seen
@@ -55,8 +68,11 @@ async def test_simulated_download_progress(app: VirgaApp, admin: VirgaClient, cl
     assert t["isready"] is True and t["size"] > 0 and t["details"] == {"rootdiskcontroller": "virtio"}
     net = make_network(app, cloud.zone, "admin")
     small = (await admin.list("listServiceOfferings", "serviceoffering", name="Small Instance"))[0]
-    vm = (await admin.run("deployVirtualMachine", zoneid=cloud.zone, templateid=t["id"],
-                          serviceofferingid=small["id"], networkids=net))["virtualmachine"]
+    vm = (
+        await admin.run(
+            "deployVirtualMachine", zoneid=cloud.zone, templateid=t["id"], serviceofferingid=small["id"], networkids=net
+        )
+    )["virtualmachine"]
     assert vm["templateid"] == t["id"] and vm["state"] == "Running"
     assert (await admin.run("deleteTemplate", id=t["id"]))["success"] is True
     assert await admin.list("listTemplates", "template", templatefilter="all", id=t["id"]) == []
@@ -66,8 +82,9 @@ async def test_simulated_download_progress(app: VirgaApp, admin: VirgaClient, cl
 
 
 async def test_download_failure_injected(app: VirgaApp, admin: VirgaClient, cloud: Cloud) -> None:
-    mock = (await admin.call("configureSimulator", name="DownloadCommand", value="fail:store is full",
-                             count=1))["mockconfig"]
+    mock = (await admin.call("configureSimulator", name="DownloadCommand", value="fail:store is full", count=1))[
+        "mockconfig"
+    ]
     assert mock["operation"] == "download_template"
     t = await _register(admin, cloud.zone, "broken")
     seen = await _statuses(admin, t["id"], "Failed")
@@ -95,23 +112,51 @@ async def test_real_download_outside_simulator(app: VirgaApp, admin: VirgaClient
         s.add(ImageStore(name="nowhere", zone_id=z.id, url="nfs://127.0.0.1/virga-no-such-export"))
         s.commit()
         zone = z.uuid
-    err = await _err(admin.call("registerTemplate", name="k", displaytext="k", url="simulator://k", zoneid=zone,
-                                format="QCOW2", hypervisor="KVM"))
+    err = await _err(
+        admin.call(
+            "registerTemplate",
+            name="k",
+            displaytext="k",
+            url="simulator://k",
+            zoneid=zone,
+            format="QCOW2",
+            hypervisor="KVM",
+        )
+    )
     assert err.code == 431 and "url" in err.text
-    body = await admin.call("registerTemplate", name="k", displaytext="k", url="http://127.0.0.1:9/none.qcow2",
-                            zoneid=zone, format="QCOW2", hypervisor="KVM")
+    body = await admin.call(
+        "registerTemplate",
+        name="k",
+        displaytext="k",
+        url="http://127.0.0.1:9/none.qcow2",
+        zoneid=zone,
+        format="QCOW2",
+        hypervisor="KVM",
+    )
     seen = await _statuses(admin, body["template"][0]["id"], "Failed")
     assert seen[-1].startswith("Download Failed")
 
 
-@pytest.mark.parametrize(("params", "word"), [
-    ({"format": "EXE"}, "format"), ({"hypervisor": "Bochs"}, "hypervisor"),
-    ({"url": "ftp://x/y.qcow2"}, "url"), ({"zoneid": "not-a-uuid"}, "zoneid"),
-    ({"hypervisor": "XenServer"}, "format"), ({"ostypeid": "00000000-0000-0000-0000-000000000000"}, "ostypeid"),
-])
+@pytest.mark.parametrize(
+    ("params", "word"),
+    [
+        ({"format": "EXE"}, "format"),
+        ({"hypervisor": "Bochs"}, "hypervisor"),
+        ({"url": "ftp://x/y.qcow2"}, "url"),
+        ({"zoneid": "not-a-uuid"}, "zoneid"),
+        ({"hypervisor": "XenServer"}, "format"),
+        ({"ostypeid": "00000000-0000-0000-0000-000000000000"}, "ostypeid"),
+    ],
+)
 async def test_register_bad_input(app: VirgaApp, admin: VirgaClient, cloud: Cloud, params: dict, word: str) -> None:
-    base = {"name": "bad", "displaytext": "bad", "url": "simulator://bad", "zoneid": cloud.zone, "format": "QCOW2",
-            "hypervisor": "Simulator"}
+    base = {
+        "name": "bad",
+        "displaytext": "bad",
+        "url": "simulator://bad",
+        "zoneid": cloud.zone,
+        "format": "QCOW2",
+        "hypervisor": "Simulator",
+    }
     err = await _err(admin.call("registerTemplate", **{**base, **params}))
     assert err.code == 431 and word in err.text
     with app.db.session() as s:
@@ -131,9 +176,11 @@ async def test_filters_permissions_and_limits(app: VirgaApp, admin: VirgaClient,
         names = {t["name"] for t in await alice.list("listTemplates", "template", templatefilter="executable")}
         assert names == {"tiny-sim", "alice-t"}
         assert {t["name"] for t in await alice.list("listTemplates", "template", templatefilter="featured")} == {
-            "tiny-sim"}
+            "tiny-sim"
+        }
         assert {t["name"] for t in await bob.list("listTemplates", "template", templatefilter="executable")} == {
-            "tiny-sim"}
+            "tiny-sim"
+        }
         assert (await _err(bob.call("listTemplates", templatefilter="all"))).code == 531
         assert (await _err(bob.call("updateTemplate", id=mine["id"], name="stolen"))).code == 431
         assert (await _err(bob.run("deleteTemplate", id=mine["id"]))).code == 431
@@ -159,8 +206,15 @@ async def test_filters_permissions_and_limits(app: VirgaApp, admin: VirgaClient,
 
 
 async def test_isos(app: VirgaApp, admin: VirgaClient, cloud: Cloud) -> None:
-    body = await admin.call("registerIso", name="netinst", displaytext="Debian netinst", url="simulator://netinst.iso",
-                            zoneid=cloud.zone, bootable=True, ispublic=True)
+    body = await admin.call(
+        "registerIso",
+        name="netinst",
+        displaytext="Debian netinst",
+        url="simulator://netinst.iso",
+        zoneid=cloud.zone,
+        bootable=True,
+        ispublic=True,
+    )
     iso = body["iso"][0]
     assert iso["format"] == "ISO" and iso["bootable"] is True
     for _ in range(2000):

@@ -28,11 +28,13 @@ def server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[str, dict
     """`virga init` then `virga serve` on a free loopback port; yields the endpoint and admin credentials."""
     root = tmp_path_factory.mktemp("served")
     env = {**os.environ, "VIRGA_DATA_DIR": str(root / "data"), "VIRGA_CONFIG_DIR": str(root / "config")}
-    creds = json.loads(subprocess.run([*VIRGA, "init", "--print-json"], env=env, check=True,
-                                      capture_output=True, text=True).stdout)
+    creds = json.loads(
+        subprocess.run([*VIRGA, "init", "--print-json"], env=env, check=True, capture_output=True, text=True).stdout
+    )
     port = _free_port()
-    proc = subprocess.Popen([*VIRGA, "serve", "--port", str(port)], env=env, stdout=subprocess.PIPE,
-                            stderr=subprocess.STDOUT, text=True)
+    proc = subprocess.Popen(
+        [*VIRGA, "serve", "--port", str(port)], env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True
+    )
     endpoint = f"http://127.0.0.1:{port}/client/api"
     for _ in range(200):
         try:
@@ -49,8 +51,14 @@ def server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[str, dict
 def cs(server: tuple[str, dict[str, str]]) -> CloudStack:
     """A cs client signed with the admin's keys (signature version 3 with expires)."""
     endpoint, creds = server
-    return CloudStack(endpoint=endpoint, key=creds["apikey"], secret=creds["secretkey"], fetch_result=True,
-                      job_timeout=60, poll_interval=0.05)
+    return CloudStack(
+        endpoint=endpoint,
+        key=creds["apikey"],
+        secret=creds["secretkey"],
+        fetch_result=True,
+        job_timeout=60,
+        poll_interval=0.05,
+    )
 
 
 @pytest.fixture(scope="module")
@@ -66,34 +74,68 @@ def build_zone(cs: CloudStack) -> dict[str, str]:
     for tt in ("Guest", "Public", "Management"):
         cs.addTrafficType(physicalnetworkid=pn["id"], traffictype=tt)
     cs.updatePhysicalNetwork(id=pn["id"], state="Enabled")
-    cs.createVlanIpRange(zoneid=z["id"], forvirtualnetwork=True, vlan="untagged", gateway="203.0.113.1",
-                         netmask="255.255.255.0", startip="203.0.113.10", endip="203.0.113.60")
-    pod = cs.createPod(zoneid=z["id"], name="pod", gateway="172.16.0.1", netmask="255.255.255.0",
-                       startip="172.16.0.10", endip="172.16.0.100")["pod"]
-    cl = cs.addCluster(zoneid=z["id"], podid=pod["id"], clustername="cl", hypervisor="Simulator",
-                       clustertype="CloudManaged")["cluster"][0]
+    cs.createVlanIpRange(
+        zoneid=z["id"],
+        forvirtualnetwork=True,
+        vlan="untagged",
+        gateway="203.0.113.1",
+        netmask="255.255.255.0",
+        startip="203.0.113.10",
+        endip="203.0.113.60",
+    )
+    pod = cs.createPod(
+        zoneid=z["id"],
+        name="pod",
+        gateway="172.16.0.1",
+        netmask="255.255.255.0",
+        startip="172.16.0.10",
+        endip="172.16.0.100",
+    )["pod"]
+    cl = cs.addCluster(
+        zoneid=z["id"], podid=pod["id"], clustername="cl", hypervisor="Simulator", clustertype="CloudManaged"
+    )["cluster"][0]
     for i in range(2):
-        cs.addHost(zoneid=z["id"], podid=pod["id"], clusterid=cl["id"], hypervisor="Simulator",
-                   url=f"simulator://cs-host-{i}")
+        cs.addHost(
+            zoneid=z["id"], podid=pod["id"], clusterid=cl["id"], hypervisor="Simulator", url=f"simulator://cs-host-{i}"
+        )
     cs.createStoragePool(zoneid=z["id"], podid=pod["id"], clusterid=cl["id"], name="ps", url="simulator://cs-ps")
     cs.updateZone(id=z["id"], allocationstate="Enabled")
     ostype = cs.listOsTypes(description="Other Linux (64-bit)")["ostype"][0]["id"]
-    tmpl = cs.registerTemplate(name="tiny", displaytext="tiny", url="simulator://tiny.qcow2", zoneid=z["id"],
-                               format="QCOW2", hypervisor="Simulator", ostypeid=ostype, ispublic=True)["template"][0]
+    tmpl = cs.registerTemplate(
+        name="tiny",
+        displaytext="tiny",
+        url="simulator://tiny.qcow2",
+        zoneid=z["id"],
+        format="QCOW2",
+        hypervisor="Simulator",
+        ostypeid=ostype,
+        ispublic=True,
+    )["template"][0]
     for _ in range(300):
         if cs.listTemplates(templatefilter="all", id=tmpl["id"])["template"][0].get("isready"):
             break
         time.sleep(0.05)
     off = cs.listNetworkOfferings(name="DefaultIsolatedNetworkOfferingWithSourceNatService")["networkoffering"][0]
-    net = cs.createNetwork(name="n1", displaytext="n1", zoneid=z["id"], networkofferingid=off["id"],
-                           gateway="10.1.1.1", netmask="255.255.255.0")["network"]
+    net = cs.createNetwork(
+        name="n1",
+        displaytext="n1",
+        zoneid=z["id"],
+        networkofferingid=off["id"],
+        gateway="10.1.1.1",
+        netmask="255.255.255.0",
+    )["network"]
     so = cs.listServiceOfferings(name="Small Instance")["serviceoffering"][0]
     return {"zone": z["id"], "template": tmpl["id"], "network": net["id"], "offering": so["id"], "host": ""}
 
 
 def _deploy(cs: CloudStack, zone: dict[str, str], **extra: str) -> dict:
-    return cs.deployVirtualMachine(zoneid=zone["zone"], templateid=zone["template"],
-                                   serviceofferingid=zone["offering"], networkids=zone["network"], **extra)
+    return cs.deployVirtualMachine(
+        zoneid=zone["zone"],
+        templateid=zone["template"],
+        serviceofferingid=zone["offering"],
+        networkids=zone["network"],
+        **extra,
+    )
 
 
 def test_lifecycle_through_cs(cs: CloudStack, zone: dict[str, str]) -> None:
@@ -145,8 +187,9 @@ def test_bad_secret_is_401(server: tuple[str, dict[str, str]]) -> None:
 def test_login_sessionkey(server: tuple[str, dict[str, str]]) -> None:
     endpoint, creds = server
     s = requests.Session()
-    r = s.post(endpoint, data={"command": "login", "username": "admin", "password": creds["password"],
-                               "response": "json"})
+    r = s.post(
+        endpoint, data={"command": "login", "username": "admin", "password": creds["password"], "response": "json"}
+    )
     key = r.json()["loginresponse"]["sessionkey"]
     r = s.get(endpoint, params={"command": "listZones", "response": "json", "sessionkey": key})
     assert r.status_code == 200 and "listzonesresponse" in r.json()
@@ -158,8 +201,13 @@ def test_expired_v3_signature_rejected(server: tuple[str, dict[str, str]]) -> No
     from virga.api.auth import sign
 
     endpoint, creds = server
-    params = {"command": "listZones", "response": "json", "apiKey": creds["apikey"], "signatureVersion": "3",
-              "expires": "2001-01-01T00:00:00+0000"}
+    params = {
+        "command": "listZones",
+        "response": "json",
+        "apiKey": creds["apikey"],
+        "signatureVersion": "3",
+        "expires": "2001-01-01T00:00:00+0000",
+    }
     params["signature"] = sign(params, creds["secretkey"])
     assert requests.get(endpoint, params=params).status_code == 401
 
@@ -175,4 +223,3 @@ def test_bad_input(cs: CloudStack) -> None:
         cs.noSuchCommand()
     assert err.value.error["errorcode"] == 432
     assert [z for z in cs.listZones(fetch_list=True) if z["name"] == "z-missing"] == []
-

@@ -24,8 +24,15 @@ def _small(app: VirgaApp) -> tuple[str, int]:
 async def _deploy(admin: VirgaClient, cloud: Cloud, off: str, net: str, name: str, **extra: str) -> dict | ApiError:
     """Deploy one VM and return its view, or the error the job ended with."""
     try:
-        res = await admin.run("deployVirtualMachine", zoneid=cloud.zone, templateid=cloud.template,
-                              serviceofferingid=off, networkids=net, name=name, **extra)
+        res = await admin.run(
+            "deployVirtualMachine",
+            zoneid=cloud.zone,
+            templateid=cloud.template,
+            serviceofferingid=off,
+            networkids=net,
+            name=name,
+            **extra,
+        )
         return res["virtualmachine"]
     except ApiError as err:
         return err
@@ -49,15 +56,14 @@ async def test_concurrent_deploys_never_overcommit(app: VirgaApp, admin: VirgaCl
     with app.db.session() as s:
         for host in s.exec(select(Host)):
             assert host.memoryallocated == 3 * memory * 2**20
-        live = s.exec(select(VirtualMachine).where(VirtualMachine.removed == None)).all()  # noqa: E711
+        live = s.exec(select(VirtualMachine).where(VirtualMachine.removed == None)).all()
         assert sorted(v.name for v in live) == sorted(vm["name"] for vm in ok)
         ids = [v.id for v in live]
-        assert all(v.vm_id in ids for v in s.exec(select(Volume).where(Volume.removed == None)))  # noqa: E711
-        assert all(n.vm_id in ids for n in s.exec(select(Nic).where(Nic.removed == None)))  # noqa: E711
+        assert all(v.vm_id in ids for v in s.exec(select(Volume).where(Volume.removed == None)))
+        assert all(n.vm_id in ids for n in s.exec(select(Nic).where(Nic.removed == None)))
 
 
-async def test_one_failure_in_a_batch_rolls_back_only_itself(app: VirgaApp, admin: VirgaClient,
-                                                              cloud: Cloud) -> None:
+async def test_one_failure_in_a_batch_rolls_back_only_itself(app: VirgaApp, admin: VirgaClient, cloud: Cloud) -> None:
     net = make_network(app, cloud.zone, "admin")
     off, _ = _small(app)
     results = await asyncio.gather(
@@ -70,7 +76,7 @@ async def test_one_failure_in_a_batch_rolls_back_only_itself(app: VirgaApp, admi
     assert len(ok) == 2 and len(failed) == 1 and failed[0].code == 431
     assert "10.1.1.50" in {vm["nic"][0]["ipaddress"] for vm in ok}
     with app.db.session() as s:
-        nics = s.exec(select(Nic).where(Nic.removed == None)).all()  # noqa: E711
+        nics = s.exec(select(Nic).where(Nic.removed == None)).all()
         assert sorted(n.ipaddress for n in nics).count("10.1.1.50") == 1
         assert len(nics) == 2
 
@@ -86,6 +92,7 @@ async def test_batcher_savepoints(app: VirgaApp) -> None:
             if fail:
                 raise ValueError(f"request {v} fails")
             return v
+
         return fn  # type: ignore[return-value]
 
     got = await asyncio.gather(*(batcher.submit(write(v, v == 2)) for v in (1, 2, 3)), return_exceptions=True)

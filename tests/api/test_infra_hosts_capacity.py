@@ -24,9 +24,20 @@ async def _deploy_two(app: VirgaApp, admin: VirgaClient, cloud: Cloud) -> tuple[
     """Deploy two Small VMs on the first host."""
     net = make_network(app, cloud.zone, "admin")
     small = (await admin.list("listServiceOfferings", "serviceoffering", name="Small Instance"))[0]
-    vms = [(await admin.run("deployVirtualMachine", zoneid=cloud.zone, templateid=cloud.template,
-                            serviceofferingid=small["id"], networkids=net, hostid=cloud.hosts[0],
-                            name=f"vm-{i}"))["virtualmachine"] for i in range(2)]
+    vms = [
+        (
+            await admin.run(
+                "deployVirtualMachine",
+                zoneid=cloud.zone,
+                templateid=cloud.template,
+                serviceofferingid=small["id"],
+                networkids=net,
+                hostid=cloud.hosts[0],
+                name=f"vm-{i}",
+            )
+        )["virtualmachine"]
+        for i in range(2)
+    ]
     return vms, small
 
 
@@ -60,8 +71,9 @@ async def test_maintenance_stops_vms_that_cannot_move(app: VirgaApp, admin: Virg
     await admin.run("cancelHostMaintenance", id=cloud.hosts[0])
 
 
-async def test_maintenance_error_when_vm_neither_moves_nor_stops(app: VirgaApp, admin: VirgaClient,
-                                                                 cloud: Cloud) -> None:
+async def test_maintenance_error_when_vm_neither_moves_nor_stops(
+    app: VirgaApp, admin: VirgaClient, cloud: Cloud
+) -> None:
     await _deploy_two(app, admin, cloud)
     await admin.call("configureSimulator", name="migrate_instance", value="fail")
     await admin.call("configureSimulator", name="StopCommand", value="fail:stuck", hostid=cloud.hosts[0])
@@ -110,8 +122,12 @@ async def test_configurations(admin: VirgaClient) -> None:
     assert await admin.list("listConfigurations", "configuration", keyword="expunge")
     c = (await admin.call("updateConfiguration", name="expunge.delay", value="60"))["configuration"]
     assert c["value"] == "60" and c["type"] == "Number"
-    for name, value, word in (("expunge.delay", "soon", "number"), ("vm.instancename.flag", "maybe", "true"),
-                              ("no.such.setting", "1", "name"), ("cpu.overprovisioning.factor", "0", "greater")):
+    for name, value, word in (
+        ("expunge.delay", "soon", "number"),
+        ("vm.instancename.flag", "maybe", "true"),
+        ("no.such.setting", "1", "name"),
+        ("cpu.overprovisioning.factor", "0", "greater"),
+    ):
         err = await _err(admin.call("updateConfiguration", name=name, value=value))
         assert err.code == 431 and word in err.text
     (c,) = await admin.list("listConfigurations", "configuration", name="expunge.delay")
@@ -123,23 +139,38 @@ async def test_configurations(admin: VirgaClient) -> None:
 async def test_configure_simulator_slows_and_fails(app: VirgaApp, admin: VirgaClient, cloud: Cloud) -> None:
     net = make_network(app, cloud.zone, "admin")
     small = (await admin.list("listServiceOfferings", "serviceoffering", name="Small Instance"))[0]
-    mock = (await admin.call("configureSimulator", name="StartCommand", value="fail:injected", count=1,
-                             zoneid=cloud.zone))["mockconfig"]
+    mock = (
+        await admin.call("configureSimulator", name="StartCommand", value="fail:injected", count=1, zoneid=cloud.zone)
+    )["mockconfig"]
     assert mock["operation"] == "start_instance" and len(mock["hosts"]) == 2
-    err = await _err(admin.run("deployVirtualMachine", zoneid=cloud.zone, templateid=cloud.template,
-                               serviceofferingid=small["id"], networkids=net))
+    err = await _err(
+        admin.run(
+            "deployVirtualMachine",
+            zoneid=cloud.zone,
+            templateid=cloud.template,
+            serviceofferingid=small["id"],
+            networkids=net,
+        )
+    )
     assert err.code == 530 and "injected" in err.text
-    for name, value, word in (("teleport", "fail", "name"), ("start_instance", "explode", "value"),
-                              ("start_instance", "wait:x", "value")):
+    for name, value, word in (
+        ("teleport", "fail", "name"),
+        ("start_instance", "explode", "value"),
+        ("start_instance", "wait:x", "value"),
+    ):
         err = await _err(admin.call("configureSimulator", name=name, value=value))
         assert err.code == 431 and word in err.text
     await admin.call("cleanupSimulatorMocks")
     assert not WORLD.rules and not WORLD.down_hosts
     user = await client_for(app, make_user(app, "simuser"))
     try:
-        for cmd, params in (("configureSimulator", {"name": "*", "value": "down"}), ("cleanupSimulatorMocks", {}),
-                            ("listCapacity", {}), ("listConfigurations", {}),
-                            ("prepareHostForMaintenance", {"id": cloud.hosts[0]})):
+        for cmd, params in (
+            ("configureSimulator", {"name": "*", "value": "down"}),
+            ("cleanupSimulatorMocks", {}),
+            ("listCapacity", {}),
+            ("listConfigurations", {}),
+            ("prepareHostForMaintenance", {"id": cloud.hosts[0]}),
+        ):
             assert (await _err(user.call(cmd, **params))).code == 432
     finally:
         await user.close()

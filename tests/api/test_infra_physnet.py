@@ -19,12 +19,16 @@ async def _err(coro: object) -> ApiError:
 
 
 async def test_zone_wizard_sequence(admin: VirgaClient, cloud: Cloud) -> None:
-    pn = (await admin.run("createPhysicalNetwork", zoneid=cloud.zone, name="pn-2", isolationmethods="VLAN",
-                          vlan="100-199"))["physicalnetwork"]
+    pn = (
+        await admin.run(
+            "createPhysicalNetwork", zoneid=cloud.zone, name="pn-2", isolationmethods="VLAN", vlan="100-199"
+        )
+    )["physicalnetwork"]
     assert pn["state"] == "Disabled" and pn["vlan"] == "100-199" and pn["zoneid"] == cloud.zone
     for kind, label in (("Guest", "cloudbr1"), ("Public", "cloudbr0"), ("Management", "cloudbr0")):
-        tt = (await admin.run("addTrafficType", physicalnetworkid=pn["id"], traffictype=kind,
-                              kvmnetworklabel=label))["traffictype"]
+        tt = (await admin.run("addTrafficType", physicalnetworkid=pn["id"], traffictype=kind, kvmnetworklabel=label))[
+            "traffictype"
+        ]
         assert tt["traffictype"] == kind and tt["kvmnetworklabel"] == label
     err = await _err(admin.run("addTrafficType", physicalnetworkid=pn["id"], traffictype="guest"))
     assert err.code == 431 and "traffictype" in err.text
@@ -41,14 +45,17 @@ async def test_zone_wizard_sequence(admin: VirgaClient, cloud: Cloud) -> None:
     assert err.code == 431 and "configureVirtualRouterElement" in err.text
     (element,) = await admin.list("listVirtualRouterElements", "virtualrouterelement", nspid=vr["id"])
     assert element["enabled"] is False
-    element = (await admin.run("configureVirtualRouterElement", id=element["id"], enabled=True))
+    element = await admin.run("configureVirtualRouterElement", id=element["id"], enabled=True)
     assert element["virtualrouterelement"]["enabled"] is True
     vr = (await admin.run("updateNetworkServiceProvider", id=vr["id"], state="Enabled"))["networkserviceprovider"]
     assert vr["state"] == "Enabled"
     pn = (await admin.run("updatePhysicalNetwork", id=pn["id"], state="Enabled", vlan="200-299"))["physicalnetwork"]
     assert pn["state"] == "Enabled" and pn["vlan"] == "200-299"
-    extra = (await admin.run("addNetworkServiceProvider", name="ConfigDrive", physicalnetworkid=pn["id"],
-                             servicelist="UserData"))["networkserviceprovider"]
+    extra = (
+        await admin.run(
+            "addNetworkServiceProvider", name="ConfigDrive", physicalnetworkid=pn["id"], servicelist="UserData"
+        )
+    )["networkserviceprovider"]
     assert extra["servicelist"] == ["UserData"]
     err = await _err(admin.run("addNetworkServiceProvider", name="VirtualRouter", physicalnetworkid=pn["id"]))
     assert err.code == 431
@@ -58,11 +65,17 @@ async def test_zone_wizard_sequence(admin: VirgaClient, cloud: Cloud) -> None:
     assert await admin.list("listPhysicalNetworks", "physicalnetwork", id=pn["id"]) == []
 
 
-@pytest.mark.parametrize(("params", "word"), [
-    ({"vlan": "300-200"}, "vlan"), ({"vlan": "5000"}, "vlan"), ({"vlan": "abc"}, "vlan"),
-    ({"isolationmethods": "FOO"}, "isolationmethods"), ({"broadcastdomainrange": "REGION"}, "broadcastdomainrange"),
-    ({"name": "physnet-1"}, "name"),
-])
+@pytest.mark.parametrize(
+    ("params", "word"),
+    [
+        ({"vlan": "300-200"}, "vlan"),
+        ({"vlan": "5000"}, "vlan"),
+        ({"vlan": "abc"}, "vlan"),
+        ({"isolationmethods": "FOO"}, "isolationmethods"),
+        ({"broadcastdomainrange": "REGION"}, "broadcastdomainrange"),
+        ({"name": "physnet-1"}, "name"),
+    ],
+)
 async def test_physnet_bad_input(app: VirgaApp, admin: VirgaClient, cloud: Cloud, params: dict, word: str) -> None:
     err = await _err(admin.call("createPhysicalNetwork", **{"zoneid": cloud.zone, "name": "pn-bad", **params}))
     assert err.code == 431 and word in err.text
@@ -78,9 +91,19 @@ async def test_physnet_in_use_is_not_deleted(app: VirgaApp, admin: VirgaClient, 
 
 async def test_public_ip_ranges(app: VirgaApp, admin: VirgaClient, cloud: Cloud) -> None:
     (pn,) = await admin.list("listPhysicalNetworks", "physicalnetwork", zoneid=cloud.zone)
-    r = (await admin.call("createVlanIpRange", zoneid=cloud.zone, physicalnetworkid=pn["id"], vlan="vlan://42",
-                          gateway="203.0.113.1", netmask="255.255.255.0", startip="203.0.113.10",
-                          endip="203.0.113.19", forvirtualnetwork=True))["vlan"]
+    r = (
+        await admin.call(
+            "createVlanIpRange",
+            zoneid=cloud.zone,
+            physicalnetworkid=pn["id"],
+            vlan="vlan://42",
+            gateway="203.0.113.1",
+            netmask="255.255.255.0",
+            startip="203.0.113.10",
+            endip="203.0.113.19",
+            forvirtualnetwork=True,
+        )
+    )["vlan"]
     assert r["vlan"] == "vlan://42" and r["startip"] == "203.0.113.10" and r["forvirtualnetwork"] is True
     assert r["physicalnetworkid"] == pn["id"] and r["zoneid"] == cloud.zone
     with app.db.session() as s:
@@ -88,8 +111,16 @@ async def test_public_ip_ranges(app: VirgaApp, admin: VirgaClient, cloud: Cloud)
         ips = s.exec(select(PublicIpAddress).where(PublicIpAddress.vlan_id == vlan.id)).all()
         assert sorted(i.ipaddress for i in ips)[0] == "203.0.113.10" and len(ips) == 10
         assert all(i.state == "Free" for i in ips)
-    untagged = (await admin.call("createVlanIpRange", zoneid=cloud.zone, vlan="untagged", gateway="192.0.2.1",
-                                 netmask="255.255.255.0", startip="192.0.2.50"))["vlan"]
+    untagged = (
+        await admin.call(
+            "createVlanIpRange",
+            zoneid=cloud.zone,
+            vlan="untagged",
+            gateway="192.0.2.1",
+            netmask="255.255.255.0",
+            startip="192.0.2.50",
+        )
+    )["vlan"]
     assert untagged["endip"] == "192.0.2.50" and untagged["vlan"] == "untagged"
     ranges = await admin.list("listVlanIpRanges", "vlan", zoneid=cloud.zone)
     assert len(ranges) == 3
@@ -112,19 +143,27 @@ async def test_public_ip_ranges(app: VirgaApp, admin: VirgaClient, cloud: Cloud)
     assert len(await admin.list("listVlanIpRanges", "vlan", zoneid=cloud.zone)) == 2
 
 
-@pytest.mark.parametrize(("params", "word"), [
-    ({"startip": "198.51.100.25", "endip": "198.51.100.40", "gateway": "198.51.100.1"}, "overlaps"),
-    ({"startip": "203.0.113.20", "endip": "203.0.113.10"}, "endip"),
-    ({"startip": "203.0.114.10", "endip": "203.0.114.20"}, "startip"),
-    ({"gateway": "203.0.113.15"}, "gateway"),
-    ({"netmask": "255.0.255.0"}, "netmask"),
-    ({"startip": "203.0.113.999"}, "startip"),
-    ({"vlan": "vlan://5000"}, "vlan"),
-    ({"gateway": None}, "gateway"),
-])
+@pytest.mark.parametrize(
+    ("params", "word"),
+    [
+        ({"startip": "198.51.100.25", "endip": "198.51.100.40", "gateway": "198.51.100.1"}, "overlaps"),
+        ({"startip": "203.0.113.20", "endip": "203.0.113.10"}, "endip"),
+        ({"startip": "203.0.114.10", "endip": "203.0.114.20"}, "startip"),
+        ({"gateway": "203.0.113.15"}, "gateway"),
+        ({"netmask": "255.0.255.0"}, "netmask"),
+        ({"startip": "203.0.113.999"}, "startip"),
+        ({"vlan": "vlan://5000"}, "vlan"),
+        ({"gateway": None}, "gateway"),
+    ],
+)
 async def test_ip_range_bad_input(app: VirgaApp, admin: VirgaClient, cloud: Cloud, params: dict, word: str) -> None:
-    base = {"zoneid": cloud.zone, "gateway": "203.0.113.1", "netmask": "255.255.255.0",
-            "startip": "203.0.113.10", "endip": "203.0.113.20"}
+    base = {
+        "zoneid": cloud.zone,
+        "gateway": "203.0.113.1",
+        "netmask": "255.255.255.0",
+        "startip": "203.0.113.10",
+        "endip": "203.0.113.20",
+    }
     with app.db.session() as s:
         before = len(s.exec(select(PublicIpAddress)).all())
     err = await _err(admin.call("createVlanIpRange", **{**base, **params}))
@@ -140,10 +179,16 @@ async def test_user_cannot_manage_physical_networks(app: VirgaApp, cloud: Cloud)
 
     user = await client_for(app, make_user(app, "netuser"))
     try:
-        for cmd, params in (("listPhysicalNetworks", {}), ("listVlanIpRanges", {}),
-                            ("createVlanIpRange", {"zoneid": cloud.zone, "gateway": "1.1.1.1",
-                                                   "netmask": "255.255.255.0", "startip": "1.1.1.2"}),
-                            ("listNetworkServiceProviders", {}), ("listVirtualRouterElements", {})):
+        for cmd, params in (
+            ("listPhysicalNetworks", {}),
+            ("listVlanIpRanges", {}),
+            (
+                "createVlanIpRange",
+                {"zoneid": cloud.zone, "gateway": "1.1.1.1", "netmask": "255.255.255.0", "startip": "1.1.1.2"},
+            ),
+            ("listNetworkServiceProviders", {}),
+            ("listVirtualRouterElements", {}),
+        ):
             assert (await _err(user.call(cmd, **params))).code == 432
     finally:
         await user.close()

@@ -19,17 +19,43 @@ async def _code(coro: object) -> ApiError:
 
 
 async def test_create_list_update_pools(admin: VirgaClient, cloud: Cloud) -> None:
-    nfs = (await admin.call("createStoragePool", zoneid=cloud.zone, podid=cloud.pod, clusterid=cloud.cluster,
-                            name="nfs-1", url="nfs://10.0.0.5/export/primary", tags="ssd"))["storagepool"]
+    nfs = (
+        await admin.call(
+            "createStoragePool",
+            zoneid=cloud.zone,
+            podid=cloud.pod,
+            clusterid=cloud.cluster,
+            name="nfs-1",
+            url="nfs://10.0.0.5/export/primary",
+            tags="ssd",
+        )
+    )["storagepool"]
     assert nfs["type"] == "NetworkFilesystem" and nfs["ipaddress"] == "10.0.0.5"
     assert nfs["path"] == "/export/primary" and nfs["scope"] == "CLUSTER" and nfs["tags"] == "ssd"
     assert nfs["clusterid"] == cloud.cluster and nfs["zoneid"] == cloud.zone and nfs["state"] == "Up"
-    local = (await admin.call("createStoragePool", zoneid=cloud.zone, name="local-1", url="/var/lib/virga/pool",
-                              scope="zone", hypervisor="simulator", capacitybytes=10 * 2**30))["storagepool"]
+    local = (
+        await admin.call(
+            "createStoragePool",
+            zoneid=cloud.zone,
+            name="local-1",
+            url="/var/lib/virga/pool",
+            scope="zone",
+            hypervisor="simulator",
+            capacitybytes=10 * 2**30,
+        )
+    )["storagepool"]
     assert local["type"] == "Filesystem" and local["scope"] == "ZONE" and local["disksizetotal"] == 10 * 2**30
     assert "clusterid" not in local and local["hypervisor"] == "Simulator"
-    sim = (await admin.call("createStoragePool", zoneid=cloud.zone, podid=cloud.pod, clusterid=cloud.cluster,
-                            name="sim-2", url="simulator://sim-2"))["storagepool"]
+    sim = (
+        await admin.call(
+            "createStoragePool",
+            zoneid=cloud.zone,
+            podid=cloud.pod,
+            clusterid=cloud.cluster,
+            name="sim-2",
+            url="simulator://sim-2",
+        )
+    )["storagepool"]
     assert sim["type"] == "Simulator" and sim["disksizetotal"] > 0
     pools = await admin.list("listStoragePools", "storagepool", zoneid=cloud.zone)
     assert {p["name"] for p in pools} == {"pool-1", "nfs-1", "local-1", "sim-2"}
@@ -47,17 +73,25 @@ async def test_create_list_update_pools(admin: VirgaClient, cloud: Cloud) -> Non
     assert not await admin.list("listStoragePools", "storagepool", id=nfs["id"])
 
 
-@pytest.mark.parametrize(("params", "word"), [
-    ({"url": "ftp://x/y"}, "url"),
-    ({"url": "nfs:///export"}, "url"),
-    ({"url": "nfs://host/a/../b"}, "url"),
-    ({"scope": "REGION"}, "scope"),
-    ({"clusterid": None}, "clusterid"),
-    ({"capacitybytes": -1}, "capacitybytes"),
-])
+@pytest.mark.parametrize(
+    ("params", "word"),
+    [
+        ({"url": "ftp://x/y"}, "url"),
+        ({"url": "nfs:///export"}, "url"),
+        ({"url": "nfs://host/a/../b"}, "url"),
+        ({"scope": "REGION"}, "scope"),
+        ({"clusterid": None}, "clusterid"),
+        ({"capacitybytes": -1}, "capacitybytes"),
+    ],
+)
 async def test_pool_bad_input(app: VirgaApp, admin: VirgaClient, cloud: Cloud, params: dict, word: str) -> None:
-    base = {"zoneid": cloud.zone, "podid": cloud.pod, "clusterid": cloud.cluster, "name": "bad",
-            "url": "nfs://10.0.0.9/p"}
+    base = {
+        "zoneid": cloud.zone,
+        "podid": cloud.pod,
+        "clusterid": cloud.cluster,
+        "name": "bad",
+        "url": "nfs://10.0.0.9/p",
+    }
     err = await _code(admin.call("createStoragePool", **{**base, **params}))
     assert err.code == 431 and word in err.text
     with app.db.session() as s:
@@ -72,8 +106,11 @@ async def test_zone_pool_needs_hypervisor(admin: VirgaClient, cloud: Cloud) -> N
 async def test_delete_pool_with_volumes_is_refused(app: VirgaApp, admin: VirgaClient, cloud: Cloud) -> None:
     with app.db.session() as s:
         pool = s.exec(select(StoragePool).where(StoragePool.uuid == cloud.pool)).one()
-        s.add(Volume(name="v", zone_id=pool.zone_id, pool_id=pool.id, size=2**30, account_id=2, domain_id=1,
-                     state="Ready"))
+        s.add(
+            Volume(
+                name="v", zone_id=pool.zone_id, pool_id=pool.id, size=2**30, account_id=2, domain_id=1, state="Ready"
+            )
+        )
         s.commit()
     err = await _code(admin.call("deleteStoragePool", id=cloud.pool))
     assert err.code == 536 and "volume" in err.text
@@ -81,11 +118,15 @@ async def test_delete_pool_with_volumes_is_refused(app: VirgaApp, admin: VirgaCl
 
 
 async def test_image_stores(admin: VirgaClient, cloud: Cloud) -> None:
-    st = (await admin.call("addImageStore", name="sec-2", provider="NFS", url="nfs://10.0.0.7/export/sec",
-                           zoneid=cloud.zone))["imagestore"]
+    st = (
+        await admin.call(
+            "addImageStore", name="sec-2", provider="NFS", url="nfs://10.0.0.7/export/sec", zoneid=cloud.zone
+        )
+    )["imagestore"]
     assert st["protocol"] == "nfs" and st["providername"] == "NFS" and st["zoneid"] == cloud.zone
-    alias = (await admin.call("addSecondaryStorage", url="nfs://10.0.0.8/export/sec",
-                              zoneid=cloud.zone))["secondarystorage"]
+    alias = (await admin.call("addSecondaryStorage", url="nfs://10.0.0.8/export/sec", zoneid=cloud.zone))[
+        "secondarystorage"
+    ]
     assert alias["url"] == "nfs://10.0.0.8/export/sec"
     stores = await admin.list("listImageStores", "imagestore", zoneid=cloud.zone)
     assert {s["name"] for s in stores} == {"store-1", "sec-2", alias["name"]}
@@ -99,10 +140,14 @@ async def test_image_stores(admin: VirgaClient, cloud: Cloud) -> None:
 
 
 async def test_image_store_outside_simulator_zone_is_probed(admin: VirgaClient) -> None:
-    zone = (await admin.call("createZone", name="kvm-zone", dns1="10.0.0.2", internaldns1="10.0.0.2",
-                             networktype="Advanced"))["zone"]
-    err = await _code(admin.call("addImageStore", provider="NFS", url="nfs://127.0.0.1/virga-no-such-export",
-                                 zoneid=zone["id"]))
+    zone = (
+        await admin.call(
+            "createZone", name="kvm-zone", dns1="10.0.0.2", internaldns1="10.0.0.2", networktype="Advanced"
+        )
+    )["zone"]
+    err = await _code(
+        admin.call("addImageStore", provider="NFS", url="nfs://127.0.0.1/virga-no-such-export", zoneid=zone["id"])
+    )
     assert err.code == 534 and "does not answer" in err.text
     assert await admin.list("listImageStores", "imagestore", zoneid=zone["id"]) == []
 
@@ -113,9 +158,12 @@ async def test_user_cannot_touch_storage(app: VirgaApp, cloud: Cloud) -> None:
 
     user = await client_for(app, make_user(app, "pooluser"))
     try:
-        for cmd, params in (("listStoragePools", {}), ("listImageStores", {}),
-                            ("createStoragePool", {"zoneid": cloud.zone, "name": "x", "url": "/x"}),
-                            ("deleteStoragePool", {"id": cloud.pool})):
+        for cmd, params in (
+            ("listStoragePools", {}),
+            ("listImageStores", {}),
+            ("createStoragePool", {"zoneid": cloud.zone, "name": "x", "url": "/x"}),
+            ("deleteStoragePool", {"id": cloud.pool}),
+        ):
             err = await _code(user.call(cmd, **params))
             assert err.code == 432
     finally:

@@ -40,22 +40,33 @@ async def world(app: VirgaApp, admin: VirgaClient, cloud: Cloud) -> Any:
     w.boss2 = await user_client(app, "boss2", accounttype=2, domain_path="/d2/")
     vm = await deploy(app, w.alice, cloud, "alice", name="secret-vm")
     root = (await w.alice.list("listVolumes", "volume", type="ROOT"))[0]
-    vol = (await w.alice.run("createVolume", name="secret-vol", zoneid=cloud.zone,
-                             diskofferingid=disk_offering(app)))["volume"]
+    vol = (await w.alice.run("createVolume", name="secret-vol", zoneid=cloud.zone, diskofferingid=disk_offering(app)))[
+        "volume"
+    ]
     snap = (await w.alice.run("createSnapshot", volumeid=root["id"]))["snapshot"]
     vms = (await w.alice.run("createVMSnapshot", virtualmachineid=vm["id"]))["vmsnapshot"]
     await w.alice.call("createSSHKeyPair", name="alice-key")
     await w.alice.run("createTags", resourceids=vm["id"], resourcetype="UserVm", tags=[{"key": "k", "value": "v"}])
     with app.db.session() as s:
         ostype = s.exec(select(OsType)).first().uuid  # type: ignore[union-attr]
-    tmpl = (await w.alice.run("createTemplate", name="alice-tmpl", snapshotid=snap["id"], ostypeid=ostype))
+    tmpl = await w.alice.run("createTemplate", name="alice-tmpl", snapshotid=snap["id"], ostypeid=ostype)
     with app.db.session() as s:
         job = s.exec(select(AsyncJob).where(AsyncJob.instance_uuid == vm["id"])).first()
     acct = (await w.alice.list("listAccounts", "account"))[0]
-    w.ids = {"vm": vm["id"], "root": root["id"], "vol": vol["id"], "snap": snap["id"], "vms": vms["id"],
-             "tmpl": tmpl["template"]["id"], "job": job.uuid if job else "", "account": acct["id"],
-             "user": acct["user"][0]["id"], "domain": acct["domainid"], "network": vm["nic"][0]["networkid"],
-             "ostype": ostype}
+    w.ids = {
+        "vm": vm["id"],
+        "root": root["id"],
+        "vol": vol["id"],
+        "snap": snap["id"],
+        "vms": vms["id"],
+        "tmpl": tmpl["template"]["id"],
+        "job": job.uuid if job else "",
+        "account": acct["id"],
+        "user": acct["user"][0]["id"],
+        "domain": acct["domainid"],
+        "network": vm["nic"][0]["networkid"],
+        "ostype": ostype,
+    }
     yield w
     for c in (w.alice, w.bob, w.boss1, w.boss2):
         await c.close()
@@ -64,17 +75,24 @@ async def world(app: VirgaApp, admin: VirgaClient, cloud: Cloud) -> Any:
 async def _lists_nothing(client: VirgaClient, w: World) -> None:
     """Every list command, asked for alice's resources by id and with listall, shows none of them."""
     i = w.ids
-    checks = [("listVirtualMachines", "virtualmachine", {"id": i["vm"]}),
-              ("listVirtualMachines", "virtualmachine", {"listall": True}),
-              ("listVirtualMachinesMetrics", "virtualmachine", {"listall": True}),
-              ("listVolumes", "volume", {"id": i["vol"]}), ("listVolumes", "volume", {"listall": True}),
-              ("listSnapshots", "snapshot", {"listall": True}), ("listSnapshots", "snapshot", {"id": i["snap"]}),
-              ("listVMSnapshot", "vmSnapshot", {"listall": True}),
-              ("listSSHKeyPairs", "sshkeypair", {"listall": True}), ("listTags", "tag", {"listall": True}),
-              ("listTemplates", "template", {"templatefilter": "all", "id": i["tmpl"]}),
-              ("listTemplates", "template", {"templatefilter": "self"}),
-              ("listEvents", "event", {"listall": True}), ("listAsyncJobs", "asyncjobs", {"listall": True}),
-              ("listAccounts", "account", {"id": i["account"]}), ("listUsers", "user", {"id": i["user"]})]
+    checks = [
+        ("listVirtualMachines", "virtualmachine", {"id": i["vm"]}),
+        ("listVirtualMachines", "virtualmachine", {"listall": True}),
+        ("listVirtualMachinesMetrics", "virtualmachine", {"listall": True}),
+        ("listVolumes", "volume", {"id": i["vol"]}),
+        ("listVolumes", "volume", {"listall": True}),
+        ("listSnapshots", "snapshot", {"listall": True}),
+        ("listSnapshots", "snapshot", {"id": i["snap"]}),
+        ("listVMSnapshot", "vmSnapshot", {"listall": True}),
+        ("listSSHKeyPairs", "sshkeypair", {"listall": True}),
+        ("listTags", "tag", {"listall": True}),
+        ("listTemplates", "template", {"templatefilter": "all", "id": i["tmpl"]}),
+        ("listTemplates", "template", {"templatefilter": "self"}),
+        ("listEvents", "event", {"listall": True}),
+        ("listAsyncJobs", "asyncjobs", {"listall": True}),
+        ("listAccounts", "account", {"id": i["account"]}),
+        ("listUsers", "user", {"id": i["user"]}),
+    ]
     for cmd, item, params in checks:
         try:
             rows = await client.list(cmd, item, **params)
@@ -90,26 +108,44 @@ async def _mutations_refused(client: VirgaClient, w: World, cloud: Cloud, app: V
     """Every get/mutate command on alice's resources fails with 431 or 531 (or is unavailable, 432)."""
     i = w.ids
     calls: list[tuple[str, dict[str, Any]]] = [
-        ("startVirtualMachine", {"id": i["vm"]}), ("stopVirtualMachine", {"id": i["vm"]}),
-        ("rebootVirtualMachine", {"id": i["vm"]}), ("destroyVirtualMachine", {"id": i["vm"]}),
+        ("startVirtualMachine", {"id": i["vm"]}),
+        ("stopVirtualMachine", {"id": i["vm"]}),
+        ("rebootVirtualMachine", {"id": i["vm"]}),
+        ("destroyVirtualMachine", {"id": i["vm"]}),
         ("updateVirtualMachine", {"id": i["vm"], "displayname": "pwned"}),
-        ("attachVolume", {"id": i["vol"], "virtualmachineid": i["vm"]}), ("detachVolume", {"id": i["root"]}),
-        ("resizeVolume", {"id": i["vol"], "size": 50}), ("deleteVolume", {"id": i["vol"]}),
-        ("createSnapshot", {"volumeid": i["root"]}), ("deleteSnapshot", {"id": i["snap"]}),
-        ("revertSnapshot", {"id": i["snap"]}), ("createVolume", {"snapshotid": i["snap"], "name": "x"}),
+        ("attachVolume", {"id": i["vol"], "virtualmachineid": i["vm"]}),
+        ("detachVolume", {"id": i["root"]}),
+        ("resizeVolume", {"id": i["vol"], "size": 50}),
+        ("deleteVolume", {"id": i["vol"]}),
+        ("createSnapshot", {"volumeid": i["root"]}),
+        ("deleteSnapshot", {"id": i["snap"]}),
+        ("revertSnapshot", {"id": i["snap"]}),
+        ("createVolume", {"snapshotid": i["snap"], "name": "x"}),
         ("createTemplate", {"snapshotid": i["snap"], "name": "x", "ostypeid": i["ostype"]}),
-        ("createVMSnapshot", {"virtualmachineid": i["vm"]}), ("revertToVMSnapshot", {"vmsnapshotid": i["vms"]}),
+        ("createVMSnapshot", {"virtualmachineid": i["vm"]}),
+        ("revertToVMSnapshot", {"vmsnapshotid": i["vms"]}),
         ("deleteVMSnapshot", {"vmsnapshotid": i["vms"]}),
-        ("createSnapshotPolicy", {"volumeid": i["root"], "intervaltype": "DAILY", "schedule": "00:01",
-                                  "maxsnaps": 1, "timezone": "UTC"}),
+        (
+            "createSnapshotPolicy",
+            {"volumeid": i["root"], "intervaltype": "DAILY", "schedule": "00:01", "maxsnaps": 1, "timezone": "UTC"},
+        ),
         ("createTags", {"resourceids": i["vm"], "resourcetype": "UserVm", "tags": [{"key": "a", "value": "b"}]}),
         ("deleteTags", {"resourceids": i["vm"], "resourcetype": "UserVm"}),
         ("deleteSSHKeyPair", {"name": "alice-key"}),
         ("resetSSHKeyForVirtualMachine", {"id": i["vm"], "keypair": "alice-key"}),
-        ("deployVirtualMachine", {"zoneid": cloud.zone, "templateid": i["tmpl"], "serviceofferingid": offering(app),
-                                  "networkids": i["network"]}),
-        ("queryAsyncJobResult", {"jobid": i["job"]}), ("registerUserKeys", {"id": i["user"]}),
-        ("getUserKeys", {"id": i["user"]}), ("updateUser", {"id": i["user"], "firstname": "pwned"}),
+        (
+            "deployVirtualMachine",
+            {
+                "zoneid": cloud.zone,
+                "templateid": i["tmpl"],
+                "serviceofferingid": offering(app),
+                "networkids": i["network"],
+            },
+        ),
+        ("queryAsyncJobResult", {"jobid": i["job"]}),
+        ("registerUserKeys", {"id": i["user"]}),
+        ("getUserKeys", {"id": i["user"]}),
+        ("updateUser", {"id": i["user"], "firstname": "pwned"}),
         ("listResourceLimits", {"account": "alice", "domainid": i["domain"]}),
         ("listVirtualMachines", {"account": "alice", "domainid": i["domain"]}),
     ]
@@ -130,11 +166,23 @@ async def test_other_account_user_gets_nothing(app: VirgaApp, cloud: Cloud, worl
 async def test_sibling_domain_admin_gets_nothing(app: VirgaApp, cloud: Cloud, world: World) -> None:
     await _lists_nothing(world.boss2, world)
     await _mutations_refused(world.boss2, world, cloud, app)
-    for cmd, params in (("listDomainChildren", {"id": world.ids["domain"]}),
-                        ("listAccounts", {"domainid": world.ids["domain"]}),
-                        ("listVolumes", {"domainid": world.ids["domain"]}),
-                        ("createAccount", {"username": "x", "password": "p", "email": "x@y.z", "firstname": "x",
-                                           "lastname": "y", "accounttype": 0, "domainid": world.ids["domain"]})):
+    for cmd, params in (
+        ("listDomainChildren", {"id": world.ids["domain"]}),
+        ("listAccounts", {"domainid": world.ids["domain"]}),
+        ("listVolumes", {"domainid": world.ids["domain"]}),
+        (
+            "createAccount",
+            {
+                "username": "x",
+                "password": "p",
+                "email": "x@y.z",
+                "firstname": "x",
+                "lastname": "y",
+                "accounttype": 0,
+                "domainid": world.ids["domain"],
+            },
+        ),
+    ):
         assert await code_of(world.boss2.call(cmd, **params)) in DENIED, cmd
 
 
@@ -149,6 +197,11 @@ async def test_domain_admin_sees_subtree(app: VirgaApp, cloud: Cloud, world: Wor
     assert (await boss.call("getUserKeys", id=i["user"]))["userkeys"]["apikey"]
     # and bob can still use his own resources
     net = make_network(app, cloud.zone, "bob", cidr="10.1.9.0/24", name="bobnet")
-    res = await world.bob.run("deployVirtualMachine", zoneid=cloud.zone, templateid=own_template(app, cloud, "bob"),
-                              serviceofferingid=offering(app), networkids=net)
+    res = await world.bob.run(
+        "deployVirtualMachine",
+        zoneid=cloud.zone,
+        templateid=own_template(app, cloud, "bob"),
+        serviceofferingid=offering(app),
+        networkids=net,
+    )
     assert res["virtualmachine"]["account"] == "bob"

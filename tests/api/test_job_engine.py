@@ -34,8 +34,19 @@ def _queue(app: VirgaApp, command: str, n: int) -> list[int]:
     """Queue n jobs of a command directly in the database."""
     ids = []
     with app.db.session() as s:
-        jobs = [AsyncJob(cmd=command, command=command, params={}, account_id=1, domain_id=1, instancetype="None",
-                         instance_uuid="", state="queued") for _ in range(n)]
+        jobs = [
+            AsyncJob(
+                cmd=command,
+                command=command,
+                params={},
+                account_id=1,
+                domain_id=1,
+                instancetype="None",
+                instance_uuid="",
+                state="queued",
+            )
+            for _ in range(n)
+        ]
         s.add_all(jobs)
         s.commit()
         ids = [j.id or 0 for j in jobs]

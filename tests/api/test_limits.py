@@ -21,8 +21,12 @@ async def test_limits_and_counts(app: VirgaApp, admin: VirgaClient, cloud: Cloud
     user = await user_client(app, "lim")
     vm = await deploy(app, user, cloud, "lim")
     net = vm["nic"][0]["networkid"]
-    deploy_args = {"zoneid": cloud.zone, "templateid": own_template(app, cloud, "lim"),
-                   "serviceofferingid": offering(app), "networkids": net}
+    deploy_args = {
+        "zoneid": cloud.zone,
+        "templateid": own_template(app, cloud, "lim"),
+        "serviceofferingid": offering(app),
+        "networkids": net,
+    }
     # VMs (type 0)
     await _limit(admin, 0, 1)
     with pytest.raises(ApiError) as err:
@@ -38,12 +42,14 @@ async def test_limits_and_counts(app: VirgaApp, admin: VirgaClient, cloud: Cloud
     await _limit(admin, 9, -1)
     # volumes (2) and primary storage (10)
     await _limit(admin, 2, 1)
-    assert await code_of(user.call("createVolume", name="v", zoneid=cloud.zone,
-                                   diskofferingid=disk_offering(app))) == 532
+    assert (
+        await code_of(user.call("createVolume", name="v", zoneid=cloud.zone, diskofferingid=disk_offering(app))) == 532
+    )
     await _limit(admin, 2, -1)
     await _limit(admin, 10, 3)
-    assert await code_of(user.call("createVolume", name="v", zoneid=cloud.zone,
-                                   diskofferingid=disk_offering(app))) == 532
+    assert (
+        await code_of(user.call("createVolume", name="v", zoneid=cloud.zone, diskofferingid=disk_offering(app))) == 532
+    )
     assert select_one(app, Volume, name="v") is None
     await _limit(admin, 10, 8)
     vol = (await user.run("createVolume", name="v", zoneid=cloud.zone, diskofferingid=disk_offering(app)))["volume"]
@@ -74,8 +80,13 @@ async def test_domain_limit(app: VirgaApp, admin: VirgaClient, cloud: Cloud) -> 
     u2 = await user_client(app, "cap2", domain_path="/capped/")
     net = make_network(app, cloud.zone, "cap2", cidr="10.1.2.0/24", name="n2")
     with pytest.raises(ApiError) as err:
-        await u2.call("deployVirtualMachine", zoneid=cloud.zone, templateid=own_template(app, cloud, "cap2"),
-                      serviceofferingid=offering(app), networkids=net)
+        await u2.call(
+            "deployVirtualMachine",
+            zoneid=cloud.zone,
+            templateid=own_template(app, cloud, "cap2"),
+            serviceofferingid=offering(app),
+            networkids=net,
+        )
     assert err.value.code == 532 and "capped" in err.value.text
     assert (await admin.list("listDomains", "domain", id=dom["id"]))[0]["vmtotal"] == 1
     await u1.close()

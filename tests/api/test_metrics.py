@@ -17,13 +17,21 @@ async def test_vm_metrics(app: VirgaApp, admin: VirgaClient, cloud: Cloud) -> No
     items = {v["name"]: v for v in await admin.list("listVirtualMachinesMetrics", "virtualmachine")}
     up, down = items["up"], items["down"]
     assert up["cputotal"] == "0.50 Ghz" and up["memorytotal"] == "512.00 MB" and up["cpuused"].endswith("%")
-    for key in ("memoryintfreekbs", "networkkbsread", "networkkbswrite", "diskkbsread", "diskiopstotal",
-                "networkread", "diskwrite"):
+    for key in (
+        "memoryintfreekbs",
+        "networkkbsread",
+        "networkkbswrite",
+        "diskkbsread",
+        "diskiopstotal",
+        "networkread",
+        "diskwrite",
+    ):
         assert key in up, key
     assert up["ipaddress"] == running["nic"][0]["ipaddress"]
     assert "cpuused" not in down and down["cputotal"] == "0.50 Ghz"
-    assert [v["name"] for v in await admin.list("listVirtualMachinesMetrics", "virtualmachine", state="Stopped")] \
-        == ["down"]
+    assert [v["name"] for v in await admin.list("listVirtualMachinesMetrics", "virtualmachine", state="Stopped")] == [
+        "down"
+    ]
     # a host that does not answer leaves the usage out, the list still answers
     host = next(g["host"] for g in WORLD.guests.values() if g["uuid"] == running["id"])
     WORLD.down_hosts.add(host)

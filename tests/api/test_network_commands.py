@@ -38,8 +38,9 @@ async def test_bad_input_writes_nothing(app: VirgaApp, admin: VirgaClient, cloud
     await fails(431, network(alice, app, cloud, "x", gateway="10.9.0.0", netmask="255.255.255.0"), "gateway")
     await fails(431, network(alice, app, cloud, "x", networkdomain="bad domain"), "networkdomain")
     await fails(431, alice.call("createNetwork", name="x", zoneid=cloud.zone), "networkofferingid")
-    await fails(431, alice.call("createNetwork", name="x", zoneid=cloud.zone, networkofferingid="nope"),
-                "networkofferingid")
+    await fails(
+        431, alice.call("createNetwork", name="x", zoneid=cloud.zone, networkofferingid="nope"), "networkofferingid"
+    )
     with app.db.session() as s:
         assert s.exec(select(Network)).all() == []
     await network(alice, app, cloud, "a")
@@ -53,8 +54,16 @@ async def test_bad_input_writes_nothing(app: VirgaApp, admin: VirgaClient, cloud
 async def test_shared_network_admin_only(app: VirgaApp, admin: VirgaClient, cloud: Cloud) -> None:
     alice = await user(app, "alice")
     shared = offering(app, "DefaultSharedNetworkOfferingWithSGService")
-    args = dict(name="flat", zoneid=cloud.zone, networkofferingid=shared, gateway="10.50.0.1",
-                netmask="255.255.255.0", startip="10.50.0.10", endip="10.50.0.99", vlan="50")
+    args = dict(
+        name="flat",
+        zoneid=cloud.zone,
+        networkofferingid=shared,
+        gateway="10.50.0.1",
+        netmask="255.255.255.0",
+        startip="10.50.0.10",
+        endip="10.50.0.99",
+        vlan="50",
+    )
     await fails(531, alice.call("createNetwork", **args))
     await fails(431, admin.call("createNetwork", **{**args, "vlan": "5000"}), "vlan")
     await fails(431, admin.call("createNetwork", **{**args, "startip": "10.51.0.10"}), "startip")
@@ -94,7 +103,7 @@ async def test_delete_refused_while_in_use(app: VirgaApp, admin: VirgaClient, cl
         freed = s.exec(select(PublicIpAddress).where(PublicIpAddress.ipaddress == extra["ipaddress"])).one()
         assert freed.state == "Free" and freed.network_id is None
         assert s.exec(select(PublicIpAddress).where(PublicIpAddress.state != "Free")).all() == []
-        assert s.exec(select(Router).where(Router.removed == None)).all() == []  # noqa: E711
+        assert s.exec(select(Router).where(Router.removed == None)).all() == []
     await alice.close()
 
 

@@ -70,18 +70,30 @@ async def test_static_nat(app: VirgaApp, admin: VirgaClient, cloud: Cloud) -> No
     guest = await vm(admin, app, cloud, net["id"], "web-1", account="alice")
     pub = await ip(alice, net["id"])
     snat = (await alice.list("listPublicIpAddresses", "publicipaddress", issourcenat=True))[0]
-    await fails(431, alice.call("enableStaticNat", ipaddressid=snat["id"], virtualmachineid=guest["id"]),
-                "source nat")
-    await fails(431, alice.call("enableStaticNat", ipaddressid=pub["id"], virtualmachineid=guest["id"],
-                                vmguestip="10.1.1.250"), "vmguestip")
+    await fails(431, alice.call("enableStaticNat", ipaddressid=snat["id"], virtualmachineid=guest["id"]), "source nat")
+    await fails(
+        431,
+        alice.call("enableStaticNat", ipaddressid=pub["id"], virtualmachineid=guest["id"], vmguestip="10.1.1.250"),
+        "vmguestip",
+    )
     other = await network(admin, app, cloud, "othernet", gateway="10.7.0.1", netmask="255.255.255.0")
     stranger = await vm(admin, app, cloud, other["id"], "stranger")
     await fails(431, alice.call("enableStaticNat", ipaddressid=pub["id"], virtualmachineid=stranger["id"]))
     assert (await alice.call("enableStaticNat", ipaddressid=pub["id"], virtualmachineid=guest["id"]))["success"]
     listed = (await alice.list("listPublicIpAddresses", "publicipaddress", isstaticnat=True))[0]
     assert listed["virtualmachineid"] == guest["id"] and listed["vmipaddress"] == guest["nic"][0]["ipaddress"]
-    await fails(537, alice.run("createPortForwardingRule", ipaddressid=pub["id"], privateport=22, publicport=22,
-                               protocol="tcp", virtualmachineid=guest["id"]), "static nat")
+    await fails(
+        537,
+        alice.run(
+            "createPortForwardingRule",
+            ipaddressid=pub["id"],
+            privateport=22,
+            publicport=22,
+            protocol="tcp",
+            virtualmachineid=guest["id"],
+        ),
+        "static nat",
+    )
     second = await ip(alice, net["id"])
     await fails(537, alice.call("enableStaticNat", ipaddressid=second["id"], virtualmachineid=guest["id"]))
     assert (await alice.run("disableStaticNat", ipaddressid=pub["id"]))["success"] is True

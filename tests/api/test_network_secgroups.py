@@ -18,21 +18,49 @@ async def test_groups_and_rules(app: VirgaApp, admin: VirgaClient, cloud: Cloud)
     assert [g["name"] for g in groups] == ["default"]  # created on first use
     web = (await alice.call("createSecurityGroup", name="web", description="web servers"))["securitygroup"]
     await fails(431, alice.call("createSecurityGroup", name="web"), "already exists")
-    res = await alice.run("authorizeSecurityGroupIngress", securitygroupid=web["id"], protocol="tcp",
-                          startport=80, endport=80, cidrlist="0.0.0.0/0,192.0.2.0/24")
+    res = await alice.run(
+        "authorizeSecurityGroupIngress",
+        securitygroupid=web["id"],
+        protocol="tcp",
+        startport=80,
+        endport=80,
+        cidrlist="0.0.0.0/0,192.0.2.0/24",
+    )
     assert len(res["securitygroup"]["ingressrule"]) == 2
-    res = await alice.run("authorizeSecurityGroupIngress", securitygroupname="web", protocol="icmp", icmptype=-1,
-                          icmpcode=-1, **{"usersecuritygrouplist[0].account": "alice",
-                                          "usersecuritygrouplist[0].group": "default"})
+    res = await alice.run(
+        "authorizeSecurityGroupIngress",
+        securitygroupname="web",
+        protocol="icmp",
+        icmptype=-1,
+        icmpcode=-1,
+        **{"usersecuritygrouplist[0].account": "alice", "usersecuritygrouplist[0].group": "default"},
+    )
     peer = res["securitygroup"]["ingressrule"][-1]
     assert peer["securitygroupname"] == "default" and peer["account"] == "alice"
-    res = await alice.run("authorizeSecurityGroupEgress", securitygroupid=web["id"], protocol="udp", startport=53,
-                          cidrlist="192.0.2.53/32")
+    res = await alice.run(
+        "authorizeSecurityGroupEgress",
+        securitygroupid=web["id"],
+        protocol="udp",
+        startport=53,
+        cidrlist="192.0.2.53/32",
+    )
     egress = res["securitygroup"]["egressrule"][0]
-    await fails(431, alice.call("authorizeSecurityGroupIngress", securitygroupid=web["id"], protocol="tcp",
-                                startport=22, cidrlist="1.2.3.4/40"), "cidrlist")
-    await fails(431, alice.call("authorizeSecurityGroupIngress", securitygroupid=web["id"], protocol="tcp",
-                                startport=22), "cidrlist")
+    await fails(
+        431,
+        alice.call(
+            "authorizeSecurityGroupIngress",
+            securitygroupid=web["id"],
+            protocol="tcp",
+            startport=22,
+            cidrlist="1.2.3.4/40",
+        ),
+        "cidrlist",
+    )
+    await fails(
+        431,
+        alice.call("authorizeSecurityGroupIngress", securitygroupid=web["id"], protocol="tcp", startport=22),
+        "cidrlist",
+    )
     await fails(431, alice.call("revokeSecurityGroupIngress", id=egress["ruleid"]), "egress")
     assert (await alice.run("revokeSecurityGroupEgress", id=egress["ruleid"]))["success"] is True
     listed = await alice.list("listSecurityGroups", "securitygroup", securitygroupname="web")
@@ -40,8 +68,9 @@ async def test_groups_and_rules(app: VirgaApp, admin: VirgaClient, cloud: Cloud)
     bob = await user(app, "bob")
     assert [g["name"] for g in await bob.list("listSecurityGroups", "securitygroup")] == ["default"]
     await fails(431, bob.call("deleteSecurityGroup", id=web["id"]))
-    await fails(431, bob.call("authorizeSecurityGroupIngress", securitygroupid=web["id"], protocol="all",
-                              cidrlist="0.0.0.0/0"))
+    await fails(
+        431, bob.call("authorizeSecurityGroupIngress", securitygroupid=web["id"], protocol="all", cidrlist="0.0.0.0/0")
+    )
     await fails(431, bob.call("revokeSecurityGroupIngress", id=peer["ruleid"]))
     await fails(431, alice.call("deleteSecurityGroup", name="default"), "default")
     assert (await alice.call("deleteSecurityGroup", id=web["id"]))["success"] is True
@@ -51,14 +80,26 @@ async def test_groups_and_rules(app: VirgaApp, admin: VirgaClient, cloud: Cloud)
 
 async def test_membership_feeds_the_bridge_filter(app: VirgaApp, admin: VirgaClient, cloud: Cloud) -> None:
     alice = await user(app, "alice")
-    net = (await admin.call("createNetwork", name="flat", zoneid=cloud.zone, gateway="10.60.0.1",
-                            netmask="255.255.255.0", startip="10.60.0.10", endip="10.60.0.50", vlan="60",
-                            networkofferingid=offering(app, "DefaultSharedNetworkOfferingWithSGService")))["network"]
+    net = (
+        await admin.call(
+            "createNetwork",
+            name="flat",
+            zoneid=cloud.zone,
+            gateway="10.60.0.1",
+            netmask="255.255.255.0",
+            startip="10.60.0.10",
+            endip="10.60.0.50",
+            vlan="60",
+            networkofferingid=offering(app, "DefaultSharedNetworkOfferingWithSGService"),
+        )
+    )["network"]
     web = (await alice.call("createSecurityGroup", name="web"))["securitygroup"]
-    await alice.run("authorizeSecurityGroupIngress", securitygroupid=web["id"], protocol="tcp", startport=80,
-                    cidrlist="0.0.0.0/0")
-    await fails(431, vm(admin, app, cloud, net["id"], "web-0", account="alice", securitygroupids=cloud.zone),
-                "securitygroupids")
+    await alice.run(
+        "authorizeSecurityGroupIngress", securitygroupid=web["id"], protocol="tcp", startport=80, cidrlist="0.0.0.0/0"
+    )
+    await fails(
+        431, vm(admin, app, cloud, net["id"], "web-0", account="alice", securitygroupids=cloud.zone), "securitygroupids"
+    )
     guest = await vm(admin, app, cloud, net["id"], "web-1", account="alice", securitygroupids=web["id"])
     with app.db.session() as s:  # deployVirtualMachine put the VM in the group it was given
         network = s.exec(select(Network).where(Network.uuid == net["id"])).one()
@@ -74,6 +115,8 @@ async def test_membership_feeds_the_bridge_filter(app: VirgaApp, admin: VirgaCli
     with app.db.session() as s:
         network = s.exec(select(Network).where(Network.uuid == net["id"])).one()
         assert {n.ip for n in security_group_config(s, network).nics} == {
-            guest["nic"][0]["ipaddress"], plain["nic"][0]["ipaddress"]}
+            guest["nic"][0]["ipaddress"],
+            plain["nic"][0]["ipaddress"],
+        }
         assert s.exec(select(SecurityGroup).where(SecurityGroup.name == "default")).first() is not None
     await alice.close()

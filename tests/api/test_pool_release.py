@@ -31,17 +31,22 @@ def _pool_uuid_set_up_everywhere(app: VirgaApp, cloud: Cloud, names: list[str]) 
 def _events(app: VirgaApp, pool_uuid: str) -> list[Event]:
     """The release events recorded for a pool."""
     with app.db.session() as s:
-        return list(s.exec(select(Event).where(Event.type == "STORAGE.POOL.RELEASE",
-                                               Event.resource_uuid == pool_uuid)))
+        return list(s.exec(select(Event).where(Event.type == "STORAGE.POOL.RELEASE", Event.resource_uuid == pool_uuid)))
 
 
-async def test_delete_releases_on_up_hosts_and_skips_down_ones(app: VirgaApp, admin: VirgaClient,
-                                                                cloud: Cloud) -> None:
+async def test_delete_releases_on_up_hosts_and_skips_down_ones(app: VirgaApp, admin: VirgaClient, cloud: Cloud) -> None:
     (up_id, up), (gone_id, gone) = _sim_hosts(app, cloud)
     with app.db.session() as s:  # a third host whose row says it is down
         first = s.exec(select(Host).where(Host.uuid == up_id)).one()
-        down = Host(name="sim-host-down", zone_id=first.zone_id, pod_id=first.pod_id, cluster_id=first.cluster_id,
-                    url=f"simulator://{up}-down", state="Disconnected", hypervisor="Simulator")
+        down = Host(
+            name="sim-host-down",
+            zone_id=first.zone_id,
+            pod_id=first.pod_id,
+            cluster_id=first.cluster_id,
+            url=f"simulator://{up}-down",
+            state="Disconnected",
+            hypervisor="Simulator",
+        )
         s.add(down)
         s.commit()
     pool = _pool_uuid_set_up_everywhere(app, cloud, [up, gone, f"{up}-down"])

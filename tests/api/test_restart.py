@@ -13,8 +13,9 @@ from tests.api.test_cs_client import VIRGA, _free_port, build_zone
 
 
 def _start(env: dict[str, str], port: int) -> subprocess.Popen[str]:
-    proc = subprocess.Popen([*VIRGA, "serve", "--port", str(port)], env=env, text=True,
-                            stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    proc = subprocess.Popen(
+        [*VIRGA, "serve", "--port", str(port)], env=env, text=True, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL
+    )
     import requests
 
     deadline = time.monotonic() + 60
@@ -32,10 +33,15 @@ def _start(env: dict[str, str], port: int) -> subprocess.Popen[str]:
 def test_restart_mid_deploys(tmp_path) -> None:  # type: ignore[no-untyped-def]
     import json
 
-    env = {**os.environ, "VIRGA_DATA_DIR": str(tmp_path / "d"), "VIRGA_CONFIG_DIR": str(tmp_path / "c"),
-           "VIRGA_JOB_WORKERS": "10"}
-    creds = json.loads(subprocess.run([*VIRGA, "init", "--print-json"], env=env, check=True, capture_output=True,
-                                      text=True).stdout)
+    env = {
+        **os.environ,
+        "VIRGA_DATA_DIR": str(tmp_path / "d"),
+        "VIRGA_CONFIG_DIR": str(tmp_path / "c"),
+        "VIRGA_JOB_WORKERS": "10",
+    }
+    creds = json.loads(
+        subprocess.run([*VIRGA, "init", "--print-json"], env=env, check=True, capture_output=True, text=True).stdout
+    )
     port = _free_port()
     proc = _start(env, port)
     try:
@@ -47,14 +53,27 @@ def test_restart_mid_deploys(tmp_path) -> None:  # type: ignore[no-untyped-def]
 
 def _interrupt_deploys(env: dict[str, str], port: int, creds: dict[str, str], proc: subprocess.Popen[str]) -> None:
     """Queue 50 deploys, SIGKILL the server mid-way, restart it and check every VM is whole or gone."""
-    cs = CloudStack(endpoint=f"http://127.0.0.1:{port}/client/api", key=creds["apikey"],
-                    secret=creds["secretkey"], fetch_result=True, job_timeout=120, poll_interval=0.05)
+    cs = CloudStack(
+        endpoint=f"http://127.0.0.1:{port}/client/api",
+        key=creds["apikey"],
+        secret=creds["secretkey"],
+        fetch_result=True,
+        job_timeout=120,
+        poll_interval=0.05,
+    )
     z = build_zone(cs)
     cs.configureSimulator(zoneid=z["zone"], name="start_instance", value="wait:3000")
     async_cs = CloudStack(endpoint=cs.endpoint, key=cs.key, secret=cs.secret)
-    jobs = [async_cs.deployVirtualMachine(zoneid=z["zone"], templateid=z["template"], name=f"r-{i}",
-                                          serviceofferingid=z["offering"], networkids=z["network"])["jobid"]
-            for i in range(50)]
+    jobs = [
+        async_cs.deployVirtualMachine(
+            zoneid=z["zone"],
+            templateid=z["template"],
+            name=f"r-{i}",
+            serviceofferingid=z["offering"],
+            networkids=z["network"],
+        )["jobid"]
+        for i in range(50)
+    ]
     time.sleep(1.0)
     proc.send_signal(signal.SIGKILL)
     proc.wait()

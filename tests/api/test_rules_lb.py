@@ -15,18 +15,63 @@ async def test_lb_lifecycle(app: VirgaApp, admin: VirgaClient, cloud: Cloud) -> 
     web1 = await vm(admin, app, cloud, net["id"], "web-1", account="alice")
     web2 = await vm(admin, app, cloud, net["id"], "web-2", account="alice")
     pub = await ip(alice, net["id"])
-    lb = (await alice.run("createLoadBalancerRule", publicipid=pub["id"], name="web lb", algorithm="roundrobin",
-                          privateport=8000, publicport=80))["loadbalancer"]
+    lb = (
+        await alice.run(
+            "createLoadBalancerRule",
+            publicipid=pub["id"],
+            name="web lb",
+            algorithm="roundrobin",
+            privateport=8000,
+            publicport=80,
+        )
+    )["loadbalancer"]
     assert lb["state"] == "Active" and lb["publicip"] == pub["ipaddress"] and lb["algorithm"] == "roundrobin"
     assert lb["networkid"] == net["id"] and lb["zoneid"] == cloud.zone
-    await fails(537, alice.call("createLoadBalancerRule", publicipid=pub["id"], name="dup", algorithm="source",
-                                privateport=81, publicport=80), "conflicts")
-    await fails(537, alice.call("createPortForwardingRule", ipaddressid=pub["id"], privateport=80, publicport=70,
-                                publicendport=80, privateendport=90, protocol="tcp", virtualmachineid=web1["id"]))
-    await fails(431, alice.call("createLoadBalancerRule", publicipid=pub["id"], name="x", algorithm="random",
-                                privateport=81, publicport=81), "algorithm")
-    await fails(431, alice.call("createLoadBalancerRule", publicipid=pub["id"], name="x", algorithm="source",
-                                privateport=81, publicport=81, protocol="udp"), "protocol")
+    await fails(
+        537,
+        alice.call(
+            "createLoadBalancerRule",
+            publicipid=pub["id"],
+            name="dup",
+            algorithm="source",
+            privateport=81,
+            publicport=80,
+        ),
+        "conflicts",
+    )
+    await fails(
+        537,
+        alice.call(
+            "createPortForwardingRule",
+            ipaddressid=pub["id"],
+            privateport=80,
+            publicport=70,
+            publicendport=80,
+            privateendport=90,
+            protocol="tcp",
+            virtualmachineid=web1["id"],
+        ),
+    )
+    await fails(
+        431,
+        alice.call(
+            "createLoadBalancerRule", publicipid=pub["id"], name="x", algorithm="random", privateport=81, publicport=81
+        ),
+        "algorithm",
+    )
+    await fails(
+        431,
+        alice.call(
+            "createLoadBalancerRule",
+            publicipid=pub["id"],
+            name="x",
+            algorithm="source",
+            privateport=81,
+            publicport=81,
+            protocol="udp",
+        ),
+        "protocol",
+    )
     ids = f"{web1['id']},{web2['id']}"
     assert (await alice.run("assignToLoadBalancerRule", id=lb["id"], virtualmachineids=ids))["success"]
     await fails(431, alice.call("assignToLoadBalancerRule", id=lb["id"], virtualmachineids=web1["id"]), "already")
@@ -39,7 +84,7 @@ async def test_lb_lifecycle(app: VirgaApp, admin: VirgaClient, cloud: Cloud) -> 
     await fails(431, alice.call("removeFromLoadBalancerRule", id=lb["id"], virtualmachineids=web2["id"]), "not")
     body = await alice.call("listLoadBalancerRuleInstances", id=lb["id"])
     assert [v["id"] for v in body["loadbalancerruleinstance"]] == [web1["id"]]
-    upd = (await alice.run("updateLoadBalancerRule", id=lb["id"], algorithm="leastconn", name="web"))
+    upd = await alice.run("updateLoadBalancerRule", id=lb["id"], algorithm="leastconn", name="web")
     assert upd["loadbalancer"]["algorithm"] == "leastconn" and upd["loadbalancer"]["name"] == "web"
     assert (await alice.run("deleteLoadBalancerRule", id=lb["id"]))["success"] is True
     assert await alice.list("listLoadBalancerRules", "loadbalancerrule") == []
@@ -50,12 +95,28 @@ async def test_health_check_policies(app: VirgaApp, admin: VirgaClient, cloud: C
     alice = await user(app, "alice")
     net = await network(alice, app, cloud)
     pub = await ip(alice, net["id"])
-    lb = (await alice.run("createLoadBalancerRule", publicipid=pub["id"], name="web", algorithm="source",
-                          privateport=8000, publicport=80))["loadbalancer"]
+    lb = (
+        await alice.run(
+            "createLoadBalancerRule",
+            publicipid=pub["id"],
+            name="web",
+            algorithm="source",
+            privateport=8000,
+            publicport=80,
+        )
+    )["loadbalancer"]
     await fails(431, alice.call("createLBHealthCheckPolicy", lbruleid=lb["id"], pingpath="nope"), "pingpath")
     await fails(431, alice.call("createLBHealthCheckPolicy", lbruleid=lb["id"], intervaltime=0), "intervaltime")
-    res = (await alice.run("createLBHealthCheckPolicy", lbruleid=lb["id"], pingpath="/health", intervaltime=2,
-                           healthythreshold=1, unhealthythreshold=2))["healthcheckpolicies"]
+    res = (
+        await alice.run(
+            "createLBHealthCheckPolicy",
+            lbruleid=lb["id"],
+            pingpath="/health",
+            intervaltime=2,
+            healthythreshold=1,
+            unhealthythreshold=2,
+        )
+    )["healthcheckpolicies"]
     policy = res["healthcheckpolicy"][0]
     assert res["lbruleid"] == lb["id"] and policy["pingpath"] == "/health" and policy["healthcheckinterval"] == 2
     await fails(431, alice.call("createLBHealthCheckPolicy", lbruleid=lb["id"]), "already")
@@ -76,16 +137,36 @@ async def test_lb_isolation(app: VirgaApp, admin: VirgaClient, cloud: Cloud) -> 
     net = await network(alice, app, cloud)
     web = await vm(admin, app, cloud, net["id"], "web-1", account="alice")
     pub = await ip(alice, net["id"])
-    lb = (await alice.run("createLoadBalancerRule", publicipid=pub["id"], name="web", algorithm="source",
-                          privateport=8000, publicport=80))["loadbalancer"]
+    lb = (
+        await alice.run(
+            "createLoadBalancerRule",
+            publicipid=pub["id"],
+            name="web",
+            algorithm="source",
+            privateport=8000,
+            publicport=80,
+        )
+    )["loadbalancer"]
     bnet = await network(bob, app, cloud, "bobnet")
     bvm = await vm(admin, app, cloud, bnet["id"], "bob-1", account="bob")
-    await fails(431, bob.call("createLoadBalancerRule", publicipid=pub["id"], name="steal", algorithm="source",
-                              privateport=1, publicport=1))
-    for cmd, extra in (("assignToLoadBalancerRule", {"virtualmachineids": bvm["id"]}),
-                       ("removeFromLoadBalancerRule", {"virtualmachineids": web["id"]}),
-                       ("updateLoadBalancerRule", {"name": "x"}), ("deleteLoadBalancerRule", {}),
-                       ("listLoadBalancerRuleInstances", {})):
+    await fails(
+        431,
+        bob.call(
+            "createLoadBalancerRule",
+            publicipid=pub["id"],
+            name="steal",
+            algorithm="source",
+            privateport=1,
+            publicport=1,
+        ),
+    )
+    for cmd, extra in (
+        ("assignToLoadBalancerRule", {"virtualmachineids": bvm["id"]}),
+        ("removeFromLoadBalancerRule", {"virtualmachineids": web["id"]}),
+        ("updateLoadBalancerRule", {"name": "x"}),
+        ("deleteLoadBalancerRule", {}),
+        ("listLoadBalancerRuleInstances", {}),
+    ):
         await fails(431, bob.call(cmd, id=lb["id"], **extra))
     await fails(431, alice.call("assignToLoadBalancerRule", id=lb["id"], virtualmachineids=bvm["id"]))
     assert await bob.list("listLoadBalancerRules", "loadbalancerrule", listall=True) == []

@@ -49,11 +49,17 @@ async def test_snapshot_lifecycle(app: VirgaApp, admin: VirgaClient, cloud: Clou
     vol = (await admin.run("createVolume", name="fromsnap", snapshotid=snap["id"]))["volume"]
     assert vol["state"] == "Ready" and vol["size"] == snap["virtualsize"] and vol["storage"] == "pool-1"
     # a template from the snapshot, usable by deployVirtualMachine
-    tmpl = (await admin.run("createTemplate", name="snaptmpl", snapshotid=snap["id"],
-                            ostypeid=_ostype(app)))["template"]
+    tmpl = (await admin.run("createTemplate", name="snaptmpl", snapshotid=snap["id"], ostypeid=_ostype(app)))[
+        "template"
+    ]
     assert tmpl["isready"] is True and tmpl["account"] == "admin"
-    vm2 = await admin.run("deployVirtualMachine", zoneid=cloud.zone, templateid=tmpl["id"],
-                          serviceofferingid=offering(app), networkids=vm["nic"][0]["networkid"])
+    vm2 = await admin.run(
+        "deployVirtualMachine",
+        zoneid=cloud.zone,
+        templateid=tmpl["id"],
+        serviceofferingid=offering(app),
+        networkids=vm["nic"][0]["networkid"],
+    )
     assert vm2["virtualmachine"]["templateid"] == tmpl["id"] and vm2["virtualmachine"]["state"] == "Running"
     # the template still needs the snapshot
     assert await code_of(admin.run("deleteSnapshot", id=snap["id"])) == 536
@@ -97,8 +103,11 @@ async def test_snapshot_bad_input(app: VirgaApp, admin: VirgaClient, cloud: Clou
 
 async def test_vm_snapshots(app: VirgaApp, admin: VirgaClient, cloud: Cloud, monkeypatch: pytest.MonkeyPatch) -> None:
     vm = await deploy(app, admin, cloud, "admin")
-    a = (await admin.run("createVMSnapshot", virtualmachineid=vm["id"], name="before", description="d",
-                         snapshotmemory=True))["vmsnapshot"]
+    a = (
+        await admin.run(
+            "createVMSnapshot", virtualmachineid=vm["id"], name="before", description="d", snapshotmemory=True
+        )
+    )["vmsnapshot"]
     assert a["state"] == "Ready" and a["type"] == "DiskAndMemory" and a["current"] is True
     b = (await admin.run("createVMSnapshot", virtualmachineid=vm["id"]))["vmsnapshot"]
     assert b["type"] == "Disk" and b["parent"] == a["id"] and b["current"]
@@ -124,15 +133,33 @@ async def test_vm_snapshots(app: VirgaApp, admin: VirgaClient, cloud: Cloud, mon
 async def test_snapshot_policies(app: VirgaApp, admin: VirgaClient, cloud: Cloud) -> None:
     vm = await deploy(app, admin, cloud, "admin")
     root = await _root(admin, vm)
-    for bad, name in (({"intervaltype": "YEARLY"}, "intervaltype"), ({"schedule": "99"}, "schedule"),
-                      ({"timezone": "Mars/Base"}, "timezone"), ({"maxsnaps": 0}, "maxsnaps")):
-        params = {"volumeid": root["id"], "intervaltype": "HOURLY", "schedule": "5", "maxsnaps": 2,
-                  "timezone": "UTC", **bad}
+    for bad, name in (
+        ({"intervaltype": "YEARLY"}, "intervaltype"),
+        ({"schedule": "99"}, "schedule"),
+        ({"timezone": "Mars/Base"}, "timezone"),
+        ({"maxsnaps": 0}, "maxsnaps"),
+    ):
+        params = {
+            "volumeid": root["id"],
+            "intervaltype": "HOURLY",
+            "schedule": "5",
+            "maxsnaps": 2,
+            "timezone": "UTC",
+            **bad,
+        }
         with pytest.raises(ApiError) as err:
             await admin.call("createSnapshotPolicy", **params)
         assert err.value.code == 431 and name in err.value.text
-    pol = (await admin.call("createSnapshotPolicy", volumeid=root["id"], intervaltype="DAILY", schedule="30:02",
-                            maxsnaps=2, timezone="Europe/Paris"))["snapshotpolicy"]
+    pol = (
+        await admin.call(
+            "createSnapshotPolicy",
+            volumeid=root["id"],
+            intervaltype="DAILY",
+            schedule="30:02",
+            maxsnaps=2,
+            timezone="Europe/Paris",
+        )
+    )["snapshotpolicy"]
     assert pol["intervaltype"] == 1 and pol["maxsnaps"] == 2 and pol["volumeid"] == root["id"]
     pol = (await admin.call("updateSnapshotPolicy", id=pol["id"], maxsnaps=2, schedule="15:03"))["snapshotpolicy"]
     assert pol["schedule"] == "15:03"

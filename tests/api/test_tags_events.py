@@ -17,17 +17,25 @@ async def test_tags(app: VirgaApp, admin: VirgaClient, cloud: Cloud) -> None:
     tags = [{"key": "env", "value": "prod"}, {"key": "team", "value": "web"}]
     await admin.run("createTags", resourceids=vm["id"], resourcetype="UserVm", tags=tags)
     listed = await admin.list("listTags", "tag", resourceid=vm["id"])
-    assert {(t["key"], t["value"], t["resourcetype"]) for t in listed} == {("env", "prod", "UserVm"),
-                                                                          ("team", "web", "UserVm")}
-    assert [v["id"] for v in await admin.list("listVirtualMachines", "virtualmachine",
-                                              tags=[{"key": "env", "value": "prod"}])] == [vm["id"]]
+    assert {(t["key"], t["value"], t["resourcetype"]) for t in listed} == {
+        ("env", "prod", "UserVm"),
+        ("team", "web", "UserVm"),
+    }
+    assert [
+        v["id"]
+        for v in await admin.list("listVirtualMachines", "virtualmachine", tags=[{"key": "env", "value": "prod"}])
+    ] == [vm["id"]]
     shown = (await admin.list("listVirtualMachines", "virtualmachine", id=vm["id"]))[0]
     assert {t["key"] for t in shown["tags"]} == {"env", "team"}
     with pytest.raises(ApiError) as err:
         await admin.call("createTags", resourceids=vm["id"], resourcetype="UserVm", tags=[{"key": "env", "value": "x"}])
     assert err.value.code == 431 and "env" in err.value.text
-    assert await code_of(admin.call("createTags", resourceids=vm["id"], resourcetype="Planet",
-                                    tags=[{"key": "a", "value": "b"}])) == 431
+    assert (
+        await code_of(
+            admin.call("createTags", resourceids=vm["id"], resourcetype="Planet", tags=[{"key": "a", "value": "b"}])
+        )
+        == 431
+    )
     assert await code_of(admin.call("createTags", resourceids=vm["id"], resourcetype="UserVm")) == 431
     assert select_one(app, ResourceTag, key="a") is None
     await admin.run("deleteTags", resourceids=vm["id"], resourcetype="UserVm", tags=[{"key": "env"}])
@@ -42,8 +50,13 @@ async def test_ssh_keys(app: VirgaApp, admin: VirgaClient, cloud: Cloud) -> None
     from cryptography.hazmat.primitives import serialization
     from cryptography.hazmat.primitives.asymmetric import ed25519
 
-    pub = ed25519.Ed25519PrivateKey.generate().public_key().public_bytes(
-        serialization.Encoding.OpenSSH, serialization.PublicFormat.OpenSSH).decode() + " me@host"
+    pub = (
+        ed25519.Ed25519PrivateKey.generate()
+        .public_key()
+        .public_bytes(serialization.Encoding.OpenSSH, serialization.PublicFormat.OpenSSH)
+        .decode()
+        + " me@host"
+    )
     reg = (await admin.call("registerSSHKeyPair", name="mine", publickey=pub))["keypair"]
     assert "privatekey" not in reg and reg["fingerprint"].count(":") == 15
     assert await code_of(admin.call("registerSSHKeyPair", name="bad", publickey="ssh-rsa AAAAnotakey")) == 431
@@ -56,7 +69,8 @@ async def test_ssh_keys(app: VirgaApp, admin: VirgaClient, cloud: Cloud) -> None
     assert await code_of(admin.call("resetSSHKeyForVirtualMachine", id=vm["id"], keypair="mine")) == 431
     await admin.run("stopVirtualMachine", id=vm["id"])
     assert (await admin.run("resetSSHKeyForVirtualMachine", id=vm["id"], keypair="mine"))["virtualmachine"][
-        "keypair"] == "mine"
+        "keypair"
+    ] == "mine"
     await admin.call("deleteSSHKeyPair", name="made")
     assert await code_of(admin.call("deleteSSHKeyPair", name="made")) == 431
     assert [k["name"] for k in await admin.list("listSSHKeyPairs", "sshkeypair")] == ["mine"]

@@ -22,8 +22,14 @@ async def _offering(admin: VirgaClient, name: str = "Small Instance") -> str:
 async def test_vm_lifecycle(app: VirgaApp, admin: VirgaClient, cloud: Cloud) -> None:
     net = make_network(app, cloud.zone, "admin")
     off = await _offering(admin)
-    res = await admin.run("deployVirtualMachine", zoneid=cloud.zone, templateid=cloud.template,
-                          serviceofferingid=off, networkids=net, name="web-1")
+    res = await admin.run(
+        "deployVirtualMachine",
+        zoneid=cloud.zone,
+        templateid=cloud.template,
+        serviceofferingid=off,
+        networkids=net,
+        name="web-1",
+    )
     vm = res["virtualmachine"]
     assert vm["state"] == "Running" and vm["name"] == "web-1"
     assert vm["nic"][0]["ipaddress"].startswith("10.1.1.")
@@ -45,8 +51,13 @@ async def test_failed_deploy_leaves_nothing(app: VirgaApp, admin: VirgaClient, c
     net = make_network(app, cloud.zone, "admin")
     WORLD.configure(Rule(operation="start_instance", fail="simulated start failure", count=1))
     with pytest.raises(ApiError) as err:
-        await admin.run("deployVirtualMachine", zoneid=cloud.zone, templateid=cloud.template,
-                        serviceofferingid=await _offering(admin), networkids=net)
+        await admin.run(
+            "deployVirtualMachine",
+            zoneid=cloud.zone,
+            templateid=cloud.template,
+            serviceofferingid=await _offering(admin),
+            networkids=net,
+        )
     assert err.value.code == 530 and "simulated start failure" in err.value.text
     assert await admin.list("listVirtualMachines", "virtualmachine", listall=True) == []
     assert not WORLD.guests and not WORLD.disks

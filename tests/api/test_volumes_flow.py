@@ -15,8 +15,9 @@ from tests.factories import Cloud
 
 async def test_create_is_lazy_then_attach_creates_on_pool(app: VirgaApp, admin: VirgaClient, cloud: Cloud) -> None:
     vm = await deploy(app, admin, cloud, "admin")
-    vol = (await admin.run("createVolume", name="data1", zoneid=cloud.zone,
-                           diskofferingid=disk_offering(app)))["volume"]
+    vol = (await admin.run("createVolume", name="data1", zoneid=cloud.zone, diskofferingid=disk_offering(app)))[
+        "volume"
+    ]
     assert vol["state"] == "Allocated" and vol["size"] == 5 * 2**30 and "storage" not in vol
     assert vol["diskofferingname"] == "Small" and vol["type"] == "DATADISK"
     vol = (await admin.run("attachVolume", id=vol["id"], virtualmachineid=vm["id"]))["volume"]
@@ -41,8 +42,11 @@ async def test_create_is_lazy_then_attach_creates_on_pool(app: VirgaApp, admin: 
 
 async def test_create_attached_at_once_and_custom_size(app: VirgaApp, admin: VirgaClient, cloud: Cloud) -> None:
     vm = await deploy(app, admin, cloud, "admin")
-    vol = (await admin.run("createVolume", name="big", diskofferingid=disk_offering(app, "Custom"), size=7,
-                           virtualmachineid=vm["id"]))["volume"]
+    vol = (
+        await admin.run(
+            "createVolume", name="big", diskofferingid=disk_offering(app, "Custom"), size=7, virtualmachineid=vm["id"]
+        )
+    )["volume"]
     assert vol["size"] == 7 * 2**30 and vol["virtualmachineid"] == vm["id"] and vol["state"] == "Ready"
     vol = (await admin.run("resizeVolume", id=vol["id"], size=9))["volume"]
     assert vol["size"] == 9 * 2**30 and vol["state"] == "Ready"
@@ -88,13 +92,21 @@ async def test_migrate_volume(app: VirgaApp, admin: VirgaClient, cloud: Cloud, m
     with app.db.session() as s:
         zone = s.exec(select(Zone).where(Zone.uuid == cloud.zone)).one()
         cl = s.exec(select(Cluster).where(Cluster.uuid == cloud.cluster)).one()
-        pool2 = StoragePool(name="pool-2", zone_id=zone.id or 0, cluster_id=cl.id, pod_id=cl.pod_id,
-                            type="Simulator", url="simulator://pool-2", path="/sim/pool-2", capacitybytes=2**40)
+        pool2 = StoragePool(
+            name="pool-2",
+            zone_id=zone.id or 0,
+            cluster_id=cl.id,
+            pod_id=cl.pod_id,
+            type="Simulator",
+            url="simulator://pool-2",
+            path="/sim/pool-2",
+            capacitybytes=2**40,
+        )
         s.add(pool2)
         s.commit()
         pool2_uuid = pool2.uuid
     vm = await deploy(app, admin, cloud, "admin")
-    vol = (await admin.run("createVolume", name="d", diskofferingid=disk_offering(app), virtualmachineid=vm["id"]))
+    vol = await admin.run("createVolume", name="d", diskofferingid=disk_offering(app), virtualmachineid=vm["id"])
     vol = (await admin.run("detachVolume", id=vol["volume"]["id"]))["volume"]
     target = pool2_uuid if vol["storageid"] != pool2_uuid else cloud.pool
     with pytest.raises(ApiError) as err:
@@ -129,8 +141,9 @@ async def test_bad_input_writes_nothing(app: VirgaApp, admin: VirgaClient, cloud
     assert await code_of(admin.call("attachVolume", id="5d8f3c5e-0000-4000-8000-000000000000")) == 431
 
 
-async def test_hot_plug_refused_without_capability(app: VirgaApp, admin: VirgaClient, cloud: Cloud,
-                                                   monkeypatch: pytest.MonkeyPatch) -> None:
+async def test_hot_plug_refused_without_capability(
+    app: VirgaApp, admin: VirgaClient, cloud: Cloud, monkeypatch: pytest.MonkeyPatch
+) -> None:
     from virga.drivers.base import Capability
 
     vm = await deploy(app, admin, cloud, "admin")

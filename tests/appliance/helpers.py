@@ -15,8 +15,6 @@ ELEMENTS = REPO / "images" / "appliance" / "elements"
 CACHE = Path(os.environ.get("VIRGA_CACHE_DIR", Path.home() / ".cache" / "virga"))
 
 
-
-
 def need_tools(*tools: str) -> None:
     """Require every named executable on PATH."""
     missing = [tool for tool in tools if shutil.which(tool) is None]

@@ -10,8 +10,13 @@ from pathlib import Path
 
 # First-boot milestones: the API answers (the admin is created next), template registered, template ready,
 # first guest deployed, first guest Running.
-PHASE_MARKERS = ("creating the root admin's password", "registering the virga-tiny template",
-                 "template virga-tiny ready", "deploying the first guest", "first guest virga-first Running")
+PHASE_MARKERS = (
+    "creating the root admin's password",
+    "registering the virga-tiny template",
+    "template virga-tiny ready",
+    "deploying the first guest",
+    "first guest virga-first Running",
+)
 DONE_MARKERS = ("VIRGA-STATUS zones=", "VIRGA-STATUS api=unreachable", "Kernel panic")
 
 
@@ -36,26 +41,57 @@ class BootResult:
 def qemu_command(out: Path, overlay: Path, console: Path, accel: str) -> list[str]:
     """QEMU booting OUT's kernel and initrd with OVERLAY as the root disk, console to a file."""
     return [
-        "qemu-system-x86_64", "-accel", accel, "-m", os.environ.get("VIRGA_APPLIANCE_MEMORY", "3072"),
-        "-smp", "2", "-cpu", "max" if accel == "tcg" else "host", "-nodefaults", "-display", "none",
-        "-no-reboot", "-kernel", str(out / "vmlinuz"), "-initrd", str(out / "initrd.img"),
-        "-append", "root=/dev/vda rw console=ttyS0 systemd.show_status=1 panic=-1 "
-        + os.environ.get("VIRGA_APPLIANCE_APPEND", ""),
-        "-drive", f"file={overlay},if=virtio,format=qcow2",
-        "-nic", "user,restrict=on,model=virtio-net-pci",
-        "-serial", f"file:{console}",
+        "qemu-system-x86_64",
+        "-accel",
+        accel,
+        "-m",
+        os.environ.get("VIRGA_APPLIANCE_MEMORY", "3072"),
+        "-smp",
+        "2",
+        "-cpu",
+        "max" if accel == "tcg" else "host",
+        "-nodefaults",
+        "-display",
+        "none",
+        "-no-reboot",
+        "-kernel",
+        str(out / "vmlinuz"),
+        "-initrd",
+        str(out / "initrd.img"),
+        "-append",
+        "root=/dev/vda rw console=ttyS0 systemd.show_status=1 panic=-1 " + os.environ.get("VIRGA_APPLIANCE_APPEND", ""),
+        "-drive",
+        f"file={overlay},if=virtio,format=qcow2",
+        "-nic",
+        "user,restrict=on,model=virtio-net-pci",
+        "-serial",
+        f"file:{console}",
     ]
 
 
 def boot(out: Path, work: Path, timeout: float, accel: str = "tcg") -> BootResult:
     """Boot the appliance built in OUT on a throwaway overlay; stop at the status report or TIMEOUT."""
     overlay, console = work / "overlay.qcow2", work / "console.log"
-    subprocess.run(["qemu-img", "create", "-q", "-f", "qcow2", "-F", "qcow2", "-b",
-                    str(out / "virga-appliance-rootfs.qcow2"), str(overlay)], check=True)
+    subprocess.run(
+        [
+            "qemu-img",
+            "create",
+            "-q",
+            "-f",
+            "qcow2",
+            "-F",
+            "qcow2",
+            "-b",
+            str(out / "virga-appliance-rootfs.qcow2"),
+            str(overlay),
+        ],
+        check=True,
+    )
     console.write_text("")
     start = time.monotonic()
-    proc = subprocess.Popen(qemu_command(out, overlay, console, accel), stdout=subprocess.DEVNULL,
-                            stderr=subprocess.PIPE, text=True)
+    proc = subprocess.Popen(
+        qemu_command(out, overlay, console, accel), stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True
+    )
     marks: dict[str, float] = {}
     try:
         while time.monotonic() - start < timeout and proc.poll() is None:

@@ -13,8 +13,15 @@ import pytest
 from tests.appliance.helpers import ELEMENTS, REPO, need
 
 HOOK_DIRS = {
-    "block-device.d", "cleanup.d", "environment.d", "extra-data.d", "finalise.d", "install.d",
-    "post-install.d", "pre-install.d", "root.d",
+    "block-device.d",
+    "cleanup.d",
+    "environment.d",
+    "extra-data.d",
+    "finalise.d",
+    "install.d",
+    "post-install.d",
+    "pre-install.d",
+    "root.d",
 }
 SCRIPT_NAME = re.compile(r"^\d\d-[a-z0-9]+(-[a-z0-9]+)+$")
 ELEMENT_NAMES = sorted(p.name for p in ELEMENTS.iterdir() if p.is_dir())
@@ -62,8 +69,15 @@ def test_element_deps_sorted_and_known(name: str) -> None:
 @pytest.mark.parametrize("name", ELEMENT_NAMES)
 def test_element_layout(name: str) -> None:
     element = ELEMENTS / name
-    allowed = HOOK_DIRS | {"README.rst", "README.md", "element-deps", "element-provides",
-                           "package-installs.yaml", "pkg-map", "static"}
+    allowed = HOOK_DIRS | {
+        "README.rst",
+        "README.md",
+        "element-deps",
+        "element-provides",
+        "package-installs.yaml",
+        "pkg-map",
+        "static",
+    }
     assert {p.name for p in element.iterdir()} <= allowed
     for script in hook_scripts(element):
         phase = script.parent.name
@@ -96,9 +110,13 @@ def test_shellcheck_every_script() -> None:
 
 def test_systemd_units_are_complete() -> None:
     units = sorted((REPO / "appliance" / "systemd").glob("*.service"))
-    assert {u.name for u in units} >= {"virga-firstboot.service", "virga-server.service",
-                                       "virga-router.service", "virga-router-host.service",
-                                       "virga-storage.service"}
+    assert {u.name for u in units} >= {
+        "virga-firstboot.service",
+        "virga-server.service",
+        "virga-router.service",
+        "virga-router-host.service",
+        "virga-storage.service",
+    }
     for unit in units:
         text = unit.read_text()
         assert "[Install]" in text and "WantedBy=multi-user.target" in text, unit

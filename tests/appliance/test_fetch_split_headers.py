@@ -70,8 +70,16 @@ async def test_body_arriving_after_the_headers_is_downloaded(split_server: str, 
     need(shutil.which("curl"), "curl (apt install curl)")
     staged = Staged.for_transfer(tmp_path, split_server, "template/tmpl/1/1/x.qcow2")
     expected = parse_checksum(hashlib.sha256(BODY).hexdigest())
-    fetch = Fetch(split_server, staged, TransferState(url=split_server, dest_path="x"), expected, None,
-                  stall=10, connect=5, verify_tls=True)
+    fetch = Fetch(
+        split_server,
+        staged,
+        TransferState(url=split_server, dest_path="x"),
+        expected,
+        None,
+        stall=10,
+        connect=5,
+        verify_tls=True,
+    )
     task = asyncio.ensure_future(fetch.run())
     done, _ = await asyncio.wait({task}, timeout=30)
     if not done:

@@ -13,8 +13,18 @@ from tests.appliance.helpers import CACHE, REPO, build_wheel, manifest, need_roo
 MIRROR_SCRIPT = REPO / "images" / "appliance" / "apt_mirror.py"
 CHROOT_RUNNER = REPO / "tests" / "appliance" / "run-in-chroot.sh"
 # Files that legitimately change between two runs whatever the installer does.
-VOLATILE = ("/proc", "/sys", "/dev", "/run", "/tmp", "/var/cache", "/var/log", "/var/lib/apt/lists",
-            "/etc/resolv.conf", "/root/.cache")
+VOLATILE = (
+    "/proc",
+    "/sys",
+    "/dev",
+    "/run",
+    "/tmp",
+    "/var/cache",
+    "/var/log",
+    "/var/lib/apt/lists",
+    "/etc/resolv.conf",
+    "/root/.cache",
+)
 
 
 def bookworm_tarball() -> Path:
@@ -57,9 +67,23 @@ def install(root: Path, report: str) -> str:
     debs.mkdir(parents=True, exist_ok=True)
     wheel = next((root / "tmp" / "payload").glob("virga-*.whl"))
     house = wheelhouse(wheel)
-    run([str(CHROOT_RUNNER), str(root), f"{debs}:/var/cache/apt/archives", f"{house}:/tmp/wheelhouse", "--",
-         "/tmp/payload/install.sh", "--wheel", f"/tmp/payload/{wheel.name}", "--wheelhouse", "/tmp/wheelhouse",
-         "--report", f"/tmp/{report}"], timeout=1800)
+    run(
+        [
+            str(CHROOT_RUNNER),
+            str(root),
+            f"{debs}:/var/cache/apt/archives",
+            f"{house}:/tmp/wheelhouse",
+            "--",
+            "/tmp/payload/install.sh",
+            "--wheel",
+            f"/tmp/payload/{wheel.name}",
+            "--wheelhouse",
+            "/tmp/wheelhouse",
+            "--report",
+            f"/tmp/{report}",
+        ],
+        timeout=1800,
+    )
     return (root / "tmp" / report).read_text()
 
 
@@ -78,6 +102,14 @@ def test_installer_twice_changes_nothing(chroot: Path) -> None:
     assert not diff, sorted(diff)[:20]
     assert (chroot / "opt/virga/bin/virga").exists()
     assert (chroot / "etc/systemd/system/multi-user.target.wants/virga-firstboot.service").is_symlink()
-    out = run([str(CHROOT_RUNNER), str(chroot), "--", "/opt/virga/bin/python", "-c",
-               "import virga, libvirt; print('imports ok')"]).stdout
+    out = run(
+        [
+            str(CHROOT_RUNNER),
+            str(chroot),
+            "--",
+            "/opt/virga/bin/python",
+            "-c",
+            "import virga, libvirt; print('imports ok')",
+        ]
+    ).stdout
     assert "imports ok" in out

@@ -71,6 +71,11 @@ def test_supervisor_unit_runs_after_the_server_and_the_server_defers_to_it() -> 
 def test_the_setting_is_read_from_the_environment() -> None:
     code = "from virga.config import Settings; print(Settings().router_supervisor)"
     for value, expected in (("1", "True"), ("", "False"), ("0", "False")):
-        out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True,
-                             env={"VIRGA_ROUTER_SUPERVISOR": value, "HOME": "/tmp"}).stdout.strip()
+        out = subprocess.run(
+            [sys.executable, "-c", code],
+            capture_output=True,
+            text=True,
+            check=True,
+            env={"VIRGA_ROUTER_SUPERVISOR": value, "HOME": "/tmp"},
+        ).stdout.strip()
         assert out == expected, value

@@ -16,8 +16,15 @@ def test_vagrantfile_syntax() -> None:
 
 def test_vagrantfile_settings() -> None:
     text = (REPO / "Vagrantfile").read_text()
-    for needle in ('lv.nested = true', 'lv.cpu_mode = "host-passthrough"', '"--nested-hw-virt", "on"',
-                   'VIRGA_MEMORY", "4096"', "guest: 8080", "install.sh", "--tui-user vagrant"):
+    for needle in (
+        "lv.nested = true",
+        'lv.cpu_mode = "host-passthrough"',
+        '"--nested-hw-virt", "on"',
+        'VIRGA_MEMORY", "4096"',
+        "guest: 8080",
+        "install.sh",
+        "--tui-user vagrant",
+    ):
         assert needle in text, needle
 
 

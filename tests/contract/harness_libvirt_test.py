@@ -57,8 +57,13 @@ async def libvirt_test() -> AsyncIterator[Harness]:
         two = LibvirtDriver(HostConnection(url=write_node(d, "host2")))
         await one.connect()
         await two.connect()
-        pool = PoolSpec(uuid=POOL_UUID, name="contract-pool", kind="dir", url="file:///var/lib/virga/contract-pool",
-                        path="/var/lib/virga/contract-pool")
+        pool = PoolSpec(
+            uuid=POOL_UUID,
+            name="contract-pool",
+            kind="dir",
+            url="file:///var/lib/virga/contract-pool",
+            path="/var/lib/virga/contract-pool",
+        )
         tmpl = TemplateSpec(uuid="tmpl-tiny", name="tiny", url=f"file://{write_template(d)}", size_bytes=64 << 20)
 
         async def set_up() -> bool:
@@ -66,8 +71,7 @@ async def libvirt_test() -> AsyncIterator[Harness]:
             return pool.name in {p.name() for p in one.virt.listAllStoragePools()}
 
         try:
-            yield Harness(driver=one, pool=pool, template=tmpl, bridge="virbr-contract", second=two,
-                          pool_set_up=set_up)
+            yield Harness(driver=one, pool=pool, template=tmpl, bridge="virbr-contract", second=two, pool_set_up=set_up)
         finally:
             await one.close()
             await two.close()

@@ -19,7 +19,9 @@ PORT_GROUP = "DC0_DVPG0"
 def host_driver(sim: Vcsim, host: str) -> VMwareDriver:
     """A driver addressing one host inside the simulated vCenter (self-signed cert: no verification)."""
     conn = HostConnection(
-        url=sim.url, username=sim.username, password=sim.password,
+        url=sim.url,
+        username=sim.username,
+        password=sim.password,
         options={"verify_ssl": "false", "host": host},
     )
     return VMwareDriver(conn)

@@ -20,18 +20,26 @@ async def xenapi() -> AsyncIterator[Harness]:
         db = fake.db
         hosts = {rec["name_label"]: rec["uuid"] for rec in db.table("host").values()}
         opts = {"shutdown_timeout": "5"}
-        one = XenAPIDriver(HostConnection(url=fake.url, username="root", password="password",
-                                          options={**opts, "host": hosts["xs1"]}))
-        two = XenAPIDriver(HostConnection(url=fake.url, username="root", password="password",
-                                          options={**opts, "host": hosts["xs2"]}))
+        one = XenAPIDriver(
+            HostConnection(url=fake.url, username="root", password="password", options={**opts, "host": hosts["xs1"]})
+        )
+        two = XenAPIDriver(
+            HostConnection(url=fake.url, username="root", password="password", options={**opts, "host": hosts["xs2"]})
+        )
         await one.connect()
         await two.connect()
         sr = next(rec for rec in db.table("SR").values() if rec["name_label"] == "NFS shared")
         tiny = next(rec for rec in db.table("VM").values() if rec["name_label"] == "Tiny Linux")
-        pool = PoolSpec(uuid=sr["uuid"], name=sr["name_label"], kind="sr", url=f"xenserver-sr://nfs/{sr['uuid']}",
-                        path=sr["uuid"])
-        tmpl = TemplateSpec(uuid=tiny["uuid"], name="Tiny Linux", url=f"xenserver-template://{tiny['uuid']}",
-                            format="VHD", size_bytes=1 << 30)
+        pool = PoolSpec(
+            uuid=sr["uuid"], name=sr["name_label"], kind="sr", url=f"xenserver-sr://nfs/{sr['uuid']}", path=sr["uuid"]
+        )
+        tmpl = TemplateSpec(
+            uuid=tiny["uuid"],
+            name="Tiny Linux",
+            url=f"xenserver-template://{tiny['uuid']}",
+            format="VHD",
+            size_bytes=1 << 30,
+        )
         yield Harness(driver=one, pool=pool, template=tmpl, bridge="xenbr0", second=two, extra={"fake": fake})
         await one.close()
         await two.close()

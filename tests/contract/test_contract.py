@@ -25,12 +25,25 @@ def _spec(h: Harness, root_path: str, vol: VolumeSpec) -> InstanceSpec:
     vid = str(uuid.uuid4())
     root = VolumeSpec(uuid=vol.uuid, name=vol.name, size_bytes=vol.size_bytes, pool=h.pool, path=root_path)
     nic = NicSpec(
-        uuid=str(uuid.uuid4()), mac="02:00:11:22:33:44", ip="10.1.1.10", netmask="255.255.255.0",
-        gateway="10.1.1.1", network_uuid="net-1", bridge=h.bridge,
+        uuid=str(uuid.uuid4()),
+        mac="02:00:11:22:33:44",
+        ip="10.1.1.10",
+        netmask="255.255.255.0",
+        gateway="10.1.1.1",
+        network_uuid="net-1",
+        bridge=h.bridge,
     )
     return InstanceSpec(
-        uuid=vid, name=f"i-2-{vid[:8]}-VM", display_name="contract", cpus=1, cpu_mhz=500,
-        memory_mb=128, volumes=(root,), nics=(nic,), template=h.template, hostname="contract",
+        uuid=vid,
+        name=f"i-2-{vid[:8]}-VM",
+        display_name="contract",
+        cpus=1,
+        cpu_mhz=500,
+        memory_mb=128,
+        volumes=(root,),
+        nics=(nic,),
+        template=h.template,
+        hostname="contract",
     )
 
 

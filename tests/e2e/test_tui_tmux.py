@@ -21,8 +21,16 @@ import pytest
 from tests.e2e.tmux import Tmux, clean_env, free_port, virga_cmd
 from tests.support import need
 
-WIZARD_STEPS = ("Zone", "Physical network and public IPs", "Pod", "Cluster", "Hosts", "Primary storage",
-                "Secondary storage", "Launch")
+WIZARD_STEPS = (
+    "Zone",
+    "Physical network and public IPs",
+    "Pod",
+    "Cluster",
+    "Hosts",
+    "Primary storage",
+    "Secondary storage",
+    "Launch",
+)
 
 
 @pytest.fixture
@@ -149,8 +157,14 @@ def tour(t: Tmux) -> None:
 
 def api_states(env: dict[str, str], *extra: str) -> dict[str, str]:
     """name -> state of every VM, read with `virga api` (the same credentials as the TUI)."""
-    out = subprocess.run([virga_cmd(), *extra, "api", "listVirtualMachines", "listall=true", "--json"],
-                         env=env, capture_output=True, text=True, timeout=60, check=True)
+    out = subprocess.run(
+        [virga_cmd(), *extra, "api", "listVirtualMachines", "listall=true", "--json"],
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=60,
+        check=True,
+    )
     return {vm["name"]: vm["state"] for vm in json.loads(out.stdout).get("virtualmachine", [])}
 
 
@@ -177,12 +191,17 @@ def server(tmp_path: Path) -> Iterator[tuple[str, dict[str, str]]]:
     import os
 
     env = {**os.environ, **clean_env(tmp_path / "srv-data", tmp_path / "srv-config")}
-    init = subprocess.run([virga_cmd(), "init", "--print-json"], env=env, capture_output=True, text=True,
-                          timeout=120, check=True)
+    init = subprocess.run(
+        [virga_cmd(), "init", "--print-json"], env=env, capture_output=True, text=True, timeout=120, check=True
+    )
     keys = json.loads(init.stdout.strip().splitlines()[-1])
     port = free_port()
-    proc = subprocess.Popen([virga_cmd(), "serve", "--host", "127.0.0.1", "--port", str(port)], env=env,
-                            stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
+    proc = subprocess.Popen(
+        [virga_cmd(), "serve", "--host", "127.0.0.1", "--port", str(port)],
+        env=env,
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.PIPE,
+    )
     url = f"http://127.0.0.1:{port}/client/api"
     try:
         deadline = time.monotonic() + 60
@@ -212,8 +231,9 @@ def test_remote_tui_tour(term: Tmux, tmp_path: Path, server: tuple[str, dict[str
     url, keys = server
     env = clean_env(tmp_path / "cli-data", tmp_path / "cli-config")
     full = {**os.environ, **env}
-    subprocess.run([virga_cmd(), "profile", "add", "lab", url, keys["apikey"], keys["secretkey"]], env=full,
-                   check=True, timeout=60)
+    subprocess.run(
+        [virga_cmd(), "profile", "add", "lab", url, keys["apikey"], keys["secretkey"]], env=full, check=True, timeout=60
+    )
     term.start([virga_cmd(), "--url", url, "--profile", "lab"], env)
     tour(term)
     check_states(api_states(full, "--url", url, "--profile", "lab"))

@@ -25,8 +25,7 @@ def web(tmp_path: Path, request: pytest.FixtureRequest) -> Iterator[tuple[subpro
     env = {**os.environ, **clean_env(tmp_path / "data", tmp_path / "config")}
     port = free_port()
     argv = [virga_cmd(), *request.param, "web", "--host", "127.0.0.1", "--port", str(port)]
-    proc = subprocess.Popen(argv, env=env,
-                            stdout=subprocess.PIPE, stderr=subprocess.STDOUT, start_new_session=True)
+    proc = subprocess.Popen(argv, env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, start_new_session=True)
     try:
         yield proc, f"http://127.0.0.1:{port}"
     finally:

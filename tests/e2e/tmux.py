@@ -54,9 +54,26 @@ class Tmux:
         line = " ".join(shlex.quote(a) for a in argv)
         exports = " ".join(f"{k}={shlex.quote(v)}" for k, v in env.items())
         shell = f"env {exports} {line}; echo EXIT=$?; sleep 600"
-        self._tmux("new-session", "-d", "-s", "main", "-x", str(self.width), "-y", str(self.height),
-                   "env", "-u", "COLUMNS", "-u", "LINES", "TERM=xterm-256color", "COLORTERM=truecolor",
-                   "sh", "-c", shell)
+        self._tmux(
+            "new-session",
+            "-d",
+            "-s",
+            "main",
+            "-x",
+            str(self.width),
+            "-y",
+            str(self.height),
+            "env",
+            "-u",
+            "COLUMNS",
+            "-u",
+            "LINES",
+            "TERM=xterm-256color",
+            "COLORTERM=truecolor",
+            "sh",
+            "-c",
+            shell,
+        )
         self.started = True
 
     def keys(self, *keys: str, pace: float = 0.0) -> None:
@@ -113,5 +130,11 @@ class Tmux:
 
 def clean_env(data: Path, config: Path) -> dict[str, str]:
     """Environment pointing virga at private data/config dirs (the user's own are never touched)."""
-    return {"VIRGA_DATA_DIR": str(data), "VIRGA_CONFIG_DIR": str(config), "XDG_DATA_HOME": str(data),
-            "XDG_CONFIG_HOME": str(config), "HOME": os.environ.get("HOME", "/tmp"), "VIRGA_SYNC_INTERVAL": "3600"}
+    return {
+        "VIRGA_DATA_DIR": str(data),
+        "VIRGA_CONFIG_DIR": str(config),
+        "XDG_DATA_HOME": str(data),
+        "XDG_CONFIG_HOME": str(config),
+        "HOME": os.environ.get("HOME", "/tmp"),
+        "VIRGA_SYNC_INTERVAL": "3600",
+    }

@@ -18,12 +18,21 @@ def offering(app: VirgaApp, name: str = "Small Instance") -> str:
         return s.exec(select(ServiceOffering).where(ServiceOffering.name == name)).one().uuid
 
 
-async def add_cluster(admin: VirgaClient, cloud: Cloud, hypervisor: str, url: str, username: str, password: str,
-                      name: str = "imported") -> dict[str, Any]:
+async def add_cluster(
+    admin: VirgaClient, cloud: Cloud, hypervisor: str, url: str, username: str, password: str, name: str = "imported"
+) -> dict[str, Any]:
     """addCluster with a pool master / vCenter URL; returns the cluster object."""
-    body = await admin.call("addCluster", zoneid=cloud.zone, podid=cloud.pod, clustername=name,
-                            hypervisor=hypervisor, clustertype="CloudManaged", url=url, username=username,
-                            password=password)
+    body = await admin.call(
+        "addCluster",
+        zoneid=cloud.zone,
+        podid=cloud.pod,
+        clustername=name,
+        hypervisor=hypervisor,
+        clustertype="CloudManaged",
+        url=url,
+        username=username,
+        password=password,
+    )
     return body["cluster"][0]
 
 
@@ -36,8 +45,11 @@ async def inventory(admin: VirgaClient, cluster_id: str) -> tuple[list[dict[str,
 
 async def template_named(admin: VirgaClient, name: str, hypervisor: str) -> dict[str, Any]:
     """The imported template with that name."""
-    found = [t for t in await admin.list("listTemplates", "template", templatefilter="all", hypervisor=hypervisor)
-             if t["name"] == name]
+    found = [
+        t
+        for t in await admin.list("listTemplates", "template", templatefilter="all", hypervisor=hypervisor)
+        if t["name"] == name
+    ]
     assert len(found) == 1, found
     return found[0]
 
@@ -45,8 +57,14 @@ async def template_named(admin: VirgaClient, name: str, hypervisor: str) -> dict
 async def deploy(app: VirgaApp, admin: VirgaClient, cloud: Cloud, template_id: str, **extra: Any) -> dict[str, Any]:
     """Deploy a VM from a template on a fresh isolated network; returns the VM object."""
     net = make_network(app, cloud.zone, "admin")
-    res = await admin.run("deployVirtualMachine", zoneid=cloud.zone, templateid=template_id,
-                          serviceofferingid=offering(app), networkids=net, **extra)
+    res = await admin.run(
+        "deployVirtualMachine",
+        zoneid=cloud.zone,
+        templateid=template_id,
+        serviceofferingid=offering(app),
+        networkids=net,
+        **extra,
+    )
     return dict(res["virtualmachine"])
 
 

@@ -32,18 +32,40 @@ def _template(app: VirgaApp, image: Path, zone_id: int) -> str:
     """The tiny guest as a ready KVM template (straight in the database, like tests/factories)."""
     with app.db.session() as s:
         admin = s.exec(select(Account).where(Account.name == "admin")).one()
-        t = Template(name="virga-tiny", displaytext="virga tiny guest", hypervisor="KVM", format="QCOW2",
-                     url=f"file://{image}", install_path=f"file://{image}", isready=True,
-                     status="Download Complete", size=image.stat().st_size, ispublic=True, isfeatured=True,
-                     account_id=admin.id or 0, domain_id=admin.domain_id, templatetype="USER")
+        t = Template(
+            name="virga-tiny",
+            displaytext="virga tiny guest",
+            hypervisor="KVM",
+            format="QCOW2",
+            url=f"file://{image}",
+            install_path=f"file://{image}",
+            isready=True,
+            status="Download Complete",
+            size=image.stat().st_size,
+            ispublic=True,
+            isfeatured=True,
+            account_id=admin.id or 0,
+            domain_id=admin.domain_id,
+            templatetype="USER",
+        )
         s.add(t)
         s.flush()
         # instance names are i-<account>-<vm id>-VM: start this database's VM ids at a random high number so
         # guests of parallel test runs (other databases, same libvirtd) do not clash
         off = s.exec(select(ServiceOffering)).first()
-        s.add(VirtualMachine(id=random.randint(100000, 999999), name="id-placeholder", account_id=admin.id or 0,
-                             domain_id=admin.domain_id, zone_id=zone_id, template_id=t.id or 0,
-                             serviceoffering_id=off.id if off else 0, state="Expunging", removed=utcnow()))
+        s.add(
+            VirtualMachine(
+                id=random.randint(100000, 999999),
+                name="id-placeholder",
+                account_id=admin.id or 0,
+                domain_id=admin.domain_id,
+                zone_id=zone_id,
+                template_id=t.id or 0,
+                serviceoffering_id=off.id if off else 0,
+                state="Expunging",
+                removed=utcnow(),
+            )
+        )
         s.commit()
         return t.uuid
 
@@ -53,12 +75,21 @@ def _network(app: VirgaApp, zone_uuid: str) -> tuple[str, str, int]:
     with app.db.session() as s:
         zone = s.exec(select(Zone).where(Zone.uuid == zone_uuid)).one()
         acct = s.exec(select(Account).where(Account.name == "admin")).one()
-        off = s.exec(select(NetworkOffering).where(
-            NetworkOffering.name == "DefaultIsolatedNetworkOfferingWithSourceNatService")).one()
-        net = Network(id=random.randint(60000, 99999), name="kvm-net", zone_id=zone.id or 0,
-                      networkoffering_id=off.id or 0, cidr="10.77.1.0/24", gateway="10.77.1.1",
-                      netmask="255.255.255.0", account_id=acct.id or 0, domain_id=acct.domain_id,
-                      networkdomain="cloud.internal")
+        off = s.exec(
+            select(NetworkOffering).where(NetworkOffering.name == "DefaultIsolatedNetworkOfferingWithSourceNatService")
+        ).one()
+        net = Network(
+            id=random.randint(60000, 99999),
+            name="kvm-net",
+            zone_id=zone.id or 0,
+            networkoffering_id=off.id or 0,
+            cidr="10.77.1.0/24",
+            gateway="10.77.1.1",
+            netmask="255.255.255.0",
+            account_id=acct.id or 0,
+            domain_id=acct.domain_id,
+            networkdomain="cloud.internal",
+        )
         s.add(net)
         s.commit()
         return net.uuid, bridge_of(net), zone.id or 0
@@ -71,16 +102,46 @@ def pool_name(pool_dir: Path) -> str:
 
 async def kvm_site(app: VirgaApp, admin: VirgaClient, cloud: Cloud, image: Path, pool_dir: Path) -> KvmSite:
     """Add a KVM cluster + host (qemu:///system) + directory pool, the template, a network and its bridge."""
-    cluster = (await admin.call("addCluster", zoneid=cloud.zone, podid=cloud.pod, hypervisor="KVM",
-                                clustername=f"kvm-{pool_dir.name[-6:]}", clustertype="CloudManaged"))["cluster"][0]
-    host = (await admin.call("addHost", zoneid=cloud.zone, podid=cloud.pod, clusterid=cluster["id"],
-                             hypervisor="KVM", url="qemu:///system"))["host"][0]
-    pool = (await admin.call("createStoragePool", zoneid=cloud.zone, podid=cloud.pod, clusterid=cluster["id"],
-                             name=pool_name(pool_dir), url=f"file://{pool_dir}",
-                             scope="CLUSTER"))["storagepool"]
+    cluster = (
+        await admin.call(
+            "addCluster",
+            zoneid=cloud.zone,
+            podid=cloud.pod,
+            hypervisor="KVM",
+            clustername=f"kvm-{pool_dir.name[-6:]}",
+            clustertype="CloudManaged",
+        )
+    )["cluster"][0]
+    host = (
+        await admin.call(
+            "addHost",
+            zoneid=cloud.zone,
+            podid=cloud.pod,
+            clusterid=cluster["id"],
+            hypervisor="KVM",
+            url="qemu:///system",
+        )
+    )["host"][0]
+    pool = (
+        await admin.call(
+            "createStoragePool",
+            zoneid=cloud.zone,
+            podid=cloud.pod,
+            clusterid=cluster["id"],
+            name=pool_name(pool_dir),
+            url=f"file://{pool_dir}",
+            scope="CLUSTER",
+        )
+    )["storagepool"]
     net, bridge, zone_id = _network(app, cloud.zone)
     subprocess.run(["ip", "link", "add", bridge, "type", "bridge"], check=True)
     subprocess.run(["ip", "link", "set", bridge, "up"], check=True)
     small = (await admin.list("listServiceOfferings", "serviceoffering", name="Small Instance"))[0]
-    return KvmSite(host=host["id"], pool=pool["id"], template=_template(app, image, zone_id), network=net,
-                   bridge=bridge, offering=small["id"])
+    return KvmSite(
+        host=host["id"],
+        pool=pool["id"],
+        template=_template(app, image, zone_id),
+        network=net,
+        bridge=bridge,
+        offering=small["id"],
+    )

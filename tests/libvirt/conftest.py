@@ -65,8 +65,9 @@ async def driver(daemons: None, tmp_path: Path) -> AsyncIterator[object]:
     from virga.drivers.libvirt import LibvirtDriver
 
     tmp_path.chmod(0o755)
-    d = LibvirtDriver(HostConnection(url="qemu:///system", options={
-        "shutdown_timeout": "20", "console_log_dir": str(tmp_path)}))
+    d = LibvirtDriver(
+        HostConnection(url="qemu:///system", options={"shutdown_timeout": "20", "console_log_dir": str(tmp_path)})
+    )
     await d.connect()
     d.created = []  # type: ignore[attr-defined]
     yield d

@@ -18,8 +18,6 @@ CACHE = guestimage.cache_dir()
 LOGIN = b"virga-tiny login: ready"
 
 
-
-
 def running(name: str) -> bool:
     """Whether a process with exactly this name runs."""
     return subprocess.run(["pgrep", "-x", name], capture_output=True).returncode == 0
@@ -91,5 +89,17 @@ def drop_pool(name: str, path: Path) -> None:
 
 def tools_present() -> bool:
     """Whether the host has what the real tests need."""
-    return all(shutil.which(t) for t in ("libvirtd", "virtlogd", "virsh", "qemu-system-x86_64", "qemu-img",
-                                          "mkfs.fat", "mcopy", "cpio", "depmod"))
+    return all(
+        shutil.which(t)
+        for t in (
+            "libvirtd",
+            "virtlogd",
+            "virsh",
+            "qemu-system-x86_64",
+            "qemu-img",
+            "mkfs.fat",
+            "mcopy",
+            "cpio",
+            "depmod",
+        )
+    )

@@ -64,9 +64,17 @@ async def test_console_of_a_real_guest(app, admin, cloud, guest_image, pool_dir)
     site = await kvm_site(app, admin, cloud, guest_image, pool_dir)
     vm = None
     try:
-        vm = (await admin.run("deployVirtualMachine", zoneid=cloud.zone, templateid=site.template,
-                              serviceofferingid=site.offering, networkids=site.network, hostid=site.host,
-                              name="console-it"))["virtualmachine"]
+        vm = (
+            await admin.run(
+                "deployVirtualMachine",
+                zoneid=cloud.zone,
+                templateid=site.template,
+                serviceofferingid=site.offering,
+                networkids=site.network,
+                hostid=site.host,
+                name="console-it",
+            )
+        )["virtualmachine"]
         assert vm["state"] == "Running" and vm["hypervisor"] == "KVM"
 
         ep = (await admin.call("createConsoleEndpoint", virtualmachineid=vm["id"]))["consoleendpoint"]
@@ -99,13 +107,15 @@ async def test_console_of_a_real_guest(app, admin, cloud, guest_image, pool_dir)
         if vm is not None:
             await admin.run("destroyVirtualMachine", id=vm["id"], expunge=True)
         subprocess.run(["ip", "link", "del", site.bridge], check=False, capture_output=True)
-    domains = subprocess.run(["virsh", "-c", "qemu:///system", "list", "--all", "--uuid"],
-                             capture_output=True, text=True).stdout
+    domains = subprocess.run(
+        ["virsh", "-c", "qemu:///system", "list", "--all", "--uuid"], capture_output=True, text=True
+    ).stdout
     assert vm is not None and vm["id"] not in domains
     assert [p.name for p in pool_dir.iterdir() if not p.name.startswith("virga-template-")] == []
     assert (await admin.call("deleteStoragePool", id=site.pool))["success"] is True
-    pools = subprocess.run(["virsh", "-c", "qemu:///system", "pool-list", "--all", "--name"],
-                           capture_output=True, text=True, check=True).stdout.split()
+    pools = subprocess.run(
+        ["virsh", "-c", "qemu:///system", "pool-list", "--all", "--name"], capture_output=True, text=True, check=True
+    ).stdout.split()
     assert pool_name(pool_dir) not in pools  # the KVM host released it
 
 
@@ -114,10 +124,17 @@ async def test_bad_token_and_unsupported_hypervisor(app, admin, cloud) -> None: 
     assert await chan.recv() == b""
     assert "token" in chan.close_reason
     net = await _sim_network(admin, cloud)
-    vm = (await admin.run("deployVirtualMachine", zoneid=cloud.zone, templateid=cloud.template,
-                          serviceofferingid=(await admin.list("listServiceOfferings", "serviceoffering",
-                                                              name="Small Instance"))[0]["id"],
-                          networkids=net))["virtualmachine"]
+    vm = (
+        await admin.run(
+            "deployVirtualMachine",
+            zoneid=cloud.zone,
+            templateid=cloud.template,
+            serviceofferingid=(await admin.list("listServiceOfferings", "serviceoffering", name="Small Instance"))[0][
+                "id"
+            ],
+            networkids=net,
+        )
+    )["virtualmachine"]
     with pytest.raises(ApiError) as err:
         await admin.call("createConsoleEndpoint", virtualmachineid=vm["id"])
     assert err.value.code == 431 and "not supported by the Simulator hypervisor" in err.value.text
@@ -129,10 +146,22 @@ async def test_bad_token_and_unsupported_hypervisor(app, admin, cloud) -> None: 
 
 async def _sim_network(admin, cloud) -> str:  # noqa: ANN001
     """An isolated network in the simulator zone."""
-    off = (await admin.list("listNetworkOfferings", "networkoffering",
-                            name="DefaultIsolatedNetworkOfferingWithSourceNatService"))[0]
-    return (await admin.call("createNetwork", name="sim-net", displaytext="sim", zoneid=cloud.zone,
-                             networkofferingid=off["id"], gateway="10.9.1.1", netmask="255.255.255.0"))["network"]["id"]
+    off = (
+        await admin.list(
+            "listNetworkOfferings", "networkoffering", name="DefaultIsolatedNetworkOfferingWithSourceNatService"
+        )
+    )[0]
+    return (
+        await admin.call(
+            "createNetwork",
+            name="sim-net",
+            displaytext="sim",
+            zoneid=cloud.zone,
+            networkofferingid=off["id"],
+            gateway="10.9.1.1",
+            netmask="255.255.255.0",
+        )
+    )["network"]["id"]
 
 
 async def test_console_websocket_over_a_real_server(app) -> None:  # noqa: ANN001
@@ -146,8 +175,9 @@ async def test_console_websocket_over_a_real_server(app) -> None:  # noqa: ANN00
     with socket.socket() as s:
         s.bind(("127.0.0.1", 0))
         port = s.getsockname()[1]
-    server = uvicorn.Server(uvicorn.Config(make_asgi(app, manage=False), host="127.0.0.1", port=port,
-                                           log_level="warning", lifespan="off"))
+    server = uvicorn.Server(
+        uvicorn.Config(make_asgi(app, manage=False), host="127.0.0.1", port=port, log_level="warning", lifespan="off")
+    )
     task = asyncio.create_task(server.serve())
     try:
         while not server.started:

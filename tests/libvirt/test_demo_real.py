@@ -58,21 +58,39 @@ def _seed(app: VirgaApp) -> None:
         s.flush()
         off = s.exec(select(NetworkOffering)).first()
         assert off is not None
-        s.add(Network(id=random.randint(20000, 99999), name="offset", zone_id=zone.id or 0,
-                      networkoffering_id=off.id or 0, removed=utcnow(), **owner))
+        s.add(
+            Network(
+                id=random.randint(20000, 99999),
+                name="offset",
+                zone_id=zone.id or 0,
+                networkoffering_id=off.id or 0,
+                removed=utcnow(),
+                **owner,
+            )
+        )
         tmpl = Template(name="offset", displaytext="offset", removed=utcnow(), **owner)
         s.add(tmpl)
         s.flush()
-        s.add(VirtualMachine(id=random.randint(100000, 999999), name="offset", zone_id=zone.id or 0,
-                             template_id=tmpl.id or 0, serviceoffering_id=1, state="Expunging",
-                             removed=utcnow(), **owner))
+        s.add(
+            VirtualMachine(
+                id=random.randint(100000, 999999),
+                name="offset",
+                zone_id=zone.id or 0,
+                template_id=tmpl.id or 0,
+                serviceoffering_id=1,
+                state="Expunging",
+                removed=utcnow(),
+                **owner,
+            )
+        )
         s.commit()
 
 
 def virga(sb: Sandbox, *args: str, timeout: float = 1800) -> subprocess.CompletedProcess[str]:
     """Run the virga CLI in the sandbox's directories."""
-    return subprocess.run([sys.executable, "-m", "virga.cli.main", *args], env=sb.env, capture_output=True,
-                          text=True, timeout=timeout)
+    return subprocess.run(
+        [sys.executable, "-m", "virga.cli.main", *args], env=sb.env, capture_output=True, text=True, timeout=timeout
+    )
 
 
 async def _hard_cleanup(root: Path) -> None:
@@ -103,13 +121,21 @@ async def api() -> AsyncIterator[tuple[VirgaApp, VirgaClient]]:
 @pytest.fixture
 async def sandbox(daemons: None, guest_image: Path, monkeypatch: pytest.MonkeyPatch) -> AsyncIterator[Sandbox]:  # noqa: F811
     """Fresh data/config dirs (readable by QEMU) and a seeded database; everything removed afterwards."""
-    for tool, pkg in (("ganesha.nfsd", "nfs-ganesha nfs-ganesha-vfs"), ("rpcbind", "rpcbind"),
-                      ("dnsmasq", "dnsmasq-base"), ("nft", "nftables")):
+    for tool, pkg in (
+        ("ganesha.nfsd", "nfs-ganesha nfs-ganesha-vfs"),
+        ("rpcbind", "rpcbind"),
+        ("dnsmasq", "dnsmasq-base"),
+        ("nft", "nftables"),
+    ):
         support.need(shutil.which(tool) is not None, f"{tool} not installed (apt {pkg})")
     root = Path(tempfile.mkdtemp(prefix="virga-demo-", dir="/var/tmp"))
     root.chmod(0o755)
-    env = {**os.environ, "VIRGA_DATA_DIR": str(root / "data"), "VIRGA_CONFIG_DIR": str(root / "conf"),
-           "VIRGA_GUEST_TEMPLATE": str(guest_image)}
+    env = {
+        **os.environ,
+        "VIRGA_DATA_DIR": str(root / "data"),
+        "VIRGA_CONFIG_DIR": str(root / "conf"),
+        "VIRGA_GUEST_TEMPLATE": str(guest_image),
+    }
     for key in ("VIRGA_DATA_DIR", "VIRGA_CONFIG_DIR", "VIRGA_GUEST_TEMPLATE"):
         monkeypatch.setenv(key, env[key])
     (root / "data").mkdir(mode=0o755)
@@ -163,8 +189,9 @@ async def test_demo_real_builds_and_reuses(sandbox: Sandbox) -> None:
     assert gone.returncode == 0, gone.stderr + gone.stdout
     async with api() as (_, admin):
         assert not await admin.list("listZones", "zone", name=ZONE)
-    listed = subprocess.run(["virsh", "-c", "qemu:///system", "list", "--all", "--name"], capture_output=True,
-                            text=True).stdout.split()
+    listed = subprocess.run(
+        ["virsh", "-c", "qemu:///system", "list", "--all", "--name"], capture_output=True, text=True
+    ).stdout.split()
     assert not {v["instancename"] for v in vms} & set(listed)
     assert not pools & _libvirt_pools()  # deleteStoragePool undefined the pool on the KVM host
     assert not LocalNfs(sb.root / "data" / "nfs").state()
@@ -172,8 +199,9 @@ async def test_demo_real_builds_and_reuses(sandbox: Sandbox) -> None:
 
 def _libvirt_pools() -> set[str]:
     """Names of every libvirt pool on qemu:///system, active or not."""
-    out = subprocess.run(["virsh", "-c", "qemu:///system", "pool-list", "--all", "--name"], capture_output=True,
-                         text=True, check=True).stdout
+    out = subprocess.run(
+        ["virsh", "-c", "qemu:///system", "pool-list", "--all", "--name"], capture_output=True, text=True, check=True
+    ).stdout
     return set(out.split())
 
 

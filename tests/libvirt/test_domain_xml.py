@@ -19,15 +19,39 @@ POOL = PoolSpec(uuid="p1", name="pool", kind="dir", url="file:///pool", path="/p
 
 def _spec(**details: str) -> InstanceSpec:
     """A fixed two-disk, one-NIC spec."""
-    root = VolumeSpec(uuid="11111111-2222-3333-4444-555555555555", name="ROOT", size_bytes=1, pool=POOL,
-                      path="/pool/root.qcow2")
-    data = VolumeSpec(uuid="aaaaaaaa-2222-3333-4444-555555555555", name="DATA", size_bytes=1, pool=POOL,
-                      path="/pool/data.qcow2", kind="DATADISK", device_id=1)
-    nic = NicSpec(uuid="n1", mac="02:00:0A:01:01:0A", ip="10.1.1.10", netmask="255.255.255.0", gateway="10.1.1.1",
-                  network_uuid="net", bridge="br-guest")
-    return InstanceSpec(uuid="6f1c2b1e-9d7a-4c3e-8b2a-0e5f4d3c2b1a", name="i-2-10-VM", display_name="web",
-                        cpus=2, cpu_mhz=1000, memory_mb=256, volumes=(root, data), nics=(nic,),
-                        hostname="web", details=details)
+    root = VolumeSpec(
+        uuid="11111111-2222-3333-4444-555555555555", name="ROOT", size_bytes=1, pool=POOL, path="/pool/root.qcow2"
+    )
+    data = VolumeSpec(
+        uuid="aaaaaaaa-2222-3333-4444-555555555555",
+        name="DATA",
+        size_bytes=1,
+        pool=POOL,
+        path="/pool/data.qcow2",
+        kind="DATADISK",
+        device_id=1,
+    )
+    nic = NicSpec(
+        uuid="n1",
+        mac="02:00:0A:01:01:0A",
+        ip="10.1.1.10",
+        netmask="255.255.255.0",
+        gateway="10.1.1.1",
+        network_uuid="net",
+        bridge="br-guest",
+    )
+    return InstanceSpec(
+        uuid="6f1c2b1e-9d7a-4c3e-8b2a-0e5f4d3c2b1a",
+        name="i-2-10-VM",
+        display_name="web",
+        cpus=2,
+        cpu_mhz=1000,
+        memory_mb=256,
+        volumes=(root, data),
+        nics=(nic,),
+        hostname="web",
+        details=details,
+    )
 
 
 def _golden(name: str, text: str) -> None:
@@ -52,8 +76,9 @@ def test_disk_for_attach() -> None:
 
 def test_rendering_refuses_bad_specs() -> None:
     with pytest.raises(InvalidSpec):
-        render_domain(InstanceSpec(uuid="u", name="n", display_name="d", cpus=0, cpu_mhz=0, memory_mb=64,
-                                   volumes=()), "qemu")
+        render_domain(
+            InstanceSpec(uuid="u", name="n", display_name="d", cpus=0, cpu_mhz=0, memory_mb=64, volumes=()), "qemu"
+        )
 
 
 def test_rescale_keeps_the_rest() -> None:

@@ -38,10 +38,20 @@ async def _define(driver, pool: PoolSpec, template: TemplateSpec, bridge: str) -
     vol = VolumeSpec(uuid=str(uuid.uuid4()), name="ROOT", size_bytes=64 << 20, pool=pool)
     info = await driver.prepare_volume(vol, template)
     vid = str(uuid.uuid4())
-    nic = NicSpec(uuid=str(uuid.uuid4()), mac=_mac(), ip=None, netmask=None, gateway=None,
-                  network_uuid="n", bridge=bridge)
-    spec = InstanceSpec(uuid=vid, name=f"virga-it-{vid[:8]}", display_name="it", cpus=1, cpu_mhz=1000,
-                        memory_mb=160, volumes=(replace(vol, path=info.path),), nics=(nic,), template=template)
+    nic = NicSpec(
+        uuid=str(uuid.uuid4()), mac=_mac(), ip=None, netmask=None, gateway=None, network_uuid="n", bridge=bridge
+    )
+    spec = InstanceSpec(
+        uuid=vid,
+        name=f"virga-it-{vid[:8]}",
+        display_name="it",
+        cpus=1,
+        cpu_mhz=1000,
+        memory_mb=160,
+        volumes=(replace(vol, path=info.path),),
+        nics=(nic,),
+        template=template,
+    )
     await driver.create_instance(spec)
     driver.created.append(vid)
     return spec

@@ -34,19 +34,48 @@ async def _until(check, timeout: float = 60.0) -> None:  # noqa: ANN001
 async def test_down_host_restarts_ha_vms_elsewhere(app, admin, cloud) -> None:  # noqa: ANN001
     await admin.call("updateConfiguration", name="ping.interval", value="0.1")
     await admin.call("updateConfiguration", name="ping.timeout", value="1")
-    ha = (await admin.call("createServiceOffering", name="ha-small", displaytext="HA", cpunumber=1, cpuspeed=500,
-                           memory=256, offerha=True))["serviceoffering"]
+    ha = (
+        await admin.call(
+            "createServiceOffering",
+            name="ha-small",
+            displaytext="HA",
+            cpunumber=1,
+            cpuspeed=500,
+            memory=256,
+            offerha=True,
+        )
+    )["serviceoffering"]
     plain = (await admin.list("listServiceOfferings", "serviceoffering", name="Small Instance"))[0]
-    off = (await admin.list("listNetworkOfferings", "networkoffering",
-                            name="DefaultIsolatedNetworkOfferingWithSourceNatService"))[0]
-    net = (await admin.call("createNetwork", name="ha-net", displaytext="ha", zoneid=cloud.zone,
-                            networkofferingid=off["id"], gateway="10.8.1.1", netmask="255.255.255.0"))["network"]
+    off = (
+        await admin.list(
+            "listNetworkOfferings", "networkoffering", name="DefaultIsolatedNetworkOfferingWithSourceNatService"
+        )
+    )[0]
+    net = (
+        await admin.call(
+            "createNetwork",
+            name="ha-net",
+            displaytext="ha",
+            zoneid=cloud.zone,
+            networkofferingid=off["id"],
+            gateway="10.8.1.1",
+            netmask="255.255.255.0",
+        )
+    )["network"]
     a, b = cloud.hosts
     vms = {}
     for name, offering in (("ha-vm", ha["id"]), ("plain-vm", plain["id"])):
-        vms[name] = (await admin.run("deployVirtualMachine", zoneid=cloud.zone, templateid=cloud.template,
-                                     serviceofferingid=offering, networkids=net["id"], hostid=a,
-                                     name=name))["virtualmachine"]
+        vms[name] = (
+            await admin.run(
+                "deployVirtualMachine",
+                zoneid=cloud.zone,
+                templateid=cloud.template,
+                serviceofferingid=offering,
+                networkids=net["id"],
+                hostid=a,
+                name=name,
+            )
+        )["virtualmachine"]
     assert vms["ha-vm"]["haenable"] is True and vms["ha-vm"]["hostid"] == a
 
     with app.db.session() as s:
@@ -90,10 +119,26 @@ async def test_down_host_restarts_ha_vms_elsewhere(app, admin, cloud) -> None:  
 
 @pytest.mark.integration
 async def test_libvirtd_outage_disconnects_then_recovers(app, admin, cloud, daemons) -> None:  # noqa: ANN001
-    cluster = (await admin.call("addCluster", zoneid=cloud.zone, podid=cloud.pod, hypervisor="KVM",
-                                clustername="kvm-health", clustertype="CloudManaged"))["cluster"][0]
-    host = (await admin.call("addHost", zoneid=cloud.zone, podid=cloud.pod, clusterid=cluster["id"],
-                             hypervisor="KVM", url="qemu:///system"))["host"][0]
+    cluster = (
+        await admin.call(
+            "addCluster",
+            zoneid=cloud.zone,
+            podid=cloud.pod,
+            hypervisor="KVM",
+            clustername="kvm-health",
+            clustertype="CloudManaged",
+        )
+    )["cluster"][0]
+    host = (
+        await admin.call(
+            "addHost",
+            zoneid=cloud.zone,
+            podid=cloud.pod,
+            clusterid=cluster["id"],
+            hypervisor="KVM",
+            url="qemu:///system",
+        )
+    )["host"][0]
     assert host["state"] == "Up"
     await sync_all(app)
     pid = Path("/run/libvirtd.pid").read_text().strip()

@@ -25,8 +25,9 @@ pytestmark = [pytest.mark.integration]
 
 def _all_pools() -> set[str]:
     """Names of every libvirt pool on qemu:///system, active or not (virsh pool-list --all)."""
-    out = subprocess.run(["virsh", "-c", "qemu:///system", "pool-list", "--all", "--name"],
-                         capture_output=True, text=True, check=True).stdout
+    out = subprocess.run(
+        ["virsh", "-c", "qemu:///system", "pool-list", "--all", "--name"], capture_output=True, text=True, check=True
+    ).stdout
     return {line.strip() for line in out.splitlines() if line.strip()}
 
 
@@ -44,18 +45,43 @@ def pool_dir(daemons: None) -> Iterator[tuple[str, Path]]:
 
 async def _kvm_pool(app: VirgaApp, admin: VirgaClient, cloud: Cloud, name: str, path: Path) -> tuple[str, Host]:
     """A KVM cluster with the qemu:///system host and a directory pool, through the API; (pool id, host row)."""
-    cluster = (await admin.call("addCluster", zoneid=cloud.zone, podid=cloud.pod, hypervisor="KVM",
-                                clustername=f"kvm-{name}", clustertype="CloudManaged"))["cluster"][0]
-    host = (await admin.call("addHost", zoneid=cloud.zone, podid=cloud.pod, clusterid=cluster["id"],
-                             hypervisor="KVM", url="qemu:///system"))["host"][0]
-    pool = (await admin.call("createStoragePool", zoneid=cloud.zone, podid=cloud.pod, clusterid=cluster["id"],
-                             name=name, url=f"file://{path}"))["storagepool"]
+    cluster = (
+        await admin.call(
+            "addCluster",
+            zoneid=cloud.zone,
+            podid=cloud.pod,
+            hypervisor="KVM",
+            clustername=f"kvm-{name}",
+            clustertype="CloudManaged",
+        )
+    )["cluster"][0]
+    host = (
+        await admin.call(
+            "addHost",
+            zoneid=cloud.zone,
+            podid=cloud.pod,
+            clusterid=cluster["id"],
+            hypervisor="KVM",
+            url="qemu:///system",
+        )
+    )["host"][0]
+    pool = (
+        await admin.call(
+            "createStoragePool",
+            zoneid=cloud.zone,
+            podid=cloud.pod,
+            clusterid=cluster["id"],
+            name=name,
+            url=f"file://{path}",
+        )
+    )["storagepool"]
     with app.db.session() as s:
         return pool["id"], s.exec(select(Host).where(Host.uuid == host["id"])).one()
 
 
-async def test_delete_storage_pool_undefines_the_libvirt_pool(app: VirgaApp, admin: VirgaClient, cloud: Cloud,
-                                                              pool_dir: tuple[str, Path]) -> None:
+async def test_delete_storage_pool_undefines_the_libvirt_pool(
+    app: VirgaApp, admin: VirgaClient, cloud: Cloud, pool_dir: tuple[str, Path]
+) -> None:
     name, path = pool_dir
     pool_id, host = await _kvm_pool(app, admin, cloud, name, path)
     with app.db.session() as s:
@@ -72,16 +98,18 @@ async def test_delete_storage_pool_undefines_the_libvirt_pool(app: VirgaApp, adm
     assert not await admin.list("listStoragePools", "storagepool", id=pool_id)
 
 
-async def test_a_foreign_pool_of_the_same_name_is_left_alone(app: VirgaApp, admin: VirgaClient, cloud: Cloud,
-                                                             pool_dir: tuple[str, Path]) -> None:
+async def test_a_foreign_pool_of_the_same_name_is_left_alone(
+    app: VirgaApp, admin: VirgaClient, cloud: Cloud, pool_dir: tuple[str, Path]
+) -> None:
     """A libvirt pool virga did not define (another uuid, another directory) survives the delete."""
     name, path = pool_dir
     other = path / "elsewhere"
     other.mkdir()
     xml = f"<pool type='dir'><name>{name}</name><target><path>{other}</path></target></pool>"
     (path / "pool.xml").write_text(xml)
-    subprocess.run(["virsh", "-c", "qemu:///system", "pool-define", str(path / "pool.xml")],
-                   check=True, capture_output=True)
+    subprocess.run(
+        ["virsh", "-c", "qemu:///system", "pool-define", str(path / "pool.xml")], check=True, capture_output=True
+    )
     pool_id, _host = await _kvm_pool(app, admin, cloud, name, path)
     assert (await admin.call("deleteStoragePool", id=pool_id))["success"] is True
     assert name in _all_pools()

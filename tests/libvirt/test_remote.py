@@ -27,10 +27,13 @@ def _free_port() -> int:
 
 def _shadow(d: Path, password: str) -> Path:
     """A copy of /etc/shadow where root has this password (only the test's sshd sees it)."""
-    hashed = subprocess.run(["openssl", "passwd", "-6", password], capture_output=True, text=True,
-                            check=True).stdout.strip()
-    lines = [f"root:{hashed}:" + ":".join(line.split(":")[2:]) if line.startswith("root:") else line
-             for line in Path("/etc/shadow").read_text().splitlines()]
+    hashed = subprocess.run(
+        ["openssl", "passwd", "-6", password], capture_output=True, text=True, check=True
+    ).stdout.strip()
+    lines = [
+        f"root:{hashed}:" + ":".join(line.split(":")[2:]) if line.startswith("root:") else line
+        for line in Path("/etc/shadow").read_text().splitlines()
+    ]
     (d / "shadow").write_text("\n".join(lines) + "\n")
     os.chmod(d / "shadow", 0o600)
     return d / "shadow"
@@ -62,8 +65,15 @@ def _sshd(tmp: Path, name: str, extra: str = "", password: str = "") -> Iterator
         shadow, dotssh = _shadow(d, password), d / "dotssh"
         dotssh.mkdir(mode=0o700)
         Path("/root/.ssh").mkdir(mode=0o700, exist_ok=True)
-        cmd = ["unshare", "-m", "--propagation", "private", "sh", "-c",
-               f"mount --bind {shadow} /etc/shadow && mount --bind {dotssh} /root/.ssh && exec {' '.join(cmd)}"]
+        cmd = [
+            "unshare",
+            "-m",
+            "--propagation",
+            "private",
+            "sh",
+            "-c",
+            f"mount --bind {shadow} /etc/shadow && mount --bind {dotssh} /root/.ssh && exec {' '.join(cmd)}",
+        ]
     proc = subprocess.Popen(cmd, stderr=open(d / "sshd.log", "wb"))
     try:
         for _ in range(100):
@@ -103,8 +113,9 @@ async def test_prepare_and_connect_over_ssh(sshd, tmp_path, monkeypatch) -> None
     monkeypatch.setattr(remote, "KEY_DIR", tmp_path / "keys")
     port, key = sshd
     pool = tmp_path / "pool"
-    conn = await remote.prepare_kvm_host("127.0.0.1", "root", private_key=key.read_text(), port=port,
-                                         pool_path=str(pool))
+    conn = await remote.prepare_kvm_host(
+        "127.0.0.1", "root", private_key=key.read_text(), port=port, pool_path=str(pool)
+    )
     assert conn.url.startswith(f"qemu+ssh://root@127.0.0.1:{port}/system?keyfile=")
     assert pool.is_dir() and conn.options["accelerator"] in ("kvm", "tcg")
     driver = LibvirtDriver(conn)
@@ -140,14 +151,30 @@ async def test_host_without_libvirt_is_not_supported(sshd_no_libvirt) -> None:  
 
 async def _add(admin, cloud, cluster: str, port: int, password: str) -> dict:  # noqa: ANN001
     """addHost through the API for the loopback sshd."""
-    return await admin.call("addHost", zoneid=cloud.zone, podid=cloud.pod, clusterid=cluster, hypervisor="KVM",
-                            url=f"http://127.0.0.1:{port}", username="root", password=password)
+    return await admin.call(
+        "addHost",
+        zoneid=cloud.zone,
+        podid=cloud.pod,
+        clusterid=cluster,
+        hypervisor="KVM",
+        url=f"http://127.0.0.1:{port}",
+        username="root",
+        password=password,
+    )
 
 
 async def _kvm_cluster(admin, cloud) -> str:  # noqa: ANN001
     """A KVM cluster in the test cloud."""
-    return (await admin.call("addCluster", zoneid=cloud.zone, podid=cloud.pod, hypervisor="KVM",
-                             clustername="kvm-ssh", clustertype="CloudManaged"))["cluster"][0]["id"]
+    return (
+        await admin.call(
+            "addCluster",
+            zoneid=cloud.zone,
+            podid=cloud.pod,
+            hypervisor="KVM",
+            clustername="kvm-ssh",
+            clustertype="CloudManaged",
+        )
+    )["cluster"][0]["id"]
 
 
 async def test_add_host_over_ssh_through_the_api(app, admin, cloud, sshd, tmp_path, monkeypatch) -> None:  # noqa: ANN001
@@ -170,8 +197,14 @@ async def test_add_host_over_ssh_through_the_api(app, admin, cloud, sshd, tmp_pa
     assert len(list((tmp_path / "keys").iterdir())) == 1  # libvirt's ssh transport uses virga's own key
 
 
-async def test_add_host_that_is_not_kvm_through_the_api(app, admin, cloud, sshd_no_libvirt, tmp_path,  # noqa: ANN001
-                                                        monkeypatch) -> None:
+async def test_add_host_that_is_not_kvm_through_the_api(
+    app,
+    admin,
+    cloud,
+    sshd_no_libvirt,
+    tmp_path,  # noqa: ANN001
+    monkeypatch,
+) -> None:
     from virga.client import ApiError
     from virga.drivers.libvirt import remote
 

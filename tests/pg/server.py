@@ -46,8 +46,11 @@ def _run_as() -> list[str]:
     try:
         pwd.getpwnam(SYSTEM_USER)
     except KeyError:
-        subprocess.run(["useradd", "--system", "--no-create-home", "--shell", "/usr/sbin/nologin", SYSTEM_USER],
-                       check=True, capture_output=True)
+        subprocess.run(
+            ["useradd", "--system", "--no-create-home", "--shell", "/usr/sbin/nologin", SYSTEM_USER],
+            check=True,
+            capture_output=True,
+        )
     return ["runuser", "-u", SYSTEM_USER, "--"]
 
 
@@ -98,13 +101,30 @@ def _init(server: PgServer) -> None:
         ent = pwd.getpwnam(SYSTEM_USER)
         for p in (server.root, server.root / "run"):
             os.chown(p, ent.pw_uid, ent.pw_gid)
-    init = subprocess.run([*server.prefix, str(server.bindir / "initdb"), "-D", str(server.root / "data"),
-                           "-U", "postgres", "--auth=trust", "-E", "UTF8", "--locale=C", "--no-sync"],
-                          capture_output=True, text=True, timeout=120)
+    init = subprocess.run(
+        [
+            *server.prefix,
+            str(server.bindir / "initdb"),
+            "-D",
+            str(server.root / "data"),
+            "-U",
+            "postgres",
+            "--auth=trust",
+            "-E",
+            "UTF8",
+            "--locale=C",
+            "--no-sync",
+        ],
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
     if init.returncode != 0:
         raise RuntimeError(f"initdb failed: {init.stderr.strip()}")
-    opts = (f"-c listen_addresses='' -c unix_socket_directories='{server.socket_dir}' -c fsync=off "
-            "-c synchronous_commit=off -c full_page_writes=off -c max_connections=200")
+    opts = (
+        f"-c listen_addresses='' -c unix_socket_directories='{server.socket_dir}' -c fsync=off "
+        "-c synchronous_commit=off -c full_page_writes=off -c max_connections=200"
+    )
     started = _ctl(server, "start", "-w", "-t", "60", "-l", str(server.root / "server.log"), "-o", opts, timeout=90)
     if started.returncode != 0:
         log = (server.root / "server.log").read_text(errors="replace") if (server.root / "server.log").exists() else ""

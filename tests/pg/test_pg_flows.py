@@ -43,8 +43,16 @@ def test_backend_is_postgresql(app: VirgaApp) -> None:
 
 async def test_vm_lifecycle(app: VirgaApp, admin: VirgaClient, cloud: Cloud) -> None:
     net = make_network(app, cloud.zone, "admin")
-    vm = (await admin.run("deployVirtualMachine", zoneid=cloud.zone, templateid=cloud.template,
-                          serviceofferingid=offering_of(app), networkids=net, name="web-1"))["virtualmachine"]
+    vm = (
+        await admin.run(
+            "deployVirtualMachine",
+            zoneid=cloud.zone,
+            templateid=cloud.template,
+            serviceofferingid=offering_of(app),
+            networkids=net,
+            name="web-1",
+        )
+    )["virtualmachine"]
     assert vm["state"] == "Running" and vm["nic"][0]["ipaddress"].startswith("10.1.1.")
     listed = await admin.list("listVirtualMachines", "virtualmachine", id=vm["id"])
     assert [v["name"] for v in listed] == ["web-1"]
@@ -64,8 +72,13 @@ async def test_failed_deploy_leaves_nothing(app: VirgaApp, admin: VirgaClient, c
     net = make_network(app, cloud.zone, "admin")
     await admin.call("configureSimulator", name="start_instance", value="fail:injected on postgres", count=1)
     with pytest.raises(ApiError) as err:
-        await admin.run("deployVirtualMachine", zoneid=cloud.zone, templateid=cloud.template,
-                        serviceofferingid=offering_of(app), networkids=net)
+        await admin.run(
+            "deployVirtualMachine",
+            zoneid=cloud.zone,
+            templateid=cloud.template,
+            serviceofferingid=offering_of(app),
+            networkids=net,
+        )
     assert err.value.code == 530 and "injected on postgres" in err.value.text
     assert await admin.list("listVirtualMachines", "virtualmachine", listall=True) == []
     assert await admin.list("listVolumes", "volume", listall=True) == []
@@ -75,15 +88,22 @@ async def test_failed_deploy_leaves_nothing(app: VirgaApp, admin: VirgaClient, c
     with app.db.session() as s:
         assert s.exec(select(Nic).where(Nic.removed == None)).all() == []  # noqa: E711  (no IP held)
         assert s.exec(select(VirtualMachine)).all() == [] or all(
-            v.removed is not None for v in s.exec(select(VirtualMachine)))
+            v.removed is not None for v in s.exec(select(VirtualMachine))
+        )
 
 
 async def test_pagination_and_keyword(app: VirgaApp, admin: VirgaClient, cloud: Cloud) -> None:
     net = make_network(app, cloud.zone, "admin")
     off = offering_of(app)
     for i in range(7):
-        await admin.run("deployVirtualMachine", zoneid=cloud.zone, templateid=cloud.template,
-                        serviceofferingid=off, networkids=net, name=f"{'db' if i % 3 == 0 else 'web'}-{i}")
+        await admin.run(
+            "deployVirtualMachine",
+            zoneid=cloud.zone,
+            templateid=cloud.template,
+            serviceofferingid=off,
+            networkids=net,
+            name=f"{'db' if i % 3 == 0 else 'web'}-{i}",
+        )
     pages = [await admin.call("listVirtualMachines", page=p, pagesize=3, listall=True) for p in (1, 2, 3)]
     assert [b["count"] for b in pages] == [7, 7, 7]
     names = [v["name"] for b in pages for v in b["virtualmachine"]]
@@ -94,6 +114,6 @@ async def test_pagination_and_keyword(app: VirgaApp, admin: VirgaClient, cloud: 
     assert sorted(v["name"] for v in upper) == ["db-0", "db-3", "db-6"]  # keyword matching ignores case
     assert await admin.list("listVirtualMachines", "virtualmachine", keyword="nomatch", listall=True) == []
     hosts = await admin.list("listHosts", "host")
-    assert sum(int(h["cpuallocatedvalue"]) for h in hosts) == sum(v["cpunumber"] * v["cpuspeed"] for v in
-                                                                 await admin.list("listVirtualMachines",
-                                                                                  "virtualmachine", listall=True))
+    assert sum(int(h["cpuallocatedvalue"]) for h in hosts) == sum(
+        v["cpunumber"] * v["cpuspeed"] for v in await admin.list("listVirtualMachines", "virtualmachine", listall=True)
+    )

@@ -49,9 +49,17 @@ def client(app: VirgaApp) -> VirgaClient:
 
 async def queue_deploys(clients: list[VirgaClient], cloud: Cloud, net: str, off: str, n: int, prefix: str) -> list[str]:
     """Queue n deploys, alternating between the servers' APIs; return their job ids."""
-    calls = [clients[i % len(clients)].call("deployVirtualMachine", zoneid=cloud.zone, templateid=cloud.template,
-                                            serviceofferingid=off, networkids=net, name=f"{prefix}-{i}")
-             for i in range(n)]
+    calls = [
+        clients[i % len(clients)].call(
+            "deployVirtualMachine",
+            zoneid=cloud.zone,
+            templateid=cloud.template,
+            serviceofferingid=off,
+            networkids=net,
+            name=f"{prefix}-{i}",
+        )
+        for i in range(n)
+    ]
     return [r["jobid"] for r in await asyncio.gather(*calls)]
 
 
@@ -70,14 +78,14 @@ async def wait_all(app: VirgaApp, job_uuids: list[str], timeout: float = 120) ->
 def check_whole(app: VirgaApp) -> list[VirtualMachine]:
     """Every live VM is Running with one volume and one NIC; host counters equal the sum of their VMs."""
     with app.db.session() as s:
-        vms = list(s.exec(select(VirtualMachine).where(VirtualMachine.removed == None)).all())  # noqa: E711
+        vms = list(s.exec(select(VirtualMachine).where(VirtualMachine.removed == None)).all())
         for vm in vms:
             assert vm.state == "Running", (vm.name, vm.state)
-            vols = s.exec(select(Volume).where(Volume.vm_id == vm.id, Volume.removed == None)).all()  # noqa: E711
-            nics = s.exec(select(Nic).where(Nic.vm_id == vm.id, Nic.removed == None)).all()  # noqa: E711
+            vols = s.exec(select(Volume).where(Volume.vm_id == vm.id, Volume.removed == None)).all()
+            nics = s.exec(select(Nic).where(Nic.vm_id == vm.id, Nic.removed == None)).all()
             assert len(vols) == 1 and len(nics) == 1 and nics[0].ipaddress, vm.name
-        assert len(s.exec(select(Volume).where(Volume.removed == None)).all()) == len(vms)  # noqa: E711
-        assert len(s.exec(select(Nic).where(Nic.removed == None, Nic.vm_id != None)).all()) == len(vms)  # noqa: E711
+        assert len(s.exec(select(Volume).where(Volume.removed == None)).all()) == len(vms)
+        assert len(s.exec(select(Nic).where(Nic.removed == None, Nic.vm_id != None)).all()) == len(vms)
         for h in s.exec(select(Host)).all():
             mine = [v for v in vms if v.host_id == h.id]
             assert h.cpuallocated == sum(v.cpunumber * v.cpuspeed for v in mine), h.name

@@ -23,8 +23,6 @@ exit 0
 """
 
 
-
-
 def sh(cmd: list[str], ns: str | None = None, check: bool = True, timeout: float = 20, **kw) -> str:
     """Run a command (inside ns) and return stdout."""
     argv = ["ip", "netns", "exec", ns, *cmd] if ns else cmd
@@ -64,8 +62,9 @@ class Lab:
         sh(["ip", "link", "add", name, "type", "bridge"], ns=host)
         sh(["ip", "link", "set", name, "up"], ns=host)
 
-    def plug(self, host: str, bridge: str, ns: str, mac: str | None = None, addr: str | None = None,
-             gw: str | None = None) -> None:
+    def plug(
+        self, host: str, bridge: str, ns: str, mac: str | None = None, addr: str | None = None, gw: str | None = None
+    ) -> None:
         """A veth from namespace ns (eth0) into a bridge of the host namespace."""
         leg = f"h{abs(hash(ns)) % 10**9}"[:15]
         sh(["ip", "link", "add", leg, "type", "veth", "peer", "name", "eth0", "netns", ns], ns=host)
@@ -84,8 +83,12 @@ class Lab:
         script.write_text(UDHCPC_SCRIPT)
         script.chmod(0o755)
         env = {**os.environ, "LEASE_OUT": str(out)}
-        sh(["busybox", "udhcpc", "-i", "eth0", "-n", "-q", "-f", "-t", "5", "-T", "1", "-s", str(script)],
-           ns=ns, env=env, timeout=30)
+        sh(
+            ["busybox", "udhcpc", "-i", "eth0", "-n", "-q", "-f", "-t", "5", "-T", "1", "-s", str(script)],
+            ns=ns,
+            env=env,
+            timeout=30,
+        )
         return out.read_text().split()
 
     def serve(self, ns: str, port: int, body: str | None = None) -> subprocess.Popen:
@@ -100,8 +103,11 @@ class Lab:
             "    def log_message(self,*a): pass\n"
             f"http.server.ThreadingHTTPServer(('0.0.0.0',{port}),H).serve_forever()\n"
         )
-        proc = subprocess.Popen(["ip", "netns", "exec", ns, sys.executable, "-c", code],
-                                stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+        proc = subprocess.Popen(
+            ["ip", "netns", "exec", ns, sys.executable, "-c", code],
+            stdout=subprocess.DEVNULL,
+            stderr=subprocess.DEVNULL,
+        )
         self.procs.append(proc)
         for _ in range(100):
             if f":{port} " in sh(["ss", "-ltn"], ns=ns):

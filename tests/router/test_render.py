@@ -33,17 +33,26 @@ def sg_sample() -> SecurityGroupConfig:
     ssh = SgRule("tcp", PortRange.one(22), group_members=("10.2.0.11",))
     ping = SgRule("icmp", icmp_type=8, icmp_code=-1, cidrs=("10.2.0.0/24",))
     out = SgRule("all", cidrs=("0.0.0.0/0",))
-    return SecurityGroupConfig("shared-1", "sg1", "brshared", nics=(
-        SgNic("52:54:00:00:01:12", "10.2.0.12", ingress=(web, ssh, ping), egress=(out,)),
-        SgNic("52:54:00:00:01:11", "10.2.0.11", ingress=(),
-              egress=(SgRule("udp", PortRange(53, 53), ("10.2.0.1",)),)),
-    ))
+    return SecurityGroupConfig(
+        "shared-1",
+        "sg1",
+        "brshared",
+        nics=(
+            SgNic("52:54:00:00:01:12", "10.2.0.12", ingress=(web, ssh, ping), egress=(out,)),
+            SgNic(
+                "52:54:00:00:01:11", "10.2.0.11", ingress=(), egress=(SgRule("udp", PortRange(53, 53), ("10.2.0.1",)),)
+            ),
+        ),
+    )
 
 
 CASES = {
     "isolated": lambda: render_router(sample(), RDIR),
-    "vxlan": lambda: {"links.json": render_router(
-        sample(vxlan=VxlanSpec(5001, "192.0.2.1", ("192.0.2.3", "192.0.2.2"))), RDIR)["links.json"]},
+    "vxlan": lambda: {
+        "links.json": render_router(sample(vxlan=VxlanSpec(5001, "192.0.2.1", ("192.0.2.3", "192.0.2.2"))), RDIR)[
+            "links.json"
+        ]
+    },
     "vlan": lambda: {"links.json": render_router(sample(vlan_id=101, vlan_parent="eth1"), RDIR)["links.json"]},
     "deny-egress": lambda: {"nftables.nft": render_router(sample(egress_default="deny"), RDIR)["nftables.nft"]},
     "secgroups": lambda: {"secgroups.nft": render_security_groups(sg_sample())},
@@ -95,7 +104,9 @@ def test_forward_conflict():
 
 def test_security_group_validation():
     validate_security_groups(sg_sample())
-    bad = dataclasses.replace(sg_sample(), nics=(SgNic("52:54:00:00:01:12", "10.2.0.12",
-                                                       ingress=(SgRule("tcp", PortRange(5, 1), ("0.0.0.0/0",)),)),))
+    bad = dataclasses.replace(
+        sg_sample(),
+        nics=(SgNic("52:54:00:00:01:12", "10.2.0.12", ingress=(SgRule("tcp", PortRange(5, 1), ("0.0.0.0/0",)),)),),
+    )
     with pytest.raises(RouterConfigError):
         validate_security_groups(bad)

@@ -61,11 +61,15 @@ def procs() -> Iterator[list[subprocess.Popen[bytes]]]:
         p.wait()
 
 
-def _holder(procs: list[subprocess.Popen[bytes]], state: Path, log: Path, name: str,
-            release: Path) -> subprocess.Popen[bytes]:
+def _holder(
+    procs: list[subprocess.Popen[bytes]], state: Path, log: Path, name: str, release: Path
+) -> subprocess.Popen[bytes]:
     """Start a lockholder process (python -m tests.router.lockholder)."""
-    p = subprocess.Popen([sys.executable, "-m", "tests.router.lockholder", str(state), str(log), name, str(release)],
-                         cwd=ROOT, stderr=subprocess.PIPE)
+    p = subprocess.Popen(
+        [sys.executable, "-m", "tests.router.lockholder", str(state), str(log), name, str(release)],
+        cwd=ROOT,
+        stderr=subprocess.PIPE,
+    )
     procs.append(p)
     return p
 
@@ -77,8 +81,10 @@ def test_two_processes_applying_one_router_take_turns(tmp_path: Path, procs: lis
     _until(lambda: _first(log, "A", "start") is not None, "A to hold the router")
     b = _holder(procs, state, log, "B", release_b)
     release_b.touch()  # B would finish at once if it ever got in
-    _until(lambda: _first(log, "B", "start") is not None or _ticked_after_calling(log, "B"),
-           "B to wait for the lock, its loop ticking")
+    _until(
+        lambda: _first(log, "B", "start") is not None or _ticked_after_calling(log, "B"),
+        "B to wait for the lock, its loop ticking",
+    )
     assert _first(log, "B", "start") is None, "B got into the router while A held it"
     release_a.touch()
     assert a.wait(WAIT_S) == 0, a.stderr.read() if a.stderr else ""
@@ -87,7 +93,11 @@ def test_two_processes_applying_one_router_take_turns(tmp_path: Path, procs: lis
     assert a_end is not None and b_call is not None and b_start is not None
     assert b_call < a_end < b_start  # B asked while A held it, and got in only after A left
     assert [(p, e) for p, e, _ in _events(log) if e in ("start", "end")] == [
-        ("A", "start"), ("A", "end"), ("B", "start"), ("B", "end")]
+        ("A", "start"),
+        ("A", "end"),
+        ("B", "start"),
+        ("B", "end"),
+    ]
 
 
 def _locked(path: Path) -> bool:

@@ -26,13 +26,23 @@ def test_security_groups_filter_per_rule(lab, tmp_path, tag):
     for port in (8000, 8001):
         lab.serve(b, port)
     anything = SgRule("all", cidrs=("0.0.0.0/0",))
-    cfg = SecurityGroupConfig(f"shared-{tag}", f"s{tag}", bridge, nics=(
-        SgNic(MAC_A, "10.2.0.11", ingress=(), egress=(anything,)),
-        SgNic(MAC_B, "10.2.0.12", egress=(anything,), ingress=(
-            SgRule("tcp", PortRange.one(8000), cidrs=("0.0.0.0/0",)),
-            SgRule("tcp", PortRange.one(8001), group_members=("10.2.0.11",)),
-        )),
-    ))
+    cfg = SecurityGroupConfig(
+        f"shared-{tag}",
+        f"s{tag}",
+        bridge,
+        nics=(
+            SgNic(MAC_A, "10.2.0.11", ingress=(), egress=(anything,)),
+            SgNic(
+                MAC_B,
+                "10.2.0.12",
+                egress=(anything,),
+                ingress=(
+                    SgRule("tcp", PortRange.one(8000), cidrs=("0.0.0.0/0",)),
+                    SgRule("tcp", PortRange.one(8001), group_members=("10.2.0.11",)),
+                ),
+            ),
+        ),
+    )
     mgr = SecurityGroupManager(tmp_path / "sg", host_netns=host)
     assert mgr.apply_sync(cfg) is True
     assert mgr.apply_sync(cfg) is False
@@ -55,8 +65,18 @@ def test_vxlan_carries_guest_traffic(lab, manager_factory, tag):
     cfg = sample(f"x{tag}", vxlan=VxlanSpec(4242, "192.0.2.1", ("192.0.2.2",)))
     manager_factory(ha).apply_sync(cfg)
     links.ensure_bridge(hb, cfg.guest_bridge)  # the other host's side of the segment
-    links.ensure_vxlan(hb, cfg.guest_bridge, {"name": "vxb", "vni": 4242, "local": "192.0.2.2",
-                                              "remotes": ["192.0.2.1"], "port": 4789, "underlay_dev": None})
+    links.ensure_vxlan(
+        hb,
+        cfg.guest_bridge,
+        {
+            "name": "vxb",
+            "vni": 4242,
+            "local": "192.0.2.2",
+            "remotes": ["192.0.2.1"],
+            "port": 4789,
+            "underlay_dev": None,
+        },
+    )
     guest = lab.ns("g")
     lab.plug(hb, cfg.guest_bridge, guest, mac=cfg.leases[0].mac)
     assert lab.dhcp(guest)[0] == cfg.leases[0].ip

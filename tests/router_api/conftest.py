@@ -38,8 +38,10 @@ def lab(tmp_path) -> Iterator[Lab]:
     """Namespaces and processes of one test (unique names), removed even on failure."""
     need(os.geteuid() == 0, "router API tests need root (network namespaces)")
     for tool in ("ip", "nft", "dnsmasq", "haproxy", "busybox"):
-        need(shutil.which(tool) is not None,
-             f"{tool} not installed (apt: iproute2 nftables dnsmasq-base haproxy busybox-static)")
+        need(
+            shutil.which(tool) is not None,
+            f"{tool} not installed (apt: iproute2 nftables dnsmasq-base haproxy busybox-static)",
+        )
     box = Lab(tmp_path, f"va{os.getpid() % 100000:05d}{next(_counter):02d}-")
     yield box
     box.cleanup()

@@ -67,14 +67,37 @@ async def test_network_through_the_api(app: VirgaApp, admin: VirgaClient, netzon
     assert get(g1, "http://10.1.1.1/latest/meta-data/local-hostname") == (0, "web-1")
 
     pub = await ip(admin, net["id"])
-    await admin.run("createPortForwardingRule", ipaddressid=pub["id"], privateport=8000, publicport=2222,
-                    protocol="tcp", virtualmachineid=vms[0]["id"])
+    await admin.run(
+        "createPortForwardingRule",
+        ipaddressid=pub["id"],
+        privateport=8000,
+        publicport=2222,
+        protocol="tcp",
+        virtualmachineid=vms[0]["id"],
+    )
     assert get(nz.pub, f"http://{pub['ipaddress']}:2222/") == (0, f"{g1} {PUBLIC_GW}")
-    await fails(537, admin.run("createPortForwardingRule", ipaddressid=pub["id"], privateport=22, publicport=2222,
-                               protocol="tcp", virtualmachineid=vms[1]["id"]))
+    await fails(
+        537,
+        admin.run(
+            "createPortForwardingRule",
+            ipaddressid=pub["id"],
+            privateport=22,
+            publicport=2222,
+            protocol="tcp",
+            virtualmachineid=vms[1]["id"],
+        ),
+    )
 
-    lb = (await admin.run("createLoadBalancerRule", publicipid=pub["id"], name="web", algorithm="roundrobin",
-                          privateport=8000, publicport=80))["loadbalancer"]
+    lb = (
+        await admin.run(
+            "createLoadBalancerRule",
+            publicipid=pub["id"],
+            name="web",
+            algorithm="roundrobin",
+            privateport=8000,
+            publicport=80,
+        )
+    )["loadbalancer"]
     await admin.run("assignToLoadBalancerRule", id=lb["id"], virtualmachineids=f"{vms[0]['id']},{vms[1]['id']}")
     seen = {get(nz.pub, f"http://{pub['ipaddress']}/")[1].split()[0] for _ in range(6)}
     assert seen == {g1, g2}
@@ -82,8 +105,11 @@ async def test_network_through_the_api(app: VirgaApp, admin: VirgaClient, netzon
     nat = await ip(admin, net["id"])
     await admin.call("enableStaticNat", ipaddressid=nat["id"], virtualmachineid=vms[1]["id"])
     assert get(nz.pub, f"http://{nat['ipaddress']}:8000/", timeout=1)[0] != 0  # static NAT: firewall first
-    fw = (await admin.run("createFirewallRule", ipaddressid=nat["id"], protocol="tcp", startport=8000,
-                          cidrlist=f"{PUBLIC_GW}/32"))["firewallrule"]
+    fw = (
+        await admin.run(
+            "createFirewallRule", ipaddressid=nat["id"], protocol="tcp", startport=8000, cidrlist=f"{PUBLIC_GW}/32"
+        )
+    )["firewallrule"]
     assert get(nz.pub, f"http://{nat['ipaddress']}:8000/") == (0, f"{g2} {PUBLIC_GW}")
     assert get(g2, f"http://{PUBLIC_GW}:9000/") == (0, f"public {nat['ipaddress']}")
 

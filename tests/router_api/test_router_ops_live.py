@@ -30,13 +30,21 @@ def _guest(nz: NetZone, v: dict, name: str, bridge: str = "vg00001") -> str:
 
 async def test_egress_stop_start_and_heal(app: VirgaApp, admin: VirgaClient, netzone: NetZone) -> None:
     nz, cloud = netzone, netzone.cloud
-    net = await network(admin, app, cloud, "deny", networkofferingid=offering(
-        app, "DefaultIsolatedNetworkOfferingEgressDeny"))
+    net = await network(
+        admin, app, cloud, "deny", networkofferingid=offering(app, "DefaultIsolatedNetworkOfferingEgressDeny")
+    )
     g = _guest(nz, await vm(admin, app, cloud, net["id"], "solo"), "g")
     nz.lab.serve(nz.pub, 9000, body="public")
     assert get(g, f"http://{PUBLIC_GW}:9000/", timeout=1)[0] != 0  # egress denied by default
-    rule = (await admin.run("createEgressFirewallRule", networkid=net["id"], protocol="tcp", startport=9000,
-                            destcidrlist=f"{PUBLIC_GW}/32"))["firewallrule"]
+    rule = (
+        await admin.run(
+            "createEgressFirewallRule",
+            networkid=net["id"],
+            protocol="tcp",
+            startport=9000,
+            destcidrlist=f"{PUBLIC_GW}/32",
+        )
+    )["firewallrule"]
     assert get(g, f"http://{PUBLIC_GW}:9000/")[0] == 0
     await admin.run("deleteEgressFirewallRule", id=rule["id"])
     assert get(g, f"http://{PUBLIC_GW}:9000/", timeout=1)[0] != 0
@@ -46,8 +54,7 @@ async def test_egress_stop_start_and_heal(app: VirgaApp, admin: VirgaClient, net
     assert (await admin.run("stopRouter", id=router["id"]))["router"]["state"] == "Stopped"
     assert try_sh(["true"], ns)[0] != 0  # the namespace is gone
     assert (await admin.run("startRouter", id=router["id"]))["router"]["state"] == "Running"
-    assert nz.lab.dhcp(g)[0] == (await admin.list("listVirtualMachines", "virtualmachine"))[0]["nic"][0][
-        "ipaddress"]
+    assert nz.lab.dhcp(g)[0] == (await admin.list("listVirtualMachines", "virtualmachine"))[0]["nic"][0]["ipaddress"]
 
     rdir = state_dir(app) / net["id"]
     os.kill(int((rdir / "dnsmasq.pid").read_text().split()[0]), signal.SIGKILL)
@@ -63,14 +70,27 @@ async def test_egress_stop_start_and_heal(app: VirgaApp, admin: VirgaClient, net
 
 async def test_security_groups_filter_the_shared_bridge(app: VirgaApp, admin: VirgaClient, netzone: NetZone) -> None:
     nz, cloud = netzone, netzone.cloud
-    net = (await admin.call("createNetwork", name="flat", zoneid=cloud.zone, gateway="10.60.0.1",
-                            netmask="255.255.255.0", startip="10.60.0.10", endip="10.60.0.50", vlan="untagged",
-                            networkofferingid=offering(app, "DefaultSharedNetworkOfferingWithSGService")))["network"]
+    net = (
+        await admin.call(
+            "createNetwork",
+            name="flat",
+            zoneid=cloud.zone,
+            gateway="10.60.0.1",
+            netmask="255.255.255.0",
+            startip="10.60.0.10",
+            endip="10.60.0.50",
+            vlan="untagged",
+            networkofferingid=offering(app, "DefaultSharedNetworkOfferingWithSGService"),
+        )
+    )["network"]
     web = (await admin.call("createSecurityGroup", name="web"))["securitygroup"]
-    await admin.run("authorizeSecurityGroupIngress", securitygroupid=web["id"], protocol="tcp", startport=8000,
-                    cidrlist="0.0.0.0/0")
-    vms = [await vm(admin, app, cloud, net["id"], "sg-web", securitygroupids=web["id"]),
-           await vm(admin, app, cloud, net["id"], "sg-plain")]
+    await admin.run(
+        "authorizeSecurityGroupIngress", securitygroupid=web["id"], protocol="tcp", startport=8000, cidrlist="0.0.0.0/0"
+    )
+    vms = [
+        await vm(admin, app, cloud, net["id"], "sg-web", securitygroupids=web["id"]),
+        await vm(admin, app, cloud, net["id"], "sg-plain"),
+    ]
     with app.db.session() as s:  # deployVirtualMachine put each VM in its groups, the deploy synced the bridge
         net_id = s.exec(select(Network).where(Network.uuid == net["id"])).one().id or 0
     bridge = f"vg{net_id:05d}"
@@ -78,8 +98,13 @@ async def test_security_groups_filter_the_shared_bridge(app: VirgaApp, admin: Vi
     ip_web, ip_plain = (v["nic"][0]["ipaddress"] for v in vms)
     assert get(g_plain, f"http://{ip_web}:8000/") == (0, f"{g_web} {ip_plain}")
     assert get(g_web, f"http://{ip_plain}:8000/", timeout=1)[0] != 0  # default group: no ingress
-    await admin.run("authorizeSecurityGroupIngress", securitygroupname="default", protocol="tcp", startport=8000,
-                    **{"usersecuritygrouplist[0].account": "admin", "usersecuritygrouplist[0].group": "web"})
+    await admin.run(
+        "authorizeSecurityGroupIngress",
+        securitygroupname="default",
+        protocol="tcp",
+        startport=8000,
+        **{"usersecuritygrouplist[0].account": "admin", "usersecuritygrouplist[0].group": "web"},
+    )
     assert get(g_web, f"http://{ip_plain}:8000/") == (0, f"{g_plain} {ip_web}")
     for v in vms:
         await admin.run("destroyVirtualMachine", id=v["id"], expunge=True)

@@ -44,8 +44,12 @@ def supervisor(app: VirgaApp, tmp_path) -> Iterator[Callable[[], subprocess.Pope
 
     def start() -> subprocess.Popen:
         log = open(tmp_path / "supervisor.log", "ab")  # noqa: SIM115 (closed with the process)
-        proc = subprocess.Popen([sys.executable, "-m", "virga.appliance.router", "--db-url", app.settings.db_url,
-                                 "--interval", "0.5"], stdout=log, stderr=log, env={**os.environ, "CI": ""})
+        proc = subprocess.Popen(
+            [sys.executable, "-m", "virga.appliance.router", "--db-url", app.settings.db_url, "--interval", "0.5"],
+            stdout=log,
+            stderr=log,
+            env={**os.environ, "CI": ""},
+        )
         log.close()
         started.append(proc)
         return proc
@@ -57,8 +61,9 @@ def supervisor(app: VirgaApp, tmp_path) -> Iterator[Callable[[], subprocess.Pope
             proc.wait()
 
 
-async def test_supervisor_rebuilds_removes_and_heals(app: VirgaApp, admin: VirgaClient, netzone: NetZone,
-                                                    supervisor: Callable[[], subprocess.Popen]) -> None:
+async def test_supervisor_rebuilds_removes_and_heals(
+    app: VirgaApp, admin: VirgaClient, netzone: NetZone, supervisor: Callable[[], subprocess.Popen]
+) -> None:
     nz, cloud = netzone, netzone.cloud
     kept = await network(admin, app, cloud, "kept")
     gone = await network(admin, app, cloud, "gone", gateway="10.1.2.1", netmask="255.255.255.0")

@@ -59,8 +59,14 @@ def _public_range(s, zone: Zone) -> None:  # noqa: ANN001
     pn = PhysicalNetwork(name="physnet-k", zone_id=zone.id or 0, state="Enabled")
     s.add(pn)
     s.flush()
-    rng = VlanIpRange(zone_id=zone.id or 0, physicalnetwork_id=pn.id, gateway=PUBGW, netmask="255.255.255.0",
-                      startip="203.0.113.10", endip="203.0.113.19")
+    rng = VlanIpRange(
+        zone_id=zone.id or 0,
+        physicalnetwork_id=pn.id,
+        gateway=PUBGW,
+        netmask="255.255.255.0",
+        startip="203.0.113.10",
+        endip="203.0.113.19",
+    )
     rng.start_int, rng.end_int = ip_to_int(rng.startip), ip_to_int(rng.endip)
     s.add(rng)
     s.flush()
@@ -70,13 +76,27 @@ def _public_range(s, zone: Zone) -> None:  # noqa: ANN001
 
 def _template(s, zone: Zone, image: Path) -> str:  # noqa: ANN001
     """The tiny guest as a ready KVM template of the zone."""
-    info = json.loads(subprocess.run(["qemu-img", "info", "--output=json", str(image)], check=True,
-                                     capture_output=True, text=True).stdout)
+    info = json.loads(
+        subprocess.run(
+            ["qemu-img", "info", "--output=json", str(image)], check=True, capture_output=True, text=True
+        ).stdout
+    )
     admin = s.exec(select(Account).where(Account.name == "admin")).one()
-    tmpl = Template(name="virga-tiny", displaytext="tiny guest", hypervisor="KVM", format="QCOW2",
-                    url=f"file://{image}", install_path=f"file://{image}", isready=True,
-                    status="Download Complete", size=int(info["virtual-size"]), zone_id=zone.id, ispublic=True,
-                    account_id=admin.id or 0, domain_id=admin.domain_id)
+    tmpl = Template(
+        name="virga-tiny",
+        displaytext="tiny guest",
+        hypervisor="KVM",
+        format="QCOW2",
+        url=f"file://{image}",
+        install_path=f"file://{image}",
+        isready=True,
+        status="Download Complete",
+        size=int(info["virtual-size"]),
+        zone_id=zone.id,
+        ispublic=True,
+        account_id=admin.id or 0,
+        domain_id=admin.domain_id,
+    )
     s.add(tmpl)
     s.flush()
     return tmpl.uuid
@@ -131,8 +151,11 @@ def _bump_network_ids(app: VirgaApp, zone: str) -> None:
         first = s.exec(select(Network).where(Network.zone_id == z.id)).first()
         assert first is not None
         data = first.model_dump(exclude={"id", "uuid", "removed", "name"})
-        s.add(Network(**data, id=10000 + uuid.uuid4().int % 80000, uuid=str(uuid.uuid4()), name="offset",
-                      removed=utcnow()))
+        s.add(
+            Network(
+                **data, id=10000 + uuid.uuid4().int % 80000, uuid=str(uuid.uuid4()), name="offset", removed=utcnow()
+            )
+        )
         s.commit()
 
 
@@ -148,7 +171,9 @@ async def _until_http(ns: str, url: str, want: str) -> str:
     raise AssertionError(f"{url} from {ns} never answered {want!r}; last answer {last}")
 
 
-USERDATA = "#!/bin/sh\nmkdir -p /var/www\ntimeout 5 wget -q -O /var/www/md http://10.1.1.1/latest/meta-data/local-hostname\n"
+USERDATA = (
+    "#!/bin/sh\nmkdir -p /var/www\ntimeout 5 wget -q -O /var/www/md http://10.1.1.1/latest/meta-data/local-hostname\n"
+)
 
 
 async def test_tcg_guests_behind_the_router(app: VirgaApp, admin: VirgaClient, kvmnet: KvmNet) -> None:
@@ -160,16 +185,41 @@ async def test_tcg_guests_behind_the_router(app: VirgaApp, admin: VirgaClient, k
     await admin.call("deleteNetwork", id=scratch["id"])
     net = await network(admin, app, cloud, "tcg", gateway="10.1.1.1", netmask="255.255.255.0")
     userdata = base64.b64encode(USERDATA.encode()).decode()
-    vms = [(await admin.run("deployVirtualMachine", zoneid=kvmnet.zone, templateid=kvmnet.template,
-                            serviceofferingid=service_offering(app), networkids=net["id"], name=name,
-                            userdata=userdata))["virtualmachine"] for name in ("tcg-a", "tcg-b")]
+    vms = [
+        (
+            await admin.run(
+                "deployVirtualMachine",
+                zoneid=kvmnet.zone,
+                templateid=kvmnet.template,
+                serviceofferingid=service_offering(app),
+                networkids=net["id"],
+                name=name,
+                userdata=userdata,
+            )
+        )["virtualmachine"]
+        for name in ("tcg-a", "tcg-b")
+    ]
     assert all(v["state"] == "Running" for v in vms)
 
     pf_ip, lb_ip = await ip(admin, net["id"]), await ip(admin, net["id"])
-    await admin.run("createPortForwardingRule", ipaddressid=pf_ip["id"], privateport=80, publicport=8080,
-                    protocol="tcp", virtualmachineid=vms[0]["id"])
-    lb = (await admin.run("createLoadBalancerRule", publicipid=lb_ip["id"], name="web", algorithm="roundrobin",
-                          privateport=80, publicport=80))["loadbalancer"]
+    await admin.run(
+        "createPortForwardingRule",
+        ipaddressid=pf_ip["id"],
+        privateport=80,
+        publicport=8080,
+        protocol="tcp",
+        virtualmachineid=vms[0]["id"],
+    )
+    lb = (
+        await admin.run(
+            "createLoadBalancerRule",
+            publicipid=lb_ip["id"],
+            name="web",
+            algorithm="roundrobin",
+            privateport=80,
+            publicport=80,
+        )
+    )["loadbalancer"]
     await admin.run("assignToLoadBalancerRule", id=lb["id"], virtualmachineids=",".join(v["id"] for v in vms))
 
     base = f"http://{pf_ip['ipaddress']}:8080"
@@ -192,4 +242,3 @@ async def test_tcg_guests_behind_the_router(app: VirgaApp, admin: VirgaClient, k
         await admin.run("destroyVirtualMachine", id=v["id"], expunge=True)
     await admin.run("deleteNetwork", id=net["id"])
     assert not rdir.exists()
-

@@ -21,9 +21,15 @@ from tests.support import need
 
 def need_tools() -> None:
     """The storage tests need ganesha, rpcbind, libnfs tools, qemu-img/io, ip and root."""
-    for tool, pkg in [("ganesha.nfsd", "nfs-ganesha nfs-ganesha-vfs"), ("rpcbind", "rpcbind"),
-                      ("nfs-cat", "libnfs-utils"), ("qemu-img", "qemu-utils"), ("qemu-io", "qemu-utils"),
-                      ("ip", "iproute2"), ("unshare", "util-linux")]:
+    for tool, pkg in [
+        ("ganesha.nfsd", "nfs-ganesha nfs-ganesha-vfs"),
+        ("rpcbind", "rpcbind"),
+        ("nfs-cat", "libnfs-utils"),
+        ("qemu-img", "qemu-utils"),
+        ("qemu-io", "qemu-utils"),
+        ("ip", "iproute2"),
+        ("unshare", "util-linux"),
+    ]:
         need(shutil.which(tool) is not None, f"{tool} not installed (apt package {pkg})")
     need(os.geteuid() == 0, "root is needed for network namespaces and ganesha")
 
@@ -81,8 +87,9 @@ def http(tmp_path: Path) -> Iterator[FileServer]:
 def make_qcow2(path: Path, size: str = "16M", pattern: int = 0xA5, length: str = "1M") -> Path:
     """A qcow2 with some written data (qemu-img create + qemu-io write -P)."""
     subprocess.run(["qemu-img", "create", "-q", "-f", "qcow2", str(path), size], check=True)
-    subprocess.run(["qemu-io", "-f", "qcow2", "-c", f"write -P {pattern} 0 {length}", str(path)],
-                   check=True, capture_output=True)
+    subprocess.run(
+        ["qemu-io", "-f", "qcow2", "-c", f"write -P {pattern} 0 {length}", str(path)], check=True, capture_output=True
+    )
     return path
 
 

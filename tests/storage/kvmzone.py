@@ -60,11 +60,31 @@ def build(app: VirgaApp, store_url: str, pool_name: str, pool_path: Path) -> Kvm
         cl = Cluster(name="kvm-cluster", zone_id=zone.id or 0, pod_id=pod.id or 0, hypervisor="KVM")
         s.add(cl)
         s.flush()
-        s.add(Host(name="kvm-local", zone_id=zone.id or 0, pod_id=pod.id or 0, cluster_id=cl.id or 0,
-                   url="qemu:///system", state="Up", cpunumber=2, cpuspeed=1000, memorytotal=2 * 2**30,
-                   hypervisor="KVM"))
-        pool = StoragePool(name=pool_name, zone_id=zone.id or 0, pod_id=pod.id, cluster_id=cl.id, type="Filesystem",
-                           url=f"file://{pool_path}", path=str(pool_path), capacitybytes=2**34, hypervisor="KVM")
+        s.add(
+            Host(
+                name="kvm-local",
+                zone_id=zone.id or 0,
+                pod_id=pod.id or 0,
+                cluster_id=cl.id or 0,
+                url="qemu:///system",
+                state="Up",
+                cpunumber=2,
+                cpuspeed=1000,
+                memorytotal=2 * 2**30,
+                hypervisor="KVM",
+            )
+        )
+        pool = StoragePool(
+            name=pool_name,
+            zone_id=zone.id or 0,
+            pod_id=pod.id,
+            cluster_id=cl.id,
+            type="Filesystem",
+            url=f"file://{pool_path}",
+            path=str(pool_path),
+            capacitybytes=2**34,
+            hypervisor="KVM",
+        )
         s.add(pool)
         s.add(ImageStore(name="nfs-store", zone_id=zone.id, url=store_url))
         s.commit()
@@ -103,8 +123,9 @@ def drop_domain(uuid: str) -> None:
 
 def domain_uuids() -> set[str]:
     """The uuids of every libvirt domain on qemu:///system."""
-    out = subprocess.run(["virsh", "-c", "qemu:///system", "list", "--all", "--uuid"],
-                         capture_output=True, text=True, check=True).stdout
+    out = subprocess.run(
+        ["virsh", "-c", "qemu:///system", "list", "--all", "--uuid"], capture_output=True, text=True, check=True
+    ).stdout
     return set(out.split())
 
 
@@ -112,8 +133,15 @@ def data_volume(app: VirgaApp, kz: KvmZone, name: str, size: int = 16 << 20) -> 
     """A Ready DATADISK row whose qcow2 file exists in the pool (made with qemu-img); returns its uuid."""
     with app.db.session() as s:
         admin = s.exec(select(Account).where(Account.name == "admin")).one()
-        vol = Volume(name=name, zone_id=kz.zone_id, pool_id=kz.pool_id, size=size, state="Ready",
-                     account_id=admin.id or 0, domain_id=admin.domain_id)
+        vol = Volume(
+            name=name,
+            zone_id=kz.zone_id,
+            pool_id=kz.pool_id,
+            size=size,
+            state="Ready",
+            account_id=admin.id or 0,
+            domain_id=admin.domain_id,
+        )
         s.add(vol)
         s.flush()
         vol.path = str(kz.pool_path / f"{vol.uuid}.qcow2")
@@ -126,12 +154,14 @@ def data_volume(app: VirgaApp, kz: KvmZone, name: str, size: int = 16 << 20) -> 
 
 def write(path: str, pattern: int, length: str = "1M") -> None:
     """Write a byte pattern at the start of a qcow2 file (qemu-io)."""
-    subprocess.run(["qemu-io", "-f", "qcow2", "-c", f"write -P {pattern} 0 {length}", path],
-                   check=True, capture_output=True)
+    subprocess.run(
+        ["qemu-io", "-f", "qcow2", "-c", f"write -P {pattern} 0 {length}", path], check=True, capture_output=True
+    )
 
 
 def holds(path: str, pattern: int, length: str = "1M", fmt: str = "qcow2") -> bool:
     """Whether the start of an image (local path or nfs:// URL) reads back as the pattern."""
-    proc = subprocess.run(["qemu-io", "-f", fmt, "-r", "-c", f"read -P {pattern} 0 {length}", path],
-                          capture_output=True, text=True)
+    proc = subprocess.run(
+        ["qemu-io", "-f", fmt, "-r", "-c", f"read -P {pattern} 0 {length}", path], capture_output=True, text=True
+    )
     return proc.returncode == 0 and "Pattern verification failed" not in proc.stdout

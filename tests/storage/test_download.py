@@ -53,14 +53,21 @@ def assert_clean(nfs: NfsFixture, staging: Path, path: str) -> None:
     assert not list(nfs.export.rglob("*.part-*"))
 
 
-async def test_download_store_and_copy_to_primary(nfs: NfsFixture, http: FileServer, staging: Path,
-                                                  tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+async def test_download_store_and_copy_to_primary(
+    nfs: NfsFixture, http: FileServer, staging: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
     img = make_qcow2(Path(http.root) / "tiny.qcow2", "64M", 0x5A, "6M")
     seen: list[tuple[int, int]] = []
     path = dest()
-    stored = await download(f"{http.base_url}/tiny.qcow2", nfs.store, path, checksum=f"{{SHA-256}}{sha256(img)}",
-                            expected_format="qcow2", progress=lambda p, b: seen.append((p, b)),
-                            staging_dir=str(staging))
+    stored = await download(
+        f"{http.base_url}/tiny.qcow2",
+        nfs.store,
+        path,
+        checksum=f"{{SHA-256}}{sha256(img)}",
+        expected_format="qcow2",
+        progress=lambda p, b: seen.append((p, b)),
+        staging_dir=str(staging),
+    )
     assert stored.fmt == "qcow2" and stored.size == img.stat().st_size and stored.virtual_size == 64 << 20
     assert seen[-1] == (100, img.stat().st_size) and len(seen) >= 2
     assert [p for p, _ in seen] == sorted(p for p, _ in seen)
@@ -71,6 +78,7 @@ async def test_download_store_and_copy_to_primary(nfs: NfsFixture, http: FileSer
     assert list(staging.iterdir()) == []
 
     import virga.appliance.storage.primary as primary
+
     calls: list[str] = []
     real = primary.convert_argv
 
@@ -107,8 +115,9 @@ async def test_text_posing_as_qcow2(nfs: NfsFixture, http: FileServer, staging: 
     (Path(http.root) / "fake.qcow2").write_text("this is not a disk image\n" * 1000)
     path = dest()
     with pytest.raises(FormatMismatch, match="claims to be qcow2"):
-        await download(f"{http.base_url}/fake.qcow2", nfs.store, path, expected_format="qcow2",
-                       staging_dir=str(staging))
+        await download(
+            f"{http.base_url}/fake.qcow2", nfs.store, path, expected_format="qcow2", staging_dir=str(staging)
+        )
     assert_clean(nfs, staging, path)
 
 
@@ -116,8 +125,9 @@ async def test_stalled_server(nfs: NfsFixture, http: FileServer, staging: Path) 
     make_qcow2(Path(http.root) / "s.qcow2", length="2M")
     path = dest()
     with pytest.raises(DownloadStalled, match="no data for 1s"):
-        await download(f"{http.base_url}/s.qcow2?stall_after=65536", nfs.store, path, stall_timeout=1,
-                       staging_dir=str(staging))
+        await download(
+            f"{http.base_url}/s.qcow2?stall_after=65536", nfs.store, path, stall_timeout=1, staging_dir=str(staging)
+        )
     assert_clean(nfs, staging, path)
 
 
@@ -135,8 +145,9 @@ async def test_iso_detection(nfs: NfsFixture, http: FileServer, staging: Path) -
     iso.write_bytes(bytes(data))
     make_qcow2(Path(http.root) / "disk.qcow2")
     good = iso_path(2, uuid.uuid4().hex[:8], "u1")
-    stored = await download(f"{http.base_url}/boot.iso", nfs.store, good, expected_format="iso",
-                            staging_dir=str(staging))
+    stored = await download(
+        f"{http.base_url}/boot.iso", nfs.store, good, expected_format="iso", staging_dir=str(staging)
+    )
     assert stored.fmt == "iso" and (nfs.export / good).read_bytes() == bytes(data)
     bad = iso_path(2, uuid.uuid4().hex[:8], "u2")
     with pytest.raises(FormatMismatch, match="claims to be iso but is qcow2"):
@@ -157,8 +168,10 @@ async def test_existing_file_is_kept(nfs: NfsFixture, http: FileServer, staging:
 async def test_resume_after_kill(nfs: NfsFixture, http: FileServer, staging: Path) -> None:
     img = make_qcow2(Path(http.root) / "r.qcow2", "64M", 0x33, "8M")
     url, path = f"{http.base_url}/r.qcow2?rate=4000000", dest()
-    code = ("import asyncio,sys; from virga.appliance.storage import ImageStore, download; "
-            "asyncio.run(download(sys.argv[1], ImageStore(sys.argv[2]), sys.argv[3], staging_dir=sys.argv[4]))")
+    code = (
+        "import asyncio,sys; from virga.appliance.storage import ImageStore, download; "
+        "asyncio.run(download(sys.argv[1], ImageStore(sys.argv[2]), sys.argv[3], staging_dir=sys.argv[4]))"
+    )
     child = subprocess.Popen([sys.executable, "-c", code, url, nfs.url, path, str(staging)])
     try:
         deadline = time.monotonic() + 60
@@ -195,8 +208,14 @@ async def test_cancel_keeps_partial_until_discarded(nfs: NfsFixture, http: FileS
 async def test_upload_file(nfs: NfsFixture, staging: Path, tmp_path: Path) -> None:
     img = make_qcow2(tmp_path / "up.qcow2")
     path = dest()
-    stored = await upload_file(str(img), nfs.store, path, checksum=hashlib.md5(img.read_bytes()).hexdigest(),
-                               expected_format="qcow2", staging_dir=str(staging))
+    stored = await upload_file(
+        str(img),
+        nfs.store,
+        path,
+        checksum=hashlib.md5(img.read_bytes()).hexdigest(),
+        expected_format="qcow2",
+        staging_dir=str(staging),
+    )
     assert stored.size == img.stat().st_size and (nfs.export / path).read_bytes() == img.read_bytes()
     text = tmp_path / "t.qcow2"
     text.write_text("nope\n" * 100)
@@ -206,8 +225,9 @@ async def test_upload_file(nfs: NfsFixture, staging: Path, tmp_path: Path) -> No
     assert_clean(nfs, staging, bad)
 
 
-async def test_resume_ignored_by_the_server_restarts_from_zero(nfs: NfsFixture, http: FileServer,
-                                                               staging: Path) -> None:
+async def test_resume_ignored_by_the_server_restarts_from_zero(
+    nfs: NfsFixture, http: FileServer, staging: Path
+) -> None:
     img = make_qcow2(Path(http.root) / "n.qcow2", length="3M")
     url, path = f"{http.base_url}/n.qcow2?no_range=1", dest()
     staged = Staged.for_transfer(staging, url, path)
@@ -223,11 +243,13 @@ async def test_resume_ignored_by_the_server_restarts_from_zero(nfs: NfsFixture, 
 async def test_orphaned_curl_dies_with_its_parent(http: FileServer, staging: Path) -> None:
     make_qcow2(Path(http.root) / "o.qcow2", length="4M")
     url = f"{http.base_url}/o.qcow2?rate=500000"
-    code = ("import asyncio,sys; from virga.appliance.storage.fetch import Fetch; "
-            "from virga.appliance.storage.staging import Staged, TransferState; from pathlib import Path; "
-            "st = Staged.for_transfer(Path(sys.argv[2]), sys.argv[1], 'x'); "
-            "asyncio.run(Fetch(sys.argv[1], st, TransferState(url=sys.argv[1], dest_path='x'), None, None, "
-            "60, 30, True).run())")
+    code = (
+        "import asyncio,sys; from virga.appliance.storage.fetch import Fetch; "
+        "from virga.appliance.storage.staging import Staged, TransferState; from pathlib import Path; "
+        "st = Staged.for_transfer(Path(sys.argv[2]), sys.argv[1], 'x'); "
+        "asyncio.run(Fetch(sys.argv[1], st, TransferState(url=sys.argv[1], dest_path='x'), None, None, "
+        "60, 30, True).run())"
+    )
     child = subprocess.Popen([sys.executable, "-c", code, url, str(staging)])
     try:
         deadline = time.monotonic() + 60

@@ -25,7 +25,11 @@ async def _cold(driver, vid: str) -> None:  # noqa: ANN001
 
 
 async def test_revert_from_backup_and_template_from_snapshot(  # noqa: PLR0913
-    driver, pool, template, bridge, nfs: NfsFixture,  # noqa: ANN001
+    driver,
+    pool,
+    template,
+    bridge,
+    nfs: NfsFixture,  # noqa: ANN001
 ) -> None:
     spec = await _define(driver, pool, template, bridge)
     vid = spec.uuid

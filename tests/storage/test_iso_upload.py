@@ -52,11 +52,17 @@ async def _download(client: VirgaClient, url: str) -> tuple[int, bytes]:
     return got.status_code, got.content
 
 
-async def test_upload_iso_then_extract(admin: VirgaClient, nfs: NfsFixture, zone: str, tmp_path: Path,  # noqa: F811
-                                       monkeypatch: pytest.MonkeyPatch) -> None:
+async def test_upload_iso_then_extract(
+    admin: VirgaClient,
+    nfs: NfsFixture,
+    zone: str,
+    tmp_path: Path,  # noqa: F811
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
     iso = make_iso(tmp_path)
-    got = await upload(admin, str(iso), {"zoneid": zone, "name": "tiny-iso", "isextractable": "true"},
-                       quiet=True, kind="iso")
+    got = await upload(
+        admin, str(iso), {"zoneid": zone, "name": "tiny-iso", "isextractable": "true"}, quiet=True, kind="iso"
+    )
     assert got["isready"] and got["status"] == "Download Complete" and got["format"] == "ISO", got
     stored = list(nfs.export.glob(f"iso/*/*/{got['id']}.iso"))
     assert len(stored) == 1
@@ -96,11 +102,17 @@ async def test_text_posing_as_iso_fails_cleanly(admin: VirgaClient, nfs: NfsFixt
     assert err.value.code == 431
 
 
-async def test_iso_isolation(app: VirgaApp, admin: VirgaClient, nfs: NfsFixture, zone: str,  # noqa: F811
-                             tmp_path: Path) -> None:
+async def test_iso_isolation(
+    app: VirgaApp,
+    admin: VirgaClient,
+    nfs: NfsFixture,
+    zone: str,  # noqa: F811
+    tmp_path: Path,
+) -> None:
     iso = make_iso(tmp_path)
-    mine = await upload(admin, str(iso), {"zoneid": zone, "name": "private-iso", "isextractable": "true"},
-                        quiet=True, kind="iso")
+    mine = await upload(
+        admin, str(iso), {"zoneid": zone, "name": "private-iso", "isextractable": "true"}, quiet=True, kind="iso"
+    )
     pending = (await admin.call("getUploadParamsForIso", name="pending", zoneid=zone))["getuploadparams"]
     bob = await client_for(app, make_user(app, "bob-iso"))
     try:
@@ -126,8 +138,9 @@ async def served(app: VirgaApp) -> AsyncIterator[str]:
     with socket.socket() as s:
         s.bind(("127.0.0.1", 0))
         port = int(s.getsockname()[1])
-    server = uvicorn.Server(uvicorn.Config(make_asgi(app, manage=False), host="127.0.0.1", port=port,
-                                           log_level="warning", lifespan="off"))
+    server = uvicorn.Server(
+        uvicorn.Config(make_asgi(app, manage=False), host="127.0.0.1", port=port, log_level="warning", lifespan="off")
+    )
     task = asyncio.create_task(server.serve())
     try:
         while not server.started:
@@ -139,24 +152,39 @@ async def served(app: VirgaApp) -> AsyncIterator[str]:
         await task
 
 
-async def test_iso_with_cs_client(app: VirgaApp, admin: VirgaClient, nfs: NfsFixture, zone: str,  # noqa: F811
-                                  tmp_path: Path) -> None:
+async def test_iso_with_cs_client(
+    app: VirgaApp,
+    admin: VirgaClient,
+    nfs: NfsFixture,
+    zone: str,  # noqa: F811
+    tmp_path: Path,
+) -> None:
     cs_mod = pytest.importorskip("cs")
     import requests
 
     iso = make_iso(tmp_path)
     async with served(app) as base:
-        cs = cs_mod.CloudStack(endpoint=f"{base}/client/api", key=admin.creds.apikey, secret=admin.creds.secretkey,
-                               fetch_result=True, job_timeout=60, poll_interval=0.05)
-        up = (await asyncio.to_thread(cs.getUploadParamsForIso, name="cs-iso", zoneid=zone, displaytext="via cs",
-                                      isextractable="true"))["getuploadparams"]
+        cs = cs_mod.CloudStack(
+            endpoint=f"{base}/client/api",
+            key=admin.creds.apikey,
+            secret=admin.creds.secretkey,
+            fetch_result=True,
+            job_timeout=60,
+            poll_interval=0.05,
+        )
+        up = (
+            await asyncio.to_thread(
+                cs.getUploadParamsForIso, name="cs-iso", zoneid=zone, displaytext="via cs", isextractable="true"
+            )
+        )["getuploadparams"]
         headers = {"X-signature": up["signature"], "X-metadata": up["metadata"], "X-expires": up["expires"]}
 
         def post() -> requests.Response:
             """The multipart POST as a browser or script would send it."""
             with open(iso, "rb") as f:
-                return requests.post(base + urlsplit(up["postURL"]).path, headers=headers,
-                                     files={"file": ("tiny.iso", f)}, timeout=60)
+                return requests.post(
+                    base + urlsplit(up["postURL"]).path, headers=headers, files={"file": ("tiny.iso", f)}, timeout=60
+                )
 
         resp = await asyncio.to_thread(post)
         assert resp.status_code == 200, resp.text

@@ -37,8 +37,13 @@ def test_properties_roundtrip() -> None:
 
 @pytest.mark.parametrize(
     ("text", "algo"),
-    [("d41d8cd98f00b204e9800998ecf8427e", "md5"), ("{MD5}d41d8cd98f00b204e9800998ecf8427e", "md5"),
-     ("a" * 40, "sha1"), ("{SHA-256}" + "B" * 64, "sha256"), ("c" * 128, "sha512")],
+    [
+        ("d41d8cd98f00b204e9800998ecf8427e", "md5"),
+        ("{MD5}d41d8cd98f00b204e9800998ecf8427e", "md5"),
+        ("a" * 40, "sha1"),
+        ("{SHA-256}" + "B" * 64, "sha256"),
+        ("c" * 128, "sha512"),
+    ],
 )
 def test_checksum_forms(text: str, algo: str) -> None:
     ck = parse_checksum(text)

@@ -21,7 +21,7 @@ def _body(payload: bytes, other_first: bool = True) -> tuple[bytes, str]:
 async def _chunks(data: bytes, size: int) -> AsyncIterator[bytes]:
     """data in pieces of `size` bytes."""
     for i in range(0, len(data), size):
-        yield data[i:i + size]
+        yield data[i : i + size]
 
 
 async def _read(data: bytes, ctype: str, size: int) -> bytes:

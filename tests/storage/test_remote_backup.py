@@ -65,14 +65,22 @@ class Calls:
         return [a for a in (self.local if where == "local" else self.remote) if a[:2] == ("qemu-img", "convert")]
 
 
-async def _remote_zone(app: VirgaApp, nfs: NfsFixture, kvm_pool: tuple[str, Path], port: int, key: Path,
-                       monkeypatch: pytest.MonkeyPatch, keys: Path) -> KvmZone:
+async def _remote_zone(
+    app: VirgaApp,
+    nfs: NfsFixture,
+    kvm_pool: tuple[str, Path],
+    port: int,
+    key: Path,
+    monkeypatch: pytest.MonkeyPatch,
+    keys: Path,
+) -> KvmZone:
     """A KVM zone whose one host is this machine reached over the loopback sshd (qemu+ssh://)."""
     from virga.drivers.libvirt import remote
 
     monkeypatch.setattr(remote, "KEY_DIR", keys)
-    conn = await remote.prepare_kvm_host("127.0.0.1", "root", private_key=key.read_text(), port=port,
-                                         pool_path=str(kvm_pool[1]))
+    conn = await remote.prepare_kvm_host(
+        "127.0.0.1", "root", private_key=key.read_text(), port=port, pool_path=str(kvm_pool[1])
+    )
     kz = build(app, nfs.url, *kvm_pool)
     with app.db.session() as s:
         host = s.exec(select(Host).where(Host.zone_id == kz.zone_id)).one()
@@ -89,8 +97,13 @@ def _image_info(url: str) -> dict[str, Any]:
 
 
 async def test_remote_snapshot_backup_revert_delete(
-    app: VirgaApp, admin: VirgaClient, nfs: NfsFixture, kvm_pool: tuple[str, Path], sshd: tuple[int, Path],  # noqa: F811
-    tmp_path: Path, monkeypatch: pytest.MonkeyPatch,
+    app: VirgaApp,
+    admin: VirgaClient,
+    nfs: NfsFixture,
+    kvm_pool: tuple[str, Path],
+    sshd: tuple[int, Path],  # noqa: F811
+    tmp_path: Path,
+    monkeypatch: pytest.MonkeyPatch,
 ) -> None:
     kz = await _remote_zone(app, nfs, kvm_pool, *sshd, monkeypatch, tmp_path / "keys")
     vol_id = data_volume(app, kz, "data-remote")
@@ -104,8 +117,7 @@ async def test_remote_snapshot_backup_revert_delete(
     assert row.backup_path.startswith(nfs.url + "/snapshots/")
     assert [a[-2] for a in calls.converts("remote")] == [row.path] and calls.converts("local") == []
     events = await admin.list("listEvents", "event", type="SNAPSHOT.BACKUP")
-    assert any(row.backup_path in e["description"] and "on host 127.0.0.1 over SSH" in e["description"]
-               for e in events)
+    assert any(row.backup_path in e["description"] and "on host 127.0.0.1 over SSH" in e["description"] for e in events)
     info = _image_info(row.backup_path)
     assert info["format"] == "qcow2" and info["virtual-size"] == 16 << 20
     assert holds(row.backup_path, 0x44)  # read back through libnfs
@@ -119,7 +131,7 @@ async def test_remote_snapshot_backup_revert_delete(
     assert [a[-2] for a in calls.converts("remote")][-1] == row.backup_path and calls.converts("local") == []
 
     # a new volume from the snapshot (primary copy gone): the driver builds it from the backup on the host
-    new_vol = (await admin.run("createVolume", snapshotid=snap["id"], name="from-remote-snap", zoneid=kz.zone))
+    new_vol = await admin.run("createVolume", snapshotid=snap["id"], name="from-remote-snap", zoneid=kz.zone)
     assert new_vol["volume"]["state"] == "Ready" and holds(_row(app, Volume, new_vol["volume"]["id"]).path, 0x44)
 
     await admin.run("deleteSnapshot", id=snap["id"])
@@ -128,8 +140,13 @@ async def test_remote_snapshot_backup_revert_delete(
 
 
 async def test_remote_snapshot_delete_removes_primary_copy_and_backup(
-    app: VirgaApp, admin: VirgaClient, nfs: NfsFixture, kvm_pool: tuple[str, Path], sshd: tuple[int, Path],  # noqa: F811
-    tmp_path: Path, monkeypatch: pytest.MonkeyPatch,
+    app: VirgaApp,
+    admin: VirgaClient,
+    nfs: NfsFixture,
+    kvm_pool: tuple[str, Path],
+    sshd: tuple[int, Path],  # noqa: F811
+    tmp_path: Path,
+    monkeypatch: pytest.MonkeyPatch,
 ) -> None:
     kz = await _remote_zone(app, nfs, kvm_pool, *sshd, monkeypatch, tmp_path / "keys")
     vol_id = data_volume(app, kz, "data-remote-2")
@@ -144,18 +161,30 @@ async def test_remote_snapshot_delete_removes_primary_copy_and_backup(
 
 
 async def test_remote_template_from_a_stopped_vms_root_volume(
-    app: VirgaApp, admin: VirgaClient, cloud: Any, nfs: NfsFixture, kvm_pool: tuple[str, Path],
-    sshd: tuple[int, Path], tmp_path: Path, monkeypatch: pytest.MonkeyPatch,  # noqa: F811
+    app: VirgaApp,
+    admin: VirgaClient,
+    cloud: Any,
+    nfs: NfsFixture,
+    kvm_pool: tuple[str, Path],
+    sshd: tuple[int, Path],
+    tmp_path: Path,
+    monkeypatch: pytest.MonkeyPatch,  # noqa: F811
 ) -> None:
     kz = await _remote_zone(app, nfs, kvm_pool, *sshd, monkeypatch, tmp_path / "keys")
     vol_id = data_volume(app, kz, "root-remote")
     write(_row(app, Volume, vol_id).path, 0x3C)
     with app.db.session() as s:  # a stopped VM owning the volume as its ROOT disk
         vol = s.exec(select(Volume).where(Volume.uuid == vol_id)).one()
-        vm = VirtualMachine(name="vm-remote", zone_id=kz.zone_id, state="Stopped", hypervisor="KVM",
-                            template_id=s.exec(select(Template)).first().id,  # type: ignore[union-attr]
-                            serviceoffering_id=s.exec(select(ServiceOffering)).first().id,  # type: ignore[union-attr]
-                            account_id=vol.account_id, domain_id=vol.domain_id)
+        vm = VirtualMachine(
+            name="vm-remote",
+            zone_id=kz.zone_id,
+            state="Stopped",
+            hypervisor="KVM",
+            template_id=s.exec(select(Template)).first().id,  # type: ignore[union-attr]
+            serviceoffering_id=s.exec(select(ServiceOffering)).first().id,  # type: ignore[union-attr]
+            account_id=vol.account_id,
+            domain_id=vol.domain_id,
+        )
         s.add(vm)
         s.flush()
         vol.type, vol.vm_id = "ROOT", vm.id
@@ -171,7 +200,9 @@ async def test_remote_template_from_a_stopped_vms_root_volume(
 
 
 async def test_host_without_qemu_img_is_534_naming_the_package(
-    nfs: NfsFixture, sshd_no_libvirt: tuple[int, Path], tmp_path: Path,  # noqa: F811
+    nfs: NfsFixture,
+    sshd_no_libvirt: tuple[int, Path],
+    tmp_path: Path,  # noqa: F811
 ) -> None:
     port, key = sshd_no_libvirt
     src = make_qcow2(tmp_path / "snap.qcow2")
@@ -185,8 +216,9 @@ async def test_host_without_qemu_img_is_534_naming_the_package(
     assert not (nfs.export / folder).exists()  # checked before anything was written
 
 
-def _wrapped_sshd(tmp_path: Path, monkeypatch: pytest.MonkeyPatch, name: str, wrap: list[str],
-                  extra: str = "") -> Iterator[tuple[int, Path]]:
+def _wrapped_sshd(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, name: str, wrap: list[str], extra: str = ""
+) -> Iterator[tuple[int, Path]]:
     """_sshd (tests/libvirt/test_remote.py) with its sshd command run under `wrap` + `sh -c`."""
     real = subprocess.Popen
 
@@ -212,8 +244,9 @@ def sshd_no_nfs_driver(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Itera
 
 
 @pytest.fixture
-def sshd_off_storage_net(tmp_path: Path, monkeypatch: pytest.MonkeyPatch,
-                         bare_netns: NetnsLink) -> Iterator[tuple[str, int, Path]]:
+def sshd_off_storage_net(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, bare_netns: NetnsLink
+) -> Iterator[tuple[str, int, Path]]:
     """An sshd inside a namespace with no route to the NFS store: (its address, port, client key)."""
     wrap = ["ip", "netns", "exec", bare_netns.name, "sh", "-c", "true"]
     for port, key in _wrapped_sshd(tmp_path, monkeypatch, "offnet", wrap, f"ListenAddress {bare_netns.ns_addr}\n"):
@@ -221,7 +254,9 @@ def sshd_off_storage_net(tmp_path: Path, monkeypatch: pytest.MonkeyPatch,
 
 
 async def test_host_without_nfs_block_driver_is_534_naming_qemu_block_extra(
-    nfs: NfsFixture, sshd_no_nfs_driver: tuple[int, Path], tmp_path: Path,
+    nfs: NfsFixture,
+    sshd_no_nfs_driver: tuple[int, Path],
+    tmp_path: Path,
 ) -> None:
     port, key = sshd_no_nfs_driver
     src = make_qcow2(tmp_path / "snap.qcow2")
@@ -234,13 +269,16 @@ async def test_host_without_nfs_block_driver_is_534_naming_qemu_block_extra(
 
 
 async def test_host_off_the_storage_network_streams_the_snapshot_over_ssh(
-    nfs: NfsFixture, sshd_off_storage_net: tuple[str, int, Path], tmp_path: Path,
+    nfs: NfsFixture,
+    sshd_off_storage_net: tuple[str, int, Path],
+    tmp_path: Path,
 ) -> None:
     address, port, key = sshd_off_storage_net
     src = make_qcow2(tmp_path / "snap.qcow2", "32M", 0x77, "2M")
     rel = f"snapshots/2/{uuid.uuid4().hex[:8]}/streamed.qcow2"
-    got = await snapbackup.run_backup(snapbackup.BackupPlan(str(src), nfs.url, rel,
-                                                            hostexec.SshHost(address, port, "root", str(key))))
+    got = await snapbackup.run_backup(
+        snapbackup.BackupPlan(str(src), nfs.url, rel, hostexec.SshHost(address, port, "root", str(key)))
+    )
     assert got.copied.startswith(f"streamed from host {address} over SSH")
     assert got.virtual_size == 32 << 20 and (nfs.export / rel).is_file()
     assert holds(got.url, 0x77, "2M")

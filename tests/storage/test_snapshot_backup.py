@@ -24,7 +24,10 @@ def _row(app: VirgaApp, model: type, uuid: str):  # noqa: ANN202
 
 
 async def test_snapshot_backup_revert_volume_template_delete(
-    app: VirgaApp, admin: VirgaClient, nfs: NfsFixture, kvm_pool: tuple[str, Path],
+    app: VirgaApp,
+    admin: VirgaClient,
+    nfs: NfsFixture,
+    kvm_pool: tuple[str, Path],
 ) -> None:
     kz = build(app, nfs.url, *kvm_pool)
     vol_id = data_volume(app, kz, "data-1")
@@ -60,7 +63,10 @@ async def test_snapshot_backup_revert_volume_template_delete(
 
 
 async def test_primary_only_and_template_from_volume(
-    app: VirgaApp, admin: VirgaClient, nfs: NfsFixture, kvm_pool: tuple[str, Path],
+    app: VirgaApp,
+    admin: VirgaClient,
+    nfs: NfsFixture,
+    kvm_pool: tuple[str, Path],
 ) -> None:
     kz = build(app, nfs.url, *kvm_pool)
     vol_id = data_volume(app, kz, "data-2")
@@ -75,7 +81,10 @@ async def test_primary_only_and_template_from_volume(
 
 
 async def test_failed_backup_leaves_nothing(
-    app: VirgaApp, admin: VirgaClient, nfs: NfsFixture, kvm_pool: tuple[str, Path],
+    app: VirgaApp,
+    admin: VirgaClient,
+    nfs: NfsFixture,
+    kvm_pool: tuple[str, Path],
 ) -> None:
     kz = build(app, nfs.url, *kvm_pool)
     vol_id = data_volume(app, kz, "data-3")

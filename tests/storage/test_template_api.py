@@ -42,8 +42,16 @@ def _serve(http: FileServer, image: Path) -> tuple[str, str]:
 
 async def _register(admin: VirgaClient, zone: str, url: str, sha: str) -> str:
     """registerTemplate; the new template's id."""
-    body = await admin.call("registerTemplate", name="tiny-nfs", displaytext="tiny", url=url, zoneid=zone,
-                            format="QCOW2", hypervisor="KVM", checksum="{SHA-256}" + sha)
+    body = await admin.call(
+        "registerTemplate",
+        name="tiny-nfs",
+        displaytext="tiny",
+        url=url,
+        zoneid=zone,
+        format="QCOW2",
+        hypervisor="KVM",
+        checksum="{SHA-256}" + sha,
+    )
     return str(body["template"][0]["id"])
 
 
@@ -77,8 +85,17 @@ async def _nfs_store_for(admin: VirgaClient, zone: str, url: str) -> None:
 
 async def _deploy(admin: VirgaClient, site: KvmSite, zone: str, template: str) -> dict:
     """deployVirtualMachine from the downloaded template on the KVM host; the job's VM."""
-    return (await admin.run("deployVirtualMachine", zoneid=zone, templateid=template, serviceofferingid=site.offering,
-                            networkids=site.network, hostid=site.host, name="nfs-guest"))["virtualmachine"]
+    return (
+        await admin.run(
+            "deployVirtualMachine",
+            zoneid=zone,
+            templateid=template,
+            serviceofferingid=site.offering,
+            networkids=site.network,
+            hostid=site.host,
+            name="nfs-guest",
+        )
+    )["virtualmachine"]
 
 
 async def _cleanup(admin: VirgaClient, vm_id: str | None, bridge: str) -> None:
@@ -94,8 +111,14 @@ async def _cleanup(admin: VirgaClient, vm_id: str | None, bridge: str) -> None:
 
 @pytest.mark.slow
 async def test_register_progress_nfs_then_boot(  # noqa: PLR0913
-    app: VirgaApp, admin: VirgaClient, cloud: Cloud, nfs: NfsFixture, http: FileServer, guest_image: Path,
-    kvm_pool: tuple[str, Path], tmp_path: Path,
+    app: VirgaApp,
+    admin: VirgaClient,
+    cloud: Cloud,
+    nfs: NfsFixture,
+    http: FileServer,
+    guest_image: Path,
+    kvm_pool: tuple[str, Path],
+    tmp_path: Path,
 ) -> None:
     pool_dir = kvm_pool[1]
     site = await kvm_site(app, admin, cloud, guest_image, pool_dir)
@@ -135,8 +158,9 @@ async def test_register_progress_nfs_then_boot(  # noqa: PLR0913
         await _cleanup(admin, vm_id, site.bridge)
 
 
-async def test_restart_during_download_resumes(app: VirgaApp, admin: VirgaClient, nfs: NfsFixture,
-                                               http: FileServer, tmp_path: Path) -> None:
+async def test_restart_during_download_resumes(
+    app: VirgaApp, admin: VirgaClient, nfs: NfsFixture, http: FileServer, tmp_path: Path
+) -> None:
     from tests.storage.conftest import make_qcow2
 
     kz = build(app, nfs.url, f"virga-rst-{tmp_path.name[-8:]}", tmp_path)
@@ -145,8 +169,9 @@ async def test_restart_during_download_resumes(app: VirgaApp, admin: VirgaClient
     tid = await _register(admin, kz.zone, url, sha)
     loop = asyncio.get_running_loop()
     end = loop.time() + 60
-    while not _partial([(await admin.list("listTemplates", "template", templatefilter="self",
-                                          id=tid))[0].get("status", "")]):
+    while not _partial(
+        [(await admin.list("listTemplates", "template", templatefilter="self", id=tid))[0].get("status", "")]
+    ):
         assert loop.time() < end, "the download never started"
         await asyncio.sleep(0.05)
     await app.stop()  # the management server goes away mid-download

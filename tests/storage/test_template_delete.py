@@ -20,8 +20,9 @@ from tests.storage.test_template_api import _register, _serve, _watch
 pytestmark = [pytest.mark.integration]
 
 
-async def _ready_template(app: VirgaApp, admin: VirgaClient, nfs: NfsFixture, http: FileServer,
-                          tmp_path: Path, tag: str) -> tuple[str, str, list[Path]]:
+async def _ready_template(
+    app: VirgaApp, admin: VirgaClient, nfs: NfsFixture, http: FileServer, tmp_path: Path, tag: str
+) -> tuple[str, str, list[Path]]:
     """A downloaded template in a fresh KVM zone: (its id, its install path, [pool dir, image-cache copy])."""
     kz = build(app, nfs.url, f"virga-del{tag}-{tmp_path.name[-8:]}", tmp_path / "pool")
     (tmp_path / "pool").mkdir()
@@ -45,7 +46,11 @@ def _store_files(nfs: NfsFixture, path: str) -> list[Path]:
 
 
 async def test_delete_template_removes_store_and_unused_copies(
-    app: VirgaApp, admin: VirgaClient, nfs: NfsFixture, http: FileServer, tmp_path: Path,
+    app: VirgaApp,
+    admin: VirgaClient,
+    nfs: NfsFixture,
+    http: FileServer,
+    tmp_path: Path,
 ) -> None:
     tid, path, copies = await _ready_template(app, admin, nfs, http, tmp_path, "a")
     mine = {Path(path).name, "template.properties"}
@@ -63,15 +68,29 @@ async def test_delete_template_removes_store_and_unused_copies(
 
 
 async def test_delete_template_keeps_copies_a_volume_uses(
-    app: VirgaApp, admin: VirgaClient, nfs: NfsFixture, http: FileServer, tmp_path: Path,
+    app: VirgaApp,
+    admin: VirgaClient,
+    nfs: NfsFixture,
+    http: FileServer,
+    tmp_path: Path,
 ) -> None:
     tid, path, copies = await _ready_template(app, admin, nfs, http, tmp_path, "b")
     with app.db.session() as s:  # a root volume on the pool made from the template
         t = s.exec(select(Template).where(Template.uuid == tid)).one()
         acct = s.exec(select(Account).where(Account.name == "admin")).one()
         pool_id = _pool_id(s, tmp_path / "pool")
-        s.add(Volume(name="ROOT-1", zone_id=t.zone_id or 0, pool_id=pool_id, size=8 << 20, state="Ready",
-                     template_id=t.id, account_id=acct.id or 0, domain_id=acct.domain_id))
+        s.add(
+            Volume(
+                name="ROOT-1",
+                zone_id=t.zone_id or 0,
+                pool_id=pool_id,
+                size=8 << 20,
+                state="Ready",
+                template_id=t.id,
+                account_id=acct.id or 0,
+                domain_id=acct.domain_id,
+            )
+        )
         s.commit()
     assert await admin.run("deleteTemplate", id=tid) == {"success": True}
     assert Path(path).name not in {p.name for p in _store_files(nfs, path)}  # the store copy goes

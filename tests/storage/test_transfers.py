@@ -27,9 +27,12 @@ def zone(app: VirgaApp, nfs: NfsFixture, tmp_path: Path) -> str:
 async def _post(client: VirgaClient, up: dict, data: bytes, **headers: str):  # noqa: ANN202
     """POST a file the way CloudStack clients do (multipart field 'file' + X- headers)."""
     h = {"X-signature": up["signature"], "X-metadata": up["metadata"], "X-expires": up["expires"], **headers}
-    return await client.http.post(urlsplit(up["postURL"]).path, headers=h,
-                                  files={"file": ("t.qcow2", io.BytesIO(data), "application/octet-stream")},
-                                  data={"comment": "ignored field before the file"})
+    return await client.http.post(
+        urlsplit(up["postURL"]).path,
+        headers=h,
+        files={"file": ("t.qcow2", io.BytesIO(data), "application/octet-stream")},
+        data={"comment": "ignored field before the file"},
+    )
 
 
 async def test_cli_upload_then_extract(admin: VirgaClient, nfs: NfsFixture, zone: str, tmp_path: Path) -> None:
@@ -53,8 +56,16 @@ async def test_cli_upload_then_extract(admin: VirgaClient, nfs: NfsFixture, zone
 
 async def test_bad_uploads_fail_cleanly(admin: VirgaClient, nfs: NfsFixture, zone: str, tmp_path: Path) -> None:
     img = make_qcow2(tmp_path / "up.qcow2").read_bytes()
-    up = (await admin.call("getUploadParamsForTemplate", name="bad", format="QCOW2", hypervisor="KVM", zoneid=zone,
-                           checksum="{SHA-256}" + "0" * 64))["getuploadparams"]
+    up = (
+        await admin.call(
+            "getUploadParamsForTemplate",
+            name="bad",
+            format="QCOW2",
+            hypervisor="KVM",
+            zoneid=zone,
+            checksum="{SHA-256}" + "0" * 64,
+        )
+    )["getuploadparams"]
     assert set(up) == {"id", "postURL", "metadata", "expires", "signature"}
     resp = await _post(admin, up, img)
     assert resp.status_code == 431 and "checksum" in resp.json()["errortext"]
@@ -66,8 +77,9 @@ async def test_bad_uploads_fail_cleanly(admin: VirgaClient, nfs: NfsFixture, zon
     forged = await _post(admin, {**up, "signature": "0" * 64}, img)
     assert forged.status_code == 531
 
-    up2 = (await admin.call("getUploadParamsForTemplate", name="text", format="QCOW2", hypervisor="KVM",
-                            zoneid=zone))["getuploadparams"]
+    up2 = (await admin.call("getUploadParamsForTemplate", name="text", format="QCOW2", hypervisor="KVM", zoneid=zone))[
+        "getuploadparams"
+    ]
     resp = await _post(admin, up2, b"not a disk image\n" * 100)
     assert resp.status_code == 431
     (t2,) = await admin.list("listTemplates", "template", templatefilter="self", id=up2["id"])

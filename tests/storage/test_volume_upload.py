@@ -41,8 +41,9 @@ def _row(app: VirgaApp, uuid: str) -> Volume:
 
 def _xml(vm_id: str) -> str:
     """The persistent libvirt XML of a domain."""
-    return subprocess.run(["virsh", "-c", "qemu:///system", "dumpxml", "--inactive", vm_id], capture_output=True,
-                          text=True, check=True).stdout
+    return subprocess.run(
+        ["virsh", "-c", "qemu:///system", "dumpxml", "--inactive", vm_id], capture_output=True, text=True, check=True
+    ).stdout
 
 
 def _same_content(a: Path, b: Path) -> bool:
@@ -52,8 +53,13 @@ def _same_content(a: Path, b: Path) -> bool:
 
 @pytest.mark.slow
 async def test_upload_attach_extract_delete(  # noqa: PLR0913, PLR0915
-    app: VirgaApp, admin: VirgaClient, cloud: Cloud, nfs: NfsFixture, guest_image: Path,
-    kvm_pool: tuple[str, Path], tmp_path: Path,
+    app: VirgaApp,
+    admin: VirgaClient,
+    cloud: Cloud,
+    nfs: NfsFixture,
+    guest_image: Path,
+    kvm_pool: tuple[str, Path],
+    tmp_path: Path,
 ) -> None:
     pool_dir = kvm_pool[1]
     site = await kvm_site(app, admin, cloud, guest_image, pool_dir)
@@ -73,12 +79,24 @@ async def test_upload_attach_extract_delete(  # noqa: PLR0913, PLR0915
         assert status == 200 and hashlib.sha256(body).digest() == hashlib.sha256(img.read_bytes()).digest()
         assert (await _download(admin, res["url"][:-4] + "0000"))[0] == 531
 
-        raw = await upload(admin, str(_raw(tmp_path / "data.img", 0x3A)), {"zoneid": cloud.zone, "name": "up-raw"},
-                           quiet=True, kind="volume")
+        raw = await upload(
+            admin,
+            str(_raw(tmp_path / "data.img", 0x3A)),
+            {"zoneid": cloud.zone, "name": "up-raw"},
+            quiet=True,
+            kind="volume",
+        )
         assert raw["state"] == "Uploaded" and raw["size"] == 4 << 20
 
-        vm = (await admin.run("deployVirtualMachine", zoneid=cloud.zone, templateid=site.template, hostid=site.host,
-                              serviceofferingid=site.offering, networkids=site.network, name="vol-up-guest"))
+        vm = await admin.run(
+            "deployVirtualMachine",
+            zoneid=cloud.zone,
+            templateid=site.template,
+            hostid=site.host,
+            serviceofferingid=site.offering,
+            networkids=site.network,
+            name="vol-up-guest",
+        )
         vm_id = vm["virtualmachine"]["id"]
         await admin.run("stopVirtualMachine", id=vm_id, forced=True)
 
@@ -112,8 +130,9 @@ async def test_upload_attach_extract_delete(  # noqa: PLR0913, PLR0915
         await _cleanup(admin, vm_id, site.bridge)
 
 
-async def test_bad_uploads_limits_isolation(app: VirgaApp, admin: VirgaClient, cloud: Cloud, nfs: NfsFixture,
-                                            tmp_path: Path) -> None:
+async def test_bad_uploads_limits_isolation(
+    app: VirgaApp, admin: VirgaClient, cloud: Cloud, nfs: NfsFixture, tmp_path: Path
+) -> None:
     from virga.models import Cluster
 
     with app.db.session() as s:  # the zone becomes a KVM zone (database only) holding the ganesha export
@@ -124,7 +143,7 @@ async def test_bad_uploads_limits_isolation(app: VirgaApp, admin: VirgaClient, c
         s.commit()
     await _nfs_store_for(admin, cloud.zone, nfs.url)
 
-    up = (await admin.call("getUploadParamsForVolume", name="text", format="QCOW2", zoneid=cloud.zone))
+    up = await admin.call("getUploadParamsForVolume", name="text", format="QCOW2", zoneid=cloud.zone)
     up = up["getuploadparams"]
     resp = await _post(admin, up, b"not a disk image\n" * 500)
     assert resp.status_code == 431 and "qcow2" in resp.json()["errortext"]
@@ -156,7 +175,7 @@ async def test_bad_uploads_limits_isolation(app: VirgaApp, admin: VirgaClient, c
             await bob.call("deleteVolume", id=mine["id"])
         assert err.value.code == 431
         await admin.call("updateResourceLimit", resourcetype=11, max=0, account="bob-vol", domainid=_root(app))
-        own = (await bob.call("getUploadParamsForVolume", name="b", format="QCOW2", zoneid=cloud.zone))
+        own = await bob.call("getUploadParamsForVolume", name="b", format="QCOW2", zoneid=cloud.zone)
         resp = await _post(bob, own["getuploadparams"], img.read_bytes())
         assert resp.status_code == 532 and "secondary_storage" in resp.json()["errortext"]
         await admin.call("updateResourceLimit", resourcetype=2, max=1, account="bob-vol", domainid=_root(app))
@@ -184,8 +203,16 @@ async def test_simulator_refuses(app: VirgaApp, admin: VirgaClient, cloud: Cloud
     assert err.value.code == 431 and "simulator" in err.value.text
     with app.db.session() as s:  # a Ready simulator disk
         pool = s.exec(select(StoragePool).where(StoragePool.uuid == cloud.pool)).one()
-        vol = Volume(name="simdisk", zone_id=pool.zone_id, pool_id=pool.id, size=1 << 30, state="Ready",
-                     path="sim://disk", account_id=1, domain_id=1)
+        vol = Volume(
+            name="simdisk",
+            zone_id=pool.zone_id,
+            pool_id=pool.id,
+            size=1 << 30,
+            state="Ready",
+            path="sim://disk",
+            account_id=1,
+            domain_id=1,
+        )
         s.add(vol)
         s.commit()
         uuid = vol.uuid

@@ -16,71 +16,303 @@ def uid(kind: str, n: int) -> str:
 
 def _vm(n: int, name: str, state: str, host: str, off: str = "Small Instance") -> dict[str, Any]:
     """A demo VM."""
-    return {"id": uid("vm", n), "name": name, "displayname": name, "state": state, "hostname": host,
-            "serviceofferingname": off, "templatename": "tiny-linux", "zonename": "lab-zone", "created": T0,
-            "account": "admin", "nic": [{"ipaddress": f"10.1.1.{10 + n}", "isdefault": True}]}
+    return {
+        "id": uid("vm", n),
+        "name": name,
+        "displayname": name,
+        "state": state,
+        "hostname": host,
+        "serviceofferingname": off,
+        "templatename": "tiny-linux",
+        "zonename": "lab-zone",
+        "created": T0,
+        "account": "admin",
+        "nic": [{"ipaddress": f"10.1.1.{10 + n}", "isdefault": True}],
+    }
 
 
 DATA: dict[str, tuple[str, list[dict[str, Any]]]] = {
-    "listZones": ("zone", [{"id": uid("zone", 1), "name": "lab-zone", "allocationstate": "Enabled",
-                            "networktype": "Advanced", "dns1": "192.0.2.53", "guestcidraddress": "10.1.0.0/16"}]),
-    "listPods": ("pod", [{"id": uid("pod", 1), "name": "pod-1", "zoneid": uid("zone", 1), "zonename": "lab-zone",
-                          "allocationstate": "Enabled", "gateway": "172.16.0.1", "netmask": "255.255.255.0"}]),
-    "listClusters": ("cluster", [{"id": uid("clus", 1), "name": "cluster-1", "podid": uid("pod", 1),
-                                  "zoneid": uid("zone", 1), "podname": "pod-1", "zonename": "lab-zone",
-                                  "hypervisortype": "Simulator", "allocationstate": "Enabled"}]),
-    "listHosts": ("host", [{"id": uid("host", i), "name": f"sim-host-{i}", "state": "Up",
-                            "resourcestate": "Enabled" if i == 1 else "Maintenance", "hypervisor": "Simulator",
-                            "ipaddress": f"172.16.0.{20 + i}", "clusterid": uid("clus", 1), "podid": uid("pod", 1),
-                            "zoneid": uid("zone", 1), "clustername": "cluster-1", "cpunumber": 8,
-                            "memorytotal": 17179869184, "zonename": "lab-zone"} for i in (1, 2)]),
-    "listVirtualMachines": ("virtualmachine", [
-        _vm(1, "web-1", "Running", "sim-host-1"), _vm(2, "web-2", "Running", "sim-host-1"),
-        _vm(3, "db-1", "Stopped", "", "Medium Instance"), _vm(4, "cache-1", "Starting", "sim-host-1"),
-        _vm(5, "old-1", "Destroyed", ""), _vm(6, "batch-1", "Error", "")]),
-    "listVolumes": ("volume", [{"id": uid("vol", 1), "name": "ROOT-1", "state": "Ready", "type": "ROOT",
-                                "size": 2147483648, "vmname": "web-1", "storage": "primary-1", "zonename": "lab-zone",
-                                "created": T0},
-                               {"id": uid("vol", 2), "name": "data-1", "state": "Allocated", "type": "DATADISK",
-                                "size": 10737418240, "zonename": "lab-zone", "created": T0}]),
-    "listSnapshots": ("snapshot", [{"id": uid("snap", 1), "name": "web-1-root-snap", "state": "BackedUp",
-                                    "volumename": "ROOT-1", "intervaltype": "MANUAL", "created": T0}]),
-    "listTemplates": ("template", [{"id": uid("tmpl", 1), "name": "tiny-linux", "status": "Download Complete",
-                                    "isready": True, "hypervisor": "Simulator", "format": "QCOW2",
-                                    "size": 2147483648, "zonename": "lab-zone", "created": T0},
-                                   {"id": uid("tmpl", 2), "name": "debian-12", "status": "42% Downloaded",
-                                    "isready": False, "hypervisor": "KVM", "format": "QCOW2", "zonename": "lab-zone",
-                                    "created": T0}]),
-    "listNetworks": ("network", [{"id": uid("net", 1), "name": "web-net", "state": "Implemented", "type": "Isolated",
-                                  "cidr": "10.1.1.0/24", "zonename": "lab-zone", "account": "admin",
-                                  "networkofferingname": "DefaultIsolatedNetworkOfferingWithSourceNatService"}]),
-    "listPublicIpAddresses": ("publicipaddress", [
-        {"id": uid("ip", 1), "ipaddress": "198.51.100.10", "state": "Allocated", "issourcenat": True,
-         "associatednetworkname": "web-net", "zonename": "lab-zone"},
-        {"id": uid("ip", 2), "ipaddress": "198.51.100.11", "state": "Allocated", "isstaticnat": True,
-         "virtualmachinename": "web-1", "associatednetworkname": "web-net", "zonename": "lab-zone"}]),
-    "listAccounts": ("account", [{"id": uid("acct", 1), "name": "admin", "state": "enabled", "roletype": "Admin",
-                                  "domain": "ROOT", "vmtotal": 6, "iptotal": 2, "volumetotal": 2}]),
-    "listServiceOfferings": ("serviceoffering", [
-        {"id": uid("so", 1), "name": "Small Instance", "cpunumber": 1, "cpuspeed": 500, "memory": 512,
-         "storagetype": "shared", "displaytext": "1 vCPU, 512 MB"},
-        {"id": uid("so", 2), "name": "Medium Instance", "cpunumber": 2, "cpuspeed": 1000, "memory": 1024,
-         "storagetype": "shared", "displaytext": "2 vCPU, 1 GB"}]),
-    "listAsyncJobs": ("asyncjobs", [{"jobid": uid("job", 1), "cmd": "deployVirtualMachine", "jobstatus": 0,
-                                     "jobprocstatus": 40, "jobinstancetype": "VirtualMachine", "created": T0},
-                                    {"jobid": uid("job", 2), "cmd": "stopVirtualMachine", "jobstatus": 1,
-                                     "jobprocstatus": 100, "jobinstancetype": "VirtualMachine", "created": T0,
-                                     "jobresultcode": 0}]),
-    "listEvents": ("event", [{"id": uid("ev", i), "type": t, "level": lvl, "state": "Completed",
-                              "description": d, "account": "admin", "created": T0} for i, (t, lvl, d) in enumerate([
-                                  ("VM.CREATE", "INFO", "deployed web-1"), ("VM.STOP", "INFO", "stopped db-1"),
-                                  ("VM.START", "ERROR", "batch-1: insufficient capacity")])]),
-    "listAlerts": ("alert", [{"id": uid("alert", 1), "name": "ALERT.HOST", "type": 7,
-                              "description": "sim-host-2 entered maintenance", "sent": T0}]),
-    "listCapacity": ("capacity", [{"zoneid": uid("zone", 1), "zonename": "lab-zone", "type": t, "capacityused": u,
-                                   "capacitytotal": tot} for t, u, tot in [
-        (1, 6000, 32000), (0, 3 * 2**30, 32 * 2**30), (2, 300 * 2**30, 2 * 2**40), (6, 80 * 2**30, 100 * 2**30),
-        (4, 19, 20)]]),
+    "listZones": (
+        "zone",
+        [
+            {
+                "id": uid("zone", 1),
+                "name": "lab-zone",
+                "allocationstate": "Enabled",
+                "networktype": "Advanced",
+                "dns1": "192.0.2.53",
+                "guestcidraddress": "10.1.0.0/16",
+            }
+        ],
+    ),
+    "listPods": (
+        "pod",
+        [
+            {
+                "id": uid("pod", 1),
+                "name": "pod-1",
+                "zoneid": uid("zone", 1),
+                "zonename": "lab-zone",
+                "allocationstate": "Enabled",
+                "gateway": "172.16.0.1",
+                "netmask": "255.255.255.0",
+            }
+        ],
+    ),
+    "listClusters": (
+        "cluster",
+        [
+            {
+                "id": uid("clus", 1),
+                "name": "cluster-1",
+                "podid": uid("pod", 1),
+                "zoneid": uid("zone", 1),
+                "podname": "pod-1",
+                "zonename": "lab-zone",
+                "hypervisortype": "Simulator",
+                "allocationstate": "Enabled",
+            }
+        ],
+    ),
+    "listHosts": (
+        "host",
+        [
+            {
+                "id": uid("host", i),
+                "name": f"sim-host-{i}",
+                "state": "Up",
+                "resourcestate": "Enabled" if i == 1 else "Maintenance",
+                "hypervisor": "Simulator",
+                "ipaddress": f"172.16.0.{20 + i}",
+                "clusterid": uid("clus", 1),
+                "podid": uid("pod", 1),
+                "zoneid": uid("zone", 1),
+                "clustername": "cluster-1",
+                "cpunumber": 8,
+                "memorytotal": 17179869184,
+                "zonename": "lab-zone",
+            }
+            for i in (1, 2)
+        ],
+    ),
+    "listVirtualMachines": (
+        "virtualmachine",
+        [
+            _vm(1, "web-1", "Running", "sim-host-1"),
+            _vm(2, "web-2", "Running", "sim-host-1"),
+            _vm(3, "db-1", "Stopped", "", "Medium Instance"),
+            _vm(4, "cache-1", "Starting", "sim-host-1"),
+            _vm(5, "old-1", "Destroyed", ""),
+            _vm(6, "batch-1", "Error", ""),
+        ],
+    ),
+    "listVolumes": (
+        "volume",
+        [
+            {
+                "id": uid("vol", 1),
+                "name": "ROOT-1",
+                "state": "Ready",
+                "type": "ROOT",
+                "size": 2147483648,
+                "vmname": "web-1",
+                "storage": "primary-1",
+                "zonename": "lab-zone",
+                "created": T0,
+            },
+            {
+                "id": uid("vol", 2),
+                "name": "data-1",
+                "state": "Allocated",
+                "type": "DATADISK",
+                "size": 10737418240,
+                "zonename": "lab-zone",
+                "created": T0,
+            },
+        ],
+    ),
+    "listSnapshots": (
+        "snapshot",
+        [
+            {
+                "id": uid("snap", 1),
+                "name": "web-1-root-snap",
+                "state": "BackedUp",
+                "volumename": "ROOT-1",
+                "intervaltype": "MANUAL",
+                "created": T0,
+            }
+        ],
+    ),
+    "listTemplates": (
+        "template",
+        [
+            {
+                "id": uid("tmpl", 1),
+                "name": "tiny-linux",
+                "status": "Download Complete",
+                "isready": True,
+                "hypervisor": "Simulator",
+                "format": "QCOW2",
+                "size": 2147483648,
+                "zonename": "lab-zone",
+                "created": T0,
+            },
+            {
+                "id": uid("tmpl", 2),
+                "name": "debian-12",
+                "status": "42% Downloaded",
+                "isready": False,
+                "hypervisor": "KVM",
+                "format": "QCOW2",
+                "zonename": "lab-zone",
+                "created": T0,
+            },
+        ],
+    ),
+    "listNetworks": (
+        "network",
+        [
+            {
+                "id": uid("net", 1),
+                "name": "web-net",
+                "state": "Implemented",
+                "type": "Isolated",
+                "cidr": "10.1.1.0/24",
+                "zonename": "lab-zone",
+                "account": "admin",
+                "networkofferingname": "DefaultIsolatedNetworkOfferingWithSourceNatService",
+            }
+        ],
+    ),
+    "listPublicIpAddresses": (
+        "publicipaddress",
+        [
+            {
+                "id": uid("ip", 1),
+                "ipaddress": "198.51.100.10",
+                "state": "Allocated",
+                "issourcenat": True,
+                "associatednetworkname": "web-net",
+                "zonename": "lab-zone",
+            },
+            {
+                "id": uid("ip", 2),
+                "ipaddress": "198.51.100.11",
+                "state": "Allocated",
+                "isstaticnat": True,
+                "virtualmachinename": "web-1",
+                "associatednetworkname": "web-net",
+                "zonename": "lab-zone",
+            },
+        ],
+    ),
+    "listAccounts": (
+        "account",
+        [
+            {
+                "id": uid("acct", 1),
+                "name": "admin",
+                "state": "enabled",
+                "roletype": "Admin",
+                "domain": "ROOT",
+                "vmtotal": 6,
+                "iptotal": 2,
+                "volumetotal": 2,
+            }
+        ],
+    ),
+    "listServiceOfferings": (
+        "serviceoffering",
+        [
+            {
+                "id": uid("so", 1),
+                "name": "Small Instance",
+                "cpunumber": 1,
+                "cpuspeed": 500,
+                "memory": 512,
+                "storagetype": "shared",
+                "displaytext": "1 vCPU, 512 MB",
+            },
+            {
+                "id": uid("so", 2),
+                "name": "Medium Instance",
+                "cpunumber": 2,
+                "cpuspeed": 1000,
+                "memory": 1024,
+                "storagetype": "shared",
+                "displaytext": "2 vCPU, 1 GB",
+            },
+        ],
+    ),
+    "listAsyncJobs": (
+        "asyncjobs",
+        [
+            {
+                "jobid": uid("job", 1),
+                "cmd": "deployVirtualMachine",
+                "jobstatus": 0,
+                "jobprocstatus": 40,
+                "jobinstancetype": "VirtualMachine",
+                "created": T0,
+            },
+            {
+                "jobid": uid("job", 2),
+                "cmd": "stopVirtualMachine",
+                "jobstatus": 1,
+                "jobprocstatus": 100,
+                "jobinstancetype": "VirtualMachine",
+                "created": T0,
+                "jobresultcode": 0,
+            },
+        ],
+    ),
+    "listEvents": (
+        "event",
+        [
+            {
+                "id": uid("ev", i),
+                "type": t,
+                "level": lvl,
+                "state": "Completed",
+                "description": d,
+                "account": "admin",
+                "created": T0,
+            }
+            for i, (t, lvl, d) in enumerate(
+                [
+                    ("VM.CREATE", "INFO", "deployed web-1"),
+                    ("VM.STOP", "INFO", "stopped db-1"),
+                    ("VM.START", "ERROR", "batch-1: insufficient capacity"),
+                ]
+            )
+        ],
+    ),
+    "listAlerts": (
+        "alert",
+        [
+            {
+                "id": uid("alert", 1),
+                "name": "ALERT.HOST",
+                "type": 7,
+                "description": "sim-host-2 entered maintenance",
+                "sent": T0,
+            }
+        ],
+    ),
+    "listCapacity": (
+        "capacity",
+        [
+            {"zoneid": uid("zone", 1), "zonename": "lab-zone", "type": t, "capacityused": u, "capacitytotal": tot}
+            for t, u, tot in [
+                (1, 6000, 32000),
+                (0, 3 * 2**30, 32 * 2**30),
+                (2, 300 * 2**30, 2 * 2**40),
+                (6, 80 * 2**30, 100 * 2**30),
+                (4, 19, 20),
+            ]
+        ],
+    ),
     "listCapabilities": ("capability", []),
 }
 

@@ -41,8 +41,13 @@ async def test_tree_maintenance_and_disable(app: VirgaApp, admin: VirgaClient, c
 async def test_dashboard_panels(app: VirgaApp, admin: VirgaClient, cloud: Cloud) -> None:
     t = tui(admin)
     async with t.run_test(size=(140, 40)) as pilot:
-        await until(pilot, lambda: isinstance(t.screen, DashboardScreen)
-                    and "loading" not in str(t.screen.query_one("#jobs", Static).render()))
+        await until(
+            pilot,
+            lambda: (
+                isinstance(t.screen, DashboardScreen)
+                and "loading" not in str(t.screen.query_one("#jobs", Static).render())
+            ),
+        )
         counts = t.screen.query_one("#counts", Static).render()
         assert counts is not None
     assert not t.internal_errors

@@ -23,7 +23,10 @@ def states(t) -> dict[str, str]:  # type: ignore[no-untyped-def]
 
 def test_deploy_calls_name_each_vm() -> None:
     assert [c["name"] for c in deploy_calls({"name": "web", "count": "3", "zoneid": "z"})] == [
-        "web-1", "web-2", "web-3"]
+        "web-1",
+        "web-2",
+        "web-3",
+    ]
     assert deploy_calls({"count": "1", "zoneid": "z"}) == [{"zoneid": "z"}]
 
 
@@ -73,9 +76,12 @@ async def test_readonly_hides_actions(app: VirgaApp, admin: VirgaClient, cloud: 
     t = tui(admin, start="vm", readonly=True)
     async with t.run_test(size=(120, 30)) as pilot:
         await until(pilot, lambda: isinstance(t.screen, InstancesBase) and t.screen.table.loaded)
-        shown = {b.binding.description for b in t.screen.active_bindings.values()
-                 if not b.binding.action.startswith("act(")
-                 or t.screen.check_action("act", _params(b.binding.action)) is not False}
+        shown = {
+            b.binding.description
+            for b in t.screen.active_bindings.values()
+            if not b.binding.action.startswith("act(")
+            or t.screen.check_action("act", _params(b.binding.action)) is not False
+        }
         assert "Deploy" not in shown and "Stop" not in shown
         await pilot.press("n")
         await pilot.pause(0.2)

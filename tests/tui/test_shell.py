@@ -21,8 +21,9 @@ def messages(t) -> list[str]:  # type: ignore[no-untyped-def]
     return [f"{n.title} {n.message}" for n in t._notifications]
 
 
-async def test_help_lists_the_screen_bindings_and_esc_goes_back(app: VirgaApp, admin: VirgaClient,
-                                                                cloud: Cloud) -> None:
+async def test_help_lists_the_screen_bindings_and_esc_goes_back(
+    app: VirgaApp, admin: VirgaClient, cloud: Cloud
+) -> None:
     t = tui(admin)
     async with t.run_test(size=(120, 40)) as pilot:
         await pilot.press("colon", *"host", "enter")
@@ -41,8 +42,9 @@ async def test_help_lists_the_screen_bindings_and_esc_goes_back(app: VirgaApp, a
 
 
 @pytest.mark.parametrize("word", sorted(REGISTRY))
-async def test_every_resource_screen_opens_without_crashing(app: VirgaApp, admin: VirgaClient, cloud: Cloud,
-                                                            word: str) -> None:
+async def test_every_resource_screen_opens_without_crashing(
+    app: VirgaApp, admin: VirgaClient, cloud: Cloud, word: str
+) -> None:
     t = tui(admin, start=word)
     async with t.run_test(size=(100, 30)) as pilot:
         await until(pilot, lambda: isinstance(t.screen, ResourceScreen))

@@ -8,14 +8,37 @@ from virga.tui import make_app
 
 from tests.tui.demo import DemoClient
 
-SCREENS = ["dashboard", "vm", "infra", "wizard", "settings", "host", "zone", "vol", "snap", "tmpl", "net", "ip",
-           "acct", "so", "job", "ev", "alert"]
+SCREENS = [
+    "dashboard",
+    "vm",
+    "infra",
+    "wizard",
+    "settings",
+    "host",
+    "zone",
+    "vol",
+    "snap",
+    "tmpl",
+    "net",
+    "ip",
+    "acct",
+    "so",
+    "job",
+    "ev",
+    "alert",
+]
 SIZES = [(80, 24), (160, 48)]
 
 
 def demo_app(start: str):  # type: ignore[no-untyped-def]
-    return make_app(DemoClient(), clock=lambda: None, start=start, wizard_when_empty=False, refresh_interval=60,
-                    profiles_source=lambda: {"default": "lab", "profiles": {"lab": {"url": "", "username": "admin"}}})
+    return make_app(
+        DemoClient(),
+        clock=lambda: None,
+        start=start,
+        wizard_when_empty=False,
+        refresh_interval=60,
+        profiles_source=lambda: {"default": "lab", "profiles": {"lab": {"url": "", "username": "admin"}}},
+    )
 
 
 async def settle(pilot: Pilot[None]) -> None:
@@ -46,6 +69,7 @@ def test_help_and_confirm(snap_compare) -> None:  # type: ignore[no-untyped-def]
         await settle(pilot)
 
     assert snap_compare(demo_app("vm"), terminal_size=(100, 40), run_before=act)
+
     async def confirm(pilot: Pilot[None]) -> None:
         await settle(pilot)
         await pilot.press("S")

@@ -72,8 +72,7 @@ async def test_failed_download_is_notified_with_its_status(app: VirgaApp, admin:
         assert any("image store full" in n for n in notes(t)), notes(t)
 
 
-async def test_prompt_keeps_its_prefix_and_shows_the_filter(app: VirgaApp, admin: VirgaClient,
-                                                            cloud: Cloud) -> None:
+async def test_prompt_keeps_its_prefix_and_shows_the_filter(app: VirgaApp, admin: VirgaClient, cloud: Cloud) -> None:
     t = tui(admin, start="tmpl")
     async with t.run_test(size=(120, 30)) as pilot:
         await until(pilot, lambda: isinstance(t.screen, TemplatesBase) and t.screen.table.loaded)

@@ -20,15 +20,20 @@ async def run_step(pilot, t, expect_next: str | None) -> None:  # type: ignore[n
     w = page(t)
     before = w.step.name
     await pilot.press("ctrl+n")
-    await until(pilot, lambda: (w.step.name != before if expect_next else w.progress.failed == before)
-                or (before == "launch" and "launch" in w.progress.done), timeout=45)  # real API calls: slow when loaded
+    await until(
+        pilot,
+        lambda: (
+            (w.step.name != before if expect_next else w.progress.failed == before)
+            or (before == "launch" and "launch" in w.progress.done)
+        ),
+        timeout=45,
+    )  # real API calls: slow when loaded
     if expect_next:
         assert w.step.name == expect_next or before == "launch"
 
 
 async def test_wizard_builds_a_zone_with_a_failed_step_retried(app: VirgaApp, admin: VirgaClient) -> None:
-    await admin.call("createZone", name="zone-1", dns1="192.0.2.53", internaldns1="192.0.2.53",
-                     networktype="Advanced")
+    await admin.call("createZone", name="zone-1", dns1="192.0.2.53", internaldns1="192.0.2.53", networktype="Advanced")
     t = tui(admin, start="wizard")
     async with t.run_test(size=(120, 44)) as pilot:
         await until(pilot, lambda: isinstance(t.screen, WizardScreen) and t.screen.query(FieldForm))

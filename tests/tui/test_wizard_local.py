@@ -24,7 +24,8 @@ def log_text(t) -> str:  # type: ignore[no-untyped-def]
 
 
 async def test_this_machine_shows_a_missing_prerequisite_then_retries(
-        app: VirgaApp, admin: VirgaClient, monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
+    app: VirgaApp, admin: VirgaClient, monkeypatch: pytest.MonkeyPatch, tmp_path: Path
+) -> None:
     monkeypatch.setattr(wizard_steps, "libvirt_available", lambda *a: True)  # offer the choice
     path = os.environ["PATH"]
     t = tui(admin, start="wizard")
@@ -53,7 +54,8 @@ async def test_this_machine_shows_a_missing_prerequisite_then_retries(
 
 
 async def test_this_machine_build_failure_then_summary(
-        app: VirgaApp, admin: VirgaClient, monkeypatch: pytest.MonkeyPatch) -> None:
+    app: VirgaApp, admin: VirgaClient, monkeypatch: pytest.MonkeyPatch
+) -> None:
     monkeypatch.setattr(wizard_steps, "libvirt_available", lambda *a: True)
 
     async def no_gaps(url: str = "") -> list[str]:

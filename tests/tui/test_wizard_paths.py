@@ -60,8 +60,9 @@ async def start_kind(pilot, t, kind: str) -> None:  # type: ignore[no-untyped-de
         await run_step(pilot, t, nxt)
 
 
-async def test_xen_pool_path_fails_with_errortext_then_imports(app: VirgaApp, admin: VirgaClient,
-                                                               fake: FakeXapi, nfs: NfsFixture) -> None:  # noqa: F811
+async def test_xen_pool_path_fails_with_errortext_then_imports(
+    app: VirgaApp, admin: VirgaClient, fake: FakeXapi, nfs: NfsFixture
+) -> None:  # noqa: F811
     t = tui(admin, start="wizard")
     async with t.run_test(size=(120, 44)) as pilot:
         await start_kind(pilot, t, "xen")
@@ -107,12 +108,19 @@ async def test_remote_hosts_need_a_password_and_show_the_api_error(app: VirgaApp
         assert "username=root" in lesson.cli and "password=****" in lesson.cli and "secret" not in lesson.cli
 
 
-async def test_console_action_reports_a_hypervisor_without_console(app: VirgaApp, admin: VirgaClient,
-                                                                   cloud: Cloud) -> None:
+async def test_console_action_reports_a_hypervisor_without_console(
+    app: VirgaApp, admin: VirgaClient, cloud: Cloud
+) -> None:
     net = make_network(app, cloud.zone, "admin")
     offering = (await admin.list("listServiceOfferings", "serviceoffering"))[0]["id"]
-    await admin.run("deployVirtualMachine", zoneid=cloud.zone, templateid=cloud.template, networkids=net,
-                    serviceofferingid=offering, name="con-1")
+    await admin.run(
+        "deployVirtualMachine",
+        zoneid=cloud.zone,
+        templateid=cloud.template,
+        networkids=net,
+        serviceofferingid=offering,
+        name="con-1",
+    )
     t = tui(admin, start="vm")
     async with t.run_test(size=(140, 40)) as pilot:
         await until(pilot, lambda: isinstance(t.screen, InstancesBase) and t.screen.table.order)

@@ -23,8 +23,6 @@ READY_TIMEOUT = 60.0
 BUILD_TIMEOUT = 900
 
 
-
-
 def _digest() -> str:
     """Hash of the launcher source, so an edit triggers a rebuild."""
     return hashlib.sha256((HERE / "main.go").read_bytes()).hexdigest()[:16]
@@ -49,13 +47,19 @@ def _go_build(out: Path) -> None:
     """Compile main.go to a temporary name and rename it into place."""
     gopath = CACHE / "gopath"
     env = {
-        **os.environ, "GO111MODULE": "off", "GOPATH": f"{gopath}:/usr/share/gocode",
+        **os.environ,
+        "GO111MODULE": "off",
+        "GOPATH": f"{gopath}:/usr/share/gocode",
         "GOCACHE": str(CACHE / "gocache"),
     }
     tmp = out.with_suffix(".tmp")
     proc = subprocess.run(
-        ["go", "build", "-o", str(tmp), "main.go"], cwd=HERE, env=env,
-        capture_output=True, text=True, timeout=BUILD_TIMEOUT,
+        ["go", "build", "-o", str(tmp), "main.go"],
+        cwd=HERE,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=BUILD_TIMEOUT,
     )
     if proc.returncode != 0:
         raise RuntimeError(f"building the vcsim launcher failed:\n{proc.stderr}")
@@ -99,7 +103,11 @@ def running(*args: str, username: str = "virga", password: str = "s3cret") -> It
     cmd = [str(binary), "-listen", "127.0.0.1:0", "-username", username, "-password", password, *args]
     with open(log, "wb") as err:
         proc = subprocess.Popen(
-            cmd, stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=err, env={**os.environ, "TMPDIR": str(tmp)},
+            cmd,
+            stdin=subprocess.PIPE,
+            stdout=subprocess.PIPE,
+            stderr=err,
+            env={**os.environ, "TMPDIR": str(tmp)},
         )
     try:
         yield Vcsim(url=_read_url(proc, log), username=username, password=password, proc=proc, log=log)

@@ -40,17 +40,39 @@ async def driver(sim: Vcsim) -> AsyncIterator[VMwareDriver]:
 
 def volume(name: str = "ROOT", pool: PoolSpec = POOL, size: int = 64 << 20, device_id: int = 0) -> VolumeSpec:
     """A volume spec on the simulator's datastore."""
-    return VolumeSpec(uuid=str(uuid.uuid4()), name=name, size_bytes=size, pool=pool, device_id=device_id,
-                      kind="ROOT" if device_id == 0 else "DATADISK")
+    return VolumeSpec(
+        uuid=str(uuid.uuid4()),
+        name=name,
+        size_bytes=size,
+        pool=pool,
+        device_id=device_id,
+        kind="ROOT" if device_id == 0 else "DATADISK",
+    )
 
 
 def spec(root: VolumeSpec, template: TemplateSpec | None, bridge: str = PORT_GROUP) -> InstanceSpec:
     """An instance spec with one NIC on the given port group."""
     vid = str(uuid.uuid4())
-    nic = NicSpec(uuid=str(uuid.uuid4()), mac="00:50:56:3f:00:01", ip="10.1.1.10", netmask="255.255.255.0",
-                  gateway="10.1.1.1", network_uuid="net-1", bridge=bridge)
-    return InstanceSpec(uuid=vid, name=f"i-2-{vid[:8]}-VM", display_name="t", cpus=2, cpu_mhz=500, memory_mb=256,
-                        volumes=(root,), nics=(nic,), template=template)
+    nic = NicSpec(
+        uuid=str(uuid.uuid4()),
+        mac="00:50:56:3f:00:01",
+        ip="10.1.1.10",
+        netmask="255.255.255.0",
+        gateway="10.1.1.1",
+        network_uuid="net-1",
+        bridge=bridge,
+    )
+    return InstanceSpec(
+        uuid=vid,
+        name=f"i-2-{vid[:8]}-VM",
+        display_name="t",
+        cpus=2,
+        cpu_mhz=500,
+        memory_mb=256,
+        volumes=(root,),
+        nics=(nic,),
+        template=template,
+    )
 
 
 async def deploy(d: VMwareDriver, template: TemplateSpec | None = TMPL, bridge: str = PORT_GROUP) -> InstanceSpec:

@@ -26,8 +26,9 @@ def cluster_url(sim: Vcsim, path: str = "/DC0/DC0_C0", query: str = "verify_ssl=
 
 async def sim_vms(sim: Vcsim) -> set[str]:
     """Names of every VM and template the simulator holds."""
-    d = VMwareDriver(HostConnection(url=sim.url, username=sim.username, password=sim.password,
-                                    options={"verify_ssl": "false"}))
+    d = VMwareDriver(
+        HostConnection(url=sim.url, username=sim.username, password=sim.password, options={"verify_ssl": "false"})
+    )
     await d.connect()
     try:
         rows = d.session.retrieve(d.session.content.rootFolder, vim.VirtualMachine, ["name"])
@@ -79,8 +80,7 @@ async def _driver_for(app: VirgaApp, host_uuid: str) -> Any:
     return await app.hosts.driver(host)
 
 
-async def test_what_vmware_cannot_do_is_refused(app: VirgaApp, admin: VirgaClient, cloud: Cloud,
-                                                sim: Vcsim) -> None:
+async def test_what_vmware_cannot_do_is_refused(app: VirgaApp, admin: VirgaClient, cloud: Cloud, sim: Vcsim) -> None:
     await flow.add_cluster(admin, cloud, "VMware", cluster_url(sim), sim.username, sim.password)
     tmpl = await flow.template_named(admin, "virga-template-0", "VMware")
     vm = await flow.deploy(app, admin, cloud, tmpl["id"])
@@ -101,8 +101,9 @@ async def _refused(admin: VirgaClient, cloud: Cloud, url: str, user: str, passwo
     assert [c["name"] for c in await admin.list("listClusters", "cluster")] == ["cluster-1"]
     assert all(h["hypervisor"] == "Simulator" for h in await admin.list("listHosts", "host"))
     assert all(p["type"] == "Simulator" for p in await admin.list("listStoragePools", "storagepool"))
-    assert [t for t in await admin.list("listTemplates", "template", templatefilter="all")
-            if t["hypervisor"] == "VMware"] == []
+    assert [
+        t for t in await admin.list("listTemplates", "template", templatefilter="all") if t["hypervisor"] == "VMware"
+    ] == []
     return err.value
 
 
@@ -127,12 +128,16 @@ async def test_bad_input_is_refused(admin: VirgaClient, cloud: Cloud, sim: Vcsim
 async def test_template_gone_from_vcenter(app: VirgaApp, admin: VirgaClient, cloud: Cloud, sim: Vcsim) -> None:
     await flow.add_cluster(admin, cloud, "VMware", cluster_url(sim), sim.username, sim.password)
     tmpl = await flow.template_named(admin, "virga-template-0", "VMware")
-    d = VMwareDriver(HostConnection(url=sim.url, username=sim.username, password=sim.password,
-                                    options={"verify_ssl": "false"}))
+    d = VMwareDriver(
+        HostConnection(url=sim.url, username=sim.username, password=sim.password, options={"verify_ssl": "false"})
+    )
     await d.connect()
     try:
-        row = next(r for r in d.session.retrieve(d.session.content.rootFolder, vim.VirtualMachine, ["name"])
-                   if r["name"] == "virga-template-0")
+        row = next(
+            r
+            for r in d.session.retrieve(d.session.content.rootFolder, vim.VirtualMachine, ["name"])
+            if r["name"] == "virga-template-0"
+        )
         row["_obj"].UnregisterVM()
     finally:
         await d.close()

@@ -121,12 +121,32 @@ async def test_migration_to_another_server_is_not_supported(driver: VMwareDriver
 async def test_ca_file_trusts_a_private_ca(tmp_path: Path) -> None:
     need(shutil.which("openssl") is not None, "openssl is missing (apt install openssl)")
     cert, key = tmp_path / "vcsim.pem", tmp_path / "vcsim.key"
-    subprocess.run(["openssl", "req", "-x509", "-newkey", "rsa:2048", "-nodes", "-days", "1", "-subj", "/CN=127.0.0.1",
-                    "-addext", "subjectAltName=IP:127.0.0.1", "-keyout", str(key), "-out", str(cert)],
-                   check=True, capture_output=True)
+    subprocess.run(
+        [
+            "openssl",
+            "req",
+            "-x509",
+            "-newkey",
+            "rsa:2048",
+            "-nodes",
+            "-days",
+            "1",
+            "-subj",
+            "/CN=127.0.0.1",
+            "-addext",
+            "subjectAltName=IP:127.0.0.1",
+            "-keyout",
+            str(key),
+            "-out",
+            str(cert),
+        ],
+        check=True,
+        capture_output=True,
+    )
     with running("-cert", str(cert), "-key", str(key)) as sim:
-        d = VMwareDriver(HostConnection(url=sim.url, username=sim.username, password=sim.password,
-                                        options={"ca_file": str(cert)}))
+        d = VMwareDriver(
+            HostConnection(url=sim.url, username=sim.username, password=sim.password, options={"ca_file": str(cert)})
+        )
         try:
             assert (await d.connect()).name  # verification stays on: the certificate is trusted through ca_file
         finally:
@@ -134,5 +154,11 @@ async def test_ca_file_trusts_a_private_ca(tmp_path: Path) -> None:
         with pytest.raises(HostUnreachable, match="certificate could not be verified"):
             await VMwareDriver(HostConnection(url=sim.url, username=sim.username, password=sim.password)).connect()
         with pytest.raises(InvalidSpec, match="ca_file .* is not a readable PEM CA bundle"):
-            await VMwareDriver(HostConnection(url=sim.url, username=sim.username, password=sim.password,
-                                              options={"ca_file": str(tmp_path / "missing.pem")})).connect()
+            await VMwareDriver(
+                HostConnection(
+                    url=sim.url,
+                    username=sim.username,
+                    password=sim.password,
+                    options={"ca_file": str(tmp_path / "missing.pem")},
+                )
+            ).connect()

@@ -59,8 +59,9 @@ async def test_pool_stats(driver: VMwareDriver) -> None:
 
 @pytest.mark.vcsim_args("-esx", "-templates", "0")
 async def test_standalone_esxi_host(sim: Vcsim) -> None:
-    d = VMwareDriver(HostConnection(url=sim.url, username=sim.username, password=sim.password,
-                                    options={"verify_ssl": "false"}))
+    d = VMwareDriver(
+        HostConnection(url=sim.url, username=sim.username, password=sim.password, options={"verify_ssl": "false"})
+    )
     try:
         facts = await d.connect()
         assert facts.hypervisor == "VMware" and facts.extra["cluster"] == ""

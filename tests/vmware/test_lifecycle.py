@@ -38,8 +38,16 @@ def _local(d: VMwareDriver, ds_path: str) -> Path:
 async def test_deploy_from_template(driver: VMwareDriver) -> None:
     s = await deploy(driver)
     vm = raw_vm(driver, s.uuid)
-    row = props(driver, vm, "name", "config.instanceUuid", "runtime.host", "config.hardware.numCPU",
-                "config.hardware.memoryMB", "runtime.powerState")
+    row = props(
+        driver,
+        vm,
+        "name",
+        "config.instanceUuid",
+        "runtime.host",
+        "config.hardware.numCPU",
+        "config.hardware.memoryMB",
+        "runtime.powerState",
+    )
     assert row["name"] == s.name and row["config.instanceUuid"] == s.uuid
     assert row["runtime.host"].name == "DC0_C0_H0" and row["runtime.powerState"] == "poweredOff"
     assert (row["config.hardware.numCPU"], row["config.hardware.memoryMB"]) == (2, 256)

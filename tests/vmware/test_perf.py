@@ -23,10 +23,13 @@ def _at(seconds: int) -> dt.datetime:
 
 def test_rates_become_totals_over_the_kept_samples() -> None:
     reading = Reading(
-        ends=(_at(20), _at(40), _at(60)), interval=20,
-        series={"net.received.average": [("", [10, 20, 30]), ("4000", [10, 20, 30])],
-                "virtualDisk.write.average": [("scsi0:0", [1, 2, 3]), ("scsi0:1", [4, 0, 0])],
-                "virtualDisk.numberReadAveraged.average": [("scsi0:0", [5, 5, 5])]},
+        ends=(_at(20), _at(40), _at(60)),
+        interval=20,
+        series={
+            "net.received.average": [("", [10, 20, 30]), ("4000", [10, 20, 30])],
+            "virtualDisk.write.average": [("scsi0:0", [1, 2, 3]), ("scsi0:1", [4, 0, 0])],
+            "virtualDisk.numberReadAveraged.average": [("scsi0:0", [5, 5, 5])],
+        },
     )
     got = totals(reading, after=_at(20))
     assert got["net_rx_bytes"] == (20 + 30) * 20 * 1024  # the aggregate instance, not aggregate + per-NIC
@@ -36,9 +39,15 @@ def test_rates_become_totals_over_the_kept_samples() -> None:
 
 
 def test_missing_or_misaligned_samples_are_unknown() -> None:
-    reading = Reading(ends=(_at(20), _at(40)), interval=20,
-                      series={"net.received.average": [("", [-1, 7])], "net.transmitted.average": [("", [7])],
-                              "datastore.numberWriteAveraged.average": [("ds", [1, 2])]})
+    reading = Reading(
+        ends=(_at(20), _at(40)),
+        interval=20,
+        series={
+            "net.received.average": [("", [-1, 7])],
+            "net.transmitted.average": [("", [7])],
+            "datastore.numberWriteAveraged.average": [("ds", [1, 2])],
+        },
+    )
     got = totals(reading, after=T0)
     assert got["net_rx_bytes"] is None and got["net_tx_bytes"] is None
     assert got["disk_write_ops"] == 3 * 20  # the datastore counter stands in for the virtual disk one
@@ -72,8 +81,15 @@ async def test_vcsim_serves_network_and_disk_totals(driver: VMwareDriver, sim: V
 
 
 def test_unknown_totals_are_left_out_of_the_metrics_response() -> None:
-    st = InstanceStats(memory_kb=1024, net_rx_bytes=3 * 1024 * 1024, net_tx_bytes=None, disk_read_bytes=None,
-                       disk_write_bytes=2048, disk_read_ops=None, disk_write_ops=4)
+    st = InstanceStats(
+        memory_kb=1024,
+        net_rx_bytes=3 * 1024 * 1024,
+        net_tx_bytes=None,
+        disk_read_bytes=None,
+        disk_write_bytes=2048,
+        disk_read_ops=None,
+        disk_write_ops=4,
+    )
     got = vm_metrics({"cpunumber": 1, "cpuspeed": 500, "memory": 1}, st)
     assert got["networkkbsread"] == 3072 and got["networkread"] == "3.00 MB"
     assert got["diskkbswrite"] == 2 and got["diskiowrite"] == 4

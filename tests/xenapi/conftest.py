@@ -43,9 +43,28 @@ def tls_fake(tmp_path: Path) -> Iterator[FakeXapi]:
     """The fake pool served over HTTPS with a fresh self-signed certificate."""
     need(shutil.which("openssl") is not None, "openssl (apt package openssl) is needed to make a test certificate")
     cert, key = tmp_path / "cert.pem", tmp_path / "key.pem"
-    subprocess.run(["openssl", "req", "-x509", "-newkey", "rsa:2048", "-nodes", "-days", "1", "-subj",
-                    "/CN=127.0.0.1", "-addext", "subjectAltName=IP:127.0.0.1", "-keyout", str(key),
-                    "-out", str(cert)], check=True, capture_output=True)
+    subprocess.run(
+        [
+            "openssl",
+            "req",
+            "-x509",
+            "-newkey",
+            "rsa:2048",
+            "-nodes",
+            "-days",
+            "1",
+            "-subj",
+            "/CN=127.0.0.1",
+            "-addext",
+            "subjectAltName=IP:127.0.0.1",
+            "-keyout",
+            str(key),
+            "-out",
+            str(cert),
+        ],
+        check=True,
+        capture_output=True,
+    )
     server = FakeXapi(tls=(str(cert), str(key))).start()
     server.cert = str(cert)  # type: ignore[attr-defined]
     try:
@@ -75,15 +94,41 @@ def template(fake: FakeXapi, name: str = "Tiny Linux") -> TemplateSpec:
     return TemplateSpec(uuid=vm["uuid"], name=name, url="", size_bytes=1 << 30)
 
 
-def spec(fake: FakeXapi, tmpl: TemplateSpec, sr: PoolSpec, *, path: str = "", bridge: str = "xenbr0",
-         broadcast_uri: str = "", cpus: int = 2, memory_mb: int = 512) -> InstanceSpec:
+def spec(
+    fake: FakeXapi,
+    tmpl: TemplateSpec,
+    sr: PoolSpec,
+    *,
+    path: str = "",
+    bridge: str = "xenbr0",
+    broadcast_uri: str = "",
+    cpus: int = 2,
+    memory_mb: int = 512,
+) -> InstanceSpec:
     """An instance spec with one root volume and one NIC."""
     vid = str(uuid.uuid4())
     root = VolumeSpec(uuid=str(uuid.uuid4()), name="ROOT", size_bytes=0, pool=sr, path=path)
-    nic = NicSpec(uuid=str(uuid.uuid4()), mac="02:00:00:00:00:01", ip=None, netmask=None, gateway=None,
-                  network_uuid="n", bridge=bridge, broadcast_uri=broadcast_uri)
-    return InstanceSpec(uuid=vid, name=f"i-2-{vid[:6]}-VM", display_name="t", cpus=cpus, cpu_mhz=1000,
-                        memory_mb=memory_mb, volumes=(root,), nics=(nic,), template=tmpl)
+    nic = NicSpec(
+        uuid=str(uuid.uuid4()),
+        mac="02:00:00:00:00:01",
+        ip=None,
+        netmask=None,
+        gateway=None,
+        network_uuid="n",
+        bridge=bridge,
+        broadcast_uri=broadcast_uri,
+    )
+    return InstanceSpec(
+        uuid=vid,
+        name=f"i-2-{vid[:6]}-VM",
+        display_name="t",
+        cpus=cpus,
+        cpu_mhz=1000,
+        memory_mb=memory_mb,
+        volumes=(root,),
+        nics=(nic,),
+        template=tmpl,
+    )
 
 
 async def deploy(fake: FakeXapi, drv: XenAPIDriver) -> InstanceSpec:
@@ -108,5 +153,3 @@ async def until(predicate: Any, tries: int = 200) -> None:
             return
         await asyncio.sleep(0.02)
     raise AssertionError("condition never held")
-
-

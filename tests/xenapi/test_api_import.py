@@ -23,24 +23,47 @@ async def test_add_cluster_imports_the_pool(app: VirgaApp, admin: VirgaClient, c
     assert [(p["name"], p["type"], p["scope"]) for p in pools] == [("NFS shared", "PreSetup", "CLUSTER")]
     sr = next(r for r in fake.db.table("SR").values() if r["name_label"] == "NFS shared")
     assert pools[0]["path"] == sr["uuid"]
-    names = {t["name"] for t in await admin.list("listTemplates", "template", templatefilter="all",
-                                                  hypervisor="XenServer")}
+    names = {
+        t["name"] for t in await admin.list("listTemplates", "template", templatefilter="all", hypervisor="XenServer")
+    }
     assert names == {"Tiny Linux", "Debian Bookworm 12"}
     events = await admin.list("listEvents", "event", type="HOST.ADD")
     assert any("networks: Pool-wide network associated with eth0, VLAN 100" in e["description"] for e in events)
 
 
 async def test_add_host_imports_into_an_empty_cluster(admin: VirgaClient, cloud: Cloud, fake: FakeXapi) -> None:
-    body = await admin.call("addCluster", zoneid=cloud.zone, podid=cloud.pod, clustername="xen",
-                            hypervisor="XenServer", clustertype="CloudManaged")
+    body = await admin.call(
+        "addCluster",
+        zoneid=cloud.zone,
+        podid=cloud.pod,
+        clustername="xen",
+        hypervisor="XenServer",
+        clustertype="CloudManaged",
+    )
     cluster = body["cluster"][0]
     assert await inventory(admin, cluster["id"]) == ([], [])
-    added = await admin.call("addHost", zoneid=cloud.zone, podid=cloud.pod, clusterid=cluster["id"],
-                             hypervisor="XenServer", url=fake.url, username="root", password="password")
+    added = await admin.call(
+        "addHost",
+        zoneid=cloud.zone,
+        podid=cloud.pod,
+        clusterid=cluster["id"],
+        hypervisor="XenServer",
+        url=fake.url,
+        username="root",
+        password="password",
+    )
     assert added["count"] == 2 and {h["name"] for h in added["host"]} == {"xs1", "xs2"}
     with pytest.raises(ApiError) as err:
-        await admin.call("addHost", zoneid=cloud.zone, podid=cloud.pod, clusterid=cluster["id"],
-                         hypervisor="XenServer", url=fake.url, username="root", password="password")
+        await admin.call(
+            "addHost",
+            zoneid=cloud.zone,
+            podid=cloud.pod,
+            clusterid=cluster["id"],
+            hypervisor="XenServer",
+            url=fake.url,
+            username="root",
+            password="password",
+        )
     assert err.value.code == 431 and "already in cluster xen" in err.value.text
 
 
@@ -70,7 +93,8 @@ async def test_unreachable_pool_master(admin: VirgaClient, cloud: Cloud) -> None
 
 
 async def test_bad_certificate_is_refused_unless_verification_is_skipped(
-        admin: VirgaClient, cloud: Cloud, tls_fake: FakeXapi) -> None:
+    admin: VirgaClient, cloud: Cloud, tls_fake: FakeXapi
+) -> None:
     err = await _refused(admin, cloud, tls_fake.url)
     assert err.code == 534 and "could not be verified" in err.text and "verify_ssl=false" in err.text
     cluster = await add_cluster(admin, cloud, "XenServer", f"{tls_fake.url}?verify_ssl=false", "root", "password")

@@ -17,8 +17,11 @@ GUEST_NET = "Pool-wide network associated with eth0"
 
 def guests(fake: FakeXapi) -> list[dict[str, Any]]:
     """The fake pool's guest VMs (no templates, snapshots or control domains)."""
-    return [r for r in fake.db.table("VM").values()
-            if not (r["is_a_template"] or r["is_a_snapshot"] or r["is_control_domain"])]
+    return [
+        r
+        for r in fake.db.table("VM").values()
+        if not (r["is_a_template"] or r["is_a_snapshot"] or r["is_control_domain"])
+    ]
 
 
 def virga_vdis(fake: FakeXapi) -> list[dict[str, Any]]:
@@ -34,12 +37,14 @@ def host_uuid(fake: FakeXapi, name: str) -> str:
 @pytest.fixture
 async def pool(admin: VirgaClient, cloud: Cloud, fake: FakeXapi) -> dict[str, Any]:
     """The fake pool imported as a cluster whose guest NICs go on the pool-wide network."""
-    return await flow.add_cluster(admin, cloud, "XenServer", f"{fake.url}?guest_network={GUEST_NET}",
-                                  "root", "password")
+    return await flow.add_cluster(
+        admin, cloud, "XenServer", f"{fake.url}?guest_network={GUEST_NET}", "root", "password"
+    )
 
 
-async def test_vm_lifecycle_on_the_pool(app: VirgaApp, admin: VirgaClient, cloud: Cloud, fake: FakeXapi,
-                                        pool: dict[str, Any]) -> None:
+async def test_vm_lifecycle_on_the_pool(
+    app: VirgaApp, admin: VirgaClient, cloud: Cloud, fake: FakeXapi, pool: dict[str, Any]
+) -> None:
     tmpl = await flow.template_named(admin, "Tiny Linux", "XenServer")
     vm = await flow.deploy(app, admin, cloud, tmpl["id"], name="xen-1")
     assert vm["state"] == "Running" and vm["hypervisor"] == "XenServer"
@@ -53,7 +58,7 @@ async def test_vm_lifecycle_on_the_pool(app: VirgaApp, admin: VirgaClient, cloud
     await flow.power_cycle(admin, vm["id"])
     await flow.snapshot_cycle(admin, vm["id"])
     target = await flow.other_host(admin, vm)
-    moved = (await admin.run("migrateVirtualMachine", virtualmachineid=vm["id"], hostid=target["id"]))
+    moved = await admin.run("migrateVirtualMachine", virtualmachineid=vm["id"], hostid=target["id"])
     assert moved["virtualmachine"]["hostid"] == target["id"]
     [rec] = guests(fake)
     assert fake.db.get("host", rec["resident_on"])["uuid"] == host_uuid(fake, target["name"])
@@ -64,8 +69,9 @@ async def test_vm_lifecycle_on_the_pool(app: VirgaApp, admin: VirgaClient, cloud
     assert guests(fake) == [] and virga_vdis(fake) == [] and fake.db.table("VIF") == {}
 
 
-async def test_what_xenserver_cannot_do_is_refused(app: VirgaApp, admin: VirgaClient, cloud: Cloud,
-                                                   fake: FakeXapi, pool: dict[str, Any]) -> None:
+async def test_what_xenserver_cannot_do_is_refused(
+    app: VirgaApp, admin: VirgaClient, cloud: Cloud, fake: FakeXapi, pool: dict[str, Any]
+) -> None:
     tmpl = await flow.template_named(admin, "Tiny Linux", "XenServer")
     vm = await flow.deploy(app, admin, cloud, tmpl["id"])
     [root] = await admin.list("listVolumes", "volume", virtualmachineid=vm["id"])
@@ -81,8 +87,9 @@ async def test_what_xenserver_cannot_do_is_refused(app: VirgaApp, admin: VirgaCl
     await flow.destroy(admin, vm["id"])
 
 
-async def test_template_gone_from_the_pool(app: VirgaApp, admin: VirgaClient, cloud: Cloud, fake: FakeXapi,
-                                          pool: dict[str, Any]) -> None:
+async def test_template_gone_from_the_pool(
+    app: VirgaApp, admin: VirgaClient, cloud: Cloud, fake: FakeXapi, pool: dict[str, Any]
+) -> None:
     tmpl = await flow.template_named(admin, "Tiny Linux", "XenServer")
     ref = next(r for r, v in fake.db.table("VM").items() if v["name_label"] == "Tiny Linux")
     fake.db.table("VM").pop(ref)

@@ -18,12 +18,17 @@ def login(proxy: xmlrpc.client.ServerProxy) -> str:
 def test_envelopes_sessions_and_errors(fake: FakeXapi) -> None:
     proxy = xmlrpc.client.ServerProxy(fake.url, allow_none=True)
     bad = proxy.session.login_with_password("root", "nope", "2.21", "test")
-    assert bad == {"Status": "Failure", "ErrorDescription": ["SESSION_AUTHENTICATION_FAILED", "root",
-                                                              "Authentication failure"]}
+    assert bad == {
+        "Status": "Failure",
+        "ErrorDescription": ["SESSION_AUTHENTICATION_FAILED", "root", "Authentication failure"],
+    }
     assert proxy.VM.get_all("OpaqueRef:stale")["ErrorDescription"] == ["SESSION_INVALID", "OpaqueRef:stale"]
     session = login(proxy)
-    assert proxy.VM.get_record(session, "OpaqueRef:gone")["ErrorDescription"] == ["HANDLE_INVALID", "VM",
-                                                                                 "OpaqueRef:gone"]
+    assert proxy.VM.get_record(session, "OpaqueRef:gone")["ErrorDescription"] == [
+        "HANDLE_INVALID",
+        "VM",
+        "OpaqueRef:gone",
+    ]
     assert proxy.VM.frobnicate(session)["ErrorDescription"] == ["MESSAGE_METHOD_UNKNOWN", "VM.frobnicate"]
     assert proxy.VM.get_record(session)["ErrorDescription"][0] == "MESSAGE_PARAMETER_COUNT_MISMATCH"
     sr = proxy.SR.get_by_name_label(session, "NFS shared")["Value"][0]
@@ -40,7 +45,7 @@ def test_power_state_checks_and_async_tasks(fake: FakeXapi) -> None:
         time.sleep(0.02)
     rec = proxy.task.get_record(session, task)["Value"]
     assert rec["progress"] == 1.0 and rec["result"].startswith("<value>OpaqueRef:")
-    vm = rec["result"][len("<value>"):-len("</value>")]
+    vm = rec["result"][len("<value>") : -len("</value>")]
     proxy.VM.set_is_a_template(session, vm, False)
     answer = proxy.VM.clean_shutdown(session, vm)
     assert answer["ErrorDescription"] == ["VM_BAD_POWER_STATE", vm, "running", "halted"]

@@ -17,15 +17,18 @@ from virga.models import Account, AsyncJob, Domain, Role, User, VirtualMachine
 from virga.services import accounts as svc
 from virga.services.events import record_event
 
-FIELDS.update({
-    "domain": "id name level parentdomainid parentdomainname haschild path state networkdomain created "
-    "vmlimit vmtotal vmavailable volumelimit volumetotal volumeavailable cpulimit cputotal memorylimit memorytotal",
-    "account": "id name accounttype roleid rolename roletype domainid domain domainpath state networkdomain created "
-    "isdefault user vmrunning vmstopped vmlimit vmtotal vmavailable iplimit iptotal ipavailable volumelimit "
-    "volumetotal volumeavailable snapshotlimit snapshottotal snapshotavailable templatelimit templatetotal "
-    "templateavailable networklimit networktotal networkavailable cpulimit cputotal cpuavailable memorylimit "
-    "memorytotal memoryavailable primarystoragelimit primarystoragetotal primarystorageavailable",
-})
+FIELDS.update(
+    {
+        "domain": "id name level parentdomainid parentdomainname haschild path state networkdomain created "
+        "vmlimit vmtotal vmavailable volumelimit volumetotal volumeavailable cpulimit cputotal memorylimit memorytotal",
+        "account": "id name accounttype roleid rolename roletype domainid domain domainpath state networkdomain "
+        "created "
+        "isdefault user vmrunning vmstopped vmlimit vmtotal vmavailable iplimit iptotal ipavailable volumelimit "
+        "volumetotal volumeavailable snapshotlimit snapshottotal snapshotavailable templatelimit templatetotal "
+        "templateavailable networklimit networktotal networkavailable cpulimit cputotal cpuavailable memorylimit "
+        "memorytotal memoryavailable primarystoragelimit primarystoragetotal primarystorageavailable",
+    }
+)
 ROLE_TYPES = {0: "User", 1: "Admin", 2: "DomainAdmin"}
 TYPE_OF_ROLE = {"User": 0, "Admin": 1, "DomainAdmin": 2, "ResourceAdmin": 1}
 
@@ -51,13 +54,22 @@ def domain_of(ctx: Ctx, uuid: str | None, param: str = "domainid") -> Domain:
 def domain_view(ctx: Ctx, d: Domain) -> dict[str, Any]:
     """A domain response object."""
     parent = ctx.by_id(Domain, d.parent_id)
-    child = ctx.db.exec(select(Domain.id).where(Domain.parent_id == d.id, Domain.removed == None)).first()  # noqa: E711
-    return clean({
-        "id": d.uuid, "name": d.name, "level": d.level, "parentdomainid": parent.uuid if parent else None,
-        "parentdomainname": parent.name if parent else None, "haschild": child is not None,
-        "path": display_path(d), "state": d.state, "networkdomain": d.networkdomain, "created": d.created,
-        **resource_fields(ctx, domain=d),
-    })
+    child = ctx.db.exec(select(Domain.id).where(Domain.parent_id == d.id, Domain.removed == None)).first()
+    return clean(
+        {
+            "id": d.uuid,
+            "name": d.name,
+            "level": d.level,
+            "parentdomainid": parent.uuid if parent else None,
+            "parentdomainname": parent.name if parent else None,
+            "haschild": child is not None,
+            "path": display_path(d),
+            "state": d.state,
+            "networkdomain": d.networkdomain,
+            "created": d.created,
+            **resource_fields(ctx, domain=d),
+        }
+    )
 
 
 def account_view(ctx: Ctx, a: Account) -> dict[str, Any]:
@@ -66,27 +78,50 @@ def account_view(ctx: Ctx, a: Account) -> dict[str, Any]:
 
     dom = ctx.by_id(Domain, a.domain_id)
     role = ctx.by_id(Role, a.role_id)
-    users = ctx.db.exec(select(User).where(User.account_id == a.id, User.removed == None)).all()  # noqa: E711
-    states = list(ctx.db.exec(select(VirtualMachine.state).where(VirtualMachine.account_id == a.id,
-                                                                 VirtualMachine.removed == None)))  # noqa: E711
-    return clean({
-        "id": a.uuid, "name": a.name, "accounttype": a.accounttype, "roleid": role.uuid if role else None,
-        "rolename": role.name if role else None, "roletype": role.type if role else None,
-        "domainid": dom.uuid if dom else None, "domain": dom.name if dom else None,
-        "domainpath": display_path(dom) if dom else None, "state": a.state, "networkdomain": a.networkdomain,
-        "created": a.created, "isdefault": a.name in ("admin", "system") and a.accounttype == 1,
-        "user": [user_view(ctx, u, a) for u in users], "vmrunning": states.count("Running"),
-        "vmstopped": states.count("Stopped"), **resource_fields(ctx, account=a),
-    })
+    users = ctx.db.exec(select(User).where(User.account_id == a.id, User.removed == None)).all()
+    states = list(
+        ctx.db.exec(
+            select(VirtualMachine.state).where(VirtualMachine.account_id == a.id, VirtualMachine.removed == None)
+        )
+    )
+    return clean(
+        {
+            "id": a.uuid,
+            "name": a.name,
+            "accounttype": a.accounttype,
+            "roleid": role.uuid if role else None,
+            "rolename": role.name if role else None,
+            "roletype": role.type if role else None,
+            "domainid": dom.uuid if dom else None,
+            "domain": dom.name if dom else None,
+            "domainpath": display_path(dom) if dom else None,
+            "state": a.state,
+            "networkdomain": a.networkdomain,
+            "created": a.created,
+            "isdefault": a.name in ("admin", "system") and a.accounttype == 1,
+            "user": [user_view(ctx, u, a) for u in users],
+            "vmrunning": states.count("Running"),
+            "vmstopped": states.count("Stopped"),
+            **resource_fields(ctx, account=a),
+        }
+    )
 
 
 # --- domains -----------------------------------------------------------------------
 
-@api("createDomain", "Creates a domain", "domain", [
-    Param("name", required=True, description="the name"), Param("parentdomainid", "uuid", description="parent"),
-    Param("networkdomain", description="network domain of its networks"),
-    Param("domainid", "uuid", description="the uuid to give the domain"),
-], roles=ADMINS)
+
+@api(
+    "createDomain",
+    "Creates a domain",
+    "domain",
+    [
+        Param("name", required=True, description="the name"),
+        Param("parentdomainid", "uuid", description="parent"),
+        Param("networkdomain", description="network domain of its networks"),
+        Param("domainid", "uuid", description="the uuid to give the domain"),
+    ],
+    roles=ADMINS,
+)
 def create_domain(ctx: Ctx) -> dict[str, Any]:
     """Add a domain under a parent the caller administers."""
     a = ctx.args
@@ -94,14 +129,26 @@ def create_domain(ctx: Ctx) -> dict[str, Any]:
     if not in_subtree(ctx, parent):
         raise PermissionDenied(f"Account {ctx.account.name} cannot create domains under {parent.name}")
     _check_name(ctx, a.name, parent)
-    dom = Domain(name=a.name, parent_id=parent.id, path=f"{parent.path}{a.name}/", level=parent.level + 1,
-                 networkdomain=a.networkdomain)
+    dom = Domain(
+        name=a.name,
+        parent_id=parent.id,
+        path=f"{parent.path}{a.name}/",
+        level=parent.level + 1,
+        networkdomain=a.networkdomain,
+    )
     if a.domainid:
         dom.uuid = a.domainid
     ctx.db.add(dom)
     ctx.db.flush()
-    record_event(ctx.db, "DOMAIN.CREATE", f"Created domain {dom.name}", account_id=ctx.account.id,
-                 domain_id=dom.id, user_id=ctx.user.id, resource=dom)
+    record_event(
+        ctx.db,
+        "DOMAIN.CREATE",
+        f"Created domain {dom.name}",
+        account_id=ctx.account.id,
+        domain_id=dom.id,
+        user_id=ctx.user.id,
+        resource=dom,
+    )
     return {"domain": domain_view(ctx, dom)}
 
 
@@ -109,16 +156,25 @@ def _check_name(ctx: Ctx, name: str, parent: Domain) -> None:
     """A domain name: no slashes, unique among its siblings."""
     if not name.strip() or "/" in name:
         raise InvalidParameter("Parameter name must be non-empty and may not contain '/'")
-    taken = ctx.db.exec(select(Domain).where(Domain.parent_id == parent.id, Domain.name == name,
-                                             Domain.removed == None)).first()  # noqa: E711
+    taken = ctx.db.exec(
+        select(Domain).where(Domain.parent_id == parent.id, Domain.name == name, Domain.removed == None)
+    ).first()
     if taken is not None:
         raise InvalidParameter(f"Domain {name} already exists under {display_path(parent)} (parameter name)")
 
 
-@api("listDomains", "Lists domains", "domain", [
-    Param("id", "uuid", description="the domain"), Param("name", description="the name"),
-    Param("level", "integer", description="the level"), Param("details", "list", description="unused"),
-], paged=True)
+@api(
+    "listDomains",
+    "Lists domains",
+    "domain",
+    [
+        Param("id", "uuid", description="the domain"),
+        Param("name", description="the name"),
+        Param("level", "integer", description="the level"),
+        Param("details", "list", description="unused"),
+    ],
+    paged=True,
+)
 def list_domains(ctx: Ctx) -> dict[str, Any]:
     """Root admins see all domains, domain admins their subtree, users their own domain."""
     stmt = select(Domain)
@@ -134,10 +190,17 @@ def list_domains(ctx: Ctx) -> dict[str, Any]:
     return list_body("domain", [domain_view(ctx, d) for d in rows], count)
 
 
-@api("listDomainChildren", "Lists the children of a domain", "domain", [
-    Param("id", "uuid", description="the parent (default: the caller's domain)"),
-    Param("name", description="the name"), Param("isrecursive", "boolean", description="all descendants"),
-], paged=True)
+@api(
+    "listDomainChildren",
+    "Lists the children of a domain",
+    "domain",
+    [
+        Param("id", "uuid", description="the parent (default: the caller's domain)"),
+        Param("name", description="the name"),
+        Param("isrecursive", "boolean", description="all descendants"),
+    ],
+    paged=True,
+)
 def list_children(ctx: Ctx) -> dict[str, Any]:
     """Children (or all descendants) of a domain the caller administers."""
     parent = domain_of(ctx, ctx.args.id, "id") if ctx.args.id else ctx.domain
@@ -152,10 +215,17 @@ def list_children(ctx: Ctx) -> dict[str, Any]:
     return list_body("domain", [domain_view(ctx, d) for d in rows], count)
 
 
-@api("updateDomain", "Renames a domain or changes its network domain", "domain", [
-    Param("id", "uuid", required=True, description="the domain"), Param("name", description="the new name"),
-    Param("networkdomain", description="network domain"),
-], roles=ADMINS)
+@api(
+    "updateDomain",
+    "Renames a domain or changes its network domain",
+    "domain",
+    [
+        Param("id", "uuid", required=True, description="the domain"),
+        Param("name", description="the new name"),
+        Param("networkdomain", description="network domain"),
+    ],
+    roles=ADMINS,
+)
 def update_domain(ctx: Ctx) -> dict[str, Any]:
     """Rename a domain (its descendants' paths follow)."""
     dom = domain_of(ctx, ctx.args.id, "id")
@@ -169,7 +239,7 @@ def update_domain(ctx: Ctx) -> dict[str, Any]:
         _check_name(ctx, ctx.args.name, parent)
         old, new = dom.path, f"{parent.path}{ctx.args.name}/"
         for d in ctx.db.exec(select(Domain).where(Domain.path.startswith(old))):
-            d.path = new + d.path[len(old):]
+            d.path = new + d.path[len(old) :]
             ctx.db.add(d)
         dom.name = ctx.args.name
     if ctx.args.networkdomain is not None:
@@ -178,10 +248,17 @@ def update_domain(ctx: Ctx) -> dict[str, Any]:
     return {"domain": domain_view(ctx, dom)}
 
 
-@api("deleteDomain", "Deletes a domain; cleanup=true also deletes its accounts and subdomains", "success", [
-    Param("id", "uuid", required=True, description="the domain"),
-    Param("cleanup", "boolean", description="delete its accounts, their resources and subdomains"),
-], roles=ADMINS, is_async=True)
+@api(
+    "deleteDomain",
+    "Deletes a domain; cleanup=true also deletes its accounts and subdomains",
+    "success",
+    [
+        Param("id", "uuid", required=True, description="the domain"),
+        Param("cleanup", "boolean", description="delete its accounts, their resources and subdomains"),
+    ],
+    roles=ADMINS,
+    is_async=True,
+)
 def delete_domain(ctx: Ctx) -> Pending:
     """Refuse (536) a domain with accounts or subdomains unless cleanup=true; queue the deletion."""
     dom = domain_of(ctx, ctx.args.id, "id")
@@ -190,10 +267,12 @@ def delete_domain(ctx: Ctx) -> Pending:
     if not in_subtree(ctx, dom) or dom.id == ctx.domain.id:
         raise PermissionDenied(f"Account {ctx.account.name} cannot delete domain {dom.name}")
     ids = ctx.subtree_ids(dom)
-    accts = ctx.db.exec(select(Account).where(Account.domain_id.in_(ids), Account.removed == None)).all()  # type: ignore[attr-defined]  # noqa: E711
+    accts = ctx.db.exec(select(Account).where(Account.domain_id.in_(ids), Account.removed == None)).all()  # type: ignore[attr-defined]
     if (accts or len(ids) > 1) and not ctx.args.cleanup:
-        raise InUse(f"Domain {dom.name} still has {len(accts)} account(s) and {len(ids) - 1} subdomain(s); "
-                    "delete them first or use cleanup=true")
+        raise InUse(
+            f"Domain {dom.name} still has {len(accts)} account(s) and {len(ids) - 1} subdomain(s); "
+            "delete them first or use cleanup=true"
+        )
     _no_jobs(ctx, [a.id or 0 for a in accts])
     return Pending("Domain", dom.uuid, {"domain_id": dom.id}, with_id=False)
 
@@ -209,13 +288,18 @@ def _no_jobs(ctx: Ctx, account_ids: list[int]) -> None:
     """Refuse while the accounts have jobs queued or running."""
     if not account_ids:
         return
-    job = ctx.db.exec(select(AsyncJob).where(AsyncJob.account_id.in_(account_ids),  # type: ignore[union-attr]
-                                             AsyncJob.state.in_(("queued", "running")))).first()  # type: ignore[attr-defined]
+    job = ctx.db.exec(
+        select(AsyncJob).where(
+            AsyncJob.account_id.in_(account_ids),  # type: ignore[union-attr]
+            AsyncJob.state.in_(("queued", "running")),
+        )
+    ).first()  # type: ignore[attr-defined]
     if job is not None:
         raise InUse(f"The account has a job in progress ({job.command}); try again when it has finished")
 
 
 # --- accounts ----------------------------------------------------------------------
+
 
 def account_of(ctx: Ctx, param_id: str = "id") -> Account:
     """The account named by id, or by account+domainid, which the caller administers (users: their own)."""
@@ -224,8 +308,9 @@ def account_of(ctx: Ctx, param_id: str = "id") -> Account:
         acct = ctx.get(Account, a[param_id], param_id)
     elif a.account and a.domainid:
         dom = domain_of(ctx, a.domainid)
-        acct = ctx.db.exec(select(Account).where(Account.name == a.account, Account.domain_id == dom.id,
-                                                 Account.removed == None)).first()  # noqa: E711
+        acct = ctx.db.exec(
+            select(Account).where(Account.name == a.account, Account.domain_id == dom.id, Account.removed == None)
+        ).first()
         if acct is None:
             raise InvalidParameter(f"Unable to find account {a.account} in domain {dom.name} (parameter account)")
     else:
@@ -258,26 +343,35 @@ def role_for(ctx: Ctx) -> tuple[Role, int]:
         if a.accounttype not in ROLE_TYPES:
             raise InvalidParameter("Parameter accounttype must be 0 (user), 1 (root admin) or 2 (domain admin)")
         kind = a.accounttype
-        role = ctx.db.exec(select(Role).where(Role.type == ROLE_TYPES[kind], Role.is_default == True)).first()  # noqa: E712
+        role = ctx.db.exec(select(Role).where(Role.type == ROLE_TYPES[kind], Role.is_default == True)).first()
         assert role is not None
     if kind == 1 and not ctx.is_root:
         raise PermissionDenied("Only root administrators may create root administrator accounts")
     return role, kind
 
 
-@api("createAccount", "Creates an account and its first user", "account", [
-    Param("username", required=True, description="the user name"),
-    Param("password", required=True, description="the password"),
-    Param("email", required=True, description="the email"), Param("firstname", required=True, description="first"),
-    Param("lastname", required=True, description="last name"),
-    Param("accounttype", "integer", description="0 user, 1 root admin, 2 domain admin"),
-    Param("roleid", "uuid", description="the role (instead of accounttype)"),
-    Param("account", description="the account name (default: the user name)"),
-    Param("domainid", "uuid", description="the domain (default: the caller's)"),
-    Param("networkdomain", description="network domain"), Param("timezone", description="the user's time zone"),
-    Param("accountid", description="unused"), Param("userid", description="unused"),
-    Param("accountdetails", "map", description="unused"),
-], roles=ADMINS)
+@api(
+    "createAccount",
+    "Creates an account and its first user",
+    "account",
+    [
+        Param("username", required=True, description="the user name"),
+        Param("password", required=True, description="the password"),
+        Param("email", required=True, description="the email"),
+        Param("firstname", required=True, description="first"),
+        Param("lastname", required=True, description="last name"),
+        Param("accounttype", "integer", description="0 user, 1 root admin, 2 domain admin"),
+        Param("roleid", "uuid", description="the role (instead of accounttype)"),
+        Param("account", description="the account name (default: the user name)"),
+        Param("domainid", "uuid", description="the domain (default: the caller's)"),
+        Param("networkdomain", description="network domain"),
+        Param("timezone", description="the user's time zone"),
+        Param("accountid", description="unused"),
+        Param("userid", description="unused"),
+        Param("accountdetails", "map", description="unused"),
+    ],
+    roles=ADMINS,
+)
 def create_account(ctx: Ctx) -> dict[str, Any]:
     """Create an account in a domain the caller administers, with its first user."""
     from virga.api.commands.users import add_user
@@ -288,26 +382,42 @@ def create_account(ctx: Ctx) -> dict[str, Any]:
     if not in_subtree(ctx, dom):
         raise PermissionDenied(f"Account {ctx.account.name} cannot create accounts in domain {dom.name}")
     name = a.account or a.username
-    if ctx.db.exec(select(Account).where(Account.name == name, Account.domain_id == dom.id,
-                                         Account.removed == None)).first() is not None:  # noqa: E711
+    if (
+        ctx.db.exec(
+            select(Account).where(Account.name == name, Account.domain_id == dom.id, Account.removed == None)
+        ).first()
+        is not None
+    ):
         raise InvalidParameter(f"Account {name} already exists in domain {dom.name} (parameter account)")
-    acct = Account(name=name, domain_id=dom.id or 0, accounttype=kind, role_id=role.id or 0,
-                   networkdomain=a.networkdomain)
+    acct = Account(
+        name=name, domain_id=dom.id or 0, accounttype=kind, role_id=role.id or 0, networkdomain=a.networkdomain
+    )
     ctx.db.add(acct)
     ctx.db.flush()
     add_user(ctx, acct)
-    record_event(ctx.db, "ACCOUNT.CREATE", f"Created account {name}", account_id=acct.id, domain_id=dom.id,
-                 user_id=ctx.user.id)
+    record_event(
+        ctx.db, "ACCOUNT.CREATE", f"Created account {name}", account_id=acct.id, domain_id=dom.id, user_id=ctx.user.id
+    )
     return {"account": account_view(ctx, acct)}
 
 
-@api("listAccounts", "Lists accounts", "account", [
-    Param("id", "uuid", description="the account"), Param("name", description="the name"),
-    Param("accounttype", "integer", description="the type"), Param("state", description="the state"),
-    Param("domainid", "uuid", description="the domain"), Param("isrecursive", "boolean", description="subdomains"),
-    Param("iscleanuprequired", "boolean", description="unused"), Param("details", "list", description="unused"),
-    Param("roleid", "uuid", description="the role"),
-], paged=True)
+@api(
+    "listAccounts",
+    "Lists accounts",
+    "account",
+    [
+        Param("id", "uuid", description="the account"),
+        Param("name", description="the name"),
+        Param("accounttype", "integer", description="the type"),
+        Param("state", description="the state"),
+        Param("domainid", "uuid", description="the domain"),
+        Param("isrecursive", "boolean", description="subdomains"),
+        Param("iscleanuprequired", "boolean", description="unused"),
+        Param("details", "list", description="unused"),
+        Param("roleid", "uuid", description="the role"),
+    ],
+    paged=True,
+)
 def list_accounts(ctx: Ctx) -> dict[str, Any]:
     """Users see their account; admins the accounts of their subtree."""
     a = ctx.args
@@ -330,19 +440,34 @@ def list_accounts(ctx: Ctx) -> dict[str, Any]:
     return list_body("account", [account_view(ctx, r) for r in rows], count)
 
 
-@api("updateAccount", "Renames an account or changes its role or network domain", "account", [
-    Param("id", "uuid", description="the account"), Param("account", description="the account name"),
-    Param("domainid", "uuid", description="its domain"), Param("newname", description="the new name"),
-    Param("networkdomain", description="network domain"), Param("roleid", "uuid", description="a new role"),
-    Param("accountdetails", "map", description="unused"),
-], roles=ADMINS)
+@api(
+    "updateAccount",
+    "Renames an account or changes its role or network domain",
+    "account",
+    [
+        Param("id", "uuid", description="the account"),
+        Param("account", description="the account name"),
+        Param("domainid", "uuid", description="its domain"),
+        Param("newname", description="the new name"),
+        Param("networkdomain", description="network domain"),
+        Param("roleid", "uuid", description="a new role"),
+        Param("accountdetails", "map", description="unused"),
+    ],
+    roles=ADMINS,
+)
 def update_account(ctx: Ctx) -> dict[str, Any]:
     """Change an account's name, network domain or role (same account type)."""
     acct = account_of(ctx)
     a = ctx.args
     if a.newname and a.newname != acct.name:
-        if ctx.db.exec(select(Account).where(Account.name == a.newname, Account.domain_id == acct.domain_id,
-                                             Account.removed == None)).first() is not None:  # noqa: E711
+        if (
+            ctx.db.exec(
+                select(Account).where(
+                    Account.name == a.newname, Account.domain_id == acct.domain_id, Account.removed == None
+                )
+            ).first()
+            is not None
+        ):
             raise InvalidParameter(f"Account {a.newname} already exists in the domain (parameter newname)")
         acct.name = a.newname
     if a.networkdomain is not None:
@@ -362,19 +487,35 @@ def _set_state(ctx: Ctx, state: str) -> Account:
     _manage(ctx, acct)
     acct.state = state
     ctx.db.add(acct)
-    record_event(ctx.db, f"ACCOUNT.{state.upper().rstrip('D')}" if state != "enabled" else "ACCOUNT.ENABLE",
-                 f"Account {acct.name} is {state}", account_id=acct.id, domain_id=acct.domain_id,
-                 user_id=ctx.user.id)
+    record_event(
+        ctx.db,
+        f"ACCOUNT.{state.upper().rstrip('D')}" if state != "enabled" else "ACCOUNT.ENABLE",
+        f"Account {acct.name} is {state}",
+        account_id=acct.id,
+        domain_id=acct.domain_id,
+        user_id=ctx.user.id,
+    )
     return acct
 
 
-_ACCT_REF = [Param("id", "uuid", description="the account"), Param("account", description="the account name"),
-             Param("domainid", "uuid", description="its domain")]
+_ACCT_REF = [
+    Param("id", "uuid", description="the account"),
+    Param("account", description="the account name"),
+    Param("domainid", "uuid", description="its domain"),
+]
 
 
-@api("disableAccount", "Disables (lock=false: also stops its VMs) or locks an account", "account", _ACCT_REF + [
-    Param("lock", "boolean", required=True, description="true locks (users cannot log in), false disables"),
-], roles=ADMINS, is_async=True)
+@api(
+    "disableAccount",
+    "Disables (lock=false: also stops its VMs) or locks an account",
+    "account",
+    _ACCT_REF
+    + [
+        Param("lock", "boolean", required=True, description="true locks (users cannot log in), false disables"),
+    ],
+    roles=ADMINS,
+    is_async=True,
+)
 def disable_account(ctx: Ctx) -> Pending:
     """Mark the account locked or disabled at once; a disable job stops its running VMs."""
     acct = _set_state(ctx, "locked" if ctx.args.lock else "disabled")
@@ -403,9 +544,16 @@ def lock_account(ctx: Ctx) -> dict[str, Any]:
     return {"account": account_view(ctx, _set_state(ctx, "locked"))}
 
 
-@api("deleteAccount", "Deletes an account with its VMs, volumes, snapshots, networks and users", "success", [
-    Param("id", "uuid", required=True, description="the account"),
-], roles=ADMINS, is_async=True)
+@api(
+    "deleteAccount",
+    "Deletes an account with its VMs, volumes, snapshots, networks and users",
+    "success",
+    [
+        Param("id", "uuid", required=True, description="the account"),
+    ],
+    roles=ADMINS,
+    is_async=True,
+)
 def delete_account(ctx: Ctx) -> Pending:
     """Disable the account at once and queue the removal of everything it owns."""
     acct = account_of(ctx)

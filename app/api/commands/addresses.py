@@ -18,10 +18,14 @@ from virga.services import ipam, limits
 from virga.services.network import free_ip, implement, remove_rules, sync_router
 from virga.services.rules import has_port_rules, owned_ip, resync, settle, vm_nic
 
-FIELDS.update({"ipaddress": "id ipaddress allocated zoneid zonename issourcenat isstaticnat issystem "
-               "forvirtualnetwork vlanid vlanname virtualmachineid virtualmachinename virtualmachinedisplayname "
-               "vmipaddress associatednetworkid associatednetworkname networkid state physicalnetworkid "
-               "purpose tags isportable fordisplay jobid jobstatus account domainid domain domainpath"})
+FIELDS.update(
+    {
+        "ipaddress": "id ipaddress allocated zoneid zonename issourcenat isstaticnat issystem "
+        "forvirtualnetwork vlanid vlanname virtualmachineid virtualmachinename virtualmachinedisplayname "
+        "vmipaddress associatednetworkid associatednetworkname networkid state physicalnetworkid "
+        "purpose tags isportable fordisplay jobid jobstatus account domainid domain domainpath"
+    }
+)
 
 
 def ip_view(ctx: Ctx, ip: PublicIpAddress, tags: list[dict[str, Any]] | None = None) -> dict[str, Any]:
@@ -31,27 +35,52 @@ def ip_view(ctx: Ctx, ip: PublicIpAddress, tags: list[dict[str, Any]] | None = N
     vm = ctx.by_id(VirtualMachine, ip.vm_id) if ip.isstaticnat else None
     pn = ctx.by_id(PhysicalNetwork, rng.physicalnetwork_id) if rng else None
     purpose = "StaticNat" if ip.isstaticnat else ("SourceNat" if ip.issourcenat else None)
-    return clean({
-        "id": ip.uuid, "ipaddress": ip.ipaddress, "allocated": ip.created if ip.state != "Free" else None,
-        **ref(ctx, Zone, ip.zone_id, "zone"), "issourcenat": ip.issourcenat, "isstaticnat": ip.isstaticnat,
-        "issystem": False, "forvirtualnetwork": bool(rng and rng.forvirtualnetwork),
-        "vlanid": rng.uuid if rng else None, "vlanname": rng.vlan if rng else None,
-        "virtualmachineid": vm.uuid if vm else None, "virtualmachinename": vm.name if vm else None,
-        "virtualmachinedisplayname": (vm.displayname or vm.name) if vm else None,
-        "vmipaddress": ip.vm_ip if ip.isstaticnat else None,
-        "associatednetworkid": net.uuid if net else None, "associatednetworkname": net.name if net else None,
-        "state": ip.state, "physicalnetworkid": pn.uuid if pn else None, "purpose": purpose,
-        "tags": tags or [], "isportable": False, "fordisplay": True, **owner(ctx, ip),
-    })
+    return clean(
+        {
+            "id": ip.uuid,
+            "ipaddress": ip.ipaddress,
+            "allocated": ip.created if ip.state != "Free" else None,
+            **ref(ctx, Zone, ip.zone_id, "zone"),
+            "issourcenat": ip.issourcenat,
+            "isstaticnat": ip.isstaticnat,
+            "issystem": False,
+            "forvirtualnetwork": bool(rng and rng.forvirtualnetwork),
+            "vlanid": rng.uuid if rng else None,
+            "vlanname": rng.vlan if rng else None,
+            "virtualmachineid": vm.uuid if vm else None,
+            "virtualmachinename": vm.name if vm else None,
+            "virtualmachinedisplayname": (vm.displayname or vm.name) if vm else None,
+            "vmipaddress": ip.vm_ip if ip.isstaticnat else None,
+            "associatednetworkid": net.uuid if net else None,
+            "associatednetworkname": net.name if net else None,
+            "state": ip.state,
+            "physicalnetworkid": pn.uuid if pn else None,
+            "purpose": purpose,
+            "tags": tags or [],
+            "isportable": False,
+            "fordisplay": True,
+            **owner(ctx, ip),
+        }
+    )
 
 
-@api("associateIpAddress", "Acquires a public IP address for a network (or an account in a zone)", "ipaddress", [
-    Param("networkid", "uuid", description="the network"), Param("zoneid", "uuid", description="the zone"),
-    Param("ipaddress", description="a specific free public IP"),
-    Param("account", description="the owner account (admins)"), Param("domainid", "uuid", description="its domain"),
-    Param("isportable", "boolean", description="unused"), Param("fordisplay", "boolean", description="unused"),
-    Param("vpcid", "uuid", description="unused"), Param("regionid", "integer", description="unused"),
-], is_async=True)
+@api(
+    "associateIpAddress",
+    "Acquires a public IP address for a network (or an account in a zone)",
+    "ipaddress",
+    [
+        Param("networkid", "uuid", description="the network"),
+        Param("zoneid", "uuid", description="the zone"),
+        Param("ipaddress", description="a specific free public IP"),
+        Param("account", description="the owner account (admins)"),
+        Param("domainid", "uuid", description="its domain"),
+        Param("isportable", "boolean", description="unused"),
+        Param("fordisplay", "boolean", description="unused"),
+        Param("vpcid", "uuid", description="unused"),
+        Param("regionid", "integer", description="unused"),
+    ],
+    is_async=True,
+)
 def associate_ip(ctx: Ctx) -> Pending:
     """Check the limit (532), take a free IP (533) and queue the router update."""
     a = ctx.args
@@ -60,8 +89,7 @@ def associate_ip(ctx: Ctx) -> Pending:
         net = ctx.get(Network, a.networkid, "networkid")
         ctx.require(net, f"network {net.name}")
         if net.guestiptype != "Isolated" or net.state == "Destroy":
-            raise InvalidParameter(f"Network {net.name} cannot hold public IPs (it is {net.guestiptype}, "
-                                   f"{net.state})")
+            raise InvalidParameter(f"Network {net.name} cannot hold public IPs (it is {net.guestiptype}, {net.state})")
         account = ctx.by_id(type(ctx.account), net.account_id) or ctx.account
         zone_id = net.zone_id
     elif a.zoneid:
@@ -108,9 +136,16 @@ def _free(s: Any, uuid: str) -> None:
     s.add(ip)
 
 
-@api("disassociateIpAddress", "Releases a public IP address", "success", [
-    Param("id", "uuid", description="the public IP"), Param("ipaddress", description="the address itself"),
-], is_async=True)
+@api(
+    "disassociateIpAddress",
+    "Releases a public IP address",
+    "success",
+    [
+        Param("id", "uuid", description="the public IP"),
+        Param("ipaddress", description="the address itself"),
+    ],
+    is_async=True,
+)
 def disassociate_ip(ctx: Ctx) -> Pending:
     """Refuse the source NAT IP; mark it Releasing (the router drops it and its rules)."""
     ip = _by_id_or_address(ctx)
@@ -160,20 +195,33 @@ def _set_state(s: Any, uuid: str, state: str) -> None:
     s.add(ip)
 
 
-@api("listPublicIpAddresses", "Lists public IP addresses", "ipaddress", [
-    Param("id", "uuid", description="the IP"), Param("ipaddress", description="the address"),
-    Param("allocatedonly", "boolean", description="only allocated IPs (default true)"),
-    Param("isstaticnat", "boolean", description="static NAT ones"),
-    Param("issourcenat", "boolean", description="source NAT ones"),
-    Param("associatednetworkid", "uuid", description="IPs of a network"),
-    Param("networkid", "uuid", description="unused (the public network)"),
-    Param("zoneid", "uuid", description="the zone"), Param("forvirtualnetwork", "boolean", description="public ones"),
-    Param("vlanid", "uuid", description="the range"), Param("physicalnetworkid", "uuid", description="unused"),
-    Param("state", description="the state"), Param("account", description="the account"),
-    Param("domainid", "uuid", description="the domain"), Param("isrecursive", "boolean", description="subdomains"),
-    Param("tags", "map", description="tags"), Param("fordisplay", "boolean", description="unused"),
-    Param("vpcid", "uuid", description="unused"), Param("issystem", "boolean", description="unused"),
-], paged=True)
+@api(
+    "listPublicIpAddresses",
+    "Lists public IP addresses",
+    "ipaddress",
+    [
+        Param("id", "uuid", description="the IP"),
+        Param("ipaddress", description="the address"),
+        Param("allocatedonly", "boolean", description="only allocated IPs (default true)"),
+        Param("isstaticnat", "boolean", description="static NAT ones"),
+        Param("issourcenat", "boolean", description="source NAT ones"),
+        Param("associatednetworkid", "uuid", description="IPs of a network"),
+        Param("networkid", "uuid", description="unused (the public network)"),
+        Param("zoneid", "uuid", description="the zone"),
+        Param("forvirtualnetwork", "boolean", description="public ones"),
+        Param("vlanid", "uuid", description="the range"),
+        Param("physicalnetworkid", "uuid", description="unused"),
+        Param("state", description="the state"),
+        Param("account", description="the account"),
+        Param("domainid", "uuid", description="the domain"),
+        Param("isrecursive", "boolean", description="subdomains"),
+        Param("tags", "map", description="tags"),
+        Param("fordisplay", "boolean", description="unused"),
+        Param("vpcid", "uuid", description="unused"),
+        Param("issystem", "boolean", description="unused"),
+    ],
+    paged=True,
+)
 def list_ips(ctx: Ctx) -> dict[str, Any]:
     """List the caller's public IPs (admins may add free ones with allocatedonly=false)."""
     a = ctx.args
@@ -182,18 +230,29 @@ def list_ips(ctx: Ctx) -> dict[str, Any]:
         pass
     else:
         stmt = ctx.scope(stmt, PublicIpAddress).where(PublicIpAddress.state != "Free")
-    for param, col in (("ipaddress", PublicIpAddress.ipaddress), ("isstaticnat", PublicIpAddress.isstaticnat),
-                       ("issourcenat", PublicIpAddress.issourcenat), ("state", PublicIpAddress.state)):
+    for param, col in (
+        ("ipaddress", PublicIpAddress.ipaddress),
+        ("isstaticnat", PublicIpAddress.isstaticnat),
+        ("issourcenat", PublicIpAddress.issourcenat),
+        ("state", PublicIpAddress.state),
+    ):
         if a.get(param) is not None:
             stmt = stmt.where(col == a[param])
-    for param, model, col in (("associatednetworkid", Network, PublicIpAddress.network_id),
-                              ("zoneid", Zone, PublicIpAddress.zone_id), ("vlanid", VlanIpRange,
-                                                                          PublicIpAddress.vlan_id)):
+    for param, model, col in (
+        ("associatednetworkid", Network, PublicIpAddress.network_id),
+        ("zoneid", Zone, PublicIpAddress.zone_id),
+        ("vlanid", VlanIpRange, PublicIpAddress.vlan_id),
+    ):
         if a.get(param):
             stmt = stmt.where(col == ctx.get(model, a[param], param).id)
     if a.forvirtualnetwork is not None:
-        stmt = stmt.where(PublicIpAddress.vlan_id.in_(select(VlanIpRange.id).where(  # type: ignore[attr-defined]
-            VlanIpRange.forvirtualnetwork == a.forvirtualnetwork)))
+        stmt = stmt.where(
+            PublicIpAddress.vlan_id.in_(
+                select(VlanIpRange.id).where(  # type: ignore[attr-defined]
+                    VlanIpRange.forvirtualnetwork == a.forvirtualnetwork
+                )
+            )
+        )
     rows, count = ctx.page(stmt, PublicIpAddress, keyword=("ipaddress",), resourcetype="PublicIpAddress")
     preload_owners(ctx, rows)
     ctx.preload(VlanIpRange, {r.vlan_id for r in rows})
@@ -202,12 +261,17 @@ def list_ips(ctx: Ctx) -> dict[str, Any]:
     return list_body("publicipaddress", [ip_view(ctx, r, tags.get(r.id or 0)) for r in rows], count)
 
 
-@api("enableStaticNat", "Enables static NAT (1:1) from a public IP to a VM", "success", [
-    Param("ipaddressid", "uuid", required=True, description="the public IP"),
-    Param("virtualmachineid", "uuid", required=True, description="the VM"),
-    Param("vmguestip", description="the VM's guest IP (default: its NIC's)"),
-    Param("networkid", "uuid", description="the VM's network (default: the IP's)"),
-])
+@api(
+    "enableStaticNat",
+    "Enables static NAT (1:1) from a public IP to a VM",
+    "success",
+    [
+        Param("ipaddressid", "uuid", required=True, description="the public IP"),
+        Param("virtualmachineid", "uuid", required=True, description="the VM"),
+        Param("vmguestip", description="the VM's guest IP (default: its NIC's)"),
+        Param("networkid", "uuid", description="the VM's network (default: the IP's)"),
+    ],
+)
 async def enable_static_nat(ctx: Ctx) -> dict[str, Any]:
     """Validate, record and apply at once (synchronous, as in CloudStack); undo the record when applying fails."""
     ip, net = owned_ip(ctx, ctx.args.ipaddressid)
@@ -220,9 +284,13 @@ async def enable_static_nat(ctx: Ctx) -> dict[str, Any]:
         raise InvalidParameter(f"Static NAT is already enabled on {ip.ipaddress} (for VM id {ip.vm_id})")
     if has_port_rules(ctx.db, ip):
         raise RuleConflict(f"Public IP {ip.ipaddress} has port forwarding or load balancer rules")
-    taken = ctx.db.exec(select(PublicIpAddress).where(PublicIpAddress.isstaticnat == True,  # noqa: E712
-                                                      PublicIpAddress.network_id == net.id,
-                                                      PublicIpAddress.vm_ip == nic.ipaddress)).first()
+    taken = ctx.db.exec(
+        select(PublicIpAddress).where(
+            PublicIpAddress.isstaticnat == True,  # noqa: E712
+            PublicIpAddress.network_id == net.id,
+            PublicIpAddress.vm_ip == nic.ipaddress,
+        )
+    ).first()
     if taken is not None:
         raise RuleConflict(f"VM {vm.name} ({nic.ipaddress}) already has static NAT from {taken.ipaddress}")
     ip.isstaticnat, ip.vm_id, ip.vm_ip = True, vm.id, nic.ipaddress
@@ -248,9 +316,15 @@ async def _resync(ctx: Ctx, network_id: int) -> None:
         pass
 
 
-@api("disableStaticNat", "Disables static NAT on a public IP", "success", [
-    Param("ipaddressid", "uuid", required=True, description="the public IP"),
-], is_async=True)
+@api(
+    "disableStaticNat",
+    "Disables static NAT on a public IP",
+    "success",
+    [
+        Param("ipaddressid", "uuid", required=True, description="the public IP"),
+    ],
+    is_async=True,
+)
 def disable_static_nat(ctx: Ctx) -> Pending:
     """Check static NAT is on and queue its removal."""
     ip, _ = owned_ip(ctx, ctx.args.ipaddressid)

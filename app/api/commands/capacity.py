@@ -17,31 +17,50 @@ from virga.models import Cluster, Host, ImageStore, Pod, PublicIpAddress, Storag
 from virga.services.bootstrap import setting
 
 MEMORY, CPU, STORAGE, STORAGE_ALLOCATED, PUBLIC_IP, SECONDARY = 0, 1, 2, 3, 4, 6
-NAMES = {MEMORY: "MEMORY", CPU: "CPU", STORAGE: "STORAGE", STORAGE_ALLOCATED: "STORAGE_ALLOCATED",
-         PUBLIC_IP: "VIRTUAL_NETWORK_PUBLIC_IP", SECONDARY: "SECONDARY_STORAGE"}
-FIELDS.update({
-    "capacity": "type name zoneid zonename podid podname clusterid clustername capacitytotal capacityused "
-    "capacityallocated percentused",
-})
+NAMES = {
+    MEMORY: "MEMORY",
+    CPU: "CPU",
+    STORAGE: "STORAGE",
+    STORAGE_ALLOCATED: "STORAGE_ALLOCATED",
+    PUBLIC_IP: "VIRTUAL_NETWORK_PUBLIC_IP",
+    SECONDARY: "SECONDARY_STORAGE",
+}
+FIELDS.update(
+    {
+        "capacity": "type name zoneid zonename podid podname clusterid clustername capacitytotal capacityused "
+        "capacityallocated percentused",
+    }
+)
 Key = tuple[int | None, int | None, int | None]
 
 
 def _row(ctx: Ctx, kind: int, key: Key, total: float, used: float) -> dict[str, Any]:
     """One capacity response object."""
     zone_id, pod_id, cluster_id = key
-    return clean({
-        "type": kind, "name": NAMES[kind], **ref(ctx, Zone, zone_id, "zone"), **ref(ctx, Pod, pod_id, "pod"),
-        **ref(ctx, Cluster, cluster_id, "cluster"), "capacitytotal": int(total), "capacityused": int(used),
-        "capacityallocated": int(used), "percentused": f"{(100.0 * used / total) if total else 0.0:.2f}",
-    })
+    return clean(
+        {
+            "type": kind,
+            "name": NAMES[kind],
+            **ref(ctx, Zone, zone_id, "zone"),
+            **ref(ctx, Pod, pod_id, "pod"),
+            **ref(ctx, Cluster, cluster_id, "cluster"),
+            "capacitytotal": int(total),
+            "capacityused": int(used),
+            "capacityallocated": int(used),
+            "percentused": f"{(100.0 * used / total) if total else 0.0:.2f}",
+        }
+    )
 
 
 def _scope(ctx: Ctx) -> tuple[str, dict[str, int]]:
     """The level rows are reported at (zone, pod or cluster) and the id filters."""
     a = ctx.args
     where: dict[str, int] = {}
-    for param, model, col in (("zoneid", Zone, "zone_id"), ("podid", Pod, "pod_id"),
-                              ("clusterid", Cluster, "cluster_id")):
+    for param, model, col in (
+        ("zoneid", Zone, "zone_id"),
+        ("podid", Pod, "pod_id"),
+        ("clusterid", Cluster, "cluster_id"),
+    ):
         if a.get(param):
             where[col] = ctx.get(model, a[param], param).id or 0
     level = "cluster_id" if "cluster_id" in where else "pod_id" if "pod_id" in where else "zone_id"
@@ -60,31 +79,41 @@ def _hosts(ctx: Ctx, level: str, where: dict[str, int]) -> dict[Key, list[float]
     """CPU and memory [cpu total, cpu used, mem total, mem used] per key, over-provisioning applied."""
     cpu_g = float(setting(ctx.db, "cpu.overprovisioning.factor", "1.0"))
     mem_g = float(setting(ctx.db, "mem.overprovisioning.factor", "1.0"))
-    cols = [Host.zone_id, Host.pod_id if level != "zone_id" else None,
-            Host.cluster_id if level == "cluster_id" else None]
+    cols = [
+        Host.zone_id,
+        Host.pod_id if level != "zone_id" else None,
+        Host.cluster_id if level == "cluster_id" else None,
+    ]
     groups = [c for c in cols if c is not None]
-    stmt = (sa_select(*groups,
-                   func.sum(Host.cpunumber * Host.cpuspeed * func.coalesce(Cluster.cpuovercommitratio, cpu_g)),
-                   func.sum(Host.cpuallocated),
-                   func.sum(Host.memorytotal * func.coalesce(Cluster.memoryovercommitratio, mem_g)),
-                   func.sum(Host.memoryallocated))
-            .join(Cluster, Cluster.id == Host.cluster_id)
-            .where(Host.removed == None, Host.type == "Routing")  # noqa: E711
-            .group_by(*groups))
+    stmt = (
+        sa_select(
+            *groups,
+            func.sum(Host.cpunumber * Host.cpuspeed * func.coalesce(Cluster.cpuovercommitratio, cpu_g)),
+            func.sum(Host.cpuallocated),
+            func.sum(Host.memorytotal * func.coalesce(Cluster.memoryovercommitratio, mem_g)),
+            func.sum(Host.memoryallocated),
+        )
+        .join(Cluster, Cluster.id == Host.cluster_id)
+        .where(Host.removed == None, Host.type == "Routing")
+        .group_by(*groups)
+    )
     for col, value in where.items():
         stmt = stmt.where(getattr(Host, col) == value)
     out: dict[Key, list[float]] = {}
     for row in ctx.db.exec(stmt):
         ids = list(row[: len(groups)]) + [None] * (3 - len(groups))
-        out[(ids[0], ids[1], ids[2])] = [float(v or 0) for v in row[len(groups):]]
+        out[(ids[0], ids[1], ids[2])] = [float(v or 0) for v in row[len(groups) :]]
     return out
 
 
 def _pools(ctx: Ctx, level: str, where: dict[str, int]) -> dict[Key, list[float]]:
     """Primary storage [total, used, allocatable total, allocated] per key."""
-    used_by_pool = dict(ctx.db.exec(select(Volume.pool_id, func.sum(Volume.physicalsize)).where(
-        Volume.removed == None).group_by(Volume.pool_id)).all())  # noqa: E711
-    stmt = select(StoragePool).where(StoragePool.removed == None)  # noqa: E711
+    used_by_pool = dict(
+        ctx.db.exec(
+            select(Volume.pool_id, func.sum(Volume.physicalsize)).where(Volume.removed == None).group_by(Volume.pool_id)
+        ).all()
+    )
+    stmt = select(StoragePool).where(StoragePool.removed == None)
     for col, value in where.items():
         stmt = stmt.where(getattr(StoragePool, col) == value)
     out: dict[Key, list[float]] = {}
@@ -100,12 +129,17 @@ def _pools(ctx: Ctx, level: str, where: dict[str, int]) -> dict[Key, list[float]
 def _zone_rows(ctx: Ctx, where: dict[str, int]) -> list[tuple[int, Key, float, float]]:
     """Zone-only figures: public IPs and secondary storage."""
     rows: list[tuple[int, Key, float, float]] = []
-    ips = (select(PublicIpAddress.zone_id, func.count(), func.sum(case((PublicIpAddress.state != "Free", 1), else_=0)))
-           .join(VlanIpRange, VlanIpRange.id == PublicIpAddress.vlan_id)
-           .where(VlanIpRange.removed == None, VlanIpRange.forvirtualnetwork == True)  # noqa: E711,E712
-           .group_by(PublicIpAddress.zone_id))
-    stores = (select(ImageStore.zone_id, func.sum(ImageStore.capacitybytes), func.sum(ImageStore.usedbytes))
-              .where(ImageStore.removed == None).group_by(ImageStore.zone_id))  # noqa: E711
+    ips = (
+        select(PublicIpAddress.zone_id, func.count(), func.sum(case((PublicIpAddress.state != "Free", 1), else_=0)))
+        .join(VlanIpRange, VlanIpRange.id == PublicIpAddress.vlan_id)
+        .where(VlanIpRange.removed == None, VlanIpRange.forvirtualnetwork == True)  # noqa:E712
+        .group_by(PublicIpAddress.zone_id)
+    )
+    stores = (
+        select(ImageStore.zone_id, func.sum(ImageStore.capacitybytes), func.sum(ImageStore.usedbytes))
+        .where(ImageStore.removed == None)
+        .group_by(ImageStore.zone_id)
+    )
     if "zone_id" in where:
         ips = ips.where(PublicIpAddress.zone_id == where["zone_id"])
         stores = stores.where(ImageStore.zone_id == where["zone_id"])
@@ -117,14 +151,25 @@ def _zone_rows(ctx: Ctx, where: dict[str, int]) -> list[tuple[int, Key, float, f
     return rows
 
 
-@api("listCapacity", "Lists capacity per zone, pod or cluster", "capacity", [
-    Param("zoneid", "uuid", description="the zone"), Param("podid", "uuid", description="the pod"),
-    Param("clusterid", "uuid", description="the cluster"),
-    Param("type", "integer", description="0 memory, 1 CPU, 2 storage used, 3 storage allocated, 4 public IPs, "
-          "6 secondary storage"),
-    Param("sortby", description="usage: highest percentused first"),
-    Param("fetchlatest", "boolean", description="unused: figures are always current"),
-], roles=ADMINS, paged=True)
+@api(
+    "listCapacity",
+    "Lists capacity per zone, pod or cluster",
+    "capacity",
+    [
+        Param("zoneid", "uuid", description="the zone"),
+        Param("podid", "uuid", description="the pod"),
+        Param("clusterid", "uuid", description="the cluster"),
+        Param(
+            "type",
+            "integer",
+            description="0 memory, 1 CPU, 2 storage used, 3 storage allocated, 4 public IPs, 6 secondary storage",
+        ),
+        Param("sortby", description="usage: highest percentused first"),
+        Param("fetchlatest", "boolean", description="unused: figures are always current"),
+    ],
+    roles=ADMINS,
+    paged=True,
+)
 def list_capacity(ctx: Ctx) -> dict[str, Any]:
     """Capacity rows computed from the live data."""
     a = ctx.args
@@ -148,5 +193,5 @@ def list_capacity(ctx: Ctx) -> dict[str, Any]:
         figures.sort(key=lambda f: (f[1][0] or 0, f[1][1] or 0, f[1][2] or 0, f[0]))
     size = a.pagesize or len(figures) or 1
     start = ((a.page or 1) - 1) * size if size != -1 else 0
-    page = figures[start:start + size] if size != -1 else figures
+    page = figures[start : start + size] if size != -1 else figures
     return list_body("capacity", [_row(ctx, *f) for f in page], len(figures))

@@ -21,24 +21,44 @@ from virga.errors import InvalidParameter
 from virga.models import Cluster, Configuration, Host, Pod, Zone
 from virga.services.templates import SIM_STORE
 
-FIELDS.update({
-    "configuration": "name value category description defaultvalue scope isdynamic type",
-    "mockconfig": "name operation value count zoneid podid clusterid hostid hosts",
-})
+FIELDS.update(
+    {
+        "configuration": "name value category description defaultvalue scope isdynamic type",
+        "mockconfig": "name operation value count zoneid podid clusterid hostid hosts",
+    }
+)
 # CloudStack agent command names -> the driver operation the simulator applies behaviour to.
 COMMAND_OPS = {
-    "StartCommand": "start_instance", "StopCommand": "stop_instance", "RebootCommand": "reboot_instance",
-    "MigrateCommand": "migrate_instance", "PrepareForMigrationCommand": "migrate_instance",
-    "CreateCommand": "prepare_volume", "CreateObjectCommand": "prepare_volume", "DestroyCommand": "delete_volume",
-    "DeleteCommand": "delete_volume", "ResizeVolumeCommand": "resize_volume", "AttachCommand": "attach_volume",
-    "DettachCommand": "detach_volume", "ScaleVmCommand": "scale_instance", "PingCommand": "ping",
-    "PingRoutingCommand": "ping", "CheckHealthCommand": "ping", "ReadyCommand": "connect",
-    "StartupRoutingCommand": "connect", "GetVmStatsCommand": "instance_stats", "CheckVirtualMachineCommand":
-    "get_instance", "GetVmStateCommand": "list_instances", "ClusterVMMetaDataSyncCommand": "list_instances",
-    "DownloadCommand": "download_template", "DownloadProgressCommand": "download_template",
-    "CopyCommand": "download_template", "CreateVMSnapshotCommand": "snapshot_instance",
-    "RevertToVMSnapshotCommand": "revert_instance_snapshot", "DeleteVMSnapshotCommand": "delete_instance_snapshot",
-    "CreateSnapshotCommand": "snapshot_volume", "GetVncPortCommand": "console",
+    "StartCommand": "start_instance",
+    "StopCommand": "stop_instance",
+    "RebootCommand": "reboot_instance",
+    "MigrateCommand": "migrate_instance",
+    "PrepareForMigrationCommand": "migrate_instance",
+    "CreateCommand": "prepare_volume",
+    "CreateObjectCommand": "prepare_volume",
+    "DestroyCommand": "delete_volume",
+    "DeleteCommand": "delete_volume",
+    "ResizeVolumeCommand": "resize_volume",
+    "AttachCommand": "attach_volume",
+    "DettachCommand": "detach_volume",
+    "ScaleVmCommand": "scale_instance",
+    "PingCommand": "ping",
+    "PingRoutingCommand": "ping",
+    "CheckHealthCommand": "ping",
+    "ReadyCommand": "connect",
+    "StartupRoutingCommand": "connect",
+    "GetVmStatsCommand": "instance_stats",
+    "CheckVirtualMachineCommand": "get_instance",
+    "GetVmStateCommand": "list_instances",
+    "ClusterVMMetaDataSyncCommand": "list_instances",
+    "DownloadCommand": "download_template",
+    "DownloadProgressCommand": "download_template",
+    "CopyCommand": "download_template",
+    "CreateVMSnapshotCommand": "snapshot_instance",
+    "RevertToVMSnapshotCommand": "revert_instance_snapshot",
+    "DeleteVMSnapshotCommand": "delete_instance_snapshot",
+    "CreateSnapshotCommand": "snapshot_volume",
+    "GetVncPortCommand": "console",
 }
 STORE_OPS = {"download_template"}
 _NUMBER = re.compile(r"^-?\d+(\.\d+)?$")
@@ -55,16 +75,36 @@ def _type_of(c: Configuration) -> str:
 
 def config_view(c: Configuration) -> dict[str, Any]:
     """A configuration response object."""
-    return clean({"name": c.name, "value": c.value, "category": c.category, "description": c.description,
-                  "defaultvalue": c.defaultvalue, "scope": "global", "isdynamic": True, "type": _type_of(c)})
+    return clean(
+        {
+            "name": c.name,
+            "value": c.value,
+            "category": c.category,
+            "description": c.description,
+            "defaultvalue": c.defaultvalue,
+            "scope": "global",
+            "isdynamic": True,
+            "type": _type_of(c),
+        }
+    )
 
 
-@api("listConfigurations", "Lists global settings", "configuration", [
-    Param("name", description="the setting"), Param("category", description="the category"),
-    Param("zoneid", "uuid", description="unused: settings are global"),
-    Param("clusterid", "uuid", description="unused"), Param("storageid", "uuid", description="unused"),
-    Param("accountid", "uuid", description="unused"), Param("domainid", "uuid", description="unused"),
-], roles=ROOT, paged=True)
+@api(
+    "listConfigurations",
+    "Lists global settings",
+    "configuration",
+    [
+        Param("name", description="the setting"),
+        Param("category", description="the category"),
+        Param("zoneid", "uuid", description="unused: settings are global"),
+        Param("clusterid", "uuid", description="unused"),
+        Param("storageid", "uuid", description="unused"),
+        Param("accountid", "uuid", description="unused"),
+        Param("domainid", "uuid", description="unused"),
+    ],
+    roles=ROOT,
+    paged=True,
+)
 def list_configurations(ctx: Ctx) -> dict[str, Any]:
     """List settings by name, category or keyword."""
     a = ctx.args
@@ -100,12 +140,21 @@ def _check_value(c: Configuration, value: str) -> str:
     return value
 
 
-@api("updateConfiguration", "Updates a global setting", "configuration", [
-    Param("name", required=True, description="the setting"), Param("value", description="the new value"),
-    Param("zoneid", "uuid", description="unused"), Param("clusterid", "uuid", description="unused"),
-    Param("storageid", "uuid", description="unused"), Param("accountid", "uuid", description="unused"),
-    Param("domainid", "uuid", description="unused"),
-], roles=ROOT)
+@api(
+    "updateConfiguration",
+    "Updates a global setting",
+    "configuration",
+    [
+        Param("name", required=True, description="the setting"),
+        Param("value", description="the new value"),
+        Param("zoneid", "uuid", description="unused"),
+        Param("clusterid", "uuid", description="unused"),
+        Param("storageid", "uuid", description="unused"),
+        Param("accountid", "uuid", description="unused"),
+        Param("domainid", "uuid", description="unused"),
+    ],
+    roles=ROOT,
+)
 def update_configuration(ctx: Ctx) -> dict[str, Any]:
     """Change a setting (an absent value resets it to its default)."""
     c = ctx.db.get(Configuration, ctx.args.name)
@@ -123,8 +172,10 @@ def _operation(name: str) -> str:
         return COMMAND_OPS[name]
     if name == "*" or name in STORE_OPS or (not name.startswith("_") and callable(getattr(Driver, name, None))):
         return name
-    raise InvalidParameter(f"Parameter name: {name!r} is neither a driver operation (start_instance, "
-                           "create_instance, prepare_volume, download_template, *) nor a known command name")
+    raise InvalidParameter(
+        f"Parameter name: {name!r} is neither a driver operation (start_instance, "
+        "create_instance, prepare_volume, download_template, *) nor a known command name"
+    )
 
 
 def _behaviour(value: str) -> dict[str, Any]:
@@ -164,25 +215,41 @@ def sim_name(h: Host) -> str:
 def _hosts(ctx: Ctx) -> tuple[list[Host], bool]:
     """The simulator hosts a configureSimulator call targets, and whether a scope was given."""
     a = ctx.args
-    stmt = select(Host).where(Host.removed == None, Host.hypervisor == "Simulator")  # noqa: E711
+    stmt = select(Host).where(Host.removed == None, Host.hypervisor == "Simulator")
     scoped = False
-    for param, model, col in (("zoneid", Zone, Host.zone_id), ("podid", Pod, Host.pod_id),
-                              ("clusterid", Cluster, Host.cluster_id), ("hostid", Host, Host.id)):
+    for param, model, col in (
+        ("zoneid", Zone, Host.zone_id),
+        ("podid", Pod, Host.pod_id),
+        ("clusterid", Cluster, Host.cluster_id),
+        ("hostid", Host, Host.id),
+    ):
         if a.get(param):
             row = ctx.get(model, a[param], param)
             stmt, scoped = stmt.where(col == row.id), True
     return list(ctx.db.exec(stmt)), scoped
 
 
-@api("configureSimulator", "Configures the simulator's latency, failures and host power", "mockconfig", [
-    Param("name", required=True, description="a driver operation (start_instance, create_instance, "
-          "prepare_volume, download_template, ...), a CloudStack command name (StartCommand...) or *"),
-    Param("value", required=True, description="wait:<ms>, fail, fail:<text>, down or up (comma-separated)"),
-    Param("count", "integer", description="how many times the behaviour applies (default: always)"),
-    Param("zoneid", "uuid", description="limit to a zone's hosts"), Param("podid", "uuid", description="a pod's"),
-    Param("clusterid", "uuid", description="a cluster's"), Param("hostid", "uuid", description="one host"),
-    Param("jsonresponse", description="unused"),
-], roles=ROOT)
+@api(
+    "configureSimulator",
+    "Configures the simulator's latency, failures and host power",
+    "mockconfig",
+    [
+        Param(
+            "name",
+            required=True,
+            description="a driver operation (start_instance, create_instance, "
+            "prepare_volume, download_template, ...), a CloudStack command name (StartCommand...) or *",
+        ),
+        Param("value", required=True, description="wait:<ms>, fail, fail:<text>, down or up (comma-separated)"),
+        Param("count", "integer", description="how many times the behaviour applies (default: always)"),
+        Param("zoneid", "uuid", description="limit to a zone's hosts"),
+        Param("podid", "uuid", description="a pod's"),
+        Param("clusterid", "uuid", description="a cluster's"),
+        Param("hostid", "uuid", description="one host"),
+        Param("jsonresponse", description="unused"),
+    ],
+    roles=ROOT,
+)
 def configure_simulator(ctx: Ctx) -> dict[str, Any]:
     """Add rules to the simulator world (or mark hosts down/up)."""
     from virga.drivers.simulator.world import WORLD
@@ -204,17 +271,42 @@ def configure_simulator(ctx: Ctx) -> dict[str, Any]:
         count = a.count if a.count is not None else -1
         if op in STORE_OPS or scoped:
             key = SIM_STORE if op in STORE_OPS else "scope:" + ",".join(sorted(targets))
-            WORLD.configure(ScopedRule(operation=op, host=key, latency_ms=how["latency_ms"], fail=how["fail"],
-                                       count=count, hosts=frozenset(targets)))
+            WORLD.configure(
+                ScopedRule(
+                    operation=op,
+                    host=key,
+                    latency_ms=how["latency_ms"],
+                    fail=how["fail"],
+                    count=count,
+                    hosts=frozenset(targets),
+                )
+            )
         else:
             WORLD.configure(Rule(operation=op, latency_ms=how["latency_ms"], fail=how["fail"], count=count))
-    return {"mockconfig": clean({"name": a.name, "operation": op, "value": a.value, "count": a.count,
-                                 "zoneid": a.zoneid, "podid": a.podid, "clusterid": a.clusterid,
-                                 "hostid": a.hostid, "hosts": targets if (scoped or op in STORE_OPS) else None})}
+    return {
+        "mockconfig": clean(
+            {
+                "name": a.name,
+                "operation": op,
+                "value": a.value,
+                "count": a.count,
+                "zoneid": a.zoneid,
+                "podid": a.podid,
+                "clusterid": a.clusterid,
+                "hostid": a.hostid,
+                "hosts": targets if (scoped or op in STORE_OPS) else None,
+            }
+        )
+    }
 
 
-@api("cleanupSimulatorMocks", "Removes every simulator rule and brings every simulated host back up", "success",
-     [], roles=ROOT)
+@api(
+    "cleanupSimulatorMocks",
+    "Removes every simulator rule and brings every simulated host back up",
+    "success",
+    [],
+    roles=ROOT,
+)
 def cleanup_simulator(ctx: Ctx) -> dict[str, Any]:
     """Reset the simulator world's injected behaviour."""
     from virga.drivers.simulator.world import WORLD

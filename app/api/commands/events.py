@@ -16,23 +16,61 @@ from virga.errors import InvalidParameter
 from virga.models import Alert, Event, User, utcnow
 from virga.services.events import ALERT_TYPES
 
-FIELDS.update({
-    "event": "id username type level description state created resourcetype resourceid account domainid domain "
-    "domainpath",
-    "eventtype": "name",
-    "alert": "id type name subject description sent",
-})
-EVENT_TYPES = sorted({
-    "VM.CREATE", "VM.START", "VM.STOP", "VM.REBOOT", "VM.DESTROY", "VM.EXPUNGE", "VM.MIGRATE", "VM.UPGRADE",
-    "VOLUME.CREATE", "VOLUME.ATTACH", "VOLUME.DETACH", "VOLUME.RESIZE", "VOLUME.MIGRATE", "VOLUME.DELETE",
-    "SNAPSHOT.CREATE", "SNAPSHOT.DELETE", "SNAPSHOT.REVERT", "VMSNAPSHOT.CREATE", "VMSNAPSHOT.DELETE",
-    "VMSNAPSHOT.REVERTTO", "TEMPLATE.CREATE", "TEMPLATE.DELETE", "NETWORK.CREATE", "NETWORK.DELETE",
-    "DOMAIN.CREATE", "DOMAIN.DELETE", "ACCOUNT.CREATE", "ACCOUNT.DELETE", "ACCOUNT.DISABLE", "ACCOUNT.LOCK",
-    "ACCOUNT.ENABLE", "USER.CREATE", "USER.DELETE", "REGISTER.SSH.KEYPAIR", "NET.IPASSIGN", "NET.IPRELEASE",
-})
+FIELDS.update(
+    {
+        "event": "id username type level description state created resourcetype resourceid account domainid domain "
+        "domainpath",
+        "eventtype": "name",
+        "alert": "id type name subject description sent",
+    }
+)
+EVENT_TYPES = sorted(
+    {
+        "VM.CREATE",
+        "VM.START",
+        "VM.STOP",
+        "VM.REBOOT",
+        "VM.DESTROY",
+        "VM.EXPUNGE",
+        "VM.MIGRATE",
+        "VM.UPGRADE",
+        "VOLUME.CREATE",
+        "VOLUME.ATTACH",
+        "VOLUME.DETACH",
+        "VOLUME.RESIZE",
+        "VOLUME.MIGRATE",
+        "VOLUME.DELETE",
+        "SNAPSHOT.CREATE",
+        "SNAPSHOT.DELETE",
+        "SNAPSHOT.REVERT",
+        "VMSNAPSHOT.CREATE",
+        "VMSNAPSHOT.DELETE",
+        "VMSNAPSHOT.REVERTTO",
+        "TEMPLATE.CREATE",
+        "TEMPLATE.DELETE",
+        "NETWORK.CREATE",
+        "NETWORK.DELETE",
+        "DOMAIN.CREATE",
+        "DOMAIN.DELETE",
+        "ACCOUNT.CREATE",
+        "ACCOUNT.DELETE",
+        "ACCOUNT.DISABLE",
+        "ACCOUNT.LOCK",
+        "ACCOUNT.ENABLE",
+        "USER.CREATE",
+        "USER.DELETE",
+        "REGISTER.SSH.KEYPAIR",
+        "NET.IPASSIGN",
+        "NET.IPRELEASE",
+    }
+)
 LEVELS = ("INFO", "WARN", "ERROR")
-RANGE = [Param("ids", "uuidlist", description="the ids"), Param("type", description="the type"),
-         Param("startdate", "date", description="from this date"), Param("enddate", "date", description="to this date")]
+RANGE = [
+    Param("ids", "uuidlist", description="the ids"),
+    Param("type", description="the type"),
+    Param("startdate", "date", description="from this date"),
+    Param("enddate", "date", description="to this date"),
+]
 
 
 def _utc(value: datetime) -> datetime:
@@ -43,9 +81,20 @@ def _utc(value: datetime) -> datetime:
 def event_view(ctx: Ctx, e: Event) -> dict[str, Any]:
     """An event response object."""
     user = ctx.by_id(User, e.user_id)
-    return clean({"id": e.uuid, "username": user.username if user else None, "type": e.type, "level": e.level,
-                  "description": e.description, "state": e.state, "created": e.created,
-                  "resourcetype": e.resourcetype or None, "resourceid": e.resource_uuid or None, **owner(ctx, e)})
+    return clean(
+        {
+            "id": e.uuid,
+            "username": user.username if user else None,
+            "type": e.type,
+            "level": e.level,
+            "description": e.description,
+            "state": e.state,
+            "created": e.created,
+            "resourcetype": e.resourcetype or None,
+            "resourceid": e.resource_uuid or None,
+            **owner(ctx, e),
+        }
+    )
 
 
 def _events(ctx: Ctx, *, everything: bool = False) -> Any:
@@ -64,22 +113,35 @@ def _events(ctx: Ctx, *, everything: bool = False) -> Any:
         stmt = stmt.where(Event.created >= _utc(a.startdate))
     if a.enddate:
         end = _utc(a.enddate)
-        stmt = stmt.where(Event.created <= (end.replace(hour=23, minute=59, second=59) if end.hour == end.minute
-                                            == 0 else end))
+        stmt = stmt.where(
+            Event.created <= (end.replace(hour=23, minute=59, second=59) if end.hour == end.minute == 0 else end)
+        )
     if a.ids:
         stmt = stmt.where(Event.uuid.in_(a.ids))  # type: ignore[attr-defined]
     return stmt
 
 
-@api("listEvents", "Lists events", "event", [
-    Param("id", "uuid", description="the event"), Param("type", description="the type"),
-    Param("level", description="INFO, WARN or ERROR"), Param("startdate", "date", description="from"),
-    Param("enddate", "date", description="to"), Param("account", description="the account"),
-    Param("domainid", "uuid", description="the domain"), Param("isrecursive", "boolean", description="subdomains"),
-    Param("duration", "integer", description="unused"), Param("entrytime", "integer", description="unused"),
-    Param("startid", "uuid", description="unused"), Param("resourceid", description="events of a resource"),
-    Param("resourcetype", description="with resourceid"),
-], paged=True)
+@api(
+    "listEvents",
+    "Lists events",
+    "event",
+    [
+        Param("id", "uuid", description="the event"),
+        Param("type", description="the type"),
+        Param("level", description="INFO, WARN or ERROR"),
+        Param("startdate", "date", description="from"),
+        Param("enddate", "date", description="to"),
+        Param("account", description="the account"),
+        Param("domainid", "uuid", description="the domain"),
+        Param("isrecursive", "boolean", description="subdomains"),
+        Param("duration", "integer", description="unused"),
+        Param("entrytime", "integer", description="unused"),
+        Param("startid", "uuid", description="unused"),
+        Param("resourceid", description="events of a resource"),
+        Param("resourcetype", description="with resourceid"),
+    ],
+    paged=True,
+)
 def list_events(ctx: Ctx) -> dict[str, Any]:
     """The caller's events (admins: their subtree's with listall), newest first."""
     stmt = _events(ctx)
@@ -101,7 +163,7 @@ def _pick(ctx: Ctx, stmt: Any, model: Any) -> list[Any]:
     a = ctx.args
     if not (a.ids or a.type or a.startdate or a.enddate):
         raise InvalidParameter("One of the parameters ids, type, startdate or enddate is required")
-    rows = list(ctx.db.exec(stmt.where(model.removed == None)))  # noqa: E711
+    rows = list(ctx.db.exec(stmt.where(model.removed == None)))
     if a.ids and len({r.uuid for r in rows}) != len(set(a.ids)):
         missing = sorted(set(a.ids) - {r.uuid for r in rows})
         raise InvalidParameter(f"Unable to find {model.__name__} with id {missing[0]} (parameter ids)")
@@ -128,16 +190,25 @@ def delete_events(ctx: Ctx) -> dict[str, Any]:
 
 # --- alerts -------------------------------------------------------------------------
 
+
 def alert_view(a: Alert) -> dict[str, Any]:
     """An alert response object."""
-    return clean({"id": a.uuid, "type": a.type, "name": a.name or None, "subject": a.subject,
-                  "description": a.description, "sent": a.created})
+    return clean(
+        {
+            "id": a.uuid,
+            "type": a.type,
+            "name": a.name or None,
+            "subject": a.subject,
+            "description": a.description,
+            "sent": a.created,
+        }
+    )
 
 
 def _alerts(ctx: Ctx) -> Any:
     """A select of unarchived alerts filtered by type/name/dates/ids."""
     a = ctx.args
-    stmt = select(Alert).where(Alert.archived == False)  # noqa: E712
+    stmt = select(Alert).where(Alert.archived == False)
     if a.type is not None:
         kind = str(a.type)
         value = int(kind) if kind.lstrip("-").isdigit() else ALERT_TYPES.get(kind.upper())
@@ -155,10 +226,18 @@ def _alerts(ctx: Ctx) -> Any:
     return stmt
 
 
-@api("listAlerts", "Lists alerts", "alert", [
-    Param("id", "uuid", description="the alert"), Param("type", description="the type (number or name)"),
-    Param("name", description="the alert name"),
-], roles=ROOT, paged=True)
+@api(
+    "listAlerts",
+    "Lists alerts",
+    "alert",
+    [
+        Param("id", "uuid", description="the alert"),
+        Param("type", description="the type (number or name)"),
+        Param("name", description="the alert name"),
+    ],
+    roles=ROOT,
+    paged=True,
+)
 def list_alerts(ctx: Ctx) -> dict[str, Any]:
     """Unarchived alerts, newest first."""
     name = ctx.args.pop("name", None)

@@ -27,20 +27,43 @@ def host_view(ctx: Ctx, h: Host) -> dict[str, Any]:
     cluster = ctx.by_id(Cluster, h.cluster_id)
     cpu_f, mem_f = ctx.memo(("overcommit", h.cluster_id), lambda: overcommit(ctx.db, cluster))
     cpu_total = h.cpunumber * h.cpuspeed
-    return clean({
-        "id": h.uuid, "name": h.name, "state": h.state, "resourcestate": h.resourcestate, "type": h.type,
-        "ipaddress": h.ipaddress, **ref(ctx, Zone, h.zone_id, "zone"), **ref(ctx, Pod, h.pod_id, "pod"),
-        **ref(ctx, Cluster, h.cluster_id, "cluster"), "clustertype": cluster.clustertype if cluster else None,
-        "hypervisor": h.hypervisor, "hypervisorversion": h.hypervisorversion, "cpunumber": h.cpunumber,
-        "cpuspeed": h.cpuspeed, "cpusockets": 1, "cpuallocated": _pct(h.cpuallocated, cpu_total * cpu_f),
-        "cpuallocatedvalue": h.cpuallocated, "cpuallocatedpercentage": _pct(h.cpuallocated, cpu_total * cpu_f),
-        "cpuwithoverprovisioning": str(cpu_total * cpu_f), "memorytotal": h.memorytotal,
-        "memorywithoverprovisioning": str(int(h.memorytotal * mem_f)), "memoryallocated": h.memoryallocated,
-        "memoryallocatedpercentage": _pct(h.memoryallocated, h.memorytotal * mem_f), "hosttags": h.hosttags or None,
-        "capabilities": h.capabilities, "created": h.created, "lastpinged": h.lastpinged,
-        "disconnected": h.disconnected, "version": "0.1.0", "cpumodel": h.cpumodel or None,
-        "accelerator": h.accelerator or None, "islocalstorageactive": False, "haenable": True,
-    })
+    return clean(
+        {
+            "id": h.uuid,
+            "name": h.name,
+            "state": h.state,
+            "resourcestate": h.resourcestate,
+            "type": h.type,
+            "ipaddress": h.ipaddress,
+            **ref(ctx, Zone, h.zone_id, "zone"),
+            **ref(ctx, Pod, h.pod_id, "pod"),
+            **ref(ctx, Cluster, h.cluster_id, "cluster"),
+            "clustertype": cluster.clustertype if cluster else None,
+            "hypervisor": h.hypervisor,
+            "hypervisorversion": h.hypervisorversion,
+            "cpunumber": h.cpunumber,
+            "cpuspeed": h.cpuspeed,
+            "cpusockets": 1,
+            "cpuallocated": _pct(h.cpuallocated, cpu_total * cpu_f),
+            "cpuallocatedvalue": h.cpuallocated,
+            "cpuallocatedpercentage": _pct(h.cpuallocated, cpu_total * cpu_f),
+            "cpuwithoverprovisioning": str(cpu_total * cpu_f),
+            "memorytotal": h.memorytotal,
+            "memorywithoverprovisioning": str(int(h.memorytotal * mem_f)),
+            "memoryallocated": h.memoryallocated,
+            "memoryallocatedpercentage": _pct(h.memoryallocated, h.memorytotal * mem_f),
+            "hosttags": h.hosttags or None,
+            "capabilities": h.capabilities,
+            "created": h.created,
+            "lastpinged": h.lastpinged,
+            "disconnected": h.disconnected,
+            "version": "0.1.0",
+            "cpumodel": h.cpumodel or None,
+            "accelerator": h.accelerator or None,
+            "islocalstorageactive": False,
+            "haenable": True,
+        }
+    )
 
 
 def _pct(used: float, total: float) -> str:
@@ -56,17 +79,24 @@ def _hypervisor_url(hypervisor: str, url: str) -> str:
     return url
 
 
-@api("addHost", "Adds a hypervisor host", "host", [
-    Param("zoneid", "uuid", required=True, description="the zone"),
-    Param("podid", "uuid", required=True, description="the pod"),
-    Param("clusterid", "uuid", description="the cluster (or clustername)"),
-    Param("clustername", description="the cluster's name"),
-    Param("hypervisor", required=True, description="the hypervisor of the host"),
-    Param("url", required=True, description="the host URL: http://address for KVM over SSH, qemu:///system, ..."),
-    Param("username", description="the username of the host"), Param("password", description="its password"),
-    Param("hosttags", description="comma-separated host tags"),
-    Param("allocationstate", description="Enabled or Disabled"),
-], roles=ROOT)
+@api(
+    "addHost",
+    "Adds a hypervisor host",
+    "host",
+    [
+        Param("zoneid", "uuid", required=True, description="the zone"),
+        Param("podid", "uuid", required=True, description="the pod"),
+        Param("clusterid", "uuid", description="the cluster (or clustername)"),
+        Param("clustername", description="the cluster's name"),
+        Param("hypervisor", required=True, description="the hypervisor of the host"),
+        Param("url", required=True, description="the host URL: http://address for KVM over SSH, qemu:///system, ..."),
+        Param("username", description="the username of the host"),
+        Param("password", description="its password"),
+        Param("hosttags", description="comma-separated host tags"),
+        Param("allocationstate", description="Enabled or Disabled"),
+    ],
+    roles=ROOT,
+)
 async def add_host(ctx: Ctx) -> dict[str, Any]:
     """Connect to a host through its driver, read its facts and record it."""
     a = ctx.args
@@ -78,9 +108,18 @@ async def add_host(ctx: Ctx) -> dict[str, Any]:
         added = await importer.add_hosts(ctx.db, cluster, a.url, a.username, a.password, ctx.account)
         return {"count": len(added), "host": [host_view(ctx, h) for h in added]}
     url = _hypervisor_url(a.hypervisor, a.url)
-    host = Host(name="", zone_id=zone.id or 0, pod_id=pod.id or 0, cluster_id=cluster.id or 0,
-                hypervisor=cluster.hypervisor, url=url, username=a.username, password=a.password,
-                hosttags=a.hosttags or "", resourcestate=a.allocationstate or "Enabled")
+    host = Host(
+        name="",
+        zone_id=zone.id or 0,
+        pod_id=pod.id or 0,
+        cluster_id=cluster.id or 0,
+        hypervisor=cluster.hypervisor,
+        url=url,
+        username=a.username,
+        password=a.password,
+        hosttags=a.hosttags or "",
+        resourcestate=a.allocationstate or "Enabled",
+    )
     conn = await _prepare(ctx, host)
     host.url, host.options = conn.url, dict(conn.options)
     drv = make_driver(host.hypervisor, conn)
@@ -92,7 +131,7 @@ async def add_host(ctx: Ctx) -> dict[str, Any]:
         raise Unavailable(f"Unable to add the host: {exc}") from None
     finally:
         await drv.close()
-    if ctx.db.exec(select(Host).where(Host.url == host.url, Host.removed == None)).first():  # noqa: E711
+    if ctx.db.exec(select(Host).where(Host.url == host.url, Host.removed == None)).first():
         raise InvalidParameter(f"A host with URL {host.url} already exists")
     importer.apply_facts(host, facts, drv.capabilities)
     host.ipaddress = urlparse(host.url).hostname or facts.name
@@ -114,8 +153,9 @@ def _cluster_of(ctx: Ctx, pod: Pod) -> Cluster:
     if a.clusterid:
         cluster = ctx.get(Cluster, a.clusterid, "clusterid")
     elif a.clustername:
-        cluster = ctx.db.exec(select(Cluster).where(
-            Cluster.name == a.clustername, Cluster.pod_id == pod.id, Cluster.removed == None)).first()  # noqa: E711
+        cluster = ctx.db.exec(
+            select(Cluster).where(Cluster.name == a.clustername, Cluster.pod_id == pod.id, Cluster.removed == None)
+        ).first()
         if cluster is None:
             raise InvalidParameter(f"Unable to find cluster {a.clustername} in pod {pod.name}")
     else:
@@ -125,25 +165,46 @@ def _cluster_of(ctx: Ctx, pod: Pod) -> Cluster:
     return cluster
 
 
-@api("listHosts", "Lists hosts", "host", [
-    Param("id", "uuid", description="the host"), Param("name", description="the name"),
-    Param("zoneid", "uuid", description="the zone"), Param("podid", "uuid", description="the pod"),
-    Param("clusterid", "uuid", description="the cluster"), Param("type", description="the host type"),
-    Param("state", description="the state"), Param("resourcestate", description="the resource state"),
-    Param("hypervisor", description="the hypervisor"), Param("hostname", description="unused"),
-    Param("details", "list", description="unused"), Param("virtualmachineid", "uuid", description="host of a VM"),
-    Param("hatags", description="unused"), Param("outofbandmanagementenabled", "boolean", description="unused"),
-], roles=ADMINS, paged=True)
+@api(
+    "listHosts",
+    "Lists hosts",
+    "host",
+    [
+        Param("id", "uuid", description="the host"),
+        Param("name", description="the name"),
+        Param("zoneid", "uuid", description="the zone"),
+        Param("podid", "uuid", description="the pod"),
+        Param("clusterid", "uuid", description="the cluster"),
+        Param("type", description="the host type"),
+        Param("state", description="the state"),
+        Param("resourcestate", description="the resource state"),
+        Param("hypervisor", description="the hypervisor"),
+        Param("hostname", description="unused"),
+        Param("details", "list", description="unused"),
+        Param("virtualmachineid", "uuid", description="host of a VM"),
+        Param("hatags", description="unused"),
+        Param("outofbandmanagementenabled", "boolean", description="unused"),
+    ],
+    roles=ADMINS,
+    paged=True,
+)
 def list_hosts(ctx: Ctx) -> dict[str, Any]:
     """List hosts."""
     a = ctx.args
     stmt = select(Host)
-    for param, model, col in (("zoneid", Zone, Host.zone_id), ("podid", Pod, Host.pod_id),
-                              ("clusterid", Cluster, Host.cluster_id)):
+    for param, model, col in (
+        ("zoneid", Zone, Host.zone_id),
+        ("podid", Pod, Host.pod_id),
+        ("clusterid", Cluster, Host.cluster_id),
+    ):
         if a.get(param):
             stmt = stmt.where(col == ctx.get(model, a[param], param).id)
-    for param, col in (("type", Host.type), ("state", Host.state), ("resourcestate", Host.resourcestate),
-                       ("hypervisor", Host.hypervisor)):
+    for param, col in (
+        ("type", Host.type),
+        ("state", Host.state),
+        ("resourcestate", Host.resourcestate),
+        ("hypervisor", Host.hypervisor),
+    ):
         if a.get(param):
             stmt = stmt.where(col == a[param])
     if a.virtualmachineid:
@@ -154,10 +215,18 @@ def list_hosts(ctx: Ctx) -> dict[str, Any]:
     return list_body("host", [host_view(ctx, h) for h in rows], count)
 
 
-@api("updateHost", "Updates a host", "host", [
-    Param("id", "uuid", required=True, description="the host"), Param("hosttags", description="host tags"),
-    Param("allocationstate", description="Enable or Disable"), Param("name", description="new name"),
-], roles=ROOT)
+@api(
+    "updateHost",
+    "Updates a host",
+    "host",
+    [
+        Param("id", "uuid", required=True, description="the host"),
+        Param("hosttags", description="host tags"),
+        Param("allocationstate", description="Enable or Disable"),
+        Param("name", description="new name"),
+    ],
+    roles=ROOT,
+)
 def update_host(ctx: Ctx) -> dict[str, Any]:
     """Change a host's tags, name or allocation state."""
     h = ctx.get(Host, ctx.args.id)
@@ -176,17 +245,29 @@ def update_host(ctx: Ctx) -> dict[str, Any]:
     return {"host": host_view(ctx, h)}
 
 
-@api("deleteHost", "Deletes a host", "success", [
-    Param("id", "uuid", required=True, description="the host"),
-    Param("forced", "boolean", description="delete even with VMs (they are marked Stopped)"),
-    Param("forcedestroylocalstorage", "boolean", description="unused"),
-], roles=ROOT)
+@api(
+    "deleteHost",
+    "Deletes a host",
+    "success",
+    [
+        Param("id", "uuid", required=True, description="the host"),
+        Param("forced", "boolean", description="delete even with VMs (they are marked Stopped)"),
+        Param("forcedestroylocalstorage", "boolean", description="unused"),
+    ],
+    roles=ROOT,
+)
 async def delete_host(ctx: Ctx) -> dict[str, Any]:
     """Remove a host that runs no VM (or, forced, forget its VMs' placement)."""
     h = ctx.get(Host, ctx.args.id)
-    active = ctx.db.exec(select(func.count()).select_from(VirtualMachine).where(
-        VirtualMachine.host_id == h.id, VirtualMachine.removed == None,  # noqa: E711
-        VirtualMachine.state.in_(ACTIVE_VM_STATES))).one()  # type: ignore[attr-defined]
+    active = ctx.db.exec(
+        select(func.count())
+        .select_from(VirtualMachine)
+        .where(
+            VirtualMachine.host_id == h.id,
+            VirtualMachine.removed == None,
+            VirtualMachine.state.in_(ACTIVE_VM_STATES),
+        )
+    ).one()  # type: ignore[attr-defined]
     if active and not ctx.args.forced:
         raise InUse(f"Host {h.name} still runs {active} VM(s); stop or migrate them, or use forced=true")
     if h.resourcestate not in ("Maintenance", "Disabled") and not ctx.args.forced:
@@ -202,8 +283,14 @@ async def delete_host(ctx: Ctx) -> dict[str, Any]:
     return {"success": True}
 
 
-@api("prepareHostForMaintenance", "Puts a host into maintenance: its VMs migrate or stop", "host",
-     [Param("id", "uuid", required=True, description="the host")], roles=ROOT, is_async=True)
+@api(
+    "prepareHostForMaintenance",
+    "Puts a host into maintenance: its VMs migrate or stop",
+    "host",
+    [Param("id", "uuid", required=True, description="the host")],
+    roles=ROOT,
+    is_async=True,
+)
 def prepare_maintenance(ctx: Ctx) -> Pending:
     """Mark the host PrepareForMaintenance and queue the evacuation."""
     h = ctx.get(Host, ctx.args.id)
@@ -214,8 +301,14 @@ def prepare_maintenance(ctx: Ctx) -> Pending:
     return Pending("Host", h.uuid, {"id": h.uuid})
 
 
-@api("cancelHostMaintenance", "Takes a host out of maintenance", "host",
-     [Param("id", "uuid", required=True, description="the host")], roles=ROOT, is_async=True)
+@api(
+    "cancelHostMaintenance",
+    "Takes a host out of maintenance",
+    "host",
+    [Param("id", "uuid", required=True, description="the host")],
+    roles=ROOT,
+    is_async=True,
+)
 def cancel_maintenance(ctx: Ctx) -> Pending:
     """Queue the return of a host to service."""
     h = ctx.get(Host, ctx.args.id)
@@ -224,8 +317,14 @@ def cancel_maintenance(ctx: Ctx) -> Pending:
     return Pending("Host", h.uuid, {"id": h.uuid})
 
 
-@api("reconnectHost", "Reconnects a host", "host", [Param("id", "uuid", required=True, description="the host")],
-     roles=ROOT, is_async=True)
+@api(
+    "reconnectHost",
+    "Reconnects a host",
+    "host",
+    [Param("id", "uuid", required=True, description="the host")],
+    roles=ROOT,
+    is_async=True,
+)
 def reconnect_host(ctx: Ctx) -> Pending:
     """Queue a reconnection to a host."""
     h = ctx.get(Host, ctx.args.id)

@@ -19,20 +19,31 @@ from virga.services.templates import simulator_zone
 
 log = logging.getLogger(__name__)
 
-FIELDS.update({
-    "imagestore": "id name zoneid zonename url protocol providername scope readonly disksizetotal disksizeused",
-    "secondarystorage": "id name zoneid zonename url protocol providername scope readonly disksizetotal "
-    "disksizeused",
-})
+FIELDS.update(
+    {
+        "imagestore": "id name zoneid zonename url protocol providername scope readonly disksizetotal disksizeused",
+        "secondarystorage": "id name zoneid zonename url protocol providername scope readonly disksizetotal "
+        "disksizeused",
+    }
+)
 
 
 def store_view(ctx: Ctx, st: ImageStore) -> dict[str, Any]:
     """An imagestore response object."""
-    return clean({
-        "id": st.uuid, "name": st.name, **ref(ctx, Zone, st.zone_id, "zone"), "url": st.url,
-        "protocol": st.protocol, "providername": st.providername, "scope": st.scope, "readonly": st.readonly,
-        "disksizetotal": st.capacitybytes or None, "disksizeused": st.usedbytes if st.capacitybytes else None,
-    })
+    return clean(
+        {
+            "id": st.uuid,
+            "name": st.name,
+            **ref(ctx, Zone, st.zone_id, "zone"),
+            "url": st.url,
+            "protocol": st.protocol,
+            "providername": st.providername,
+            "scope": st.scope,
+            "readonly": st.readonly,
+            "disksizetotal": st.capacitybytes or None,
+            "disksizeused": st.usedbytes if st.capacitybytes else None,
+        }
+    )
 
 
 def _check_url(url: str) -> None:
@@ -59,8 +70,9 @@ async def _probe(store: ImageStore) -> None:
         await nfs.check()
         cap = await nfs.capacity()
     except StorageError as exc:
-        raise Unavailable(f"Unable to add the image store: the NFS export {store.url} does not answer ({exc})"
-                          " (parameter url)") from None
+        raise Unavailable(
+            f"Unable to add the image store: the NFS export {store.url} does not answer ({exc}) (parameter url)"
+        ) from None
     store.capacitybytes, store.usedbytes = cap.total, cap.used
 
 
@@ -73,11 +85,12 @@ async def _add(ctx: Ctx) -> ImageStore:
     zone = ctx.get(Zone, a.zoneid, "zoneid") if a.zoneid else None
     name = a.name or urlparse(a.url).hostname or "image-store"
     unique_name(ctx, ImageStore, name, "image store")
-    dup = ctx.db.exec(select(ImageStore).where(ImageStore.url == a.url, ImageStore.removed == None)).first()  # noqa: E711
+    dup = ctx.db.exec(select(ImageStore).where(ImageStore.url == a.url, ImageStore.removed == None)).first()
     if dup is not None:
         raise InvalidParameter(f"Parameter url: image store {dup.name} already uses {a.url}")
-    store = ImageStore(name=name, zone_id=zone.id if zone else None, url=a.url.rstrip("/"),
-                       scope="ZONE" if zone else "REGION")
+    store = ImageStore(
+        name=name, zone_id=zone.id if zone else None, url=a.url.rstrip("/"), scope="ZONE" if zone else "REGION"
+    )
     if zone is None or not simulator_zone(ctx.db, zone.id or 0):
         await _probe(store)
     ctx.db.add(store)
@@ -85,13 +98,19 @@ async def _add(ctx: Ctx) -> ImageStore:
     return store
 
 
-@api("addImageStore", "Adds an image store (secondary storage)", "imagestore", [
-    Param("provider", required=True, description="the provider: NFS"),
-    Param("name", description="the name of the store"),
-    Param("url", description="nfs://host/path of the export"),
-    Param("zoneid", "uuid", description="the zone (absent: region-wide)"),
-    Param("details", "map", description="unused"),
-], roles=ROOT)
+@api(
+    "addImageStore",
+    "Adds an image store (secondary storage)",
+    "imagestore",
+    [
+        Param("provider", required=True, description="the provider: NFS"),
+        Param("name", description="the name of the store"),
+        Param("url", description="nfs://host/path of the export"),
+        Param("zoneid", "uuid", description="the zone (absent: region-wide)"),
+        Param("details", "map", description="unused"),
+    ],
+    roles=ROOT,
+)
 async def add_image_store(ctx: Ctx) -> dict[str, Any]:
     """Add an NFS image store."""
     if not ctx.args.url:
@@ -100,21 +119,37 @@ async def add_image_store(ctx: Ctx) -> dict[str, Any]:
     return {"imagestore": store_view(ctx, store)}
 
 
-@api("addSecondaryStorage", "Adds secondary storage (an NFS image store)", "secondarystorage", [
-    Param("url", required=True, description="nfs://host/path of the export"),
-    Param("zoneid", "uuid", description="the zone"),
-], roles=ROOT)
+@api(
+    "addSecondaryStorage",
+    "Adds secondary storage (an NFS image store)",
+    "secondarystorage",
+    [
+        Param("url", required=True, description="nfs://host/path of the export"),
+        Param("zoneid", "uuid", description="the zone"),
+    ],
+    roles=ROOT,
+)
 async def add_secondary_storage(ctx: Ctx) -> dict[str, Any]:
     """The older name of addImageStore."""
     store = await _add(ctx)
     return {"secondarystorage": store_view(ctx, store)}
 
 
-@api("listImageStores", "Lists image stores", "imagestore", [
-    Param("id", "uuid", description="the store"), Param("name", description="the name"),
-    Param("zoneid", "uuid", description="the zone"), Param("protocol", description="nfs"),
-    Param("provider", description="NFS"), Param("readonly", "boolean", description="read-only stores"),
-], roles=ROOT, paged=True)
+@api(
+    "listImageStores",
+    "Lists image stores",
+    "imagestore",
+    [
+        Param("id", "uuid", description="the store"),
+        Param("name", description="the name"),
+        Param("zoneid", "uuid", description="the zone"),
+        Param("protocol", description="nfs"),
+        Param("provider", description="NFS"),
+        Param("readonly", "boolean", description="read-only stores"),
+    ],
+    roles=ROOT,
+    paged=True,
+)
 def list_image_stores(ctx: Ctx) -> dict[str, Any]:
     """List image stores."""
     a = ctx.args
@@ -132,13 +167,22 @@ def list_image_stores(ctx: Ctx) -> dict[str, Any]:
     return list_body("imagestore", [store_view(ctx, st) for st in rows], count)
 
 
-@api("deleteImageStore", "Deletes an image store", "success",
-     [Param("id", "uuid", required=True, description="the store")], roles=ROOT)
+@api(
+    "deleteImageStore",
+    "Deletes an image store",
+    "success",
+    [Param("id", "uuid", required=True, description="the store")],
+    roles=ROOT,
+)
 def delete_image_store(ctx: Ctx) -> dict[str, Any]:
     """Delete an image store no live template or ISO is stored on."""
     store = ctx.get(ImageStore, ctx.args.id)
-    used = ctx.db.exec(select(Template).where(Template.removed == None,  # noqa: E711
-                                              Template.install_path.startswith(store.url + "/"))).first()
+    used = ctx.db.exec(
+        select(Template).where(
+            Template.removed == None,
+            Template.install_path.startswith(store.url + "/"),
+        )
+    ).first()
     if used is not None:
         raise InUse(f"Image store {store.name} still holds template {used.name}; delete its templates first")
     store.removed = utcnow()

@@ -20,7 +20,7 @@ View = Callable[[Ctx, Any], dict[str, Any]]
 
 def unique_name(ctx: Ctx, model: Any, name: str, what: str, **scope: Any) -> None:
     """Refuse (431) a second live row of a model with the same name within a scope."""
-    stmt = select(model).where(model.name == name, model.removed == None)  # noqa: E711
+    stmt = select(model).where(model.name == name, model.removed == None)
     for key, value in scope.items():
         stmt = stmt.where(getattr(model, key) == value)
     if ctx.db.exec(stmt).first() is not None:
@@ -75,7 +75,7 @@ def domain_filter(ctx: Ctx, stmt: Any, model: Any) -> Any:
             dom = ctx.get(Domain, ctx.args["domainid"], "domainid")
             return stmt.where(model.domain_id == dom.id)
         return stmt
-    return stmt.where(or_(model.domain_id == None, model.domain_id.in_(visible_domains(ctx))))  # noqa: E711
+    return stmt.where(or_(model.domain_id == None, model.domain_id.in_(visible_domains(ctx))))
 
 
 def pending(instancetype: str, row: Any, **params: Any) -> Pending:

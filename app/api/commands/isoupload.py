@@ -14,21 +14,27 @@ from virga.jobs.engine import job_body
 job_body("extractIso")(extract_body)
 
 
-@api("getUploadParamsForIso", "Registers an ISO to be uploaded from the client with a signed POST",
-     "getuploadparams", [
-         Param("name", required=True, description="the name"), Param("displaytext", description="the display text"),
-         Param("zoneid", required=True, description="the zone, or -1 for every zone"),
-         Param("format", description="ISO (the only format of an ISO)"),
-         Param("bootable", "boolean", description="whether VMs can boot from the ISO (default true)"),
-         Param("ostypeid", "uuid", description="the guest OS type"),
-         Param("checksum", description="{md5}hex, {sha256}hex, ... verified after the upload"),
-         Param("ispublic", "boolean", description="usable by every account"),
-         Param("isfeatured", "boolean", description="featured (admins)"),
-         Param("isextractable", "boolean", description="may be downloaded back"),
-         Param("account", description="the owner account (admins)"),
-         Param("domainid", "uuid", description="its domain"),
-         Param("projectid", "uuid", description="unused"), Param("imagestoreuuid", description="unused"),
-     ])
+@api(
+    "getUploadParamsForIso",
+    "Registers an ISO to be uploaded from the client with a signed POST",
+    "getuploadparams",
+    [
+        Param("name", required=True, description="the name"),
+        Param("displaytext", description="the display text"),
+        Param("zoneid", required=True, description="the zone, or -1 for every zone"),
+        Param("format", description="ISO (the only format of an ISO)"),
+        Param("bootable", "boolean", description="whether VMs can boot from the ISO (default true)"),
+        Param("ostypeid", "uuid", description="the guest OS type"),
+        Param("checksum", description="{md5}hex, {sha256}hex, ... verified after the upload"),
+        Param("ispublic", "boolean", description="usable by every account"),
+        Param("isfeatured", "boolean", description="featured (admins)"),
+        Param("isextractable", "boolean", description="may be downloaded back"),
+        Param("account", description="the owner account (admins)"),
+        Param("domainid", "uuid", description="its domain"),
+        Param("projectid", "uuid", description="unused"),
+        Param("imagestoreuuid", description="unused"),
+    ],
+)
 def get_upload_params_iso(ctx: Ctx) -> dict[str, Any]:
     """Record an ISO waiting for its file and sign the POST that will carry it."""
     if ctx.args.format and ctx.args.format.upper() != "ISO":

@@ -29,57 +29,105 @@ from virga.services import rules as svc
 
 ALGORITHMS = ("roundrobin", "leastconn", "source")
 NAME = re.compile(r"^[^\x00-\x1f]{1,255}$")
-FIELDS.update({
-    "loadbalancer": "id name description publicipid publicip publicport privateport algorithm networkid cidrlist "
-    "state zoneid zonename protocol tags fordisplay account domainid domain domainpath",
-    "healthcheckpolicies": "lbruleid account domainid domain zoneid healthcheckpolicy",
-    "loadbalancerruleinstance": FIELDS.get("virtualmachine", ""),
-})
+FIELDS.update(
+    {
+        "loadbalancer": "id name description publicipid publicip publicport privateport algorithm networkid cidrlist "
+        "state zoneid zonename protocol tags fordisplay account domainid domain domainpath",
+        "healthcheckpolicies": "lbruleid account domainid domain zoneid healthcheckpolicy",
+        "loadbalancerruleinstance": FIELDS.get("virtualmachine", ""),
+    }
+)
 
 
 def lb_view(ctx: Ctx, r: LoadBalancerRule) -> dict[str, Any]:
     """A loadbalancer response object."""
     ip = ctx.by_id(PublicIpAddress, r.ipaddress_id)
     net = ctx.by_id(Network, r.network_id)
-    return clean({
-        "id": r.uuid, "name": r.name, "description": r.description or None,
-        "publicipid": ip.uuid if ip else None, "publicip": ip.ipaddress if ip else None,
-        "publicport": str(r.publicport), "privateport": str(r.privateport), "algorithm": r.algorithm,
-        "networkid": net.uuid if net else None, "cidrlist": r.cidrlist, "state": r.state,
-        **ref(ctx, Zone, net.zone_id if net else None, "zone"), "protocol": r.protocol, "tags": [],
-        "fordisplay": True, **owner(ctx, r),
-    })
+    return clean(
+        {
+            "id": r.uuid,
+            "name": r.name,
+            "description": r.description or None,
+            "publicipid": ip.uuid if ip else None,
+            "publicip": ip.ipaddress if ip else None,
+            "publicport": str(r.publicport),
+            "privateport": str(r.privateport),
+            "algorithm": r.algorithm,
+            "networkid": net.uuid if net else None,
+            "cidrlist": r.cidrlist,
+            "state": r.state,
+            **ref(ctx, Zone, net.zone_id if net else None, "zone"),
+            "protocol": r.protocol,
+            "tags": [],
+            "fordisplay": True,
+            **owner(ctx, r),
+        }
+    )
 
 
 def hc_view(ctx: Ctx, r: LoadBalancerRule) -> dict[str, Any]:
     """A healthcheckpolicies response object."""
     hc = r.healthcheck or {}
     net = ctx.by_id(Network, r.network_id)
-    policies = [clean({
-        "id": hc["id"], "description": hc.get("description") or None, "pingpath": hc.get("pingpath") or None,
-        "healthcheckinterval": hc.get("intervaltime"), "responsetime": hc.get("responsetimeout"),
-        "healthcheckthresshold": hc.get("healthythreshold"),
-        "unhealthcheckthresshold": hc.get("unhealthythreshold"), "state": "Active", "fordisplay": True,
-    })] if hc.get("id") else []
-    return clean({"lbruleid": r.uuid, "zoneid": (ctx.by_id(Zone, net.zone_id).uuid  # type: ignore[union-attr]
-                                                if net else None), "healthcheckpolicy": policies, **owner(ctx, r)})
+    policies = (
+        [
+            clean(
+                {
+                    "id": hc["id"],
+                    "description": hc.get("description") or None,
+                    "pingpath": hc.get("pingpath") or None,
+                    "healthcheckinterval": hc.get("intervaltime"),
+                    "responsetime": hc.get("responsetimeout"),
+                    "healthcheckthresshold": hc.get("healthythreshold"),
+                    "unhealthcheckthresshold": hc.get("unhealthythreshold"),
+                    "state": "Active",
+                    "fordisplay": True,
+                }
+            )
+        ]
+        if hc.get("id")
+        else []
+    )
+    return clean(
+        {
+            "lbruleid": r.uuid,
+            "zoneid": (
+                ctx.by_id(Zone, net.zone_id).uuid  # type: ignore[union-attr]
+                if net
+                else None
+            ),
+            "healthcheckpolicy": policies,
+            **owner(ctx, r),
+        }
+    )
 
 
 svc.register_create("createLoadBalancerRule", LoadBalancerRule, "loadbalancer", lb_view)
 svc.register_delete("deleteLoadBalancerRule", LoadBalancerRule)
 
 
-@api("createLoadBalancerRule", "Creates a load balancer rule on a public IP", "loadbalancer", [
-    Param("publicipid", "uuid", description="the public IP"), Param("name", required=True, description="the name"),
-    Param("algorithm", required=True, description="roundrobin, leastconn or source"),
-    Param("privateport", "integer", required=True, description="the members' port"),
-    Param("publicport", "integer", required=True, description="the public port"),
-    Param("protocol", description="tcp (default)"), Param("description", description="a description"),
-    Param("networkid", "uuid", description="the guest network"), Param("zoneid", "uuid", description="unused"),
-    Param("openfirewall", "boolean", description="open the public port (default true)"),
-    Param("cidrlist", "list", description="source CIDRs"), Param("account", description="unused"),
-    Param("domainid", "uuid", description="unused"), Param("fordisplay", "boolean", description="unused"),
-], is_async=True)
+@api(
+    "createLoadBalancerRule",
+    "Creates a load balancer rule on a public IP",
+    "loadbalancer",
+    [
+        Param("publicipid", "uuid", description="the public IP"),
+        Param("name", required=True, description="the name"),
+        Param("algorithm", required=True, description="roundrobin, leastconn or source"),
+        Param("privateport", "integer", required=True, description="the members' port"),
+        Param("publicport", "integer", required=True, description="the public port"),
+        Param("protocol", description="tcp (default)"),
+        Param("description", description="a description"),
+        Param("networkid", "uuid", description="the guest network"),
+        Param("zoneid", "uuid", description="unused"),
+        Param("openfirewall", "boolean", description="open the public port (default true)"),
+        Param("cidrlist", "list", description="source CIDRs"),
+        Param("account", description="unused"),
+        Param("domainid", "uuid", description="unused"),
+        Param("fordisplay", "boolean", description="unused"),
+    ],
+    is_async=True,
+)
 def create_lb(ctx: Ctx) -> Pending:
     """Validate, detect conflicts (537) and record the rule (Add); the job applies it."""
     a = ctx.args
@@ -97,11 +145,21 @@ def create_lb(ctx: Ctx) -> Pending:
     pub = svc.port(a.publicport, "publicport") or 0
     priv = svc.port(a.privateport, "privateport") or 0
     svc.check_claim(ctx.db, ip, proto, pub, pub)
-    rule = LoadBalancerRule(name=a.name, description=a.description or "", ipaddress_id=ip.id or 0,
-                            network_id=net.id or 0, algorithm=algorithm, protocol=proto, publicport=pub,
-                            privateport=priv, cidrlist=svc.cidrs(a.cidrlist), state="Add",
-                            openfirewall=a.openfirewall is not False, account_id=ip.account_id or 0,
-                            domain_id=ip.domain_id or 0)
+    rule = LoadBalancerRule(
+        name=a.name,
+        description=a.description or "",
+        ipaddress_id=ip.id or 0,
+        network_id=net.id or 0,
+        algorithm=algorithm,
+        protocol=proto,
+        publicport=pub,
+        privateport=priv,
+        cidrlist=svc.cidrs(a.cidrlist),
+        state="Add",
+        openfirewall=a.openfirewall is not False,
+        account_id=ip.account_id or 0,
+        domain_id=ip.domain_id or 0,
+    )
     ctx.db.add(rule)
     ctx.db.flush()
     return Pending("LoadBalancerRule", rule.uuid)
@@ -114,8 +172,13 @@ def _rule(ctx: Ctx, param: str = "id") -> LoadBalancerRule:
     return rule
 
 
-@api("deleteLoadBalancerRule", "Deletes a load balancer rule", "success",
-     [Param("id", "uuid", required=True, description="the rule")], is_async=True)
+@api(
+    "deleteLoadBalancerRule",
+    "Deletes a load balancer rule",
+    "success",
+    [Param("id", "uuid", required=True, description="the rule")],
+    is_async=True,
+)
 def delete_lb(ctx: Ctx) -> Pending:
     """Mark the rule Revoke and queue its removal."""
     rule = _rule(ctx)
@@ -129,19 +192,28 @@ def _members(ctx: Ctx, rule: LoadBalancerRule) -> list[str]:
     assert net is not None
     if not ctx.args.virtualmachineids:
         raise InvalidParameter("Parameter virtualmachineids is required")
-    return [f"{vm.id}:{nic.ipaddress}" for vm, nic in
-            (svc.vm_nic(ctx, v, net, None, "virtualmachineids") for v in ctx.args.virtualmachineids)]
+    return [
+        f"{vm.id}:{nic.ipaddress}"
+        for vm, nic in (svc.vm_nic(ctx, v, net, None, "virtualmachineids") for v in ctx.args.virtualmachineids)
+    ]
 
 
 def _current(ctx: Ctx, rule: LoadBalancerRule) -> set[int]:
     """VM ids of the rule's live members."""
-    return set(ctx.db.exec(select(LoadBalancerMember.vm_id).where(
-        LoadBalancerMember.rule_id == rule.id, LoadBalancerMember.removed == None)))  # noqa: E711
+    return set(
+        ctx.db.exec(
+            select(LoadBalancerMember.vm_id).where(
+                LoadBalancerMember.rule_id == rule.id, LoadBalancerMember.removed == None
+            )
+        )
+    )
 
 
-MEMBER_PARAMS = [Param("id", "uuid", required=True, description="the rule"),
-                 Param("virtualmachineids", "uuidlist", description="the VMs"),
-                 Param("vmidipmap", "map", description="unused")]
+MEMBER_PARAMS = [
+    Param("id", "uuid", required=True, description="the rule"),
+    Param("virtualmachineids", "uuidlist", description="the VMs"),
+    Param("vmidipmap", "map", description="unused"),
+]
 
 
 @api("assignToLoadBalancerRule", "Adds VMs to a load balancer rule", "success", MEMBER_PARAMS, is_async=True)
@@ -156,8 +228,7 @@ def assign_lb(ctx: Ctx) -> Pending:
     return Pending("LoadBalancerRule", rule.uuid, {"add": members})
 
 
-@api("removeFromLoadBalancerRule", "Removes VMs from a load balancer rule", "success", MEMBER_PARAMS,
-     is_async=True)
+@api("removeFromLoadBalancerRule", "Removes VMs from a load balancer rule", "success", MEMBER_PARAMS, is_async=True)
 def remove_lb(ctx: Ctx) -> Pending:
     """Check the VMs are members; the job removes and applies them."""
     rule = _rule(ctx)
@@ -179,8 +250,10 @@ async def assign_body(run: JobRun) -> dict[str, Any]:
     """Add member rows and apply; remove them again on failure."""
     with run.db() as s:
         rule = _lb_row(s, run.instance_uuid)
-        rows = [LoadBalancerMember(rule_id=rule.id or 0, vm_id=int(m.split(":")[0]), vmip=m.split(":", 1)[1])
-                for m in run.params["add"]]
+        rows = [
+            LoadBalancerMember(rule_id=rule.id or 0, vm_id=int(m.split(":")[0]), vmip=m.split(":", 1)[1])
+            for m in run.params["add"]
+        ]
         s.add_all(rows)
         s.commit()
         ids, net_id = [r.id for r in rows], rule.network_id
@@ -199,9 +272,15 @@ async def remove_body(run: JobRun) -> dict[str, Any]:
     """Mark member rows removed and apply; restore them on failure."""
     with run.db() as s:
         rule = _lb_row(s, run.instance_uuid)
-        rows = list(s.exec(select(LoadBalancerMember).where(
-            LoadBalancerMember.rule_id == rule.id, LoadBalancerMember.vm_id.in_(run.params["remove"]),  # type: ignore[attr-defined]
-            LoadBalancerMember.removed == None)))  # noqa: E711
+        rows = list(
+            s.exec(
+                select(LoadBalancerMember).where(
+                    LoadBalancerMember.rule_id == rule.id,
+                    LoadBalancerMember.vm_id.in_(run.params["remove"]),  # type: ignore[attr-defined]
+                    LoadBalancerMember.removed == None,
+                )
+            )
+        )
         for r in rows:
             r.removed = utcnow()
             s.add(r)
@@ -217,14 +296,25 @@ async def remove_body(run: JobRun) -> dict[str, Any]:
     return {"success": True}
 
 
-@api("listLoadBalancerRules", "Lists load balancer rules", "loadbalancerrule", [
-    Param("id", "uuid", description="the rule"), Param("name", description="the name"),
-    Param("publicipid", "uuid", description="the public IP"), Param("networkid", "uuid", description="the network"),
-    Param("virtualmachineid", "uuid", description="rules with this member"),
-    Param("zoneid", "uuid", description="the zone"), Param("account", description="the account"),
-    Param("domainid", "uuid", description="the domain"), Param("isrecursive", "boolean", description="subdomains"),
-    Param("tags", "map", description="tags"), Param("fordisplay", "boolean", description="unused"),
-], paged=True)
+@api(
+    "listLoadBalancerRules",
+    "Lists load balancer rules",
+    "loadbalancerrule",
+    [
+        Param("id", "uuid", description="the rule"),
+        Param("name", description="the name"),
+        Param("publicipid", "uuid", description="the public IP"),
+        Param("networkid", "uuid", description="the network"),
+        Param("virtualmachineid", "uuid", description="rules with this member"),
+        Param("zoneid", "uuid", description="the zone"),
+        Param("account", description="the account"),
+        Param("domainid", "uuid", description="the domain"),
+        Param("isrecursive", "boolean", description="subdomains"),
+        Param("tags", "map", description="tags"),
+        Param("fordisplay", "boolean", description="unused"),
+    ],
+    paged=True,
+)
 def list_lb(ctx: Ctx) -> dict[str, Any]:
     """List LB rules the caller may see."""
     a = ctx.args
@@ -235,24 +325,39 @@ def list_lb(ctx: Ctx) -> dict[str, Any]:
         stmt = stmt.where(LoadBalancerRule.network_id == ctx.get(Network, a.networkid, "networkid").id)
     if a.virtualmachineid:
         vm = ctx.get(VirtualMachine, a.virtualmachineid, "virtualmachineid")
-        stmt = stmt.where(LoadBalancerRule.id.in_(select(LoadBalancerMember.rule_id).where(  # type: ignore[union-attr]
-            LoadBalancerMember.vm_id == vm.id, LoadBalancerMember.removed == None)))  # noqa: E711
+        stmt = stmt.where(
+            LoadBalancerRule.id.in_(
+                select(LoadBalancerMember.rule_id).where(  # type: ignore[union-attr]
+                    LoadBalancerMember.vm_id == vm.id, LoadBalancerMember.removed == None
+                )
+            )
+        )
     rows, count = ctx.page(stmt, LoadBalancerRule, keyword=("name", "description"))
     preload_owners(ctx, rows)
     return list_body("loadbalancerrule", [lb_view(ctx, r) for r in rows], count)
 
 
-@api("listLoadBalancerRuleInstances", "Lists the VMs of a load balancer rule", "loadbalancerruleinstance", [
-    Param("id", "uuid", required=True, description="the rule"),
-    Param("applied", "boolean", description="unused: members are always applied"),
-    Param("lbvmips", "boolean", description="also list the members' IPs"),
-], paged=True)
+@api(
+    "listLoadBalancerRuleInstances",
+    "Lists the VMs of a load balancer rule",
+    "loadbalancerruleinstance",
+    [
+        Param("id", "uuid", required=True, description="the rule"),
+        Param("applied", "boolean", description="unused: members are always applied"),
+        Param("lbvmips", "boolean", description="also list the members' IPs"),
+    ],
+    paged=True,
+)
 def list_lb_vms(ctx: Ctx) -> dict[str, Any]:
     """The member VMs (and with lbvmips their guest IPs)."""
     rule = ctx.get(LoadBalancerRule, ctx.args.id)
-    members = list(ctx.db.exec(select(LoadBalancerMember).where(
-        LoadBalancerMember.rule_id == rule.id, LoadBalancerMember.removed == None)  # noqa: E711
-        .order_by(LoadBalancerMember.id)))
+    members = list(
+        ctx.db.exec(
+            select(LoadBalancerMember)
+            .where(LoadBalancerMember.rule_id == rule.id, LoadBalancerMember.removed == None)
+            .order_by(LoadBalancerMember.id)
+        )
+    )
     vms = [v for v in (ctx.db.get(VirtualMachine, m.vm_id) for m in members) if v is not None and v.removed is None]
     batch = VmBatch(ctx, vms)
     body = list_body("loadbalancerruleinstance", [batch.view(v) for v in vms], len(vms))
@@ -261,20 +366,28 @@ def list_lb_vms(ctx: Ctx) -> dict[str, Any]:
     return body
 
 
-@api("updateLoadBalancerRule", "Updates a load balancer rule's name, description or algorithm", "loadbalancer", [
-    Param("id", "uuid", required=True, description="the rule"), Param("name", description="new name"),
-    Param("description", description="new description"), Param("algorithm", description="new algorithm"),
-    Param("customid", description="unused"), Param("fordisplay", "boolean", description="unused"),
-    Param("protocol", description="unused"),
-], is_async=True)
+@api(
+    "updateLoadBalancerRule",
+    "Updates a load balancer rule's name, description or algorithm",
+    "loadbalancer",
+    [
+        Param("id", "uuid", required=True, description="the rule"),
+        Param("name", description="new name"),
+        Param("description", description="new description"),
+        Param("algorithm", description="new algorithm"),
+        Param("customid", description="unused"),
+        Param("fordisplay", "boolean", description="unused"),
+        Param("protocol", description="unused"),
+    ],
+    is_async=True,
+)
 def update_lb(ctx: Ctx) -> Pending:
     """Validate; the job records and applies the change."""
     rule = _rule(ctx)
     a = ctx.args
     if a.algorithm and a.algorithm.lower() not in ALGORITHMS:
         raise InvalidParameter(f"Parameter algorithm must be one of {', '.join(ALGORITHMS)}")
-    change = {k: (a[k].lower() if k == "algorithm" else a[k]) for k in ("name", "description", "algorithm")
-              if a.get(k)}
+    change = {k: (a[k].lower() if k == "algorithm" else a[k]) for k in ("name", "description", "algorithm") if a.get(k)}
     return Pending("LoadBalancerRule", rule.uuid, {"change": change})
 
 
@@ -307,15 +420,22 @@ async def update_lb_body(run: JobRun) -> dict[str, Any]:
         return {"loadbalancer": lb_view(ctx, _lb_row(ctx.db, run.instance_uuid))}
 
 
-@api("createLBHealthCheckPolicy", "Creates a health check policy for a load balancer rule", "healthcheckpolicies", [
-    Param("lbruleid", "uuid", required=True, description="the rule"), Param("description", description="text"),
-    Param("pingpath", description="HTTP path to check (default: a TCP connect)"),
-    Param("intervaltime", "integer", description="seconds between checks (default 5)"),
-    Param("responsetimeout", "integer", description="seconds to wait (default 2)"),
-    Param("healthythreshold", "integer", description="successes before healthy (default 2)"),
-    Param("unhealthythreshold", "integer", description="failures before unhealthy (default 3)"),
-    Param("fordisplay", "boolean", description="unused"),
-], is_async=True)
+@api(
+    "createLBHealthCheckPolicy",
+    "Creates a health check policy for a load balancer rule",
+    "healthcheckpolicies",
+    [
+        Param("lbruleid", "uuid", required=True, description="the rule"),
+        Param("description", description="text"),
+        Param("pingpath", description="HTTP path to check (default: a TCP connect)"),
+        Param("intervaltime", "integer", description="seconds between checks (default 5)"),
+        Param("responsetimeout", "integer", description="seconds to wait (default 2)"),
+        Param("healthythreshold", "integer", description="successes before healthy (default 2)"),
+        Param("unhealthythreshold", "integer", description="failures before unhealthy (default 3)"),
+        Param("fordisplay", "boolean", description="unused"),
+    ],
+    is_async=True,
+)
 def create_hc(ctx: Ctx) -> Pending:
     """Validate the policy (one per rule); the job records and applies it."""
     rule = _rule(ctx, "lbruleid")
@@ -325,8 +445,12 @@ def create_hc(ctx: Ctx) -> Pending:
     if a.pingpath and not a.pingpath.startswith("/"):
         raise InvalidParameter("Parameter pingpath must start with /")
     policy: dict[str, Any] = {"id": new_uuid(), "description": a.description or "", "pingpath": a.pingpath or ""}
-    for key, default, low, high in (("intervaltime", 5, 1, 20940), ("responsetimeout", 2, 1, 60),
-                                    ("healthythreshold", 2, 1, 10), ("unhealthythreshold", 3, 1, 10)):
+    for key, default, low, high in (
+        ("intervaltime", 5, 1, 20940),
+        ("responsetimeout", 2, 1, 60),
+        ("healthythreshold", 2, 1, 10),
+        ("unhealthythreshold", 3, 1, 10),
+    ):
         value = a.get(key) if a.get(key) is not None else default
         if not low <= value <= high:
             raise InvalidParameter(f"Parameter {key} must be between {low} and {high}")
@@ -342,14 +466,23 @@ async def create_hc_body(run: JobRun) -> dict[str, Any]:
         return {"healthcheckpolicies": hc_view(ctx, _lb_row(ctx.db, run.instance_uuid))}
 
 
-@api("deleteLBHealthCheckPolicy", "Deletes a load balancer health check policy", "success", [
-    Param("id", "uuid", required=True, description="the policy"),
-], is_async=True)
+@api(
+    "deleteLBHealthCheckPolicy",
+    "Deletes a load balancer health check policy",
+    "success",
+    [
+        Param("id", "uuid", required=True, description="the policy"),
+    ],
+    is_async=True,
+)
 def delete_hc(ctx: Ctx) -> Pending:
     """Find the rule holding the policy; the job removes and applies."""
-    rule = ctx.db.exec(select(LoadBalancerRule).where(
-        LoadBalancerRule.healthcheck["id"].as_string() == ctx.args.id,  # type: ignore[index]
-        LoadBalancerRule.removed == None)).first()  # noqa: E711
+    rule = ctx.db.exec(
+        select(LoadBalancerRule).where(
+            LoadBalancerRule.healthcheck["id"].as_string() == ctx.args.id,  # type: ignore[index]
+            LoadBalancerRule.removed == None,
+        )
+    ).first()
     if rule is None or not ctx.can_see(rule):
         raise InvalidParameter(f"Unable to find health check policy with id {ctx.args.id} (parameter id)")
     ctx.require(rule, f"load balancer rule {rule.name}")
@@ -363,17 +496,25 @@ async def delete_hc_body(run: JobRun) -> dict[str, Any]:
     return {"success": True}
 
 
-@api("listLBHealthCheckPolicies", "Lists the health check policies of load balancer rules", "healthcheckpolicies", [
-    Param("lbruleid", "uuid", description="the rule"), Param("id", "uuid", description="the policy"),
-    Param("fordisplay", "boolean", description="unused"),
-], paged=True)
+@api(
+    "listLBHealthCheckPolicies",
+    "Lists the health check policies of load balancer rules",
+    "healthcheckpolicies",
+    [
+        Param("lbruleid", "uuid", description="the rule"),
+        Param("id", "uuid", description="the policy"),
+        Param("fordisplay", "boolean", description="unused"),
+    ],
+    paged=True,
+)
 def list_hc(ctx: Ctx) -> dict[str, Any]:
     """The policy of a rule (CloudStack lists one entry per rule)."""
     if ctx.args.lbruleid:
         rule = ctx.get(LoadBalancerRule, ctx.args.lbruleid, "lbruleid")
     elif ctx.args.id:
-        rule = ctx.db.exec(select(LoadBalancerRule).where(
-            LoadBalancerRule.healthcheck["id"].as_string() == ctx.args.id)).first()  # type: ignore[index]
+        rule = ctx.db.exec(
+            select(LoadBalancerRule).where(LoadBalancerRule.healthcheck["id"].as_string() == ctx.args.id)
+        ).first()  # type: ignore[index]
         if rule is None or not ctx.can_see(rule):
             return {}
     else:

@@ -13,12 +13,26 @@ from virga.errors import InvalidParameter, PermissionDenied
 from virga.models import Account, Domain, ResourceLimit
 from virga.services import limits
 
-FIELDS.update({
-    "resourcelimit": "account domainid domain domainpath resourcetype resourcetypename max",
-    "resourcecount": "account domainid domain resourcetype resourcetypename resourcecount",
-})
-PREFIX = {0: "vm", 1: "ip", 2: "volume", 3: "snapshot", 4: "template", 5: "project", 6: "network", 7: "vpc",
-          8: "cpu", 9: "memory", 10: "primarystorage", 11: "secondarystorage"}
+FIELDS.update(
+    {
+        "resourcelimit": "account domainid domain domainpath resourcetype resourcetypename max",
+        "resourcecount": "account domainid domain resourcetype resourcetypename resourcecount",
+    }
+)
+PREFIX = {
+    0: "vm",
+    1: "ip",
+    2: "volume",
+    3: "snapshot",
+    4: "template",
+    5: "project",
+    6: "network",
+    7: "vpc",
+    8: "cpu",
+    9: "memory",
+    10: "primarystorage",
+    11: "secondarystorage",
+}
 TYPE_NAMES = {k: v for k, v in limits.TYPES.items()}
 
 
@@ -34,7 +48,7 @@ def _rtype(value: Any) -> int:
 
 def account_ids_of(ctx: Ctx, domain: Domain) -> list[int]:
     """Ids of the live accounts of a domain's subtree."""
-    stmt = select(Account.id).where(Account.domain_id.in_(ctx.subtree_ids(domain)), Account.removed == None)  # type: ignore[attr-defined]  # noqa: E711
+    stmt = select(Account.id).where(Account.domain_id.in_(ctx.subtree_ids(domain)), Account.removed == None)  # type: ignore[attr-defined]
     return [i for i in ctx.db.exec(stmt) if i is not None]
 
 
@@ -43,8 +57,11 @@ def resource_fields(ctx: Ctx, account: Account | None = None, domain: Domain | N
     ids = [account.id or 0] if account is not None else account_ids_of(ctx, domain)  # type: ignore[arg-type]
     out: dict[str, Any] = {}
     for rtype, prefix in PREFIX.items():
-        lim = limits.limit_of(ctx.db, rtype, account=account) if account else limits.limit_of(ctx.db, rtype,
-                                                                                               domain=domain)
+        lim = (
+            limits.limit_of(ctx.db, rtype, account=account)
+            if account
+            else limits.limit_of(ctx.db, rtype, domain=domain)
+        )
         total = limits.count(ctx.db, ids, rtype)
         out[f"{prefix}limit"] = "Unlimited" if lim == -1 else str(lim)
         out[f"{prefix}total"] = total
@@ -66,18 +83,37 @@ def _target(ctx: Ctx) -> tuple[Account | None, Domain]:
 
 def limit_view(ctx: Ctx, rtype: int, value: int, account: Account | None, domain: Domain) -> dict[str, Any]:
     """A resourcelimit response object."""
-    return clean({"account": account.name if account else None, "domainid": domain.uuid, "domain": domain.name,
-                  "domainpath": domain.path, "resourcetype": str(rtype), "resourcetypename": TYPE_NAMES[rtype],
-                  "max": value})
+    return clean(
+        {
+            "account": account.name if account else None,
+            "domainid": domain.uuid,
+            "domain": domain.name,
+            "domainpath": domain.path,
+            "resourcetype": str(rtype),
+            "resourcetypename": TYPE_NAMES[rtype],
+            "max": value,
+        }
+    )
 
 
-@api("updateResourceLimit", "Sets the limit of a resource type for an account or a domain", "resourcelimit", [
-    Param("resourcetype", required=True, description="0 VMs, 1 public IPs, 2 volumes, 3 snapshots, 4 templates, "
-          "5 projects, 6 networks, 7 VPCs, 8 CPUs, 9 memory (MB), 10 primary storage (GB), 11 secondary (GB)"),
-    Param("max", "long", description="the limit; -1 for unlimited"),
-    Param("account", description="the account (with domainid)"), Param("domainid", "uuid", description="the domain"),
-    Param("projectid", "uuid", description="unused"),
-], roles=ADMINS)
+@api(
+    "updateResourceLimit",
+    "Sets the limit of a resource type for an account or a domain",
+    "resourcelimit",
+    [
+        Param(
+            "resourcetype",
+            required=True,
+            description="0 VMs, 1 public IPs, 2 volumes, 3 snapshots, 4 templates, "
+            "5 projects, 6 networks, 7 VPCs, 8 CPUs, 9 memory (MB), 10 primary storage (GB), 11 secondary (GB)",
+        ),
+        Param("max", "long", description="the limit; -1 for unlimited"),
+        Param("account", description="the account (with domainid)"),
+        Param("domainid", "uuid", description="the domain"),
+        Param("projectid", "uuid", description="unused"),
+    ],
+    roles=ADMINS,
+)
 def update_limit(ctx: Ctx) -> dict[str, Any]:
     """Record a limit; domain admins may set limits below their own domain only."""
     rtype = _rtype(ctx.args.resourcetype)
@@ -88,24 +124,38 @@ def update_limit(ctx: Ctx) -> dict[str, Any]:
         raise InvalidParameter("Parameter domainid (and account for an account's limit) is required")
     acct, dom = _target(ctx)
     ctx.require(acct or dom, f"domain {dom.name}")
-    if not ctx.is_root and (acct is None and dom.path == ctx.domain.path or acct is not None and acct.id ==
-                            ctx.account.id):
+    if not ctx.is_root and (
+        acct is None and dom.path == ctx.domain.path or acct is not None and acct.id == ctx.account.id
+    ):
         raise PermissionDenied("Domain administrators cannot change the limits of their own domain or account")
-    stmt = select(ResourceLimit).where(ResourceLimit.resourcetype == rtype, ResourceLimit.removed == None)  # noqa: E711
-    stmt = stmt.where(ResourceLimit.account_id == acct.id) if acct else stmt.where(
-        ResourceLimit.domain_id == dom.id, ResourceLimit.account_id == None)  # noqa: E711
-    row = ctx.db.exec(stmt).first() or ResourceLimit(resourcetype=rtype, account_id=acct.id if acct else None,
-                                                     domain_id=None if acct else dom.id)
+    stmt = select(ResourceLimit).where(ResourceLimit.resourcetype == rtype, ResourceLimit.removed == None)
+    stmt = (
+        stmt.where(ResourceLimit.account_id == acct.id)
+        if acct
+        else stmt.where(ResourceLimit.domain_id == dom.id, ResourceLimit.account_id == None)
+    )
+    row = ctx.db.exec(stmt).first() or ResourceLimit(
+        resourcetype=rtype, account_id=acct.id if acct else None, domain_id=None if acct else dom.id
+    )
     row.max = value
     ctx.db.add(row)
     return {"resourcelimit": limit_view(ctx, rtype, value, acct, dom)}
 
 
-@api("listResourceLimits", "Lists the resource limits of an account or a domain", "resourcelimit", [
-    Param("resourcetype", description="one type (0-11)"), Param("resourcetypename", description="one type by name"),
-    Param("account", description="the account"), Param("domainid", "uuid", description="the domain"),
-    Param("id", "long", description="unused"), Param("isrecursive", "boolean", description="unused"),
-], paged=True)
+@api(
+    "listResourceLimits",
+    "Lists the resource limits of an account or a domain",
+    "resourcelimit",
+    [
+        Param("resourcetype", description="one type (0-11)"),
+        Param("resourcetypename", description="one type by name"),
+        Param("account", description="the account"),
+        Param("domainid", "uuid", description="the domain"),
+        Param("id", "long", description="unused"),
+        Param("isrecursive", "boolean", description="unused"),
+    ],
+    paged=True,
+)
 def list_limits(ctx: Ctx) -> dict[str, Any]:
     """Every type's limit (-1 unlimited) for the caller's account, or an account or domain they manage."""
     if ctx.role == "User" and (ctx.args.domainid and not ctx.args.account):
@@ -115,24 +165,48 @@ def list_limits(ctx: Ctx) -> dict[str, Any]:
     kinds = list(limits.TYPES)
     if ctx.args.resourcetype is not None or ctx.args.resourcetypename:
         kinds = [_rtype(ctx.args.resourcetype if ctx.args.resourcetype is not None else ctx.args.resourcetypename)]
-    out = [limit_view(ctx, k, limits.limit_of(ctx.db, k, account=acct) if acct else
-                      limits.limit_of(ctx.db, k, domain=dom), acct, dom) for k in kinds]
+    out = [
+        limit_view(
+            ctx,
+            k,
+            limits.limit_of(ctx.db, k, account=acct) if acct else limits.limit_of(ctx.db, k, domain=dom),
+            acct,
+            dom,
+        )
+        for k in kinds
+    ]
     return list_body("resourcelimit", out, len(out))
 
 
-@api("updateResourceCount", "Recalculates and returns the resource counts of an account or a domain",
-     "resourcecount", [
-         Param("domainid", "uuid", required=True, description="the domain"),
-         Param("account", description="the account"), Param("resourcetype", description="one type (0-11)"),
-         Param("projectid", "uuid", description="unused"),
-     ], roles=ADMINS)
+@api(
+    "updateResourceCount",
+    "Recalculates and returns the resource counts of an account or a domain",
+    "resourcecount",
+    [
+        Param("domainid", "uuid", required=True, description="the domain"),
+        Param("account", description="the account"),
+        Param("resourcetype", description="one type (0-11)"),
+        Param("projectid", "uuid", description="unused"),
+    ],
+    roles=ADMINS,
+)
 def update_count(ctx: Ctx) -> dict[str, Any]:
     """Counts are computed from the live data, so this reports them."""
     acct, dom = _target(ctx)
     ctx.require(acct or dom, f"domain {dom.name}")
     ids = [acct.id or 0] if acct else account_ids_of(ctx, dom)
     kinds = [_rtype(ctx.args.resourcetype)] if ctx.args.resourcetype is not None else list(limits.TYPES)
-    out = [clean({"account": acct.name if acct else None, "domainid": dom.uuid, "domain": dom.name,
-                  "resourcetype": str(k), "resourcetypename": TYPE_NAMES[k],
-                  "resourcecount": limits.count(ctx.db, ids, k)}) for k in kinds]
+    out = [
+        clean(
+            {
+                "account": acct.name if acct else None,
+                "domainid": dom.uuid,
+                "domain": dom.name,
+                "resourcetype": str(k),
+                "resourcetypename": TYPE_NAMES[k],
+                "resourcecount": limits.count(ctx.db, ids, k),
+            }
+        )
+        for k in kinds
+    ]
     return list_body("resourcecount", out, len(out))

@@ -19,13 +19,15 @@ from virga.models import Host, VirtualMachine
 log = logging.getLogger(__name__)
 STATS_TIMEOUT = 3.0
 MB = 1024 * 1024
-_VM_METRICS = ("cputotal cpuused memorytotal memorykbs memoryintfreekbs memorytargetkbs networkread networkwrite "
-               "networkkbsread networkkbswrite diskread diskwrite diskkbsread diskkbswrite diskiopstotal diskioread "
-               "diskiowrite ipaddress")
+_VM_METRICS = (
+    "cputotal cpuused memorytotal memorykbs memoryintfreekbs memorytargetkbs networkread networkwrite "
+    "networkkbsread networkkbswrite diskread diskwrite diskkbsread diskkbswrite diskiopstotal diskioread "
+    "diskiowrite ipaddress"
+)
 FIELDS["virtualmachinemetrics"] = FIELDS.get("virtualmachine", "") + " " + _VM_METRICS
 FIELDS["hostmetrics"] = FIELDS.get("host", "") + (
-    " instances cputotalghz cpuallocatedghz cpuusedghz memorytotalgb memoryallocatedgb memoryusedgb "
-    "powerstate")
+    " instances cputotalghz cpuallocatedghz cpuusedghz memorytotalgb memoryallocatedgb memoryusedgb powerstate"
+)
 
 
 async def _stats(ctx: Ctx, host: Host, uuid: str) -> InstanceStats | None:
@@ -50,18 +52,29 @@ async def stats_of(ctx: Ctx, vms: list[VirtualMachine]) -> dict[str, InstanceSta
 def vm_metrics(vm: dict[str, Any], st: InstanceStats | None) -> dict[str, Any]:
     """CloudStack's metrics fields of a VM (usage only when its host answered)."""
     ghz = vm.get("cpunumber", 0) * vm.get("cpuspeed", 0) / 1000
-    out = {"cputotal": f"{ghz:.2f} Ghz", "memorytotal": f"{vm.get('memory', 0):.2f} MB",
-           "ipaddress": next((n.get("ipaddress") for n in vm.get("nic", []) if n.get("isdefault")), None)}
+    out = {
+        "cputotal": f"{ghz:.2f} Ghz",
+        "memorytotal": f"{vm.get('memory', 0):.2f} MB",
+        "ipaddress": next((n.get("ipaddress") for n in vm.get("nic", []) if n.get("isdefault")), None),
+    }
     if st is not None:
-        out.update({
-            "cpuused": f"{st.cpu_percent:.2f}%", "memorykbs": st.memory_kb,
-            "memoryintfreekbs": max(0, st.memory_kb - st.memory_used_kb), "memorytargetkbs": st.memory_kb,
-            **_io_metrics("network", "read", st.net_rx_bytes), **_io_metrics("network", "write", st.net_tx_bytes),
-            **_io_metrics("disk", "read", st.disk_read_bytes), **_io_metrics("disk", "write", st.disk_write_bytes),
-            "diskioread": st.disk_read_ops, "diskiowrite": st.disk_write_ops,
-            "diskiopstotal": None if st.disk_read_ops is None or st.disk_write_ops is None
-            else st.disk_read_ops + st.disk_write_ops,
-        })
+        out.update(
+            {
+                "cpuused": f"{st.cpu_percent:.2f}%",
+                "memorykbs": st.memory_kb,
+                "memoryintfreekbs": max(0, st.memory_kb - st.memory_used_kb),
+                "memorytargetkbs": st.memory_kb,
+                **_io_metrics("network", "read", st.net_rx_bytes),
+                **_io_metrics("network", "write", st.net_tx_bytes),
+                **_io_metrics("disk", "read", st.disk_read_bytes),
+                **_io_metrics("disk", "write", st.disk_write_bytes),
+                "diskioread": st.disk_read_ops,
+                "diskiowrite": st.disk_write_ops,
+                "diskiopstotal": None
+                if st.disk_read_ops is None or st.disk_write_ops is None
+                else st.disk_read_ops + st.disk_write_ops,
+            }
+        )
     return {k: v for k, v in out.items() if v is not None}
 
 
@@ -72,8 +85,12 @@ def _io_metrics(kind: str, way: str, total: int | None) -> dict[str, Any]:
     return {f"{kind}kbs{way}": total // 1024, f"{kind}{way}": f"{total / MB:.2f} MB"}
 
 
-@api("listVirtualMachinesMetrics", "Lists virtual machines with usage metrics", "virtualmachinemetrics",
-     COMMANDS["listVirtualMachines"].params)
+@api(
+    "listVirtualMachinesMetrics",
+    "Lists virtual machines with usage metrics",
+    "virtualmachinemetrics",
+    COMMANDS["listVirtualMachines"].params,
+)
 async def list_vm_metrics(ctx: Ctx) -> dict[str, Any]:
     """listVirtualMachines plus CPU, memory, network and disk figures of the running VMs."""
     items, count = list_vms(ctx)
@@ -84,16 +101,31 @@ async def list_vm_metrics(ctx: Ctx) -> dict[str, Any]:
     return list_body("virtualmachine", out, count)
 
 
-@api("listHostsMetrics", "Lists hosts with allocation and usage metrics", "hostmetrics",
-     COMMANDS["listHosts"].params, roles=ADMINS)
+@api(
+    "listHostsMetrics",
+    "Lists hosts with allocation and usage metrics",
+    "hostmetrics",
+    COMMANDS["listHosts"].params,
+    roles=ADMINS,
+)
 async def list_host_metrics(ctx: Ctx) -> dict[str, Any]:
     """listHosts plus allocated and used CPU and memory (usage summed from the running guests)."""
     body = list_hosts(ctx)
     items = body.get("host", [])
     hosts = list(ctx.db.exec(select(Host).where(Host.uuid.in_([i["id"] for i in items])))) if items else []  # type: ignore[attr-defined]
     by_uuid = {h.uuid: h for h in hosts}
-    vms = list(ctx.db.exec(select(VirtualMachine).where(VirtualMachine.host_id.in_([h.id for h in hosts]),  # type: ignore[union-attr]
-                                                        VirtualMachine.state == "Running"))) if hosts else []
+    vms = (
+        list(
+            ctx.db.exec(
+                select(VirtualMachine).where(
+                    VirtualMachine.host_id.in_([h.id for h in hosts]),  # type: ignore[union-attr]
+                    VirtualMachine.state == "Running",
+                )
+            )
+        )
+        if hosts
+        else []
+    )
     stats = await stats_of(ctx, vms)
     out = []
     for item in items:
@@ -107,16 +139,21 @@ def _host_metrics(h: Host, vms: list[VirtualMachine], stats: dict[str, InstanceS
     """Allocation from the database; usage from the guests that answered."""
     total_mhz = h.cpunumber * h.cpuspeed
     out: dict[str, Any] = {
-        "instances": len(vms), "cputotalghz": f"{total_mhz / 1000:.2f} Ghz",
+        "instances": len(vms),
+        "cputotalghz": f"{total_mhz / 1000:.2f} Ghz",
         "cpuallocatedghz": f"{h.cpuallocated / 1000:.2f} Ghz",
-        "memorytotalgb": f"{h.memorytotal / 2**30:.2f} GB", "memoryallocatedgb": f"{h.memoryallocated / 2**30:.2f} GB",
+        "memorytotalgb": f"{h.memorytotal / 2**30:.2f} GB",
+        "memoryallocatedgb": f"{h.memoryallocated / 2**30:.2f} GB",
         "powerstate": "On" if h.state == "Up" else "Unknown",
     }
     answered = [stats[v.uuid] for v in vms if v.uuid in stats]
     if len(answered) == len(vms):
-        used_mhz = sum(s.cpu_percent / 100 * v.cpunumber * v.cpuspeed for v, s in
-                       ((v, stats[v.uuid]) for v in vms))
-        out.update({"cpuusedghz": f"{used_mhz / 1000:.2f} Ghz",
-                    "cpuused": f"{(used_mhz / total_mhz * 100) if total_mhz else 0:.2f}%",
-                    "memoryusedgb": f"{sum(s.memory_used_kb for s in answered) / 2**20:.2f} GB"})
+        used_mhz = sum(s.cpu_percent / 100 * v.cpunumber * v.cpuspeed for v, s in ((v, stats[v.uuid]) for v in vms))
+        out.update(
+            {
+                "cpuusedghz": f"{used_mhz / 1000:.2f} Ghz",
+                "cpuused": f"{(used_mhz / total_mhz * 100) if total_mhz else 0:.2f}%",
+                "memoryusedgb": f"{sum(s.memory_used_kb for s in answered) / 2**20:.2f} GB",
+            }
+        )
     return out

@@ -14,31 +14,66 @@ from virga.api.views.fields import FIELDS
 from virga.errors import InUse, InvalidParameter
 from virga.models import Network, NetworkOffering, utcnow
 
-SERVICES = ("Dhcp", "Dns", "UserData", "SourceNat", "StaticNat", "PortForwarding", "Lb", "Firewall",
-            "SecurityGroup", "Vpn", "NetworkACL", "Gateway", "Connectivity")
-PROVIDERS = {"SecurityGroup": ("SecurityGroupProvider",), "UserData": ("VirtualRouter", "ConfigDrive"),
-             "Dhcp": ("VirtualRouter", "ConfigDrive")}
+SERVICES = (
+    "Dhcp",
+    "Dns",
+    "UserData",
+    "SourceNat",
+    "StaticNat",
+    "PortForwarding",
+    "Lb",
+    "Firewall",
+    "SecurityGroup",
+    "Vpn",
+    "NetworkACL",
+    "Gateway",
+    "Connectivity",
+)
+PROVIDERS = {
+    "SecurityGroup": ("SecurityGroupProvider",),
+    "UserData": ("VirtualRouter", "ConfigDrive"),
+    "Dhcp": ("VirtualRouter", "ConfigDrive"),
+}
 DEFAULT_PROVIDER = ("VirtualRouter", "VpcVirtualRouter")
 GUEST_TYPES = ("Isolated", "Shared", "L2")
-FIELDS.update({
-    "networkoffering": "id name displaytext traffictype isdefault specifyvlan conservemode specifyipranges "
-    "availability networkrate state guestiptype egressdefaultpolicy service created forvpc ispersistent "
-    "supportspublicaccess supportsstrechedl2subnet",
-})
+FIELDS.update(
+    {
+        "networkoffering": "id name displaytext traffictype isdefault specifyvlan conservemode specifyipranges "
+        "availability networkrate state guestiptype egressdefaultpolicy service created forvpc ispersistent "
+        "supportspublicaccess supportsstrechedl2subnet",
+    }
+)
 
 
 def network_offering_view(ctx: Ctx, o: NetworkOffering) -> dict[str, Any]:
     """A networkoffering response object."""
-    services = [{"name": svc, "provider": [{"name": prov}], "capability": []}
-                for svc, prov in sorted((o.services or {}).items())]
-    return clean({
-        "id": o.uuid, "name": o.name, "displaytext": o.displaytext, "traffictype": o.traffictype,
-        "isdefault": o.isdefault, "specifyvlan": o.specifyvlan, "conservemode": o.conservemode,
-        "specifyipranges": o.specifyipranges, "availability": o.availability, "networkrate": o.networkrate,
-        "state": o.state, "guestiptype": o.guestiptype, "egressdefaultpolicy": o.egressdefaultpolicy,
-        "service": services, "created": o.created, "forvpc": False, "ispersistent": False,
-        "supportspublicaccess": False, "supportsstrechedl2subnet": False,
-    })
+    services = [
+        {"name": svc, "provider": [{"name": prov}], "capability": []}
+        for svc, prov in sorted((o.services or {}).items())
+    ]
+    return clean(
+        {
+            "id": o.uuid,
+            "name": o.name,
+            "displaytext": o.displaytext,
+            "traffictype": o.traffictype,
+            "isdefault": o.isdefault,
+            "specifyvlan": o.specifyvlan,
+            "conservemode": o.conservemode,
+            "specifyipranges": o.specifyipranges,
+            "availability": o.availability,
+            "networkrate": o.networkrate,
+            "state": o.state,
+            "guestiptype": o.guestiptype,
+            "egressdefaultpolicy": o.egressdefaultpolicy,
+            "service": services,
+            "created": o.created,
+            "forvpc": False,
+            "ispersistent": False,
+            "supportspublicaccess": False,
+            "supportsstrechedl2subnet": False,
+        }
+    )
 
 
 def _canonical(name: str, allowed: tuple[str, ...], param: str) -> str:
@@ -56,8 +91,9 @@ def _services(ctx: Ctx, guest: str) -> dict[str, str]:
         svc = _canonical(item.get("service", ""), SERVICES, "serviceproviderlist")
         prov = _canonical(item.get("provider", ""), all_providers, "serviceproviderlist")
         if svc not in wanted:
-            raise InvalidParameter(f"Parameter serviceproviderlist names service {svc}, which is not in "
-                                   "supportedservices")
+            raise InvalidParameter(
+                f"Parameter serviceproviderlist names service {svc}, which is not in supportedservices"
+            )
         if prov not in PROVIDERS.get(svc, DEFAULT_PROVIDER):
             raise InvalidParameter(f"Parameter serviceproviderlist: provider {prov} cannot provide {svc}")
         chosen[svc] = prov
@@ -65,31 +101,44 @@ def _services(ctx: Ctx, guest: str) -> dict[str, str]:
     if "SecurityGroup" in out and guest != "Shared":
         raise InvalidParameter("Parameter supportedservices: SecurityGroup is only supported by Shared offerings")
     if guest == "Shared" and ({"SourceNat", "StaticNat", "PortForwarding", "Firewall"} & set(out)):
-        raise InvalidParameter("Parameter supportedservices: a Shared offering cannot provide SourceNat, StaticNat, "
-                               "PortForwarding or Firewall")
+        raise InvalidParameter(
+            "Parameter supportedservices: a Shared offering cannot provide SourceNat, StaticNat, "
+            "PortForwarding or Firewall"
+        )
     if guest == "L2" and set(out) - {"UserData"}:
         raise InvalidParameter("Parameter supportedservices: an L2 offering provides no network service")
     return out
 
 
-@api("createNetworkOffering", "Creates a network offering (Disabled until updated to Enabled)", "networkoffering", [
-    Param("name", required=True, description="the name"), Param("displaytext", description="the display text"),
-    Param("guestiptype", required=True, description="Isolated, Shared or L2"),
-    Param("traffictype", required=True, description="GUEST"),
-    Param("supportedservices", "list", description="services: Dhcp, Dns, SourceNat, Firewall, Lb..."),
-    Param("serviceproviderlist", "map", description="service/provider pairs"),
-    Param("servicecapabilitylist", "map", description="unused"),
-    Param("specifyvlan", "boolean", description="networks give their VLAN"),
-    Param("specifyipranges", "boolean", description="networks give their IP ranges"),
-    Param("egressdefaultpolicy", "boolean", description="true: egress allowed unless denied"),
-    Param("conservemode", "boolean", description="conserve public IPs"),
-    Param("availability", description="Required or Optional"), Param("networkrate", "integer", description="Mb/s"),
-    Param("ispersistent", "boolean", description="unused"), Param("forvpc", "boolean", description="unused"),
-    Param("tags", description="unused"), Param("domainid", "uuidlist", description="unused"),
-    Param("zoneid", "uuidlist", description="unused"), Param("enable", "boolean", description="create Enabled"),
-    Param("keepaliveenabled", "boolean", description="unused"),
-    Param("maxconnections", "integer", description="unused"),
-], roles=ROOT)
+@api(
+    "createNetworkOffering",
+    "Creates a network offering (Disabled until updated to Enabled)",
+    "networkoffering",
+    [
+        Param("name", required=True, description="the name"),
+        Param("displaytext", description="the display text"),
+        Param("guestiptype", required=True, description="Isolated, Shared or L2"),
+        Param("traffictype", required=True, description="GUEST"),
+        Param("supportedservices", "list", description="services: Dhcp, Dns, SourceNat, Firewall, Lb..."),
+        Param("serviceproviderlist", "map", description="service/provider pairs"),
+        Param("servicecapabilitylist", "map", description="unused"),
+        Param("specifyvlan", "boolean", description="networks give their VLAN"),
+        Param("specifyipranges", "boolean", description="networks give their IP ranges"),
+        Param("egressdefaultpolicy", "boolean", description="true: egress allowed unless denied"),
+        Param("conservemode", "boolean", description="conserve public IPs"),
+        Param("availability", description="Required or Optional"),
+        Param("networkrate", "integer", description="Mb/s"),
+        Param("ispersistent", "boolean", description="unused"),
+        Param("forvpc", "boolean", description="unused"),
+        Param("tags", description="unused"),
+        Param("domainid", "uuidlist", description="unused"),
+        Param("zoneid", "uuidlist", description="unused"),
+        Param("enable", "boolean", description="create Enabled"),
+        Param("keepaliveenabled", "boolean", description="unused"),
+        Param("maxconnections", "integer", description="unused"),
+    ],
+    roles=ROOT,
+)
 def create_network_offering(ctx: Ctx) -> dict[str, Any]:
     """Create a network offering."""
     a = ctx.args
@@ -104,29 +153,50 @@ def create_network_offering(ctx: Ctx) -> dict[str, Any]:
     services = _services(ctx, guest)
     unique_name(ctx, NetworkOffering, a.name, "network offering")
     o = NetworkOffering(
-        name=a.name, displaytext=a.displaytext or a.name, guestiptype=guest, traffictype="Guest",
-        services=services, specifyvlan=bool(a.specifyvlan),
+        name=a.name,
+        displaytext=a.displaytext or a.name,
+        guestiptype=guest,
+        traffictype="Guest",
+        services=services,
+        specifyvlan=bool(a.specifyvlan),
         specifyipranges=bool(a.specifyipranges if a.specifyipranges is not None else guest == "Shared"),
         egressdefaultpolicy=a.egressdefaultpolicy if a.egressdefaultpolicy is not None else True,
-        conservemode=a.conservemode if a.conservemode is not None else True, availability=availability or "Optional",
-        networkrate=a.networkrate or 200, state="Enabled" if a.enable else "Disabled")
+        conservemode=a.conservemode if a.conservemode is not None else True,
+        availability=availability or "Optional",
+        networkrate=a.networkrate or 200,
+        state="Enabled" if a.enable else "Disabled",
+    )
     ctx.db.add(o)
     ctx.db.flush()
     return {"networkoffering": network_offering_view(ctx, o)}
 
 
-@api("listNetworkOfferings", "Lists network offerings", "networkoffering", [
-    Param("id", "uuid", description="the offering"), Param("name", description="the name"),
-    Param("displaytext", description="the display text"), Param("traffictype", description="GUEST"),
-    Param("isdefault", "boolean", description="default offerings"), Param("specifyvlan", "boolean", description="VLAN"),
-    Param("availability", description="Required or Optional"), Param("guestiptype", description="Isolated..."),
-    Param("state", description="Enabled or Disabled"), Param("specifyipranges", "boolean", description="ranges"),
-    Param("supportedservices", "list", description="offerings providing all these services"),
-    Param("sourcenatsupported", "boolean", description="with SourceNat"), Param("zoneid", "uuid", description="unused"),
-    Param("networkid", "uuid", description="unused"), Param("forvpc", "boolean", description="unused"),
-    Param("istagged", "boolean", description="unused"), Param("tags", description="unused"),
-    Param("domainid", "uuid", description="unused"),
-], paged=True)
+@api(
+    "listNetworkOfferings",
+    "Lists network offerings",
+    "networkoffering",
+    [
+        Param("id", "uuid", description="the offering"),
+        Param("name", description="the name"),
+        Param("displaytext", description="the display text"),
+        Param("traffictype", description="GUEST"),
+        Param("isdefault", "boolean", description="default offerings"),
+        Param("specifyvlan", "boolean", description="VLAN"),
+        Param("availability", description="Required or Optional"),
+        Param("guestiptype", description="Isolated..."),
+        Param("state", description="Enabled or Disabled"),
+        Param("specifyipranges", "boolean", description="ranges"),
+        Param("supportedservices", "list", description="offerings providing all these services"),
+        Param("sourcenatsupported", "boolean", description="with SourceNat"),
+        Param("zoneid", "uuid", description="unused"),
+        Param("networkid", "uuid", description="unused"),
+        Param("forvpc", "boolean", description="unused"),
+        Param("istagged", "boolean", description="unused"),
+        Param("tags", description="unused"),
+        Param("domainid", "uuid", description="unused"),
+    ],
+    paged=True,
+)
 def list_network_offerings(ctx: Ctx) -> dict[str, Any]:
     """List network offerings (plain users see the Enabled ones)."""
     a = ctx.args
@@ -152,14 +222,25 @@ def list_network_offerings(ctx: Ctx) -> dict[str, Any]:
     return list_body("networkoffering", [network_offering_view(ctx, o) for o in rows], count)
 
 
-@api("updateNetworkOffering", "Updates a network offering", "networkoffering", [
-    Param("id", "uuid", required=True, description="the offering"), Param("name", description="new name"),
-    Param("displaytext", description="new display text"), Param("state", description="Enabled or Disabled"),
-    Param("availability", description="Required or Optional"), Param("sortkey", "integer", description="unused"),
-    Param("maxconnections", "integer", description="unused"),
-    Param("keepaliveenabled", "boolean", description="unused"),
-    Param("tags", description="unused"), Param("domainid", description="unused"), Param("zoneid", description="unused"),
-], roles=ROOT)
+@api(
+    "updateNetworkOffering",
+    "Updates a network offering",
+    "networkoffering",
+    [
+        Param("id", "uuid", required=True, description="the offering"),
+        Param("name", description="new name"),
+        Param("displaytext", description="new display text"),
+        Param("state", description="Enabled or Disabled"),
+        Param("availability", description="Required or Optional"),
+        Param("sortkey", "integer", description="unused"),
+        Param("maxconnections", "integer", description="unused"),
+        Param("keepaliveenabled", "boolean", description="unused"),
+        Param("tags", description="unused"),
+        Param("domainid", description="unused"),
+        Param("zoneid", description="unused"),
+    ],
+    roles=ROOT,
+)
 def update_network_offering(ctx: Ctx) -> dict[str, Any]:
     """Enable/disable, rename or change the availability of a network offering."""
     a = ctx.args
@@ -179,15 +260,21 @@ def update_network_offering(ctx: Ctx) -> dict[str, Any]:
     return {"networkoffering": network_offering_view(ctx, o)}
 
 
-@api("deleteNetworkOffering", "Deletes a network offering no network uses", "success",
-     [Param("id", "uuid", required=True, description="the offering")], roles=ROOT)
+@api(
+    "deleteNetworkOffering",
+    "Deletes a network offering no network uses",
+    "success",
+    [Param("id", "uuid", required=True, description="the offering")],
+    roles=ROOT,
+)
 def delete_network_offering(ctx: Ctx) -> dict[str, Any]:
     """Delete a network offering (not a default one, not one in use)."""
     o = ctx.get(NetworkOffering, ctx.args.id)
     if o.isdefault:
         raise InvalidParameter(f"Network offering {o.name} is a default offering and cannot be deleted")
-    n = ctx.db.exec(select(func.count()).select_from(Network).where(
-        Network.networkoffering_id == o.id, Network.removed == None)).one()  # noqa: E711
+    n = ctx.db.exec(
+        select(func.count()).select_from(Network).where(Network.networkoffering_id == o.id, Network.removed == None)
+    ).one()
     if n:
         raise InUse(f"Network offering {o.name} is used by {n} network(s) and cannot be deleted")
     o.removed, o.state = utcnow(), "Disabled"

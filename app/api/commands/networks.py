@@ -22,12 +22,16 @@ from virga.services.states import transition
 
 DOMAIN = re.compile(r"^[A-Za-z0-9]([A-Za-z0-9.-]{0,250}[A-Za-z0-9])?$")
 MAX_VNI = 16777215
-FIELDS.update({"network": "id name displaytext broadcastdomaintype traffictype gateway netmask cidr zoneid "
-               "zonename networkofferingid networkofferingname networkofferingdisplaytext "
-               "networkofferingconservemode networkofferingavailability issystem state related broadcasturi "
-               "dns1 dns2 type vlan acltype networkdomain physicalnetworkid restartrequired specifyipranges "
-               "canusefordeploy ispersistent service tags displaynetwork isdefault egressdefaultpolicy "
-               "startip endip created account domainid domain domainpath"})
+FIELDS.update(
+    {
+        "network": "id name displaytext broadcastdomaintype traffictype gateway netmask cidr zoneid "
+        "zonename networkofferingid networkofferingname networkofferingdisplaytext "
+        "networkofferingconservemode networkofferingavailability issystem state related broadcasturi "
+        "dns1 dns2 type vlan acltype networkdomain physicalnetworkid restartrequired specifyipranges "
+        "canusefordeploy ispersistent service tags displaynetwork isdefault egressdefaultpolicy "
+        "startip endip created account domainid domain domainpath"
+    }
+)
 
 
 def network_view(ctx: Ctx, net: Network, tags: list[dict[str, Any]] | None = None) -> dict[str, Any]:
@@ -35,24 +39,48 @@ def network_view(ctx: Ctx, net: Network, tags: list[dict[str, Any]] | None = Non
     off = ctx.by_id(NetworkOffering, net.networkoffering_id)
     pn = ctx.by_id(PhysicalNetwork, net.physicalnetwork_id)
     services = [{"name": name, "provider": [{"name": prov}]} for name, prov in sorted((off.services or {}).items())]
-    return clean({
-        "id": net.uuid, "name": net.name, "displaytext": net.displaytext or net.name,
-        "broadcastdomaintype": net.broadcasturi.split("://")[0].capitalize() if net.broadcasturi else "Native",
-        "traffictype": net.traffictype, "gateway": net.gateway or None, "netmask": net.netmask or None,
-        "cidr": net.cidr or None, **ref(ctx, Zone, net.zone_id, "zone"),
-        "networkofferingid": off.uuid if off else None, "networkofferingname": off.name if off else None,
-        "networkofferingdisplaytext": off.displaytext if off else None,
-        "networkofferingconservemode": off.conservemode if off else None,
-        "networkofferingavailability": off.availability if off else None, "issystem": False,
-        "state": net.state, "related": net.uuid, "broadcasturi": net.broadcasturi or None,
-        "dns1": net.dns1 or None, "dns2": net.dns2 or None, "type": net.guestiptype, "vlan": net.vlan or None,
-        "acltype": net.acltype, "networkdomain": net.networkdomain or None,
-        "physicalnetworkid": pn.uuid if pn else None, "restartrequired": net.restartrequired,
-        "specifyipranges": bool(off and off.specifyipranges), "canusefordeploy": net.state != "Destroy",
-        "ispersistent": False, "service": services, "tags": tags or [], "displaynetwork": True,
-        "isdefault": bool(off and off.isdefault), "egressdefaultpolicy": bool(off and off.egressdefaultpolicy),
-        "startip": net.startip or None, "endip": net.endip or None, "created": net.created, **owner(ctx, net),
-    })
+    return clean(
+        {
+            "id": net.uuid,
+            "name": net.name,
+            "displaytext": net.displaytext or net.name,
+            "broadcastdomaintype": net.broadcasturi.split("://")[0].capitalize() if net.broadcasturi else "Native",
+            "traffictype": net.traffictype,
+            "gateway": net.gateway or None,
+            "netmask": net.netmask or None,
+            "cidr": net.cidr or None,
+            **ref(ctx, Zone, net.zone_id, "zone"),
+            "networkofferingid": off.uuid if off else None,
+            "networkofferingname": off.name if off else None,
+            "networkofferingdisplaytext": off.displaytext if off else None,
+            "networkofferingconservemode": off.conservemode if off else None,
+            "networkofferingavailability": off.availability if off else None,
+            "issystem": False,
+            "state": net.state,
+            "related": net.uuid,
+            "broadcasturi": net.broadcasturi or None,
+            "dns1": net.dns1 or None,
+            "dns2": net.dns2 or None,
+            "type": net.guestiptype,
+            "vlan": net.vlan or None,
+            "acltype": net.acltype,
+            "networkdomain": net.networkdomain or None,
+            "physicalnetworkid": pn.uuid if pn else None,
+            "restartrequired": net.restartrequired,
+            "specifyipranges": bool(off and off.specifyipranges),
+            "canusefordeploy": net.state != "Destroy",
+            "ispersistent": False,
+            "service": services,
+            "tags": tags or [],
+            "displaynetwork": True,
+            "isdefault": bool(off and off.isdefault),
+            "egressdefaultpolicy": bool(off and off.egressdefaultpolicy),
+            "startip": net.startip or None,
+            "endip": net.endip or None,
+            "created": net.created,
+            **owner(ctx, net),
+        }
+    )
 
 
 def _cidr(gateway: str | None, netmask: str | None, zone: Zone) -> tuple[ipaddress.IPv4Network, str]:
@@ -69,8 +97,9 @@ def _cidr(gateway: str | None, netmask: str | None, zone: Zone) -> tuple[ipaddre
     except ValueError as exc:
         raise InvalidParameter(f"Parameter gateway/netmask is malformed: {exc}") from None
     if net.prefixlen > 29 or gw in (net.network_address, net.broadcast_address):
-        raise InvalidParameter(f"Parameter gateway {gw} is not a usable address of a /{net.prefixlen} of at "
-                               "least 8 addresses")
+        raise InvalidParameter(
+            f"Parameter gateway {gw} is not a usable address of a /{net.prefixlen} of at least 8 addresses"
+        )
     return net, str(gw)
 
 
@@ -95,18 +124,22 @@ def _range(ctx: Ctx, net: ipaddress.IPv4Network, gateway: str) -> tuple[str, str
 
 def _overlap(ctx: Ctx, zone: Zone, account_id: int, cidr: ipaddress.IPv4Network) -> None:
     """431 when another live network of the account in the zone overlaps the CIDR."""
-    for other in ctx.db.exec(select(Network).where(Network.zone_id == zone.id, Network.account_id == account_id,
-                                                   Network.removed == None)):  # noqa: E711
+    for other in ctx.db.exec(
+        select(Network).where(Network.zone_id == zone.id, Network.account_id == account_id, Network.removed == None)
+    ):
         if other.cidr and ipaddress.IPv4Network(other.cidr, strict=False).overlaps(cidr):
-            raise InvalidParameter(f"Network CIDR {cidr} overlaps network {other.name} ({other.cidr}) of the "
-                                   "account in this zone")
+            raise InvalidParameter(
+                f"Network CIDR {cidr} overlaps network {other.name} ({other.cidr}) of the account in this zone"
+            )
 
 
 def _segment(ctx: Ctx, zone: Zone) -> tuple[PhysicalNetwork | None, str, str]:
     """Physical network and broadcast URI of a new isolated network (next VNI/VLAN of the physical network)."""
-    pn = ctx.db.exec(select(PhysicalNetwork).where(PhysicalNetwork.zone_id == zone.id,
-                                                   PhysicalNetwork.removed == None)  # noqa: E711
-                     .order_by(PhysicalNetwork.id)).first()
+    pn = ctx.db.exec(
+        select(PhysicalNetwork)
+        .where(PhysicalNetwork.zone_id == zone.id, PhysicalNetwork.removed == None)
+        .order_by(PhysicalNetwork.id)
+    ).first()
     if pn is None:
         return None, "", ""
     low, high = 1000, MAX_VNI
@@ -136,19 +169,29 @@ def _shared(ctx: Ctx, net: Network, off: NetworkOffering) -> None:
     net.acltype = ctx.args.acltype or ("Account" if ctx.args.account else "Domain")
 
 
-@api("createNetwork", "Creates a network", "network", [
-    Param("name", required=True, description="the name of the network"),
-    Param("displaytext", description="the display text of the network"),
-    Param("networkofferingid", "uuid", required=True, description="the network offering"),
-    Param("zoneid", "uuid", required=True, description="the zone"),
-    Param("gateway", description="the gateway (default: first address of the zone's guest CIDR)"),
-    Param("netmask", description="the netmask"), Param("startip", description="first guest IP (shared)"),
-    Param("endip", description="last guest IP (shared)"), Param("vlan", description="the VLAN (shared, admin)"),
-    Param("networkdomain", description="the DNS domain of the network"),
-    Param("account", description="the owner account (admins)"), Param("domainid", "uuid", description="its domain"),
-    Param("acltype", description="Account or Domain"), Param("physicalnetworkid", "uuid", description="unused"),
-    Param("displaynetwork", "boolean", description="unused"), Param("subdomainaccess", "boolean", description="unused"),
-])
+@api(
+    "createNetwork",
+    "Creates a network",
+    "network",
+    [
+        Param("name", required=True, description="the name of the network"),
+        Param("displaytext", description="the display text of the network"),
+        Param("networkofferingid", "uuid", required=True, description="the network offering"),
+        Param("zoneid", "uuid", required=True, description="the zone"),
+        Param("gateway", description="the gateway (default: first address of the zone's guest CIDR)"),
+        Param("netmask", description="the netmask"),
+        Param("startip", description="first guest IP (shared)"),
+        Param("endip", description="last guest IP (shared)"),
+        Param("vlan", description="the VLAN (shared, admin)"),
+        Param("networkdomain", description="the DNS domain of the network"),
+        Param("account", description="the owner account (admins)"),
+        Param("domainid", "uuid", description="its domain"),
+        Param("acltype", description="Account or Domain"),
+        Param("physicalnetworkid", "uuid", description="unused"),
+        Param("displaynetwork", "boolean", description="unused"),
+        Param("subdomainaccess", "boolean", description="unused"),
+    ],
+)
 def create_network(ctx: Ctx) -> dict[str, Any]:
     """Validate and record a guest network (Allocated: its router comes with its first VM or IP)."""
     a = ctx.args
@@ -165,11 +208,22 @@ def create_network(ctx: Ctx) -> dict[str, Any]:
     _overlap(ctx, zone, account.id or 0, cidr)
     limits.check(ctx.db, account, 6, 1)
     startip, endip = _range(ctx, cidr, gateway)
-    net = Network(name=a.name, displaytext=a.displaytext or a.name, zone_id=zone.id or 0,
-                  networkoffering_id=off.id or 0, cidr=str(cidr), gateway=gateway, netmask=str(cidr.netmask),
-                  startip=startip, endip=endip, networkdomain=a.networkdomain or zone.domain or "cloud.internal",
-                  guestiptype=off.guestiptype, account_id=account.id or 0, domain_id=domain.id or 0,
-                  acltype=a.acltype or "Account")
+    net = Network(
+        name=a.name,
+        displaytext=a.displaytext or a.name,
+        zone_id=zone.id or 0,
+        networkoffering_id=off.id or 0,
+        cidr=str(cidr),
+        gateway=gateway,
+        netmask=str(cidr.netmask),
+        startip=startip,
+        endip=endip,
+        networkdomain=a.networkdomain or zone.domain or "cloud.internal",
+        guestiptype=off.guestiptype,
+        account_id=account.id or 0,
+        domain_id=domain.id or 0,
+        acltype=a.acltype or "Account",
+    )
     if off.guestiptype == "Shared":
         _shared(ctx, net, off)
     else:
@@ -180,28 +234,46 @@ def create_network(ctx: Ctx) -> dict[str, Any]:
     return {"network": network_view(ctx, net)}
 
 
-@api("listNetworks", "Lists guest networks", "network", [
-    Param("id", "uuid", description="the network"), Param("name", description="the name"),
-    Param("zoneid", "uuid", description="the zone"), Param("type", description="Isolated or Shared"),
-    Param("traffictype", description="the traffic type"), Param("isshared", "boolean", description="shared ones"),
-    Param("isdefault", "boolean", description="unused"), Param("issystem", "boolean", description="system ones"),
-    Param("acltype", description="Account or Domain"), Param("account", description="the account"),
-    Param("domainid", "uuid", description="the domain"), Param("isrecursive", "boolean", description="subdomains"),
-    Param("networkofferingid", "uuid", description="the offering"), Param("tags", "map", description="tags"),
-    Param("physicalnetworkid", "uuid", description="unused"), Param("restartrequired", "boolean", description="flag"),
-    Param("canusefordeploy", "boolean", description="usable ones"), Param("supportedservices", "list",
-                                                                            description="networks with services"),
-    Param("specifyipranges", "boolean", description="unused"), Param("forvpc", "boolean", description="unused"),
-    Param("displaynetwork", "boolean", description="unused"),
-], paged=True)
+@api(
+    "listNetworks",
+    "Lists guest networks",
+    "network",
+    [
+        Param("id", "uuid", description="the network"),
+        Param("name", description="the name"),
+        Param("zoneid", "uuid", description="the zone"),
+        Param("type", description="Isolated or Shared"),
+        Param("traffictype", description="the traffic type"),
+        Param("isshared", "boolean", description="shared ones"),
+        Param("isdefault", "boolean", description="unused"),
+        Param("issystem", "boolean", description="system ones"),
+        Param("acltype", description="Account or Domain"),
+        Param("account", description="the account"),
+        Param("domainid", "uuid", description="the domain"),
+        Param("isrecursive", "boolean", description="subdomains"),
+        Param("networkofferingid", "uuid", description="the offering"),
+        Param("tags", "map", description="tags"),
+        Param("physicalnetworkid", "uuid", description="unused"),
+        Param("restartrequired", "boolean", description="flag"),
+        Param("canusefordeploy", "boolean", description="usable ones"),
+        Param("supportedservices", "list", description="networks with services"),
+        Param("specifyipranges", "boolean", description="unused"),
+        Param("forvpc", "boolean", description="unused"),
+        Param("displaynetwork", "boolean", description="unused"),
+    ],
+    paged=True,
+)
 def list_networks(ctx: Ctx) -> dict[str, Any]:
     """List the networks the caller may see (own ones and Domain-wide shared ones)."""
     a = ctx.args
     if a.issystem:
         return {}
     stmt = ctx.scope(select(Network), Network, shared_attr="acltype")
-    for param, col in (("type", Network.guestiptype), ("traffictype", Network.traffictype),
-                       ("acltype", Network.acltype)):
+    for param, col in (
+        ("type", Network.guestiptype),
+        ("traffictype", Network.traffictype),
+        ("acltype", Network.acltype),
+    ):
         if a.get(param):
             stmt = stmt.where(col == a[param])
     if a.isshared is not None:
@@ -209,14 +281,19 @@ def list_networks(ctx: Ctx) -> dict[str, Any]:
     if a.zoneid:
         stmt = stmt.where(Network.zone_id == ctx.get(Zone, a.zoneid, "zoneid").id)
     if a.networkofferingid:
-        stmt = stmt.where(Network.networkoffering_id == ctx.get(NetworkOffering, a.networkofferingid,
-                                                                "networkofferingid").id)
+        stmt = stmt.where(
+            Network.networkoffering_id == ctx.get(NetworkOffering, a.networkofferingid, "networkofferingid").id
+        )
     if a.restartrequired is not None:
         stmt = stmt.where(Network.restartrequired == a.restartrequired)
     rows, count = ctx.page(stmt, Network, keyword=("name", "displaytext"), resourcetype="Network")
     if a.supportedservices:
-        rows = [r for r in rows if set(a.supportedservices) <= set((ctx.by_id(NetworkOffering, r.networkoffering_id)
-                                                                     or NetworkOffering(name="")).services)]
+        rows = [
+            r
+            for r in rows
+            if set(a.supportedservices)
+            <= set((ctx.by_id(NetworkOffering, r.networkoffering_id) or NetworkOffering(name="")).services)
+        ]
         count = len(rows)
     preload_owners(ctx, rows)
     ctx.preload(NetworkOffering, {r.networkoffering_id for r in rows})
@@ -233,11 +310,20 @@ def _mine(ctx: Ctx, param: str = "id") -> Network:
     return net
 
 
-@api("updateNetwork", "Updates a network's name, display text or network domain", "network", [
-    Param("id", "uuid", required=True, description="the network"), Param("name", description="new name"),
-    Param("displaytext", description="new display text"), Param("networkdomain", description="new DNS domain"),
-    Param("networkofferingid", "uuid", description="unused"), Param("displaynetwork", "boolean", description="unused"),
-], is_async=True)
+@api(
+    "updateNetwork",
+    "Updates a network's name, display text or network domain",
+    "network",
+    [
+        Param("id", "uuid", required=True, description="the network"),
+        Param("name", description="new name"),
+        Param("displaytext", description="new display text"),
+        Param("networkdomain", description="new DNS domain"),
+        Param("networkofferingid", "uuid", description="unused"),
+        Param("displaynetwork", "boolean", description="unused"),
+    ],
+    is_async=True,
+)
 def update_network(ctx: Ctx) -> Pending:
     """Change the record; the job re-applies the router (its DNS domain may have changed)."""
     net = _mine(ctx)
@@ -271,15 +357,24 @@ async def update_body(run: JobRun) -> dict[str, Any]:
     return await _network_result(run)
 
 
-@api("deleteNetwork", "Deletes a network", "success", [
-    Param("id", "uuid", required=True, description="the network"),
-    Param("forced", "boolean", description="unused: VMs must be removed first"),
-], is_async=True)
+@api(
+    "deleteNetwork",
+    "Deletes a network",
+    "success",
+    [
+        Param("id", "uuid", required=True, description="the network"),
+        Param("forced", "boolean", description="unused: VMs must be removed first"),
+    ],
+    is_async=True,
+)
 def delete_network(ctx: Ctx) -> Pending:
     """Refuse while VMs have NICs on it (536); mark it Destroy and queue the teardown."""
     net = _mine(ctx)
-    used = ctx.db.exec(select(VirtualMachine.name).join(Nic, Nic.vm_id == VirtualMachine.id).where(
-        Nic.network_id == net.id, Nic.removed == None, VirtualMachine.removed == None)).all()  # noqa: E711
+    used = ctx.db.exec(
+        select(VirtualMachine.name)
+        .join(Nic, Nic.vm_id == VirtualMachine.id)
+        .where(Nic.network_id == net.id, Nic.removed == None, VirtualMachine.removed == None)
+    ).all()
     if used:
         raise InUse(f"Network {net.name} is in use by VMs: {', '.join(sorted(set(used))[:5])}")
     transition(net, "destroy")
@@ -300,11 +395,18 @@ async def delete_body(run: JobRun) -> dict[str, Any]:
     return {"success": True}
 
 
-@api("restartNetwork", "Restarts a network's router; cleanup=true rebuilds it from the database", "network", [
-    Param("id", "uuid", required=True, description="the network"),
-    Param("cleanup", "boolean", description="destroy the router and build it again"),
-    Param("makeredundant", "boolean", description="unused"), Param("livepatch", "boolean", description="unused"),
-], is_async=True)
+@api(
+    "restartNetwork",
+    "Restarts a network's router; cleanup=true rebuilds it from the database",
+    "network",
+    [
+        Param("id", "uuid", required=True, description="the network"),
+        Param("cleanup", "boolean", description="destroy the router and build it again"),
+        Param("makeredundant", "boolean", description="unused"),
+        Param("livepatch", "boolean", description="unused"),
+    ],
+    is_async=True,
+)
 def restart_network(ctx: Ctx) -> Pending:
     """Queue a restart; an Allocated network is implemented first."""
     net = _mine(ctx)

@@ -16,37 +16,66 @@ from virga.models import DiskOffering, Domain, OsCategory, OsType, ServiceOfferi
 
 STORAGE_TYPES = ("shared", "local")
 PROVISIONING = ("thin", "sparse", "fat")
-FIELDS.update({
-    "serviceoffering": "id name displaytext cpunumber cpuspeed memory created storagetype offerha limitcpuuse "
-    "hosttags tags storagetags domainid domain issystem iscustomized defaultuse rootdisksize provisioningtype "
-    "state isvolatile",
-    "diskoffering": "id name displaytext disksize created iscustomized storagetype tags domainid domain "
-    "provisioningtype displayoffering state",
-    "ostype": "id description name oscategoryid oscategoryname isuserdefined",
-    "oscategory": "id name",
-})
+FIELDS.update(
+    {
+        "serviceoffering": "id name displaytext cpunumber cpuspeed memory created storagetype offerha limitcpuuse "
+        "hosttags tags storagetags domainid domain issystem iscustomized defaultuse rootdisksize provisioningtype "
+        "state isvolatile",
+        "diskoffering": "id name displaytext disksize created iscustomized storagetype tags domainid domain "
+        "provisioningtype displayoffering state",
+        "ostype": "id description name oscategoryid oscategoryname isuserdefined",
+        "oscategory": "id name",
+    }
+)
 
 
 def service_offering_view(ctx: Ctx, o: ServiceOffering) -> dict[str, Any]:
     """A serviceoffering response object."""
-    return clean({
-        "id": o.uuid, "name": o.name, "displaytext": o.displaytext, "cpunumber": o.cpunumber,
-        "cpuspeed": o.cpuspeed, "memory": o.memory, "created": o.created, "storagetype": o.storagetype,
-        "offerha": o.offerha, "limitcpuuse": o.limitcpuuse, "hosttags": o.hosttags or None,
-        "tags": o.tags or None, "storagetags": o.tags or None, **ref(ctx, Domain, o.domain_id, "domain"),
-        "issystem": o.issystem, "iscustomized": o.iscustomized, "defaultuse": False,
-        "rootdisksize": o.rootdisksize or None, "provisioningtype": "thin", "state": o.state, "isvolatile": False,
-    })
+    return clean(
+        {
+            "id": o.uuid,
+            "name": o.name,
+            "displaytext": o.displaytext,
+            "cpunumber": o.cpunumber,
+            "cpuspeed": o.cpuspeed,
+            "memory": o.memory,
+            "created": o.created,
+            "storagetype": o.storagetype,
+            "offerha": o.offerha,
+            "limitcpuuse": o.limitcpuuse,
+            "hosttags": o.hosttags or None,
+            "tags": o.tags or None,
+            "storagetags": o.tags or None,
+            **ref(ctx, Domain, o.domain_id, "domain"),
+            "issystem": o.issystem,
+            "iscustomized": o.iscustomized,
+            "defaultuse": False,
+            "rootdisksize": o.rootdisksize or None,
+            "provisioningtype": "thin",
+            "state": o.state,
+            "isvolatile": False,
+        }
+    )
 
 
 def disk_offering_view(ctx: Ctx, o: DiskOffering) -> dict[str, Any]:
     """A diskoffering response object."""
-    return clean({
-        "id": o.uuid, "name": o.name, "displaytext": o.displaytext, "disksize": o.disksize,
-        "created": o.created, "iscustomized": o.iscustomized, "storagetype": o.storagetype,
-        "tags": o.tags or None, **ref(ctx, Domain, o.domain_id, "domain"),
-        "provisioningtype": o.provisioningtype, "displayoffering": True, "state": o.state,
-    })
+    return clean(
+        {
+            "id": o.uuid,
+            "name": o.name,
+            "displaytext": o.displaytext,
+            "disksize": o.disksize,
+            "created": o.created,
+            "iscustomized": o.iscustomized,
+            "storagetype": o.storagetype,
+            "tags": o.tags or None,
+            **ref(ctx, Domain, o.domain_id, "domain"),
+            "provisioningtype": o.provisioningtype,
+            "displayoffering": True,
+            "state": o.state,
+        }
+    )
 
 
 def _domain_id(ctx: Ctx) -> int | None:
@@ -73,20 +102,32 @@ def _sizes(ctx: Ctx) -> tuple[int | None, int | None, int | None, bool]:
     return a.cpunumber, a.cpuspeed, a.memory, custom
 
 
-@api("createServiceOffering", "Creates a service offering", "serviceoffering", [
-    Param("name", required=True, description="the name"), Param("displaytext", description="the display text"),
-    Param("cpunumber", "integer", description="CPU cores (absent: customized)"),
-    Param("cpuspeed", "integer", description="CPU speed in MHz"),
-    Param("memory", "integer", description="memory in MB (absent: customized)"),
-    Param("customized", "boolean", description="true: CPU and memory are chosen at deploy time"),
-    Param("storagetype", description="shared or local"), Param("offerha", "boolean", description="HA"),
-    Param("limitcpuuse", "boolean", description="cap CPU use"), Param("hosttags", description="host tags"),
-    Param("tags", description="storage tags"), Param("domainid", "uuid", description="limit to a domain"),
-    Param("issystem", "boolean", description="for system VMs"), Param("systemvmtype", description="unused"),
-    Param("rootdisksize", "long", description="root disk size in GB"),
-    Param("networkrate", "integer", description="unused"), Param("isvolatile", "boolean", description="unused"),
-    Param("provisioningtype", description="thin, sparse or fat"),
-], roles=ROOT)
+@api(
+    "createServiceOffering",
+    "Creates a service offering",
+    "serviceoffering",
+    [
+        Param("name", required=True, description="the name"),
+        Param("displaytext", description="the display text"),
+        Param("cpunumber", "integer", description="CPU cores (absent: customized)"),
+        Param("cpuspeed", "integer", description="CPU speed in MHz"),
+        Param("memory", "integer", description="memory in MB (absent: customized)"),
+        Param("customized", "boolean", description="true: CPU and memory are chosen at deploy time"),
+        Param("storagetype", description="shared or local"),
+        Param("offerha", "boolean", description="HA"),
+        Param("limitcpuuse", "boolean", description="cap CPU use"),
+        Param("hosttags", description="host tags"),
+        Param("tags", description="storage tags"),
+        Param("domainid", "uuid", description="limit to a domain"),
+        Param("issystem", "boolean", description="for system VMs"),
+        Param("systemvmtype", description="unused"),
+        Param("rootdisksize", "long", description="root disk size in GB"),
+        Param("networkrate", "integer", description="unused"),
+        Param("isvolatile", "boolean", description="unused"),
+        Param("provisioningtype", description="thin, sparse or fat"),
+    ],
+    roles=ROOT,
+)
 def create_service_offering(ctx: Ctx) -> dict[str, Any]:
     """Create a service offering."""
     a = ctx.args
@@ -95,31 +136,54 @@ def create_service_offering(ctx: Ctx) -> dict[str, Any]:
     one_of(a.provisioningtype, PROVISIONING, "provisioningtype")
     positive(a.rootdisksize, "rootdisksize")
     unique_name(ctx, ServiceOffering, a.name, "service offering")
-    o = ServiceOffering(name=a.name, displaytext=a.displaytext or a.name, cpunumber=cpus, cpuspeed=speed,
-                        memory=memory, iscustomized=custom, storagetype=storagetype, offerha=bool(a.offerha),
-                        limitcpuuse=bool(a.limitcpuuse), hosttags=tag_list(a.hosttags), tags=tag_list(a.tags),
-                        domain_id=_domain_id(ctx), issystem=bool(a.issystem), rootdisksize=a.rootdisksize or 0)
+    o = ServiceOffering(
+        name=a.name,
+        displaytext=a.displaytext or a.name,
+        cpunumber=cpus,
+        cpuspeed=speed,
+        memory=memory,
+        iscustomized=custom,
+        storagetype=storagetype,
+        offerha=bool(a.offerha),
+        limitcpuuse=bool(a.limitcpuuse),
+        hosttags=tag_list(a.hosttags),
+        tags=tag_list(a.tags),
+        domain_id=_domain_id(ctx),
+        issystem=bool(a.issystem),
+        rootdisksize=a.rootdisksize or 0,
+    )
     ctx.db.add(o)
     ctx.db.flush()
     return {"serviceoffering": service_offering_view(ctx, o)}
 
 
-@api("listServiceOfferings", "Lists service offerings", "serviceoffering", [
-    Param("id", "uuid", description="the offering"), Param("name", description="the name"),
-    Param("domainid", "uuid", description="offerings of a domain"),
-    Param("issystem", "boolean", description="system VM offerings (admins)"),
-    Param("systemvmtype", description="unused"), Param("isrecursive", "boolean", description="unused"),
-    Param("virtualmachineid", "uuid", description="offerings this VM can change to"),
-    Param("zoneid", "uuid", description="unused"), Param("cpunumber", "integer", description="CPU cores"),
-    Param("memory", "integer", description="memory in MB"), Param("cpuspeed", "integer", description="MHz"),
-], paged=True)
+@api(
+    "listServiceOfferings",
+    "Lists service offerings",
+    "serviceoffering",
+    [
+        Param("id", "uuid", description="the offering"),
+        Param("name", description="the name"),
+        Param("domainid", "uuid", description="offerings of a domain"),
+        Param("issystem", "boolean", description="system VM offerings (admins)"),
+        Param("systemvmtype", description="unused"),
+        Param("isrecursive", "boolean", description="unused"),
+        Param("virtualmachineid", "uuid", description="offerings this VM can change to"),
+        Param("zoneid", "uuid", description="unused"),
+        Param("cpunumber", "integer", description="CPU cores"),
+        Param("memory", "integer", description="memory in MB"),
+        Param("cpuspeed", "integer", description="MHz"),
+    ],
+    paged=True,
+)
 def list_service_offerings(ctx: Ctx) -> dict[str, Any]:
     """List the service offerings the caller may use."""
     a = ctx.args
     if a.issystem and ctx.role == USER:
         raise PermissionDenied("Only administrators may list system offerings (parameter issystem)")
     stmt = domain_filter(ctx, select(ServiceOffering), ServiceOffering).where(
-        ServiceOffering.issystem == bool(a.issystem))
+        ServiceOffering.issystem == bool(a.issystem)
+    )
     if a.virtualmachineid:
         vm = ctx.get(VirtualMachine, a.virtualmachineid, "virtualmachineid")
         stmt = stmt.where(ServiceOffering.id != vm.serviceoffering_id)
@@ -131,11 +195,20 @@ def list_service_offerings(ctx: Ctx) -> dict[str, Any]:
     return list_body("serviceoffering", [service_offering_view(ctx, o) for o in rows], count)
 
 
-@api("updateServiceOffering", "Updates a service offering", "serviceoffering", [
-    Param("id", "uuid", required=True, description="the offering"), Param("name", description="new name"),
-    Param("displaytext", description="new display text"), Param("hosttags", description="host tags"),
-    Param("storagetags", description="storage tags"), Param("sortkey", "integer", description="unused"),
-], roles=ROOT)
+@api(
+    "updateServiceOffering",
+    "Updates a service offering",
+    "serviceoffering",
+    [
+        Param("id", "uuid", required=True, description="the offering"),
+        Param("name", description="new name"),
+        Param("displaytext", description="new display text"),
+        Param("hosttags", description="host tags"),
+        Param("storagetags", description="storage tags"),
+        Param("sortkey", "integer", description="unused"),
+    ],
+    roles=ROOT,
+)
 def update_service_offering(ctx: Ctx) -> dict[str, Any]:
     """Rename a service offering or change its tags."""
     a = ctx.args
@@ -153,8 +226,13 @@ def update_service_offering(ctx: Ctx) -> dict[str, Any]:
     return {"serviceoffering": service_offering_view(ctx, o)}
 
 
-@api("deleteServiceOffering", "Deletes a service offering (VMs using it keep running)", "success",
-     [Param("id", "uuid", required=True, description="the offering")], roles=ROOT)
+@api(
+    "deleteServiceOffering",
+    "Deletes a service offering (VMs using it keep running)",
+    "success",
+    [Param("id", "uuid", required=True, description="the offering")],
+    roles=ROOT,
+)
 def delete_service_offering(ctx: Ctx) -> dict[str, Any]:
     """Remove a service offering from the catalog."""
     o = ctx.get(ServiceOffering, ctx.args.id)
@@ -163,15 +241,23 @@ def delete_service_offering(ctx: Ctx) -> dict[str, Any]:
     return {"success": True}
 
 
-@api("createDiskOffering", "Creates a disk offering", "diskoffering", [
-    Param("name", required=True, description="the name"), Param("displaytext", description="the display text"),
-    Param("disksize", "long", description="size in GB (absent with customized=true)"),
-    Param("customized", "boolean", description="the size is chosen when the volume is created"),
-    Param("storagetype", description="shared or local"), Param("tags", description="storage tags"),
-    Param("domainid", "uuid", description="limit to a domain"),
-    Param("provisioningtype", description="thin, sparse or fat"),
-    Param("displayoffering", "boolean", description="unused"),
-], roles=ROOT)
+@api(
+    "createDiskOffering",
+    "Creates a disk offering",
+    "diskoffering",
+    [
+        Param("name", required=True, description="the name"),
+        Param("displaytext", description="the display text"),
+        Param("disksize", "long", description="size in GB (absent with customized=true)"),
+        Param("customized", "boolean", description="the size is chosen when the volume is created"),
+        Param("storagetype", description="shared or local"),
+        Param("tags", description="storage tags"),
+        Param("domainid", "uuid", description="limit to a domain"),
+        Param("provisioningtype", description="thin, sparse or fat"),
+        Param("displayoffering", "boolean", description="unused"),
+    ],
+    roles=ROOT,
+)
 def create_disk_offering(ctx: Ctx) -> dict[str, Any]:
     """Create a disk offering."""
     a = ctx.args
@@ -183,20 +269,36 @@ def create_disk_offering(ctx: Ctx) -> dict[str, Any]:
     storagetype = one_of(a.storagetype or "shared", STORAGE_TYPES, "storagetype") or "shared"
     prov = one_of(a.provisioningtype or "thin", PROVISIONING, "provisioningtype") or "thin"
     unique_name(ctx, DiskOffering, a.name, "disk offering")
-    o = DiskOffering(name=a.name, displaytext=a.displaytext or a.name, disksize=a.disksize or 0,
-                     iscustomized=bool(a.customized), storagetype=storagetype, tags=tag_list(a.tags),
-                     provisioningtype=prov, domain_id=_domain_id(ctx))
+    o = DiskOffering(
+        name=a.name,
+        displaytext=a.displaytext or a.name,
+        disksize=a.disksize or 0,
+        iscustomized=bool(a.customized),
+        storagetype=storagetype,
+        tags=tag_list(a.tags),
+        provisioningtype=prov,
+        domain_id=_domain_id(ctx),
+    )
     ctx.db.add(o)
     ctx.db.flush()
     return {"diskoffering": disk_offering_view(ctx, o)}
 
 
-@api("listDiskOfferings", "Lists disk offerings", "diskoffering", [
-    Param("id", "uuid", description="the offering"), Param("name", description="the name"),
-    Param("domainid", "uuid", description="offerings of a domain"), Param("zoneid", "uuid", description="unused"),
-    Param("isrecursive", "boolean", description="unused"), Param("volumeid", "uuid", description="unused"),
-    Param("storageid", "uuid", description="unused"),
-], paged=True)
+@api(
+    "listDiskOfferings",
+    "Lists disk offerings",
+    "diskoffering",
+    [
+        Param("id", "uuid", description="the offering"),
+        Param("name", description="the name"),
+        Param("domainid", "uuid", description="offerings of a domain"),
+        Param("zoneid", "uuid", description="unused"),
+        Param("isrecursive", "boolean", description="unused"),
+        Param("volumeid", "uuid", description="unused"),
+        Param("storageid", "uuid", description="unused"),
+    ],
+    paged=True,
+)
 def list_disk_offerings(ctx: Ctx) -> dict[str, Any]:
     """List the disk offerings the caller may use."""
     stmt = domain_filter(ctx, select(DiskOffering), DiskOffering)
@@ -205,11 +307,20 @@ def list_disk_offerings(ctx: Ctx) -> dict[str, Any]:
     return list_body("diskoffering", [disk_offering_view(ctx, o) for o in rows], count)
 
 
-@api("updateDiskOffering", "Updates a disk offering", "diskoffering", [
-    Param("id", "uuid", required=True, description="the offering"), Param("name", description="new name"),
-    Param("displaytext", description="new display text"), Param("tags", description="storage tags"),
-    Param("sortkey", "integer", description="unused"), Param("displayoffering", "boolean", description="unused"),
-], roles=ROOT)
+@api(
+    "updateDiskOffering",
+    "Updates a disk offering",
+    "diskoffering",
+    [
+        Param("id", "uuid", required=True, description="the offering"),
+        Param("name", description="new name"),
+        Param("displaytext", description="new display text"),
+        Param("tags", description="storage tags"),
+        Param("sortkey", "integer", description="unused"),
+        Param("displayoffering", "boolean", description="unused"),
+    ],
+    roles=ROOT,
+)
 def update_disk_offering(ctx: Ctx) -> dict[str, Any]:
     """Rename a disk offering or change its tags."""
     a = ctx.args
@@ -225,8 +336,13 @@ def update_disk_offering(ctx: Ctx) -> dict[str, Any]:
     return {"diskoffering": disk_offering_view(ctx, o)}
 
 
-@api("deleteDiskOffering", "Deletes a disk offering (volumes using it are kept)", "success",
-     [Param("id", "uuid", required=True, description="the offering")], roles=ROOT)
+@api(
+    "deleteDiskOffering",
+    "Deletes a disk offering (volumes using it are kept)",
+    "success",
+    [Param("id", "uuid", required=True, description="the offering")],
+    roles=ROOT,
+)
 def delete_disk_offering(ctx: Ctx) -> dict[str, Any]:
     """Remove a disk offering from the catalog."""
     o = ctx.get(DiskOffering, ctx.args.id)
@@ -237,14 +353,28 @@ def delete_disk_offering(ctx: Ctx) -> dict[str, Any]:
 
 def _ostype_view(ctx: Ctx, o: OsType) -> dict[str, Any]:
     """An ostype response object."""
-    return clean({"id": o.uuid, "description": o.description, "name": o.description,
-                  **ref(ctx, OsCategory, o.oscategory_id, "oscategory"), "isuserdefined": False})
+    return clean(
+        {
+            "id": o.uuid,
+            "description": o.description,
+            "name": o.description,
+            **ref(ctx, OsCategory, o.oscategory_id, "oscategory"),
+            "isuserdefined": False,
+        }
+    )
 
 
-@api("listOsTypes", "Lists guest OS types", "ostype", [
-    Param("id", "uuid", description="the OS type"), Param("oscategoryid", "uuid", description="the category"),
-    Param("description", description="the description"),
-], paged=True)
+@api(
+    "listOsTypes",
+    "Lists guest OS types",
+    "ostype",
+    [
+        Param("id", "uuid", description="the OS type"),
+        Param("oscategoryid", "uuid", description="the category"),
+        Param("description", description="the description"),
+    ],
+    paged=True,
+)
 def list_os_types(ctx: Ctx) -> dict[str, Any]:
     """List guest OS types."""
     a = ctx.args
@@ -258,9 +388,16 @@ def list_os_types(ctx: Ctx) -> dict[str, Any]:
     return list_body("ostype", [_ostype_view(ctx, o) for o in rows], count)
 
 
-@api("listOsCategories", "Lists guest OS categories", "oscategory", [
-    Param("id", "uuid", description="the category"), Param("name", description="the name"),
-], paged=True)
+@api(
+    "listOsCategories",
+    "Lists guest OS categories",
+    "oscategory",
+    [
+        Param("id", "uuid", description="the category"),
+        Param("name", description="the name"),
+    ],
+    paged=True,
+)
 def list_os_categories(ctx: Ctx) -> dict[str, Any]:
     """List guest OS categories."""
     rows, count = ctx.page(select(OsCategory), OsCategory)

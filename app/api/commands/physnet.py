@@ -23,26 +23,42 @@ LABELS = ("kvmnetworklabel", "xennetworklabel", "vmwarenetworklabel")
 MAX_TAG = {"VLAN": 4094, "VXLAN": 16777214}
 VR_SERVICES = "Dhcp,Dns,UserData,SourceNat,StaticNat,PortForwarding,Lb,Firewall,Gateway,Vpn"
 DEFAULT_PROVIDERS = {"VirtualRouter": VR_SERVICES, "SecurityGroupProvider": "SecurityGroup"}
-FIELDS.update({
-    "physicalnetwork": "id name zoneid zonename state vlan isolationmethods broadcastdomainrange tags networkspeed",
-    "traffictype": "id traffictype physicalnetworkid kvmnetworklabel xennetworklabel vmwarenetworklabel",
-})
+FIELDS.update(
+    {
+        "physicalnetwork": "id name zoneid zonename state vlan isolationmethods broadcastdomainrange tags networkspeed",
+        "traffictype": "id traffictype physicalnetworkid kvmnetworklabel xennetworklabel vmwarenetworklabel",
+    }
+)
 
 
 def physnet_view(ctx: Ctx, p: PhysicalNetwork) -> dict[str, Any]:
     """A physicalnetwork response object."""
-    return clean({
-        "id": p.uuid, "name": p.name, **ref(ctx, Zone, p.zone_id, "zone"), "state": p.state,
-        "vlan": p.vlan or None, "isolationmethods": p.isolationmethods, "broadcastdomainrange": p.broadcastdomainrange,
-        "tags": p.tags or None, "networkspeed": "1G",
-    })
+    return clean(
+        {
+            "id": p.uuid,
+            "name": p.name,
+            **ref(ctx, Zone, p.zone_id, "zone"),
+            "state": p.state,
+            "vlan": p.vlan or None,
+            "isolationmethods": p.isolationmethods,
+            "broadcastdomainrange": p.broadcastdomainrange,
+            "tags": p.tags or None,
+            "networkspeed": "1G",
+        }
+    )
 
 
 def traffic_view(ctx: Ctx, t: TrafficType) -> dict[str, Any]:
     """A traffictype response object."""
     pn = ctx.by_id(PhysicalNetwork, t.physicalnetwork_id)
-    return clean({"id": t.uuid, "traffictype": t.traffictype, "physicalnetworkid": pn.uuid if pn else None,
-                  **{label: getattr(t, label) or None for label in LABELS}})
+    return clean(
+        {
+            "id": t.uuid,
+            "traffictype": t.traffictype,
+            "physicalnetworkid": pn.uuid if pn else None,
+            **{label: getattr(t, label) or None for label in LABELS},
+        }
+    )
 
 
 def check_vlan(value: str, method: str) -> str:
@@ -77,14 +93,23 @@ def add_provider(ctx: Ctx, pn: PhysicalNetwork, name: str, services: str) -> Net
     return nsp
 
 
-@api("createPhysicalNetwork", "Creates a physical network", "physicalnetwork", [
-    Param("zoneid", "uuid", required=True, description="the zone"),
-    Param("name", required=True, description="the name"),
-    Param("isolationmethods", "list", description="VLAN (default), VXLAN, GRE, STT or L3"),
-    Param("vlan", description="the VLAN/VNI range for guest networks, e.g. 100-199"),
-    Param("broadcastdomainrange", description="ZONE or POD"), Param("tags", "list", description="tags"),
-    Param("networkspeed", description="unused"), Param("domainid", "uuid", description="unused"),
-], roles=ROOT, is_async=True)
+@api(
+    "createPhysicalNetwork",
+    "Creates a physical network",
+    "physicalnetwork",
+    [
+        Param("zoneid", "uuid", required=True, description="the zone"),
+        Param("name", required=True, description="the name"),
+        Param("isolationmethods", "list", description="VLAN (default), VXLAN, GRE, STT or L3"),
+        Param("vlan", description="the VLAN/VNI range for guest networks, e.g. 100-199"),
+        Param("broadcastdomainrange", description="ZONE or POD"),
+        Param("tags", "list", description="tags"),
+        Param("networkspeed", description="unused"),
+        Param("domainid", "uuid", description="unused"),
+    ],
+    roles=ROOT,
+    is_async=True,
+)
 def create_physnet(ctx: Ctx) -> Pending:
     """Record a physical network with its VirtualRouter and SecurityGroupProvider providers."""
     a = ctx.args
@@ -93,8 +118,15 @@ def create_physnet(ctx: Ctx) -> Pending:
     vlan = check_vlan(a.vlan, method) if a.vlan else ""
     bdr = one_of(a.broadcastdomainrange or "ZONE", ("ZONE", "POD"), "broadcastdomainrange") or "ZONE"
     unique_name(ctx, PhysicalNetwork, a.name, "physical network", zone_id=zone.id)
-    pn = PhysicalNetwork(name=a.name, zone_id=zone.id or 0, isolationmethods=method, vlan=vlan,
-                         broadcastdomainrange=bdr, tags=tag_list(",".join(a.tags or [])), state="Disabled")
+    pn = PhysicalNetwork(
+        name=a.name,
+        zone_id=zone.id or 0,
+        isolationmethods=method,
+        vlan=vlan,
+        broadcastdomainrange=bdr,
+        tags=tag_list(",".join(a.tags or [])),
+        state="Disabled",
+    )
     ctx.db.add(pn)
     ctx.db.flush()
     for name, services in DEFAULT_PROVIDERS.items():
@@ -102,10 +134,18 @@ def create_physnet(ctx: Ctx) -> Pending:
     return pending("PhysicalNetwork", pn)
 
 
-@api("listPhysicalNetworks", "Lists physical networks", "physicalnetwork", [
-    Param("id", "uuid", description="the physical network"), Param("name", description="the name"),
-    Param("zoneid", "uuid", description="the zone"),
-], roles=ROOT, paged=True)
+@api(
+    "listPhysicalNetworks",
+    "Lists physical networks",
+    "physicalnetwork",
+    [
+        Param("id", "uuid", description="the physical network"),
+        Param("name", description="the name"),
+        Param("zoneid", "uuid", description="the zone"),
+    ],
+    roles=ROOT,
+    paged=True,
+)
 def list_physnets(ctx: Ctx) -> dict[str, Any]:
     """List physical networks."""
     stmt = select(PhysicalNetwork)
@@ -116,11 +156,20 @@ def list_physnets(ctx: Ctx) -> dict[str, Any]:
     return list_body("physicalnetwork", [physnet_view(ctx, p) for p in rows], count)
 
 
-@api("updatePhysicalNetwork", "Updates a physical network", "physicalnetwork", [
-    Param("id", "uuid", required=True, description="the physical network"),
-    Param("state", description="Enabled or Disabled"), Param("vlan", description="the VLAN/VNI range"),
-    Param("tags", "list", description="tags"), Param("networkspeed", description="unused"),
-], roles=ROOT, is_async=True)
+@api(
+    "updatePhysicalNetwork",
+    "Updates a physical network",
+    "physicalnetwork",
+    [
+        Param("id", "uuid", required=True, description="the physical network"),
+        Param("state", description="Enabled or Disabled"),
+        Param("vlan", description="the VLAN/VNI range"),
+        Param("tags", "list", description="tags"),
+        Param("networkspeed", description="unused"),
+    ],
+    roles=ROOT,
+    is_async=True,
+)
 def update_physnet(ctx: Ctx) -> Pending:
     """Enable/disable a physical network or change its VLAN range and tags."""
     a = ctx.args
@@ -136,17 +185,23 @@ def update_physnet(ctx: Ctx) -> Pending:
     return pending("PhysicalNetwork", pn)
 
 
-@api("deletePhysicalNetwork", "Deletes a physical network", "success",
-     [Param("id", "uuid", required=True, description="the physical network")], roles=ROOT, is_async=True)
+@api(
+    "deletePhysicalNetwork",
+    "Deletes a physical network",
+    "success",
+    [Param("id", "uuid", required=True, description="the physical network")],
+    roles=ROOT,
+    is_async=True,
+)
 def delete_physnet(ctx: Ctx) -> Pending:
     """Delete a physical network no guest network or IP range uses, with its traffic types and providers."""
     pn = ctx.get(PhysicalNetwork, ctx.args.id)
     for model, what in ((Network, "guest network"), (VlanIpRange, "IP range")):
-        if ctx.db.exec(select(model).where(model.physicalnetwork_id == pn.id, model.removed == None)).first():  # noqa: E711
+        if ctx.db.exec(select(model).where(model.physicalnetwork_id == pn.id, model.removed == None)).first():
             raise InUse(f"Physical network {pn.name} is still used by a {what}; delete it first")
     now = utcnow()
     for model in (TrafficType, NetworkServiceProvider):
-        for row in ctx.db.exec(select(model).where(model.physicalnetwork_id == pn.id, model.removed == None)):  # noqa: E711
+        for row in ctx.db.exec(select(model).where(model.physicalnetwork_id == pn.id, model.removed == None)):
             row.removed = now
             ctx.db.add(row)
     pn.removed = now
@@ -154,46 +209,75 @@ def delete_physnet(ctx: Ctx) -> Pending:
     return pending("PhysicalNetwork", pn)
 
 
-@api("addTrafficType", "Adds a traffic type to a physical network", "traffictype", [
-    Param("physicalnetworkid", "uuid", required=True, description="the physical network"),
-    Param("traffictype", required=True, description="Public, Guest, Management or Storage"),
-    Param("kvmnetworklabel", description="the KVM bridge"), Param("xennetworklabel", description="the Xen network"),
-    Param("vmwarenetworklabel", description="the vSwitch/port group"),
-    Param("hypervnetworklabel", description="unused"), Param("ovm3networklabel", description="unused"),
-    Param("isolationmethod", description="unused"), Param("vlan", description="unused"),
-], roles=ROOT, is_async=True)
+@api(
+    "addTrafficType",
+    "Adds a traffic type to a physical network",
+    "traffictype",
+    [
+        Param("physicalnetworkid", "uuid", required=True, description="the physical network"),
+        Param("traffictype", required=True, description="Public, Guest, Management or Storage"),
+        Param("kvmnetworklabel", description="the KVM bridge"),
+        Param("xennetworklabel", description="the Xen network"),
+        Param("vmwarenetworklabel", description="the vSwitch/port group"),
+        Param("hypervnetworklabel", description="unused"),
+        Param("ovm3networklabel", description="unused"),
+        Param("isolationmethod", description="unused"),
+        Param("vlan", description="unused"),
+    ],
+    roles=ROOT,
+    is_async=True,
+)
 def add_traffic_type(ctx: Ctx) -> Pending:
     """Record a traffic type carried by a physical network."""
     a = ctx.args
     pn = ctx.get(PhysicalNetwork, a.physicalnetworkid, "physicalnetworkid")
     kind = one_of(a.traffictype, TRAFFIC, "traffictype") or ""
-    if ctx.db.exec(select(TrafficType).where(TrafficType.physicalnetwork_id == pn.id, TrafficType.traffictype == kind,
-                                             TrafficType.removed == None)).first():  # noqa: E711
+    if ctx.db.exec(
+        select(TrafficType).where(
+            TrafficType.physicalnetwork_id == pn.id, TrafficType.traffictype == kind, TrafficType.removed == None
+        )
+    ).first():
         raise InvalidParameter(f"Physical network {pn.name} already carries {kind} traffic (parameter traffictype)")
-    t = TrafficType(physicalnetwork_id=pn.id or 0, traffictype=kind,
-                    **{label: a.get(label) or "" for label in LABELS})
+    t = TrafficType(physicalnetwork_id=pn.id or 0, traffictype=kind, **{label: a.get(label) or "" for label in LABELS})
     ctx.db.add(t)
     ctx.db.flush()
     return pending("TrafficType", t)
 
 
-@api("listTrafficTypes", "Lists the traffic types of a physical network", "traffictype", [
-    Param("physicalnetworkid", "uuid", required=True, description="the physical network"),
-], roles=ROOT, paged=True)
+@api(
+    "listTrafficTypes",
+    "Lists the traffic types of a physical network",
+    "traffictype",
+    [
+        Param("physicalnetworkid", "uuid", required=True, description="the physical network"),
+    ],
+    roles=ROOT,
+    paged=True,
+)
 def list_traffic_types(ctx: Ctx) -> dict[str, Any]:
     """List traffic types."""
     pn = ctx.get(PhysicalNetwork, ctx.args.physicalnetworkid, "physicalnetworkid")
-    rows, count = ctx.page(select(TrafficType).where(TrafficType.physicalnetwork_id == pn.id), TrafficType,
-                           keyword=("traffictype",))
+    rows, count = ctx.page(
+        select(TrafficType).where(TrafficType.physicalnetwork_id == pn.id), TrafficType, keyword=("traffictype",)
+    )
     return list_body("traffictype", [traffic_view(ctx, t) for t in rows], count)
 
 
-@api("updateTrafficType", "Updates a traffic type's network labels", "traffictype", [
-    Param("id", "uuid", required=True, description="the traffic type"),
-    Param("kvmnetworklabel", description="the KVM bridge"), Param("xennetworklabel", description="the Xen network"),
-    Param("vmwarenetworklabel", description="the vSwitch/port group"),
-    Param("hypervnetworklabel", description="unused"), Param("ovm3networklabel", description="unused"),
-], roles=ROOT, is_async=True)
+@api(
+    "updateTrafficType",
+    "Updates a traffic type's network labels",
+    "traffictype",
+    [
+        Param("id", "uuid", required=True, description="the traffic type"),
+        Param("kvmnetworklabel", description="the KVM bridge"),
+        Param("xennetworklabel", description="the Xen network"),
+        Param("vmwarenetworklabel", description="the vSwitch/port group"),
+        Param("hypervnetworklabel", description="unused"),
+        Param("ovm3networklabel", description="unused"),
+    ],
+    roles=ROOT,
+    is_async=True,
+)
 def update_traffic_type(ctx: Ctx) -> Pending:
     """Change a traffic type's labels."""
     t = ctx.get(TrafficType, ctx.args.id)
@@ -204,16 +288,32 @@ def update_traffic_type(ctx: Ctx) -> Pending:
     return pending("TrafficType", t)
 
 
-@api("deleteTrafficType", "Deletes a traffic type", "success",
-     [Param("id", "uuid", required=True, description="the traffic type")], roles=ROOT, is_async=True)
+@api(
+    "deleteTrafficType",
+    "Deletes a traffic type",
+    "success",
+    [Param("id", "uuid", required=True, description="the traffic type")],
+    roles=ROOT,
+    is_async=True,
+)
 def delete_traffic_type(ctx: Ctx) -> Pending:
     """Remove a traffic type (refused for Public while IP ranges use the physical network)."""
     t = ctx.get(TrafficType, ctx.args.id)
-    if t.traffictype == "Public" and ctx.db.exec(select(VlanIpRange).where(
-            VlanIpRange.physicalnetwork_id == t.physicalnetwork_id, VlanIpRange.removed == None)).first():  # noqa: E711
+    if (
+        t.traffictype == "Public"
+        and ctx.db.exec(
+            select(VlanIpRange).where(
+                VlanIpRange.physicalnetwork_id == t.physicalnetwork_id, VlanIpRange.removed == None
+            )
+        ).first()
+    ):
         raise InUse("Public traffic still has IP ranges on this physical network; delete them first")
-    if t.traffictype == "Guest" and ctx.db.exec(select(Network).where(
-            Network.physicalnetwork_id == t.physicalnetwork_id, Network.removed == None)).first():  # noqa: E711
+    if (
+        t.traffictype == "Guest"
+        and ctx.db.exec(
+            select(Network).where(Network.physicalnetwork_id == t.physicalnetwork_id, Network.removed == None)
+        ).first()
+    ):
         raise InUse("Guest traffic still has networks on this physical network; delete them first")
     t.removed = utcnow()
     ctx.db.add(t)

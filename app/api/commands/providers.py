@@ -17,34 +17,58 @@ from virga.models import NetworkServiceProvider, PhysicalNetwork, utcnow
 from virga.models.infra import VirtualRouterElement
 
 PROVIDER_NAMES = ("VirtualRouter", "SecurityGroupProvider", "VpcVirtualRouter", "InternalLbVm", "ConfigDrive")
-FIELDS.update({
-    "networkserviceprovider": "id name physicalnetworkid state servicelist destinationphysicalnetworkid "
-    "canenableindividualservice",
-    "virtualrouterelement": "id nspid enabled providertype account domainid domain",
-})
+FIELDS.update(
+    {
+        "networkserviceprovider": "id name physicalnetworkid state servicelist destinationphysicalnetworkid "
+        "canenableindividualservice",
+        "virtualrouterelement": "id nspid enabled providertype account domainid domain",
+    }
+)
 
 
 def nsp_view(ctx: Ctx, n: NetworkServiceProvider) -> dict[str, Any]:
     """A networkserviceprovider response object."""
     pn = ctx.by_id(PhysicalNetwork, n.physicalnetwork_id)
-    return clean({
-        "id": n.uuid, "name": n.name, "physicalnetworkid": pn.uuid if pn else None, "state": n.state,
-        "servicelist": [s for s in n.servicelist.split(",") if s], "destinationphysicalnetworkid": "0",
-        "canenableindividualservice": n.name != "SecurityGroupProvider",
-    })
+    return clean(
+        {
+            "id": n.uuid,
+            "name": n.name,
+            "physicalnetworkid": pn.uuid if pn else None,
+            "state": n.state,
+            "servicelist": [s for s in n.servicelist.split(",") if s],
+            "destinationphysicalnetworkid": "0",
+            "canenableindividualservice": n.name != "SecurityGroupProvider",
+        }
+    )
 
 
 def element_view(ctx: Ctx, e: VirtualRouterElement) -> dict[str, Any]:
     """A virtualrouterelement response object."""
     nsp = ctx.by_id(NetworkServiceProvider, e.nsp_id)
-    return clean({"id": e.uuid, "nspid": nsp.uuid if nsp else None, "enabled": e.enabled,
-                  "providertype": nsp.name if nsp else None, "account": "system", "domain": "ROOT"})
+    return clean(
+        {
+            "id": e.uuid,
+            "nspid": nsp.uuid if nsp else None,
+            "enabled": e.enabled,
+            "providertype": nsp.name if nsp else None,
+            "account": "system",
+            "domain": "ROOT",
+        }
+    )
 
 
-@api("listNetworkServiceProviders", "Lists network service providers", "networkserviceprovider", [
-    Param("physicalnetworkid", "uuid", description="the physical network"), Param("name", description="the name"),
-    Param("state", description="Enabled, Disabled or Shutdown"),
-], roles=ROOT, paged=True)
+@api(
+    "listNetworkServiceProviders",
+    "Lists network service providers",
+    "networkserviceprovider",
+    [
+        Param("physicalnetworkid", "uuid", description="the physical network"),
+        Param("name", description="the name"),
+        Param("state", description="Enabled, Disabled or Shutdown"),
+    ],
+    roles=ROOT,
+    paged=True,
+)
 def list_nsps(ctx: Ctx) -> dict[str, Any]:
     """List network service providers."""
     a = ctx.args
@@ -59,30 +83,48 @@ def list_nsps(ctx: Ctx) -> dict[str, Any]:
     return list_body("networkserviceprovider", [nsp_view(ctx, n) for n in rows], count)
 
 
-@api("addNetworkServiceProvider", "Adds a network service provider to a physical network", "networkserviceprovider", [
-    Param("name", required=True, description="VirtualRouter, SecurityGroupProvider, ..."),
-    Param("physicalnetworkid", "uuid", required=True, description="the physical network"),
-    Param("servicelist", "list", description="the services it provides"),
-    Param("destinationphysicalnetworkid", "uuid", description="unused"),
-], roles=ROOT, is_async=True)
+@api(
+    "addNetworkServiceProvider",
+    "Adds a network service provider to a physical network",
+    "networkserviceprovider",
+    [
+        Param("name", required=True, description="VirtualRouter, SecurityGroupProvider, ..."),
+        Param("physicalnetworkid", "uuid", required=True, description="the physical network"),
+        Param("servicelist", "list", description="the services it provides"),
+        Param("destinationphysicalnetworkid", "uuid", description="unused"),
+    ],
+    roles=ROOT,
+    is_async=True,
+)
 def add_nsp(ctx: Ctx) -> Pending:
     """Record a provider (Disabled until enabled)."""
     a = ctx.args
     pn = ctx.get(PhysicalNetwork, a.physicalnetworkid, "physicalnetworkid")
     name = one_of(a.name, PROVIDER_NAMES, "name") or ""
-    if ctx.db.exec(select(NetworkServiceProvider).where(
-            NetworkServiceProvider.physicalnetwork_id == pn.id, NetworkServiceProvider.name == name,
-            NetworkServiceProvider.removed == None)).first():  # noqa: E711
+    if ctx.db.exec(
+        select(NetworkServiceProvider).where(
+            NetworkServiceProvider.physicalnetwork_id == pn.id,
+            NetworkServiceProvider.name == name,
+            NetworkServiceProvider.removed == None,
+        )
+    ).first():
         raise InvalidParameter(f"Physical network {pn.name} already has provider {name} (parameter name)")
     services = ",".join(a.servicelist) if a.servicelist else DEFAULT_PROVIDERS.get(name, "")
     return pending("NetworkServiceProvider", add_provider(ctx, pn, name, services))
 
 
-@api("updateNetworkServiceProvider", "Enables, disables or shuts down a provider", "networkserviceprovider", [
-    Param("id", "uuid", required=True, description="the provider"),
-    Param("state", description="Enabled, Disabled or Shutdown"),
-    Param("servicelist", "list", description="the services it provides"),
-], roles=ROOT, is_async=True)
+@api(
+    "updateNetworkServiceProvider",
+    "Enables, disables or shuts down a provider",
+    "networkserviceprovider",
+    [
+        Param("id", "uuid", required=True, description="the provider"),
+        Param("state", description="Enabled, Disabled or Shutdown"),
+        Param("servicelist", "list", description="the services it provides"),
+    ],
+    roles=ROOT,
+    is_async=True,
+)
 def update_nsp(ctx: Ctx) -> Pending:
     """Change a provider's state (a VirtualRouter needs its element enabled first) or services."""
     a = ctx.args
@@ -91,8 +133,10 @@ def update_nsp(ctx: Ctx) -> Pending:
     if state == "Enabled" and nsp.name in ("VirtualRouter", "VpcVirtualRouter"):
         element = ctx.db.exec(select(VirtualRouterElement).where(VirtualRouterElement.nsp_id == nsp.id)).first()
         if element is None or not element.enabled:
-            raise InvalidParameter(f"Provider {nsp.name} is not configured: enable its element with "
-                                   "configureVirtualRouterElement first (parameter state)")
+            raise InvalidParameter(
+                f"Provider {nsp.name} is not configured: enable its element with "
+                "configureVirtualRouterElement first (parameter state)"
+            )
     if state:
         nsp.state = state
     if a.servicelist is not None:
@@ -101,8 +145,14 @@ def update_nsp(ctx: Ctx) -> Pending:
     return pending("NetworkServiceProvider", nsp)
 
 
-@api("deleteNetworkServiceProvider", "Deletes a network service provider", "success",
-     [Param("id", "uuid", required=True, description="the provider")], roles=ROOT, is_async=True)
+@api(
+    "deleteNetworkServiceProvider",
+    "Deletes a network service provider",
+    "success",
+    [Param("id", "uuid", required=True, description="the provider")],
+    roles=ROOT,
+    is_async=True,
+)
 def delete_nsp(ctx: Ctx) -> Pending:
     """Remove a provider (and its element)."""
     nsp = ctx.get(NetworkServiceProvider, ctx.args.id)
@@ -116,10 +166,18 @@ def delete_nsp(ctx: Ctx) -> Pending:
     return pending("NetworkServiceProvider", nsp)
 
 
-@api("listVirtualRouterElements", "Lists VirtualRouter elements", "virtualrouterelement", [
-    Param("id", "uuid", description="the element"), Param("nspid", "uuid", description="the provider"),
-    Param("enabled", "boolean", description="enabled ones"),
-], roles=ROOT, paged=True)
+@api(
+    "listVirtualRouterElements",
+    "Lists VirtualRouter elements",
+    "virtualrouterelement",
+    [
+        Param("id", "uuid", description="the element"),
+        Param("nspid", "uuid", description="the provider"),
+        Param("enabled", "boolean", description="enabled ones"),
+    ],
+    roles=ROOT,
+    paged=True,
+)
 def list_elements(ctx: Ctx) -> dict[str, Any]:
     """List VirtualRouter elements."""
     a = ctx.args
@@ -133,10 +191,17 @@ def list_elements(ctx: Ctx) -> dict[str, Any]:
     return list_body("virtualrouterelement", [element_view(ctx, e) for e in rows], count)
 
 
-@api("configureVirtualRouterElement", "Enables or disables a VirtualRouter element", "virtualrouterelement", [
-    Param("id", "uuid", required=True, description="the element"),
-    Param("enabled", "boolean", required=True, description="true to enable"),
-], roles=ROOT, is_async=True)
+@api(
+    "configureVirtualRouterElement",
+    "Enables or disables a VirtualRouter element",
+    "virtualrouterelement",
+    [
+        Param("id", "uuid", required=True, description="the element"),
+        Param("enabled", "boolean", required=True, description="true to enable"),
+    ],
+    roles=ROOT,
+    is_async=True,
+)
 def configure_element(ctx: Ctx) -> Pending:
     """Enable or disable a VirtualRouter element."""
     e = ctx.get(VirtualRouterElement, ctx.args.id)

@@ -16,16 +16,22 @@ from virga.jobs.engine import JobRun, job_body
 from virga.models import Network, Router, Zone
 from virga.services.network import backend_for, rebuild_router, start_router, stop_router
 
-FIELDS.update({"router": "id name state zoneid zonename networkdomain dns1 dns2 publicip guestipaddress "
-               "guestnetworkid guestnetworkname role version requiresupgrade healthchecksfailed healthcheckresults "
-               "redundantstate isredundantrouter created account domainid domain domainpath"})
+FIELDS.update(
+    {
+        "router": "id name state zoneid zonename networkdomain dns1 dns2 publicip guestipaddress "
+        "guestnetworkid guestnetworkname role version requiresupgrade healthchecksfailed healthcheckresults "
+        "redundantstate isredundantrouter created account domainid domain domainpath"
+    }
+)
 GOOD = ("up", "simulated", True)
 
 
 def health_results(router: Router) -> list[dict[str, Any]]:
     """CloudStack's healthcheckresults from the router's recorded per-service health."""
-    return [{"checkname": name, "checktype": "basic", "success": value in GOOD, "details": str(value),
-             "lastupdated": None} for name, value in sorted((router.health or {}).items())]
+    return [
+        {"checkname": name, "checktype": "basic", "success": value in GOOD, "details": str(value), "lastupdated": None}
+        for name, value in sorted((router.health or {}).items())
+    ]
 
 
 def router_view(ctx: Ctx, r: Router) -> dict[str, Any]:
@@ -33,30 +39,58 @@ def router_view(ctx: Ctx, r: Router) -> dict[str, Any]:
     net = ctx.by_id(Network, r.network_id)
     zone = ctx.by_id(Zone, r.zone_id)
     results = [clean(x) for x in health_results(r)]
-    return clean({
-        "id": r.uuid, "name": r.name, "state": r.state, **ref(ctx, Zone, r.zone_id, "zone"),
-        "networkdomain": net.networkdomain if net else None, "dns1": zone.dns1 or None if zone else None,
-        "dns2": zone.dns2 or None if zone else None, "publicip": r.publicip or None,
-        "guestipaddress": r.guestipaddress or None, "guestnetworkid": net.uuid if net else None,
-        "guestnetworkname": net.name if net else None, "role": "VIRTUAL_ROUTER", "version": r.version,
-        "requiresupgrade": False, "healthchecksfailed": any(not x["success"] for x in results),
-        "healthcheckresults": results, "redundantstate": "UNKNOWN", "isredundantrouter": False,
-        "created": r.created, **owner(ctx, r),
-    })
+    return clean(
+        {
+            "id": r.uuid,
+            "name": r.name,
+            "state": r.state,
+            **ref(ctx, Zone, r.zone_id, "zone"),
+            "networkdomain": net.networkdomain if net else None,
+            "dns1": zone.dns1 or None if zone else None,
+            "dns2": zone.dns2 or None if zone else None,
+            "publicip": r.publicip or None,
+            "guestipaddress": r.guestipaddress or None,
+            "guestnetworkid": net.uuid if net else None,
+            "guestnetworkname": net.name if net else None,
+            "role": "VIRTUAL_ROUTER",
+            "version": r.version,
+            "requiresupgrade": False,
+            "healthchecksfailed": any(not x["success"] for x in results),
+            "healthcheckresults": results,
+            "redundantstate": "UNKNOWN",
+            "isredundantrouter": False,
+            "created": r.created,
+            **owner(ctx, r),
+        }
+    )
 
 
-@api("listRouters", "Lists virtual routers with the health of their services", "router", [
-    Param("id", "uuid", description="the router"), Param("name", description="the name"),
-    Param("networkid", "uuid", description="the guest network"), Param("zoneid", "uuid", description="the zone"),
-    Param("state", description="the state"), Param("account", description="the account"),
-    Param("domainid", "uuid", description="the domain"), Param("isrecursive", "boolean", description="subdomains"),
-    Param("fetchhealthcheckresults", "boolean", description="ask the routers for live health"),
-    Param("healthchecksfailed", "boolean", description="only routers with failing checks"),
-    Param("podid", "uuid", description="unused"), Param("hostid", "uuid", description="unused"),
-    Param("clusterid", "uuid", description="unused"), Param("vpcid", "uuid", description="unused"),
-    Param("forvpc", "boolean", description="unused"), Param("role", description="unused"),
-    Param("version", description="unused"),
-], roles=ADMINS, paged=True)
+@api(
+    "listRouters",
+    "Lists virtual routers with the health of their services",
+    "router",
+    [
+        Param("id", "uuid", description="the router"),
+        Param("name", description="the name"),
+        Param("networkid", "uuid", description="the guest network"),
+        Param("zoneid", "uuid", description="the zone"),
+        Param("state", description="the state"),
+        Param("account", description="the account"),
+        Param("domainid", "uuid", description="the domain"),
+        Param("isrecursive", "boolean", description="subdomains"),
+        Param("fetchhealthcheckresults", "boolean", description="ask the routers for live health"),
+        Param("healthchecksfailed", "boolean", description="only routers with failing checks"),
+        Param("podid", "uuid", description="unused"),
+        Param("hostid", "uuid", description="unused"),
+        Param("clusterid", "uuid", description="unused"),
+        Param("vpcid", "uuid", description="unused"),
+        Param("forvpc", "boolean", description="unused"),
+        Param("role", description="unused"),
+        Param("version", description="unused"),
+    ],
+    roles=ADMINS,
+    paged=True,
+)
 async def list_routers(ctx: Ctx) -> dict[str, Any]:
     """List routers (admins), optionally refreshing their health from the host."""
     a = ctx.args
@@ -93,23 +127,32 @@ def _router(ctx: Ctx, allowed: tuple[str, ...], verb: str) -> Router:
     r = ctx.get(Router, ctx.args.id)
     ctx.require(r, f"router {r.name}")
     if r.state not in allowed:
-        raise InvalidParameter(f"Unable to {verb} router {r.name}: it is {r.state} (allowed from "
-                               f"{', '.join(allowed)})")
+        raise InvalidParameter(f"Unable to {verb} router {r.name}: it is {r.state} (allowed from {', '.join(allowed)})")
     return r
 
 
-@api("rebootRouter", "Reboots a router: rebuilds it from the database", "router",
-     [Param("id", "uuid", required=True, description="the router"),
-      Param("forced", "boolean", description="unused")], roles=ADMINS, is_async=True)
+@api(
+    "rebootRouter",
+    "Reboots a router: rebuilds it from the database",
+    "router",
+    [Param("id", "uuid", required=True, description="the router"), Param("forced", "boolean", description="unused")],
+    roles=ADMINS,
+    is_async=True,
+)
 def reboot(ctx: Ctx) -> Pending:
     """Queue a rebuild of a running router."""
     r = _router(ctx, ("Running", "Starting"), "reboot")
     return Pending("DomainRouter", r.uuid)
 
 
-@api("stopRouter", "Stops a router: its namespace goes, its record stays Stopped", "router",
-     [Param("id", "uuid", required=True, description="the router"),
-      Param("forced", "boolean", description="unused")], roles=ADMINS, is_async=True)
+@api(
+    "stopRouter",
+    "Stops a router: its namespace goes, its record stays Stopped",
+    "router",
+    [Param("id", "uuid", required=True, description="the router"), Param("forced", "boolean", description="unused")],
+    roles=ADMINS,
+    is_async=True,
+)
 def stop(ctx: Ctx) -> Pending:
     """Queue a stop."""
     r = _router(ctx, ("Running", "Starting"), "stop")
@@ -118,8 +161,14 @@ def stop(ctx: Ctx) -> Pending:
     return Pending("DomainRouter", r.uuid)
 
 
-@api("startRouter", "Starts a stopped router from the database", "router",
-     [Param("id", "uuid", required=True, description="the router")], roles=ADMINS, is_async=True)
+@api(
+    "startRouter",
+    "Starts a stopped router from the database",
+    "router",
+    [Param("id", "uuid", required=True, description="the router")],
+    roles=ADMINS,
+    is_async=True,
+)
 def start(ctx: Ctx) -> Pending:
     """Queue a start."""
     r = _router(ctx, ("Stopped",), "start")

@@ -16,13 +16,15 @@ from virga.jobs.engine import JobRun, job_body
 from virga.models import FirewallRule, Network, PortForwardingRule, PublicIpAddress, VirtualMachine
 from virga.services import rules as svc
 
-FIELDS.update({
-    "firewallrule": "id protocol startport endport ipaddressid ipaddress networkid state cidrlist destcidrlist "
-    "icmptype icmpcode traffictype tags fordisplay",
-    "portforwardingrule": "id privateport privateendport protocol publicport publicendport virtualmachineid "
-    "virtualmachinename virtualmachinedisplayname ipaddressid ipaddress state cidrlist tags vmguestip networkid "
-    "fordisplay",
-})
+FIELDS.update(
+    {
+        "firewallrule": "id protocol startport endport ipaddressid ipaddress networkid state cidrlist destcidrlist "
+        "icmptype icmpcode traffictype tags fordisplay",
+        "portforwardingrule": "id privateport privateendport protocol publicport publicendport virtualmachineid "
+        "virtualmachinename virtualmachinedisplayname ipaddressid ipaddress state cidrlist tags vmguestip networkid "
+        "fordisplay",
+    }
+)
 RULE_ID = [Param("id", "uuid", required=True, description="the rule")]
 
 
@@ -30,13 +32,25 @@ def fw_view(ctx: Ctx, r: FirewallRule) -> dict[str, Any]:
     """A firewallrule response object (ingress or egress)."""
     ip = ctx.by_id(PublicIpAddress, r.ipaddress_id)
     net = ctx.by_id(Network, r.network_id)
-    return clean({
-        "id": r.uuid, "protocol": r.protocol, "startport": r.startport, "endport": r.endport,
-        "ipaddressid": ip.uuid if ip else None, "ipaddress": ip.ipaddress if ip else None,
-        "networkid": net.uuid if net else None, "state": r.state, "cidrlist": r.cidrlist,
-        "destcidrlist": r.destcidrlist or None, "icmptype": r.icmptype, "icmpcode": r.icmpcode,
-        "traffictype": r.traffictype, "tags": [], "fordisplay": True,
-    })
+    return clean(
+        {
+            "id": r.uuid,
+            "protocol": r.protocol,
+            "startport": r.startport,
+            "endport": r.endport,
+            "ipaddressid": ip.uuid if ip else None,
+            "ipaddress": ip.ipaddress if ip else None,
+            "networkid": net.uuid if net else None,
+            "state": r.state,
+            "cidrlist": r.cidrlist,
+            "destcidrlist": r.destcidrlist or None,
+            "icmptype": r.icmptype,
+            "icmpcode": r.icmpcode,
+            "traffictype": r.traffictype,
+            "tags": [],
+            "fordisplay": True,
+        }
+    )
 
 
 def pf_view(ctx: Ctx, r: PortForwardingRule) -> dict[str, Any]:
@@ -44,15 +58,27 @@ def pf_view(ctx: Ctx, r: PortForwardingRule) -> dict[str, Any]:
     ip = ctx.by_id(PublicIpAddress, r.ipaddress_id)
     vm = ctx.by_id(VirtualMachine, r.vm_id)
     net = ctx.by_id(Network, r.network_id)
-    return clean({
-        "id": r.uuid, "privateport": str(r.privateport), "privateendport": str(r.privateendport),
-        "protocol": r.protocol, "publicport": str(r.publicport), "publicendport": str(r.publicendport),
-        "virtualmachineid": vm.uuid if vm else None, "virtualmachinename": vm.name if vm else None,
-        "virtualmachinedisplayname": (vm.displayname or vm.name) if vm else None,
-        "ipaddressid": ip.uuid if ip else None, "ipaddress": ip.ipaddress if ip else None, "state": r.state,
-        "cidrlist": r.cidrlist, "tags": [], "vmguestip": r.vmguestip, "networkid": net.uuid if net else None,
-        "fordisplay": True,
-    })
+    return clean(
+        {
+            "id": r.uuid,
+            "privateport": str(r.privateport),
+            "privateendport": str(r.privateendport),
+            "protocol": r.protocol,
+            "publicport": str(r.publicport),
+            "publicendport": str(r.publicendport),
+            "virtualmachineid": vm.uuid if vm else None,
+            "virtualmachinename": vm.name if vm else None,
+            "virtualmachinedisplayname": (vm.displayname or vm.name) if vm else None,
+            "ipaddressid": ip.uuid if ip else None,
+            "ipaddress": ip.ipaddress if ip else None,
+            "state": r.state,
+            "cidrlist": r.cidrlist,
+            "tags": [],
+            "vmguestip": r.vmguestip,
+            "networkid": net.uuid if net else None,
+            "fordisplay": True,
+        }
+    )
 
 
 svc.register_create("createFirewallRule", FirewallRule, "firewallrule", fw_view)
@@ -67,8 +93,10 @@ FW_PARAMS = [
     Param("startport", "integer", description="first port (tcp/udp)"),
     Param("endport", "integer", description="last port (tcp/udp)"),
     Param("cidrlist", "list", description="source CIDRs (default 0.0.0.0/0)"),
-    Param("icmptype", "integer", description="ICMP type (-1 any)"), Param("icmpcode", "integer", description="code"),
-    Param("type", description="unused"), Param("fordisplay", "boolean", description="unused"),
+    Param("icmptype", "integer", description="ICMP type (-1 any)"),
+    Param("icmpcode", "integer", description="code"),
+    Param("type", description="unused"),
+    Param("fordisplay", "boolean", description="unused"),
 ]
 
 
@@ -76,30 +104,55 @@ def _fw_fields(ctx: Ctx) -> dict[str, Any]:
     """Checked protocol, ports and ICMP fields of a firewall rule."""
     proto = svc.protocol(ctx.args.protocol)
     start, end = svc.rule_ports(ctx, proto)
-    return {"protocol": proto, "startport": start, "endport": end,
-            "icmptype": svc.icmp(ctx.args.icmptype, "icmptype", proto),
-            "icmpcode": svc.icmp(ctx.args.icmpcode, "icmpcode", proto)}
+    return {
+        "protocol": proto,
+        "startport": start,
+        "endport": end,
+        "icmptype": svc.icmp(ctx.args.icmptype, "icmptype", proto),
+        "icmpcode": svc.icmp(ctx.args.icmpcode, "icmpcode", proto),
+    }
 
 
-@api("createFirewallRule", "Creates an ingress firewall rule on a public IP", "firewallrule", [
-    Param("ipaddressid", "uuid", required=True, description="the public IP"), *FW_PARAMS,
-], is_async=True)
+@api(
+    "createFirewallRule",
+    "Creates an ingress firewall rule on a public IP",
+    "firewallrule",
+    [
+        Param("ipaddressid", "uuid", required=True, description="the public IP"),
+        *FW_PARAMS,
+    ],
+    is_async=True,
+)
 def create_fw(ctx: Ctx) -> Pending:
     """Validate and record the rule (Add); the job applies it."""
     ip, net = svc.owned_ip(ctx, ctx.args.ipaddressid)
     fields = _fw_fields(ctx)
-    rule = FirewallRule(ipaddress_id=ip.id, network_id=net.id or 0, traffictype="Ingress", state="Add",
-                        cidrlist=svc.cidrs(ctx.args.cidrlist), account_id=ip.account_id or 0,
-                        domain_id=ip.domain_id or 0, **fields)
+    rule = FirewallRule(
+        ipaddress_id=ip.id,
+        network_id=net.id or 0,
+        traffictype="Ingress",
+        state="Add",
+        cidrlist=svc.cidrs(ctx.args.cidrlist),
+        account_id=ip.account_id or 0,
+        domain_id=ip.domain_id or 0,
+        **fields,
+    )
     ctx.db.add(rule)
     ctx.db.flush()
     return Pending("FirewallRule", rule.uuid)
 
 
-@api("createEgressFirewallRule", "Creates an egress firewall rule of a network", "firewallrule", [
-    Param("networkid", "uuid", required=True, description="the network"),
-    Param("destcidrlist", "list", description="destination CIDRs (default 0.0.0.0/0)"), *FW_PARAMS,
-], is_async=True)
+@api(
+    "createEgressFirewallRule",
+    "Creates an egress firewall rule of a network",
+    "firewallrule",
+    [
+        Param("networkid", "uuid", required=True, description="the network"),
+        Param("destcidrlist", "list", description="destination CIDRs (default 0.0.0.0/0)"),
+        *FW_PARAMS,
+    ],
+    is_async=True,
+)
 def create_egress(ctx: Ctx) -> Pending:
     """Validate and record an egress rule (its meaning follows the offering's egress default policy)."""
     net = ctx.get(Network, ctx.args.networkid, "networkid")
@@ -107,10 +160,16 @@ def create_egress(ctx: Ctx) -> Pending:
     if net.guestiptype != "Isolated":
         raise InvalidParameter(f"Egress rules apply to isolated networks; {net.name} is {net.guestiptype}")
     fields = _fw_fields(ctx)
-    rule = FirewallRule(network_id=net.id or 0, traffictype="Egress", state="Add",
-                        cidrlist=svc.cidrs(ctx.args.cidrlist, default=net.cidr),
-                        destcidrlist=svc.cidrs(ctx.args.destcidrlist, "destcidrlist"),
-                        account_id=net.account_id, domain_id=net.domain_id, **fields)
+    rule = FirewallRule(
+        network_id=net.id or 0,
+        traffictype="Egress",
+        state="Add",
+        cidrlist=svc.cidrs(ctx.args.cidrlist, default=net.cidr),
+        destcidrlist=svc.cidrs(ctx.args.destcidrlist, "destcidrlist"),
+        account_id=net.account_id,
+        domain_id=net.domain_id,
+        **fields,
+    )
     ctx.db.add(rule)
     ctx.db.flush()
     return Pending("FirewallRule", rule.uuid)
@@ -151,10 +210,14 @@ def _list_fw(ctx: Ctx, traffictype: str) -> dict[str, Any]:
 
 
 LIST_PARAMS = [
-    Param("id", "uuid", description="the rule"), Param("ipaddressid", "uuid", description="the public IP"),
-    Param("networkid", "uuid", description="the network"), Param("account", description="the account"),
-    Param("domainid", "uuid", description="the domain"), Param("isrecursive", "boolean", description="subdomains"),
-    Param("tags", "map", description="tags"), Param("fordisplay", "boolean", description="unused"),
+    Param("id", "uuid", description="the rule"),
+    Param("ipaddressid", "uuid", description="the public IP"),
+    Param("networkid", "uuid", description="the network"),
+    Param("account", description="the account"),
+    Param("domainid", "uuid", description="the domain"),
+    Param("isrecursive", "boolean", description="subdomains"),
+    Param("tags", "map", description="tags"),
+    Param("fordisplay", "boolean", description="unused"),
     Param("vpcid", "uuid", description="unused"),
 ]
 
@@ -178,24 +241,32 @@ def _pf_ranges(ctx: Ctx) -> tuple[int, int, int, int]:
     priv, privend = svc.port_range(a.privateport, a.privateendport, "privateport", "privateendport")
     assert pub is not None and pubend is not None and priv is not None and privend is not None
     if pubend - pub != privend - priv:
-        raise InvalidParameter("Parameters publicport-publicendport and privateport-privateendport must span "
-                               "the same number of ports")
+        raise InvalidParameter(
+            "Parameters publicport-publicendport and privateport-privateendport must span the same number of ports"
+        )
     return pub, pubend, priv, privend
 
 
-@api("createPortForwardingRule", "Forwards a public port (range) to a VM", "portforwardingrule", [
-    Param("ipaddressid", "uuid", required=True, description="the public IP"),
-    Param("privateport", "integer", required=True, description="the VM's first port"),
-    Param("privateendport", "integer", description="the VM's last port"),
-    Param("publicport", "integer", required=True, description="the first public port"),
-    Param("publicendport", "integer", description="the last public port"),
-    Param("protocol", required=True, description="tcp or udp"),
-    Param("virtualmachineid", "uuid", required=True, description="the VM"),
-    Param("vmguestip", description="the VM's guest IP (default: its NIC's)"),
-    Param("openfirewall", "boolean", description="open the public port in the firewall (default true)"),
-    Param("cidrlist", "list", description="source CIDRs"), Param("networkid", "uuid", description="the VM's network"),
-    Param("fordisplay", "boolean", description="unused"),
-], is_async=True)
+@api(
+    "createPortForwardingRule",
+    "Forwards a public port (range) to a VM",
+    "portforwardingrule",
+    [
+        Param("ipaddressid", "uuid", required=True, description="the public IP"),
+        Param("privateport", "integer", required=True, description="the VM's first port"),
+        Param("privateendport", "integer", description="the VM's last port"),
+        Param("publicport", "integer", required=True, description="the first public port"),
+        Param("publicendport", "integer", description="the last public port"),
+        Param("protocol", required=True, description="tcp or udp"),
+        Param("virtualmachineid", "uuid", required=True, description="the VM"),
+        Param("vmguestip", description="the VM's guest IP (default: its NIC's)"),
+        Param("openfirewall", "boolean", description="open the public port in the firewall (default true)"),
+        Param("cidrlist", "list", description="source CIDRs"),
+        Param("networkid", "uuid", description="the VM's network"),
+        Param("fordisplay", "boolean", description="unused"),
+    ],
+    is_async=True,
+)
 def create_pf(ctx: Ctx) -> Pending:
     """Validate, detect conflicts (537) and record the forward (Add); the job applies it."""
     a = ctx.args
@@ -206,11 +277,22 @@ def create_pf(ctx: Ctx) -> Pending:
         raise InvalidParameter(f"Parameter networkid is not the network of public IP {ip.ipaddress}")
     vm, nic = svc.vm_nic(ctx, a.virtualmachineid, net, a.vmguestip)
     svc.check_claim(ctx.db, ip, proto, pub, pubend)
-    rule = PortForwardingRule(ipaddress_id=ip.id or 0, network_id=net.id or 0, vm_id=vm.id or 0,
-                              vmguestip=nic.ipaddress or "", protocol=proto, publicport=pub, publicendport=pubend,
-                              privateport=priv, privateendport=privend, state="Add",
-                              cidrlist=svc.cidrs(a.cidrlist), openfirewall=a.openfirewall is not False,
-                              account_id=ip.account_id or 0, domain_id=ip.domain_id or 0)
+    rule = PortForwardingRule(
+        ipaddress_id=ip.id or 0,
+        network_id=net.id or 0,
+        vm_id=vm.id or 0,
+        vmguestip=nic.ipaddress or "",
+        protocol=proto,
+        publicport=pub,
+        publicendport=pubend,
+        privateport=priv,
+        privateendport=privend,
+        state="Add",
+        cidrlist=svc.cidrs(a.cidrlist),
+        openfirewall=a.openfirewall is not False,
+        account_id=ip.account_id or 0,
+        domain_id=ip.domain_id or 0,
+    )
     ctx.db.add(rule)
     ctx.db.flush()
     return Pending("FirewallRule", rule.uuid)
@@ -230,8 +312,7 @@ def list_pf(ctx: Ctx) -> dict[str, Any]:
     a = ctx.args
     stmt = ctx.scope(select(PortForwardingRule), PortForwardingRule)
     if a.ipaddressid:
-        stmt = stmt.where(PortForwardingRule.ipaddress_id == ctx.get(PublicIpAddress, a.ipaddressid,
-                                                                     "ipaddressid").id)
+        stmt = stmt.where(PortForwardingRule.ipaddress_id == ctx.get(PublicIpAddress, a.ipaddressid, "ipaddressid").id)
     if a.networkid:
         stmt = stmt.where(PortForwardingRule.network_id == ctx.get(Network, a.networkid, "networkid").id)
     rows, count = ctx.page(stmt, PortForwardingRule, keyword=("protocol",))
@@ -240,12 +321,21 @@ def list_pf(ctx: Ctx) -> dict[str, Any]:
     return list_body("portforwardingrule", [pf_view(ctx, r) | owner(ctx, r) for r in rows], count)
 
 
-@api("updatePortForwardingRule", "Changes a port forwarding rule's private port(s) or VM", "portforwardingrule", [
-    *RULE_ID, Param("privateport", "integer", description="the new first private port"),
-    Param("privateendport", "integer", description="the new last private port"),
-    Param("virtualmachineid", "uuid", description="the new VM"), Param("vmguestip", description="its guest IP"),
-    Param("customid", description="unused"), Param("fordisplay", "boolean", description="unused"),
-], is_async=True)
+@api(
+    "updatePortForwardingRule",
+    "Changes a port forwarding rule's private port(s) or VM",
+    "portforwardingrule",
+    [
+        *RULE_ID,
+        Param("privateport", "integer", description="the new first private port"),
+        Param("privateendport", "integer", description="the new last private port"),
+        Param("virtualmachineid", "uuid", description="the new VM"),
+        Param("vmguestip", description="its guest IP"),
+        Param("customid", description="unused"),
+        Param("fordisplay", "boolean", description="unused"),
+    ],
+    is_async=True,
+)
 def update_pf(ctx: Ctx) -> Pending:
     """Validate the new target; the job records and applies it (and restores the old one on failure)."""
     a = ctx.args
@@ -263,8 +353,9 @@ def update_pf(ctx: Ctx) -> Pending:
     if a.virtualmachineid:
         vm, nic = svc.vm_nic(ctx, a.virtualmachineid, net, a.vmguestip)
         vm_id, guest = vm.id or 0, nic.ipaddress or ""
-    return Pending("FirewallRule", rule.uuid, {"privateport": start, "privateendport": end, "vm_id": vm_id,
-                                                "vmguestip": guest})
+    return Pending(
+        "FirewallRule", rule.uuid, {"privateport": start, "privateendport": end, "vm_id": vm_id, "vmguestip": guest}
+    )
 
 
 @job_body("updatePortForwardingRule")

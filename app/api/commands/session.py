@@ -18,11 +18,18 @@ from virga.models import Account, AsyncJob, Domain, LoginSession, User
 from virga.models.base import utcnow
 
 
-@api("login", "Logs a user in and returns a session key", "login", [
-    Param("username", required=True, description="the user name"),
-    Param("password", required=True, description="the password"),
-    Param("domain", description="the domain path (default /)"), Param("domainId", "uuid", description="domain id"),
-], auth=False)
+@api(
+    "login",
+    "Logs a user in and returns a session key",
+    "login",
+    [
+        Param("username", required=True, description="the user name"),
+        Param("password", required=True, description="the password"),
+        Param("domain", description="the domain path (default /)"),
+        Param("domainId", "uuid", description="domain id"),
+    ],
+    auth=False,
+)
 def login(ctx: Ctx) -> dict[str, Any]:
     """Check a user's password and open a session."""
     a = ctx.args
@@ -35,8 +42,11 @@ def login(ctx: Ctx) -> dict[str, Any]:
         dom = ctx.db.exec(select(Domain).where(Domain.path == path)).first()
     user = None
     if dom is not None:
-        user = ctx.db.exec(select(User).join(Account, Account.id == User.account_id).where(
-            User.username == a.username, Account.domain_id == dom.id, User.removed == None)).first()  # noqa: E711
+        user = ctx.db.exec(
+            select(User)
+            .join(Account, Account.id == User.account_id)
+            .where(User.username == a.username, Account.domain_id == dom.id, User.removed == None)
+        ).first()
     if user is None or not user.password_hash or not auth.check_password(a.password, user.password_hash):
         raise AuthError("Failed to authenticate user " + a.username + "; please provide valid credentials")
     acct = ctx.db.get(Account, user.account_id)
@@ -45,9 +55,15 @@ def login(ctx: Ctx) -> dict[str, Any]:
     sess = auth.open_session(ctx.db, user)
     assert dom is not None
     return {
-        "username": user.username, "userid": user.uuid, "domainid": dom.uuid, "account": acct.name,
-        "type": str(acct.accounttype), "firstname": user.firstname, "lastname": user.lastname,
-        "timeout": str(int(auth.SESSION_TTL.total_seconds())), "sessionkey": sess.sessionkey,
+        "username": user.username,
+        "userid": user.uuid,
+        "domainid": dom.uuid,
+        "account": acct.name,
+        "type": str(acct.accounttype),
+        "firstname": user.firstname,
+        "lastname": user.lastname,
+        "timeout": str(int(auth.SESSION_TTL.total_seconds())),
+        "sessionkey": sess.sessionkey,
         "registered": "false",
     }
 
@@ -61,9 +77,14 @@ def logout(ctx: Ctx) -> dict[str, Any]:
     return {"description": "success"}
 
 
-@api("listApis", "Lists the commands the caller may use, with their parameters", "api", [
-    Param("name", description="one command"),
-])
+@api(
+    "listApis",
+    "Lists the commands the caller may use, with their parameters",
+    "api",
+    [
+        Param("name", description="one command"),
+    ],
+)
 def list_apis(ctx: Ctx) -> dict[str, Any]:
     """Describe commands from the registry (what cmk sync reads)."""
     from virga.api.views.fields import response_fields
@@ -72,13 +93,29 @@ def list_apis(ctx: Ctx) -> dict[str, Any]:
     for cmd in sorted(COMMANDS.values(), key=lambda c: c.name):
         if ctx.role not in cmd.roles or (ctx.args.name and cmd.name.lower() != ctx.args.name.lower()):
             continue
-        out.append({
-            "name": cmd.name, "description": cmd.description, "isasync": cmd.is_async, "since": cmd.since,
-            "related": "", "type": "", "response": response_fields(cmd.response),
-            "params": [{"name": p.name.lower(), "description": p.description, "type": p.type,
-                        "required": p.required, "length": p.length, "since": cmd.since, "related": ""}
-                       for p in cmd.params],
-        })
+        out.append(
+            {
+                "name": cmd.name,
+                "description": cmd.description,
+                "isasync": cmd.is_async,
+                "since": cmd.since,
+                "related": "",
+                "type": "",
+                "response": response_fields(cmd.response),
+                "params": [
+                    {
+                        "name": p.name.lower(),
+                        "description": p.description,
+                        "type": p.type,
+                        "required": p.required,
+                        "length": p.length,
+                        "since": cmd.since,
+                        "related": "",
+                    }
+                    for p in cmd.params
+                ],
+            }
+        )
     if ctx.args.name and not out:
         raise InvalidParameter(f"Unable to find API {ctx.args.name}")
     return list_body("api", out, len(out))
@@ -90,14 +127,28 @@ def list_capabilities(ctx: Ctx) -> dict[str, Any]:
     from virga import __version__
     from virga.drivers.registry import hypervisors
 
-    return {"capability": {
-        "cloudstackversion": "4.19.0", "virgaversion": __version__, "securitygroupsenabled": True,
-        "userpublictemplateenabled": True, "supportELB": "false", "projectinviterequired": False,
-        "allowusercreateprojects": False, "customdiskofferingminsize": 1, "customdiskofferingmaxsize": 1024,
-        "kvmsnapshotenabled": True, "allowuserviewdestroyedvm": True, "allowuserexpungerecovervm": False,
-        "apilimitinterval": 1, "apilimitmax": 0, "dynamicrolesenabled": True, "kubernetesserviceenabled": False,
-        "hypervisors": ",".join(hypervisors()), "defaultuipagesize": 20,
-    }}
+    return {
+        "capability": {
+            "cloudstackversion": "4.19.0",
+            "virgaversion": __version__,
+            "securitygroupsenabled": True,
+            "userpublictemplateenabled": True,
+            "supportELB": "false",
+            "projectinviterequired": False,
+            "allowusercreateprojects": False,
+            "customdiskofferingminsize": 1,
+            "customdiskofferingmaxsize": 1024,
+            "kvmsnapshotenabled": True,
+            "allowuserviewdestroyedvm": True,
+            "allowuserexpungerecovervm": False,
+            "apilimitinterval": 1,
+            "apilimitmax": 0,
+            "dynamicrolesenabled": True,
+            "kubernetesserviceenabled": False,
+            "hypervisors": ",".join(hypervisors()),
+            "defaultuipagesize": 20,
+        }
+    }
 
 
 def job_view(ctx: Ctx, job: Any) -> dict[str, Any]:
@@ -105,11 +156,19 @@ def job_view(ctx: Ctx, job: Any) -> dict[str, Any]:
     user = ctx.by_id(User, job.user_id)
     acct = ctx.by_id(Account, job.account_id)
     out: dict[str, Any] = {
-        "jobid": job.uuid, "accountid": acct.uuid if acct else None, "account": acct.name if acct else None,
-        "userid": user.uuid if user else None, "cmd": job.cmd, "jobstatus": job.status,
-        "jobprocstatus": job.procstatus, "jobresultcode": job.resultcode, "jobresulttype": job.resulttype,
-        "jobinstancetype": job.instancetype or None, "jobinstanceid": job.instance_uuid or None,
-        "created": job.created, "completed": job.completed,
+        "jobid": job.uuid,
+        "accountid": acct.uuid if acct else None,
+        "account": acct.name if acct else None,
+        "userid": user.uuid if user else None,
+        "cmd": job.cmd,
+        "jobstatus": job.status,
+        "jobprocstatus": job.procstatus,
+        "jobresultcode": job.resultcode,
+        "jobresulttype": job.resulttype,
+        "jobinstancetype": job.instancetype or None,
+        "jobinstanceid": job.instance_uuid or None,
+        "created": job.created,
+        "completed": job.completed,
     }
     if job.status != 0 and job.result is not None:
         out["jobresult"] = job.result
@@ -127,9 +186,14 @@ JOB_BY_UUID = _JOBS.select().where(_JOBS.c.uuid == bindparam("v"))
 HOLD_SECONDS = 0.5
 
 
-@api("queryAsyncJobResult", "Retrieves the status and result of an asynchronous job", "asyncjobs", [
-    Param("jobid", "uuid", required=True, description="the ID of the job"),
-])
+@api(
+    "queryAsyncJobResult",
+    "Retrieves the status and result of an asynchronous job",
+    "asyncjobs",
+    [
+        Param("jobid", "uuid", required=True, description="the ID of the job"),
+    ],
+)
 async def query_job(ctx: Ctx) -> dict[str, Any]:
     """The job's status, and its result once finished (held up to HOLD_SECONDS while it runs here)."""
     job = _job(ctx)
@@ -173,11 +237,19 @@ def _may_see_job(ctx: Ctx, job: Any) -> bool:
     return job.account_id == ctx.account.id
 
 
-@api("listAsyncJobs", "Lists asynchronous jobs", "asyncjobs", [
-    Param("startdate", "date", description="jobs created after this date"),
-    Param("account", description="the account"), Param("domainid", "uuid", description="the domain"),
-    Param("isrecursive", "boolean", description="subdomains"), Param("id", "uuid", description="unused"),
-], paged=True)
+@api(
+    "listAsyncJobs",
+    "Lists asynchronous jobs",
+    "asyncjobs",
+    [
+        Param("startdate", "date", description="jobs created after this date"),
+        Param("account", description="the account"),
+        Param("domainid", "uuid", description="the domain"),
+        Param("isrecursive", "boolean", description="subdomains"),
+        Param("id", "uuid", description="unused"),
+    ],
+    paged=True,
+)
 def list_jobs(ctx: Ctx) -> dict[str, Any]:
     """List the caller's jobs (admins: everyone's with listall)."""
     stmt = ctx.scope(select(AsyncJob), AsyncJob)

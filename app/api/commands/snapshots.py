@@ -30,22 +30,33 @@ from virga.services import (
 )
 from virga.services import snapshots as svc
 
-FIELDS.update({
-    "snapshot": "id name volumeid volumename volumetype snapshottype intervaltype state physicalsize virtualsize "
-    "created zoneid zonename revertable locationtype tags jobid jobstatus account domainid domain domainpath",
-    "snapshotpolicy": "id volumeid schedule intervaltype maxsnaps timezone fordisplay",
-})
+FIELDS.update(
+    {
+        "snapshot": "id name volumeid volumename volumetype snapshottype intervaltype state physicalsize virtualsize "
+        "created zoneid zonename revertable locationtype tags jobid jobstatus account domainid domain domainpath",
+        "snapshotpolicy": "id volumeid schedule intervaltype maxsnaps timezone fordisplay",
+    }
+)
 
 
 def snapshot_view(ctx: Ctx, snap: Snapshot, jobs: dict[str, AsyncJob] | None = None) -> dict[str, Any]:
     """A snapshot response object."""
     vol = ctx.by_id(Volume, snap.volume_id)
     out = {
-        "id": snap.uuid, "name": snap.name, "volumeid": vol.uuid if vol else None,
-        "volumename": vol.name if vol else None, "volumetype": vol.type if vol else None,
-        "snapshottype": snap.snapshottype, "intervaltype": snap.intervaltype, "state": snap.state,
-        "physicalsize": snap.physicalsize, "virtualsize": snap.size, "created": snap.created,
-        **ref(ctx, Zone, snap.zone_id, "zone"), **owner(ctx, snap), "locationtype": snap.locationtype,
+        "id": snap.uuid,
+        "name": snap.name,
+        "volumeid": vol.uuid if vol else None,
+        "volumename": vol.name if vol else None,
+        "volumetype": vol.type if vol else None,
+        "snapshottype": snap.snapshottype,
+        "intervaltype": snap.intervaltype,
+        "state": snap.state,
+        "physicalsize": snap.physicalsize,
+        "virtualsize": snap.size,
+        "created": snap.created,
+        **ref(ctx, Zone, snap.zone_id, "zone"),
+        **owner(ctx, snap),
+        "locationtype": snap.locationtype,
         "revertable": bool(vol and vol.removed is None and snap.state == "BackedUp"),
         "tags": tags_of(ctx, "Snapshot", [snap]).get(snap.id or 0, []),
     }
@@ -64,32 +75,49 @@ def _snap(ctx: Ctx, param: str = "id") -> Snapshot:
 
 def _busy(ctx: Ctx, uuid: str, what: str) -> None:
     """Refuse when a job is already working on a resource."""
-    job = ctx.db.exec(select(AsyncJob).where(AsyncJob.instance_uuid == uuid,
-                                             AsyncJob.state.in_(("queued", "running")))).first()  # type: ignore[attr-defined]
+    job = ctx.db.exec(
+        select(AsyncJob).where(AsyncJob.instance_uuid == uuid, AsyncJob.state.in_(("queued", "running")))
+    ).first()  # type: ignore[attr-defined]
     if job is not None:
         raise InUse(f"{what} has a job in progress ({job.command})")
 
 
-@api("createSnapshot", "Creates a snapshot of a volume", "snapshot", [
-    Param("volumeid", "uuid", required=True, description="the volume"), Param("name", description="a name"),
-    Param("account", description="unused: the volume's owner owns the snapshot"),
-    Param("domainid", "uuid", description="unused"), Param("policyid", "uuid", description="unused"),
-    Param("quiescevm", "boolean", description="unused"), Param("asyncbackup", "boolean", description="unused"),
-    Param("locationtype", description="PRIMARY keeps it on primary storage only; default: backed up"),
-    Param("tags", "map", description="unused"),
-], is_async=True)
+@api(
+    "createSnapshot",
+    "Creates a snapshot of a volume",
+    "snapshot",
+    [
+        Param("volumeid", "uuid", required=True, description="the volume"),
+        Param("name", description="a name"),
+        Param("account", description="unused: the volume's owner owns the snapshot"),
+        Param("domainid", "uuid", description="unused"),
+        Param("policyid", "uuid", description="unused"),
+        Param("quiescevm", "boolean", description="unused"),
+        Param("asyncbackup", "boolean", description="unused"),
+        Param("locationtype", description="PRIMARY keeps it on primary storage only; default: backed up"),
+        Param("tags", "map", description="unused"),
+    ],
+    is_async=True,
+)
 def create_snapshot(ctx: Ctx) -> Pending:
     """Check the volume, the snapshot limit, and queue the snapshot."""
     vol = ctx.get(Volume, ctx.args.volumeid, "volumeid")
     ctx.require(vol, f"volume {vol.name}")
     if vol.state != "Ready" or not vol.path:
-        raise InvalidParameter(f"Volume {vol.name} is {vol.state}; only Ready volumes can be snapshotted "
-                               "(a new data volume is created when first attached)")
+        raise InvalidParameter(
+            f"Volume {vol.name} is {vol.state}; only Ready volumes can be snapshotted "
+            "(a new data volume is created when first attached)"
+        )
     account = ctx.by_id(type(ctx.account), vol.account_id) or ctx.account
     limits.check(ctx.db, account, 3, 1)
     now = utcnow()
-    snap = Snapshot(name=ctx.args.name or svc.snapshot_name(ctx.db, vol, now), volume_id=vol.id or 0,
-                    zone_id=vol.zone_id, account_id=vol.account_id, domain_id=vol.domain_id)
+    snap = Snapshot(
+        name=ctx.args.name or svc.snapshot_name(ctx.db, vol, now),
+        volume_id=vol.id or 0,
+        zone_id=vol.zone_id,
+        account_id=vol.account_id,
+        domain_id=vol.domain_id,
+    )
     ctx.db.add(snap)
     ctx.db.flush()
     primary = (ctx.args.locationtype or "").upper()
@@ -98,14 +126,26 @@ def create_snapshot(ctx: Ctx) -> Pending:
     return Pending("Snapshot", snap.uuid, {"locationtype": primary} if primary else {})
 
 
-@api("listSnapshots", "Lists volume snapshots", "snapshot", [
-    Param("id", "uuid", description="the snapshot"), Param("ids", "uuidlist", description="several"),
-    Param("name", description="the name"), Param("volumeid", "uuid", description="snapshots of a volume"),
-    Param("snapshottype", description="MANUAL or RECURRING"), Param("intervaltype", description="interval"),
-    Param("zoneid", "uuid", description="the zone"), Param("state", description="the state"),
-    Param("account", description="the account"), Param("domainid", "uuid", description="the domain"),
-    Param("isrecursive", "boolean", description="subdomains"), Param("tags", "map", description="tags"),
-], paged=True)
+@api(
+    "listSnapshots",
+    "Lists volume snapshots",
+    "snapshot",
+    [
+        Param("id", "uuid", description="the snapshot"),
+        Param("ids", "uuidlist", description="several"),
+        Param("name", description="the name"),
+        Param("volumeid", "uuid", description="snapshots of a volume"),
+        Param("snapshottype", description="MANUAL or RECURRING"),
+        Param("intervaltype", description="interval"),
+        Param("zoneid", "uuid", description="the zone"),
+        Param("state", description="the state"),
+        Param("account", description="the account"),
+        Param("domainid", "uuid", description="the domain"),
+        Param("isrecursive", "boolean", description="subdomains"),
+        Param("tags", "map", description="tags"),
+    ],
+    paged=True,
+)
 def list_snapshots(ctx: Ctx) -> dict[str, Any]:
     """List the snapshots the caller may see."""
     a = ctx.args
@@ -114,27 +154,45 @@ def list_snapshots(ctx: Ctx) -> dict[str, Any]:
         stmt = stmt.where(Snapshot.volume_id == ctx.get(Volume, a.volumeid, "volumeid", removed_ok=True).id)
     if a.zoneid:
         stmt = stmt.where(Snapshot.zone_id == ctx.get(Zone, a.zoneid, "zoneid").id)
-    for param, col in (("snapshottype", Snapshot.snapshottype), ("intervaltype", Snapshot.intervaltype),
-                       ("state", Snapshot.state)):
+    for param, col in (
+        ("snapshottype", Snapshot.snapshottype),
+        ("intervaltype", Snapshot.intervaltype),
+        ("state", Snapshot.state),
+    ):
         if a.get(param):
             stmt = stmt.where(col == a[param].upper() if param != "state" else col == a[param])
     rows, count = ctx.page(stmt, Snapshot, resourcetype="Snapshot")
     preload_owners(ctx, rows)
     ctx.preload(Volume, {r.volume_id for r in rows})
-    jobs = {j.instance_uuid: j for j in ctx.db.exec(select(AsyncJob).where(
-        AsyncJob.instance_uuid.in_([r.uuid for r in rows]), AsyncJob.state.in_(("queued", "running"))))}  # type: ignore[attr-defined]
+    jobs = {
+        j.instance_uuid: j
+        for j in ctx.db.exec(
+            select(AsyncJob).where(
+                AsyncJob.instance_uuid.in_([r.uuid for r in rows]), AsyncJob.state.in_(("queued", "running"))
+            )
+        )
+    }  # type: ignore[attr-defined]
     return list_body("snapshot", [snapshot_view(ctx, r, jobs) for r in rows], count)
 
 
-@api("deleteSnapshot", "Deletes a snapshot", "success", [
-    Param("id", "uuid", required=True, description="the snapshot"),
-], is_async=True)
+@api(
+    "deleteSnapshot",
+    "Deletes a snapshot",
+    "success",
+    [
+        Param("id", "uuid", required=True, description="the snapshot"),
+    ],
+    is_async=True,
+)
 def delete_snapshot(ctx: Ctx) -> Pending:
     """Queue the deletion, unless a template still uses the snapshot's data."""
     snap = _snap(ctx)
     _busy(ctx, snap.uuid, f"Snapshot {snap.name}")
-    users = [t for t in ctx.db.exec(select(Template).where(Template.removed == None))  # noqa: E711
-             if (t.details or {}).get("sourcesnapshotid") == snap.uuid and t.install_path == snap.path]
+    users = [
+        t
+        for t in ctx.db.exec(select(Template).where(Template.removed == None))
+        if (t.details or {}).get("sourcesnapshotid") == snap.uuid and t.install_path == snap.path
+    ]
     if users:
         raise InUse(f"Snapshot {snap.name} is used by template {users[0].name}; delete the template first")
     if snap.state not in ("BackedUp", "Error", "CreatedOnPrimary"):
@@ -142,9 +200,15 @@ def delete_snapshot(ctx: Ctx) -> Pending:
     return Pending("Snapshot", snap.uuid, with_id=False)
 
 
-@api("revertSnapshot", "Reverts a volume to a snapshot", "snapshot", [
-    Param("id", "uuid", required=True, description="the snapshot"),
-], is_async=True)
+@api(
+    "revertSnapshot",
+    "Reverts a volume to a snapshot",
+    "snapshot",
+    [
+        Param("id", "uuid", required=True, description="the snapshot"),
+    ],
+    is_async=True,
+)
 def revert_snapshot(ctx: Ctx) -> Pending:
     """Queue a revert; a ROOT volume's VM must be stopped."""
     snap = _snap(ctx)
@@ -160,18 +224,28 @@ def revert_snapshot(ctx: Ctx) -> Pending:
     return Pending("Snapshot", snap.uuid)
 
 
-@api("createTemplate", "Creates a template from a snapshot or a stopped VM's root volume", "template", [
-    Param("name", required=True, description="the name of the template"),
-    Param("displaytext", description="the display text"),
-    Param("ostypeid", "uuid", required=True, description="the OS type"),
-    Param("snapshotid", "uuid", description="the snapshot"), Param("volumeid", "uuid", description="the volume"),
-    Param("ispublic", "boolean", description="visible to everyone"),
-    Param("isfeatured", "boolean", description="featured (admins)"),
-    Param("passwordenabled", "boolean", description="supports password reset"),
-    Param("isdynamicallyscalable", "boolean", description="unused"), Param("bits", "integer", description="unused"),
-    Param("details", "map", description="template details"), Param("zoneid", "uuid", description="unused"),
-    Param("requireshvm", "boolean", description="unused"), Param("sshkeyenabled", "boolean", description="unused"),
-], is_async=True)
+@api(
+    "createTemplate",
+    "Creates a template from a snapshot or a stopped VM's root volume",
+    "template",
+    [
+        Param("name", required=True, description="the name of the template"),
+        Param("displaytext", description="the display text"),
+        Param("ostypeid", "uuid", required=True, description="the OS type"),
+        Param("snapshotid", "uuid", description="the snapshot"),
+        Param("volumeid", "uuid", description="the volume"),
+        Param("ispublic", "boolean", description="visible to everyone"),
+        Param("isfeatured", "boolean", description="featured (admins)"),
+        Param("passwordenabled", "boolean", description="supports password reset"),
+        Param("isdynamicallyscalable", "boolean", description="unused"),
+        Param("bits", "integer", description="unused"),
+        Param("details", "map", description="template details"),
+        Param("zoneid", "uuid", description="unused"),
+        Param("requireshvm", "boolean", description="unused"),
+        Param("sshkeyenabled", "boolean", description="unused"),
+    ],
+    is_async=True,
+)
 def create_template(ctx: Ctx) -> Pending:
     """Record a template (not ready) owned by the caller and queue its creation."""
     a = ctx.args
@@ -196,12 +270,22 @@ def create_template(ctx: Ctx) -> Pending:
         details["sourcevolumeid"] = vol.uuid
     limits.check(ctx.db, ctx.account, 4, 1)
     vm = ctx.by_id(VirtualMachine, vol.vm_id) if vol else None
-    tmpl = Template(name=a.name, displaytext=a.displaytext or a.name, ostype_id=os.id,
-                    zone_id=vol.zone_id if vol else None, hypervisor=(vm.hypervisor if vm else "") or "Simulator",
-                    size=vol.size if vol else 0, ispublic=bool(a.ispublic), isfeatured=bool(a.isfeatured and
-                                                                                            ctx.is_root),
-                    passwordenabled=bool(a.passwordenabled), status="Creating", account_id=ctx.account.id or 0,
-                    domain_id=ctx.account.domain_id, details=details, format=vol.format if vol else "QCOW2")
+    tmpl = Template(
+        name=a.name,
+        displaytext=a.displaytext or a.name,
+        ostype_id=os.id,
+        zone_id=vol.zone_id if vol else None,
+        hypervisor=(vm.hypervisor if vm else "") or "Simulator",
+        size=vol.size if vol else 0,
+        ispublic=bool(a.ispublic),
+        isfeatured=bool(a.isfeatured and ctx.is_root),
+        passwordenabled=bool(a.passwordenabled),
+        status="Creating",
+        account_id=ctx.account.id or 0,
+        domain_id=ctx.account.domain_id,
+        details=details,
+        format=vol.format if vol else "QCOW2",
+    )
     ctx.db.add(tmpl)
     ctx.db.flush()
     return Pending("Template", tmpl.uuid)
@@ -209,12 +293,21 @@ def create_template(ctx: Ctx) -> Pending:
 
 # --- snapshot policies -------------------------------------------------------------
 
+
 def policy_view(ctx: Ctx, pol: SnapshotPolicy) -> dict[str, Any]:
     """A snapshotpolicy response object."""
     vol = ctx.by_id(Volume, pol.volume_id)
-    return clean({"id": pol.uuid, "volumeid": vol.uuid if vol else None, "schedule": pol.schedule,
-                  "intervaltype": svc.INTERVALS.get(pol.intervaltype, 0), "maxsnaps": pol.maxsnaps,
-                  "timezone": pol.timezone, "fordisplay": True})
+    return clean(
+        {
+            "id": pol.uuid,
+            "volumeid": vol.uuid if vol else None,
+            "schedule": pol.schedule,
+            "intervaltype": svc.INTERVALS.get(pol.intervaltype, 0),
+            "maxsnaps": pol.maxsnaps,
+            "timezone": pol.timezone,
+            "fordisplay": True,
+        }
+    )
 
 
 def _policy(ctx: Ctx, uuid: str | None, param: str = "id") -> SnapshotPolicy:
@@ -239,14 +332,20 @@ def _check_policy(intervaltype: str, schedule: str, timezone: str, maxsnaps: int
         raise InvalidParameter("Parameter maxsnaps must be 1 or more")
 
 
-@api("createSnapshotPolicy", "Creates a recurring snapshot schedule for a volume", "snapshotpolicy", [
-    Param("volumeid", "uuid", required=True, description="the volume"),
-    Param("intervaltype", required=True, description="HOURLY, DAILY, WEEKLY or MONTHLY"),
-    Param("schedule", required=True, description="MM, MM:HH or MM:HH:DD"),
-    Param("maxsnaps", "integer", required=True, description="how many snapshots to keep"),
-    Param("timezone", required=True, description="the time zone of the schedule"),
-    Param("fordisplay", "boolean", description="unused"), Param("tags", "map", description="unused"),
-])
+@api(
+    "createSnapshotPolicy",
+    "Creates a recurring snapshot schedule for a volume",
+    "snapshotpolicy",
+    [
+        Param("volumeid", "uuid", required=True, description="the volume"),
+        Param("intervaltype", required=True, description="HOURLY, DAILY, WEEKLY or MONTHLY"),
+        Param("schedule", required=True, description="MM, MM:HH or MM:HH:DD"),
+        Param("maxsnaps", "integer", required=True, description="how many snapshots to keep"),
+        Param("timezone", required=True, description="the time zone of the schedule"),
+        Param("fordisplay", "boolean", description="unused"),
+        Param("tags", "map", description="unused"),
+    ],
+)
 def create_policy(ctx: Ctx) -> dict[str, Any]:
     """Add (or replace, for the same interval) a volume's snapshot policy."""
     a = ctx.args
@@ -254,8 +353,11 @@ def create_policy(ctx: Ctx) -> dict[str, Any]:
     ctx.require(vol, f"volume {vol.name}")
     kind = a.intervaltype.upper()
     _check_policy(kind, a.schedule, a.timezone, a.maxsnaps)
-    pol = ctx.db.exec(select(SnapshotPolicy).where(SnapshotPolicy.volume_id == vol.id, SnapshotPolicy.intervaltype
-                                                   == kind, SnapshotPolicy.removed == None)).first()  # noqa: E711
+    pol = ctx.db.exec(
+        select(SnapshotPolicy).where(
+            SnapshotPolicy.volume_id == vol.id, SnapshotPolicy.intervaltype == kind, SnapshotPolicy.removed == None
+        )
+    ).first()
     pol = pol or SnapshotPolicy(volume_id=vol.id or 0, intervaltype=kind)
     pol.schedule, pol.timezone, pol.maxsnaps, pol.last_run = a.schedule, a.timezone, a.maxsnaps, utcnow()
     ctx.db.add(pol)
@@ -263,10 +365,17 @@ def create_policy(ctx: Ctx) -> dict[str, Any]:
     return {"snapshotpolicy": policy_view(ctx, pol)}
 
 
-@api("listSnapshotPolicies", "Lists snapshot policies", "snapshotpolicy", [
-    Param("volumeid", "uuid", description="the volume"), Param("id", "uuid", description="the policy"),
-    Param("fordisplay", "boolean", description="unused"),
-], paged=True)
+@api(
+    "listSnapshotPolicies",
+    "Lists snapshot policies",
+    "snapshotpolicy",
+    [
+        Param("volumeid", "uuid", description="the volume"),
+        Param("id", "uuid", description="the policy"),
+        Param("fordisplay", "boolean", description="unused"),
+    ],
+    paged=True,
+)
 def list_policies(ctx: Ctx) -> dict[str, Any]:
     """List the policies of volumes the caller may see."""
     if not ctx.args.volumeid and not ctx.args.id:
@@ -279,12 +388,20 @@ def list_policies(ctx: Ctx) -> dict[str, Any]:
     return list_body("snapshotpolicy", [policy_view(ctx, p) for p in rows], len(rows))
 
 
-@api("updateSnapshotPolicy", "Updates a snapshot policy", "snapshotpolicy", [
-    Param("id", "uuid", required=True, description="the policy"),
-    Param("schedule", description="MM, MM:HH or MM:HH:DD"), Param("maxsnaps", "integer", description="retention"),
-    Param("timezone", description="time zone"), Param("intervaltype", description="interval"),
-    Param("fordisplay", "boolean", description="unused"), Param("customid", description="unused"),
-])
+@api(
+    "updateSnapshotPolicy",
+    "Updates a snapshot policy",
+    "snapshotpolicy",
+    [
+        Param("id", "uuid", required=True, description="the policy"),
+        Param("schedule", description="MM, MM:HH or MM:HH:DD"),
+        Param("maxsnaps", "integer", description="retention"),
+        Param("timezone", description="time zone"),
+        Param("intervaltype", description="interval"),
+        Param("fordisplay", "boolean", description="unused"),
+        Param("customid", description="unused"),
+    ],
+)
 def update_policy(ctx: Ctx) -> dict[str, Any]:
     """Change a policy's schedule, retention or time zone."""
     pol = _policy(ctx, ctx.args.id)
@@ -298,9 +415,15 @@ def update_policy(ctx: Ctx) -> dict[str, Any]:
     return {"snapshotpolicy": policy_view(ctx, pol)}
 
 
-@api("deleteSnapshotPolicies", "Deletes snapshot policies", "success", [
-    Param("id", "uuid", description="a policy"), Param("ids", "uuidlist", description="several policies"),
-])
+@api(
+    "deleteSnapshotPolicies",
+    "Deletes snapshot policies",
+    "success",
+    [
+        Param("id", "uuid", description="a policy"),
+        Param("ids", "uuidlist", description="several policies"),
+    ],
+)
 def delete_policies(ctx: Ctx) -> dict[str, Any]:
     """Remove one or more policies (their snapshots stay)."""
     ids = ([ctx.args.id] if ctx.args.id else []) + list(ctx.args.ids or [])

@@ -24,15 +24,18 @@ from virga.services.events import record_event
 
 FIELDS["sshkeypair"] = FIELDS["keypair"] = "id name fingerprint privatekey account domainid domain domainpath"
 NAME = re.compile(r"^[A-Za-z0-9_.@+-]{1,255}$")
-OWNER = [Param("account", description="the owner account (admins)"),
-         Param("domainid", "uuid", description="its domain"), Param("projectid", "uuid", description="unused")]
+OWNER = [
+    Param("account", description="the owner account (admins)"),
+    Param("domainid", "uuid", description="its domain"),
+    Param("projectid", "uuid", description="unused"),
+]
 
 
 def fingerprint(public: str) -> str:
     """The MD5 fingerprint (aa:bb:...) of an OpenSSH public key."""
     blob = base64.b64decode(public.split()[1])
     digest = hashlib.md5(blob).hexdigest()  # noqa: S324  (SSH's fingerprint format, not a security use)
-    return ":".join(digest[i:i + 2] for i in range(0, len(digest), 2))
+    return ":".join(digest[i : i + 2] for i in range(0, len(digest), 2))
 
 
 def check_public_key(text: str) -> str:
@@ -48,8 +51,9 @@ def check_public_key(text: str) -> str:
 
 def keypair_view(ctx: Ctx, kp: SSHKeyPair, private: str | None = None) -> dict[str, Any]:
     """An sshkeypair response object."""
-    return clean({"id": kp.uuid, "name": kp.name, "fingerprint": kp.fingerprint, "privatekey": private,
-                  **owner(ctx, kp)})
+    return clean(
+        {"id": kp.uuid, "name": kp.name, "fingerprint": kp.fingerprint, "privatekey": private, **owner(ctx, kp)}
+    )
 
 
 def _new(ctx: Ctx, name: str, public: str) -> SSHKeyPair:
@@ -58,8 +62,7 @@ def _new(ctx: Ctx, name: str, public: str) -> SSHKeyPair:
         raise InvalidParameter("Parameter name must be 1-255 letters, digits or _.@+-")
     account, domain = ctx.owner()
     fp = fingerprint(public)
-    for kp in ctx.db.exec(select(SSHKeyPair).where(SSHKeyPair.account_id == account.id,
-                                                   SSHKeyPair.removed == None)):  # noqa: E711
+    for kp in ctx.db.exec(select(SSHKeyPair).where(SSHKeyPair.account_id == account.id, SSHKeyPair.removed == None)):
         if kp.name == name:
             raise InvalidParameter(f"A key pair named {name} already exists (parameter name)")
         if kp.fingerprint == fp:
@@ -67,38 +70,63 @@ def _new(ctx: Ctx, name: str, public: str) -> SSHKeyPair:
     kp = SSHKeyPair(name=name, fingerprint=fp, publickey=public, account_id=account.id or 0, domain_id=domain.id or 0)
     ctx.db.add(kp)
     ctx.db.flush()
-    record_event(ctx.db, "REGISTER.SSH.KEYPAIR", f"Registered SSH key pair {name}", account_id=account.id,
-                 domain_id=domain.id, user_id=ctx.user.id)
+    record_event(
+        ctx.db,
+        "REGISTER.SSH.KEYPAIR",
+        f"Registered SSH key pair {name}",
+        account_id=account.id,
+        domain_id=domain.id,
+        user_id=ctx.user.id,
+    )
     return kp
 
 
-@api("createSSHKeyPair", "Creates an RSA key pair; the private key is returned only now", "keypair",
-     [Param("name", required=True, description="the name of the key pair")] + OWNER)
+@api(
+    "createSSHKeyPair",
+    "Creates an RSA key pair; the private key is returned only now",
+    "keypair",
+    [Param("name", required=True, description="the name of the key pair")] + OWNER,
+)
 def create_keypair(ctx: Ctx) -> dict[str, Any]:
     """Generate a 2048-bit RSA key, keep the public half and hand out the private half once."""
     key = rsa.generate_private_key(public_exponent=65537, key_size=2048)
-    public = key.public_key().public_bytes(serialization.Encoding.OpenSSH,
-                                           serialization.PublicFormat.OpenSSH).decode()
-    private = key.private_bytes(serialization.Encoding.PEM, serialization.PrivateFormat.TraditionalOpenSSL,
-                                serialization.NoEncryption()).decode()
+    public = key.public_key().public_bytes(serialization.Encoding.OpenSSH, serialization.PublicFormat.OpenSSH).decode()
+    private = key.private_bytes(
+        serialization.Encoding.PEM, serialization.PrivateFormat.TraditionalOpenSSL, serialization.NoEncryption()
+    ).decode()
     kp = _new(ctx, ctx.args.name, public)
     return {"keypair": keypair_view(ctx, kp, private)}
 
 
-@api("registerSSHKeyPair", "Registers an existing public key", "keypair", [
-    Param("name", required=True, description="the name of the key pair"),
-    Param("publickey", required=True, description="the OpenSSH public key", length=8192),
-] + OWNER)
+@api(
+    "registerSSHKeyPair",
+    "Registers an existing public key",
+    "keypair",
+    [
+        Param("name", required=True, description="the name of the key pair"),
+        Param("publickey", required=True, description="the OpenSSH public key", length=8192),
+    ]
+    + OWNER,
+)
 def register_keypair(ctx: Ctx) -> dict[str, Any]:
     """Validate and record a public key."""
     kp = _new(ctx, ctx.args.name, check_public_key(ctx.args.publickey))
     return {"keypair": keypair_view(ctx, kp)}
 
 
-@api("listSSHKeyPairs", "Lists SSH key pairs", "sshkeypair", [
-    Param("name", description="the name"), Param("fingerprint", description="the fingerprint"),
-    Param("id", "uuid", description="the key pair"), Param("isrecursive", "boolean", description="subdomains"),
-] + OWNER, paged=True)
+@api(
+    "listSSHKeyPairs",
+    "Lists SSH key pairs",
+    "sshkeypair",
+    [
+        Param("name", description="the name"),
+        Param("fingerprint", description="the fingerprint"),
+        Param("id", "uuid", description="the key pair"),
+        Param("isrecursive", "boolean", description="subdomains"),
+    ]
+    + OWNER,
+    paged=True,
+)
 def list_keypairs(ctx: Ctx) -> dict[str, Any]:
     """The key pairs the caller may see (never the private keys)."""
     stmt = ctx.scope(select(SSHKeyPair), SSHKeyPair)
@@ -111,15 +139,20 @@ def list_keypairs(ctx: Ctx) -> dict[str, Any]:
 def _find(ctx: Ctx, name: str, param: str = "name", account_id: int | None = None) -> SSHKeyPair:
     """The owner's key pair of a name, or 431."""
     acct_id = account_id if account_id is not None else ctx.owner()[0].id
-    kp = ctx.db.exec(select(SSHKeyPair).where(SSHKeyPair.name == name, SSHKeyPair.account_id == acct_id,
-                                              SSHKeyPair.removed == None)).first()  # noqa: E711
+    kp = ctx.db.exec(
+        select(SSHKeyPair).where(SSHKeyPair.name == name, SSHKeyPair.account_id == acct_id, SSHKeyPair.removed == None)
+    ).first()
     if kp is None:
         raise InvalidParameter(f"Unable to find SSH key pair {name} (parameter {param})")
     return kp
 
 
-@api("deleteSSHKeyPair", "Deletes an SSH key pair", "success",
-     [Param("name", required=True, description="the name of the key pair")] + OWNER)
+@api(
+    "deleteSSHKeyPair",
+    "Deletes an SSH key pair",
+    "success",
+    [Param("name", required=True, description="the name of the key pair")] + OWNER,
+)
 def delete_keypair(ctx: Ctx) -> dict[str, Any]:
     """Forget a key pair (VMs keep the key they were given)."""
     kp = _find(ctx, ctx.args.name)
@@ -128,10 +161,18 @@ def delete_keypair(ctx: Ctx) -> dict[str, Any]:
     return {"success": True}
 
 
-@api("resetSSHKeyForVirtualMachine", "Gives a stopped VM another SSH key pair", "virtualmachine", [
-    Param("id", "uuid", required=True, description="the VM"),
-    Param("keypair", description="the key pair name"), Param("keypairs", "list", description="key pair names"),
-] + OWNER, is_async=True)
+@api(
+    "resetSSHKeyForVirtualMachine",
+    "Gives a stopped VM another SSH key pair",
+    "virtualmachine",
+    [
+        Param("id", "uuid", required=True, description="the VM"),
+        Param("keypair", description="the key pair name"),
+        Param("keypairs", "list", description="key pair names"),
+    ]
+    + OWNER,
+    is_async=True,
+)
 def reset_key(ctx: Ctx) -> Pending:
     """Record the new key (applied by the userdata service at next boot) for a stopped VM."""
     vm = ctx.get(VirtualMachine, ctx.args.id)

@@ -20,31 +20,48 @@ from virga.models import Cluster, Pod, StoragePool, Volume, Zone, utcnow
 SIM_POOL_BYTES = 2 * 2**40
 POOL_TYPES = {"nfs": "NetworkFilesystem", "file": "Filesystem", "simulator": "Simulator"}
 
-FIELDS.update({
-    "storagepool": "id name zoneid zonename podid podname clusterid clustername type ipaddress path created "
-    "disksizetotal disksizeallocated disksizeused state scope tags hypervisor overprovisionfactor provider "
-    "storagecapabilities",
-})
+FIELDS.update(
+    {
+        "storagepool": "id name zoneid zonename podid podname clusterid clustername type ipaddress path created "
+        "disksizetotal disksizeallocated disksizeused state scope tags hypervisor overprovisionfactor provider "
+        "storagecapabilities",
+    }
+)
 
 
 def _used(ctx: Ctx, p: StoragePool) -> int:
     """Bytes the pool's volumes occupy (the larger of the driver's figure and the volumes' sizes)."""
-    total = ctx.db.exec(select(func.sum(Volume.physicalsize)).where(
-        Volume.pool_id == p.id, Volume.removed == None)).one()  # noqa: E711
+    total = ctx.db.exec(
+        select(func.sum(Volume.physicalsize)).where(Volume.pool_id == p.id, Volume.removed == None)
+    ).one()
     return max(p.usedbytes, int(total or 0))
 
 
 def pool_view(ctx: Ctx, p: StoragePool) -> dict[str, Any]:
     """A storagepool response object."""
-    return clean({
-        "id": p.uuid, "name": p.name, **ref(ctx, Zone, p.zone_id, "zone"), **ref(ctx, Pod, p.pod_id, "pod"),
-        **ref(ctx, Cluster, p.cluster_id, "cluster"), "type": p.type, "ipaddress": p.ipaddress or None,
-        "path": p.path, "created": p.created, "disksizetotal": p.capacitybytes,
-        "disksizeallocated": p.allocatedbytes, "disksizeused": _used(ctx, p), "state": p.state,
-        "scope": p.scope, "tags": p.tags or None, "hypervisor": p.hypervisor,
-        "overprovisionfactor": str(p.overprovisionfactor), "provider": "DefaultPrimary",
-        "storagecapabilities": {"VOLUME_SNAPSHOT_QUIESCEVM": "false"},
-    })
+    return clean(
+        {
+            "id": p.uuid,
+            "name": p.name,
+            **ref(ctx, Zone, p.zone_id, "zone"),
+            **ref(ctx, Pod, p.pod_id, "pod"),
+            **ref(ctx, Cluster, p.cluster_id, "cluster"),
+            "type": p.type,
+            "ipaddress": p.ipaddress or None,
+            "path": p.path,
+            "created": p.created,
+            "disksizetotal": p.capacitybytes,
+            "disksizeallocated": p.allocatedbytes,
+            "disksizeused": _used(ctx, p),
+            "state": p.state,
+            "scope": p.scope,
+            "tags": p.tags or None,
+            "hypervisor": p.hypervisor,
+            "overprovisionfactor": str(p.overprovisionfactor),
+            "provider": "DefaultPrimary",
+            "storagecapabilities": {"VOLUME_SNAPSHOT_QUIESCEVM": "false"},
+        }
+    )
 
 
 def parse_pool_url(url: str) -> tuple[str, str, str]:
@@ -54,8 +71,9 @@ def parse_pool_url(url: str) -> tuple[str, str, str]:
     parsed = urlparse(url)
     kind = POOL_TYPES.get(parsed.scheme.lower())
     if kind is None:
-        raise InvalidParameter(f"Parameter url: {url!r} is not nfs://host/path, file:///path, a directory "
-                               "path or simulator://name")
+        raise InvalidParameter(
+            f"Parameter url: {url!r} is not nfs://host/path, file:///path, a directory path or simulator://name"
+        )
     if kind == "Simulator":
         name = parsed.netloc or parsed.path.strip("/")
         if not name:
@@ -86,8 +104,10 @@ def _placement(ctx: Ctx, scope: str) -> tuple[Zone, Pod | None, Cluster | None, 
             raise InvalidParameter(f"Parameter hypervisor: {a.hypervisor!r} is not one of {', '.join(hypervisors())}")
         return zone, None, None, canonical_hypervisor(a.hypervisor)
     if not a.podid or not a.clusterid:
-        raise InvalidParameter(f"Missing parameter {'podid' if not a.podid else 'clusterid'}: a cluster-wide pool "
-                               "needs podid and clusterid")
+        raise InvalidParameter(
+            f"Missing parameter {'podid' if not a.podid else 'clusterid'}: a cluster-wide pool "
+            "needs podid and clusterid"
+        )
     pod, cluster = ctx.get(Pod, a.podid, "podid"), ctx.get(Cluster, a.clusterid, "clusterid")
     if pod.zone_id != zone.id:
         raise InvalidParameter(f"Pod {pod.name} is not in zone {zone.name} (parameter podid)")
@@ -96,19 +116,27 @@ def _placement(ctx: Ctx, scope: str) -> tuple[Zone, Pod | None, Cluster | None, 
     return zone, pod, cluster, cluster.hypervisor
 
 
-@api("createStoragePool", "Creates a primary storage pool", "storagepool", [
-    Param("zoneid", "uuid", required=True, description="the zone"),
-    Param("name", required=True, description="the name of the pool"),
-    Param("url", required=True, description="nfs://host/path, file:///path (local directory) or simulator://name"),
-    Param("podid", "uuid", description="the pod (cluster-wide pools)"),
-    Param("clusterid", "uuid", description="the cluster (cluster-wide pools)"),
-    Param("scope", description="CLUSTER (default) or ZONE"),
-    Param("hypervisor", description="the hypervisor of a zone-wide pool"),
-    Param("tags", description="comma-separated storage tags"),
-    Param("capacitybytes", "long", description="the capacity of the pool in bytes"),
-    Param("capacityiops", "long", description="unused"), Param("managed", "boolean", description="unused"),
-    Param("provider", description="DefaultPrimary"), Param("details", "map", description="unused"),
-], roles=ROOT)
+@api(
+    "createStoragePool",
+    "Creates a primary storage pool",
+    "storagepool",
+    [
+        Param("zoneid", "uuid", required=True, description="the zone"),
+        Param("name", required=True, description="the name of the pool"),
+        Param("url", required=True, description="nfs://host/path, file:///path (local directory) or simulator://name"),
+        Param("podid", "uuid", description="the pod (cluster-wide pools)"),
+        Param("clusterid", "uuid", description="the cluster (cluster-wide pools)"),
+        Param("scope", description="CLUSTER (default) or ZONE"),
+        Param("hypervisor", description="the hypervisor of a zone-wide pool"),
+        Param("tags", description="comma-separated storage tags"),
+        Param("capacitybytes", "long", description="the capacity of the pool in bytes"),
+        Param("capacityiops", "long", description="unused"),
+        Param("managed", "boolean", description="unused"),
+        Param("provider", description="DefaultPrimary"),
+        Param("details", "map", description="unused"),
+    ],
+    roles=ROOT,
+)
 def create_pool(ctx: Ctx) -> dict[str, Any]:
     """Validate and record a primary storage pool."""
     a = ctx.args
@@ -119,39 +147,75 @@ def create_pool(ctx: Ctx) -> dict[str, Any]:
     positive(a.capacitybytes, "capacitybytes")
     zone, pod, cluster, hypervisor = _placement(ctx, scope)
     unique_name(ctx, StoragePool, a.name, "storage pool", zone_id=zone.id)
-    dup = ctx.db.exec(select(StoragePool).where(StoragePool.zone_id == zone.id, StoragePool.removed == None,  # noqa: E711
-                                                StoragePool.type == kind, StoragePool.ipaddress == ip,
-                                                StoragePool.path == path,
-                                                StoragePool.cluster_id == (cluster.id if cluster else None))).first()
+    dup = ctx.db.exec(
+        select(StoragePool).where(
+            StoragePool.zone_id == zone.id,
+            StoragePool.removed == None,
+            StoragePool.type == kind,
+            StoragePool.ipaddress == ip,
+            StoragePool.path == path,
+            StoragePool.cluster_id == (cluster.id if cluster else None),
+        )
+    ).first()
     if dup is not None:
         raise InvalidParameter(f"Parameter url: pool {dup.name} already uses {a.url}")
     capacity = a.capacitybytes or (SIM_POOL_BYTES if kind == "Simulator" else 0)
-    pool = StoragePool(name=a.name, zone_id=zone.id or 0, pod_id=pod.id if pod else None,
-                       cluster_id=cluster.id if cluster else None, scope=scope, type=kind, url=a.url,
-                       path=path, ipaddress=ip, capacitybytes=capacity, tags=tag_list(a.tags), state="Up",
-                       hypervisor=hypervisor)
+    pool = StoragePool(
+        name=a.name,
+        zone_id=zone.id or 0,
+        pod_id=pod.id if pod else None,
+        cluster_id=cluster.id if cluster else None,
+        scope=scope,
+        type=kind,
+        url=a.url,
+        path=path,
+        ipaddress=ip,
+        capacitybytes=capacity,
+        tags=tag_list(a.tags),
+        state="Up",
+        hypervisor=hypervisor,
+    )
     ctx.db.add(pool)
     ctx.db.flush()
     return {"storagepool": pool_view(ctx, pool)}
 
 
-@api("listStoragePools", "Lists primary storage pools", "storagepool", [
-    Param("id", "uuid", description="the pool"), Param("name", description="the name"),
-    Param("zoneid", "uuid", description="the zone"), Param("podid", "uuid", description="the pod"),
-    Param("clusterid", "uuid", description="the cluster"), Param("ipaddress", description="the NFS server"),
-    Param("path", description="the path"), Param("scope", description="CLUSTER or ZONE"),
-    Param("status", description="the state"), Param("hostid", "uuid", description="unused"),
-], roles=ROOT, paged=True)
+@api(
+    "listStoragePools",
+    "Lists primary storage pools",
+    "storagepool",
+    [
+        Param("id", "uuid", description="the pool"),
+        Param("name", description="the name"),
+        Param("zoneid", "uuid", description="the zone"),
+        Param("podid", "uuid", description="the pod"),
+        Param("clusterid", "uuid", description="the cluster"),
+        Param("ipaddress", description="the NFS server"),
+        Param("path", description="the path"),
+        Param("scope", description="CLUSTER or ZONE"),
+        Param("status", description="the state"),
+        Param("hostid", "uuid", description="unused"),
+    ],
+    roles=ROOT,
+    paged=True,
+)
 def list_pools(ctx: Ctx) -> dict[str, Any]:
     """List primary storage pools."""
     a = ctx.args
     stmt = select(StoragePool)
-    for param, model, col in (("zoneid", Zone, StoragePool.zone_id), ("podid", Pod, StoragePool.pod_id),
-                              ("clusterid", Cluster, StoragePool.cluster_id)):
+    for param, model, col in (
+        ("zoneid", Zone, StoragePool.zone_id),
+        ("podid", Pod, StoragePool.pod_id),
+        ("clusterid", Cluster, StoragePool.cluster_id),
+    ):
         if a.get(param):
             stmt = stmt.where(col == ctx.get(model, a[param], param).id)
-    for param, col in (("ipaddress", StoragePool.ipaddress), ("path", StoragePool.path),
-                       ("scope", StoragePool.scope), ("status", StoragePool.state)):
+    for param, col in (
+        ("ipaddress", StoragePool.ipaddress),
+        ("path", StoragePool.path),
+        ("scope", StoragePool.scope),
+        ("status", StoragePool.state),
+    ):
         if a.get(param):
             stmt = stmt.where(col == a[param])
     rows, count = ctx.page(stmt, StoragePool)
@@ -160,22 +224,32 @@ def list_pools(ctx: Ctx) -> dict[str, Any]:
     return list_body("storagepool", [pool_view(ctx, p) for p in rows], count)
 
 
-@api("updateStoragePool", "Updates a primary storage pool", "storagepool", [
-    Param("id", "uuid", required=True, description="the pool"), Param("name", description="new name"),
-    Param("tags", "list", description="storage tags (empty to clear)"),
-    Param("enabled", "boolean", description="false to stop placing volumes on the pool"),
-    Param("capacitybytes", "long", description="new capacity in bytes"),
-    Param("capacityiops", "long", description="unused"), Param("url", description="unused"),
-    Param("details", "map", description="unused"),
-], roles=ROOT)
+@api(
+    "updateStoragePool",
+    "Updates a primary storage pool",
+    "storagepool",
+    [
+        Param("id", "uuid", required=True, description="the pool"),
+        Param("name", description="new name"),
+        Param("tags", "list", description="storage tags (empty to clear)"),
+        Param("enabled", "boolean", description="false to stop placing volumes on the pool"),
+        Param("capacitybytes", "long", description="new capacity in bytes"),
+        Param("capacityiops", "long", description="unused"),
+        Param("url", description="unused"),
+        Param("details", "map", description="unused"),
+    ],
+    roles=ROOT,
+)
 def update_pool(ctx: Ctx) -> dict[str, Any]:
     """Change a pool's tags, capacity, name or enabled state."""
     a = ctx.args
     pool = ctx.get(StoragePool, a.id)
     positive(a.capacitybytes, "capacitybytes")
     if a.capacitybytes is not None and a.capacitybytes < pool.allocatedbytes / max(pool.overprovisionfactor, 1):
-        raise InvalidParameter(f"Parameter capacitybytes: {a.capacitybytes} is less than what pool {pool.name} "
-                               f"already holds ({pool.allocatedbytes} bytes allocated)")
+        raise InvalidParameter(
+            f"Parameter capacitybytes: {a.capacitybytes} is less than what pool {pool.name} "
+            f"already holds ({pool.allocatedbytes} bytes allocated)"
+        )
     if a.enabled is not None:
         if pool.state not in ("Up", "Disabled"):
             raise InvalidParameter(f"Pool {pool.name} is in {pool.state}; cancel maintenance first (parameter enabled)")
@@ -190,17 +264,24 @@ def update_pool(ctx: Ctx) -> dict[str, Any]:
     return {"storagepool": pool_view(ctx, pool)}
 
 
-@api("deleteStoragePool", "Deletes a primary storage pool", "success", [
-    Param("id", "uuid", required=True, description="the pool"),
-    Param("forced", "boolean", description="unused: a pool with volumes is never deleted"),
-], roles=ROOT)
+@api(
+    "deleteStoragePool",
+    "Deletes a primary storage pool",
+    "success",
+    [
+        Param("id", "uuid", required=True, description="the pool"),
+        Param("forced", "boolean", description="unused: a pool with volumes is never deleted"),
+    ],
+    roles=ROOT,
+)
 async def delete_pool(ctx: Ctx) -> dict[str, Any]:
     """Delete a pool that holds no volume, after the hosts that reach it release it."""
     from virga.services.poolrelease import release_on_hosts
 
     pool = ctx.get(StoragePool, ctx.args.id)
-    n = ctx.db.exec(select(func.count()).select_from(Volume).where(
-        Volume.pool_id == pool.id, Volume.removed == None)).one()  # noqa: E711
+    n = ctx.db.exec(
+        select(func.count()).select_from(Volume).where(Volume.pool_id == pool.id, Volume.removed == None)
+    ).one()
     if n:
         raise InUse(f"Storage pool {pool.name} still holds {n} volume(s); delete or migrate them first")
     await release_on_hosts(ctx.app, ctx.db, pool)
@@ -209,8 +290,14 @@ async def delete_pool(ctx: Ctx) -> dict[str, Any]:
     return {"success": True}
 
 
-@api("enableStorageMaintenance", "Puts a primary storage pool into maintenance", "storagepool",
-     [Param("id", "uuid", required=True, description="the pool")], roles=ROOT, is_async=True)
+@api(
+    "enableStorageMaintenance",
+    "Puts a primary storage pool into maintenance",
+    "storagepool",
+    [Param("id", "uuid", required=True, description="the pool")],
+    roles=ROOT,
+    is_async=True,
+)
 def enable_maintenance(ctx: Ctx) -> Pending:
     """Stop placing volumes on the pool."""
     pool = ctx.get(StoragePool, ctx.args.id)
@@ -221,8 +308,14 @@ def enable_maintenance(ctx: Ctx) -> Pending:
     return pending("StoragePool", pool)
 
 
-@api("cancelStorageMaintenance", "Takes a primary storage pool out of maintenance", "storagepool",
-     [Param("id", "uuid", required=True, description="the pool")], roles=ROOT, is_async=True)
+@api(
+    "cancelStorageMaintenance",
+    "Takes a primary storage pool out of maintenance",
+    "storagepool",
+    [Param("id", "uuid", required=True, description="the pool")],
+    roles=ROOT,
+    is_async=True,
+)
 def cancel_maintenance(ctx: Ctx) -> Pending:
     """Return the pool to service."""
     pool = ctx.get(StoragePool, ctx.args.id)

@@ -27,14 +27,23 @@ from virga.models import (
 
 FIELDS["tag"] = "key value resourcetype resourceid customer account domainid domain domainpath"
 MODELS: dict[str, Any] = {
-    "UserVm": VirtualMachine, "Volume": Volume, "Snapshot": Snapshot, "Network": Network, "Template": Template,
-    "ISO": Template, "PublicIpAddress": PublicIpAddress, "VMSnapshot": VMSnapshot,
+    "UserVm": VirtualMachine,
+    "Volume": Volume,
+    "Snapshot": Snapshot,
+    "Network": Network,
+    "Template": Template,
+    "ISO": Template,
+    "PublicIpAddress": PublicIpAddress,
+    "VMSnapshot": VMSnapshot,
 }
 _BY_LOWER = {k.lower(): k for k in MODELS}
 TARGET = [
     Param("resourceids", "list", required=True, description="the resources"),
-    Param("resourcetype", required=True, description="UserVm, Volume, Snapshot, Network, Template, ISO, "
-          "PublicIpAddress or VMSnapshot"),
+    Param(
+        "resourcetype",
+        required=True,
+        description="UserVm, Volume, Snapshot, Network, Template, ISO, PublicIpAddress or VMSnapshot",
+    ),
 ]
 
 
@@ -60,14 +69,22 @@ def _resources(ctx: Ctx, kind: str) -> list[Any]:
 
 def tag_view(ctx: Ctx, t: ResourceTag) -> dict[str, Any]:
     """A tag response object."""
-    return clean({"key": t.key, "value": t.value, "resourcetype": t.resourcetype, "resourceid": t.resource_uuid,
-                  **owner(ctx, t)})
+    return clean(
+        {"key": t.key, "value": t.value, "resourcetype": t.resourcetype, "resourceid": t.resource_uuid, **owner(ctx, t)}
+    )
 
 
-@api("createTags", "Creates tags on resources", "success", TARGET + [
-    Param("tags", "map", required=True, description="the tags: tags[0].key=...&tags[0].value=..."),
-    Param("customer", description="unused"),
-], is_async=True)
+@api(
+    "createTags",
+    "Creates tags on resources",
+    "success",
+    TARGET
+    + [
+        Param("tags", "map", required=True, description="the tags: tags[0].key=...&tags[0].value=..."),
+        Param("customer", description="unused"),
+    ],
+    is_async=True,
+)
 def create_tags(ctx: Ctx) -> Pending:
     """Validate and record the tags (a duplicate key on a resource is refused); the job reports success."""
     kind = _kind(ctx.args.resourcetype)
@@ -77,26 +94,49 @@ def create_tags(ctx: Ctx) -> Pending:
         raise InvalidParameter("Parameter tags: every tag needs a key")
     for row in rows:
         for key, value in pairs:
-            dup = ctx.db.exec(select(ResourceTag).where(ResourceTag.resourcetype == kind, ResourceTag.key == key,
-                                                        ResourceTag.resource_id == row.id,
-                                                        ResourceTag.removed == None)).first()  # noqa: E711
+            dup = ctx.db.exec(
+                select(ResourceTag).where(
+                    ResourceTag.resourcetype == kind,
+                    ResourceTag.key == key,
+                    ResourceTag.resource_id == row.id,
+                    ResourceTag.removed == None,
+                )
+            ).first()
             if dup is not None:
                 raise InvalidParameter(f"{kind} {row.uuid} already has a tag with key {key} (parameter tags)")
-            ctx.db.add(ResourceTag(key=key, value=value, resourcetype=kind, resource_id=row.id,
-                                   resource_uuid=row.uuid, account_id=getattr(row, "account_id", None),
-                                   domain_id=getattr(row, "domain_id", None)))
+            ctx.db.add(
+                ResourceTag(
+                    key=key,
+                    value=value,
+                    resourcetype=kind,
+                    resource_id=row.id,
+                    resource_uuid=row.uuid,
+                    account_id=getattr(row, "account_id", None),
+                    domain_id=getattr(row, "domain_id", None),
+                )
+            )
     return Pending("None", "", with_id=False)
 
 
-@api("deleteTags", "Deletes tags from resources", "success", TARGET + [
-    Param("tags", "map", description="the tags to delete (key, optionally value); all when absent"),
-], is_async=True)
+@api(
+    "deleteTags",
+    "Deletes tags from resources",
+    "success",
+    TARGET
+    + [
+        Param("tags", "map", description="the tags to delete (key, optionally value); all when absent"),
+    ],
+    is_async=True,
+)
 def delete_tags(ctx: Ctx) -> Pending:
     """Remove matching tags of the named resources."""
     kind = _kind(ctx.args.resourcetype)
     rows = _resources(ctx, kind)
-    stmt = select(ResourceTag).where(ResourceTag.resourcetype == kind, ResourceTag.removed == None,  # noqa: E711
-                                     ResourceTag.resource_id.in_([r.id for r in rows]))  # type: ignore[attr-defined]
+    stmt = select(ResourceTag).where(
+        ResourceTag.resourcetype == kind,
+        ResourceTag.removed == None,
+        ResourceTag.resource_id.in_([r.id for r in rows]),
+    )  # type: ignore[attr-defined]
     wanted = ctx.args.tags or []
     for tag in ctx.db.exec(stmt):
         if wanted and not any(w.get("key") == tag.key and w.get("value") in (None, "", tag.value) for w in wanted):
@@ -115,20 +155,33 @@ job_body("createTags")(_done)
 job_body("deleteTags")(_done)
 
 
-@api("listTags", "Lists tags", "tag", [
-    Param("resourcetype", description="the resource type"), Param("resourceid", description="the resource"),
-    Param("key", description="the key"), Param("value", description="the value"),
-    Param("customer", description="unused"), Param("account", description="the account"),
-    Param("domainid", "uuid", description="the domain"), Param("isrecursive", "boolean", description="subdomains"),
-], paged=True)
+@api(
+    "listTags",
+    "Lists tags",
+    "tag",
+    [
+        Param("resourcetype", description="the resource type"),
+        Param("resourceid", description="the resource"),
+        Param("key", description="the key"),
+        Param("value", description="the value"),
+        Param("customer", description="unused"),
+        Param("account", description="the account"),
+        Param("domainid", "uuid", description="the domain"),
+        Param("isrecursive", "boolean", description="subdomains"),
+    ],
+    paged=True,
+)
 def list_tags(ctx: Ctx) -> dict[str, Any]:
     """The tags the caller may see."""
     a = ctx.args
     stmt = ctx.scope(select(ResourceTag), ResourceTag)
     if a.resourcetype:
         stmt = stmt.where(ResourceTag.resourcetype == _kind(a.resourcetype))
-    for param, col in (("resourceid", ResourceTag.resource_uuid), ("key", ResourceTag.key),
-                       ("value", ResourceTag.value)):
+    for param, col in (
+        ("resourceid", ResourceTag.resource_uuid),
+        ("key", ResourceTag.key),
+        ("value", ResourceTag.value),
+    ):
         if a.get(param):
             stmt = stmt.where(col == a[param])
     rows, count = ctx.page(stmt, ResourceTag, keyword=("key", "value"))

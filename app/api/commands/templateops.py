@@ -48,16 +48,21 @@ def _update(ctx: Ctx, iso: bool) -> Template:
 
 
 _UPDATE = [
-    Param("id", "uuid", required=True, description="the template"), Param("name", description="new name"),
-    Param("displaytext", description="new display text"), Param("ostypeid", "uuid", description="new OS type"),
+    Param("id", "uuid", required=True, description="the template"),
+    Param("name", description="new name"),
+    Param("displaytext", description="new display text"),
+    Param("ostypeid", "uuid", description="new OS type"),
     Param("passwordenabled", "boolean", description="runs the password service"),
-    Param("bootable", "boolean", description="bootable (ISOs)"), Param("format", description="new format"),
+    Param("bootable", "boolean", description="bootable (ISOs)"),
+    Param("format", description="new format"),
     Param("details", "map", description="details to add"),
     Param("cleanupdetails", "boolean", description="drop every detail"),
-    Param("templatetype", description="USER, BUILTIN... (admins)"), Param("sortkey", "integer", description="unused"),
+    Param("templatetype", description="USER, BUILTIN... (admins)"),
+    Param("sortkey", "integer", description="unused"),
     Param("isdynamicallyscalable", "boolean", description="unused"),
     Param("requireshvm", "boolean", description="unused"),
-    Param("sshkeyenabled", "boolean", description="unused"), Param("isrouting", "boolean", description="unused"),
+    Param("sshkeyenabled", "boolean", description="unused"),
+    Param("isrouting", "boolean", description="unused"),
 ]
 
 
@@ -81,9 +86,11 @@ def _delete(ctx: Ctx, iso: bool) -> Pending:
     return Pending("Iso" if iso else "Template", t.uuid, {"id": t.uuid})
 
 
-_DELETE = [Param("id", "uuid", required=True, description="the template"),
-           Param("zoneid", "uuid", description="unused: templates are deleted from every zone"),
-           Param("forced", "boolean", description="unused: VMs keep working")]
+_DELETE = [
+    Param("id", "uuid", required=True, description="the template"),
+    Param("zoneid", "uuid", description="unused: templates are deleted from every zone"),
+    Param("forced", "boolean", description="unused: VMs keep working"),
+]
 
 
 @api("deleteTemplate", "Deletes a template", "success", _DELETE, is_async=True)
@@ -98,13 +105,11 @@ def delete_iso(ctx: Ctx) -> Pending:
     return _delete(ctx, True)
 
 
-
-
 def _accounts(ctx: Ctx, t: Template, names: list[str]) -> list[Account]:
     """The accounts named in a permission change (in the template's domain tree)."""
     out = []
     for name in names:
-        acct = ctx.db.exec(select(Account).where(Account.name == name, Account.removed == None)).first()  # noqa: E711
+        acct = ctx.db.exec(select(Account).where(Account.name == name, Account.removed == None)).first()
         if acct is None:
             raise InvalidParameter(f"Unable to find account {name} (parameter accounts)")
         out.append(acct)
@@ -125,8 +130,12 @@ def _permit(ctx: Ctx, iso: bool) -> dict[str, Any]:
         raise InvalidParameter("Parameter op must be add, remove or reset")
     if op in ("add", "remove") and not a.accounts:
         raise InvalidParameter(f"Parameter accounts is required with op={op}")
-    current = {p.account_id: p for p in ctx.db.exec(select(LaunchPermission).where(
-        LaunchPermission.template_id == t.id, LaunchPermission.removed == None))}  # noqa: E711
+    current = {
+        p.account_id: p
+        for p in ctx.db.exec(
+            select(LaunchPermission).where(LaunchPermission.template_id == t.id, LaunchPermission.removed == None)
+        )
+    }
     targets = _accounts(ctx, t, a.accounts or [])
     if op == "reset":
         targets = list(ctx.db.exec(select(Account).where(Account.id.in_(list(current)))))  # type: ignore[union-attr]
@@ -142,9 +151,11 @@ def _permit(ctx: Ctx, iso: bool) -> dict[str, Any]:
 _PERMS = [
     Param("id", "uuid", required=True, description="the template"),
     Param("accounts", "list", description="account names to add or remove"),
-    Param("op", description="add, remove or reset"), Param("ispublic", "boolean", description="public"),
+    Param("op", description="add, remove or reset"),
+    Param("ispublic", "boolean", description="public"),
     Param("isfeatured", "boolean", description="featured (admins)"),
-    Param("isextractable", "boolean", description="extractable"), Param("projectids", "uuidlist", description="unused"),
+    Param("isextractable", "boolean", description="extractable"),
+    Param("projectids", "uuidlist", description="unused"),
 ]
 
 
@@ -163,23 +174,41 @@ def update_iso_permissions(ctx: Ctx) -> dict[str, Any]:
 def _permissions(ctx: Ctx, iso: bool) -> dict[str, Any]:
     """The templatepermission object of a template."""
     t = _owned(ctx, iso)
-    ids = [p.account_id for p in ctx.db.exec(select(LaunchPermission).where(
-        LaunchPermission.template_id == t.id, LaunchPermission.removed == None))]  # noqa: E711
+    ids = [
+        p.account_id
+        for p in ctx.db.exec(
+            select(LaunchPermission).where(LaunchPermission.template_id == t.id, LaunchPermission.removed == None)
+        )
+    ]
     names = [acct.name for acct in ctx.db.exec(select(Account).where(Account.id.in_(ids)))]  # type: ignore[union-attr]
     dom = ctx.by_id(Domain, t.domain_id)
-    return {"templatepermission": {"id": t.uuid, "ispublic": t.ispublic, "domainid": dom.uuid if dom else None,
-                                   "account": sorted(names)}}
+    return {
+        "templatepermission": {
+            "id": t.uuid,
+            "ispublic": t.ispublic,
+            "domainid": dom.uuid if dom else None,
+            "account": sorted(names),
+        }
+    }
 
 
-@api("listTemplatePermissions", "Lists who may use a template", "templatepermission",
-     [Param("id", "uuid", required=True, description="the template")])
+@api(
+    "listTemplatePermissions",
+    "Lists who may use a template",
+    "templatepermission",
+    [Param("id", "uuid", required=True, description="the template")],
+)
 def list_template_permissions(ctx: Ctx) -> dict[str, Any]:
     """List a template's launch permissions."""
     return _permissions(ctx, False)
 
 
-@api("listIsoPermissions", "Lists who may use an ISO", "templatepermission",
-     [Param("id", "uuid", required=True, description="the ISO")])
+@api(
+    "listIsoPermissions",
+    "Lists who may use an ISO",
+    "templatepermission",
+    [Param("id", "uuid", required=True, description="the ISO")],
+)
 def list_iso_permissions(ctx: Ctx) -> dict[str, Any]:
     """List an ISO's launch permissions."""
     return _permissions(ctx, True)

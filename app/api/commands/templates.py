@@ -26,36 +26,61 @@ FILTERS = ("featured", "self", "selfexecutable", "sharedexecutable", "executable
 _TEMPLATE_FIELDS = (
     "id name displaytext ispublic isfeatured isextractable isready passwordenabled format crossZones ostypeid "
     "ostypename zoneid zonename status size physicalsize templatetype hypervisor checksum bootable url details "
-    "created removed requireshvm sshkeyenabled isdynamicallyscalable accountid " + "account domainid domain domainpath")
-FIELDS.update({"template": _TEMPLATE_FIELDS, "iso": _TEMPLATE_FIELDS,
-               "templatepermission": "id ispublic domainid account"})
+    "created removed requireshvm sshkeyenabled isdynamicallyscalable accountid " + "account domainid domain domainpath"
+)
+FIELDS.update(
+    {"template": _TEMPLATE_FIELDS, "iso": _TEMPLATE_FIELDS, "templatepermission": "id ispublic domainid account"}
+)
 
 
 def template_view(ctx: Ctx, t: Template, zone: Zone | None = None) -> dict[str, Any]:
     """A template (or iso) response object; zone names the zone a cross-zone template is listed for."""
     os = ctx.by_id(OsType, t.ostype_id)
     acct = ctx.by_id(Account, t.account_id)
-    zone_ref = ref(ctx, Zone, t.zone_id, "zone") if t.zone_id else (
-        {"zoneid": zone.uuid, "zonename": zone.name} if zone else {})
-    return clean({
-        "id": t.uuid, "name": t.name, "displaytext": t.displaytext, "ispublic": t.ispublic,
-        "isfeatured": t.isfeatured, "isextractable": t.isextractable, "isready": t.isready,
-        "passwordenabled": t.passwordenabled, "format": t.format, "crossZones": t.zone_id is None,
-        "ostypeid": os.uuid if os else None, "ostypename": os.description if os else None, **zone_ref,
-        "status": t.status or None, "size": t.size or None, "physicalsize": t.physicalsize or None,
-        "templatetype": t.templatetype, "hypervisor": t.hypervisor or None, "checksum": t.checksum or None,
-        "bootable": t.bootable if t.is_iso else None, "url": t.url if ctx.role != USER else None,
-        "details": dict(t.details or {}) or None, "created": t.created, "requireshvm": True,
-        "sshkeyenabled": bool((t.details or {}).get("sshkeyenabled")), "isdynamicallyscalable": False,
-        "accountid": acct.uuid if acct else None, **owner(ctx, t),
-    })
+    zone_ref = (
+        ref(ctx, Zone, t.zone_id, "zone")
+        if t.zone_id
+        else ({"zoneid": zone.uuid, "zonename": zone.name} if zone else {})
+    )
+    return clean(
+        {
+            "id": t.uuid,
+            "name": t.name,
+            "displaytext": t.displaytext,
+            "ispublic": t.ispublic,
+            "isfeatured": t.isfeatured,
+            "isextractable": t.isextractable,
+            "isready": t.isready,
+            "passwordenabled": t.passwordenabled,
+            "format": t.format,
+            "crossZones": t.zone_id is None,
+            "ostypeid": os.uuid if os else None,
+            "ostypename": os.description if os else None,
+            **zone_ref,
+            "status": t.status or None,
+            "size": t.size or None,
+            "physicalsize": t.physicalsize or None,
+            "templatetype": t.templatetype,
+            "hypervisor": t.hypervisor or None,
+            "checksum": t.checksum or None,
+            "bootable": t.bootable if t.is_iso else None,
+            "url": t.url if ctx.role != USER else None,
+            "details": dict(t.details or {}) or None,
+            "created": t.created,
+            "requireshvm": True,
+            "sshkeyenabled": bool((t.details or {}).get("sshkeyenabled")),
+            "isdynamicallyscalable": False,
+            "accountid": acct.uuid if acct else None,
+            **owner(ctx, t),
+        }
+    )
 
 
 def find_template(ctx: Ctx, uuid: str | None, param: str = "id", *, iso: bool | None = None) -> Template:
     """A template or ISO the caller may use (own, public, shared or in an admin's reach), else 431."""
     if not uuid:
         raise InvalidParameter(f"Missing parameter {param}")
-    t = ctx.db.exec(select(Template).where(Template.uuid == uuid, Template.removed == None)).first()  # noqa: E711
+    t = ctx.db.exec(select(Template).where(Template.uuid == uuid, Template.removed == None)).first()
     if t is None or (iso is not None and t.is_iso != iso) or not _usable(ctx, t):
         kind = "ISO" if iso else "template"
         raise InvalidParameter(f"Unable to find {kind} with id {uuid} (parameter {param})")
@@ -66,9 +91,16 @@ def _usable(ctx: Ctx, t: Template) -> bool:
     """Whether the caller may see a template."""
     if t.ispublic or ctx.can_see(t):
         return True
-    return ctx.db.exec(select(LaunchPermission).where(
-        LaunchPermission.template_id == t.id, LaunchPermission.account_id == ctx.account.id,
-        LaunchPermission.removed == None)).first() is not None  # noqa: E711
+    return (
+        ctx.db.exec(
+            select(LaunchPermission).where(
+                LaunchPermission.template_id == t.id,
+                LaunchPermission.account_id == ctx.account.id,
+                LaunchPermission.removed == None,
+            )
+        ).first()
+        is not None
+    )
 
 
 def _zone(ctx: Ctx) -> Zone | None:
@@ -106,8 +138,9 @@ def _hypervisor(value: str | None, fmt: str, is_iso: bool) -> str:
         raise InvalidParameter(f"Parameter hypervisor: {value!r} is not one of {', '.join(hypervisors())}")
     name = canonical_hypervisor(value)
     if fmt not in HYPERVISOR_FORMATS.get(name, FORMATS):
-        raise InvalidParameter(f"Parameter format: {fmt} images cannot run on {name} "
-                               f"(use {', '.join(HYPERVISOR_FORMATS[name])})")
+        raise InvalidParameter(
+            f"Parameter format: {fmt} images cannot run on {name} (use {', '.join(HYPERVISOR_FORMATS[name])})"
+        )
     return name
 
 
@@ -130,13 +163,27 @@ def new_template(ctx: Ctx, is_iso: bool, url: str, status: str) -> Template:
     os = _ostype(ctx)
     details = {k: v for d in (a.details or []) for k, v in d.items()}
     limits.check(ctx.db, account, 4, 1)
-    return Template(name=a.name, displaytext=a.displaytext or a.name, format=fmt, hypervisor=hypervisor,
-                    ostype_id=os.id if os else None, zone_id=zone.id if zone else None, url=url,
-                    checksum=a.checksum or "", ispublic=bool(a.ispublic), isfeatured=bool(a.isfeatured),
-                    isextractable=bool(a.isextractable), passwordenabled=bool(a.passwordenabled),
-                    bootable=a.bootable if a.bootable is not None else True, is_iso=is_iso,
-                    account_id=account.id or 0, domain_id=domain.id or 0, status=status,
-                    details=details, templatetype="USER")
+    return Template(
+        name=a.name,
+        displaytext=a.displaytext or a.name,
+        format=fmt,
+        hypervisor=hypervisor,
+        ostype_id=os.id if os else None,
+        zone_id=zone.id if zone else None,
+        url=url,
+        checksum=a.checksum or "",
+        ispublic=bool(a.ispublic),
+        isfeatured=bool(a.isfeatured),
+        isextractable=bool(a.isextractable),
+        passwordenabled=bool(a.passwordenabled),
+        bootable=a.bootable if a.bootable is not None else True,
+        is_iso=is_iso,
+        account_id=account.id or 0,
+        domain_id=domain.id or 0,
+        status=status,
+        details=details,
+        templatetype="USER",
+    )
 
 
 def _register(ctx: Ctx, is_iso: bool) -> Template:
@@ -151,9 +198,16 @@ def _register(ctx: Ctx, is_iso: bool) -> Template:
 
 def _queue_download(ctx: Ctx, t: Template) -> None:
     """Queue the download job with the caller's transaction; wake the workers once it is committed."""
-    job = AsyncJob(cmd="virga.api.downloadTemplate", command="downloadTemplate", params={"id": t.uuid},
-                   account_id=ctx.account.id, domain_id=ctx.account.domain_id, user_id=ctx.user.id,
-                   instancetype="Iso" if t.is_iso else "Template", instance_uuid=t.uuid)
+    job = AsyncJob(
+        cmd="virga.api.downloadTemplate",
+        command="downloadTemplate",
+        params={"id": t.uuid},
+        account_id=ctx.account.id,
+        domain_id=ctx.account.domain_id,
+        user_id=ctx.user.id,
+        instancetype="Iso" if t.is_iso else "Template",
+        instance_uuid=t.uuid,
+    )
     ctx.app.jobs.submit(ctx.db, job)
     asyncio.get_running_loop().call_soon(ctx.app.jobs.notify)
 
@@ -164,35 +218,52 @@ _REGISTER_COMMON = [
     Param("url", required=True, description="http(s) URL of the image (simulator://name in simulator zones)"),
     Param("zoneid", description="the zone, or -1 for every zone"),
     Param("zoneids", "uuidlist", description="zones (one zone, or several meaning every zone)"),
-    Param("ostypeid", "uuid", description="the guest OS type"), Param("checksum", description="{md5}hex, ..."),
+    Param("ostypeid", "uuid", description="the guest OS type"),
+    Param("checksum", description="{md5}hex, ..."),
     Param("ispublic", "boolean", description="usable by every account"),
     Param("isfeatured", "boolean", description="featured (admins)"),
     Param("isextractable", "boolean", description="may be downloaded back"),
-    Param("account", description="the owner account (admins)"), Param("domainid", "uuid", description="its domain"),
+    Param("account", description="the owner account (admins)"),
+    Param("domainid", "uuid", description="its domain"),
     Param("isdynamicallyscalable", "boolean", description="unused"),
     Param("directdownload", "boolean", description="unused"),
 ]
 
 
-@api("registerTemplate", "Registers a template and downloads it to secondary storage", "template",
-     _REGISTER_COMMON + [
-         Param("format", required=True, description="QCOW2, RAW, VHD, VHDX, OVA or ISO"),
-         Param("hypervisor", required=True, description="the hypervisor the template runs on"),
-         Param("passwordenabled", "boolean", description="the template runs the password service"),
-         Param("requireshvm", "boolean", description="unused"), Param("sshkeyenabled", "boolean", description="unused"),
-         Param("bits", "integer", description="unused"), Param("templatetag", description="unused"),
-         Param("details", "map", description="template details"), Param("deployasis", "boolean", description="unused"),
-     ])
+@api(
+    "registerTemplate",
+    "Registers a template and downloads it to secondary storage",
+    "template",
+    _REGISTER_COMMON
+    + [
+        Param("format", required=True, description="QCOW2, RAW, VHD, VHDX, OVA or ISO"),
+        Param("hypervisor", required=True, description="the hypervisor the template runs on"),
+        Param("passwordenabled", "boolean", description="the template runs the password service"),
+        Param("requireshvm", "boolean", description="unused"),
+        Param("sshkeyenabled", "boolean", description="unused"),
+        Param("bits", "integer", description="unused"),
+        Param("templatetag", description="unused"),
+        Param("details", "map", description="template details"),
+        Param("deployasis", "boolean", description="unused"),
+    ],
+)
 def register_template(ctx: Ctx) -> dict[str, Any]:
     """Register a template; its download runs as a job and advances its status."""
     t = _register(ctx, is_iso=False)
     return {"count": 1, "template": [template_view(ctx, t)]}
 
 
-@api("registerIso", "Registers an ISO and downloads it to secondary storage", "iso", _REGISTER_COMMON + [
-    Param("bootable", "boolean", description="whether VMs can boot from the ISO"),
-    Param("format", description="ISO"), Param("hypervisor", description="unused"),
-])
+@api(
+    "registerIso",
+    "Registers an ISO and downloads it to secondary storage",
+    "iso",
+    _REGISTER_COMMON
+    + [
+        Param("bootable", "boolean", description="whether VMs can boot from the ISO"),
+        Param("format", description="ISO"),
+        Param("hypervisor", description="unused"),
+    ],
+)
 def register_iso(ctx: Ctx) -> dict[str, Any]:
     """Register an ISO; its download runs as a job."""
     if ctx.args.format and ctx.args.format.upper() != "ISO":
@@ -204,23 +275,26 @@ def register_iso(ctx: Ctx) -> dict[str, Any]:
 def _filtered(ctx: Ctx, stmt: Any, flt: str) -> Any:
     """Apply a templatefilter to a select of templates."""
     mine = Template.account_id == ctx.account.id
-    shared = Template.id.in_(select(LaunchPermission.template_id).where(  # type: ignore[union-attr]
-        LaunchPermission.account_id == ctx.account.id, LaunchPermission.removed == None))  # noqa: E711
+    shared = Template.id.in_(
+        select(LaunchPermission.template_id).where(  # type: ignore[union-attr]
+            LaunchPermission.account_id == ctx.account.id, LaunchPermission.removed == None
+        )
+    )
     if flt == "featured":
-        return stmt.where(Template.isfeatured == True, Template.ispublic == True)  # noqa: E712
+        return stmt.where(Template.isfeatured == True, Template.ispublic == True)
     if flt == "community":
-        return stmt.where(Template.ispublic == True, Template.isfeatured == False)  # noqa: E712
+        return stmt.where(Template.ispublic == True, Template.isfeatured == False)
     if flt in ("self", "selfexecutable"):
         stmt = ctx.scope(stmt, Template) if ctx.role != USER else stmt.where(mine)
-        return stmt.where(Template.isready == True) if flt == "selfexecutable" else stmt  # noqa: E712
+        return stmt.where(Template.isready == True) if flt == "selfexecutable" else stmt
     if flt == "sharedexecutable":
-        return stmt.where(shared, Template.isready == True)  # noqa: E712
+        return stmt.where(shared, Template.isready == True)
     if flt == "executable":
-        return stmt.where(or_(mine, Template.ispublic == True, shared), Template.isready == True)  # noqa: E712
+        return stmt.where(or_(mine, Template.ispublic == True, shared), Template.isready == True)
     if ctx.role == ADMIN:
         return ctx.scope(stmt, Template) if ctx.args.account or ctx.args.domainid else stmt
     if ctx.role == DOMAIN_ADMIN:
-        return stmt.where(or_(Template.domain_id.in_(ctx.subtree_ids(ctx.domain)), Template.ispublic == True))  # noqa: E712
+        return stmt.where(or_(Template.domain_id.in_(ctx.subtree_ids(ctx.domain)), Template.ispublic == True))
     raise PermissionDenied("Only administrators may use the filter all; use executable or self")
 
 
@@ -230,7 +304,7 @@ def _list(ctx: Ctx, is_iso: bool, flt: str) -> tuple[list[Template], int, Zone |
     stmt = _filtered(ctx, select(Template).where(Template.is_iso == is_iso), flt)
     zone = ctx.get(Zone, a.zoneid, "zoneid") if a.zoneid else None
     if zone is not None:
-        stmt = stmt.where(or_(Template.zone_id == zone.id, Template.zone_id == None))  # noqa: E711
+        stmt = stmt.where(or_(Template.zone_id == zone.id, Template.zone_id == None))
     if a.hypervisor:
         stmt = stmt.where(Template.hypervisor.ilike(a.hypervisor))  # type: ignore[attr-defined]
     if a.isready is not None:
@@ -249,22 +323,39 @@ def _list(ctx: Ctx, is_iso: bool, flt: str) -> tuple[list[Template], int, Zone |
 
 
 _LIST_COMMON = [
-    Param("id", "uuid", description="the template"), Param("ids", "uuidlist", description="several templates"),
-    Param("name", description="the name"), Param("zoneid", "uuid", description="the zone"),
-    Param("hypervisor", description="the hypervisor"), Param("account", description="the account"),
-    Param("domainid", "uuid", description="the domain"), Param("isrecursive", "boolean", description="subdomains"),
-    Param("tags", "map", description="tags"), Param("showremoved", "boolean", description="unused"),
-    Param("details", "list", description="unused"), Param("showunique", "boolean", description="unused"),
+    Param("id", "uuid", description="the template"),
+    Param("ids", "uuidlist", description="several templates"),
+    Param("name", description="the name"),
+    Param("zoneid", "uuid", description="the zone"),
+    Param("hypervisor", description="the hypervisor"),
+    Param("account", description="the account"),
+    Param("domainid", "uuid", description="the domain"),
+    Param("isrecursive", "boolean", description="subdomains"),
+    Param("tags", "map", description="tags"),
+    Param("showremoved", "boolean", description="unused"),
+    Param("details", "list", description="unused"),
+    Param("showunique", "boolean", description="unused"),
     Param("ispublic", "boolean", description="public ones only"),
     Param("isready", "boolean", description="ready ones only"),
 ]
 
 
-@api("listTemplates", "Lists templates", "template", _LIST_COMMON + [
-    Param("templatefilter", required=True, description="featured, self, selfexecutable, sharedexecutable, "
-          "executable, community or all"),
-    Param("templatetype", description="USER, BUILTIN, SYSTEM..."), Param("bootable", "boolean", description="unused"),
-], paged=True)
+@api(
+    "listTemplates",
+    "Lists templates",
+    "template",
+    _LIST_COMMON
+    + [
+        Param(
+            "templatefilter",
+            required=True,
+            description="featured, self, selfexecutable, sharedexecutable, executable, community or all",
+        ),
+        Param("templatetype", description="USER, BUILTIN, SYSTEM..."),
+        Param("bootable", "boolean", description="unused"),
+    ],
+    paged=True,
+)
 def list_templates(ctx: Ctx) -> dict[str, Any]:
     """List templates by filter."""
     flt = one_of(ctx.args.templatefilter, FILTERS, "templatefilter") or "all"
@@ -272,15 +363,23 @@ def list_templates(ctx: Ctx) -> dict[str, Any]:
     return list_body("template", [template_view(ctx, t, zone) for t in rows], count)
 
 
-@api("listIsos", "Lists ISOs", "iso", _LIST_COMMON + [
-    Param("isofilter", description="featured, self, selfexecutable (default), sharedexecutable, executable, "
-          "community or all"),
-    Param("bootable", "boolean", description="bootable ones only"),
-    Param("templatetype", description="unused"),
-], paged=True)
+@api(
+    "listIsos",
+    "Lists ISOs",
+    "iso",
+    _LIST_COMMON
+    + [
+        Param(
+            "isofilter",
+            description="featured, self, selfexecutable (default), sharedexecutable, executable, community or all",
+        ),
+        Param("bootable", "boolean", description="bootable ones only"),
+        Param("templatetype", description="unused"),
+    ],
+    paged=True,
+)
 def list_isos(ctx: Ctx) -> dict[str, Any]:
     """List ISOs by filter."""
     flt = one_of(ctx.args.isofilter or "selfexecutable", FILTERS, "isofilter") or "selfexecutable"
     rows, count, zone = _list(ctx, True, flt)
     return list_body("iso", [template_view(ctx, t, zone) for t in rows], count)
-

@@ -18,33 +18,43 @@ from virga.models import Account, Template, Zone
 from virga.services import uploads
 from virga.services.templates import is_simulated
 
-FIELDS.update({
-    "getuploadparams": "id postURL metadata expires signature",
-    "template_extract": "id name extractId extractMode state status uploadpercentage url zoneid zonename "
-    "accountid created storagetype",
-})
+FIELDS.update(
+    {
+        "getuploadparams": "id postURL metadata expires signature",
+        "template_extract": "id name extractId extractMode state status uploadpercentage url zoneid zonename "
+        "accountid created storagetype",
+    }
+)
 
 
-@api("getUploadParamsForTemplate", "Registers a template to be uploaded from the client with a signed POST",
-     "getuploadparams", [
-         Param("name", required=True, description="the name"), Param("displaytext", description="the display text"),
-         Param("format", required=True, description="QCOW2, RAW, VHD, VHDX or OVA"),
-         Param("hypervisor", required=True, description="the hypervisor the template runs on"),
-         Param("zoneid", required=True, description="the zone, or -1 for every zone"),
-         Param("ostypeid", "uuid", description="the guest OS type"),
-         Param("checksum", description="{md5}hex, {sha256}hex, ... verified after the upload"),
-         Param("ispublic", "boolean", description="usable by every account"),
-         Param("isfeatured", "boolean", description="featured (admins)"),
-         Param("isextractable", "boolean", description="may be downloaded back"),
-         Param("passwordenabled", "boolean", description="the template runs the password service"),
-         Param("account", description="the owner account (admins)"),
-         Param("domainid", "uuid", description="its domain"), Param("details", "map", description="details"),
-         Param("bits", "integer", description="unused"), Param("requireshvm", "boolean", description="unused"),
-         Param("sshkeyenabled", "boolean", description="unused"),
-         Param("isdynamicallyscalable", "boolean", description="unused"),
-         Param("projectid", "uuid", description="unused"), Param("templatetag", description="unused"),
-         Param("deployasis", "boolean", description="unused"),
-     ])
+@api(
+    "getUploadParamsForTemplate",
+    "Registers a template to be uploaded from the client with a signed POST",
+    "getuploadparams",
+    [
+        Param("name", required=True, description="the name"),
+        Param("displaytext", description="the display text"),
+        Param("format", required=True, description="QCOW2, RAW, VHD, VHDX or OVA"),
+        Param("hypervisor", required=True, description="the hypervisor the template runs on"),
+        Param("zoneid", required=True, description="the zone, or -1 for every zone"),
+        Param("ostypeid", "uuid", description="the guest OS type"),
+        Param("checksum", description="{md5}hex, {sha256}hex, ... verified after the upload"),
+        Param("ispublic", "boolean", description="usable by every account"),
+        Param("isfeatured", "boolean", description="featured (admins)"),
+        Param("isextractable", "boolean", description="may be downloaded back"),
+        Param("passwordenabled", "boolean", description="the template runs the password service"),
+        Param("account", description="the owner account (admins)"),
+        Param("domainid", "uuid", description="its domain"),
+        Param("details", "map", description="details"),
+        Param("bits", "integer", description="unused"),
+        Param("requireshvm", "boolean", description="unused"),
+        Param("sshkeyenabled", "boolean", description="unused"),
+        Param("isdynamicallyscalable", "boolean", description="unused"),
+        Param("projectid", "uuid", description="unused"),
+        Param("templatetag", description="unused"),
+        Param("deployasis", "boolean", description="unused"),
+    ],
+)
 def get_upload_params(ctx: Ctx) -> dict[str, Any]:
     """Record a template waiting for its file and sign the POST that will carry it."""
     return register_upload(ctx, iso=False)
@@ -63,10 +73,22 @@ def register_upload(ctx: Ctx, iso: bool) -> dict[str, Any]:
 def extract_view(ctx: Ctx, t: Any, url: str, mode: str) -> dict[str, Any]:
     """The extract object of an extractTemplate/extractIso/extractVolume answer (t: a template or volume row)."""
     acct = ctx.by_id(Account, t.account_id)
-    return clean({"id": t.uuid, "name": t.name, "extractId": t.uuid, "extractMode": mode,
-                  "state": "DOWNLOAD_URL_CREATED", "status": "DOWNLOAD_URL_CREATED", "uploadpercentage": 100,
-                  "url": url, **ref(ctx, Zone, t.zone_id, "zone"), "accountid": acct.uuid if acct else None,
-                  "created": t.created, "storagetype": "Image"})
+    return clean(
+        {
+            "id": t.uuid,
+            "name": t.name,
+            "extractId": t.uuid,
+            "extractMode": mode,
+            "state": "DOWNLOAD_URL_CREATED",
+            "status": "DOWNLOAD_URL_CREATED",
+            "uploadpercentage": 100,
+            "url": url,
+            **ref(ctx, Zone, t.zone_id, "zone"),
+            "accountid": acct.uuid if acct else None,
+            "created": t.created,
+            "storagetype": "Image",
+        }
+    )
 
 
 def check_mode(ctx: Ctx) -> str:
@@ -96,8 +118,13 @@ EXTRACT_PARAMS = [
 ]
 
 
-@api("extractTemplate", "Gives a signed, expiring URL to download a template's file", "template", EXTRACT_PARAMS,
-     is_async=True)
+@api(
+    "extractTemplate",
+    "Gives a signed, expiring URL to download a template's file",
+    "template",
+    EXTRACT_PARAMS,
+    is_async=True,
+)
 def extract_template(ctx: Ctx) -> Pending:
     """Check the template may be extracted and queue the URL's creation."""
     return queue_extract(ctx, iso=False)

@@ -16,12 +16,14 @@ from virga.errors import InUse, InvalidParameter, PermissionDenied
 from virga.models import Account, Domain, Role, User, utcnow
 from virga.services.events import record_event
 
-FIELDS.update({
-    "user": "id username firstname lastname email created state account accountid accounttype domainid domain "
-    "domainpath roleid rolename roletype apikey timezone isdefault usersource",
-    "userkeys": "apikey secretkey",
-    "role": "id name type description isdefault",
-})
+FIELDS.update(
+    {
+        "user": "id username firstname lastname email created state account accountid accounttype domainid domain "
+        "domainpath roleid rolename roletype apikey timezone isdefault usersource",
+        "userkeys": "apikey secretkey",
+        "role": "id name type description isdefault",
+    }
+)
 EMAIL = re.compile(r"^[^@\s]+@[^@\s]+$")
 USER_ID = [Param("id", "uuid", required=True, description="the user")]
 
@@ -31,16 +33,30 @@ def user_view(ctx: Ctx, u: User, acct: Account | None = None) -> dict[str, Any]:
     acct = acct or ctx.by_id(Account, u.account_id)
     dom = ctx.by_id(Domain, acct.domain_id) if acct else None
     role = ctx.by_id(Role, acct.role_id) if acct else None
-    return clean({
-        "id": u.uuid, "username": u.username, "firstname": u.firstname, "lastname": u.lastname,
-        "email": u.email or None, "created": u.created, "state": u.state, "account": acct.name if acct else None,
-        "accountid": acct.uuid if acct else None, "accounttype": acct.accounttype if acct else None,
-        "domainid": dom.uuid if dom else None, "domain": dom.name if dom else None,
-        "domainpath": display_path(dom) if dom else None, "roleid": role.uuid if role else None,
-        "rolename": role.name if role else None, "roletype": role.type if role else None,
-        "apikey": u.apikey, "timezone": u.timezone, "isdefault": u.username in ("admin", "system"),
-        "usersource": "native",
-    })
+    return clean(
+        {
+            "id": u.uuid,
+            "username": u.username,
+            "firstname": u.firstname,
+            "lastname": u.lastname,
+            "email": u.email or None,
+            "created": u.created,
+            "state": u.state,
+            "account": acct.name if acct else None,
+            "accountid": acct.uuid if acct else None,
+            "accounttype": acct.accounttype if acct else None,
+            "domainid": dom.uuid if dom else None,
+            "domain": dom.name if dom else None,
+            "domainpath": display_path(dom) if dom else None,
+            "roleid": role.uuid if role else None,
+            "rolename": role.name if role else None,
+            "roletype": role.type if role else None,
+            "apikey": u.apikey,
+            "timezone": u.timezone,
+            "isdefault": u.username in ("admin", "system"),
+            "usersource": "native",
+        }
+    )
 
 
 def _check_user_fields(ctx: Ctx) -> None:
@@ -56,13 +72,24 @@ def add_user(ctx: Ctx, acct: Account) -> User:
     a = ctx.args
     _check_user_fields(ctx)
     dom = ctx.by_id(Domain, acct.domain_id)
-    clash = ctx.db.exec(select(User).join(Account, Account.id == User.account_id).where(
-        User.username == a.username, Account.domain_id == acct.domain_id, User.removed == None)).first()  # noqa: E711
+    clash = ctx.db.exec(
+        select(User)
+        .join(Account, Account.id == User.account_id)
+        .where(User.username == a.username, Account.domain_id == acct.domain_id, User.removed == None)
+    ).first()
     if clash is not None:
-        raise InvalidParameter(f"User {a.username} already exists in domain {dom.name if dom else ''} "
-                               "(parameter username)")
-    user = User(username=a.username, account_id=acct.id or 0, password_hash=auth.hash_password(a.password),
-                firstname=a.firstname or "", lastname=a.lastname or "", email=a.email or "", timezone=a.timezone)
+        raise InvalidParameter(
+            f"User {a.username} already exists in domain {dom.name if dom else ''} (parameter username)"
+        )
+    user = User(
+        username=a.username,
+        account_id=acct.id or 0,
+        password_hash=auth.hash_password(a.password),
+        firstname=a.firstname or "",
+        lastname=a.lastname or "",
+        email=a.email or "",
+        timezone=a.timezone,
+    )
     ctx.db.add(user)
     ctx.db.flush()
     return user
@@ -87,33 +114,59 @@ def user_of(ctx: Ctx, uuid: str | None, param: str = "id", *, change: bool = Tru
     return user
 
 
-@api("createUser", "Creates a user in an account", "user", [
-    Param("username", required=True, description="the user name"),
-    Param("password", required=True, description="the password"),
-    Param("email", required=True, description="the email"), Param("firstname", required=True, description="first"),
-    Param("lastname", required=True, description="last name"),
-    Param("account", required=True, description="the account"), Param("domainid", "uuid", description="its domain"),
-    Param("timezone", description="time zone"), Param("userid", description="unused"),
-], roles=ADMINS)
+@api(
+    "createUser",
+    "Creates a user in an account",
+    "user",
+    [
+        Param("username", required=True, description="the user name"),
+        Param("password", required=True, description="the password"),
+        Param("email", required=True, description="the email"),
+        Param("firstname", required=True, description="first"),
+        Param("lastname", required=True, description="last name"),
+        Param("account", required=True, description="the account"),
+        Param("domainid", "uuid", description="its domain"),
+        Param("timezone", description="time zone"),
+        Param("userid", description="unused"),
+    ],
+    roles=ADMINS,
+)
 def create_user(ctx: Ctx) -> dict[str, Any]:
     """Add a user to an account the caller administers."""
     dom = domain_of(ctx, ctx.args.domainid) if ctx.args.domainid else ctx.domain
-    acct = ctx.db.exec(select(Account).where(Account.name == ctx.args.account, Account.domain_id == dom.id,
-                                             Account.removed == None)).first()  # noqa: E711
+    acct = ctx.db.exec(
+        select(Account).where(Account.name == ctx.args.account, Account.domain_id == dom.id, Account.removed == None)
+    ).first()
     if acct is None or not _admin_of(ctx, acct):
         raise InvalidParameter(f"Unable to find account {ctx.args.account} in domain {dom.name} (parameter account)")
     user = add_user(ctx, acct)
-    record_event(ctx.db, "USER.CREATE", f"Created user {user.username}", account_id=acct.id,
-                 domain_id=acct.domain_id, user_id=ctx.user.id)
+    record_event(
+        ctx.db,
+        "USER.CREATE",
+        f"Created user {user.username}",
+        account_id=acct.id,
+        domain_id=acct.domain_id,
+        user_id=ctx.user.id,
+    )
     return {"user": user_view(ctx, user, acct)}
 
 
-@api("listUsers", "Lists users", "user", [
-    Param("id", "uuid", description="the user"), Param("username", description="the user name"),
-    Param("account", description="the account"), Param("domainid", "uuid", description="the domain"),
-    Param("accounttype", "integer", description="the account type"), Param("state", description="the state"),
-    Param("isrecursive", "boolean", description="subdomains"), Param("usersource", description="unused"),
-], paged=True)
+@api(
+    "listUsers",
+    "Lists users",
+    "user",
+    [
+        Param("id", "uuid", description="the user"),
+        Param("username", description="the user name"),
+        Param("account", description="the account"),
+        Param("domainid", "uuid", description="the domain"),
+        Param("accounttype", "integer", description="the account type"),
+        Param("state", description="the state"),
+        Param("isrecursive", "boolean", description="subdomains"),
+        Param("usersource", description="unused"),
+    ],
+    paged=True,
+)
 def list_users(ctx: Ctx) -> dict[str, Any]:
     """Users see their account's users; admins those of their subtree."""
     a = ctx.args
@@ -138,33 +191,52 @@ def list_users(ctx: Ctx) -> dict[str, Any]:
     return list_body("user", [user_view(ctx, u) for u in rows], count)
 
 
-@api("getUser", "Finds a user by API key", "user", [
-    Param("userapikey", required=True, description="the API key"),
-], roles=ADMINS)
+@api(
+    "getUser",
+    "Finds a user by API key",
+    "user",
+    [
+        Param("userapikey", required=True, description="the API key"),
+    ],
+    roles=ADMINS,
+)
 def get_user(ctx: Ctx) -> dict[str, Any]:
     """The user holding an API key, if the caller administers it."""
-    user = ctx.db.exec(select(User).where(User.apikey == ctx.args.userapikey, User.removed == None)).first()  # noqa: E711
+    user = ctx.db.exec(select(User).where(User.apikey == ctx.args.userapikey, User.removed == None)).first()
     acct = ctx.by_id(Account, user.account_id) if user else None
     if user is None or acct is None or not (_admin_of(ctx, acct) or user.id == ctx.user.id):
         raise InvalidParameter("Unable to find a user with that API key (parameter userapikey)")
     return {"user": user_view(ctx, user, acct)}
 
 
-@api("updateUser", "Updates a user (names, email, password, time zone)", "user", USER_ID + [
-    Param("username", description="new user name"), Param("firstname", description="first name"),
-    Param("lastname", description="last name"), Param("email", description="email"),
-    Param("password", description="new password"), Param("currentpassword", description="the current password"),
-    Param("timezone", description="time zone"), Param("userapikey", description="unused"),
-    Param("usersecretkey", description="unused"),
-])
+@api(
+    "updateUser",
+    "Updates a user (names, email, password, time zone)",
+    "user",
+    USER_ID
+    + [
+        Param("username", description="new user name"),
+        Param("firstname", description="first name"),
+        Param("lastname", description="last name"),
+        Param("email", description="email"),
+        Param("password", description="new password"),
+        Param("currentpassword", description="the current password"),
+        Param("timezone", description="time zone"),
+        Param("userapikey", description="unused"),
+        Param("usersecretkey", description="unused"),
+    ],
+)
 def update_user(ctx: Ctx) -> dict[str, Any]:
     """Change a user's details; users changing their own password give currentpassword."""
     user = user_of(ctx, ctx.args.id)
     a = ctx.args
     _check_user_fields(ctx)
     if a.password is not None:
-        if user.id == ctx.user.id and ctx.role == "User" and not (
-                a.currentpassword and auth.check_password(a.currentpassword, user.password_hash)):
+        if (
+            user.id == ctx.user.id
+            and ctx.role == "User"
+            and not (a.currentpassword and auth.check_password(a.currentpassword, user.password_hash))
+        ):
             raise InvalidParameter("Parameter currentpassword is missing or wrong")
         user.password_hash = auth.hash_password(a.password)
     for key in ("username", "firstname", "lastname", "email", "timezone"):
@@ -188,8 +260,9 @@ def _other_user(ctx: Ctx) -> User:
 def delete_user(ctx: Ctx) -> dict[str, Any]:
     """Remove a user (its keys stop working); the last user of an account stays."""
     user = _other_user(ctx)
-    others = ctx.db.exec(select(User).where(User.account_id == user.account_id, User.id != user.id,
-                                            User.removed == None)).first()  # noqa: E711
+    others = ctx.db.exec(
+        select(User).where(User.account_id == user.account_id, User.id != user.id, User.removed == None)
+    ).first()
     if others is None:
         raise InUse(f"User {user.username} is the last user of its account; delete the account instead")
     user.removed, user.apikey, user.secretkey, user.state = utcnow(), None, None, "removed"
@@ -235,16 +308,25 @@ def get_keys(ctx: Ctx) -> dict[str, Any]:
 # Roles carry a type (Admin, DomainAdmin, User) that decides what an account may do. Rules given to
 # createRole/updateRole are recorded with the role but not enforced beyond that type.
 
+
 def role_view(ctx: Ctx, r: Role) -> dict[str, Any]:
     """A role response object."""
-    return clean({"id": r.uuid, "name": r.name, "type": r.type, "description": r.description or None,
-                  "isdefault": r.is_default})
+    return clean(
+        {"id": r.uuid, "name": r.name, "type": r.type, "description": r.description or None, "isdefault": r.is_default}
+    )
 
 
-@api("listRoles", "Lists roles", "role", [
-    Param("id", "uuid", description="the role"), Param("name", description="the name"),
-    Param("type", description="Admin, DomainAdmin, ResourceAdmin or User"),
-], paged=True)
+@api(
+    "listRoles",
+    "Lists roles",
+    "role",
+    [
+        Param("id", "uuid", description="the role"),
+        Param("name", description="the name"),
+        Param("type", description="Admin, DomainAdmin, ResourceAdmin or User"),
+    ],
+    paged=True,
+)
 def list_roles(ctx: Ctx) -> dict[str, Any]:
     """Every role (users and domain admins see the roles at or below their own)."""
     stmt = select(Role)
@@ -264,30 +346,50 @@ def _role_type(value: str) -> str:
     return value
 
 
-@api("createRole", "Creates a role", "role", [
-    Param("name", required=True, description="the name"), Param("type", description="the role type"),
-    Param("description", description="a description"), Param("roleid", "uuid", description="copy this role"),
-    Param("rules", "map", description="rules (recorded, not enforced beyond the role type)"),
-], roles=ROOT)
+@api(
+    "createRole",
+    "Creates a role",
+    "role",
+    [
+        Param("name", required=True, description="the name"),
+        Param("type", description="the role type"),
+        Param("description", description="a description"),
+        Param("roleid", "uuid", description="copy this role"),
+        Param("rules", "map", description="rules (recorded, not enforced beyond the role type)"),
+    ],
+    roles=ROOT,
+)
 def create_role(ctx: Ctx) -> dict[str, Any]:
     """Add a role of a type (or copied from another role)."""
     base = ctx.opt(Role, "roleid")
     kind = _role_type(ctx.args.type) if ctx.args.type else (base.type if base else "")
     if not kind:
         raise InvalidParameter("Parameter type (or roleid) is required")
-    if ctx.db.exec(select(Role).where(Role.name == ctx.args.name, Role.removed == None)).first() is not None:  # noqa: E711
+    if ctx.db.exec(select(Role).where(Role.name == ctx.args.name, Role.removed == None)).first() is not None:
         raise InvalidParameter(f"Role {ctx.args.name} already exists (parameter name)")
-    role = Role(name=ctx.args.name, type=kind, description=ctx.args.description or "",
-                rules=list(ctx.args.rules or (base.rules if base else [])))
+    role = Role(
+        name=ctx.args.name,
+        type=kind,
+        description=ctx.args.description or "",
+        rules=list(ctx.args.rules or (base.rules if base else [])),
+    )
     ctx.db.add(role)
     ctx.db.flush()
     return {"role": role_view(ctx, role)}
 
 
-@api("updateRole", "Updates a role", "role", [
-    Param("id", "uuid", required=True, description="the role"), Param("name", description="the name"),
-    Param("type", description="the role type"), Param("description", description="a description"),
-], roles=ROOT)
+@api(
+    "updateRole",
+    "Updates a role",
+    "role",
+    [
+        Param("id", "uuid", required=True, description="the role"),
+        Param("name", description="the name"),
+        Param("type", description="the role type"),
+        Param("description", description="a description"),
+    ],
+    roles=ROOT,
+)
 def update_role(ctx: Ctx) -> dict[str, Any]:
     """Rename or describe a role; default roles keep their type."""
     role = ctx.get(Role, ctx.args.id)
@@ -303,14 +405,15 @@ def update_role(ctx: Ctx) -> dict[str, Any]:
     return {"role": role_view(ctx, role)}
 
 
-@api("deleteRole", "Deletes a role", "success", [Param("id", "uuid", required=True, description="the role")],
-     roles=ROOT)
+@api(
+    "deleteRole", "Deletes a role", "success", [Param("id", "uuid", required=True, description="the role")], roles=ROOT
+)
 def delete_role(ctx: Ctx) -> dict[str, Any]:
     """Remove an unused, non-default role."""
     role = ctx.get(Role, ctx.args.id)
     if role.is_default:
         raise InvalidParameter(f"The default role {role.name} cannot be deleted")
-    if ctx.db.exec(select(Account).where(Account.role_id == role.id, Account.removed == None)).first():  # noqa: E711
+    if ctx.db.exec(select(Account).where(Account.role_id == role.id, Account.removed == None)).first():
         raise InUse(f"Role {role.name} is used by accounts")
     role.removed = utcnow()
     ctx.db.add(role)

@@ -29,23 +29,36 @@ from virga.models import (
 from virga.services.ipam import int_to_ip
 
 MAX_RANGE = 65536
-FIELDS.update({
-    "vlan": "id forvirtualnetwork zoneid zonename vlan account domainid domain podid podname gateway netmask "
-    "description startip endip networkid physicalnetworkid forsystemvms",
-})
+FIELDS.update(
+    {
+        "vlan": "id forvirtualnetwork zoneid zonename vlan account domainid domain podid podname gateway netmask "
+        "description startip endip networkid physicalnetworkid forsystemvms",
+    }
+)
 
 
 def vlan_view(ctx: Ctx, v: VlanIpRange) -> dict[str, Any]:
     """A vlan (IP range) response object."""
     net = ctx.by_id(Network, v.network_id)
     pn = ctx.by_id(PhysicalNetwork, v.physicalnetwork_id)
-    return clean({
-        "id": v.uuid, "forvirtualnetwork": v.forvirtualnetwork, **ref(ctx, Zone, v.zone_id, "zone"),
-        "vlan": v.vlan, **(owner(ctx, v) if v.account_id else {}), **ref(ctx, Pod, v.pod_id, "pod"),
-        "gateway": v.gateway, "netmask": v.netmask, "description": f"{v.startip}-{v.endip}",
-        "startip": v.startip, "endip": v.endip, "networkid": net.uuid if net else None,
-        "physicalnetworkid": pn.uuid if pn else None, "forsystemvms": False,
-    })
+    return clean(
+        {
+            "id": v.uuid,
+            "forvirtualnetwork": v.forvirtualnetwork,
+            **ref(ctx, Zone, v.zone_id, "zone"),
+            "vlan": v.vlan,
+            **(owner(ctx, v) if v.account_id else {}),
+            **ref(ctx, Pod, v.pod_id, "pod"),
+            "gateway": v.gateway,
+            "netmask": v.netmask,
+            "description": f"{v.startip}-{v.endip}",
+            "startip": v.startip,
+            "endip": v.endip,
+            "networkid": net.uuid if net else None,
+            "physicalnetworkid": pn.uuid if pn else None,
+            "forsystemvms": False,
+        }
+    )
 
 
 def parse_vlan(value: str | None) -> str:
@@ -104,40 +117,67 @@ def _physnet(ctx: Ctx, zone: Zone) -> PhysicalNetwork | None:
     if ctx.args.physicalnetworkid:
         pn = ctx.get(PhysicalNetwork, ctx.args.physicalnetworkid, "physicalnetworkid")
         if pn.zone_id != zone.id:
-            raise InvalidParameter(f"Physical network {pn.name} is not in zone {zone.name} "
-                                   "(parameter physicalnetworkid)")
+            raise InvalidParameter(
+                f"Physical network {pn.name} is not in zone {zone.name} (parameter physicalnetworkid)"
+            )
         return pn
-    nets = list(ctx.db.exec(select(PhysicalNetwork).where(PhysicalNetwork.zone_id == zone.id,
-                                                          PhysicalNetwork.removed == None)))  # noqa: E711
-    public = [p for p in nets if ctx.db.exec(select(TrafficType).where(
-        TrafficType.physicalnetwork_id == p.id, TrafficType.traffictype == "Public",
-        TrafficType.removed == None)).first()]  # noqa: E711
+    nets = list(
+        ctx.db.exec(select(PhysicalNetwork).where(PhysicalNetwork.zone_id == zone.id, PhysicalNetwork.removed == None))
+    )
+    public = [
+        p
+        for p in nets
+        if ctx.db.exec(
+            select(TrafficType).where(
+                TrafficType.physicalnetwork_id == p.id, TrafficType.traffictype == "Public", TrafficType.removed == None
+            )
+        ).first()
+    ]
     return (public or nets or [None])[0]
 
 
 def _check_overlap(ctx: Ctx, zone: Zone, first: int, last: int) -> None:
     """431 when the range overlaps another live range of the zone."""
-    other = ctx.db.exec(select(VlanIpRange).where(
-        VlanIpRange.zone_id == zone.id, VlanIpRange.removed == None,  # noqa: E711
-        VlanIpRange.start_int <= last, VlanIpRange.end_int >= first)).first()
+    other = ctx.db.exec(
+        select(VlanIpRange).where(
+            VlanIpRange.zone_id == zone.id,
+            VlanIpRange.removed == None,
+            VlanIpRange.start_int <= last,
+            VlanIpRange.end_int >= first,
+        )
+    ).first()
     if other is not None:
-        raise InvalidParameter(f"The IP range {int_to_ip(first)}-{int_to_ip(last)} overlaps range "
-                               f"{other.startip}-{other.endip} of zone {zone.name} (parameters startip/endip)")
+        raise InvalidParameter(
+            f"The IP range {int_to_ip(first)}-{int_to_ip(last)} overlaps range "
+            f"{other.startip}-{other.endip} of zone {zone.name} (parameters startip/endip)"
+        )
 
 
-@api("createVlanIpRange", "Creates a public (or shared network) IP range", "vlan", [
-    Param("zoneid", "uuid", description="the zone"), Param("podid", "uuid", description="the pod (optional)"),
-    Param("physicalnetworkid", "uuid", description="the physical network"),
-    Param("networkid", "uuid", description="the shared network the range serves"),
-    Param("vlan", description="untagged, vlan://N or N"), Param("gateway", required=True, description="gateway"),
-    Param("netmask", required=True, description="netmask"), Param("startip", required=True, description="first IP"),
-    Param("endip", description="last IP (default startip)"),
-    Param("forvirtualnetwork", "boolean", description="true: public IPs for isolated networks"),
-    Param("account", description="dedicate to an account"), Param("domainid", "uuid", description="its domain"),
-    Param("forsystemvms", "boolean", description="unused"), Param("ip6gateway", description="unused"),
-    Param("ip6cidr", description="unused"), Param("startipv6", description="unused"),
-    Param("endipv6", description="unused"),
-], roles=ROOT)
+@api(
+    "createVlanIpRange",
+    "Creates a public (or shared network) IP range",
+    "vlan",
+    [
+        Param("zoneid", "uuid", description="the zone"),
+        Param("podid", "uuid", description="the pod (optional)"),
+        Param("physicalnetworkid", "uuid", description="the physical network"),
+        Param("networkid", "uuid", description="the shared network the range serves"),
+        Param("vlan", description="untagged, vlan://N or N"),
+        Param("gateway", required=True, description="gateway"),
+        Param("netmask", required=True, description="netmask"),
+        Param("startip", required=True, description="first IP"),
+        Param("endip", description="last IP (default startip)"),
+        Param("forvirtualnetwork", "boolean", description="true: public IPs for isolated networks"),
+        Param("account", description="dedicate to an account"),
+        Param("domainid", "uuid", description="its domain"),
+        Param("forsystemvms", "boolean", description="unused"),
+        Param("ip6gateway", description="unused"),
+        Param("ip6cidr", description="unused"),
+        Param("startipv6", description="unused"),
+        Param("endipv6", description="unused"),
+    ],
+    roles=ROOT,
+)
 def create_range(ctx: Ctx) -> dict[str, Any]:
     """Validate and record a range; public ranges get one free PublicIpAddress per address."""
     a = ctx.args
@@ -155,35 +195,74 @@ def create_range(ctx: Ctx) -> dict[str, Any]:
     _check_overlap(ctx, zone, first, last)
     pn = _physnet(ctx, zone)
     acct = ctx.owner()[0] if a.account else None
-    v = VlanIpRange(zone_id=zone.id or 0, pod_id=pod.id if pod else None, physicalnetwork_id=pn.id if pn else None,
-                    network_id=net.id if net else None, vlan=vlan, gateway=a.gateway, netmask=a.netmask,
-                    startip=int_to_ip(first), endip=int_to_ip(last), start_int=first, end_int=last,
-                    forvirtualnetwork=virtual, account_id=acct.id if acct else None,
-                    domain_id=acct.domain_id if acct else None)
+    v = VlanIpRange(
+        zone_id=zone.id or 0,
+        pod_id=pod.id if pod else None,
+        physicalnetwork_id=pn.id if pn else None,
+        network_id=net.id if net else None,
+        vlan=vlan,
+        gateway=a.gateway,
+        netmask=a.netmask,
+        startip=int_to_ip(first),
+        endip=int_to_ip(last),
+        start_int=first,
+        end_int=last,
+        forvirtualnetwork=virtual,
+        account_id=acct.id if acct else None,
+        domain_id=acct.domain_id if acct else None,
+    )
     ctx.db.add(v)
     ctx.db.flush()
     if virtual:
-        ctx.db.exec(insert(PublicIpAddress), params=[  # type: ignore[call-overload]
-            {"uuid": new_uuid(), "created": utcnow(), "ipaddress": int_to_ip(i), "ip_int": i,
-             "vlan_id": v.id, "zone_id": zone.id, "state": "Free", "issourcenat": False, "isstaticnat": False}
-            for i in range(first, last + 1)])
+        ctx.db.exec(
+            insert(PublicIpAddress),
+            params=[  # type: ignore[call-overload]
+                {
+                    "uuid": new_uuid(),
+                    "created": utcnow(),
+                    "ipaddress": int_to_ip(i),
+                    "ip_int": i,
+                    "vlan_id": v.id,
+                    "zone_id": zone.id,
+                    "state": "Free",
+                    "issourcenat": False,
+                    "isstaticnat": False,
+                }
+                for i in range(first, last + 1)
+            ],
+        )
     return {"vlan": vlan_view(ctx, v)}
 
 
-@api("listVlanIpRanges", "Lists IP ranges", "vlan", [
-    Param("id", "uuid", description="the range"), Param("zoneid", "uuid", description="the zone"),
-    Param("podid", "uuid", description="the pod"), Param("physicalnetworkid", "uuid", description="physnet"),
-    Param("networkid", "uuid", description="the network"), Param("vlan", description="the VLAN"),
-    Param("forvirtualnetwork", "boolean", description="public ranges"), Param("account", description="account"),
-    Param("domainid", "uuid", description="domain"), Param("projectid", "uuid", description="unused"),
-], roles=ROOT, paged=True)
+@api(
+    "listVlanIpRanges",
+    "Lists IP ranges",
+    "vlan",
+    [
+        Param("id", "uuid", description="the range"),
+        Param("zoneid", "uuid", description="the zone"),
+        Param("podid", "uuid", description="the pod"),
+        Param("physicalnetworkid", "uuid", description="physnet"),
+        Param("networkid", "uuid", description="the network"),
+        Param("vlan", description="the VLAN"),
+        Param("forvirtualnetwork", "boolean", description="public ranges"),
+        Param("account", description="account"),
+        Param("domainid", "uuid", description="domain"),
+        Param("projectid", "uuid", description="unused"),
+    ],
+    roles=ROOT,
+    paged=True,
+)
 def list_ranges(ctx: Ctx) -> dict[str, Any]:
     """List IP ranges."""
     a = ctx.args
     stmt = select(VlanIpRange)
-    for param, model, col in (("zoneid", Zone, VlanIpRange.zone_id), ("podid", Pod, VlanIpRange.pod_id),
-                              ("physicalnetworkid", PhysicalNetwork, VlanIpRange.physicalnetwork_id),
-                              ("networkid", Network, VlanIpRange.network_id)):
+    for param, model, col in (
+        ("zoneid", Zone, VlanIpRange.zone_id),
+        ("podid", Pod, VlanIpRange.pod_id),
+        ("physicalnetworkid", PhysicalNetwork, VlanIpRange.physicalnetwork_id),
+        ("networkid", Network, VlanIpRange.network_id),
+    ):
         if a.get(param):
             stmt = stmt.where(col == ctx.get(model, a[param], param).id)
     if a.vlan:
@@ -197,14 +276,21 @@ def list_ranges(ctx: Ctx) -> dict[str, Any]:
     return list_body("vlan", [vlan_view(ctx, v) for v in rows], count)
 
 
-@api("deleteVlanIpRange", "Deletes an IP range none of whose addresses is in use", "success",
-     [Param("id", "uuid", required=True, description="the range")], roles=ROOT)
+@api(
+    "deleteVlanIpRange",
+    "Deletes an IP range none of whose addresses is in use",
+    "success",
+    [Param("id", "uuid", required=True, description="the range")],
+    roles=ROOT,
+)
 def delete_range(ctx: Ctx) -> dict[str, Any]:
     """Delete a range and its free public IPs; 536 when any of them is allocated."""
     v = ctx.get(VlanIpRange, ctx.args.id)
-    used = ctx.db.exec(select(func.count()).select_from(PublicIpAddress).where(
-        PublicIpAddress.vlan_id == v.id, PublicIpAddress.state != "Free",
-        PublicIpAddress.removed == None)).one()  # noqa: E711
+    used = ctx.db.exec(
+        select(func.count())
+        .select_from(PublicIpAddress)
+        .where(PublicIpAddress.vlan_id == v.id, PublicIpAddress.state != "Free", PublicIpAddress.removed == None)
+    ).one()
     if used:
         raise InUse(f"IP range {v.startip}-{v.endip} has {used} address(es) in use; release them first")
     ctx.db.exec(delete(PublicIpAddress).where(PublicIpAddress.vlan_id == v.id))  # type: ignore[call-overload]

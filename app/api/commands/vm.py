@@ -64,11 +64,17 @@ def _networks(ctx: Ctx, zone: Zone) -> list[Network]:
     if ctx.args.networkids:
         nets = [ctx.get(Network, n, "networkids") for n in ctx.args.networkids]
     else:
-        nets = list(ctx.db.exec(select(Network).where(
-            Network.zone_id == zone.id, Network.account_id == ctx.owner()[0].id, Network.removed == None)))  # noqa: E711
+        nets = list(
+            ctx.db.exec(
+                select(Network).where(
+                    Network.zone_id == zone.id, Network.account_id == ctx.owner()[0].id, Network.removed == None
+                )
+            )
+        )
         if len(nets) != 1:
-            raise InvalidParameter("Parameter networkids is required: the account has "
-                                   f"{len(nets)} networks in zone {zone.name}")
+            raise InvalidParameter(
+                f"Parameter networkids is required: the account has {len(nets)} networks in zone {zone.name}"
+            )
     for n in nets:
         if n.zone_id != zone.id:
             raise InvalidParameter(f"Network {n.name} is not in zone {zone.name}")
@@ -78,36 +84,53 @@ def _networks(ctx: Ctx, zone: Zone) -> list[Network]:
 
 
 VMS = VirtualMachine.__table__  # type: ignore[attr-defined]
-NAME_VM = VMS.update().where(VMS.c.id == bindparam("v")).values(
-    instancename=bindparam("i"), name=bindparam("n"), displayname=bindparam("d"))
+NAME_VM = (
+    VMS.update()
+    .where(VMS.c.id == bindparam("v"))
+    .values(instancename=bindparam("i"), name=bindparam("n"), displayname=bindparam("d"))
+)
 
 
-@api("deployVirtualMachine", "Creates and automatically starts a virtual machine", "virtualmachine", [
-    Param("serviceofferingid", "uuid", required=True, description="the service offering"),
-    Param("templateid", "uuid", required=True, description="the template (or ISO)"),
-    Param("zoneid", "uuid", required=True, description="the zone"),
-    Param("name", description="host name of the VM"), Param("displayname", description="display name"),
-    Param("networkids", "uuidlist", description="networks, the first is the default"),
-    Param("ipaddress", description="the IP address on the default network"),
-    Param("diskofferingid", "uuid", description="a data disk offering"),
-    Param("size", "long", description="data disk size in GB (custom disk offerings)"),
-    Param("rootdisksize", "long", description="root disk size in GB"),
-    Param("keypair", description="the SSH key pair name"), Param("userdata", description="base64 user data"),
-    Param("startvm", "boolean", description="false to deploy without starting"),
-    Param("group", description="a group name"), Param("hostid", "uuid", description="deploy on this host (admin)"),
-    Param("account", description="the owner account (admins)"), Param("domainid", "uuid", description="its domain"),
-    Param("details", "map", description="custom offering details: cpuNumber, cpuSpeed, memory"),
-    Param("hypervisor", description="the hypervisor"), Param("haenable", "boolean", description="HA"),
-    Param("securitygroupids", "uuidlist", description="security groups (basic zones)"),
-    Param("iptonetworklist", "map", description="unused"), Param("affinitygroupids", "uuidlist", description="unused"),
-], is_async=True)
+@api(
+    "deployVirtualMachine",
+    "Creates and automatically starts a virtual machine",
+    "virtualmachine",
+    [
+        Param("serviceofferingid", "uuid", required=True, description="the service offering"),
+        Param("templateid", "uuid", required=True, description="the template (or ISO)"),
+        Param("zoneid", "uuid", required=True, description="the zone"),
+        Param("name", description="host name of the VM"),
+        Param("displayname", description="display name"),
+        Param("networkids", "uuidlist", description="networks, the first is the default"),
+        Param("ipaddress", description="the IP address on the default network"),
+        Param("diskofferingid", "uuid", description="a data disk offering"),
+        Param("size", "long", description="data disk size in GB (custom disk offerings)"),
+        Param("rootdisksize", "long", description="root disk size in GB"),
+        Param("keypair", description="the SSH key pair name"),
+        Param("userdata", description="base64 user data"),
+        Param("startvm", "boolean", description="false to deploy without starting"),
+        Param("group", description="a group name"),
+        Param("hostid", "uuid", description="deploy on this host (admin)"),
+        Param("account", description="the owner account (admins)"),
+        Param("domainid", "uuid", description="its domain"),
+        Param("details", "map", description="custom offering details: cpuNumber, cpuSpeed, memory"),
+        Param("hypervisor", description="the hypervisor"),
+        Param("haenable", "boolean", description="HA"),
+        Param("securitygroupids", "uuidlist", description="security groups (basic zones)"),
+        Param("iptonetworklist", "map", description="unused"),
+        Param("affinitygroupids", "uuidlist", description="unused"),
+    ],
+    is_async=True,
+)
 def deploy_vm(ctx: Ctx) -> Pending:
     """Validate, check limits, record the VM as Starting and queue the deploy job."""
     a = ctx.args
     account, domain = ctx.owner()
-    zone, off, tmpl = ctx.get_all((Zone, a.zoneid, "zoneid"),
-                                  (ServiceOffering, a.serviceofferingid, "serviceofferingid"),
-                                  (Template, a.templateid, "templateid"))
+    zone, off, tmpl = ctx.get_all(
+        (Zone, a.zoneid, "zoneid"),
+        (ServiceOffering, a.serviceofferingid, "serviceofferingid"),
+        (Template, a.templateid, "templateid"),
+    )
     if zone.allocationstate != "Enabled" and not ctx.is_root:
         raise InvalidParameter(f"Zone {zone.name} is disabled")
     if not tmpl.isready:
@@ -118,12 +141,17 @@ def deploy_vm(ctx: Ctx) -> Pending:
         ctx.get(DiskOffering, a.diskofferingid, "diskofferingid")
     name = a.name or a.displayname or ""
     if name and not HOSTNAME.match(name):
-        raise InvalidParameter("Parameter name must be a valid host name: letters, digits and '-', "
-                               "starting with a letter, at most 63 characters")
+        raise InvalidParameter(
+            "Parameter name must be a valid host name: letters, digits and '-', "
+            "starting with a letter, at most 63 characters"
+        )
     keypair = ""
     if a.keypair:
-        kp = ctx.db.exec(select(SSHKeyPair).where(SSHKeyPair.name == a.keypair, SSHKeyPair.account_id == account.id,
-                                                  SSHKeyPair.removed == None)).first()  # noqa: E711
+        kp = ctx.db.exec(
+            select(SSHKeyPair).where(
+                SSHKeyPair.name == a.keypair, SSHKeyPair.account_id == account.id, SSHKeyPair.removed == None
+            )
+        ).first()
         if kp is None:
             raise InvalidParameter(f"Unable to find SSH key pair {a.keypair} (parameter keypair)")
         keypair = kp.name
@@ -132,34 +160,71 @@ def deploy_vm(ctx: Ctx) -> Pending:
     check_hostname_free(ctx.db, name, nets)
     for rtype, add in ((0, 1), (8, cpus), (9, memory), (2, 1 + bool(a.diskofferingid))):
         limits.check(ctx.db, account, rtype, add)
-    vm = insert_row(ctx.db, VirtualMachine, {
-        "name": name or "pending", "displayname": a.displayname or name, "account_id": account.id or 0,
-        "domain_id": domain.id or 0, "zone_id": zone.id or 0, "template_id": tmpl.id or 0,
-        "serviceoffering_id": off.id or 0, "cpunumber": cpus, "cpuspeed": speed, "memory": memory,
-        "state": "Starting", "hypervisor": tmpl.hypervisor if tmpl.hypervisor not in ("", "None") else "",
-        "userdata": _userdata(a.userdata), "keypair": keypair, "group": a.group or "",
-        "haenable": bool(a.haenable or off.offerha)})
+    vm = insert_row(
+        ctx.db,
+        VirtualMachine,
+        {
+            "name": name or "pending",
+            "displayname": a.displayname or name,
+            "account_id": account.id or 0,
+            "domain_id": domain.id or 0,
+            "zone_id": zone.id or 0,
+            "template_id": tmpl.id or 0,
+            "serviceoffering_id": off.id or 0,
+            "cpunumber": cpus,
+            "cpuspeed": speed,
+            "memory": memory,
+            "state": "Starting",
+            "hypervisor": tmpl.hypervisor if tmpl.hypervisor not in ("", "None") else "",
+            "userdata": _userdata(a.userdata),
+            "keypair": keypair,
+            "group": a.group or "",
+            "haenable": bool(a.haenable or off.offerha),
+        },
+    )
     # The instance name needs the id: a second (Core) statement, as cheap as the insert.
-    ctx.db.connection().execute(NAME_VM, {"v": vm.id, "i": f"i-{account.id}-{vm.id}-VM",
-                                          "n": name or vm.uuid, "d": a.displayname or name or vm.uuid})
+    ctx.db.connection().execute(
+        NAME_VM,
+        {"v": vm.id, "i": f"i-{account.id}-{vm.id}-VM", "n": name or vm.uuid, "d": a.displayname or name or vm.uuid},
+    )
     attach_security_groups(ctx.db, vm, nets, a.securitygroupids)
-    params = {"networkids": [n.uuid for n in nets], "ipaddress": a.ipaddress,
-              "startvm": a.startvm if a.startvm is not None else True, "rootdisksize": a.rootdisksize,
-              "diskofferingid": a.diskofferingid, "size": a.size}
+    params = {
+        "networkids": [n.uuid for n in nets],
+        "ipaddress": a.ipaddress,
+        "startvm": a.startvm if a.startvm is not None else True,
+        "rootdisksize": a.rootdisksize,
+        "diskofferingid": a.diskofferingid,
+        "size": a.size,
+    }
     return Pending("VirtualMachine", vm.uuid, params)
 
 
-@api("listVirtualMachines", "Lists virtual machines", "virtualmachine", [
-    Param("id", "uuid", description="the VM"), Param("ids", "uuidlist", description="several VMs"),
-    Param("name", description="the name"), Param("state", description="the state"),
-    Param("zoneid", "uuid", description="the zone"), Param("hostid", "uuid", description="the host (admin)"),
-    Param("networkid", "uuid", description="VMs on a network"), Param("templateid", "uuid", description="template"),
-    Param("serviceofferingid", "uuid", description="offering"), Param("account", description="the account"),
-    Param("domainid", "uuid", description="the domain"), Param("isrecursive", "boolean", description="subdomains"),
-    Param("details", "list", description="unused"), Param("tags", "map", description="tags"),
-    Param("groupid", "uuid", description="unused"), Param("hypervisor", description="hypervisor"),
-    Param("keypair", description="key pair name"), Param("podid", "uuid", description="the pod (admin)"),
-], paged=True)
+@api(
+    "listVirtualMachines",
+    "Lists virtual machines",
+    "virtualmachine",
+    [
+        Param("id", "uuid", description="the VM"),
+        Param("ids", "uuidlist", description="several VMs"),
+        Param("name", description="the name"),
+        Param("state", description="the state"),
+        Param("zoneid", "uuid", description="the zone"),
+        Param("hostid", "uuid", description="the host (admin)"),
+        Param("networkid", "uuid", description="VMs on a network"),
+        Param("templateid", "uuid", description="template"),
+        Param("serviceofferingid", "uuid", description="offering"),
+        Param("account", description="the account"),
+        Param("domainid", "uuid", description="the domain"),
+        Param("isrecursive", "boolean", description="subdomains"),
+        Param("details", "list", description="unused"),
+        Param("tags", "map", description="tags"),
+        Param("groupid", "uuid", description="unused"),
+        Param("hypervisor", description="hypervisor"),
+        Param("keypair", description="key pair name"),
+        Param("podid", "uuid", description="the pod (admin)"),
+    ],
+    paged=True,
+)
 def list_vms(ctx: Ctx) -> dict[str, Any]:
     """List the VMs the caller may see."""
     return list_body("virtualmachine", *_list(ctx))
@@ -173,15 +238,23 @@ def _list(ctx: Ctx) -> tuple[list[dict[str, Any]], int]:
         stmt = stmt.where(VirtualMachine.state == a.state)
     elif not a.id:
         stmt = stmt.where(VirtualMachine.state != "Expunged")
-    for param, model, col in (("zoneid", Zone, VirtualMachine.zone_id), ("hostid", Host, VirtualMachine.host_id),
-                              ("templateid", Template, VirtualMachine.template_id),
-                              ("serviceofferingid", ServiceOffering, VirtualMachine.serviceoffering_id)):
+    for param, model, col in (
+        ("zoneid", Zone, VirtualMachine.zone_id),
+        ("hostid", Host, VirtualMachine.host_id),
+        ("templateid", Template, VirtualMachine.template_id),
+        ("serviceofferingid", ServiceOffering, VirtualMachine.serviceoffering_id),
+    ):
         if a.get(param):
             stmt = stmt.where(col == ctx.get(model, a[param], param).id)
     if a.networkid:
         net = ctx.get(Network, a.networkid, "networkid")
-        stmt = stmt.where(VirtualMachine.id.in_(select(Nic.vm_id).where(  # type: ignore[union-attr]
-            Nic.network_id == net.id, Nic.removed == None)))  # noqa: E711
+        stmt = stmt.where(
+            VirtualMachine.id.in_(
+                select(Nic.vm_id).where(  # type: ignore[union-attr]
+                    Nic.network_id == net.id, Nic.removed == None
+                )
+            )
+        )
     for param, col in (("hypervisor", VirtualMachine.hypervisor), ("keypair", VirtualMachine.keypair)):
         if a.get(param):
             stmt = stmt.where(col == a[param])
@@ -199,9 +272,17 @@ def _vm_for(ctx: Ctx, event: str) -> VirtualMachine:
     return vm
 
 
-@api("startVirtualMachine", "Starts a virtual machine", "virtualmachine",
-     VM_ID + [Param("hostid", "uuid", description="start on this host (admin)"),
-              Param("considerlasthost", "boolean", description="prefer the last host")], is_async=True)
+@api(
+    "startVirtualMachine",
+    "Starts a virtual machine",
+    "virtualmachine",
+    VM_ID
+    + [
+        Param("hostid", "uuid", description="start on this host (admin)"),
+        Param("considerlasthost", "boolean", description="prefer the last host"),
+    ],
+    is_async=True,
+)
 def start_vm(ctx: Ctx) -> Pending:
     """Mark the VM Starting and queue the start."""
     host_id = None
@@ -214,8 +295,13 @@ def start_vm(ctx: Ctx) -> Pending:
     return Pending("VirtualMachine", vm.uuid, {"hostid": host_id})
 
 
-@api("stopVirtualMachine", "Stops a virtual machine", "virtualmachine",
-     VM_ID + [Param("forced", "boolean", description="force the stop")], is_async=True)
+@api(
+    "stopVirtualMachine",
+    "Stops a virtual machine",
+    "virtualmachine",
+    VM_ID + [Param("forced", "boolean", description="force the stop")],
+    is_async=True,
+)
 def stop_vm(ctx: Ctx) -> Pending:
     """Mark the VM Stopping and queue the stop."""
     vm = _vm_for(ctx, "stop")
@@ -229,10 +315,17 @@ def reboot_vm(ctx: Ctx) -> Pending:
     return Pending("VirtualMachine", vm.uuid)
 
 
-@api("destroyVirtualMachine", "Destroys a virtual machine", "virtualmachine", VM_ID + [
-    Param("expunge", "boolean", description="expunge at once"),
-    Param("volumeids", "uuidlist", description="unused"),
-], is_async=True)
+@api(
+    "destroyVirtualMachine",
+    "Destroys a virtual machine",
+    "virtualmachine",
+    VM_ID
+    + [
+        Param("expunge", "boolean", description="expunge at once"),
+        Param("volumeids", "uuidlist", description="unused"),
+    ],
+    is_async=True,
+)
 def destroy_vm(ctx: Ctx) -> Pending:
     """Queue a destroy (and expunge when asked)."""
     vm = ctx.get(VirtualMachine, ctx.args.id)
@@ -251,8 +344,7 @@ def recover_vm(ctx: Ctx) -> dict[str, Any]:
     return {"virtualmachine": vm_view(ctx, vm)}
 
 
-@api("expungeVirtualMachine", "Expunges a destroyed virtual machine", "success", VM_ID, roles=ADMINS,
-     is_async=True)
+@api("expungeVirtualMachine", "Expunges a destroyed virtual machine", "success", VM_ID, roles=ADMINS, is_async=True)
 def expunge_vm(ctx: Ctx) -> Pending:
     """Queue the expunge of a Destroyed VM."""
     vm = ctx.get(VirtualMachine, ctx.args.id)
@@ -262,12 +354,22 @@ def expunge_vm(ctx: Ctx) -> Pending:
     return Pending("VirtualMachine", vm.uuid)
 
 
-@api("updateVirtualMachine", "Updates a virtual machine's properties", "virtualmachine", VM_ID + [
-    Param("displayname", description="display name"), Param("group", description="group"),
-    Param("haenable", "boolean", description="HA"), Param("userdata", description="base64 user data"),
-    Param("name", description="new host name (stopped VMs)"), Param("displayvm", "boolean", description="show"),
-    Param("details", "map", description="details"), Param("ostypeid", "uuid", description="unused"),
-])
+@api(
+    "updateVirtualMachine",
+    "Updates a virtual machine's properties",
+    "virtualmachine",
+    VM_ID
+    + [
+        Param("displayname", description="display name"),
+        Param("group", description="group"),
+        Param("haenable", "boolean", description="HA"),
+        Param("userdata", description="base64 user data"),
+        Param("name", description="new host name (stopped VMs)"),
+        Param("displayvm", "boolean", description="show"),
+        Param("details", "map", description="details"),
+        Param("ostypeid", "uuid", description="unused"),
+    ],
+)
 def update_vm(ctx: Ctx) -> dict[str, Any]:
     """Change a VM's display name, group, HA flag, userdata or name."""
     vm = ctx.get(VirtualMachine, ctx.args.id)
@@ -302,10 +404,17 @@ def _scale_params(ctx: Ctx, vm: VirtualMachine) -> dict[str, Any]:
     return {"serviceofferingid": off.uuid, "cpunumber": cpus, "cpuspeed": speed, "memory": memory}
 
 
-@api("scaleVirtualMachine", "Changes a stopped VM's service offering", "virtualmachine", VM_ID + [
-    Param("serviceofferingid", "uuid", required=True, description="the new offering"),
-    Param("details", "map", description="custom offering details"),
-], is_async=True)
+@api(
+    "scaleVirtualMachine",
+    "Changes a stopped VM's service offering",
+    "virtualmachine",
+    VM_ID
+    + [
+        Param("serviceofferingid", "uuid", required=True, description="the new offering"),
+        Param("details", "map", description="custom offering details"),
+    ],
+    is_async=True,
+)
 def scale_vm(ctx: Ctx) -> Pending:
     """Queue a scale of a stopped VM."""
     vm = ctx.get(VirtualMachine, ctx.args.id)
@@ -313,10 +422,16 @@ def scale_vm(ctx: Ctx) -> Pending:
     return Pending("VirtualMachine", vm.uuid, _scale_params(ctx, vm))
 
 
-@api("changeServiceForVirtualMachine", "Changes a stopped VM's service offering", "virtualmachine", VM_ID + [
-    Param("serviceofferingid", "uuid", required=True, description="the new offering"),
-    Param("details", "map", description="custom offering details"),
-])
+@api(
+    "changeServiceForVirtualMachine",
+    "Changes a stopped VM's service offering",
+    "virtualmachine",
+    VM_ID
+    + [
+        Param("serviceofferingid", "uuid", required=True, description="the new offering"),
+        Param("details", "map", description="custom offering details"),
+    ],
+)
 def change_service(ctx: Ctx) -> dict[str, Any]:
     """Change the offering of a stopped VM at once (its definition updates at next start)."""
     vm = ctx.get(VirtualMachine, ctx.args.id)
@@ -328,11 +443,18 @@ def change_service(ctx: Ctx) -> dict[str, Any]:
     return {"virtualmachine": vm_view(ctx, vm)}
 
 
-@api("migrateVirtualMachine", "Migrates a VM to another host of its cluster", "virtualmachine", [
-    Param("virtualmachineid", "uuid", required=True, description="the VM"),
-    Param("hostid", "uuid", description="the destination host"),
-    Param("storageid", "uuid", description="unused: volumes stay on their pool"),
-], roles=ROOT, is_async=True)
+@api(
+    "migrateVirtualMachine",
+    "Migrates a VM to another host of its cluster",
+    "virtualmachine",
+    [
+        Param("virtualmachineid", "uuid", required=True, description="the VM"),
+        Param("hostid", "uuid", description="the destination host"),
+        Param("storageid", "uuid", description="unused: volumes stay on their pool"),
+    ],
+    roles=ROOT,
+    is_async=True,
+)
 def migrate_vm(ctx: Ctx) -> Pending:
     """Validate the destination and queue the migration."""
     vm = ctx.get(VirtualMachine, ctx.args.virtualmachineid, "virtualmachineid")

@@ -20,21 +20,34 @@ from virga.services.states import transition
 
 FIELDS["vmsnapshot"] = (
     "id name displayname description state type current parent parentName created virtualmachineid "
-    "virtualmachinename zoneid zonename hypervisor tags account domainid domain domainpath")
+    "virtualmachinename zoneid zonename hypervisor tags account domainid domain domainpath"
+)
 
 
 def vmsnapshot_view(ctx: Ctx, v: VMSnapshot) -> dict[str, Any]:
     """A vmsnapshot response object."""
     vm = ctx.by_id(VirtualMachine, v.vm_id)
     parent = ctx.by_id(VMSnapshot, v.parent_id)
-    return clean({
-        "id": v.uuid, "name": v.name, "displayname": v.displayname or v.name, "description": v.description or None,
-        "state": v.state, "type": v.type, "current": v.current, "created": v.created,
-        "parent": parent.uuid if parent else None, "parentName": parent.name if parent else None,
-        "virtualmachineid": vm.uuid if vm else None, "virtualmachinename": vm.name if vm else None,
-        "hypervisor": vm.hypervisor if vm else None, **ref(ctx, Zone, v.zone_id, "zone"), **owner(ctx, v),
-        "tags": tags_of(ctx, "VMSnapshot", [v]).get(v.id or 0, []),
-    })
+    return clean(
+        {
+            "id": v.uuid,
+            "name": v.name,
+            "displayname": v.displayname or v.name,
+            "description": v.description or None,
+            "state": v.state,
+            "type": v.type,
+            "current": v.current,
+            "created": v.created,
+            "parent": parent.uuid if parent else None,
+            "parentName": parent.name if parent else None,
+            "virtualmachineid": vm.uuid if vm else None,
+            "virtualmachinename": vm.name if vm else None,
+            "hypervisor": vm.hypervisor if vm else None,
+            **ref(ctx, Zone, v.zone_id, "zone"),
+            **owner(ctx, v),
+            "tags": tags_of(ctx, "VMSnapshot", [v]).get(v.id or 0, []),
+        }
+    )
 
 
 def _capabilities(ctx: Ctx, vm: VirtualMachine) -> frozenset[Capability]:
@@ -51,18 +64,29 @@ def _capabilities(ctx: Ctx, vm: VirtualMachine) -> frozenset[Capability]:
 def _busy(ctx: Ctx, vm: VirtualMachine) -> None:
     """Refuse while another job works on the VM or one of its snapshots."""
     uuids = [vm.uuid] + [s.uuid for s in ctx.db.exec(select(VMSnapshot).where(VMSnapshot.vm_id == vm.id))]
-    job = ctx.db.exec(select(AsyncJob).where(AsyncJob.instance_uuid.in_(uuids),  # type: ignore[attr-defined]
-                                             AsyncJob.state.in_(("queued", "running")))).first()  # type: ignore[attr-defined]
+    job = ctx.db.exec(
+        select(AsyncJob).where(
+            AsyncJob.instance_uuid.in_(uuids),  # type: ignore[attr-defined]
+            AsyncJob.state.in_(("queued", "running")),
+        )
+    ).first()  # type: ignore[attr-defined]
     if job is not None:
         raise InUse(f"VM {vm.name} has a job in progress ({job.command})")
 
 
-@api("createVMSnapshot", "Creates a snapshot of a virtual machine", "vmsnapshot", [
-    Param("virtualmachineid", "uuid", required=True, description="the VM"),
-    Param("name", description="the name"), Param("description", description="a description"),
-    Param("snapshotmemory", "boolean", description="include the memory (running VMs)"),
-    Param("quiescevm", "boolean", description="unused"),
-], is_async=True)
+@api(
+    "createVMSnapshot",
+    "Creates a snapshot of a virtual machine",
+    "vmsnapshot",
+    [
+        Param("virtualmachineid", "uuid", required=True, description="the VM"),
+        Param("name", description="the name"),
+        Param("description", description="a description"),
+        Param("snapshotmemory", "boolean", description="include the memory (running VMs)"),
+        Param("quiescevm", "boolean", description="unused"),
+    ],
+    is_async=True,
+)
 def create_vm_snapshot(ctx: Ctx) -> Pending:
     """Check the VM and what its hypervisor can do, record the snapshot and queue it."""
     a = ctx.args
@@ -75,15 +99,24 @@ def create_vm_snapshot(ctx: Ctx) -> Pending:
         raise Unsupported(f"VM snapshots are not supported by this hypervisor ({vm.hypervisor})")
     memory = bool(a.snapshotmemory)
     if memory and Capability.MEMORY_SNAPSHOT not in caps:
-        raise Unsupported(f"Memory snapshots are not supported by this hypervisor ({vm.hypervisor}); "
-                          "use snapshotmemory=false")
+        raise Unsupported(
+            f"Memory snapshots are not supported by this hypervisor ({vm.hypervisor}); use snapshotmemory=false"
+        )
     if memory and vm.state != "Running":
         raise InvalidParameter(f"VM {vm.name} must be running for a memory snapshot")
     _busy(ctx, vm)
     name = a.name or f"{vm.instancename or vm.name}_VS_{vm.id}"
-    vms = VMSnapshot(name=name, displayname=name, description=a.description or "", vm_id=vm.id or 0,
-                     zone_id=vm.zone_id, type="DiskAndMemory" if memory else "Disk", memory=memory,
-                     account_id=vm.account_id, domain_id=vm.domain_id)
+    vms = VMSnapshot(
+        name=name,
+        displayname=name,
+        description=a.description or "",
+        vm_id=vm.id or 0,
+        zone_id=vm.zone_id,
+        type="DiskAndMemory" if memory else "Disk",
+        memory=memory,
+        account_id=vm.account_id,
+        domain_id=vm.domain_id,
+    )
     ctx.db.add(vms)
     ctx.db.flush()
     if not a.name:
@@ -92,14 +125,23 @@ def create_vm_snapshot(ctx: Ctx) -> Pending:
     return Pending("VMSnapshot", vms.uuid)
 
 
-@api("listVMSnapshot", "Lists VM snapshots", "vmSnapshot", [
-    Param("vmsnapshotid", "uuid", description="the VM snapshot"),
-    Param("vmsnapshotids", "uuidlist", description="several"),
-    Param("virtualmachineid", "uuid", description="snapshots of a VM"), Param("name", description="the name"),
-    Param("state", description="the state"), Param("account", description="the account"),
-    Param("domainid", "uuid", description="the domain"), Param("isrecursive", "boolean", description="subdomains"),
-    Param("tags", "map", description="tags"),
-], paged=True)
+@api(
+    "listVMSnapshot",
+    "Lists VM snapshots",
+    "vmSnapshot",
+    [
+        Param("vmsnapshotid", "uuid", description="the VM snapshot"),
+        Param("vmsnapshotids", "uuidlist", description="several"),
+        Param("virtualmachineid", "uuid", description="snapshots of a VM"),
+        Param("name", description="the name"),
+        Param("state", description="the state"),
+        Param("account", description="the account"),
+        Param("domainid", "uuid", description="the domain"),
+        Param("isrecursive", "boolean", description="subdomains"),
+        Param("tags", "map", description="tags"),
+    ],
+    paged=True,
+)
 def list_vm_snapshots(ctx: Ctx) -> dict[str, Any]:
     """List the VM snapshots the caller may see."""
     a = ctx.args
@@ -125,9 +167,15 @@ def _vms(ctx: Ctx) -> VMSnapshot:
     return vms
 
 
-@api("revertToVMSnapshot", "Reverts a VM to a VM snapshot", "virtualmachine", [
-    Param("vmsnapshotid", "uuid", required=True, description="the VM snapshot"),
-], is_async=True)
+@api(
+    "revertToVMSnapshot",
+    "Reverts a VM to a VM snapshot",
+    "virtualmachine",
+    [
+        Param("vmsnapshotid", "uuid", required=True, description="the VM snapshot"),
+    ],
+    is_async=True,
+)
 def revert_vm_snapshot(ctx: Ctx) -> Pending:
     """Check the VM's state (stopped for disk snapshots, running for memory ones) and queue the revert."""
     vms = _vms(ctx)
@@ -135,17 +183,24 @@ def revert_vm_snapshot(ctx: Ctx) -> Pending:
     assert vm is not None
     want = "Running" if vms.memory else "Stopped"
     if vm.state != want:
-        raise InvalidParameter(f"VM {vm.name} must be {want} to revert to {vms.type} snapshot {vms.name} "
-                               f"(it is {vm.state})")
+        raise InvalidParameter(
+            f"VM {vm.name} must be {want} to revert to {vms.type} snapshot {vms.name} (it is {vm.state})"
+        )
     _busy(ctx, vm)
     transition(vms, "revert")
     ctx.db.add(vms)
     return Pending("VMSnapshot", vms.uuid, with_id=False)
 
 
-@api("deleteVMSnapshot", "Deletes a VM snapshot", "success", [
-    Param("vmsnapshotid", "uuid", required=True, description="the VM snapshot"),
-], is_async=True)
+@api(
+    "deleteVMSnapshot",
+    "Deletes a VM snapshot",
+    "success",
+    [
+        Param("vmsnapshotid", "uuid", required=True, description="the VM snapshot"),
+    ],
+    is_async=True,
+)
 def delete_vm_snapshot(ctx: Ctx) -> Pending:
     """Queue the deletion."""
     vms = _vms(ctx)

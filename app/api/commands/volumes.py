@@ -34,7 +34,8 @@ FIELDS["volume"] = (
     "id name zoneid zonename type deviceid virtualmachineid vmname vmdisplayname vmstate size physicalsize "
     "created attached state storagetype provisioningtype hypervisor diskofferingid diskofferingname "
     "diskofferingdisplaytext storage storageid path templateid templatename isextractable displayvolume "
-    "destroyed tags jobid jobstatus account domainid domain domainpath")
+    "destroyed tags jobid jobstatus account domainid domain domainpath"
+)
 VOL_ID = [Param("id", "uuid", required=True, description="the ID of the volume")]
 
 
@@ -45,16 +46,27 @@ def volume_view(ctx: Ctx, v: Volume, jobs: dict[str, AsyncJob] | None = None) ->
     pool = ctx.by_id(StoragePool, v.pool_id)
     admin = ctx.role != "User"
     out: dict[str, Any] = {
-        "id": v.uuid, "name": v.name, **ref(ctx, Zone, v.zone_id, "zone"), "type": v.type,
-        "deviceid": v.deviceid, "size": v.size, "physicalsize": v.physicalsize or None, "created": v.created,
-        "attached": v.attached, "state": v.state, **owner(ctx, v), "storagetype": off.storagetype if off else "shared",
-        "provisioningtype": off.provisioningtype if off else "thin", "destroyed": v.state in ("Destroy", "Expunged"),
-        "isextractable": True, "displayvolume": True, "tags": tags_of(ctx, "Volume", [v]).get(v.id or 0, []),
+        "id": v.uuid,
+        "name": v.name,
+        **ref(ctx, Zone, v.zone_id, "zone"),
+        "type": v.type,
+        "deviceid": v.deviceid,
+        "size": v.size,
+        "physicalsize": v.physicalsize or None,
+        "created": v.created,
+        "attached": v.attached,
+        "state": v.state,
+        **owner(ctx, v),
+        "storagetype": off.storagetype if off else "shared",
+        "provisioningtype": off.provisioningtype if off else "thin",
+        "destroyed": v.state in ("Destroy", "Expunged"),
+        "isextractable": True,
+        "displayvolume": True,
+        "tags": tags_of(ctx, "Volume", [v]).get(v.id or 0, []),
         "hypervisor": (vm.hypervisor if vm else None) or "None",
     }
     if vm is not None:
-        out.update(virtualmachineid=vm.uuid, vmname=vm.name, vmdisplayname=vm.displayname or vm.name,
-                   vmstate=vm.state)
+        out.update(virtualmachineid=vm.uuid, vmname=vm.name, vmdisplayname=vm.displayname or vm.name, vmstate=vm.state)
     if off is not None:
         out.update(diskofferingid=off.uuid, diskofferingname=off.name, diskofferingdisplaytext=off.displaytext)
     if pool is not None:
@@ -83,8 +95,10 @@ def _size_of(ctx: Ctx, off: DiskOffering | None) -> int:
     size = ctx.args.size
     if off is not None and not off.iscustomized:
         if size is not None and size != off.disksize:
-            raise InvalidParameter(f"Parameter size may only be given with a custom disk offering ({off.name} "
-                                   f"has a fixed size of {off.disksize} GB)")
+            raise InvalidParameter(
+                f"Parameter size may only be given with a custom disk offering ({off.name} "
+                f"has a fixed size of {off.disksize} GB)"
+            )
         return off.disksize * GB
     if size is None:
         raise InvalidParameter("Parameter size is required with a custom disk offering")
@@ -99,8 +113,9 @@ def _attachable(ctx: Ctx, vol: Volume, vm: VirtualMachine) -> None:
     if vm.account_id != vol.account_id:
         raise InvalidParameter(f"Volume {vol.name} and VM {vm.name} belong to different accounts")
     if vm.state not in ("Running", "Stopped"):
-        raise InvalidParameter(f"Unable to attach volume {vol.name}: VM {vm.name} is {vm.state} "
-                               "(it must be Running or Stopped)")
+        raise InvalidParameter(
+            f"Unable to attach volume {vol.name}: VM {vm.name} is {vm.state} (it must be Running or Stopped)"
+        )
     if vm.zone_id != vol.zone_id:
         raise InvalidParameter(f"Volume {vol.name} and VM {vm.name} are in different zones")
     if vol.type != "DATADISK":
@@ -111,16 +126,25 @@ def _attachable(ctx: Ctx, vol: Volume, vm: VirtualMachine) -> None:
         raise InvalidParameter(f"Volume {vol.name} is {vol.state}; it must be Allocated, Ready or Uploaded")
 
 
-@api("createVolume", "Creates a disk volume from a disk offering or a snapshot", "volume", [
-    Param("name", description="the name of the volume"), Param("zoneid", "uuid", description="the zone"),
-    Param("diskofferingid", "uuid", description="the disk offering"),
-    Param("size", "long", description="size in GB, for custom disk offerings"),
-    Param("snapshotid", "uuid", description="create the volume from this snapshot"),
-    Param("virtualmachineid", "uuid", description="attach the new volume to this VM at once"),
-    Param("account", description="the owner account (admins)"), Param("domainid", "uuid", description="its domain"),
-    Param("displayvolume", "boolean", description="show to the end user"),
-    Param("miniops", "long", description="unused"), Param("maxiops", "long", description="unused"),
-], is_async=True)
+@api(
+    "createVolume",
+    "Creates a disk volume from a disk offering or a snapshot",
+    "volume",
+    [
+        Param("name", description="the name of the volume"),
+        Param("zoneid", "uuid", description="the zone"),
+        Param("diskofferingid", "uuid", description="the disk offering"),
+        Param("size", "long", description="size in GB, for custom disk offerings"),
+        Param("snapshotid", "uuid", description="create the volume from this snapshot"),
+        Param("virtualmachineid", "uuid", description="attach the new volume to this VM at once"),
+        Param("account", description="the owner account (admins)"),
+        Param("domainid", "uuid", description="its domain"),
+        Param("displayvolume", "boolean", description="show to the end user"),
+        Param("miniops", "long", description="unused"),
+        Param("maxiops", "long", description="unused"),
+    ],
+    is_async=True,
+)
 def create_volume(ctx: Ctx) -> Pending:
     """Validate, check limits and record the volume as Allocated; the job makes it (lazily)."""
     a = ctx.args
@@ -146,8 +170,15 @@ def create_volume(ctx: Ctx) -> Pending:
     assert zone is not None
     limits.check(ctx.db, account, 2, 1)
     limits.check(ctx.db, account, 10, -(-size // GB))
-    vol = Volume(name=a.name or "", type="DATADISK", zone_id=zone.id or 0, size=size,
-                 diskoffering_id=off.id if off else None, account_id=account.id or 0, domain_id=domain.id or 0)
+    vol = Volume(
+        name=a.name or "",
+        type="DATADISK",
+        zone_id=zone.id or 0,
+        size=size,
+        diskoffering_id=off.id if off else None,
+        account_id=account.id or 0,
+        domain_id=domain.id or 0,
+    )
     if vm is not None:
         _attachable(ctx, vol, vm)
     ctx.db.add(vol)
@@ -158,17 +189,30 @@ def create_volume(ctx: Ctx) -> Pending:
     return Pending("Volume", vol.uuid, params)
 
 
-@api("listVolumes", "Lists volumes", "volume", [
-    Param("id", "uuid", description="the volume"), Param("ids", "uuidlist", description="several volumes"),
-    Param("name", description="the name"), Param("type", description="ROOT or DATADISK"),
-    Param("virtualmachineid", "uuid", description="volumes of a VM"), Param("zoneid", "uuid", description="zone"),
-    Param("state", description="the state"), Param("storageid", "uuid", description="the pool (admin)"),
-    Param("hostid", "uuid", description="volumes of VMs on a host (admin)"),
-    Param("diskofferingid", "uuid", description="the disk offering"), Param("podid", "uuid", description="unused"),
-    Param("account", description="the account"), Param("domainid", "uuid", description="the domain"),
-    Param("isrecursive", "boolean", description="subdomains"), Param("tags", "map", description="tags"),
-    Param("displayvolume", "boolean", description="unused"),
-], paged=True)
+@api(
+    "listVolumes",
+    "Lists volumes",
+    "volume",
+    [
+        Param("id", "uuid", description="the volume"),
+        Param("ids", "uuidlist", description="several volumes"),
+        Param("name", description="the name"),
+        Param("type", description="ROOT or DATADISK"),
+        Param("virtualmachineid", "uuid", description="volumes of a VM"),
+        Param("zoneid", "uuid", description="zone"),
+        Param("state", description="the state"),
+        Param("storageid", "uuid", description="the pool (admin)"),
+        Param("hostid", "uuid", description="volumes of VMs on a host (admin)"),
+        Param("diskofferingid", "uuid", description="the disk offering"),
+        Param("podid", "uuid", description="unused"),
+        Param("account", description="the account"),
+        Param("domainid", "uuid", description="the domain"),
+        Param("isrecursive", "boolean", description="subdomains"),
+        Param("tags", "map", description="tags"),
+        Param("displayvolume", "boolean", description="unused"),
+    ],
+    paged=True,
+)
 def list_volumes(ctx: Ctx) -> dict[str, Any]:
     """List the volumes the caller may see."""
     a = ctx.args
@@ -177,8 +221,11 @@ def list_volumes(ctx: Ctx) -> dict[str, Any]:
         stmt = stmt.where(Volume.type == a.type.upper())
     if a.state:
         stmt = stmt.where(Volume.state == a.state)
-    for param, model, col in (("zoneid", Zone, Volume.zone_id), ("virtualmachineid", VirtualMachine, Volume.vm_id),
-                              ("diskofferingid", DiskOffering, Volume.diskoffering_id)):
+    for param, model, col in (
+        ("zoneid", Zone, Volume.zone_id),
+        ("virtualmachineid", VirtualMachine, Volume.vm_id),
+        ("diskofferingid", DiskOffering, Volume.diskoffering_id),
+    ):
         if a.get(param):
             stmt = stmt.where(col == ctx.get(model, a[param], param).id)
     if a.storageid or a.hostid:
@@ -188,22 +235,44 @@ def list_volumes(ctx: Ctx) -> dict[str, Any]:
             stmt = stmt.where(Volume.pool_id == ctx.get(StoragePool, a.storageid, "storageid").id)
         if a.hostid:
             host = ctx.get(Host, a.hostid, "hostid")
-            stmt = stmt.where(Volume.vm_id.in_(select(VirtualMachine.id).where(  # type: ignore[union-attr]
-                VirtualMachine.host_id == host.id)))
+            stmt = stmt.where(
+                Volume.vm_id.in_(
+                    select(VirtualMachine.id).where(  # type: ignore[union-attr]
+                        VirtualMachine.host_id == host.id
+                    )
+                )
+            )
     rows, count = ctx.page(stmt, Volume, resourcetype="Volume")
     preload_owners(ctx, rows)
-    for model, attr in ((Zone, "zone_id"), (VirtualMachine, "vm_id"), (DiskOffering, "diskoffering_id"),
-                        (StoragePool, "pool_id")):
+    for model, attr in (
+        (Zone, "zone_id"),
+        (VirtualMachine, "vm_id"),
+        (DiskOffering, "diskoffering_id"),
+        (StoragePool, "pool_id"),
+    ):
         ctx.preload(model, {getattr(v, attr) for v in rows})
-    jobs = {j.instance_uuid: j for j in ctx.db.exec(select(AsyncJob).where(
-        AsyncJob.instance_uuid.in_([v.uuid for v in rows]), AsyncJob.state.in_(("queued", "running"))))}  # type: ignore[attr-defined]
+    jobs = {
+        j.instance_uuid: j
+        for j in ctx.db.exec(
+            select(AsyncJob).where(
+                AsyncJob.instance_uuid.in_([v.uuid for v in rows]), AsyncJob.state.in_(("queued", "running"))
+            )
+        )
+    }  # type: ignore[attr-defined]
     return list_body("volume", [volume_view(ctx, v, jobs) for v in rows], count)
 
 
-@api("attachVolume", "Attaches a disk volume to a virtual machine", "volume", VOL_ID + [
-    Param("virtualmachineid", "uuid", required=True, description="the VM"),
-    Param("deviceid", "long", description="the device id (1-15, not 3)"),
-], is_async=True)
+@api(
+    "attachVolume",
+    "Attaches a disk volume to a virtual machine",
+    "volume",
+    VOL_ID
+    + [
+        Param("virtualmachineid", "uuid", required=True, description="the VM"),
+        Param("deviceid", "long", description="the device id (1-15, not 3)"),
+    ],
+    is_async=True,
+)
 def attach_volume(ctx: Ctx) -> Pending:
     """Check the volume and VM and queue the attach (hot-plug when the VM runs)."""
     vol = _vol(ctx)
@@ -213,17 +282,25 @@ def attach_volume(ctx: Ctx) -> Pending:
     if dev is not None:
         if dev < 1 or dev > svc.MAX_DEVICE or dev == svc.RESERVED_DEVICE:
             raise InvalidParameter(f"Parameter deviceid must be 1-{svc.MAX_DEVICE} and not {svc.RESERVED_DEVICE}")
-        taken = ctx.db.exec(select(Volume).where(Volume.vm_id == vm.id, Volume.deviceid == dev,
-                                                 Volume.removed == None)).first()  # noqa: E711
+        taken = ctx.db.exec(
+            select(Volume).where(Volume.vm_id == vm.id, Volume.deviceid == dev, Volume.removed == None)
+        ).first()
         if taken is not None:
             raise InUse(f"Device id {dev} of VM {vm.name} is used by volume {taken.name}")
     return Pending("Volume", vol.uuid, {"virtualmachineid": vm.uuid, "deviceid": dev})
 
 
-@api("detachVolume", "Detaches a disk volume from a virtual machine", "volume", [
-    Param("id", "uuid", description="the volume"), Param("virtualmachineid", "uuid", description="the VM"),
-    Param("deviceid", "long", description="the device id, with virtualmachineid"),
-], is_async=True)
+@api(
+    "detachVolume",
+    "Detaches a disk volume from a virtual machine",
+    "volume",
+    [
+        Param("id", "uuid", description="the volume"),
+        Param("virtualmachineid", "uuid", description="the VM"),
+        Param("deviceid", "long", description="the device id, with virtualmachineid"),
+    ],
+    is_async=True,
+)
 def detach_volume(ctx: Ctx) -> Pending:
     """Check the volume is an attached data disk of a Running or Stopped VM and queue the detach."""
     a = ctx.args
@@ -231,8 +308,9 @@ def detach_volume(ctx: Ctx) -> Pending:
         vol = _vol(ctx)
     elif a.virtualmachineid and a.deviceid is not None:
         vm = ctx.get(VirtualMachine, a.virtualmachineid, "virtualmachineid")
-        found = ctx.db.exec(select(Volume).where(Volume.vm_id == vm.id, Volume.deviceid == a.deviceid,
-                                                 Volume.removed == None)).first()  # noqa: E711
+        found = ctx.db.exec(
+            select(Volume).where(Volume.vm_id == vm.id, Volume.deviceid == a.deviceid, Volume.removed == None)
+        ).first()
         if found is None:
             raise InvalidParameter(f"VM {vm.name} has no volume with device id {a.deviceid} (parameter deviceid)")
         vol = found
@@ -249,12 +327,20 @@ def detach_volume(ctx: Ctx) -> Pending:
     return Pending("Volume", vol.uuid)
 
 
-@api("resizeVolume", "Grows a volume", "volume", VOL_ID + [
-    Param("size", "long", description="the new size in GB"),
-    Param("diskofferingid", "uuid", description="a new (larger) disk offering"),
-    Param("shrinkok", "boolean", description="must be false: volumes only grow"),
-    Param("miniops", "long", description="unused"), Param("maxiops", "long", description="unused"),
-], is_async=True)
+@api(
+    "resizeVolume",
+    "Grows a volume",
+    "volume",
+    VOL_ID
+    + [
+        Param("size", "long", description="the new size in GB"),
+        Param("diskofferingid", "uuid", description="a new (larger) disk offering"),
+        Param("shrinkok", "boolean", description="must be false: volumes only grow"),
+        Param("miniops", "long", description="unused"),
+        Param("maxiops", "long", description="unused"),
+    ],
+    is_async=True,
+)
 def resize_volume(ctx: Ctx) -> Pending:
     """Validate the new size (grow only), check the primary storage limit and queue the resize."""
     vol = _vol(ctx)
@@ -282,11 +368,18 @@ def resize_volume(ctx: Ctx) -> Pending:
     return Pending("Volume", vol.uuid, {"size": new, "diskofferingid": off.id if off else None})
 
 
-@api("migrateVolume", "Moves a volume to another primary storage pool", "volume", [
-    Param("volumeid", "uuid", required=True, description="the volume"),
-    Param("storageid", "uuid", required=True, description="the destination pool"),
-    Param("livemigrate", "boolean", description="unused: the volume must not be in use by a running VM"),
-], roles=ROOT, is_async=True)
+@api(
+    "migrateVolume",
+    "Moves a volume to another primary storage pool",
+    "volume",
+    [
+        Param("volumeid", "uuid", required=True, description="the volume"),
+        Param("storageid", "uuid", required=True, description="the destination pool"),
+        Param("livemigrate", "boolean", description="unused: the volume must not be in use by a running VM"),
+    ],
+    roles=ROOT,
+    is_async=True,
+)
 def migrate_volume(ctx: Ctx) -> Pending:
     """Check the target pool and queue the move."""
     vol = _vol(ctx, "volumeid")
@@ -311,12 +404,14 @@ async def delete_volume(ctx: Ctx) -> dict[str, Any]:
     vol = _vol(ctx)
     if vol.vm_id is not None:
         vm = ctx.by_id(VirtualMachine, vol.vm_id)
-        raise InUse(f"Unable to delete volume {vol.name}: it is attached to VM {vm.name if vm else vol.vm_id}; "
-                    "detach it first")
+        raise InUse(
+            f"Unable to delete volume {vol.name}: it is attached to VM {vm.name if vm else vol.vm_id}; detach it first"
+        )
     if vol.type == "ROOT":
         raise InvalidParameter(f"Volume {vol.name} is a ROOT volume; destroy its VM instead")
-    busy = ctx.db.exec(select(AsyncJob).where(AsyncJob.instance_uuid == vol.uuid,
-                                              AsyncJob.state.in_(("queued", "running")))).first()  # type: ignore[attr-defined]
+    busy = ctx.db.exec(
+        select(AsyncJob).where(AsyncJob.instance_uuid == vol.uuid, AsyncJob.state.in_(("queued", "running")))
+    ).first()  # type: ignore[attr-defined]
     if busy is not None:
         raise InUse(f"Volume {vol.name} has a job in progress ({busy.command})")
     pool = ctx.by_id(StoragePool, vol.pool_id)
@@ -333,10 +428,10 @@ async def delete_volume(ctx: Ctx) -> dict[str, Any]:
     await drop_store_copy(ctx.db, vol)  # an uploaded volume's file, or an extracted copy, on the image store
     vol.state, vol.removed = "Expunged", utcnow()
     ctx.db.add(vol)
-    for pol in ctx.db.exec(select(SnapshotPolicy).where(SnapshotPolicy.volume_id == vol.id,
-                                                        SnapshotPolicy.removed == None)):  # noqa: E711
+    for pol in ctx.db.exec(
+        select(SnapshotPolicy).where(SnapshotPolicy.volume_id == vol.id, SnapshotPolicy.removed == None)
+    ):
         pol.removed = utcnow()
         ctx.db.add(pol)
     svc.vol_event(ctx.db, vol, "VOLUME.DELETE", f"Deleted volume {vol.name}")
     return {"success": True}
-

@@ -19,17 +19,22 @@ from virga.services.templates import simulator_zone
 UPLOAD_FORMATS = ("QCOW2", "RAW")
 
 
-@api("getUploadParamsForVolume", "Registers a data volume to be uploaded from the client with a signed POST",
-     "getuploadparams", [
-         Param("name", required=True, description="the name of the volume"),
-         Param("format", required=True, description="QCOW2 or RAW"),
-         Param("zoneid", "uuid", required=True, description="the zone"),
-         Param("checksum", description="{md5}hex, {sha256}hex, ... verified after the upload"),
-         Param("diskofferingid", "uuid", description="a (custom) disk offering recorded on the volume"),
-         Param("account", description="the owner account (admins)"),
-         Param("domainid", "uuid", description="its domain"),
-         Param("projectid", "uuid", description="unused"), Param("imagestoreuuid", description="unused"),
-     ])
+@api(
+    "getUploadParamsForVolume",
+    "Registers a data volume to be uploaded from the client with a signed POST",
+    "getuploadparams",
+    [
+        Param("name", required=True, description="the name of the volume"),
+        Param("format", required=True, description="QCOW2 or RAW"),
+        Param("zoneid", "uuid", required=True, description="the zone"),
+        Param("checksum", description="{md5}hex, {sha256}hex, ... verified after the upload"),
+        Param("diskofferingid", "uuid", description="a (custom) disk offering recorded on the volume"),
+        Param("account", description="the owner account (admins)"),
+        Param("domainid", "uuid", description="its domain"),
+        Param("projectid", "uuid", description="unused"),
+        Param("imagestoreuuid", description="unused"),
+    ],
+)
 def get_upload_params_volume(ctx: Ctx) -> dict[str, Any]:
     """Record a volume in state NotUploaded and sign the POST that will carry its file."""
     a = ctx.args
@@ -42,8 +47,16 @@ def get_upload_params_volume(ctx: Ctx) -> dict[str, Any]:
     volupload.nfs_store_url(ctx.db, zone.id or 0)
     checksum = _checksum(a.checksum)
     limits.check(ctx.db, account, 2, 1)
-    vol = Volume(name=a.name, type="DATADISK", zone_id=zone.id or 0, format=fmt, state="NotUploaded",
-                 diskoffering_id=off.id if off else None, account_id=account.id or 0, domain_id=domain.id or 0)
+    vol = Volume(
+        name=a.name,
+        type="DATADISK",
+        zone_id=zone.id or 0,
+        format=fmt,
+        state="NotUploaded",
+        diskoffering_id=off.id if off else None,
+        account_id=account.id or 0,
+        domain_id=domain.id or 0,
+    )
     ctx.db.add(vol)
     ctx.db.flush()
     return {"getuploadparams": uploads.upload_params(ctx.db, vol, "volume", checksum=checksum)}
@@ -68,16 +81,23 @@ def _extractable(ctx: Ctx, vol: Volume) -> None:
         raise InvalidParameter(f"Volume {vol.name} is {vol.state}; only Ready or Uploaded volumes can be extracted")
     vm = ctx.by_id(VirtualMachine, vol.vm_id)
     if vm is not None and vm.state != "Stopped":
-        raise InvalidParameter(f"Volume {vol.name} is attached to VM {vm.name}, which is {vm.state}; "
-                               "detach the volume or stop the VM first")
+        raise InvalidParameter(
+            f"Volume {vol.name} is attached to VM {vm.name}, which is {vm.state}; "
+            "detach the volume or stop the VM first"
+        )
     pool = ctx.by_id(StoragePool, vol.pool_id)
     if simulator_zone(ctx.db, vol.zone_id) or (pool is not None and pool.hypervisor == "Simulator"):
         raise Unsupported(f"Volume {vol.name} is a simulator disk (kept in memory): there is no file to extract")
     volupload.nfs_store_url(ctx.db, vol.zone_id)
 
 
-@api("extractVolume", "Gives a signed, expiring URL to download a volume's content", "volume", EXTRACT_PARAMS,
-     is_async=True)
+@api(
+    "extractVolume",
+    "Gives a signed, expiring URL to download a volume's content",
+    "volume",
+    EXTRACT_PARAMS,
+    is_async=True,
+)
 def extract_volume(ctx: Ctx) -> Pending:
     """Check the caller's volume can be extracted and queue its copy to the image store and the URL's creation."""
     vol = ctx.get(Volume, ctx.args.id, "id")

@@ -19,14 +19,27 @@ STATES = ("Enabled", "Disabled")
 def zone_view(ctx: Ctx, z: Zone) -> dict[str, Any]:
     """A zone response object."""
     full = ctx.role != "User"
-    return clean({
-        "id": z.uuid, "name": z.name, "description": z.description, "networktype": z.networktype,
-        "dns1": z.dns1 or None, "dns2": z.dns2 or None, "internaldns1": z.internaldns1 if full else None,
-        "internaldns2": (z.internaldns2 or None) if full else None, "guestcidraddress": z.guestcidraddress,
-        "domain": z.domain, "allocationstate": z.allocationstate, "securitygroupsenabled": z.securitygroupsenabled,
-        "localstorageenabled": z.localstorageenabled, "zonetoken": z.uuid[:8], "dhcpprovider": "VirtualRouter",
-        "tags": [], "hasannotations": False,
-    })
+    return clean(
+        {
+            "id": z.uuid,
+            "name": z.name,
+            "description": z.description,
+            "networktype": z.networktype,
+            "dns1": z.dns1 or None,
+            "dns2": z.dns2 or None,
+            "internaldns1": z.internaldns1 if full else None,
+            "internaldns2": (z.internaldns2 or None) if full else None,
+            "guestcidraddress": z.guestcidraddress,
+            "domain": z.domain,
+            "allocationstate": z.allocationstate,
+            "securitygroupsenabled": z.securitygroupsenabled,
+            "localstorageenabled": z.localstorageenabled,
+            "zonetoken": z.uuid[:8],
+            "dhcpprovider": "VirtualRouter",
+            "tags": [],
+            "hasannotations": False,
+        }
+    )
 
 
 def _check_state(value: str | None, param: str = "allocationstate") -> None:
@@ -46,27 +59,34 @@ def _check_ip(value: str | None, param: str) -> None:
 
 def _unique(ctx: Ctx, model: Any, name: str, **scope: Any) -> None:
     """Refuse a duplicate name within a scope."""
-    stmt = select(model).where(model.name == name, model.removed == None)  # noqa: E711
+    stmt = select(model).where(model.name == name, model.removed == None)
     for key, value in scope.items():
         stmt = stmt.where(getattr(model, key) == value)
     if ctx.db.exec(stmt).first() is not None:
         raise InvalidParameter(f"A {model.__name__.lower()} named {name} already exists")
 
 
-@api("createZone", "Creates a zone", "zone", [
-    Param("name", required=True, description="the name of the zone"),
-    Param("dns1", required=True, description="the first DNS server for the zone"),
-    Param("internaldns1", required=True, description="the first internal DNS server"),
-    Param("networktype", required=True, description="Basic or Advanced"),
-    Param("dns2", description="the second DNS server"), Param("internaldns2", description="the second internal DNS"),
-    Param("guestcidraddress", description="the guest CIDR of the zone (Advanced)"),
-    Param("domain", description="network domain name of the zone's networks"),
-    Param("allocationstate", description="Enabled or Disabled"),
-    Param("securitygroupenabled", "boolean", description="true for security groups"),
-    Param("localstorageenabled", "boolean", description="true to allow local storage"),
-    Param("description", description="a description"),
-    Param("details", "map", description="zone details, e.g. router=netns|simulated, host_netns=NAME"),
-], roles=ROOT)
+@api(
+    "createZone",
+    "Creates a zone",
+    "zone",
+    [
+        Param("name", required=True, description="the name of the zone"),
+        Param("dns1", required=True, description="the first DNS server for the zone"),
+        Param("internaldns1", required=True, description="the first internal DNS server"),
+        Param("networktype", required=True, description="Basic or Advanced"),
+        Param("dns2", description="the second DNS server"),
+        Param("internaldns2", description="the second internal DNS"),
+        Param("guestcidraddress", description="the guest CIDR of the zone (Advanced)"),
+        Param("domain", description="network domain name of the zone's networks"),
+        Param("allocationstate", description="Enabled or Disabled"),
+        Param("securitygroupenabled", "boolean", description="true for security groups"),
+        Param("localstorageenabled", "boolean", description="true to allow local storage"),
+        Param("description", description="a description"),
+        Param("details", "map", description="zone details, e.g. router=netns|simulated, host_netns=NAME"),
+    ],
+    roles=ROOT,
+)
 def create_zone(ctx: Ctx) -> dict[str, Any]:
     """Create a zone."""
     a = ctx.args
@@ -81,24 +101,40 @@ def create_zone(ctx: Ctx) -> dict[str, Any]:
             raise InvalidParameter(f"Parameter guestcidraddress: {a.guestcidraddress!r} is not a CIDR") from None
     _check_state(a.allocationstate)
     _unique(ctx, Zone, a.name)
-    z = Zone(name=a.name, dns1=a.dns1, dns2=a.dns2 or "", internaldns1=a.internaldns1,
-             internaldns2=a.internaldns2 or "", networktype=a.networktype,
-             guestcidraddress=a.guestcidraddress or ("" if a.networktype == "Basic" else "10.1.1.0/24"),
-             domain=a.domain or "cloud.internal", allocationstate=a.allocationstate or "Disabled",
-             securitygroupsenabled=bool(a.securitygroupenabled or a.networktype == "Basic"),
-             localstorageenabled=bool(a.localstorageenabled), description=a.description or "",
-             details=_details(a.details))
+    z = Zone(
+        name=a.name,
+        dns1=a.dns1,
+        dns2=a.dns2 or "",
+        internaldns1=a.internaldns1,
+        internaldns2=a.internaldns2 or "",
+        networktype=a.networktype,
+        guestcidraddress=a.guestcidraddress or ("" if a.networktype == "Basic" else "10.1.1.0/24"),
+        domain=a.domain or "cloud.internal",
+        allocationstate=a.allocationstate or "Disabled",
+        securitygroupsenabled=bool(a.securitygroupenabled or a.networktype == "Basic"),
+        localstorageenabled=bool(a.localstorageenabled),
+        description=a.description or "",
+        details=_details(a.details),
+    )
     ctx.db.add(z)
     ctx.db.flush()
     return {"zone": zone_view(ctx, z)}
 
 
-@api("listZones", "Lists zones", "zone", [
-    Param("id", "uuid", description="the ID of the zone"), Param("name", description="the name of the zone"),
-    Param("available", "boolean", description="true to list only zones the caller can deploy in"),
-    Param("networktype", description="Basic or Advanced"), Param("showcapacities", "boolean", description="unused"),
-    Param("domainid", "uuid", description="unused"),
-], paged=True)
+@api(
+    "listZones",
+    "Lists zones",
+    "zone",
+    [
+        Param("id", "uuid", description="the ID of the zone"),
+        Param("name", description="the name of the zone"),
+        Param("available", "boolean", description="true to list only zones the caller can deploy in"),
+        Param("networktype", description="Basic or Advanced"),
+        Param("showcapacities", "boolean", description="unused"),
+        Param("domainid", "uuid", description="unused"),
+    ],
+    paged=True,
+)
 def list_zones(ctx: Ctx) -> dict[str, Any]:
     """List zones."""
     stmt = select(Zone)
@@ -110,22 +146,42 @@ def list_zones(ctx: Ctx) -> dict[str, Any]:
     return list_body("zone", [zone_view(ctx, z) for z in rows], count)
 
 
-@api("updateZone", "Updates a zone", "zone", [
-    Param("id", "uuid", required=True, description="the ID of the zone"), Param("name", description="new name"),
-    Param("dns1", description="DNS 1"), Param("dns2", description="DNS 2"),
-    Param("internaldns1", description="internal DNS 1"), Param("internaldns2", description="internal DNS 2"),
-    Param("allocationstate", description="Enabled or Disabled"), Param("domain", description="network domain"),
-    Param("guestcidraddress", description="guest CIDR"), Param("description", description="a description"),
-    Param("details", "map", description="zone details to set"),
-], roles=ROOT)
+@api(
+    "updateZone",
+    "Updates a zone",
+    "zone",
+    [
+        Param("id", "uuid", required=True, description="the ID of the zone"),
+        Param("name", description="new name"),
+        Param("dns1", description="DNS 1"),
+        Param("dns2", description="DNS 2"),
+        Param("internaldns1", description="internal DNS 1"),
+        Param("internaldns2", description="internal DNS 2"),
+        Param("allocationstate", description="Enabled or Disabled"),
+        Param("domain", description="network domain"),
+        Param("guestcidraddress", description="guest CIDR"),
+        Param("description", description="a description"),
+        Param("details", "map", description="zone details to set"),
+    ],
+    roles=ROOT,
+)
 def update_zone(ctx: Ctx) -> dict[str, Any]:
     """Update a zone."""
     z = ctx.get(Zone, ctx.args.id)
     _check_state(ctx.args.allocationstate)
     for p in ("dns1", "dns2", "internaldns1", "internaldns2"):
         _check_ip(ctx.args.get(p), p)
-    for key in ("name", "dns1", "dns2", "internaldns1", "internaldns2", "allocationstate", "domain",
-                "guestcidraddress", "description"):
+    for key in (
+        "name",
+        "dns1",
+        "dns2",
+        "internaldns1",
+        "internaldns2",
+        "allocationstate",
+        "domain",
+        "guestcidraddress",
+        "description",
+    ):
         if ctx.args.get(key) is not None:
             setattr(z, key, ctx.args[key])
     if ctx.args.details:
@@ -150,12 +206,13 @@ def _details(items: list[dict[str, str]] | None) -> dict[str, str]:
 def _refuse_if_children(ctx: Ctx, what: str, checks: list[tuple[Any, Any]]) -> None:
     """536 when a resource still has children."""
     for model, cond in checks:
-        if ctx.db.exec(select(model).where(cond, model.removed == None)).first() is not None:  # noqa: E711
+        if ctx.db.exec(select(model).where(cond, model.removed == None)).first() is not None:
             raise InUse(f"The {what} is not deletable because it still has {model.__name__.lower()}s")
 
 
-@api("deleteZone", "Deletes a zone", "success", [Param("id", "uuid", required=True, description="the zone")],
-     roles=ROOT)
+@api(
+    "deleteZone", "Deletes a zone", "success", [Param("id", "uuid", required=True, description="the zone")], roles=ROOT
+)
 def delete_zone(ctx: Ctx) -> dict[str, Any]:
     """Delete an empty zone."""
     z = ctx.get(Zone, ctx.args.id)
@@ -167,20 +224,36 @@ def delete_zone(ctx: Ctx) -> dict[str, Any]:
 
 def pod_view(ctx: Ctx, p: Pod) -> dict[str, Any]:
     """A pod response object."""
-    return clean({
-        "id": p.uuid, "name": p.name, **ref(ctx, Zone, p.zone_id, "zone"), "gateway": p.gateway,
-        "netmask": p.netmask, "startip": [p.startip], "endip": [p.endip], "allocationstate": p.allocationstate,
-        "ipranges": [{"startip": p.startip, "endip": p.endip, "forsystemvms": "0", "vlanid": ""}],
-    })
+    return clean(
+        {
+            "id": p.uuid,
+            "name": p.name,
+            **ref(ctx, Zone, p.zone_id, "zone"),
+            "gateway": p.gateway,
+            "netmask": p.netmask,
+            "startip": [p.startip],
+            "endip": [p.endip],
+            "allocationstate": p.allocationstate,
+            "ipranges": [{"startip": p.startip, "endip": p.endip, "forsystemvms": "0", "vlanid": ""}],
+        }
+    )
 
 
-@api("createPod", "Creates a pod", "pod", [
-    Param("name", required=True, description="the name of the pod"),
-    Param("zoneid", "uuid", required=True, description="the zone"),
-    Param("gateway", description="the gateway of the pod's management network"),
-    Param("netmask", description="the netmask"), Param("startip", description="first reserved IP"),
-    Param("endip", description="last reserved IP"), Param("allocationstate", description="Enabled or Disabled"),
-], roles=ROOT)
+@api(
+    "createPod",
+    "Creates a pod",
+    "pod",
+    [
+        Param("name", required=True, description="the name of the pod"),
+        Param("zoneid", "uuid", required=True, description="the zone"),
+        Param("gateway", description="the gateway of the pod's management network"),
+        Param("netmask", description="the netmask"),
+        Param("startip", description="first reserved IP"),
+        Param("endip", description="last reserved IP"),
+        Param("allocationstate", description="Enabled or Disabled"),
+    ],
+    roles=ROOT,
+)
 def create_pod(ctx: Ctx) -> dict[str, Any]:
     """Create a pod."""
     a = ctx.args
@@ -189,18 +262,34 @@ def create_pod(ctx: Ctx) -> dict[str, Any]:
         _check_ip(a.get(p), p)
     _check_state(a.allocationstate)
     _unique(ctx, Pod, a.name, zone_id=z.id)
-    p = Pod(name=a.name, zone_id=z.id or 0, gateway=a.gateway or "", netmask=a.netmask or "",
-            startip=a.startip or "", endip=a.endip or "", allocationstate=a.allocationstate or "Enabled")
+    p = Pod(
+        name=a.name,
+        zone_id=z.id or 0,
+        gateway=a.gateway or "",
+        netmask=a.netmask or "",
+        startip=a.startip or "",
+        endip=a.endip or "",
+        allocationstate=a.allocationstate or "Enabled",
+    )
     ctx.db.add(p)
     ctx.db.flush()
     return {"pod": pod_view(ctx, p)}
 
 
-@api("listPods", "Lists pods", "pod", [
-    Param("id", "uuid", description="the pod"), Param("name", description="the name"),
-    Param("zoneid", "uuid", description="the zone"), Param("allocationstate", description="state"),
-    Param("showcapacities", "boolean", description="unused"),
-], roles=ADMINS, paged=True)
+@api(
+    "listPods",
+    "Lists pods",
+    "pod",
+    [
+        Param("id", "uuid", description="the pod"),
+        Param("name", description="the name"),
+        Param("zoneid", "uuid", description="the zone"),
+        Param("allocationstate", description="state"),
+        Param("showcapacities", "boolean", description="unused"),
+    ],
+    roles=ADMINS,
+    paged=True,
+)
 def list_pods(ctx: Ctx) -> dict[str, Any]:
     """List pods."""
     stmt = select(Pod)
@@ -212,12 +301,21 @@ def list_pods(ctx: Ctx) -> dict[str, Any]:
     return list_body("pod", [pod_view(ctx, p) for p in rows], count)
 
 
-@api("updatePod", "Updates a pod", "pod", [
-    Param("id", "uuid", required=True, description="the pod"), Param("name", description="new name"),
-    Param("allocationstate", description="Enabled or Disabled"), Param("gateway", description="gateway"),
-    Param("netmask", description="netmask"), Param("startip", description="start IP"),
-    Param("endip", description="end IP"),
-], roles=ROOT)
+@api(
+    "updatePod",
+    "Updates a pod",
+    "pod",
+    [
+        Param("id", "uuid", required=True, description="the pod"),
+        Param("name", description="new name"),
+        Param("allocationstate", description="Enabled or Disabled"),
+        Param("gateway", description="gateway"),
+        Param("netmask", description="netmask"),
+        Param("startip", description="start IP"),
+        Param("endip", description="end IP"),
+    ],
+    roles=ROOT,
+)
 def update_pod(ctx: Ctx) -> dict[str, Any]:
     """Update a pod."""
     p = ctx.get(Pod, ctx.args.id)
@@ -229,8 +327,7 @@ def update_pod(ctx: Ctx) -> dict[str, Any]:
     return {"pod": pod_view(ctx, p)}
 
 
-@api("deletePod", "Deletes a pod", "success", [Param("id", "uuid", required=True, description="the pod")],
-     roles=ROOT)
+@api("deletePod", "Deletes a pod", "success", [Param("id", "uuid", required=True, description="the pod")], roles=ROOT)
 def delete_pod(ctx: Ctx) -> dict[str, Any]:
     """Delete an empty pod."""
     p = ctx.get(Pod, ctx.args.id)
@@ -242,24 +339,40 @@ def delete_pod(ctx: Ctx) -> dict[str, Any]:
 
 def cluster_view(ctx: Ctx, c: Cluster) -> dict[str, Any]:
     """A cluster response object."""
-    return clean({
-        "id": c.uuid, "name": c.name, **ref(ctx, Zone, c.zone_id, "zone"), **ref(ctx, Pod, c.pod_id, "pod"),
-        "hypervisortype": c.hypervisor, "clustertype": c.clustertype, "allocationstate": c.allocationstate,
-        "managedstate": c.managedstate, "cpuovercommitratio": str(c.cpuovercommitratio or 1.0),
-        "memoryovercommitratio": str(c.memoryovercommitratio or 1.0),
-    })
+    return clean(
+        {
+            "id": c.uuid,
+            "name": c.name,
+            **ref(ctx, Zone, c.zone_id, "zone"),
+            **ref(ctx, Pod, c.pod_id, "pod"),
+            "hypervisortype": c.hypervisor,
+            "clustertype": c.clustertype,
+            "allocationstate": c.allocationstate,
+            "managedstate": c.managedstate,
+            "cpuovercommitratio": str(c.cpuovercommitratio or 1.0),
+            "memoryovercommitratio": str(c.memoryovercommitratio or 1.0),
+        }
+    )
 
 
-@api("addCluster", "Adds a cluster", "cluster", [
-    Param("clustername", required=True, description="the name of the cluster"),
-    Param("zoneid", "uuid", required=True, description="the zone"),
-    Param("podid", "uuid", required=True, description="the pod"),
-    Param("hypervisor", required=True, description="KVM, XenServer, VMware or Simulator"),
-    Param("clustertype", required=True, description="CloudManaged or ExternalManaged"),
-    Param("allocationstate", description="Enabled or Disabled"), Param("url", description="vCenter URL"),
-    Param("username", description="vCenter user"), Param("password", description="vCenter password"),
-    Param("vsmipaddress", description="unused"),
-], roles=ROOT)
+@api(
+    "addCluster",
+    "Adds a cluster",
+    "cluster",
+    [
+        Param("clustername", required=True, description="the name of the cluster"),
+        Param("zoneid", "uuid", required=True, description="the zone"),
+        Param("podid", "uuid", required=True, description="the pod"),
+        Param("hypervisor", required=True, description="KVM, XenServer, VMware or Simulator"),
+        Param("clustertype", required=True, description="CloudManaged or ExternalManaged"),
+        Param("allocationstate", description="Enabled or Disabled"),
+        Param("url", description="vCenter URL"),
+        Param("username", description="vCenter user"),
+        Param("password", description="vCenter password"),
+        Param("vsmipaddress", description="unused"),
+    ],
+    roles=ROOT,
+)
 async def add_cluster(ctx: Ctx) -> dict[str, Any]:
     """Add a cluster to a pod; a XenServer pool or vCenter URL is discovered and its inventory imported."""
     from virga.drivers.registry import hypervisors
@@ -274,8 +387,15 @@ async def add_cluster(ctx: Ctx) -> dict[str, Any]:
     _check_state(a.allocationstate)
     _unique(ctx, Cluster, a.clustername, pod_id=p.id)
     found = await importer.discover_url(canonical_hypervisor(a.hypervisor), a.url, a.username, a.password)
-    c = Cluster(name=a.clustername, zone_id=z.id or 0, pod_id=p.id or 0, hypervisor=canonical_hypervisor(a.hypervisor),
-                clustertype=a.clustertype, allocationstate=a.allocationstate or "Enabled", url=a.url or "")
+    c = Cluster(
+        name=a.clustername,
+        zone_id=z.id or 0,
+        pod_id=p.id or 0,
+        hypervisor=canonical_hypervisor(a.hypervisor),
+        clustertype=a.clustertype,
+        allocationstate=a.allocationstate or "Enabled",
+        url=a.url or "",
+    )
     ctx.db.add(c)
     ctx.db.flush()
     if found is not None:
@@ -286,15 +406,27 @@ async def add_cluster(ctx: Ctx) -> dict[str, Any]:
 def canonical_hypervisor(name: str) -> str:
     """CloudStack's spelling of a hypervisor name."""
     return {"kvm": "KVM", "xenserver": "XenServer", "vmware": "VMware", "simulator": "Simulator"}.get(
-        name.lower(), name)
+        name.lower(), name
+    )
 
 
-@api("listClusters", "Lists clusters", "cluster", [
-    Param("id", "uuid", description="the cluster"), Param("name", description="the name"),
-    Param("zoneid", "uuid", description="the zone"), Param("podid", "uuid", description="the pod"),
-    Param("hypervisor", description="hypervisor type"), Param("allocationstate", description="state"),
-    Param("managedstate", description="state"), Param("showcapacities", "boolean", description="unused"),
-], roles=ADMINS, paged=True)
+@api(
+    "listClusters",
+    "Lists clusters",
+    "cluster",
+    [
+        Param("id", "uuid", description="the cluster"),
+        Param("name", description="the name"),
+        Param("zoneid", "uuid", description="the zone"),
+        Param("podid", "uuid", description="the pod"),
+        Param("hypervisor", description="hypervisor type"),
+        Param("allocationstate", description="state"),
+        Param("managedstate", description="state"),
+        Param("showcapacities", "boolean", description="unused"),
+    ],
+    roles=ADMINS,
+    paged=True,
+)
 def list_clusters(ctx: Ctx) -> dict[str, Any]:
     """List clusters."""
     stmt = select(Cluster)
@@ -310,10 +442,18 @@ def list_clusters(ctx: Ctx) -> dict[str, Any]:
     return list_body("cluster", [cluster_view(ctx, c) for c in rows], count)
 
 
-@api("updateCluster", "Updates a cluster", "cluster", [
-    Param("id", "uuid", required=True, description="the cluster"), Param("clustername", description="new name"),
-    Param("allocationstate", description="Enabled or Disabled"), Param("managedstate", description="state"),
-], roles=ROOT)
+@api(
+    "updateCluster",
+    "Updates a cluster",
+    "cluster",
+    [
+        Param("id", "uuid", required=True, description="the cluster"),
+        Param("clustername", description="new name"),
+        Param("allocationstate", description="Enabled or Disabled"),
+        Param("managedstate", description="state"),
+    ],
+    roles=ROOT,
+)
 def update_cluster(ctx: Ctx) -> dict[str, Any]:
     """Update a cluster."""
     c = ctx.get(Cluster, ctx.args.id)
@@ -326,14 +466,19 @@ def update_cluster(ctx: Ctx) -> dict[str, Any]:
     return {"cluster": cluster_view(ctx, c)}
 
 
-@api("deleteCluster", "Deletes a cluster", "success", [Param("id", "uuid", required=True, description="cluster")],
-     roles=ROOT)
+@api(
+    "deleteCluster",
+    "Deletes a cluster",
+    "success",
+    [Param("id", "uuid", required=True, description="cluster")],
+    roles=ROOT,
+)
 def delete_cluster(ctx: Ctx) -> dict[str, Any]:
     """Delete an empty cluster."""
     c = ctx.get(Cluster, ctx.args.id)
-    _refuse_if_children(ctx, "cluster", [(Host, Host.cluster_id == c.id),
-                                         (StoragePool, StoragePool.cluster_id == c.id)])
+    _refuse_if_children(
+        ctx, "cluster", [(Host, Host.cluster_id == c.id), (StoragePool, StoragePool.cluster_id == c.id)]
+    )
     c.removed = utcnow()
     ctx.db.add(c)
     return {"success": True}
-

@@ -9,9 +9,11 @@ from sqlmodel import select
 from virga.api.context import Ctx
 from virga.models import Account, Domain, ResourceTag
 
-TAGS = select(ResourceTag).where(ResourceTag.resourcetype == bindparam("rtype"),  # built once: lists run it
-                                 ResourceTag.resource_id.in_(bindparam("ids", expanding=True)),
-                                 ResourceTag.removed == None)  # noqa: E711
+TAGS = select(ResourceTag).where(
+    ResourceTag.resourcetype == bindparam("rtype"),  # built once: lists run it
+    ResourceTag.resource_id.in_(bindparam("ids", expanding=True)),
+    ResourceTag.removed == None,
+)
 
 
 def ref(ctx: Ctx, model: Any, pk: int | None, prefix: str, label: str = "name") -> dict[str, Any]:
@@ -51,7 +53,8 @@ def tags_of(ctx: Ctx, resourcetype: str, rows: list[Any]) -> dict[int, list[dict
         return out
     for t in ctx.db.exec(TAGS, params={"rtype": resourcetype, "ids": ids}):
         out.setdefault(t.resource_id, []).append(
-            {"key": t.key, "value": t.value, "resourcetype": resourcetype, "resourceid": t.resource_uuid})
+            {"key": t.key, "value": t.value, "resourcetype": resourcetype, "resourceid": t.resource_uuid}
+        )
     return out
 
 

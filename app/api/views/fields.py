@@ -29,5 +29,6 @@ FIELDS: dict[str, str] = {
 
 def response_fields(name: str) -> list[dict[str, Any]]:
     """The documented fields of a response object, as listApis reports them."""
-    return [{"name": f, "description": f"the {f} of the {name}", "type": "string"}
-            for f in FIELDS.get(name, "").split()]
+    return [
+        {"name": f, "description": f"the {f} of the {name}", "type": "string"} for f in FIELDS.get(name, "").split()
+    ]

@@ -27,22 +27,37 @@ from virga.models import (
 )
 
 # Built once (see virga.db.by_column); `v` is the list of VM uuids or ids of a page.
-ACTIVE_JOBS = select(AsyncJob).where(AsyncJob.instance_uuid.in_(bindparam("v", expanding=True)),  # type: ignore[attr-defined]
-                                     AsyncJob.state.in_(("queued", "running")))  # type: ignore[attr-defined]
-GROUPS = select(SecurityGroupVm, SecurityGroup).join(
-    SecurityGroup, SecurityGroup.id == SecurityGroupVm.securitygroup_id).where(
-    SecurityGroupVm.vm_id.in_(bindparam("v", expanding=True)))  # type: ignore[attr-defined]
+ACTIVE_JOBS = select(AsyncJob).where(
+    AsyncJob.instance_uuid.in_(bindparam("v", expanding=True)),  # type: ignore[attr-defined]
+    AsyncJob.state.in_(("queued", "running")),
+)  # type: ignore[attr-defined]
+GROUPS = (
+    select(SecurityGroupVm, SecurityGroup)
+    .join(SecurityGroup, SecurityGroup.id == SecurityGroupVm.securitygroup_id)
+    .where(SecurityGroupVm.vm_id.in_(bindparam("v", expanding=True)))
+)  # type: ignore[attr-defined]
 
 
 def nic_view(ctx: Ctx, n: Nic) -> dict[str, Any]:
     """A nic response object."""
     net = ctx.by_id(Network, n.network_id)
-    return clean({
-        "id": n.uuid, "networkid": net.uuid if net else None, "networkname": net.name if net else None,
-        "ipaddress": n.ipaddress, "gateway": n.gateway or None, "netmask": n.netmask or None,
-        "macaddress": n.macaddress, "isdefault": n.isdefault, "traffictype": n.traffictype, "type": n.type,
-        "broadcasturi": n.broadcasturi or None, "isolationuri": n.isolationuri or None, "deviceid": str(n.deviceid),
-    })
+    return clean(
+        {
+            "id": n.uuid,
+            "networkid": net.uuid if net else None,
+            "networkname": net.name if net else None,
+            "ipaddress": n.ipaddress,
+            "gateway": n.gateway or None,
+            "netmask": n.netmask or None,
+            "macaddress": n.macaddress,
+            "isdefault": n.isdefault,
+            "traffictype": n.traffictype,
+            "type": n.type,
+            "broadcasturi": n.broadcasturi or None,
+            "isolationuri": n.isolationuri or None,
+            "deviceid": str(n.deviceid),
+        }
+    )
 
 
 class VmBatch:
@@ -90,20 +105,37 @@ class VmBatch:
         job = self.jobs.get(vm.uuid)
         admin = ctx.role != "User"
         out = {
-            "id": vm.uuid, "name": vm.name, "displayname": vm.displayname or vm.name, "state": vm.state,
-            **ref(ctx, Zone, vm.zone_id, "zone"), **owner(ctx, vm), "created": vm.created,
-            "templateid": tmpl.uuid if tmpl else None, "templatename": tmpl.name if tmpl else None,
+            "id": vm.uuid,
+            "name": vm.name,
+            "displayname": vm.displayname or vm.name,
+            "state": vm.state,
+            **ref(ctx, Zone, vm.zone_id, "zone"),
+            **owner(ctx, vm),
+            "created": vm.created,
+            "templateid": tmpl.uuid if tmpl else None,
+            "templatename": tmpl.name if tmpl else None,
             "templatedisplaytext": tmpl.displaytext if tmpl else None,
-            "passwordenabled": bool(tmpl and tmpl.passwordenabled), "haenable": vm.haenable,
+            "passwordenabled": bool(tmpl and tmpl.passwordenabled),
+            "haenable": vm.haenable,
             "serviceofferingid": offering.uuid if offering else None,
-            "serviceofferingname": offering.name if offering else None, "cpunumber": vm.cpunumber,
-            "cpuspeed": vm.cpuspeed, "memory": vm.memory, "hypervisor": vm.hypervisor,
-            "instancename": vm.instancename if admin else None, "group": vm.group or None,
-            "keypair": vm.keypair or None, "displayvm": vm.displayvm, "isdynamicallyscalable": False,
+            "serviceofferingname": offering.name if offering else None,
+            "cpunumber": vm.cpunumber,
+            "cpuspeed": vm.cpuspeed,
+            "memory": vm.memory,
+            "hypervisor": vm.hypervisor,
+            "instancename": vm.instancename if admin else None,
+            "group": vm.group or None,
+            "keypair": vm.keypair or None,
+            "displayvm": vm.displayvm,
+            "isdynamicallyscalable": False,
             "nic": [nic_view(ctx, n) for n in self.nics.get(vm.id or 0, [])],
-            "securitygroup": self.groups.get(vm.id or 0, []), "tags": self.tags.get(vm.id or 0, []),
-            "affinitygroup": [], "details": dict(vm.details or {}) or None,
-            "publicip": self.nat.get(vm.id or 0), "isoid": None, "osdisplayname": None,
+            "securitygroup": self.groups.get(vm.id or 0, []),
+            "tags": self.tags.get(vm.id or 0, []),
+            "affinitygroup": [],
+            "details": dict(vm.details or {}) or None,
+            "publicip": self.nat.get(vm.id or 0),
+            "isoid": None,
+            "osdisplayname": None,
         }
         if vm.iso_id:
             out.update(ref(ctx, Template, vm.iso_id, "iso"))
@@ -123,5 +155,5 @@ def vm_view(ctx: Ctx, vm: VirtualMachine) -> dict[str, Any]:
 
 def root_volume(ctx: Ctx, vm: VirtualMachine) -> Volume | None:
     """The ROOT volume of a VM."""
-    stmt = select(Volume).where(Volume.vm_id == vm.id, Volume.type == "ROOT", Volume.removed == None)  # noqa: E711
+    stmt = select(Volume).where(Volume.vm_id == vm.id, Volume.type == "ROOT", Volume.removed == None)
     return ctx.db.exec(stmt).first()

@@ -15,11 +15,15 @@ from virga.tui.screens.base import VirgaScreen
 from virga.tui.widgets.capacity import CapacityBars
 
 Count = tuple[str, str, dict[str, Any]]  # label, list command, its filters
-COUNTS: list[Count] = [("Zones", "listZones", {}), ("Hosts", "listHosts", {"type": "Routing"}),
-          ("VMs", "listVirtualMachines", {"listall": True}),
-          ("Running", "listVirtualMachines", {"listall": True, "state": "Running"}),
-          ("Networks", "listNetworks", {"listall": True}), ("Volumes", "listVolumes", {"listall": True}),
-          ("Public IPs", "listPublicIpAddresses", {"listall": True, "allocatedonly": True})]
+COUNTS: list[Count] = [
+    ("Zones", "listZones", {}),
+    ("Hosts", "listHosts", {"type": "Routing"}),
+    ("VMs", "listVirtualMachines", {"listall": True}),
+    ("Running", "listVirtualMachines", {"listall": True, "state": "Running"}),
+    ("Networks", "listNetworks", {"listall": True}),
+    ("Volumes", "listVolumes", {"listall": True}),
+    ("Public IPs", "listPublicIpAddresses", {"listall": True, "allocatedonly": True}),
+]
 
 
 def render_counts(counts: list[tuple[str, int | None]]) -> Table:
@@ -32,8 +36,9 @@ def render_counts(counts: list[tuple[str, int | None]]) -> Table:
     return table
 
 
-def render_lines(items: list[dict[str, Any]] | None, fields: list[str], empty: str, clock: fmt.Clock,
-                 when: str = "created") -> Text:
+def render_lines(
+    items: list[dict[str, Any]] | None, fields: list[str], empty: str, clock: fmt.Clock, when: str = "created"
+) -> Text:
     """A short log: age and some fields per item (pure)."""
     if items is None:
         return Text("not available", style="dim")
@@ -61,8 +66,12 @@ class DashboardScreen(VirgaScreen):
     def body(self) -> ComposeResult:
         """Four panels."""
         with Grid():
-            for wid, title, cls in (("capacity", "Capacity", CapacityBars), ("counts", "Counts", Static),
-                                    ("events", "Latest events", Static), ("jobs", "Running jobs · alerts", Static)):
+            for wid, title, cls in (
+                ("capacity", "Capacity", CapacityBars),
+                ("counts", "Counts", Static),
+                ("events", "Latest events", Static),
+                ("jobs", "Running jobs · alerts", Static),
+            ):
                 panel = cls("loading…", id=wid)
                 panel.border_title = title
                 yield panel
@@ -85,7 +94,8 @@ class DashboardScreen(VirgaScreen):
         self.query_one("#counts", Static).update(render_counts(counts))
         events = await self.api.items("listEvents", "event", listall=True, page=1, pagesize=8)
         self.query_one("#events", Static).update(
-            render_lines(events, ["type", "description"], "no events yet", self.tui.clock))
+            render_lines(events, ["type", "description"], "no events yet", self.tui.clock)
+        )
         jobs = await self.api.items("listAsyncJobs", "asyncjobs", listall=True)
         running = None if jobs is None else [j for j in jobs if j.get("jobstatus") == 0][:6]
         alerts = await self.api.items("listAlerts", "alert", page=1, pagesize=4)

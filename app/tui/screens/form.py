@@ -76,6 +76,3 @@ class FormScreen(ModalScreen[dict[str, Any] | None]):
     def action_cancel(self) -> None:
         """Close without values."""
         self.dismiss(None)
-
-
-

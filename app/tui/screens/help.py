@@ -11,9 +11,14 @@ from textual.widgets import Static
 
 GLOBAL_KEYS = [
     (":", "jump to a resource (:vm :host :net :zone :vol :tmpl :acct :job :ev :dash :infra :wizard ...)"),
-    ("/", "filter the table (/!text inverts)"), ("esc", "back"), ("enter", "open / drill down"),
-    ("space", "mark rows for bulk actions"), ("f2", "toggle the learning pane"),
-    ("ctrl+p", "command palette: every action"), ("?", "this help"), ("q", "quit"),
+    ("/", "filter the table (/!text inverts)"),
+    ("esc", "back"),
+    ("enter", "open / drill down"),
+    ("space", "mark rows for bulk actions"),
+    ("f2", "toggle the learning pane"),
+    ("ctrl+p", "command palette: every action"),
+    ("?", "this help"),
+    ("q", "quit"),
 ]
 
 

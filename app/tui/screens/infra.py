@@ -21,27 +21,54 @@ from virga.tui.screens.detail import fields_table
 from virga.tui.screens.form import FormScreen
 
 Node = tuple[str, dict[str, Any]]  # kind, item
-LEVELS = [("zone", "listZones", "zone", None), ("pod", "listPods", "pod", "zoneid"),
-          ("cluster", "listClusters", "cluster", "podid"), ("host", "listHosts", "host", "clusterid")]
+LEVELS = [
+    ("zone", "listZones", "zone", None),
+    ("pod", "listPods", "pod", "zoneid"),
+    ("cluster", "listClusters", "cluster", "podid"),
+    ("host", "listHosts", "host", "clusterid"),
+]
 
 ADD = {
-    "zone": Action("n", "Add pod", "createPod", lambda i: {"zoneid": i["id"]}, (
-        Field("name", "Pod name", required=True, validate=validate.required),
-        Field("gateway", "Gateway", required=True, validate=validate.ip, default="172.16.0.1"),
-        Field("netmask", "Netmask", required=True, validate=validate.netmask, default="255.255.255.0"),
-        Field("startip", "Start IP", required=True, validate=validate.ip, default="172.16.0.10"),
-        Field("endip", "End IP", required=True, validate=validate.ip, default="172.16.0.200"))),
-    "pod": Action("n", "Add cluster", "addCluster",
-                  lambda i: {"zoneid": i["zoneid"], "podid": i["id"], "clustertype": "CloudManaged"}, (
-                      Field("clustername", "Cluster name", required=True, validate=validate.required),
-                      Field("hypervisor", "Hypervisor", default="Simulator",
-                            options=("Simulator", "KVM", "XenServer", "VMware")))),
-    "cluster": Action("n", "Add host", "addHost", lambda i: {"zoneid": i["zoneid"], "podid": i["podid"],
-                                                             "clusterid": i["id"], "hypervisor": i["hypervisortype"]},
-                      (Field("url", "Host URL", required=True, validate=validate.url,
-                             placeholder="simulator://host-9 or qemu+ssh://root@10.0.0.5/system"),
-                       Field("username", "Username", default="root"),
-                       Field("password", "Password", password=True))),
+    "zone": Action(
+        "n",
+        "Add pod",
+        "createPod",
+        lambda i: {"zoneid": i["id"]},
+        (
+            Field("name", "Pod name", required=True, validate=validate.required),
+            Field("gateway", "Gateway", required=True, validate=validate.ip, default="172.16.0.1"),
+            Field("netmask", "Netmask", required=True, validate=validate.netmask, default="255.255.255.0"),
+            Field("startip", "Start IP", required=True, validate=validate.ip, default="172.16.0.10"),
+            Field("endip", "End IP", required=True, validate=validate.ip, default="172.16.0.200"),
+        ),
+    ),
+    "pod": Action(
+        "n",
+        "Add cluster",
+        "addCluster",
+        lambda i: {"zoneid": i["zoneid"], "podid": i["id"], "clustertype": "CloudManaged"},
+        (
+            Field("clustername", "Cluster name", required=True, validate=validate.required),
+            Field("hypervisor", "Hypervisor", default="Simulator", options=("Simulator", "KVM", "XenServer", "VMware")),
+        ),
+    ),
+    "cluster": Action(
+        "n",
+        "Add host",
+        "addHost",
+        lambda i: {"zoneid": i["zoneid"], "podid": i["podid"], "clusterid": i["id"], "hypervisor": i["hypervisortype"]},
+        (
+            Field(
+                "url",
+                "Host URL",
+                required=True,
+                validate=validate.url,
+                placeholder="simulator://host-9 or qemu+ssh://root@10.0.0.5/system",
+            ),
+            Field("username", "Username", default="root"),
+            Field("password", "Password", password=True),
+        ),
+    ),
 }
 
 
@@ -59,10 +86,15 @@ class InfraScreen(VirgaScreen):
 
     NAME = "infra"
     TITLE = "Infrastructure"
-    BINDINGS = [Binding("n", "do('n')", "Add child"), Binding("e", "do('e')", "Enable"),
-                Binding("D", "do('D')", "Disable"), Binding("m", "do('m')", "Maintenance"),
-                Binding("M", "do('M')", "End maintenance"), Binding("x", "do('x')", "Delete"),
-                Binding("z", "wizard", "Add zone")]
+    BINDINGS = [
+        Binding("n", "do('n')", "Add child"),
+        Binding("e", "do('e')", "Enable"),
+        Binding("D", "do('D')", "Disable"),
+        Binding("m", "do('m')", "Maintenance"),
+        Binding("M", "do('M')", "End maintenance"),
+        Binding("x", "do('x')", "Delete"),
+        Binding("z", "wizard", "Add zone"),
+    ]
     DEFAULT_CSS = """
     InfraScreen Horizontal { height: 1fr; }
     InfraScreen Tree { width: 1fr; border: round $primary; }
@@ -111,8 +143,7 @@ class InfraScreen(VirgaScreen):
         node = self.nodes.get(item["id"])
         if node is None:
             parent = self.nodes.get(parent_id or "", tree.root) if parent_id else tree.root
-            node = parent.add(node_label(kind, item), data=(kind, item), expand=True,
-                              allow_expand=kind != "host")
+            node = parent.add(node_label(kind, item), data=(kind, item), expand=True, allow_expand=kind != "host")
             if kind == "host":
                 node.allow_expand = False
             self.nodes[item["id"]] = node
@@ -168,7 +199,8 @@ class InfraScreen(VirgaScreen):
                 return
             values = got
         if act.confirm and not await self.app.push_screen_wait(
-                ConfirmScreen(f"{act.label} {item.get('name', item.get('id'))}?")):
+            ConfirmScreen(f"{act.label} {item.get('name', item.get('id'))}?")
+        ):
             return
         await self.api.act(act.command, f"{act.label} {item.get('name', '')}", **{**act.args(item), **values})
         self.reload()
@@ -177,6 +209,12 @@ class InfraScreen(VirgaScreen):
         """The tree's actions."""
         if self.tui.readonly:
             return
-        for key, label in (("n", "Add child"), ("e", "Enable"), ("D", "Disable"), ("m", "Maintenance"),
-                           ("M", "End maintenance"), ("x", "Delete")):
+        for key, label in (
+            ("n", "Add child"),
+            ("e", "Enable"),
+            ("D", "Disable"),
+            ("m", "Maintenance"),
+            ("M", "End maintenance"),
+            ("x", "Delete"),
+        ):
             yield (f"Infrastructure: {label}", f"on the selected node [{key}]", lambda k=key: self.action_do(k))

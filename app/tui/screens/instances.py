@@ -46,7 +46,6 @@ class InstancesBase(ResourceScreen):
         calls = deploy_calls(values)
         await asyncio.gather(*(self.run_one(act, p, p.get("name", f"#{i + 1}")) for i, p in enumerate(calls)))
 
-
     async def console(self, vm: dict[str, Any]) -> None:
         """Attach to the VM's serial console (through the API's console endpoint)."""
         why = await attach_console(self, vm)
@@ -83,6 +82,5 @@ async def attach_console(screen: ResourceScreen, vm: dict[str, Any]) -> str:
             return await attach(chan, sys.stdin.fileno(), sys.stdout.fileno())
     except SuspendNotSupported:
         await chan.close()
-        screen.notify(f"the console needs a real terminal: run `virga console {name}`", severity="warning",
-                      timeout=8)
+        screen.notify(f"the console needs a real terminal: run `virga console {name}`", severity="warning", timeout=8)
         return ""

@@ -19,9 +19,15 @@ from virga.tui.widgets.resource_table import ResourceTable
 
 # Enter on a row drills into the children: resource -> (child resource, filter param, item field)
 DRILL = {
-    "zone": ("pod", "zoneid", "id"), "pod": ("cluster", "podid", "id"), "cluster": ("host", "clusterid", "id"),
-    "host": ("vm", "hostid", "id"), "net": ("vm", "networkid", "id"), "vol": ("snap", "volumeid", "id"),
-    "acct": ("vm", "account", "name"), "tmpl": ("vm", "templateid", "id"), "ip": ("fw", "ipaddressid", "id"),
+    "zone": ("pod", "zoneid", "id"),
+    "pod": ("cluster", "podid", "id"),
+    "cluster": ("host", "clusterid", "id"),
+    "host": ("vm", "hostid", "id"),
+    "net": ("vm", "networkid", "id"),
+    "vol": ("snap", "volumeid", "id"),
+    "acct": ("vm", "account", "name"),
+    "tmpl": ("vm", "templateid", "id"),
+    "ip": ("fw", "ipaddressid", "id"),
 }
 
 
@@ -100,8 +106,11 @@ class ResourceScreen(VirgaScreen):
     def update_status(self) -> None:
         """The count, the filter, the marks and the running jobs."""
         t = self.table
-        parts = [f"{len(t.shown)}/{len(t.order)} {self.resource.title.lower()}" if t.loaded else
-                 f"{self.resource.title}: not loaded (see notification)"]
+        parts = [
+            f"{len(t.shown)}/{len(t.order)} {self.resource.title.lower()}"
+            if t.loaded
+            else f"{self.resource.title}: not loaded (see notification)"
+        ]
         if t.filter_text:
             parts.append(f"filter {'!' if t.filter_invert else ''}{t.filter_text}")
         if t.marks:
@@ -161,8 +170,7 @@ class ResourceScreen(VirgaScreen):
 
     async def perform(self, act: Action, items: list[dict[str, Any]], values: dict[str, Any]) -> None:
         """Run the command once per item, concurrently."""
-        await asyncio.gather(*(self.run_one(act, {**act.args(i), **values}, label_of(i) if i else "")
-                               for i in items))
+        await asyncio.gather(*(self.run_one(act, {**act.args(i), **values}, label_of(i) if i else "") for i in items))
 
     async def run_one(self, act: Action, params: dict[str, Any], name: str) -> dict[str, Any] | None:
         """One API call with its job's progress in the status line."""
@@ -200,8 +208,11 @@ class ResourceScreen(VirgaScreen):
         """The resource's actions, for ctrl+p."""
         for i, act in enumerate(self.actions()):
             if not (act.mutating and self.tui.readonly):
-                yield (f"{self.resource.title}: {act.label}", f"{act.command} [{act.key}]",
-                       lambda i=i: self.action_act(i))
+                yield (
+                    f"{self.resource.title}: {act.label}",
+                    f"{act.command} [{act.key}]",
+                    lambda i=i: self.action_act(i),
+                )
 
 
 def screen_class(resource: Resource, base: type[ResourceScreen] = ResourceScreen) -> type[ResourceScreen]:

@@ -18,8 +18,7 @@ def profiles_table(data: dict[str, Any]) -> Table:
         table.add_column(title)
     default = data.get("default")
     for name, prof in sorted(data.get("profiles", {}).items()):
-        table.add_row("*" if name == default else "", name, prof.get("url") or "(embedded)",
-                      prof.get("username") or "")
+        table.add_row("*" if name == default else "", name, prof.get("url") or "(embedded)", prof.get("username") or "")
     if not data.get("profiles"):
         table.add_row("", "(none)", "run `virga profile add NAME URL APIKEY SECRETKEY`", "")
     return table
@@ -50,8 +49,11 @@ class SettingsScreen(VirgaScreen):
         app = self.tui
         with VerticalScroll():
             yield Label("[b]Connection[/b]")
-            yield Static(f"profile {app.profile} · server {app.client.http.base_url} · "
-                         f"{'read-only' if app.readonly else 'read-write'}", id="conn")
+            yield Static(
+                f"profile {app.profile} · server {app.client.http.base_url} · "
+                f"{'read-only' if app.readonly else 'read-write'}",
+                id="conn",
+            )
             yield Label("[b]Profiles[/b]")
             yield Static(profiles_table(app.profiles_source()), id="profiles")
             yield Label("[b]Theme[/b]")

@@ -70,8 +70,9 @@ class TemplatesBase(ResourceScreen):
                 label.update(f"Downloading {name}: {item.get('status') or 'queued'}")
                 bar.update(progress=pct)
                 await asyncio.sleep(POLL)
-                got = await self.api.items(self.resource.command, self.resource.item, id=item["id"],
-                                           **{filter_param: "all"})
+                got = await self.api.items(
+                    self.resource.command, self.resource.item, id=item["id"], **{filter_param: "all"}
+                )
                 if got is not None:
                     item = got[0] if got else {**item, "status": "removed before its download ended"}
                     state, pct = download_state(item) if got else ("failed", 0)

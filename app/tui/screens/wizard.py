@@ -20,8 +20,13 @@ from virga.tui.wizard_steps import KINDS, Progress, Step, kind_options, steps_fo
 def kind_step(embedded: bool) -> Step:
     """The first page: what to build."""
     opts = kind_options(embedded)
-    return Step("kind", "What to build", (Field("kind", "Kind", "sandbox", True, options=opts),),
-                lambda v, s: [], help="\n".join(f"{k}: {KINDS[k].label}" for k in opts))
+    return Step(
+        "kind",
+        "What to build",
+        (Field("kind", "Kind", "sandbox", True, options=opts),),
+        lambda v, s: [],
+        help="\n".join(f"{k}: {KINDS[k].label}" for k in opts),
+    )
 
 
 class WizardScreen(VirgaScreen):
@@ -99,8 +104,9 @@ class WizardScreen(VirgaScreen):
         box = self.query_one("#form-box", Vertical)
         box.remove_children()
         box.mount(FieldForm(step.fields, self.saved.get(step.name), id=f"form-{step.name}"))
-        self.query_one("#next", Button).label = "Launch" if self.final else (
-            "Next" if step.name == "kind" else "Run step")
+        self.query_one("#next", Button).label = (
+            "Launch" if self.final else ("Next" if step.name == "kind" else "Run step")
+        )
         self.query_one("#back", Button).disabled = self.index == 0
         if step.name == "launch":
             self.query_one("#log", Static).update(self.summary())
@@ -210,8 +216,9 @@ class WizardScreen(VirgaScreen):
                 log.append(f"$ {cli_line(call.command, params)}\n", style="bold")
                 self.query_one("#log", Static).update(log)
                 bar.update(progress=0)
-                body = await self.api.act(call.command, call.command, quiet=True,
-                                          progress=lambda pct: bar.update(progress=pct), **params)
+                body = await self.api.act(
+                    call.command, call.command, quiet=True, progress=lambda pct: bar.update(progress=pct), **params
+                )
                 if body is None:
                     last = self.api.learn.entries[-1].outcome if self.api.learn.entries else "failed"
                     self.fail(step, f"{call.command} failed: {last}", log)

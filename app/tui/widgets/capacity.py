@@ -33,8 +33,9 @@ def render_capacity(items: list[dict[str, Any]], bar_width: int = 20) -> Table |
     table.add_column(no_wrap=True)
     zones: dict[str, dict[int, dict[str, Any]]] = {}
     for item in items:
-        zones.setdefault(str(item.get("zonename") or item.get("zoneid") or "cloud"), {})[
-            int(item.get("type", -1))] = item
+        zones.setdefault(str(item.get("zonename") or item.get("zoneid") or "cloud"), {})[int(item.get("type", -1))] = (
+            item
+        )
     for zone, by_type in sorted(zones.items()):
         table.add_row(Text(zone, style="bold"), "", "")
         for ctype, title in CAPACITY_TYPES:
@@ -44,8 +45,9 @@ def render_capacity(items: list[dict[str, Any]], bar_width: int = 20) -> Table |
             used, total = float(cap.get("capacityused") or 0), float(cap.get("capacitytotal") or 0)
             bar, style = fmt.bar(used, total, bar_width)
             pct = 0 if total <= 0 else round(100 * used / total)
-            table.add_row(f" {title}", Text(bar, style=style),
-                          f"{pct:>3}% {amount(ctype, used)}/{amount(ctype, total)}")
+            table.add_row(
+                f" {title}", Text(bar, style=style), f"{pct:>3}% {amount(ctype, used)}/{amount(ctype, total)}"
+            )
     return table
 
 

@@ -38,8 +38,9 @@ class FieldForm(Vertical):
             start = self.values.get(f.name, f.default)
             if f.choice is not None or f.options:
                 initial = self.initial(f)
-                yield Select([(o, o) for o in f.options], id=f"f-{f.name}", value=initial or Select.NULL,
-                             allow_blank=True)
+                yield Select(
+                    [(o, o) for o in f.options], id=f"f-{f.name}", value=initial or Select.NULL, allow_blank=True
+                )
             else:
                 yield Input(start, placeholder=f.placeholder, password=f.password, id=f"f-{f.name}")
             yield Label("", id=f"e-{f.name}", classes="error ok")

@@ -25,8 +25,9 @@ class LearnPane(VerticalScroll):
     def render_lessons(lessons: list[Lesson]) -> Text:
         """Newest call first: the command line, the outcome and the raw request."""
         if not lessons:
-            return Text("Learning pane: every action shows its `virga api` command and signed request here.",
-                        style="dim")
+            return Text(
+                "Learning pane: every action shows its `virga api` command and signed request here.", style="dim"
+            )
         out = Text()
         for lesson in reversed(lessons[-5:]):
             out.append("$ ", style="bold green")

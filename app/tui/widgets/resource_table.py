@@ -206,8 +206,7 @@ class ResourceTable(ScrollView, can_focus=True):
         if row >= len(self.shown):
             return Strip.blank(width)
         k = self.shown[row]
-        base = CURSOR if row == self.cursor and self.has_focus else (
-            CURSOR_BLUR if row == self.cursor else Style())
+        base = CURSOR if row == self.cursor and self.has_focus else (CURSOR_BLUR if row == self.cursor else Style())
         cells = self.cells[k]
         if self.live:
             item = self.items[k]
@@ -218,8 +217,9 @@ class ResourceTable(ScrollView, can_focus=True):
         """Lay out a marker and cells at the column widths, cropped to the viewport."""
         segs = [Segment(marker, MARK + base)]
         for column, (text, style) in zip(self.columns, cells, strict=False):
-            segs.append(Segment(text[:column.width].ljust(column.width), (Style.parse(style) if style else Style())
-                                + base))
+            segs.append(
+                Segment(text[: column.width].ljust(column.width), (Style.parse(style) if style else Style()) + base)
+            )
             segs.append(Segment(GAP, base))
         return Strip(segs).crop(x, x + width).extend_cell_length(width, fill)
 

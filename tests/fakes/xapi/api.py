@@ -11,12 +11,32 @@ from typing import Any
 from tests.fakes.xapi.db import NULL, Database, XapiError, now
 
 CLASSES = (
-    "session", "pool", "host", "host_metrics", "host_cpu", "SR", "VDI", "VBD", "VM", "VM_metrics",
-    "VIF", "network", "PIF", "console", "task", "event",
+    "session",
+    "pool",
+    "host",
+    "host_metrics",
+    "host_cpu",
+    "SR",
+    "VDI",
+    "VBD",
+    "VM",
+    "VM_metrics",
+    "VIF",
+    "network",
+    "PIF",
+    "console",
+    "task",
+    "event",
 )
 WRITABLE = {
-    "name_label", "name_description", "other_config", "affinity", "is_a_template", "HVM_boot_policy",
-    "PV_bootloader", "default_SR",
+    "name_label",
+    "name_description",
+    "other_config",
+    "affinity",
+    "is_a_template",
+    "HVM_boot_policy",
+    "PV_bootloader",
+    "default_SR",
 }
 Handler = Callable[..., Any]
 HANDLERS: dict[str, Handler] = {}
@@ -47,8 +67,10 @@ def _generic(cls: str, op: str) -> Handler | None:
     if op == "add_to_other_config":
         return lambda db, ref, key, value: _add_key(db, cls, ref, key, value)
     if op == "remove_from_other_config":
-        return lambda db, ref, key: db.update(cls, ref, other_config={
-            k: v for k, v in db.get(cls, ref)["other_config"].items() if k != key}) and ""
+        return lambda db, ref, key: (
+            db.update(cls, ref, other_config={k: v for k, v in db.get(cls, ref)["other_config"].items() if k != key})
+            and ""
+        )
     if op.startswith("get_"):
         return lambda db, ref: _field(db, cls, ref, op[4:])
     if op.startswith("set_") and op[4:] in WRITABLE:
@@ -98,12 +120,24 @@ def invoke(db: Database, method: str, params: list[Any]) -> Any:
 # --- tasks -------------------------------------------------------------------------
 def new_task(db: Database, name: str) -> str:
     """Create a pending task record."""
-    return db.add("task", {
-        "name_label": name, "name_description": "", "status": "pending", "progress": 0.0, "result": "",
-        "error_info": [], "created": now(), "finished": "19700101T00:00:00Z", "type": "",
-        "resident_on": db.table("pool")[next(iter(db.table("pool")))]["master"], "other_config": {},
-        "allowed_operations": ["cancel"], "current_operations": {},
-    })
+    return db.add(
+        "task",
+        {
+            "name_label": name,
+            "name_description": "",
+            "status": "pending",
+            "progress": 0.0,
+            "result": "",
+            "error_info": [],
+            "created": now(),
+            "finished": "19700101T00:00:00Z",
+            "type": "",
+            "resident_on": db.table("pool")[next(iter(db.table("pool")))]["master"],
+            "other_config": {},
+            "allowed_operations": ["cancel"],
+            "current_operations": {},
+        },
+    )
 
 
 def run_async(db: Database, method: str, params: list[Any]) -> str:
@@ -166,7 +200,8 @@ def event_from(db: Database, classes: list[str], token: str, timeout: float) -> 
     if token == "":
         events = [
             {"id": "0", "timestamp": now(), "class": cls.lower(), "operation": "add", "ref": ref, "snapshot": dict(rec)}
-            for cls in CLASSES for ref, rec in db.table(cls).items()
+            for cls in CLASSES
+            for ref, rec in db.table(cls).items()
             if "*" in classes or cls.lower() in {c.lower() for c in classes}
         ]
         new = db.event_id

@@ -113,10 +113,16 @@ class Database:
     def _log(self, cls: str, op: str, ref: str, rec: dict[str, Any]) -> None:
         """Append an event for event.from and wake its waiters."""
         self.event_id += 1
-        self.events.append({
-            "id": str(self.event_id), "timestamp": now(), "class": cls.lower(), "operation": op,
-            "ref": ref, "snapshot": copy.deepcopy(rec),
-        })
+        self.events.append(
+            {
+                "id": str(self.event_id),
+                "timestamp": now(),
+                "class": cls.lower(),
+                "operation": op,
+                "ref": ref,
+                "snapshot": copy.deepcopy(rec),
+            }
+        )
         del self.events[:-5000]
         self.changed.notify_all()
 

@@ -9,7 +9,15 @@ from tests.fakes.xapi.db import NULL, Database, XapiError
 
 VDI_FIELDS = ("SR", "virtual_size", "type", "sharable", "read_only", "other_config")
 VBD_FIELDS = (
-    "VM", "VDI", "userdevice", "bootable", "mode", "type", "empty", "other_config", "qos_algorithm_type",
+    "VM",
+    "VDI",
+    "userdevice",
+    "bootable",
+    "mode",
+    "type",
+    "empty",
+    "other_config",
+    "qos_algorithm_type",
     "qos_algorithm_params",
 )
 VIF_FIELDS = ("device", "network", "VM", "MAC", "MTU", "other_config", "qos_algorithm_type", "qos_algorithm_params")
@@ -35,11 +43,28 @@ def make_vdi(db: Database, sr: str, size: int, name: str, **extra: Any) -> str:
     if int(srec["physical_utilisation"]) + size > int(srec["physical_size"]):
         raise XapiError("SR_FULL", str(size), str(int(srec["physical_size"]) - int(srec["physical_utilisation"])))
     rec = {
-        "name_label": name, "name_description": "", "SR": sr, "virtual_size": str(size),
-        "physical_utilisation": str(size), "type": "user", "sharable": False, "read_only": False,
-        "VBDs": [], "is_a_snapshot": False, "snapshot_of": NULL, "snapshots": [], "snapshot_time": "",
-        "other_config": {}, "managed": True, "missing": False, "location": "", "xenstore_data": {},
-        "sm_config": {}, "on_boot": "persist", "allow_caching": False, "metadata_latest": False,
+        "name_label": name,
+        "name_description": "",
+        "SR": sr,
+        "virtual_size": str(size),
+        "physical_utilisation": str(size),
+        "type": "user",
+        "sharable": False,
+        "read_only": False,
+        "VBDs": [],
+        "is_a_snapshot": False,
+        "snapshot_of": NULL,
+        "snapshots": [],
+        "snapshot_time": "",
+        "other_config": {},
+        "managed": True,
+        "missing": False,
+        "location": "",
+        "xenstore_data": {},
+        "sm_config": {},
+        "on_boot": "persist",
+        "allow_caching": False,
+        "metadata_latest": False,
     }
     rec.update(extra)
     ref = db.add("VDI", rec)
@@ -53,8 +78,7 @@ def vdi_create(db: Database, record: dict[str, Any]) -> str:
     """Create a blank VDI."""
     require(record, VDI_FIELDS)
     db.get("SR", record["SR"])
-    extra = {k: record[k] for k in ("type", "sharable", "read_only", "other_config", "name_description")
-             if k in record}
+    extra = {k: record[k] for k in ("type", "sharable", "read_only", "other_config", "name_description") if k in record}
     return make_vdi(db, record["SR"], int(record["virtual_size"]), record.get("name_label", ""), **extra)
 
 
@@ -64,24 +88,44 @@ def vdi_copy(db: Database, vdi: str, sr: str) -> str:
     src = db.get("VDI", vdi)
     target = src["SR"] if sr == NULL else sr
     db.get("SR", target)
-    return make_vdi(db, target, int(src["virtual_size"]), src["name_label"], type=src["type"],
-                    other_config=dict(src["other_config"]))
+    return make_vdi(
+        db,
+        target,
+        int(src["virtual_size"]),
+        src["name_label"],
+        type=src["type"],
+        other_config=dict(src["other_config"]),
+    )
 
 
 @call("VDI.clone")
 def vdi_clone(db: Database, vdi: str, driver_params: dict[str, str]) -> str:
     """Clone a VDI on its own SR."""
     src = db.get("VDI", vdi)
-    return make_vdi(db, src["SR"], int(src["virtual_size"]), src["name_label"], type=src["type"],
-                    other_config=dict(src["other_config"]))
+    return make_vdi(
+        db,
+        src["SR"],
+        int(src["virtual_size"]),
+        src["name_label"],
+        type=src["type"],
+        other_config=dict(src["other_config"]),
+    )
 
 
 @call("VDI.snapshot")
 def vdi_snapshot(db: Database, vdi: str, driver_params: dict[str, str]) -> str:
     """Snapshot a VDI: a read-only copy marked is_a_snapshot."""
     src = db.get("VDI", vdi)
-    snap = make_vdi(db, src["SR"], int(src["virtual_size"]), src["name_label"], type=src["type"],
-                    is_a_snapshot=True, snapshot_of=vdi, read_only=True)
+    snap = make_vdi(
+        db,
+        src["SR"],
+        int(src["virtual_size"]),
+        src["name_label"],
+        type=src["type"],
+        is_a_snapshot=True,
+        snapshot_of=vdi,
+        read_only=True,
+    )
     db.link("VDI", vdi, "snapshots", snap)
     return snap
 
@@ -123,8 +167,15 @@ def make_vbd(db: Database, record: dict[str, Any]) -> str:
     if record["userdevice"] in taken:
         raise XapiError("DEVICE_ALREADY_EXISTS", record["userdevice"])
     rec = {k: record[k] for k in VBD_FIELDS}
-    rec.update(device="", currently_attached=False, unpluggable=record.get("unpluggable", True),
-               storage_lock=False, status_code="0", status_detail="", runtime_properties={})
+    rec.update(
+        device="",
+        currently_attached=False,
+        unpluggable=record.get("unpluggable", True),
+        storage_lock=False,
+        status_code="0",
+        status_detail="",
+        runtime_properties={},
+    )
     ref = db.add("VBD", rec)
     db.link("VM", record["VM"], "VBDs", ref)
     if record["VDI"] != NULL:

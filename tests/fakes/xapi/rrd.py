@@ -50,9 +50,16 @@ def render(db: Database, vm: dict[str, Any]) -> bytes:
         ET.SubElement(root, tag).text = text
     for name, (kind, last) in _sources(db, vm).items():
         ds = ET.SubElement(root, "ds")
-        for tag, text in (("name", name), ("type", kind), ("minimal_heartbeat", "300.0000"), ("min", "0.0"),
-                          ("max", "Infinity"), ("last_ds", f"{last:.1f}"), ("value", "0.0"),
-                          ("unknown_sec", "0")):
+        for tag, text in (
+            ("name", name),
+            ("type", kind),
+            ("minimal_heartbeat", "300.0000"),
+            ("min", "0.0"),
+            ("max", "Infinity"),
+            ("last_ds", f"{last:.1f}"),
+            ("value", "0.0"),
+            ("unknown_sec", "0"),
+        ):
             ET.SubElement(ds, tag).text = text
     return ET.tostring(root)
 

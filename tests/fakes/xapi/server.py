@@ -42,8 +42,9 @@ class _Handler(SimpleXMLRPCRequestHandler):
 class FakeXapi:
     """One XAPI endpoint over a (possibly shared) pool database."""
 
-    def __init__(self, db: Database | None = None, *, tls: tuple[str, str] | None = None,
-                 master_address: str | None = None) -> None:
+    def __init__(
+        self, db: Database | None = None, *, tls: tuple[str, str] | None = None, master_address: str | None = None
+    ) -> None:
         """Serve db (a fresh seeded pool when None); tls=(certfile, keyfile); master_address makes it a slave."""
         if db is None:
             db = Database()
@@ -78,8 +79,12 @@ class FakeXapi:
 
     def start(self) -> FakeXapi:
         """Serve in a background thread."""
-        self._thread = threading.Thread(target=self._server.serve_forever, kwargs={"poll_interval": 0.05},
-                                        name=f"fake-xapi-{self.port}", daemon=True)
+        self._thread = threading.Thread(
+            target=self._server.serve_forever,
+            kwargs={"poll_interval": 0.05},
+            name=f"fake-xapi-{self.port}",
+            daemon=True,
+        )
         self._thread.start()
         return self
 
@@ -121,7 +126,7 @@ class FakeXapi:
             self.db.sessions.pop(params[0], None)
             return ""
         if method.startswith("Async."):
-            return run_async(self.db, method[len("Async."):], params[1:])
+            return run_async(self.db, method[len("Async.") :], params[1:])
         return invoke(self.db, method, params[1:])
 
     def _login(self, params: list[Any]) -> str:

@@ -51,12 +51,17 @@ def _boot(db: Database, vm: str, host: str) -> None:
         db.update("VBD", vbd, currently_attached=True, device=f"xvd{chr(ord('a') + int(userdevice))}")
     for vif in rec["VIFs"]:
         db.update("VIF", vif, currently_attached=True)
-    db.update("VM_metrics", rec["metrics"], memory_actual=rec["memory_dynamic_max"],
-              VCPUs_number=rec["VCPUs_at_startup"], start_time=now(), last_updated=now(),
-              VCPUs_utilisation={str(i): 0.05 for i in range(int(rec["VCPUs_at_startup"]))})
+    db.update(
+        "VM_metrics",
+        rec["metrics"],
+        memory_actual=rec["memory_dynamic_max"],
+        VCPUs_number=rec["VCPUs_at_startup"],
+        start_time=now(),
+        last_updated=now(),
+        VCPUs_utilisation={str(i): 0.05 for i in range(int(rec["VCPUs_at_startup"]))},
+    )
     db.link("host", host, "resident_VMs", vm)
-    db.update("VM", vm, power_state="Running", resident_on=host, domid=str(len(db.table("VM")) + 1),
-              consoles=[console])
+    db.update("VM", vm, power_state="Running", resident_on=host, domid=str(len(db.table("VM")) + 1), consoles=[console])
 
 
 def _halt(db: Database, vm: str) -> None:
@@ -182,18 +187,46 @@ def vm_destroy(db: Database, vm: str) -> str:
 
 def new_vm(db: Database, **fields: Any) -> str:
     """Create a VM record (halted, no devices) with its VM_metrics."""
-    metrics = db.add("VM_metrics", {
-        "memory_actual": "0", "VCPUs_number": "0", "VCPUs_utilisation": {}, "start_time": "19700101T00:00:00Z",
-        "last_updated": now(), "other_config": {},
-    })
+    metrics = db.add(
+        "VM_metrics",
+        {
+            "memory_actual": "0",
+            "VCPUs_number": "0",
+            "VCPUs_utilisation": {},
+            "start_time": "19700101T00:00:00Z",
+            "last_updated": now(),
+            "other_config": {},
+        },
+    )
     rec: dict[str, Any] = {
-        "name_label": "", "name_description": "", "power_state": "Halted", "is_a_template": False,
-        "is_a_snapshot": False, "is_control_domain": False, "snapshot_of": NULL, "snapshots": [],
-        "snapshot_time": "19700101T00:00:00Z", "resident_on": NULL, "affinity": NULL, "VCPUs_max": "1",
-        "VCPUs_at_startup": "1", "memory_static_min": str(128 << 20), "memory_static_max": str(256 << 20),
-        "memory_dynamic_min": str(256 << 20), "memory_dynamic_max": str(256 << 20), "VBDs": [], "VIFs": [],
-        "consoles": [], "metrics": metrics, "other_config": {}, "domid": "-1", "HVM_boot_policy": "BIOS order",
-        "PV_bootloader": "", "platform": {}, "blocked_operations": {}, "tags": [],
+        "name_label": "",
+        "name_description": "",
+        "power_state": "Halted",
+        "is_a_template": False,
+        "is_a_snapshot": False,
+        "is_control_domain": False,
+        "snapshot_of": NULL,
+        "snapshots": [],
+        "snapshot_time": "19700101T00:00:00Z",
+        "resident_on": NULL,
+        "affinity": NULL,
+        "VCPUs_max": "1",
+        "VCPUs_at_startup": "1",
+        "memory_static_min": str(128 << 20),
+        "memory_static_max": str(256 << 20),
+        "memory_dynamic_min": str(256 << 20),
+        "memory_dynamic_max": str(256 << 20),
+        "VBDs": [],
+        "VIFs": [],
+        "consoles": [],
+        "metrics": metrics,
+        "other_config": {},
+        "domid": "-1",
+        "HVM_boot_policy": "BIOS order",
+        "PV_bootloader": "",
+        "platform": {},
+        "blocked_operations": {},
+        "tags": [],
     }
     rec.update(fields)
     return db.add("VM", rec)
@@ -202,8 +235,11 @@ def new_vm(db: Database, **fields: Any) -> str:
 def _duplicate(db: Database, vm: str, name: str, sr: str | None, **fields: Any) -> str:
     """Copy a VM record and its devices; disks are cloned (sr None) or copied onto sr."""
     src = db.get("VM", vm)
-    keep = {k: copy.deepcopy(v) for k, v in src.items()
-            if k not in ("uuid", "VBDs", "VIFs", "consoles", "metrics", "snapshots", "resident_on")}
+    keep = {
+        k: copy.deepcopy(v)
+        for k, v in src.items()
+        if k not in ("uuid", "VBDs", "VIFs", "consoles", "metrics", "snapshots", "resident_on")
+    }
     keep.update(name_label=name, snapshot_of=NULL, is_a_snapshot=False, power_state="Halted", **fields)
     new = new_vm(db, **keep)
     for vbd in src["VBDs"]:
@@ -241,13 +277,28 @@ def vm_provision(db: Database, vm: str) -> str:
         for disk in ET.fromstring(spec).iter("disk"):
             sr = disk.get("sr") or next(iter(db.table("pool").values()))["default_SR"]
             sr_ref = db.by_uuid("SR", sr) if not sr.startswith("OpaqueRef:") else sr
-            vdi = make_vdi(db, sr_ref, int(disk.get("size", "0")), f"{rec['name_label']} {disk.get('device')}",
-                           type=disk.get("type", "system"))
-            make_vbd(db, {
-                "VM": vm, "VDI": vdi, "userdevice": disk.get("device", "0"), "mode": "RW", "type": "Disk",
-                "bootable": disk.get("bootable") == "true", "empty": False, "other_config": {"owner": "true"},
-                "qos_algorithm_type": "", "qos_algorithm_params": {},
-            })
+            vdi = make_vdi(
+                db,
+                sr_ref,
+                int(disk.get("size", "0")),
+                f"{rec['name_label']} {disk.get('device')}",
+                type=disk.get("type", "system"),
+            )
+            make_vbd(
+                db,
+                {
+                    "VM": vm,
+                    "VDI": vdi,
+                    "userdevice": disk.get("device", "0"),
+                    "mode": "RW",
+                    "type": "Disk",
+                    "bootable": disk.get("bootable") == "true",
+                    "empty": False,
+                    "other_config": {"owner": "true"},
+                    "qos_algorithm_type": "",
+                    "qos_algorithm_params": {},
+                },
+            )
     db.update("VM", vm, other_config={k: v for k, v in rec["other_config"].items() if k != "disks"})
     return ""
 
@@ -256,8 +307,11 @@ def vm_provision(db: Database, vm: str) -> str:
 def vm_snapshot(db: Database, vm: str, new_name: str) -> str:
     """Snapshot a VM's disks and configuration into a snapshot VM."""
     src = real_vm(db, vm, "snapshot")
-    keep = {k: copy.deepcopy(v) for k, v in src.items()
-            if k not in ("uuid", "VBDs", "VIFs", "consoles", "metrics", "snapshots", "resident_on", "power_state")}
+    keep = {
+        k: copy.deepcopy(v)
+        for k, v in src.items()
+        if k not in ("uuid", "VBDs", "VIFs", "consoles", "metrics", "snapshots", "resident_on", "power_state")
+    }
     keep.update(name_label=new_name, is_a_snapshot=True, is_a_template=True, snapshot_of=vm, snapshot_time=now())
     snap = new_vm(db, **keep)
     for vbd in src["VBDs"]:
@@ -335,6 +389,7 @@ def vm_set_memory_limits(db: Database, vm: str, smin: str, smax: str, dmin: str,
     power(db, vm, "Halted")
     if not int(smin) <= int(dmin) <= int(dmax) <= int(smax):
         raise XapiError("MEMORY_CONSTRAINT_VIOLATION", "static_min <= dynamic_min <= dynamic_max <= static_max")
-    db.update("VM", vm, memory_static_min=smin, memory_static_max=smax, memory_dynamic_min=dmin,
-              memory_dynamic_max=dmax)
+    db.update(
+        "VM", vm, memory_static_min=smin, memory_static_max=smax, memory_dynamic_min=dmin, memory_dynamic_max=dmax
+    )
     return ""
