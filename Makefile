@@ -11,5 +11,5 @@ bench:
 demo:
 	./dev.sh demo --no-tui
 migration:
-	.venv/bin/python scripts/regen_migration.py
+	.venv/bin/python scripts/new_migration.py "$(MSG)"
 -include images/appliance/appliance.mk
