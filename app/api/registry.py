@@ -9,6 +9,7 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
 
+from virga.api.validation import check_map_entry, check_text, whole_number
 from virga.errors import InvalidParameter
 
 ADMIN, DOMAIN_ADMIN, USER = "Admin", "DomainAdmin", "User"
@@ -46,7 +47,7 @@ def _string(raw: Any, p: Param) -> str:
     text = str(raw)
     if len(text) > p.length and p.length > 0:
         raise InvalidParameter(f"Parameter {p.name} is longer than {p.length} characters")
-    return text
+    return check_text(p.name, text)
 
 
 def _uuid_value(raw: Any, p: Param) -> str:
@@ -58,11 +59,8 @@ def _uuid_value(raw: Any, p: Param) -> str:
 
 
 def _integer(raw: Any, p: Param) -> int:
-    """A whole number."""
-    text = str(raw).strip()
-    if not re.fullmatch(r"-?\d+", text):
-        raise InvalidParameter(f"Unable to parse parameter {p.name}: {raw!r} is not a whole number")
-    return int(text)
+    """A whole number within the parameter's Java type (int, long or short)."""
+    return whole_number(raw, p.type, p.name)
 
 
 def _boolean(raw: Any, p: Param) -> bool:
@@ -78,8 +76,8 @@ def _boolean(raw: Any, p: Param) -> bool:
 def _list(raw: Any, p: Param) -> list[str]:
     """A comma-separated list."""
     if isinstance(raw, list):
-        return [str(x) for x in raw]
-    return [x.strip() for x in str(raw).split(",") if x.strip()]
+        return [check_text(p.name, str(x)) for x in raw]
+    return [check_text(p.name, x.strip()) for x in str(raw).split(",") if x.strip()]
 
 
 def _uuid_list(raw: Any, p: Param) -> list[str]:
@@ -207,6 +205,7 @@ def parse_args(cmd: Command, raw: dict[str, str]) -> Args:
     for key, value in raw.items():
         m = _MAP_KEY.match(key)
         if m:
+            check_map_entry(m.group(1).lower(), m.group(3), value)
             grouped.setdefault(m.group(1).lower(), {}).setdefault(int(m.group(2)), {})[m.group(3).lower()] = value
         else:
             plain[key.lower()] = value

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import re
 from datetime import UTC, datetime
 from typing import Any
 from xml.sax.saxutils import escape
@@ -55,19 +56,41 @@ def to_json(data: dict[str, Any]) -> bytes:
     return json.dumps(data, separators=(",", ":"), default=str).encode()
 
 
+# What XML 1.0 allows in character data, and a safe element name: anything stored renders well-formed.
+_XML_FORBIDDEN = re.compile("[^\t\n\r\x20-\ud7ff\ue000-\ufffd\U00010000-\U0010ffff]")
+_XML_NAME = re.compile(r"[A-Za-z_][A-Za-z0-9_.-]*")
+_XML_NAME_BAD = re.compile(r"[^A-Za-z0-9_.-]")
+
+
+def xml_text(value: str) -> str:
+    """Escape character data, dropping the characters XML 1.0 forbids (NUL, most controls, lone surrogates)."""
+    return escape(_XML_FORBIDDEN.sub("", value))
+
+
+def xml_name(name: str) -> str:
+    """An element name for a field: kept when it is a valid XML name, else made one (bad characters -> _)."""
+    if _XML_NAME.fullmatch(name):
+        return name
+    fixed = _XML_NAME_BAD.sub("_", name)
+    return fixed if _XML_NAME.fullmatch(fixed) else f"_{fixed}"
+
+
 def _xml(name: str, value: Any) -> str:
     """Render one value as XML elements."""
-    if isinstance(value, dict):
-        return f"<{name}>" + "".join(_xml(k, v) for k, v in value.items()) + f"</{name}>"
     if isinstance(value, list):
         return "".join(_xml(name, v) for v in value)
+    tag = xml_name(name)
+    if isinstance(value, dict):
+        return f"<{tag}>" + "".join(_xml(k, v) for k, v in value.items()) + f"</{tag}>"
     if isinstance(value, bool):
         value = "true" if value else "false"
-    return f"<{name}>{escape(str(value))}</{name}>"
+    return f"<{tag}>{xml_text(str(value))}</{tag}>"
 
 
 def to_xml(data: dict[str, Any]) -> bytes:
-    """Serialise a response as CloudStack-style XML."""
+    """Serialise a response as CloudStack-style XML (always well-formed, whatever the values hold)."""
     ((root, body),) = data.items()
     inner = "".join(_xml(k, v) for k, v in body.items())
-    return f'<?xml version="1.0" encoding="UTF-8"?><{root} cloud-stack-version="4.19.0">{inner}</{root}>'.encode()
+    root = xml_name(root)
+    head = f'<?xml version="1.0" encoding="UTF-8"?><{root} cloud-stack-version="4.19.0">'
+    return f"{head}{inner}</{root}>".encode("utf-8", "replace")

@@ -182,6 +182,10 @@ async def destroy(run: JobRun) -> dict[str, Any]:
         s.add(vm)
         s.commit()
         view = result(run)
+    if run.params.get("volumeids"):
+        from virga.services.voldelete import delete_with_vm
+
+        await delete_with_vm(run.app, run.params["volumeids"])
     if run.params.get("expunge"):
         await _expunge(run)
     return view

@@ -322,7 +322,7 @@ def reboot_vm(ctx: Ctx) -> Pending:
     VM_ID
     + [
         Param("expunge", "boolean", description="expunge at once"),
-        Param("volumeids", "uuidlist", description="unused"),
+        Param("volumeids", "uuidlist", description="data volumes of this VM to delete with it"),
     ],
     is_async=True,
 )
@@ -334,7 +334,10 @@ def destroy_vm(ctx: Ctx) -> Pending:
         transition(vm, "destroy")
     if ctx.args.expunge and not ctx.is_root:
         raise InvalidParameter("Only administrators may expunge at once")
-    return Pending("VirtualMachine", vm.uuid, {"expunge": bool(ctx.args.expunge)})
+    from virga.api.listids import vm_data_volumes
+
+    volumeids = vm_data_volumes(ctx, vm, ctx.args.volumeids)  # each id authorised like a single one
+    return Pending("VirtualMachine", vm.uuid, {"expunge": bool(ctx.args.expunge), "volumeids": volumeids})
 
 
 @api("recoverVirtualMachine", "Recovers a destroyed virtual machine", "virtualmachine", VM_ID, roles=ADMINS)
