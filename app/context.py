@@ -1,4 +1,8 @@
-"""The call context: who is calling, their session, lookups that respect isolation, and lists."""
+"""The call context: who is calling, their session, lookups that respect isolation, and lists.
+
+Shared by the API layer (which builds one per request) and the services and job bodies (which
+receive one); it imports nothing from virga.api.
+"""
 
 from __future__ import annotations
 
@@ -8,13 +12,26 @@ from typing import TYPE_CHECKING, Any, TypeVar
 
 from sqlalchemy import bindparam, func, or_, true
 from sqlmodel import Session, SQLModel, select
-from virga.api.registry import ADMIN, DOMAIN_ADMIN, USER, Args
 from virga.db import by_column
 from virga.errors import InvalidParameter, PermissionDenied
 from virga.models import Account, Domain, Owned, ResourceTag, User
 
 if TYPE_CHECKING:
     from virga.core import VirgaApp
+
+ADMIN, DOMAIN_ADMIN, USER = "Admin", "DomainAdmin", "User"
+ALL_ROLES = frozenset({ADMIN, DOMAIN_ADMIN, USER})
+ADMINS = frozenset({ADMIN, DOMAIN_ADMIN})
+ROOT = frozenset({ADMIN})
+
+
+class Args(dict[str, Any]):
+    """Parsed parameters, by lowercased name, with attribute access (missing -> None)."""
+
+    def __getattr__(self, name: str) -> Any:
+        """Return the parameter or None."""
+        return self.get(name)
+
 
 T = TypeVar("T", bound=SQLModel)
 _JOINED: dict[tuple[type, ...], Any] = {}

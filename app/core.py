@@ -10,8 +10,8 @@ from typing import Any
 
 from sqlmodel import Session, select
 from virga.api.auth import BY_USER_ID, BY_USERNAME, lookup
-from virga.api.context import Ctx
 from virga.config import Settings
+from virga.context import Ctx
 from virga.db import Database
 from virga.errors import AuthError
 from virga.jobs.engine import JobEngine
@@ -40,7 +40,12 @@ class VirgaApp:
 
     async def start(self) -> None:
         """Migrate, seed defaults, register this server and start the job engine and loops."""
-        import virga.api.commands  # noqa: F401  (registers every command and job body)
+        from virga.api.registry import commands
+        from virga.api.views import render_refs
+        from virga.jobs.engine import JOBS_TABLE
+
+        commands(), JOBS_TABLE.all()  # load both registries now, not on the first request
+        self.jobs.renderer = render_refs(self)
         from virga.drivers.simulator.world import WORLD
         from virga.services.bootstrap import ensure_defaults
 

@@ -14,10 +14,10 @@ from typing import Any
 from sqlmodel import select
 from starlette.routing import WebSocketRoute
 from starlette.websockets import WebSocket, WebSocketDisconnect
-from virga.api.context import Ctx
 from virga.api.registry import Param, api
 from virga.api.response import clean
 from virga.api.views.fields import FIELDS
+from virga.context import Ctx
 from virga.core import VirgaApp
 from virga.drivers.base import Capability, ConsoleStream, Driver, DriverError
 from virga.drivers.registry import driver_class

@@ -9,9 +9,9 @@ from typing import TYPE_CHECKING, Any
 
 from sqlmodel import Session
 from virga.api import auth
-from virga.api.context import Ctx
 from virga.api.registry import Command, lookup, parse_args
 from virga.api.response import envelope, error_body
+from virga.context import Ctx
 from virga.db import insert_row
 from virga.errors import AuthError, CloudError, InternalError, InvalidParameter, UnknownCommand
 from virga.models import AsyncJob

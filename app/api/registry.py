@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import importlib
 import re
 import uuid as _uuid
 from collections.abc import Callable
@@ -9,13 +10,12 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
 
+from virga.context import ADMIN, ADMINS, ALL_ROLES, DOMAIN_ADMIN, ROOT, USER, Args
 from virga.api.validation import check_map_entry, check_text, whole_number
 from virga.errors import InvalidParameter
 
-ADMIN, DOMAIN_ADMIN, USER = "Admin", "DomainAdmin", "User"
-ALL_ROLES = frozenset({ADMIN, DOMAIN_ADMIN, USER})
-ADMINS = frozenset({ADMIN, DOMAIN_ADMIN})
-ROOT = frozenset({ADMIN})
+__all__ = ["ADMIN", "ADMINS", "ALL_ROLES", "DOMAIN_ADMIN", "ROOT", "USER", "Args"]
+
 
 _MAP_KEY = re.compile(r"^([a-zA-Z0-9_]+)\[(\d+)\]\.([a-zA-Z0-9_]+)$")
 _TRUE = {"true", "1", "yes"}
@@ -137,8 +137,8 @@ class Command:
         self.by_name = {p.name.lower(): p for p in self.params}
 
 
-COMMANDS: dict[str, Command] = {}
-_LOWER: dict[str, str] = {}
+COMMAND_ATTR = "__virga_command__"
+
 
 # Parameters every command accepts (transport, auth, paging).
 COMMON = frozenset(
@@ -173,29 +173,69 @@ def api(
     auth: bool = True,
     paged: bool = False,
 ) -> Callable[[Callable[..., Any]], Callable[..., Any]]:
-    """Register a handler as an API command."""
+    """Declare a handler as an API command (recorded on the function; `load` collects it)."""
 
     def deco(fn: Callable[..., Any]) -> Callable[..., Any]:
         all_params = tuple(params) + (PAGING if paged else ())
-        COMMANDS[name] = Command(name, fn, all_params, description, response, is_async, roles, auth=auth)
-        _LOWER[name.lower()] = name
+        setattr(fn, COMMAND_ATTR, Command(name, fn, all_params, description, response, is_async, roles, auth=auth))
         return fn
 
     return deco
 
 
+def command_of(fn: Callable[..., Any]) -> Command:
+    """The command a handler declares."""
+    cmd: Command = getattr(fn, COMMAND_ATTR)
+    return cmd
+
+
+class Registry:
+    """Every command, collected once from the modules `virga.api.commands.MODULES` lists."""
+
+    def __init__(self) -> None:
+        """Nothing is loaded until first use."""
+        self.by_name: dict[str, Command] = {}
+        self._lower: dict[str, str] = {}
+
+    def load(self, modules: tuple[str, ...]) -> None:
+        """Import each module and collect the commands its functions declare (a name declared twice is an error)."""
+        found: dict[str, Command] = {}
+        for name in modules:
+            for obj in vars(importlib.import_module(name)).values():
+                cmd = getattr(obj, COMMAND_ATTR, None)
+                if isinstance(cmd, Command):
+                    if cmd.name in found and found[cmd.name] is not cmd:
+                        raise RuntimeError(f"command {cmd.name} is declared twice ({name})")
+                    found[cmd.name] = cmd
+        self.by_name = dict(sorted(found.items()))
+        self._lower = {n.lower(): n for n in self.by_name}
+
+    def commands(self) -> dict[str, Command]:
+        """All commands by name (loaded on first use)."""
+        if not self.by_name:
+            from virga.api.commands import MODULES
+
+            self.load(MODULES)
+        return self.by_name
+
+    def lookup(self, name: str) -> Command | None:
+        """Find a command by name, case-insensitively."""
+        self.commands()
+        real = self._lower.get(name.lower())
+        return self.by_name.get(real) if real else None
+
+
+REGISTRY = Registry()
+
+
+def commands() -> dict[str, Command]:
+    """Every command by name."""
+    return REGISTRY.commands()
+
+
 def lookup(name: str) -> Command | None:
     """Find a command by name, case-insensitively."""
-    real = _LOWER.get(name.lower())
-    return COMMANDS.get(real) if real else None
-
-
-class Args(dict[str, Any]):
-    """Parsed parameters, by lowercased name, with attribute access (missing -> None)."""
-
-    def __getattr__(self, name: str) -> Any:
-        """Return the parameter or None."""
-        return self.get(name)
+    return REGISTRY.lookup(name)
 
 
 def parse_args(cmd: Command, raw: dict[str, str]) -> Args:

@@ -3,10 +3,12 @@
 from __future__ import annotations
 
 import asyncio
+import importlib
 import logging
 from collections.abc import Awaitable, Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
+from enum import StrEnum
 from typing import TYPE_CHECKING, Any
 
 from sqlalchemy import bindparam
@@ -18,36 +20,117 @@ from virga.jobs.undo import UndoStack
 from virga.models import AsyncJob, utcnow
 
 if TYPE_CHECKING:
-    from virga.api.context import Ctx
+    from virga.context import Ctx
     from virga.core import VirgaApp
 
 log = logging.getLogger(__name__)
 
-JobBody = Callable[["JobRun"], Awaitable[dict[str, Any]]]
+JobBody = Callable[["JobRun"], Awaitable["Result"]]
 Recover = Callable[["JobRun"], Awaitable[None]]
-BODIES: dict[str, JobBody] = {}
-RECOVERS: dict[str, Recover] = {}
 RESTART_TEXT = "The management server restarted while this job was running; its changes were rolled back"
+BODY_ATTR, RECOVER_ATTR = "__virga_jobs__", "__virga_recovers__"
 
 
-def job_body(command: str) -> Callable[[JobBody], JobBody]:
-    """Register the asynchronous body of a command."""
+class Restart(StrEnum):
+    """What a surviving server does with a job of a command that was running when its server died."""
+
+    FAIL = "fail"  # the body writes only in transactions that commit its outcome, and changes nothing outside
+    # the database before them: failing the job is all that is needed
+    RECONCILE = "reconcile"  # a recover step (job_recover) puts the job's resources in order, then it is failed
+
+
+@dataclass(frozen=True)
+class Ref:
+    """What a job body returns for an object: the API layer renders it (as the job's user) into the result."""
+
+    model: type
+    row: Any  # a model instance, or its uuid
+    key: str | None = None  # the result's key when it is not the model's usual one (e.g. "iso" for a Template)
+
+
+Result = dict[str, Any] | Ref
+# (session, user id, refs) -> one {key: object} per ref, rendered in that session's transaction.
+Renderer = Callable[[Session, int | None, list[Ref]], list[dict[str, Any]]]
+
+
+@dataclass(frozen=True)
+class JobSpec:
+    """One async command's job: its body, its restart policy and (for RECONCILE) its recover step."""
+
+    command: str
+    body: JobBody
+    restart: Restart | None
+    recover: Recover | None = None
+
+
+def job_body(command: str, *, restart: Restart | None = None) -> Callable[[JobBody], JobBody]:
+    """Declare a function as the asynchronous body of a command (recorded on it; JobTable.load collects it)."""
 
     def deco(fn: JobBody) -> JobBody:
-        BODIES[command] = fn
+        marks = list(getattr(fn, BODY_ATTR, []))
+        setattr(fn, BODY_ATTR, [*marks, (command, restart)])
         return fn
 
     return deco
 
 
 def job_recover(command: str) -> Callable[[Recover], Recover]:
-    """Register how to reconcile a command's resources when its job died with a server."""
+    """Declare how to reconcile a command's resources when its job died with a server (restart RECONCILE)."""
 
     def deco(fn: Recover) -> Recover:
-        RECOVERS[command] = fn
+        setattr(fn, RECOVER_ATTR, [*getattr(fn, RECOVER_ATTR, []), command])
         return fn
 
     return deco
+
+
+class JobTable:
+    """Every job body and recover step, collected once from the modules `virga.services.JOB_MODULES` lists."""
+
+    def __init__(self) -> None:
+        """Nothing is loaded until first use."""
+        self.specs: dict[str, JobSpec] = {}
+        self.modules: tuple[str, ...] = ()
+
+    def load(self, modules: tuple[str, ...]) -> None:
+        """Import each module and collect the bodies and recover steps its functions declare."""
+        bodies: dict[str, tuple[JobBody, Restart | None]] = {}
+        recovers: dict[str, Recover] = {}
+        for name in modules:
+            found = vars(importlib.import_module(name)).values()
+            # a module-level name may hold one function or a (body, recover) pair from a job factory
+            for obj in [f for v in found for f in (v if isinstance(v, tuple) else (v,)) if callable(f)]:
+                for command, restart in getattr(obj, BODY_ATTR, []):
+                    if command in bodies and bodies[command][0] is not obj:
+                        raise RuntimeError(f"two job bodies declared for {command} ({name})")
+                    bodies[command] = (obj, restart)
+                for command in getattr(obj, RECOVER_ATTR, []):
+                    recovers[command] = obj
+        self.specs = {
+            c: JobSpec(c, body, Restart.RECONCILE if c in recovers else restart, recovers.get(c))
+            for c, (body, restart) in sorted(bodies.items())
+        }
+        self.modules = modules
+
+    def extend(self, modules: tuple[str, ...]) -> None:
+        """Load more modules beside the ones already loaded (tests declaring their own job bodies)."""
+        self.all()
+        self.load(tuple(dict.fromkeys(self.modules + modules)))
+
+    def all(self) -> dict[str, JobSpec]:
+        """Every job spec by command (loaded on first use)."""
+        if not self.modules:
+            from virga.services import JOB_MODULES
+
+            self.load(JOB_MODULES)
+        return self.specs
+
+    def get(self, command: str) -> JobSpec | None:
+        """The job spec of a command."""
+        return self.all().get(command)
+
+
+JOBS_TABLE = JobTable()
 
 
 def to_cloud_error(exc: BaseException) -> CloudError:
@@ -152,9 +235,9 @@ class JobRun:
             own.connection().execute(PROGRESS, params)
             own.commit()
 
-    def complete(self, s: Session, result: dict[str, Any]) -> None:
+    def complete(self, s: Session, result: Result) -> None:
         """Record success in the body's last transaction, so its changes and the outcome commit together."""
-        record_outcome(s, self.job_id, 1, 0, result)
+        record_outcome(s, self.job_id, 1, 0, self.app.jobs.rendered(s, self.user_id, [result])[0])
         self.completed = True
 
 
@@ -175,6 +258,7 @@ class JobEngine:
         self.app = app
         self.workers = max(1, workers)
         self.owner = owner
+        self.renderer: Renderer | None = None  # installed by VirgaApp.start (the API layer's views)
         self._wake = asyncio.Event()
         self._loop: asyncio.Task[None] | None = None
         self._tasks: set[asyncio.Task[None]] = set()
@@ -278,15 +362,15 @@ class JobEngine:
             self.app, job.id, job.uuid, job.command, dict(job.params), job.user_id, job.instance_uuid, UndoStack()
         )
         try:
-            body = BODIES.get(job.command)
-            if body is None:
+            spec = JOBS_TABLE.get(job.command)
+            if spec is None:
                 raise InternalError(f"no job body is registered for {job.command}")
             async with run.undo:
-                result = await body(run)
+                result = await spec.body(run)
             if run.completed:
                 self._ended(job.id)
             else:
-                self._finish(job.id, 1, 0, result)
+                self._finish(job.id, 1, 0, result, job.user_id)
         except asyncio.CancelledError:
             raise
         except Exception as exc:
@@ -297,10 +381,20 @@ class JobEngine:
         finally:
             self._running.discard(job.id)
 
-    def _finish(self, job_id: int, status: int, code: int, result: dict[str, Any]) -> None:
+    def rendered(self, s: Session, user_id: int | None, results: list[Result]) -> list[dict[str, Any]]:
+        """Job results as stored: plain dicts as they are, refs rendered by the API layer's renderer."""
+        refs = [r for r in results if isinstance(r, Ref)]
+        if not refs:
+            return [r for r in results if isinstance(r, dict)]
+        if self.renderer is None:
+            raise InternalError("no result renderer is installed (VirgaApp.start installs the API's)")
+        views = iter(self.renderer(s, user_id, refs))
+        return [next(views) if isinstance(r, Ref) else r for r in results]
+
+    def _finish(self, job_id: int, status: int, code: int, result: Result, user_id: int | None = None) -> None:
         """Write a job's outcome."""
         with self.app.db.session() as s:
-            record_outcome(s, job_id, status, code, result)
+            record_outcome(s, job_id, status, code, self.rendered(s, user_id, [result])[0])
             s.commit()
         self._ended(job_id)
 
@@ -370,10 +464,10 @@ class JobEngine:
             run = JobRun(
                 self.app, job.id, job.uuid, job.command, dict(job.params), job.user_id, job.instance_uuid, UndoStack()
             )
-            fix = RECOVERS.get(job.command)
+            spec = JOBS_TABLE.get(job.command)
             try:
-                if fix is not None:
-                    await fix(run)
+                if spec is not None and spec.recover is not None:
+                    await spec.recover(run)
             except Exception:
                 log.exception("reconciling job %s (%s) failed", job.uuid, job.command)
             self._finish(job.id, 2, 530, {"errorcode": 530, "errortext": RESTART_TEXT})

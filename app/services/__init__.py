@@ -1,0 +1,30 @@
+"""Services: every write and every job body. The job table (virga.jobs.engine.JobTable) imports the
+modules listed here and collects the job bodies and recover steps their functions declare; importing a
+module registers nothing."""
+
+# TRANSITIONAL: the virga.api.commands.* entries still hold job bodies that belong in services.
+JOB_MODULES = (
+    "virga.services.hostops",
+    "virga.services.rules",
+    "virga.services.snapshots",
+    "virga.services.snaptemplates",
+    "virga.services.templates",
+    "virga.services.vm",
+    "virga.services.vmops",
+    "virga.services.volumes",
+    "virga.api.commands.accounts",
+    "virga.api.commands.addresses",
+    "virga.api.commands.isoupload",
+    "virga.api.commands.lb",
+    "virga.api.commands.networks",
+    "virga.api.commands.physnet",
+    "virga.api.commands.providers",
+    "virga.api.commands.routers",
+    "virga.api.commands.rules",
+    "virga.api.commands.secgroups",
+    "virga.api.commands.sshkeys",
+    "virga.api.commands.storage",
+    "virga.api.commands.tags",
+    "virga.api.commands.uploads",
+    "virga.api.commands.volupload",
+)

@@ -10,7 +10,7 @@ from typing import TYPE_CHECKING, Any
 from sqlalchemy import bindparam
 from sqlmodel import Session, select
 from virga.errors import InvalidParameter, RuleConflict
-from virga.jobs.engine import JobRun, job_body, job_recover
+from virga.jobs.engine import JobBody, JobRun, Recover, job_body, job_recover
 from virga.models import (
     LoadBalancerRule,
     Network,
@@ -23,7 +23,7 @@ from virga.models import (
 from virga.services.network import services_of, sync_router
 
 if TYPE_CHECKING:
-    from virga.api.context import Ctx
+    from virga.context import Ctx
 
 log = logging.getLogger(__name__)
 PROTOCOLS = ("tcp", "udp", "icmp", "all")
@@ -224,8 +224,8 @@ def _restore(model: Any, uuid: str) -> Callable[[Session], None]:
 View = Callable[[Any, Any], dict[str, Any]]
 
 
-def register_create(command: str, model: Any, key: str, view: View) -> None:
-    """Register the job of a create command: apply the Add row, activate it, or remove it on failure."""
+def create_job(command: str, model: Any, key: str, view: View) -> tuple[JobBody, Recover]:
+    """The job of a create command: apply the Add row, activate it, or remove it on failure (body, recover)."""
 
     async def body(run: JobRun) -> dict[str, Any]:
         with run.db() as s:
@@ -239,8 +239,7 @@ def register_create(command: str, model: Any, key: str, view: View) -> None:
         with run.ctx() as ctx:
             return {key: view(ctx, _row(ctx.db, model, run.instance_uuid))}
 
-    job_body(command)(body)
-    job_recover(command)(_recover(model, "Add"))
+    return job_body(command)(body), job_recover(command)(_recover(model, "Add"))
 
 
 def _recover(model: Any, pending: str) -> Callable[[JobRun], Any]:
@@ -270,8 +269,8 @@ async def resync(app: Any, network_id: int | None) -> None:
         log.warning("re-applying network %s: %s", network_id, exc)
 
 
-def register_delete(command: str, model: Any) -> None:
-    """Register the job of a delete command: apply without the Revoke row, then remove it (or restore it)."""
+def delete_job(command: str, model: Any) -> tuple[JobBody, Recover]:
+    """The job of a delete command: apply without the Revoke row, then remove it, or restore it (body, recover)."""
 
     async def body(run: JobRun) -> dict[str, Any]:
         with run.db() as s:
@@ -282,8 +281,7 @@ def register_delete(command: str, model: Any) -> None:
             s.commit()
         return {"success": True}
 
-    job_body(command)(body)
-    job_recover(command)(_recover(model, "Revoke"))
+    return job_body(command)(body), job_recover(command)(_recover(model, "Revoke"))
 
 
 def revoke(ctx: Ctx, row: Any, what: str) -> None:

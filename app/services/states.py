@@ -1,10 +1,104 @@
-"""One state machine per resource type: the only way states change."""
+"""One state machine per resource type: the only way states change.
+
+Each resource's states are an enum (a StrEnum: members compare equal to CloudStack's state strings
+and are stored as them). Its machine maps an event to the moves it allows, {from state: to state};
+`transition` is the only code that assigns a `.state` (tests/test_architecture.py enforces it).
+Rows are created in their initial state; after that every change is an event here.
+"""
 
 from __future__ import annotations
 
+from enum import StrEnum
 from typing import Any
 
 from virga.errors import InvalidParameter
+
+
+class VmState(StrEnum):
+    """A virtual machine's states (CloudStack's VirtualMachine.State)."""
+
+    STARTING = "Starting"
+    RUNNING = "Running"
+    STOPPING = "Stopping"
+    STOPPED = "Stopped"
+    MIGRATING = "Migrating"
+    DESTROYED = "Destroyed"
+    EXPUNGING = "Expunging"
+    EXPUNGED = "Expunged"
+    ERROR = "Error"
+
+
+class VolumeState(StrEnum):
+    """A volume's states (CloudStack's Volume.State)."""
+
+    ALLOCATED = "Allocated"
+    CREATING = "Creating"
+    READY = "Ready"
+    RESIZING = "Resizing"
+    MIGRATING = "Migrating"
+    DESTROY = "Destroy"
+    EXPUNGED = "Expunged"
+    ERROR = "Error"
+    NOT_UPLOADED = "NotUploaded"
+    UPLOAD_IN_PROGRESS = "UploadInProgress"
+    UPLOADED = "Uploaded"
+    UPLOAD_ERROR = "UploadError"
+    COPYING = "Copying"
+
+
+class HostState(StrEnum):
+    """A host's connection states (CloudStack's Status)."""
+
+    CONNECTING = "Connecting"
+    UP = "Up"
+    DISCONNECTED = "Disconnected"
+    DOWN = "Down"
+    ALERT = "Alert"
+
+
+class NetworkState(StrEnum):
+    """A guest network's states (CloudStack's Network.State)."""
+
+    ALLOCATED = "Allocated"
+    SETUP = "Setup"
+    IMPLEMENTING = "Implementing"
+    IMPLEMENTED = "Implemented"
+    SHUTDOWN = "Shutdown"
+    DESTROY = "Destroy"
+
+
+class SnapshotState(StrEnum):
+    """A volume snapshot's states (CloudStack's Snapshot.State)."""
+
+    ALLOCATED = "Allocated"
+    CREATED_ON_PRIMARY = "CreatedOnPrimary"
+    BACKING_UP = "BackingUp"
+    BACKED_UP = "BackedUp"
+    DESTROYED = "Destroyed"
+    ERROR = "Error"
+
+
+class VmSnapshotState(StrEnum):
+    """A VM snapshot's states (CloudStack's VMSnapshot.State)."""
+
+    ALLOCATED = "Allocated"
+    CREATING = "Creating"
+    READY = "Ready"
+    REVERTING = "Reverting"
+    EXPUNGING = "Expunging"
+    REMOVED = "Removed"
+    ERROR = "Error"
+
+
+# model class name -> its states
+STATES: dict[str, type[StrEnum]] = {
+    "VirtualMachine": VmState,
+    "Volume": VolumeState,
+    "Host": HostState,
+    "Network": NetworkState,
+    "Snapshot": SnapshotState,
+    "VMSnapshot": VmSnapshotState,
+}
 
 MACHINES: dict[str, dict[str, dict[str, str]]] = {
     "VirtualMachine": {
@@ -118,5 +212,18 @@ def transition(obj: Any, event: str) -> str:
             f"Unable to {VERBS.get(event, event)} {kind} {label}: it is in state {obj.state}"
             + (f" (allowed from {', '.join(sorted(table))})" if table else "")
         )
-    obj.state = table[obj.state]
+    obj.state = STATES[kind](table[obj.state])
     return str(obj.state)
+
+
+def _check_machines() -> None:
+    """Every state a machine names is one of its resource's enum members (checked at import)."""
+    for kind, events in MACHINES.items():
+        allowed = set(STATES[kind])
+        for event, moves in events.items():
+            bad = {x for pair in moves.items() for x in pair} - allowed
+            if bad:
+                raise RuntimeError(f"{kind} event {event} names unknown states {sorted(bad)}")
+
+
+_check_machines()

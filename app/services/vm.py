@@ -12,7 +12,7 @@ from sqlmodel import Session, select
 from virga.db import by_column, insert_row, memo
 from virga.drivers.base import InstanceNotFound, PowerState
 from virga.jobs.batch import Phase, Request
-from virga.jobs.engine import JobRun, job_body, job_recover
+from virga.jobs.engine import JobRun, Ref, job_body, job_recover
 from virga.models import (
     DiskOffering,
     Host,
@@ -350,20 +350,17 @@ def _deployed(run: JobRun, s: Session, started: bool) -> tuple[VirtualMachine, J
 
 
 def _render_deployed(s: Session, done: list[Request]) -> None:
-    """Render the deployed VMs (one view batch per job owner) and complete their jobs in this transaction."""
-    from virga.api.views.vm import VmBatch
-
+    """Complete the deployed VMs' jobs in this transaction (their results rendered in one batch per job owner)."""
     s.flush()
     owners: dict[int | None, list[Request]] = {}
     for req in done:
         owners.setdefault(req.result[1].user_id, []).append(req)
     for user_id, reqs in owners.items():
-        ctx = reqs[0].result[1].app.ctx_for_user(s, user_id)
-        views = VmBatch(ctx, [r.result[0] for r in reqs])
-        for req in reqs:
-            vm, run = req.result
-            req.result = {"virtualmachine": views.view(vm)}
-            run.complete(s, req.result)
+        engine = reqs[0].result[1].app.jobs
+        results = engine.rendered(s, user_id, [Ref(VirtualMachine, r.result[0]) for r in reqs])
+        for req, result in zip(reqs, results, strict=True):
+            req.result[1].complete(s, result)
+            req.result = result
 
 
 ALLOCATE = Phase("deploy.allocate")

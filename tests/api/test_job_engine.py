@@ -7,20 +7,20 @@ from typing import Any
 
 from sqlmodel import select
 from virga.core import VirgaApp
-from virga.jobs.engine import JobEngine, JobRun, job_body, wait_for_job
+from virga.jobs.engine import JOBS_TABLE, JobEngine, JobRun, Restart, job_body, wait_for_job
 from virga.models import AsyncJob
 
 RAN: list[str] = []
 
 
-@job_body("testEngineNoop")
+@job_body("testEngineNoop", restart=Restart.FAIL)
 async def _noop(run: JobRun) -> dict[str, Any]:
     """A job body that records which job ran and answers at once."""
     RAN.append(run.uuid)
     return {"success": True}
 
 
-@job_body("testEngineComplete")
+@job_body("testEngineComplete", restart=Restart.FAIL)
 async def _completes(run: JobRun) -> dict[str, Any]:
     """A job body that completes itself inside its own last transaction."""
     out = {"done": run.uuid}
@@ -28,6 +28,9 @@ async def _completes(run: JobRun) -> dict[str, Any]:
         run.complete(s, out)
         s.commit()
     return out
+
+
+JOBS_TABLE.extend((__name__,))  # this module's job bodies beside the services'
 
 
 def _queue(app: VirgaApp, command: str, n: int) -> list[int]:

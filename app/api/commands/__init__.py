@@ -1,10 +1,40 @@
-"""Every API command module; importing this package registers them all."""
+"""The API command modules. The registry (virga.api.registry) imports the ones listed here and collects
+the commands their functions declare with @api; importing a module registers nothing."""
 
-import importlib
-import pkgutil
-
-for _mod in pkgutil.iter_modules(__path__):
-    importlib.import_module(f"{__name__}.{_mod.name}")
-
-import virga.services.vm  # noqa: E402,F401  (job bodies)
-import virga.services.vmops  # noqa: E402,F401
+MODULES = (
+    "virga.api.commands.accounts",
+    "virga.api.commands.addresses",
+    "virga.api.commands.capacity",
+    "virga.api.commands.config",
+    "virga.api.commands.events",
+    "virga.api.commands.hosts",
+    "virga.api.commands.imagestores",
+    "virga.api.commands.infra_util",
+    "virga.api.commands.isoupload",
+    "virga.api.commands.lb",
+    "virga.api.commands.limits",
+    "virga.api.commands.metrics",
+    "virga.api.commands.netofferings",
+    "virga.api.commands.networks",
+    "virga.api.commands.offerings",
+    "virga.api.commands.physnet",
+    "virga.api.commands.providers",
+    "virga.api.commands.routers",
+    "virga.api.commands.rules",
+    "virga.api.commands.secgroups",
+    "virga.api.commands.session",
+    "virga.api.commands.snapshots",
+    "virga.api.commands.sshkeys",
+    "virga.api.commands.storage",
+    "virga.api.commands.tags",
+    "virga.api.commands.templateops",
+    "virga.api.commands.templates",
+    "virga.api.commands.uploads",
+    "virga.api.commands.users",
+    "virga.api.commands.vlanranges",
+    "virga.api.commands.vm",
+    "virga.api.commands.vmsnapshots",
+    "virga.api.commands.volumes",
+    "virga.api.commands.volupload",
+    "virga.api.commands.zones",
+)

@@ -6,11 +6,11 @@ from typing import Any
 
 from sqlmodel import select
 from virga.api.commands.limits import resource_fields
-from virga.api.context import Ctx
 from virga.api.dispatch import Pending
 from virga.api.registry import ADMINS, Param, api
 from virga.api.response import clean, list_body
 from virga.api.views.fields import FIELDS
+from virga.context import Ctx
 from virga.errors import InUse, InvalidParameter, PermissionDenied
 from virga.jobs.engine import JobRun, job_body
 from virga.models import Account, AsyncJob, Domain, Role, User, VirtualMachine

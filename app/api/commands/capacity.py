@@ -7,11 +7,11 @@ from typing import Any
 from sqlalchemy import case, func
 from sqlalchemy import select as sa_select
 from sqlmodel import select
-from virga.api.context import Ctx
 from virga.api.registry import ADMINS, Param, api
 from virga.api.response import clean, list_body
 from virga.api.views.common import ref
 from virga.api.views.fields import FIELDS
+from virga.context import Ctx
 from virga.errors import InvalidParameter
 from virga.models import Cluster, Host, ImageStore, Pod, PublicIpAddress, StoragePool, VlanIpRange, Volume, Zone
 from virga.services.bootstrap import setting

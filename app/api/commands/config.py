@@ -11,10 +11,10 @@ from urllib.parse import urlparse
 import virga.services.hostops  # noqa: F401  (host maintenance and reconnect job bodies)
 from sqlalchemy import func, or_
 from sqlmodel import select
-from virga.api.context import Ctx
 from virga.api.registry import ROOT, Param, api
 from virga.api.response import clean, list_body
 from virga.api.views.fields import FIELDS
+from virga.context import Ctx
 from virga.drivers.base import Driver
 from virga.drivers.simulator.world import Rule
 from virga.errors import InvalidParameter

@@ -7,11 +7,11 @@ from typing import Any
 
 from sqlalchemy import delete as sql_delete
 from sqlmodel import select
-from virga.api.context import Ctx
 from virga.api.registry import ROOT, Param, api
 from virga.api.response import clean, list_body
 from virga.api.views.common import owner
 from virga.api.views.fields import FIELDS
+from virga.context import Ctx
 from virga.errors import InvalidParameter
 from virga.models import Alert, Event, User, utcnow
 from virga.services.events import ALERT_TYPES

@@ -6,11 +6,11 @@ from typing import Any
 from urllib.parse import urlparse
 
 from sqlmodel import func, select
-from virga.api.context import Ctx
 from virga.api.dispatch import Pending
 from virga.api.registry import ADMINS, ROOT, Param, api
 from virga.api.response import clean, list_body
 from virga.api.views.common import ref
+from virga.context import Ctx
 from virga.drivers.base import AuthenticationFailed, DriverError, HostUnreachable, NotSupported
 from virga.drivers.registry import make_driver
 from virga.errors import InUse, InvalidParameter, Unavailable

@@ -8,11 +8,11 @@ from urllib.parse import urlparse
 
 from sqlmodel import select
 from virga.api.commands.infra_util import unique_name
-from virga.api.context import Ctx
 from virga.api.registry import ROOT, Param, api
 from virga.api.response import clean, list_body
 from virga.api.views.common import ref
 from virga.api.views.fields import FIELDS
+from virga.context import Ctx
 from virga.errors import InUse, InvalidParameter, Unavailable
 from virga.models import ImageStore, Template, Zone, utcnow
 from virga.services.templates import simulator_zone

@@ -8,11 +8,11 @@ from typing import Any
 
 from sqlalchemy import or_
 from sqlmodel import select
-from virga.api.context import Ctx
 from virga.api.dispatch import Pending
 from virga.api.registry import DOMAIN_ADMIN
+from virga.context import Ctx
 from virga.errors import InvalidParameter
-from virga.jobs.engine import JobRun, job_body
+from virga.jobs.engine import JobBody, JobRun, job_body
 from virga.models import Domain
 
 View = Callable[[Ctx, Any], dict[str, Any]]
@@ -83,8 +83,8 @@ def pending(instancetype: str, row: Any, **params: Any) -> Pending:
     return Pending(instancetype, row.uuid, {"id": row.uuid, **params})
 
 
-def echo_job(command: str, model: Any, key: str, view: View) -> None:
-    """Register a job body that answers with the row's view (the change was made synchronously)."""
+def echo_job(command: str, model: Any, key: str, view: View) -> JobBody:
+    """A job body that answers with the row's view (the change was made synchronously)."""
 
     @job_body(command)
     async def body(run: JobRun) -> dict[str, Any]:
@@ -95,11 +95,15 @@ def echo_job(command: str, model: Any, key: str, view: View) -> None:
                 raise InvalidParameter(f"{model.__name__} {run.instance_uuid} vanished")
             return {key: view(ctx, row)}
 
+    return body
 
-def success_job(command: str) -> None:
-    """Register a job body for an async delete whose work was done synchronously."""
+
+def success_job(command: str) -> JobBody:
+    """A job body for an async delete whose work was done synchronously."""
 
     @job_body(command)
     async def body(run: JobRun) -> dict[str, Any]:
         """Report success."""
         return {"success": True}
+
+    return body

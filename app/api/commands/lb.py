@@ -6,13 +6,13 @@ import re
 from typing import Any
 
 from sqlmodel import select
-from virga.api.context import Ctx
 from virga.api.dispatch import Pending
 from virga.api.registry import Param, api
 from virga.api.response import clean, list_body
 from virga.api.views.common import owner, preload_owners, ref
 from virga.api.views.fields import FIELDS
 from virga.api.views.vm import VmBatch
+from virga.context import Ctx
 from virga.errors import InvalidParameter
 from virga.jobs.engine import JobRun, job_body
 from virga.models import (
@@ -102,8 +102,8 @@ def hc_view(ctx: Ctx, r: LoadBalancerRule) -> dict[str, Any]:
     )
 
 
-svc.register_create("createLoadBalancerRule", LoadBalancerRule, "loadbalancer", lb_view)
-svc.register_delete("deleteLoadBalancerRule", LoadBalancerRule)
+_createLoadBalancerRule_job = svc.create_job("createLoadBalancerRule", LoadBalancerRule, "loadbalancer", lb_view)
+_deleteLoadBalancerRule_job = svc.delete_job("deleteLoadBalancerRule", LoadBalancerRule)
 
 
 @api(

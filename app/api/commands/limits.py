@@ -5,10 +5,10 @@ from __future__ import annotations
 from typing import Any
 
 from sqlmodel import select
-from virga.api.context import Ctx
 from virga.api.registry import ADMINS, Param, api
 from virga.api.response import clean, list_body
 from virga.api.views.fields import FIELDS
+from virga.context import Ctx
 from virga.errors import InvalidParameter, PermissionDenied
 from virga.models import Account, Domain, ResourceLimit
 from virga.services import limits

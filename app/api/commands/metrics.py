@@ -7,12 +7,13 @@ import logging
 from typing import Any
 
 from sqlmodel import select
+from virga.api.commands import vm as vm_commands
 from virga.api.commands.hosts import list_hosts
 from virga.api.commands.vm import _list as list_vms
-from virga.api.context import Ctx
-from virga.api.registry import ADMINS, COMMANDS, api
+from virga.api.registry import ADMINS, api, command_of
 from virga.api.response import list_body
 from virga.api.views.fields import FIELDS
+from virga.context import Ctx
 from virga.drivers.base import InstanceStats
 from virga.models import Host, VirtualMachine
 
@@ -89,7 +90,7 @@ def _io_metrics(kind: str, way: str, total: int | None) -> dict[str, Any]:
     "listVirtualMachinesMetrics",
     "Lists virtual machines with usage metrics",
     "virtualmachinemetrics",
-    COMMANDS["listVirtualMachines"].params,
+    command_of(vm_commands.list_vms).params,
 )
 async def list_vm_metrics(ctx: Ctx) -> dict[str, Any]:
     """listVirtualMachines plus CPU, memory, network and disk figures of the running VMs."""
@@ -105,7 +106,7 @@ async def list_vm_metrics(ctx: Ctx) -> dict[str, Any]:
     "listHostsMetrics",
     "Lists hosts with allocation and usage metrics",
     "hostmetrics",
-    COMMANDS["listHosts"].params,
+    command_of(list_hosts).params,
     roles=ADMINS,
 )
 async def list_host_metrics(ctx: Ctx) -> dict[str, Any]:

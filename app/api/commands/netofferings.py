@@ -7,10 +7,10 @@ from typing import Any
 from sqlalchemy import func
 from sqlmodel import select
 from virga.api.commands.infra_util import one_of, positive, unique_name
-from virga.api.context import Ctx
 from virga.api.registry import ROOT, USER, Param, api
 from virga.api.response import clean, list_body
 from virga.api.views.fields import FIELDS
+from virga.context import Ctx
 from virga.errors import InUse, InvalidParameter
 from virga.models import Network, NetworkOffering, utcnow
 

@@ -7,12 +7,12 @@ import re
 from typing import Any
 
 from sqlmodel import select
-from virga.api.context import Ctx
 from virga.api.dispatch import Pending
 from virga.api.registry import USER, Param, api
 from virga.api.response import clean, list_body
 from virga.api.views.common import owner, preload_owners, ref, tags_of
 from virga.api.views.fields import FIELDS
+from virga.context import Ctx
 from virga.errors import InsufficientCapacity, InUse, InvalidParameter, PermissionDenied
 from virga.jobs.engine import JobRun, job_body, job_recover
 from virga.models import Network, NetworkOffering, Nic, PhysicalNetwork, VirtualMachine, Zone

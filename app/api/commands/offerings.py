@@ -6,11 +6,11 @@ from typing import Any
 
 from sqlmodel import select
 from virga.api.commands.infra_util import domain_filter, one_of, positive, tag_list, unique_name
-from virga.api.context import Ctx
 from virga.api.registry import ROOT, USER, Param, api
 from virga.api.response import clean, list_body
 from virga.api.views.common import ref
 from virga.api.views.fields import FIELDS
+from virga.context import Ctx
 from virga.errors import InvalidParameter, PermissionDenied
 from virga.models import DiskOffering, Domain, OsCategory, OsType, ServiceOffering, VirtualMachine, utcnow
 

@@ -7,12 +7,12 @@ from typing import Any
 
 from sqlmodel import select
 from virga.api.commands.infra_util import echo_job, one_of, pending, success_job, tag_list, unique_name
-from virga.api.context import Ctx
 from virga.api.dispatch import Pending
 from virga.api.registry import ROOT, Param, api
 from virga.api.response import clean, list_body
 from virga.api.views.common import ref
 from virga.api.views.fields import FIELDS
+from virga.context import Ctx
 from virga.errors import InUse, InvalidParameter
 from virga.models import Network, NetworkServiceProvider, PhysicalNetwork, TrafficType, VlanIpRange, Zone, utcnow
 from virga.models.infra import VirtualRouterElement
@@ -320,9 +320,9 @@ def delete_traffic_type(ctx: Ctx) -> Pending:
     return pending("TrafficType", t)
 
 
-echo_job("createPhysicalNetwork", PhysicalNetwork, "physicalnetwork", physnet_view)
-echo_job("updatePhysicalNetwork", PhysicalNetwork, "physicalnetwork", physnet_view)
-echo_job("addTrafficType", TrafficType, "traffictype", traffic_view)
-echo_job("updateTrafficType", TrafficType, "traffictype", traffic_view)
-success_job("deletePhysicalNetwork")
-success_job("deleteTrafficType")
+_createPhysicalNetwork_job = echo_job("createPhysicalNetwork", PhysicalNetwork, "physicalnetwork", physnet_view)
+_updatePhysicalNetwork_job = echo_job("updatePhysicalNetwork", PhysicalNetwork, "physicalnetwork", physnet_view)
+_addTrafficType_job = echo_job("addTrafficType", TrafficType, "traffictype", traffic_view)
+_updateTrafficType_job = echo_job("updateTrafficType", TrafficType, "traffictype", traffic_view)
+_deletePhysicalNetwork_job = success_job("deletePhysicalNetwork")
+_deleteTrafficType_job = success_job("deleteTrafficType")

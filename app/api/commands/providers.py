@@ -7,11 +7,11 @@ from typing import Any
 from sqlmodel import select
 from virga.api.commands.infra_util import echo_job, one_of, pending, success_job
 from virga.api.commands.physnet import DEFAULT_PROVIDERS, add_provider
-from virga.api.context import Ctx
 from virga.api.dispatch import Pending
 from virga.api.registry import ROOT, Param, api
 from virga.api.response import clean, list_body
 from virga.api.views.fields import FIELDS
+from virga.context import Ctx
 from virga.errors import InvalidParameter
 from virga.models import NetworkServiceProvider, PhysicalNetwork, utcnow
 from virga.models.infra import VirtualRouterElement
@@ -210,7 +210,13 @@ def configure_element(ctx: Ctx) -> Pending:
     return pending("VirtualRouterElement", e)
 
 
-echo_job("addNetworkServiceProvider", NetworkServiceProvider, "networkserviceprovider", nsp_view)
-echo_job("updateNetworkServiceProvider", NetworkServiceProvider, "networkserviceprovider", nsp_view)
-echo_job("configureVirtualRouterElement", VirtualRouterElement, "virtualrouterelement", element_view)
-success_job("deleteNetworkServiceProvider")
+_addNetworkServiceProvider_job = echo_job(
+    "addNetworkServiceProvider", NetworkServiceProvider, "networkserviceprovider", nsp_view
+)
+_updateNetworkServiceProvider_job = echo_job(
+    "updateNetworkServiceProvider", NetworkServiceProvider, "networkserviceprovider", nsp_view
+)
+_configureVirtualRouterElement_job = echo_job(
+    "configureVirtualRouterElement", VirtualRouterElement, "virtualrouterelement", element_view
+)
+_deleteNetworkServiceProvider_job = success_job("deleteNetworkServiceProvider")

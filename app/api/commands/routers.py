@@ -5,12 +5,12 @@ from __future__ import annotations
 from typing import Any
 
 from sqlmodel import select
-from virga.api.context import Ctx
 from virga.api.dispatch import Pending
 from virga.api.registry import ADMINS, Param, api
 from virga.api.response import clean, list_body
 from virga.api.views.common import owner, preload_owners, ref
 from virga.api.views.fields import FIELDS
+from virga.context import Ctx
 from virga.errors import InvalidParameter
 from virga.jobs.engine import JobRun, job_body
 from virga.models import Network, Router, Zone

@@ -5,12 +5,12 @@ from __future__ import annotations
 from typing import Any
 
 from sqlmodel import select
-from virga.api.context import Ctx
 from virga.api.dispatch import Pending
 from virga.api.registry import Param, api
 from virga.api.response import clean, list_body
 from virga.api.views.common import owner, preload_owners
 from virga.api.views.fields import FIELDS
+from virga.context import Ctx
 from virga.errors import InvalidParameter
 from virga.jobs.engine import JobRun, job_body
 from virga.models import FirewallRule, Network, PortForwardingRule, PublicIpAddress, VirtualMachine
@@ -81,12 +81,14 @@ def pf_view(ctx: Ctx, r: PortForwardingRule) -> dict[str, Any]:
     )
 
 
-svc.register_create("createFirewallRule", FirewallRule, "firewallrule", fw_view)
-svc.register_create("createEgressFirewallRule", FirewallRule, "firewallrule", fw_view)
-svc.register_create("createPortForwardingRule", PortForwardingRule, "portforwardingrule", pf_view)
-svc.register_delete("deleteFirewallRule", FirewallRule)
-svc.register_delete("deleteEgressFirewallRule", FirewallRule)
-svc.register_delete("deletePortForwardingRule", PortForwardingRule)
+_createFirewallRule_job = svc.create_job("createFirewallRule", FirewallRule, "firewallrule", fw_view)
+_createEgressFirewallRule_job = svc.create_job("createEgressFirewallRule", FirewallRule, "firewallrule", fw_view)
+_createPortForwardingRule_job = svc.create_job(
+    "createPortForwardingRule", PortForwardingRule, "portforwardingrule", pf_view
+)
+_deleteFirewallRule_job = svc.delete_job("deleteFirewallRule", FirewallRule)
+_deleteEgressFirewallRule_job = svc.delete_job("deleteEgressFirewallRule", FirewallRule)
+_deletePortForwardingRule_job = svc.delete_job("deletePortForwardingRule", PortForwardingRule)
 
 FW_PARAMS = [
     Param("protocol", required=True, description="tcp, udp, icmp or all"),

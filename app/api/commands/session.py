@@ -10,9 +10,9 @@ from typing import Any
 from sqlalchemy import bindparam
 from sqlmodel import select
 from virga.api import auth
-from virga.api.context import Ctx
-from virga.api.registry import COMMANDS, Param, api
+from virga.api.registry import Param, api, commands
 from virga.api.response import clean, list_body
+from virga.context import Ctx
 from virga.errors import AuthError, InvalidParameter
 from virga.models import Account, AsyncJob, Domain, LoginSession, User
 from virga.models.base import utcnow
@@ -90,7 +90,7 @@ def list_apis(ctx: Ctx) -> dict[str, Any]:
     from virga.api.views.fields import response_fields
 
     out = []
-    for cmd in sorted(COMMANDS.values(), key=lambda c: c.name):
+    for cmd in commands().values():
         if ctx.role not in cmd.roles or (ctx.args.name and cmd.name.lower() != ctx.args.name.lower()):
             continue
         out.append(

@@ -6,12 +6,12 @@ from typing import Any
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from sqlmodel import select
-from virga.api.context import Ctx
 from virga.api.dispatch import Pending
 from virga.api.registry import Param, api
 from virga.api.response import clean, list_body
 from virga.api.views.common import owner, preload_owners, ref, tags_of
 from virga.api.views.fields import FIELDS
+from virga.context import Ctx
 from virga.errors import InUse, InvalidParameter
 from virga.models import (
     AsyncJob,

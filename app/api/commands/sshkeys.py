@@ -11,12 +11,12 @@ from typing import Any
 from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric import rsa
 from sqlmodel import select
-from virga.api.context import Ctx
 from virga.api.dispatch import Pending
 from virga.api.registry import Param, api
 from virga.api.response import clean, list_body
 from virga.api.views.common import owner
 from virga.api.views.fields import FIELDS
+from virga.context import Ctx
 from virga.errors import InvalidParameter
 from virga.jobs.engine import JobRun, job_body
 from virga.models import SSHKeyPair, VirtualMachine, utcnow

@@ -8,12 +8,12 @@ from urllib.parse import urlparse
 from sqlalchemy import func
 from sqlmodel import select
 from virga.api.commands.infra_util import echo_job, one_of, pending, positive, tag_list, unique_name
-from virga.api.context import Ctx
 from virga.api.dispatch import Pending
 from virga.api.registry import ROOT, Param, api
 from virga.api.response import clean, list_body
 from virga.api.views.common import ref
 from virga.api.views.fields import FIELDS
+from virga.context import Ctx
 from virga.errors import InUse, InvalidParameter
 from virga.models import Cluster, Pod, StoragePool, Volume, Zone, utcnow
 
@@ -326,5 +326,5 @@ def cancel_maintenance(ctx: Ctx) -> Pending:
     return pending("StoragePool", pool)
 
 
-echo_job("enableStorageMaintenance", StoragePool, "storagepool", pool_view)
-echo_job("cancelStorageMaintenance", StoragePool, "storagepool", pool_view)
+_enableStorageMaintenance_job = echo_job("enableStorageMaintenance", StoragePool, "storagepool", pool_view)
+_cancelStorageMaintenance_job = echo_job("cancelStorageMaintenance", StoragePool, "storagepool", pool_view)

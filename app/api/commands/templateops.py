@@ -6,9 +6,9 @@ from typing import Any
 
 from sqlmodel import select
 from virga.api.commands.templates import FORMATS, find_template, template_view
-from virga.api.context import Ctx
 from virga.api.dispatch import Pending
 from virga.api.registry import USER, Param, api
+from virga.context import Ctx
 from virga.errors import InvalidParameter, PermissionDenied
 from virga.models import Account, Domain, OsType, Template, utcnow
 from virga.models.offerings import LaunchPermission

@@ -9,11 +9,11 @@ from urllib.parse import urlparse
 from sqlalchemy import or_
 from sqlmodel import select
 from virga.api.commands.infra_util import one_of
-from virga.api.context import Ctx
 from virga.api.registry import ADMIN, DOMAIN_ADMIN, USER, Param, api
 from virga.api.response import clean, list_body
 from virga.api.views.common import owner, preload_owners, ref
 from virga.api.views.fields import FIELDS
+from virga.context import Ctx
 from virga.errors import InvalidParameter, PermissionDenied
 from virga.models import Account, AsyncJob, OsType, Template, Zone
 from virga.models.offerings import LaunchPermission

@@ -6,12 +6,12 @@ from typing import Any
 
 from sqlmodel import select
 from virga.api.commands.templates import find_template, new_template
-from virga.api.context import Ctx
 from virga.api.dispatch import Pending
 from virga.api.registry import Param, api
 from virga.api.response import clean
 from virga.api.views.common import ref
 from virga.api.views.fields import FIELDS
+from virga.context import Ctx
 from virga.errors import InvalidParameter, PermissionDenied
 from virga.jobs.engine import JobRun, job_body
 from virga.models import Account, Template, Zone

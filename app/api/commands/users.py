@@ -8,10 +8,10 @@ from typing import Any
 from sqlmodel import select
 from virga.api import auth
 from virga.api.commands.accounts import ROLE_TYPES, display_path, domain_of, in_subtree
-from virga.api.context import Ctx
 from virga.api.registry import ADMINS, ROOT, Param, api
 from virga.api.response import clean, list_body
 from virga.api.views.fields import FIELDS
+from virga.context import Ctx
 from virga.errors import InUse, InvalidParameter, PermissionDenied
 from virga.models import Account, Domain, Role, User, utcnow
 from virga.services.events import record_event

@@ -9,11 +9,11 @@ from typing import Any
 from sqlalchemy import delete, func, insert
 from sqlmodel import select
 from virga.api.commands.infra_util import ipv4
-from virga.api.context import Ctx
 from virga.api.registry import ROOT, Param, api
 from virga.api.response import clean, list_body
 from virga.api.views.common import owner, ref
 from virga.api.views.fields import FIELDS
+from virga.context import Ctx
 from virga.errors import InUse, InvalidParameter
 from virga.models import (
     Network,

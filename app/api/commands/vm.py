@@ -9,11 +9,11 @@ from typing import Any
 
 from sqlalchemy import bindparam
 from sqlmodel import select
-from virga.api.context import Ctx
 from virga.api.dispatch import Pending
 from virga.api.registry import ADMINS, ROOT, Param, api
 from virga.api.response import list_body
 from virga.api.views.vm import VmBatch, vm_view
+from virga.context import Ctx
 from virga.db import insert_row
 from virga.errors import InvalidParameter
 from virga.models import (

@@ -7,9 +7,9 @@ from typing import Any
 from sqlmodel import select
 from virga.api.commands.infra_util import one_of
 from virga.api.commands.uploads import EXTRACT_PARAMS, check_mode, extract_view
-from virga.api.context import Ctx
 from virga.api.dispatch import Pending
 from virga.api.registry import Param, api
+from virga.context import Ctx
 from virga.errors import InvalidParameter, Unsupported
 from virga.jobs.engine import JobRun, job_body
 from virga.models import DiskOffering, StoragePool, VirtualMachine, Volume, Zone

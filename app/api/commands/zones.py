@@ -6,10 +6,10 @@ import ipaddress
 from typing import Any
 
 from sqlmodel import select
-from virga.api.context import Ctx
 from virga.api.registry import ADMINS, ROOT, Param, api
 from virga.api.response import clean, list_body
 from virga.api.views.common import ref
+from virga.context import Ctx
 from virga.errors import InUse, InvalidParameter
 from virga.models import Cluster, Host, Network, Pod, StoragePool, Zone, utcnow
 

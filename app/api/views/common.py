@@ -6,7 +6,7 @@ from typing import Any
 
 from sqlalchemy import bindparam
 from sqlmodel import select
-from virga.api.context import Ctx
+from virga.context import Ctx
 from virga.models import Account, Domain, ResourceTag
 
 TAGS = select(ResourceTag).where(

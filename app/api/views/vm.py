@@ -6,9 +6,9 @@ from typing import Any
 
 from sqlalchemy import bindparam
 from sqlmodel import select
-from virga.api.context import Ctx
 from virga.api.response import clean
 from virga.api.views.common import owner, preload_owners, ref, tags_of
+from virga.context import Ctx
 from virga.db import by_column
 from virga.models import (
     AsyncJob,
@@ -157,3 +157,12 @@ def root_volume(ctx: Ctx, vm: VirtualMachine) -> Volume | None:
     """The ROOT volume of a VM."""
     stmt = select(Volume).where(Volume.vm_id == vm.id, Volume.type == "ROOT", Volume.removed == None)
     return ctx.db.exec(stmt).first()
+
+
+def vm_views(ctx: Ctx, vms: list[VirtualMachine]) -> list[dict[str, Any]]:
+    """Many virtualmachine response objects, their related rows loaded in one batch."""
+    batch = VmBatch(ctx, vms)
+    return [batch.view(v) for v in vms]
+
+
+RENDERERS = {VirtualMachine: ("virtualmachine", vm_views)}
