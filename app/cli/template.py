@@ -7,7 +7,7 @@ import os
 import sys
 import time
 from pathlib import Path
-from typing import IO, Any
+from typing import IO, Any, cast
 from urllib.parse import urlsplit
 
 from virga.client import ApiError, VirgaClient
@@ -121,7 +121,7 @@ async def upload(
             urlsplit(up["postURL"]).path,
             headers=headers,
             timeout=None,
-            files={"file": (path.name, _Counting(f, bar), "application/octet-stream")},
+            files={"file": (path.name, cast(IO[bytes], _Counting(f, bar)), "application/octet-stream")},
         )
     bar.finish()
     if resp.status_code != 200:

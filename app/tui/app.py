@@ -6,6 +6,7 @@ import gc
 import logging
 import time
 from collections.abc import Callable, Iterable
+from functools import partial
 from typing import Any
 
 import virga.tui.catalog  # noqa: F401  (registers every resource)
@@ -193,7 +194,7 @@ class VirgaTUI(App[None]):
     def open_resource(self, name: str, params: dict[str, Any] | None = None, context: str = "") -> None:
         """Push the table of a resource (filtered by params for a drill-down)."""
         from virga.tui.screens.instances import make_instances_screen
-        from virga.tui.screens.resource import screen_class
+        from virga.tui.screens.resource import ResourceScreen, screen_class
         from virga.tui.screens.templates import TemplatesBase
 
         if name == "vm":
@@ -201,7 +202,7 @@ class VirgaTUI(App[None]):
         elif name in ("tmpl", "iso"):
             self.push_screen(screen_class(REGISTRY[name], TemplatesBase)(REGISTRY[name], params, context))
         else:
-            self.push_screen(screen_class(REGISTRY[name])(REGISTRY[name], params, context))
+            self.push_screen(screen_class(REGISTRY[name], ResourceScreen)(REGISTRY[name], params, context))
 
     async def action_back(self) -> None:
         """Esc: close the prompt or go back one screen (the first screen stays; async like App.action_back)."""
@@ -228,11 +229,11 @@ class VirgaTUI(App[None]):
         if isinstance(screen, VirgaScreen):
             yield from screen.palette()
         for word, title in (("dashboard", "Dashboard"), ("infra", "Infrastructure tree"), ("settings", "Settings")):
-            yield (f"Go to {title}", f":{word}", lambda w=word: self.goto(w))
+            yield (f"Go to {title}", f":{word}", partial(self.goto, word))
         if not self.readonly:
             yield ("Add a zone (setup wizard)", ":wizard", lambda: self.goto("wizard"))
         for res in REGISTRY.values():
-            yield (f"Go to {res.title}", f":{res.name}", lambda n=res.name: self.open_resource(n))
+            yield (f"Go to {res.title}", f":{res.name}", partial(self.open_resource, res.name))
         yield ("Toggle the learning pane", "F2", self.action_toggle_learn)
         yield ("Show keys", "?", self.action_help)
 

@@ -127,7 +127,7 @@ class RouterManager:
         self.state_dir.chmod(0o755)
         files = render_router(cfg, str(rdir))
         plan = link_plan(cfg)
-        state = {"network_uuid": cfg.network_uuid, "host_netns": self.host_netns, "plan": plan}
+        state: dict[str, object] = {"network_uuid": cfg.network_uuid, "host_netns": self.host_netns, "plan": plan}
         changes = self._write_state(rdir, state)
         changes += self._links(plan)
         nft_changed = self._write(rdir, "nftables.nft", files["nftables.nft"], commit=False)

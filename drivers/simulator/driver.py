@@ -165,7 +165,7 @@ class SimulatorDriver(Driver):
             raise InvalidSpec("an instance needs at least one CPU and some memory")
         if spec.uuid in WORLD.guests:
             raise InvalidSpec(f"instance {spec.uuid} is already defined")
-        guest = {
+        guest: dict[str, Any] = {
             "uuid": spec.uuid,
             "name": spec.name,
             "host": self.host,

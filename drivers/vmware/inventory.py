@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from typing import Any
+from typing import Any, TypeVar
 
 from pyVmomi import vim
 from virga.drivers.base import (
@@ -19,6 +19,7 @@ from virga.drivers.base import (
 from virga.drivers.vmware.session import Session
 from virga.drivers.vmware.states import power_state
 
+E = TypeVar("E", bound=vim.ManagedEntity)
 HYPERVISOR = "VMware"
 HOST_PROPS = ("name", "summary.hardware", "summary.config.product", "parent", "runtime.connectionState")
 VM_PROPS = (
@@ -95,7 +96,7 @@ def resource_pool(host: vim.HostSystem) -> vim.ResourcePool:
     return parent.resourcePool
 
 
-def find_named(s: Session, root: vim.ManagedEntity, kind: type, name: str, what: str) -> vim.ManagedEntity:
+def find_named(s: Session, root: vim.ManagedEntity, kind: type[E], name: str, what: str) -> E:
     """The one object of a type with a given name, or InvalidSpec."""
     for row in s.retrieve(root, kind, ["name"]):
         if row["name"] == name:

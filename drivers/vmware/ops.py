@@ -134,4 +134,14 @@ def stats(s: Session, vm: vim.VirtualMachine, uuid: str, perf: PerfReader) -> In
     max_cpu = int(row.get("runtime.maxCpuUsage") or 0)
     pct = 100.0 * int(qs.overallCpuUsage or 0) / max_cpu if qs is not None and max_cpu else 0.0
     used_kb = int(qs.guestMemoryUsage or 0) * 1024 if qs is not None else 0
-    return InstanceStats(cpu_percent=pct, memory_kb=mem_kb, memory_used_kb=used_kb, **io)
+    return InstanceStats(
+        cpu_percent=pct,
+        memory_kb=mem_kb,
+        memory_used_kb=used_kb,
+        disk_read_bytes=io["disk_read_bytes"],
+        disk_write_bytes=io["disk_write_bytes"],
+        disk_read_ops=io["disk_read_ops"],
+        disk_write_ops=io["disk_write_ops"],
+        net_rx_bytes=io["net_rx_bytes"],
+        net_tx_bytes=io["net_tx_bytes"],
+    )

@@ -159,5 +159,7 @@ class Session:
                 error = row.get("info.error")
                 if isinstance(error, ignore):
                     return None
+                if not isinstance(error, BaseException):
+                    raise DriverError(f"{what} failed: the task gave no fault")
                 raise translate_fault(error, what)
             time.sleep(TASK_POLL_SECONDS)

@@ -213,7 +213,7 @@ register(
         "asyncjobs",
         lambda c: [
             col("cmd", "COMMAND", 28),
-            Column("STATUS", 10, lambda i: JOB_STATUS.get(i.get("jobstatus"), ("?", ""))),
+            Column("STATUS", 10, lambda i: JOB_STATUS.get(i.get("jobstatus", -1), ("?", ""))),
             col("jobprocstatus", "PROG", 4),
             col("jobinstancetype", "TYPE", 14),
             col("jobresultcode", "CODE", 4),

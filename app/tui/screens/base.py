@@ -24,6 +24,7 @@ class VirgaScreen(Screen[None]):
 
     NAME = "screen"
     TITLE = "virga"
+    heading: str | None = None  # the header's name for a screen whose title depends on what it shows
 
     @property
     def tui(self) -> VirgaTUI:
@@ -56,7 +57,7 @@ class VirgaScreen(Screen[None]):
         """Header text, banner and learning pane from the app's state."""
         app = self.tui
         self.title = app.title
-        self.sub_title = f"{self.TITLE} · {app.status_text()}"
+        self.sub_title = f"{self.heading or self.TITLE} · {app.status_text()}"
         for banner in self.query(ConnectionBanner):
             banner.set_state(app.connected, app.disconnect_reason)
         for pane in self.query(LearnPane):

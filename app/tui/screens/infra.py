@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 from collections.abc import Iterable
+from functools import partial
 from typing import Any
 
 from rich.text import Text
@@ -217,4 +218,4 @@ class InfraScreen(VirgaScreen):
             ("M", "End maintenance"),
             ("x", "Delete"),
         ):
-            yield (f"Infrastructure: {label}", f"on the selected node [{key}]", lambda k=key: self.action_do(k))
+            yield (f"Infrastructure: {label}", f"on the selected node [{key}]", partial(self.action_do, key))

@@ -56,7 +56,7 @@ class InstancesBase(ResourceScreen):
 def make_instances_screen(params: dict[str, Any] | None = None, context: str = "") -> InstancesBase:
     """An instances screen with the VM action keys bound."""
     cls = screen_class(REGISTRY["vm"], InstancesBase)
-    return cls(params, context)  # type: ignore[call-arg]
+    return cls(params, context)
 
 
 async def attach_console(screen: ResourceScreen, vm: dict[str, Any]) -> str:

@@ -4,7 +4,8 @@ from __future__ import annotations
 
 import asyncio
 from collections.abc import Iterable
-from typing import Any
+from functools import partial
+from typing import Any, TypeVar
 
 from textual import work
 from textual.app import ComposeResult
@@ -17,6 +18,7 @@ from virga.tui.screens.detail import DetailScreen
 from virga.tui.screens.form import FormScreen
 from virga.tui.widgets.resource_table import ResourceTable
 
+S = TypeVar("S", bound="ResourceScreen")
 # Enter on a row drills into the children: resource -> (child resource, filter param, item field)
 DRILL = {
     "zone": ("pod", "zoneid", "id"),
@@ -49,7 +51,7 @@ class ResourceScreen(VirgaScreen):
         super().__init__()
         self.resource = resource
         self.extra = params or {}
-        self.TITLE = resource.title + (f" of {context}" if context else "")
+        self.heading = resource.title + (f" of {context}" if context else "")
         self.running: dict[str, int] = {}
         self.filter_note = ""
         self.reading = False  # a read is in flight
@@ -142,10 +144,10 @@ class ResourceScreen(VirgaScreen):
 
     def action_act(self, index: int) -> None:
         """Run the index-th action."""
-        self.run_action(self.actions()[index])
+        self.execute_action(self.actions()[index])
 
     @work(exit_on_error=False)
-    async def run_action(self, act: Action) -> None:
+    async def execute_action(self, act: Action) -> None:
         """Ask for fields and confirmation, then run the action on every chosen row."""
         if act.mutating and self.tui.readonly:
             self.notify("read-only mode: actions are disabled", severity="warning")
@@ -211,11 +213,11 @@ class ResourceScreen(VirgaScreen):
                 yield (
                     f"{self.resource.title}: {act.label}",
                     f"{act.command} [{act.key}]",
-                    lambda i=i: self.action_act(i),
+                    partial(self.action_act, i),
                 )
 
 
-def screen_class(resource: Resource, base: type[ResourceScreen] = ResourceScreen) -> type[ResourceScreen]:
+def screen_class(resource: Resource, base: type[S]) -> type[S]:
     """A ResourceScreen subclass whose bindings are the resource's action keys."""
     bindings = [Binding(a.key, f"act({i})", a.label) for i, a in enumerate(resource.actions)]
     bindings.append(Binding("ctrl+r", "refresh_now", "Refresh", show=False))
