@@ -148,12 +148,12 @@ async def cmd_datacenter(args: argparse.Namespace) -> int:
 
 
 async def cmd_demo(args: argparse.Namespace) -> int:
-    """Build the sandbox cloud unless it exists (--real: on this machine's libvirt, see virga.cli.realmain)."""
+    """Build the sandbox cloud unless it exists (--real: on this machine's libvirt, see virga.cli.real.command)."""
     from virga.cli.demo import build
 
     url, creds = _creds(args)
     if args.real or args.destroy:
-        from virga.cli.realmain import cmd_real
+        from virga.cli.real.command import cmd_real
 
         return await cmd_real(args, url, creds)
     async with embedded.connect(url, creds) as client:

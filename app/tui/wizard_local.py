@@ -17,7 +17,7 @@ Say = Callable[[str], None]
 
 def failure_text(exc: BaseException) -> str | None:
     """The text of a failure the real demo reports to its user (None: not one of those, a bug)."""
-    from virga.cli.realmain import FAILURES
+    from virga.cli.real.command import FAILURES
 
     if isinstance(exc, ApiError):
         return f"error {exc.code}: {exc.text}"
@@ -31,7 +31,7 @@ def server_url(tui: VirgaTUI) -> str:
 
 async def check_machine(tui: VirgaTUI, values: Values, state: State, say: Say) -> None:
     """Check root, libvirt, QEMU, the NFS server and the guest image; raise PrerequisiteError naming the gaps."""
-    from virga.cli import realcheck
+    from virga.cli.real import check as realcheck
 
     say("checking this machine: root, libvirt at qemu:///system, QEMU, an NFS server, the tiny guest image")
     for warning in await realcheck.check(server_url(tui)):
@@ -41,7 +41,7 @@ async def check_machine(tui: VirgaTUI, values: Values, state: State, say: Say) -
 
 async def build_sandbox(tui: VirgaTUI, values: Values, state: State, say: Say) -> None:
     """Build (or reuse) the zone on this machine's libvirt, the tiny guest template, a network and guests."""
-    from virga.cli import realdemo
+    from virga.cli.real import build as realdemo
 
     ids: dict[str, Any] = await realdemo.build_real(tui.client, say, vms=int(values.get("vms") or 0))
     state["created"] = [

@@ -24,7 +24,7 @@ from sqlmodel import select
 from virga.appliance.router.apply import RouterManager
 from virga.appliance.storage.localnfs import LocalNfs
 from virga.cli import embedded
-from virga.cli.realdemo import ZONE, public_bridge
+from virga.cli.real.build import ZONE, public_bridge
 from virga.client import VirgaClient
 from virga.core import VirgaApp
 from virga.models import Account, Host, Network, NetworkOffering, Template, VirtualMachine, Zone, utcnow

@@ -8,7 +8,8 @@ from typing import Any
 
 import pytest
 from textual.widgets import Static
-from virga.cli import realcheck, realdemo
+from virga.cli.real import build as realdemo
+from virga.cli.real import check as realcheck
 from virga.client import VirgaClient
 from virga.core import VirgaApp
 from virga.tui import wizard_steps

@@ -8,7 +8,7 @@ import sys
 from virga.appliance.storage.errors import StorageError
 from virga.cli import embedded
 from virga.cli.guestimage import GuestImageError
-from virga.cli.realcheck import PrerequisiteError, check
+from virga.cli.real.check import PrerequisiteError, check
 from virga.client import ApiError, Credentials
 
 FAILURES = (PrerequisiteError, GuestImageError, StorageError, ApiError, RuntimeError, OSError)
@@ -21,8 +21,8 @@ def _say(text: str) -> None:
 
 async def cmd_real(args: argparse.Namespace, url: str, creds: Credentials) -> int:
     """Build the real demo (or remove it with --destroy); 1 with a clear message when a step fails."""
-    from virga.cli.realdemo import build_real
-    from virga.cli.realteardown import destroy_all
+    from virga.cli.real.build import build_real
+    from virga.cli.real.teardown import destroy_all
 
     try:
         if not args.destroy:

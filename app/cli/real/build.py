@@ -17,7 +17,7 @@ from virga.appliance.storage.localnfs import LocalNfs
 from virga.cli import guestimage
 from virga.cli.datacenter import Say, deploy
 from virga.cli.demo import ostype
-from virga.cli.realteardown import teardown
+from virga.cli.real.teardown import teardown
 from virga.client import VirgaClient
 from virga.config import data_dir
 from virga.jobs.undo import UndoStack

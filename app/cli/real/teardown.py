@@ -50,7 +50,7 @@ async def teardown(c: VirgaClient, zone_id: str, say: Say = print) -> list[str]:
 async def destroy_all(c: VirgaClient, say: Say = print) -> list[str]:
     """Remove the real demo's zone, stop its NFS server and delete its public bridge; return leftovers."""
     from virga.appliance.storage.localnfs import LocalNfs
-    from virga.cli.realdemo import ZONE, public_bridge
+    from virga.cli.real.build import ZONE, public_bridge
     from virga.config import data_dir
 
     left: list[str] = []
