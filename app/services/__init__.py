@@ -11,6 +11,7 @@ JOB_MODULES = (
     "virga.services.templates",
     "virga.services.vm",
     "virga.services.vmops",
+    "virga.services.vmsnapshots",
     "virga.services.volumes",
     "virga.api.commands.accounts",
     "virga.api.commands.addresses",

@@ -15,7 +15,7 @@ from virga.drivers.base import Capability, DriverError
 from virga.drivers.registry import driver_class
 from virga.errors import InUse, InvalidParameter, Unsupported
 from virga.models import AsyncJob, Host, VirtualMachine, VMSnapshot, Zone
-from virga.services import snapshots as _bodies  # noqa: F401  (registers the job bodies)
+from virga.services import vmsnapshots as _bodies  # noqa: F401  (registers the job bodies)
 from virga.services.states import transition
 
 FIELDS["vmsnapshot"] = (
