@@ -7,6 +7,7 @@ import hashlib
 import hmac
 import secrets
 import time
+from contextvars import ContextVar
 from datetime import UTC, datetime, timedelta
 from typing import Any
 from urllib.parse import quote
@@ -17,7 +18,7 @@ from virga.errors import AuthError
 from virga.models import Account, Domain, LoginSession, User, utcnow
 
 BAD_CREDENTIALS = "unable to verify user credentials and/or request signature"
-SESSION_TTL = timedelta(hours=12)
+_CURRENT_SESSION: ContextVar[str | None] = ContextVar("virga_session", default=None)
 
 
 def hash_password(password: str, salt: str | None = None) -> str:
@@ -145,6 +146,7 @@ def _forget_principals(session: Session, _ctx: Any) -> None:
 
 def verify_signed(db: Session, raw: dict[str, str]) -> Principal:
     """Authenticate a request signed with an API key, or raise 401."""
+    _CURRENT_SESSION.set(None)
     lowered = {k.lower(): v for k, v in raw.items()}
     apikey, signature = lowered.get("apikey"), lowered.get("signature")
     if not apikey or not signature:
@@ -160,17 +162,72 @@ def verify_signed(db: Session, raw: dict[str, str]) -> Principal:
     return found
 
 
-def verify_session(db: Session, key: str) -> Principal:
-    """Authenticate a request by its sessionkey, or raise 401."""
-    sess = db.exec(select(LoginSession).where(LoginSession.sessionkey == key)).first()
-    if sess is None or sess.expires < utcnow():
+# Sessions are never cached: the session row and its user, account and domain are read in one query on
+# every call, so a logout (the row is deleted) or a lock ends the session at once on every management server.
+BY_SESSION = (
+    select(User, Account, Domain, LoginSession)
+    .join(Account, Account.id == User.account_id)
+    .join(Domain, Domain.id == Account.domain_id)
+    .join(LoginSession, LoginSession.user_id == User.id)
+    .where(User.removed == None, LoginSession.sessionkey == bindparam("v"))
+)
+
+
+def session_timeout(db: Session) -> timedelta:
+    """How long a session lives without a call: the session.timeout setting (minutes, default 30)."""
+    from virga.services.bootstrap import setting
+
+    try:
+        minutes = float(setting(db, "session.timeout", "30"))
+    except ValueError:
+        minutes = 30.0
+    return timedelta(minutes=max(minutes, 1 / 60))
+
+
+def verify_session(db: Session, param: str | None, cookie: str | None) -> Principal:
+    """Authenticate by session: the sessionkey parameter must be given and match the cookie (CSRF), or 401."""
+    if not param or not cookie or not hmac.compare_digest(param.encode(), cookie.encode()):
         raise AuthError(BAD_CREDENTIALS)
-    return _principal(db, BY_USER_ID, sess.user_id)
+    row = db.exec(BY_SESSION, params={"v": param}).first()
+    if row is None:
+        raise AuthError(BAD_CREDENTIALS)
+    user, account, domain, sess = row
+    now = utcnow()
+    expires = sess.expires if sess.expires.tzinfo else sess.expires.replace(tzinfo=UTC)
+    if expires <= now:
+        db.delete(sess)
+        db.commit()
+        raise AuthError(BAD_CREDENTIALS)
+    if user.state != "enabled" or account.state != "enabled" or account.removed:
+        raise AuthError(BAD_CREDENTIALS)
+    timeout = session_timeout(db)
+    if expires - now < timeout / 2:  # sliding: extended on use, written at most twice per timeout
+        sess.expires = now + timeout
+        db.add(sess)
+    _CURRENT_SESSION.set(param)
+    return user, account, domain
+
+
+def current_session() -> str | None:
+    """The session key the current request authenticated with (None for signed requests)."""
+    return _CURRENT_SESSION.get()
 
 
 def open_session(db: Session, user: User) -> LoginSession:
-    """Create a login session for a user."""
-    sess = LoginSession(sessionkey=secrets.token_urlsafe(32), user_id=user.id or 0, expires=utcnow() + SESSION_TTL)
+    """Create a login session for a user, living session.timeout after its last use."""
+    sess = LoginSession(
+        sessionkey=secrets.token_urlsafe(32), user_id=user.id or 0, expires=utcnow() + session_timeout(db)
+    )
     db.add(sess)
     db.commit()
     return sess
+
+
+def close_sessions(db: Session, user: User) -> None:
+    """End the current request's session (logout), or all of the user's when it was signed with API keys."""
+    key = current_session()
+    stmt = select(LoginSession).where(LoginSession.sessionkey == key) if key else None
+    if stmt is None:
+        stmt = select(LoginSession).where(LoginSession.user_id == user.id)
+    for sess in db.exec(stmt):
+        db.delete(sess)

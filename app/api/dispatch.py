@@ -15,6 +15,7 @@ from virga.context import Ctx
 from virga.db import insert_row
 from virga.errors import AuthError, CloudError, InternalError, InvalidParameter, UnknownCommand
 from virga.models import AsyncJob
+from virga.services.throttle import THROTTLE
 
 if TYPE_CHECKING:
     from virga.core import VirgaApp
@@ -47,9 +48,8 @@ def _authenticate(s: Session, raw: dict[str, str], cookie: str | None) -> auth.P
     lowered = {k.lower(): v for k, v in raw.items()}
     if "apikey" in lowered or "signature" in lowered:
         return auth.verify_signed(s, raw)
-    key = lowered.get("sessionkey") or cookie
-    if key:
-        return auth.verify_session(s, key)
+    if cookie or "sessionkey" in lowered:  # both needed, and equal: the parameter is CloudStack's CSRF guard
+        return auth.verify_session(s, lowered.get("sessionkey"), cookie)
     raise AuthError(auth.BAD_CREDENTIALS)
 
 
@@ -76,6 +76,7 @@ async def _run(app: VirgaApp, s: Session, cmd: Command, raw: dict[str, str], coo
         ctx = Ctx(app=app, db=s, user=None, account=None, domain=None, command=cmd.name)  # type: ignore[arg-type]
     else:
         user, account, domain = _authenticate(s, raw, cookie)
+        THROTTLE.check(s, account.id or 0)  # 429 over api.throttling.max calls per interval (when enabled)
         ctx = Ctx(app=app, db=s, user=user, account=account, domain=domain, command=cmd.name)
         if ctx.role not in cmd.roles:
             raise UnknownCommand(NOT_AVAILABLE)

@@ -39,8 +39,10 @@ def make_asgi(app: VirgaApp, *, manage: bool = True) -> Starlette:
         body = to_json(reply.body) if as_json else to_xml(reply.body)
         ctype = "application/json; charset=UTF-8" if as_json else "text/xml; charset=UTF-8"
         resp = Response(body, status_code=reply.status, media_type=ctype)
-        if reply.sessionkey:
-            resp.set_cookie("sessionkey", reply.sessionkey, httponly=True, samesite="strict")
+        if reply.sessionkey:  # HttpOnly (no script reads it) and SameSite (no other site sends it)
+            resp.set_cookie("sessionkey", reply.sessionkey, httponly=True, samesite="strict", path="/")
+        elif reply.status == 200 and params.get("command", "").lower() == "logout":
+            resp.delete_cookie("sessionkey", path="/", httponly=True, samesite="strict")
         return resp
 
     @asynccontextmanager

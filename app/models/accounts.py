@@ -54,6 +54,7 @@ class User(Resource, table=True):
     secretkey: str | None = None
     state: str = "enabled"
     timezone: str | None = None
+    incorrect_login_attempts: int = Field(default=0, sa_column_kwargs={"server_default": "0"})
 
 
 class LoginSession(Resource, table=True):

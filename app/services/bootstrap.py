@@ -26,6 +26,11 @@ SETTINGS = [
     ("ping.timeout", "2.5", "Advanced", "Multiplier of ping.interval after which a silent host is Down"),
     ("vm.instancename.flag", "false", "Advanced", "Use the VM name as hypervisor instance name"),
     ("guest.domain.suffix", "cloud.internal", "Network", "Default network domain of guest networks"),
+    ("session.timeout", "30", "Advanced", "Minutes without a call after which a login session ends"),
+    ("incorrect.login.attempts.allowed", "5", "Advanced", "Wrong passwords in a row after which a user is locked"),
+    ("api.throttling.enabled", "false", "Advanced", "Limit the API calls an account makes per interval"),
+    ("api.throttling.interval", "1", "Advanced", "Time interval (in seconds) to reset API count"),
+    ("api.throttling.max", "25", "Advanced", "Max allowed number of APIs within fixed interval"),
 ]
 
 OS_TYPES = {

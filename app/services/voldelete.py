@@ -8,6 +8,7 @@ from typing import TYPE_CHECKING
 from sqlmodel import select
 from virga.models import SnapshotPolicy, StoragePool, Volume, utcnow
 from virga.services.specs import volume_spec
+from virga.services.states import can, transition
 from virga.services.volumes import host_for_pool, vol_event
 
 if TYPE_CHECKING:
@@ -35,7 +36,10 @@ async def delete_with_vm(app: VirgaApp, uuids: list[str]) -> None:
                 pool.allocatedbytes = max(0, pool.allocatedbytes - vol.size)
                 s.add(pool)
             vol.vm_id, vol.deviceid, vol.attached = None, None, None
-            vol.state, vol.removed = "Expunged", utcnow()
+            if can(vol, "destroy"):
+                transition(vol, "destroy")
+            transition(vol, "expunged")
+            vol.removed = utcnow()
             s.add(vol)
             for pol in s.exec(select(SnapshotPolicy).where(SnapshotPolicy.volume_id == vol.id)):
                 pol.removed = pol.removed or utcnow()

@@ -14,8 +14,8 @@ from virga.api.registry import Param, api, commands
 from virga.api.response import clean, list_body
 from virga.context import Ctx
 from virga.errors import AuthError, InvalidParameter
-from virga.models import Account, AsyncJob, Domain, LoginSession, User
-from virga.models.base import utcnow
+from virga.models import Account, AsyncJob, Domain, User
+from virga.services import lockout
 
 
 @api(
@@ -47,11 +47,16 @@ def login(ctx: Ctx) -> dict[str, Any]:
             .join(Account, Account.id == User.account_id)
             .where(User.username == a.username, Account.domain_id == dom.id, User.removed == None)
         ).first()
-    if user is None or not user.password_hash or not auth.check_password(a.password, user.password_hash):
+    ok = user is not None and bool(user.password_hash) and auth.check_password(a.password, user.password_hash)
+    if not ok:
+        if user is not None:
+            lockout.login_failed(ctx.db, user)  # counted and committed: the refusal rolls back the rest
         raise AuthError("Failed to authenticate user " + a.username + "; please provide valid credentials")
+    assert user is not None
     acct = ctx.db.get(Account, user.account_id)
     if acct is None or user.state != "enabled" or acct.state != "enabled":
         raise AuthError("User " + a.username + " is disabled or locked")
+    lockout.login_succeeded(ctx.db, user)
     sess = auth.open_session(ctx.db, user)
     assert dom is not None
     return {
@@ -62,7 +67,7 @@ def login(ctx: Ctx) -> dict[str, Any]:
         "type": str(acct.accounttype),
         "firstname": user.firstname,
         "lastname": user.lastname,
-        "timeout": str(int(auth.SESSION_TTL.total_seconds())),
+        "timeout": str(int(auth.session_timeout(ctx.db).total_seconds())),
         "sessionkey": sess.sessionkey,
         "registered": "false",
     }
@@ -70,10 +75,8 @@ def login(ctx: Ctx) -> dict[str, Any]:
 
 @api("logout", "Ends the caller's session", "logout", [])
 def logout(ctx: Ctx) -> dict[str, Any]:
-    """Expire the caller's sessions."""
-    for sess in ctx.db.exec(select(LoginSession).where(LoginSession.user_id == ctx.user.id)):
-        sess.expires = utcnow()
-        ctx.db.add(sess)
+    """End the caller's session at once (a call signed with API keys ends all of the user's sessions)."""
+    auth.close_sessions(ctx.db, ctx.user)
     return {"description": "success"}
 
 

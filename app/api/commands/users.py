@@ -14,6 +14,7 @@ from virga.api.views.fields import FIELDS
 from virga.context import Ctx
 from virga.errors import InUse, InvalidParameter, PermissionDenied
 from virga.models import Account, Domain, Role, User, utcnow
+from virga.services import lockout
 from virga.services.events import record_event
 
 FIELDS.update(
@@ -284,6 +285,7 @@ def enable_user(ctx: Ctx) -> dict[str, Any]:
     """Back to enabled."""
     user = _other_user(ctx)
     user.state = "enabled"
+    lockout.unlocked(user)  # a locked user gets a fresh count of login attempts
     ctx.db.add(user)
     return {"user": user_view(ctx, user)}
 
