@@ -90,8 +90,39 @@ class VmSnapshotState(StrEnum):
     ERROR = "Error"
 
 
+class RouterState(StrEnum):
+    """A virtual router's states (CloudStack's VirtualMachine.State for a DomainRouter)."""
+
+    STARTING = "Starting"
+    RUNNING = "Running"
+    STOPPING = "Stopping"
+    STOPPED = "Stopped"
+    DESTROYED = "Destroyed"
+
+
+class IpState(StrEnum):
+    """A public IP address's states (CloudStack's IpAddress.State)."""
+
+    FREE = "Free"
+    ALLOCATED = "Allocated"
+    RELEASING = "Releasing"
+
+
+class RuleState(StrEnum):
+    """A firewall, port forwarding or load balancer rule's states (CloudStack's FirewallRule.State)."""
+
+    ADD = "Add"
+    ACTIVE = "Active"
+    REVOKE = "Revoke"
+
+
 # model class name -> its states
 STATES: dict[str, type[StrEnum]] = {
+    "Router": RouterState,
+    "PublicIpAddress": IpState,
+    "FirewallRule": RuleState,
+    "PortForwardingRule": RuleState,
+    "LoadBalancerRule": RuleState,
     "VirtualMachine": VmState,
     "Volume": VolumeState,
     "Host": HostState,
@@ -101,6 +132,30 @@ STATES: dict[str, type[StrEnum]] = {
 }
 
 MACHINES: dict[str, dict[str, dict[str, str]]] = {
+    "Router": {
+        "stop": {"Running": "Stopping", "Starting": "Stopping"},
+        "stopped": {s: "Stopped" for s in ("Stopping", "Starting", "Running", "Stopped")},
+        "stop_failed": {"Stopping": "Running", "Stopped": "Running"},
+        "starting": {s: "Starting" for s in ("Stopped", "Running", "Starting", "Stopping")},
+        "start_failed": {"Starting": "Stopped", "Running": "Stopped"},
+        "running": {"Starting": "Running", "Running": "Running", "Stopping": "Running"},
+        "destroy": {s: "Destroyed" for s in ("Starting", "Running", "Stopping", "Stopped", "Destroyed")},
+    },
+    "PublicIpAddress": {
+        "allocate": {"Free": "Allocated"},
+        "release": {"Allocated": "Releasing"},
+        "release_failed": {"Releasing": "Allocated"},
+        "free": {"Allocated": "Free", "Releasing": "Free", "Free": "Free"},
+    },
+    **{
+        rule: {
+            "activate": {"Add": "Active", "Active": "Active"},
+            "revoke": {"Add": "Revoke", "Active": "Revoke"},
+            "restore": {"Revoke": "Active"},
+            "retire": {"Add": "Revoke", "Active": "Revoke", "Revoke": "Revoke"},
+        }
+        for rule in ("FirewallRule", "PortForwardingRule", "LoadBalancerRule")
+    },
     "VirtualMachine": {
         "deploy": {"Starting": "Starting"},
         "start": {"Stopped": "Starting"},
