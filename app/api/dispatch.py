@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import inspect
 import logging
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
 from sqlmodel import Session
@@ -14,6 +14,7 @@ from virga.api.response import envelope, error_body
 from virga.context import Ctx
 from virga.db import insert_row
 from virga.errors import AuthError, CloudError, InternalError, InvalidParameter, UnknownCommand
+from virga.jobs.pending import Pending
 from virga.models import AsyncJob
 from virga.services.throttle import THROTTLE
 
@@ -22,16 +23,6 @@ if TYPE_CHECKING:
 
 log = logging.getLogger(__name__)
 NOT_AVAILABLE = "The given command does not exist or it is not available for the user"
-
-
-@dataclass
-class Pending:
-    """What an async command's synchronous part hands to the job engine."""
-
-    instancetype: str
-    instance_uuid: str
-    params: dict[str, Any] = field(default_factory=dict)
-    with_id: bool = True
 
 
 @dataclass
