@@ -11,7 +11,7 @@ from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any, TypeVar
 
 from sqlalchemy import bindparam, func, or_, true
-from sqlmodel import Session, SQLModel, select
+from sqlmodel import Session, SQLModel, col, select
 from virga.db import by_column
 from virga.errors import InvalidParameter, PermissionDenied
 from virga.models import Account, Domain, Owned, ResourceTag, User
@@ -230,7 +230,7 @@ class Ctx:
         for i in range(len(parts)):
             paths.append("/" + "/".join(parts[: i + 1]) + "/")
         paths.append("/")
-        stmt = select(Domain.id).where(Domain.path.in_(paths))
+        stmt = select(Domain.id).where(col(Domain.path).in_(paths))
         return [i for i in self.db.exec(stmt) if i is not None]
 
     def page(

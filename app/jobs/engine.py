@@ -429,9 +429,8 @@ class JobEngine:
     async def recover(self) -> None:
         """Fail (and reconcile) jobs left running by this server's earlier life or by dead servers."""
         with self.app.db.session() as s:
-            mine = list(
-                s.exec(select(AsyncJob.id).where(AsyncJob.state == "running", AsyncJob.owner == self.owner)).all()
-            )
+            stmt = select(AsyncJob.id).where(AsyncJob.state == "running", AsyncJob.owner == self.owner)
+            mine = [i for i in s.exec(stmt) if i is not None]
         await self._fail(mine + self._adopt())
 
     async def adopt_orphans(self) -> None:
