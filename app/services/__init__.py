@@ -6,6 +6,7 @@ module registers nothing."""
 JOB_MODULES = (
     "virga.services.hostops",
     "virga.services.rules",
+    "virga.services.simplejobs",
     "virga.services.snapshots",
     "virga.services.snaptemplates",
     "virga.services.templates",
