@@ -174,6 +174,14 @@ MACHINES: dict[str, dict[str, dict[str, str]]] = {
         "error": {s: "Error" for s in ("Starting", "Running", "Stopping", "Stopped", "Migrating", "Expunging")},
         "lost": {"Running": "Stopped", "Starting": "Stopped"},
         "found": {"Stopped": "Running"},
+        # job outcomes and the reconciliation of interrupted jobs (services/vm*.py)
+        "deployed": {"Starting": "Stopped"},  # deployed with startvm=false
+        "migrate_failed": {"Migrating": "Running"},
+        "seen_running": {s: "Running" for s in ("Starting", "Running", "Stopping", "Migrating")},
+        "seen_stopped": {s: "Stopped" for s in ("Starting", "Running", "Stopping", "Migrating")},
+        "destroyed": {s: "Destroyed" for s in ("Starting", "Running", "Stopping", "Stopped", "Migrating", "Error")}
+        | {"Destroyed": "Destroyed"},
+        "purged": {s.value: "Expunged" for s in VmState},
     },
     "Volume": {
         "create": {"Allocated": "Creating"},
@@ -212,6 +220,7 @@ MACHINES: dict[str, dict[str, dict[str, str]]] = {
         "implement": {"Allocated": "Implementing", "Shutdown": "Implementing"},
         "implemented": {"Implementing": "Implemented", "Implemented": "Implemented"},
         "implement_failed": {"Implementing": "Allocated"},
+        "unimplement": {"Implemented": "Allocated"},  # a failed deploy gives back the network it implemented
         "shutdown": {"Implemented": "Shutdown"},
         "destroy": {"Allocated": "Destroy", "Implemented": "Destroy", "Shutdown": "Destroy", "Setup": "Destroy"},
     },
@@ -232,6 +241,7 @@ MACHINES: dict[str, dict[str, dict[str, str]]] = {
         "delete": {"Ready": "Expunging", "Error": "Expunging"},
         "deleted": {"Expunging": "Removed"},
         "delete_failed": {"Expunging": "Ready"},
+        "revert_failed": {"Reverting": "Ready"},
     },
 }
 
