@@ -116,6 +116,38 @@ class RuleState(StrEnum):
     REVOKE = "Revoke"
 
 
+class DomainState(StrEnum):
+    """A domain's states (CloudStack's Domain.State)."""
+
+    ACTIVE = "Active"
+    INACTIVE = "Inactive"
+
+
+class AccountState(StrEnum):
+    """An account's states (CloudStack's Account.State, lower case as it answers them)."""
+
+    ENABLED = "enabled"
+    DISABLED = "disabled"
+    LOCKED = "locked"
+    REMOVED = "removed"
+
+
+class UserState(StrEnum):
+    """A user's states (CloudStack's Account.State for a user)."""
+
+    ENABLED = "enabled"
+    DISABLED = "disabled"
+    LOCKED = "locked"
+    REMOVED = "removed"
+
+
+class OfferingState(StrEnum):
+    """A service or disk offering's states."""
+
+    ACTIVE = "Active"
+    INACTIVE = "Inactive"
+
+
 # model class name -> its states
 STATES: dict[str, type[StrEnum]] = {
     "Router": RouterState,
@@ -129,6 +161,11 @@ STATES: dict[str, type[StrEnum]] = {
     "Network": NetworkState,
     "Snapshot": SnapshotState,
     "VMSnapshot": VmSnapshotState,
+    "Domain": DomainState,
+    "Account": AccountState,
+    "User": UserState,
+    "ServiceOffering": OfferingState,
+    "DiskOffering": OfferingState,
 }
 
 MACHINES: dict[str, dict[str, dict[str, str]]] = {
@@ -209,6 +246,8 @@ MACHINES: dict[str, dict[str, dict[str, str]]] = {
         "copy": {"Uploaded": "Copying"},
         "copied": {"Copying": "Ready"},
         "copy_failed": {"Copying": "Uploaded"},
+        # deleteAccount: whatever an account's volume was doing, it is gone with the account
+        "purge": {s: "Expunged" for s in VolumeState if s != "Expunged"},
     },
     "Host": {
         "connected": {"Connecting": "Up", "Disconnected": "Up", "Down": "Up", "Up": "Up", "Alert": "Up"},
@@ -240,9 +279,28 @@ MACHINES: dict[str, dict[str, dict[str, str]]] = {
         "reverted": {"Reverting": "Ready"},
         "delete": {"Ready": "Expunging", "Error": "Expunging"},
         "deleted": {"Expunging": "Removed"},
+        # deleteAccount: removed with the account (its guest's snapshots went with the expunged VM)
+        "purge": {s: "Removed" for s in VmSnapshotState if s != "Removed"},
         "delete_failed": {"Expunging": "Ready"},
         "revert_failed": {"Reverting": "Ready"},
     },
+    "Domain": {
+        "remove": {"Active": "Inactive", "Inactive": "Inactive"},
+    },
+    # enable/disable/lock are allowed from any live state (CloudStack answers the account as it is)
+    "Account": {
+        "enable": {s: "enabled" for s in ("enabled", "disabled", "locked")},
+        "disable": {s: "disabled" for s in ("enabled", "disabled", "locked")},
+        "lock": {s: "locked" for s in ("enabled", "disabled", "locked")},
+        "remove": {s: "removed" for s in ("enabled", "disabled", "locked", "removed")},
+    },
+    "User": {
+        "enable": {s: "enabled" for s in ("enabled", "disabled", "locked")},
+        "disable": {s: "disabled" for s in ("enabled", "disabled", "locked")},
+        "lock": {"enabled": "locked"},  # too many wrong passwords (virga.services.lockout)
+        "remove": {s: "removed" for s in ("enabled", "disabled", "locked")},
+    },
+    **{kind: {"remove": {"Active": "Inactive"}} for kind in ("ServiceOffering", "DiskOffering")},
 }
 
 VERBS = {
