@@ -148,6 +148,13 @@ class OfferingState(StrEnum):
     INACTIVE = "Inactive"
 
 
+class TemplateState(StrEnum):
+    """A template's (or ISO's) states; its download progress is its status text, not a state."""
+
+    ACTIVE = "Active"
+    INACTIVE = "Inactive"
+
+
 # model class name -> its states
 STATES: dict[str, type[StrEnum]] = {
     "Router": RouterState,
@@ -166,9 +173,13 @@ STATES: dict[str, type[StrEnum]] = {
     "User": UserState,
     "ServiceOffering": OfferingState,
     "DiskOffering": OfferingState,
+    "Template": TemplateState,
 }
 
 MACHINES: dict[str, dict[str, dict[str, str]]] = {
+    "Template": {
+        "delete": {"Active": "Inactive"},
+    },
     "Router": {
         "stop": {"Running": "Stopping", "Starting": "Stopping"},
         "stopped": {s: "Stopped" for s in ("Stopping", "Starting", "Running", "Stopped")},
@@ -248,6 +259,10 @@ MACHINES: dict[str, dict[str, dict[str, str]]] = {
         "copy_failed": {"Copying": "Uploaded"},
         # deleteAccount: whatever an account's volume was doing, it is gone with the account
         "purge": {s: "Expunged" for s in VolumeState if s != "Expunged"},
+        # a createVolume that failed or whose server died: the row it recorded goes away
+        "forget": {s: "Expunged" for s in ("Allocated", "Creating", "Ready", "Error")},
+        # undo of the creation of a volume's disk: Allocated again (its disk is made on first attach)
+        "unallocate": {"Creating": "Allocated", "Ready": "Allocated"},
     },
     "Host": {
         "connected": {"Connecting": "Up", "Disconnected": "Up", "Down": "Up", "Up": "Up", "Alert": "Up"},
@@ -270,6 +285,8 @@ MACHINES: dict[str, dict[str, dict[str, str]]] = {
         "failed": {"Allocated": "Error", "BackingUp": "Error", "CreatedOnPrimary": "Error"},
         "destroy": {"BackedUp": "Destroyed", "Error": "Destroyed", "CreatedOnPrimary": "Destroyed"},
         "revert": {"BackedUp": "BackedUp"},
+        # a createSnapshot that failed or whose server died: the snapshot is dropped as Error
+        "abandon": {s: "Error" for s in ("Allocated", "CreatedOnPrimary", "BackingUp", "BackedUp", "Error")},
     },
     "VMSnapshot": {
         "create": {"Allocated": "Creating"},
