@@ -91,7 +91,7 @@ class Ctx:
                 missing.discard(i)
         if missing:
             for row in self.db.exec(by_column(model, "id", many=True), params={"v": list(missing)}):
-                self._cache[(model, row.id)] = row  # type: ignore[attr-defined]
+                self._cache[(model, row.id)] = row
 
     def preload_refs(self, model: Any, ids: set[int | None]) -> None:
         """Load only the uuid and name of many rows, for {x}id/{x}name fields (see ref_of)."""
@@ -115,7 +115,7 @@ class Ctx:
         if not uuid:
             raise InvalidParameter(f"Missing parameter {param}")
         row = self.db.exec(by_column(model, "uuid"), params={"v": uuid}).first()
-        if row is None or (row.removed is not None and not removed_ok) or not self.can_see(row):  # type: ignore[attr-defined]
+        if row is None or (row.removed is not None and not removed_ok) or not self.can_see(row):
             raise InvalidParameter(f"Unable to find {label} with id {uuid} (parameter {param})")
         return row
 

@@ -12,7 +12,7 @@ from enum import StrEnum
 from typing import TYPE_CHECKING, Any
 
 from sqlalchemy import bindparam
-from sqlmodel import Session, select
+from sqlmodel import Session, col, select
 from virga.drivers.base import DriverError, HostUnreachable, NotSupported
 from virga.errors import CloudError, InternalError, Unavailable
 from virga.jobs.batch import Batcher, Phase
@@ -146,7 +146,7 @@ def to_cloud_error(exc: BaseException) -> CloudError:
     return InternalError(f"{type(exc).__name__}: {exc}")
 
 
-JOBS = AsyncJob.__table__  # type: ignore[attr-defined]
+JOBS = AsyncJob.__table__
 # Built once and run as Core statements on the session's connection: the ORM's bulk-update machinery
 # costs more than the UPDATE itself, and no session reads these columns back.
 OUTCOME = (
@@ -457,7 +457,7 @@ class JobEngine:
         if not job_ids:
             return
         with self.app.db.session() as s:
-            stuck = s.exec(select(AsyncJob).where(AsyncJob.id.in_(job_ids))).all()  # type: ignore[union-attr]
+            stuck = s.exec(select(AsyncJob).where(col(AsyncJob.id).in_(job_ids))).all()
         for job in sorted(stuck, key=lambda j: j.id or 0):
             assert job.id is not None
             run = JobRun(

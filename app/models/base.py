@@ -4,9 +4,13 @@ from __future__ import annotations
 
 import uuid as _uuid
 from datetime import UTC, datetime
+from typing import TYPE_CHECKING, ClassVar
 
 from sqlalchemy import BigInteger, Integer, MetaData
 from sqlmodel import Field, SQLModel
+
+if TYPE_CHECKING:
+    from sqlalchemy import Table
 
 
 def new_uuid() -> str:
@@ -21,6 +25,9 @@ def utcnow() -> datetime:
 
 class Resource(SQLModel):
     """Base of every table with a public UUID."""
+
+    if TYPE_CHECKING:  # set by SQLModel's metaclass on each table model; its typing does not declare it
+        __table__: ClassVar[Table]
 
     id: int | None = Field(default=None, primary_key=True)
     uuid: str = Field(default_factory=new_uuid, index=True, unique=True, max_length=40)

@@ -91,7 +91,7 @@ class LocalNfs:
     async def _start_ganesha(self, path: str, st: dict[str, object]) -> str:
         """Start ganesha in the recorded namespace (recreated on the same addresses) or in a new one."""
         old = st.get("link")
-        link = NetnsLink(**old) if isinstance(old, dict) else NetnsLink.create(PREFIX)  # type: ignore[arg-type]
+        link = NetnsLink(**old) if isinstance(old, dict) else NetnsLink.create(PREFIX)
         link.ensure()
         g = Ganesha(self.workdir / "ganesha", link.ns_addr, netns=link.name, private_rpcbind=True)
         await g.export(path)
@@ -137,6 +137,6 @@ class LocalNfs:
             await KernelNfsd("127.0.0.1").stop()
         link = st.get("link")
         if isinstance(link, dict) and not keep_link:
-            NetnsLink(**link).destroy()  # type: ignore[arg-type]
+            NetnsLink(**link).destroy()
         if not keep_link and self.state_file.exists():
             self.state_file.unlink()

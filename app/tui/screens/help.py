@@ -35,7 +35,7 @@ def bindings_table(screen: Screen) -> Table:
         b = active.binding
         if not b.description or key in seen:
             continue
-        if screen.app.check_action(b.action, ()) is False:  # type: ignore[arg-type]
+        if screen.app.check_action(b.action, ()) is False:
             continue
         seen.add(key)
         table.add_row(screen.app.get_key_display(b), b.description)

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from rich.text import Text
+from textual.app import ComposeResult
 from textual.containers import VerticalScroll
 from textual.widgets import Static
 from virga.tui.api import Lesson
@@ -17,7 +18,7 @@ class LearnPane(VerticalScroll):
     LearnPane > Static { width: 1fr; }
     """
 
-    def compose(self):  # type: ignore[no-untyped-def]
+    def compose(self) -> ComposeResult:
         """One text block, rewritten on change."""
         yield Static(self.render_lessons([]), id="lessons")
 
