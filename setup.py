@@ -1,8 +1,14 @@
-"""Map the top-level folders onto the one `virga` import namespace."""
+"""Map the top-level folders onto the one `virga` import namespace: pyproject's [tool.setuptools] package-dir."""
+
+from __future__ import annotations
+
+import tomllib
+from pathlib import Path
 
 from setuptools import find_packages, setup
 
-ROOTS = {"virga": "app", "virga.drivers": "drivers", "virga.appliance": "appliance"}
+with open(Path(__file__).resolve().parent / "pyproject.toml", "rb") as f:
+    ROOTS: dict[str, str] = tomllib.load(f)["tool"]["setuptools"]["package-dir"]
 
 
 def _packages() -> list[str]:
