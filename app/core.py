@@ -48,7 +48,9 @@ class VirgaApp:
         self.jobs.renderer = render_refs(self)
         from virga.drivers.simulator.world import WORLD
         from virga.services.bootstrap import ensure_defaults
+        from virga.services.secrets import check_key
 
+        check_key(self.db.engine)  # refuses to start when the key is gone and the database needs it
         self.db.migrate()
         with self.db.session() as s:
             ensure_defaults(s)

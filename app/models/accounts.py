@@ -7,6 +7,7 @@ from datetime import datetime
 from sqlalchemy import JSON
 from sqlmodel import Field
 from virga.models.base import Owned, Resource
+from virga.services.secrets import Encrypted
 
 
 class Domain(Resource, table=True):
@@ -51,7 +52,7 @@ class User(Resource, table=True):
     lastname: str = ""
     email: str = ""
     apikey: str | None = Field(default=None, index=True, unique=True)
-    secretkey: str | None = None
+    secretkey: str | None = Field(default=None, sa_type=Encrypted)  # encrypted at rest
     state: str = "enabled"
     timezone: str | None = None
     incorrect_login_attempts: int = Field(default=0, sa_column_kwargs={"server_default": "0"})

@@ -8,6 +8,7 @@ from typing import Any
 from sqlalchemy import JSON, Index
 from sqlmodel import Field
 from virga.models.base import Owned, Resource
+from virga.services.secrets import Encrypted
 
 
 class OsCategory(Resource, table=True):
@@ -71,7 +72,7 @@ class VirtualMachine(Owned, table=True):
     hypervisor: str = ""
     userdata: str = ""
     keypair: str = ""
-    password: str = ""
+    password: str = Field(default="", sa_type=Encrypted)  # encrypted at rest
     group: str = ""
     displayvm: bool = True
     details: dict[str, Any] = Field(default_factory=dict, sa_type=JSON)

@@ -8,6 +8,7 @@ from typing import Any
 from sqlalchemy import JSON, Index
 from sqlmodel import Field
 from virga.models.base import Resource
+from virga.services.secrets import Encrypted
 
 
 class Zone(Resource, table=True):
@@ -69,8 +70,8 @@ class Host(Resource, table=True):
     hypervisorversion: str = ""
     url: str = ""
     username: str | None = None
-    password: str | None = None
-    private_key: str | None = None
+    password: str | None = Field(default=None, sa_type=Encrypted)  # encrypted at rest
+    private_key: str | None = Field(default=None, sa_type=Encrypted)
     ipaddress: str = ""
     state: str = Field(default="Connecting", index=True)
     resourcestate: str = Field(default="Enabled", index=True)
