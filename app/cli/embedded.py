@@ -5,7 +5,7 @@ from __future__ import annotations
 import secrets
 import sys
 from collections.abc import AsyncIterator
-from contextlib import asynccontextmanager
+from contextlib import asynccontextmanager, nullcontext
 
 from sqlmodel import select
 from virga.api.auth import hash_password, new_keys
@@ -38,6 +38,16 @@ def ensure_admin(app: VirgaApp, force: bool = False) -> tuple[Credentials, bool]
 @asynccontextmanager
 async def embedded(creds: Credentials | None = None) -> AsyncIterator[tuple[VirgaApp, VirgaClient]]:
     """Start the embedded server and yield it with a client signed as the admin (or creds)."""
+    from virga.cli.datalock import hold, uses_data_dir
+
+    with hold("embedded virga (TUI or CLI)") if uses_data_dir() else nullcontext():
+        async with _started(creds) as pair:
+            yield pair
+
+
+@asynccontextmanager
+async def _started(creds: Credentials | None) -> AsyncIterator[tuple[VirgaApp, VirgaClient]]:
+    """The embedded server started, with its client (the data directory's lock is held by the caller)."""
     app = VirgaApp(settings())
     await app.start()
     try:

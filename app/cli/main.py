@@ -6,6 +6,7 @@ import argparse
 import asyncio
 import logging
 import sys
+from contextlib import nullcontext
 from typing import Any
 
 from virga.cli import embedded, output, profiles
@@ -172,11 +173,15 @@ def cmd_serve(args: argparse.Namespace) -> int:
     """Run the API server with uvicorn."""
     import uvicorn
     from virga.api.server import make_asgi
+    from virga.cli.datalock import hold, uses_data_dir
     from virga.config import Settings
     from virga.core import VirgaApp
+    from virga.services.secrets import check_key
 
     app = VirgaApp(Settings(simulator_state=embedded.settings().simulator_state))
-    uvicorn.run(make_asgi(app), host=args.host, port=args.port, log_level="warning")
+    with hold(f"virga serve on {args.host}:{args.port}") if uses_data_dir() else nullcontext():
+        check_key(app.db.engine)  # before uvicorn, so that a missing key is one clear line, not a traceback
+        uvicorn.run(make_asgi(app), host=args.host, port=args.port, log_level="warning")
     return 0
 
 
@@ -209,7 +214,19 @@ def cmd_tui(args: argparse.Namespace) -> int:
 
 
 def main(argv: list[str] | None = None) -> int:
-    """Entry point of the `virga` console script."""
+    """Entry point of the `virga` console script: a missing key or a busy data directory is one clear message."""
+    from virga.cli.datalock import DataDirBusy
+    from virga.services.secrets import KeyMissing
+
+    try:
+        return _main(argv)
+    except (KeyMissing, DataDirBusy) as err:
+        print(err, file=sys.stderr)
+        return 2
+
+
+def _main(argv: list[str] | None = None) -> int:
+    """Parse the command line and run the command."""
     logging.basicConfig(level=logging.WARNING, format="%(levelname)s %(name)s: %(message)s")
     args = _parser().parse_args(argv)
     runners = {
