@@ -11,7 +11,7 @@ if TYPE_CHECKING:
 def start_monitors(app: VirgaApp) -> None:
     """Start the periodic host, router and snapshot-policy loops."""
     from virga.services.routing import check_routers
-    from virga.services.snapshots import run_snapshot_policies
+    from virga.services.snappolicies import run_snapshot_policies
     from virga.services.sync import sync_all
 
     app.every(app.settings.sync_interval, lambda: sync_all(app))

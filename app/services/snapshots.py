@@ -1,4 +1,4 @@
-"""Snapshot workflows: volume snapshots, templates from snapshots or volumes, policies (VM snapshots: vmsnapshots.py).
+"""Volume snapshots: create, delete and revert (recurring ones: snappolicies.py; VM snapshots: vmsnapshots.py).
 
 Snapshots are taken by the host's driver on the volume's primary pool, then copied to the zone's image
 store as qcow2 when the driver left a file here or on a KVM host reached over SSH (snapbackup.py says when,
@@ -9,27 +9,27 @@ primary copy is kept for fast reverts; the backup serves templates and outlives 
 from __future__ import annotations
 
 import logging
-from datetime import datetime, timedelta
+from datetime import datetime
 from typing import TYPE_CHECKING, Any
-from zoneinfo import ZoneInfo
 
 from sqlmodel import Session, select
+from virga.context import Ctx
 from virga.drivers.base import SnapshotInfo
 from virga.errors import InvalidParameter
-from virga.jobs.engine import JobRun, job_body, job_recover
+from virga.jobs.engine import JobRun, Ref, Restart, job_body, job_recover
+from virga.jobs.pending import Pending
 from virga.jobs.undo import UndoStack
-from virga.models import Snapshot, SnapshotPolicy, StoragePool, VirtualMachine, Volume, utcnow
+from virga.models import Snapshot, StoragePool, VirtualMachine, Volume, utcnow
 from virga.services import snapbackup
 from virga.services.events import record_event
 from virga.services.specs import volume_spec
-from virga.services.states import transition
+from virga.services.states import SnapshotState, can, transition
 from virga.services.volumes import host_for_pool
 
 if TYPE_CHECKING:
     from virga.core import VirgaApp
 
 log = logging.getLogger(__name__)
-INTERVALS = {"HOURLY": 0, "DAILY": 1, "WEEKLY": 2, "MONTHLY": 3}
 
 
 def snap_by_uuid(s: Session, uuid: str) -> Snapshot:
@@ -93,38 +93,32 @@ async def take(app: VirgaApp, snap_uuid: str, undo: UndoStack, *, primary_only: 
         s.commit()
 
 
-def _drop(app: VirgaApp, snap_uuid: str) -> None:
-    """Undo of a snapshot: its row goes away."""
+def drop(app: VirgaApp, snap_uuid: str) -> None:
+    """Undo of a snapshot: its row goes away (as Error)."""
     with app.db.session() as s:
         snap = snap_by_uuid(s, snap_uuid)
-        snap.state, snap.removed = "Error", utcnow()
+        transition(snap, "abandon")
+        snap.removed = utcnow()
         s.add(snap)
         s.commit()
 
 
-def result(run: JobRun) -> dict[str, Any]:
-    """The job result: the snapshot as its owner sees it now."""
-    from virga.api.commands.snapshots import snapshot_view
-
-    with run.ctx() as ctx:
-        return {"snapshot": snapshot_view(ctx, snap_by_uuid(ctx.db, run.instance_uuid))}
-
-
-@job_body("createSnapshot")
-async def create(run: JobRun) -> dict[str, Any]:
+@job_body("createSnapshot", restart=Restart.RECONCILE)
+async def create(run: JobRun) -> Ref:
     """Snapshot a volume."""
-    run.undo.push("drop snapshot", lambda: _drop(run.app, run.instance_uuid))
+    run.undo.push("drop snapshot", lambda: drop(run.app, run.instance_uuid))
     primary_only = str(run.params.get("locationtype") or "").upper() == snapbackup.ON_PRIMARY
     await take(run.app, run.instance_uuid, run.undo, primary_only=primary_only)
-    return result(run)
+    return Ref(Snapshot, run.instance_uuid)
 
 
 async def _recover_create(run: JobRun) -> None:
     """A snapshot job whose server died: drop the unfinished snapshot row."""
     with run.db() as s:
         snap = s.exec(select(Snapshot).where(Snapshot.uuid == run.instance_uuid)).first()
-        if snap is not None and snap.state != "BackedUp":
-            snap.state, snap.removed = "Error", utcnow()
+        if snap is not None and snap.state != SnapshotState.BACKED_UP and can(snap, "abandon"):
+            transition(snap, "abandon")
+            snap.removed = utcnow()
             s.add(snap)
             s.commit()
 
@@ -154,15 +148,25 @@ async def remove(app: VirgaApp, snap_uuid: str) -> None:
         s.commit()
 
 
-@job_body("deleteSnapshot")
+@job_body("deleteSnapshot", restart=Restart.RECONCILE)
 async def delete(run: JobRun) -> dict[str, Any]:
     """Delete a snapshot."""
     await remove(run.app, run.instance_uuid)
     return {"success": True}
 
 
-@job_body("revertSnapshot")
-async def revert(run: JobRun) -> dict[str, Any]:
+@job_recover("deleteSnapshot")
+async def recover_delete(run: JobRun) -> None:
+    """A deletion whose server died part-way: delete again what is left (the driver snapshot, the backup)."""
+    with run.db() as s:
+        snap = s.exec(select(Snapshot).where(Snapshot.uuid == run.instance_uuid)).first()
+        if snap is None or snap.removed is not None or not can(snap, "destroy"):
+            return
+    await remove(run.app, run.instance_uuid)
+
+
+@job_body("revertSnapshot", restart=Restart.RECONCILE)
+async def revert(run: JobRun) -> Ref:
     """Roll a volume back to a snapshot."""
     with run.db() as s:
         snap = snap_by_uuid(s, run.instance_uuid)
@@ -179,118 +183,42 @@ async def revert(run: JobRun) -> dict[str, Any]:
         transition(snap, "revert")
         _event(s, snap, "SNAPSHOT.REVERT", f"Reverted volume {vol.name} to snapshot {snap.name}")
         s.commit()
-    return result(run)
+    return Ref(Snapshot, run.instance_uuid)
 
 
-# --- recurring snapshot policies ---------------------------------------------------
+@job_recover("revertSnapshot")
+async def recover_revert(run: JobRun) -> None:
+    """A revert whose server died: the volume may hold part of the snapshot's data, so revert it again to the end.
 
-
-def parse_schedule(intervaltype: str, schedule: str) -> tuple[int, int, int]:
-    """(minute, hour, day) of a CloudStack schedule: MM, MM:HH, MM:HH:DOW(1-7) or MM:HH:DD(1-28)."""
-    parts = schedule.split(":")
-    need = {"HOURLY": 1, "DAILY": 2, "WEEKLY": 3, "MONTHLY": 3}[intervaltype]
-    try:
-        nums = [int(p) for p in parts]
-    except ValueError:
-        nums = []
-    if len(nums) != need:
-        raise InvalidParameter(
-            f"Parameter schedule: {schedule!r} is not a valid {intervaltype} schedule "
-            "(HOURLY MM, DAILY MM:HH, WEEKLY MM:HH:DD with DD 1-7, MONTHLY MM:HH:DD with DD 1-28)"
-        )
-    minute, hour, day = nums[0], nums[1] if need > 1 else 0, nums[2] if need > 2 else 1
-    top = 7 if intervaltype == "WEEKLY" else 28
-    if not (0 <= minute < 60 and 0 <= hour < 24 and 1 <= day <= top):
-        raise InvalidParameter(f"Parameter schedule: {schedule!r} is out of range for {intervaltype}")
-    return minute, hour, day
-
-
-def last_slot(pol: SnapshotPolicy, now: datetime) -> datetime:
-    """The latest scheduled time of a policy at or before now."""
-    minute, hour, day = parse_schedule(pol.intervaltype, pol.schedule)
-    local = now.astimezone(ZoneInfo(pol.timezone or "UTC"))
-    if pol.intervaltype == "HOURLY":
-        slot = local.replace(minute=minute, second=0, microsecond=0)
-        return slot if slot <= local else slot - timedelta(hours=1)
-    slot = local.replace(hour=hour, minute=minute, second=0, microsecond=0)
-    if pol.intervaltype == "DAILY":
-        return slot if slot <= local else slot - timedelta(days=1)
-    if pol.intervaltype == "WEEKLY":
-        back = (slot.isoweekday() % 7 + 1 - day) % 7  # CloudStack counts Sunday as day 1
-        slot -= timedelta(days=back)
-        return slot if slot <= local else slot - timedelta(days=7)
-    slot = slot.replace(day=day)
-    if slot > local:
-        slot = (slot.replace(day=1) - timedelta(days=1)).replace(day=day)
-    return slot
-
-
-def _due(s: Session, now: datetime) -> list[int]:
-    """Ids of the policies whose last scheduled time has passed since they last ran."""
-    out = []
-    for pol in s.exec(select(SnapshotPolicy).where(SnapshotPolicy.removed == None)):
-        last = pol.last_run.replace(tzinfo=now.tzinfo) if pol.last_run and pol.last_run.tzinfo is None else pol.last_run
-        if last is None or last < last_slot(pol, now):
-            out.append(pol.id or 0)
-    return out
-
-
-async def run_snapshot_policies(app: VirgaApp) -> None:
-    """Take the snapshots that are due and delete each policy's oldest beyond maxsnaps."""
-    now = utcnow()
-    with app.db.session() as s:
-        due = _due(s, now)
-    for pid in due:
-        try:
-            await _run_policy(app, pid, now)
-        except Exception as exc:
-            log.warning("snapshot policy %s failed: %s", pid, exc)
-
-
-async def _run_policy(app: VirgaApp, pid: int, now: datetime) -> None:
-    """One due policy: a new snapshot, then pruning."""
-    with app.db.session() as s:
-        pol = s.get(SnapshotPolicy, pid)
-        assert pol is not None
-        pol.last_run = now
-        s.add(pol)
-        vol = s.get(Volume, pol.volume_id)
-        if vol is None or vol.removed is not None or vol.state != "Ready":
-            s.commit()
+    The volume's VM was checked stopped and the snapshot BackedUp when the job was queued; reverting is
+    idempotent (the volume ends with the snapshot's content), so a second run reconciles a half-written disk.
+    """
+    with run.db() as s:
+        snap = s.exec(select(Snapshot).where(Snapshot.uuid == run.instance_uuid)).first()
+        vol = s.get(Volume, snap.volume_id) if snap is not None else None
+        if snap is None or snap.removed is not None or vol is None or vol.removed is not None:
             return
-        snap = Snapshot(
-            name=snapshot_name(s, vol, now),
-            volume_id=vol.id or 0,
-            zone_id=vol.zone_id,
-            account_id=vol.account_id,
-            domain_id=vol.domain_id,
-            snapshottype="RECURRING",
-            intervaltype=pol.intervaltype,
-            policy_id=pid,
-        )
-        s.add(snap)
-        s.commit()
-        snap_uuid, keep = snap.uuid, pol.maxsnaps
-    undo = UndoStack()
-    async with undo:
-        undo.push("drop snapshot", lambda: _drop(app, snap_uuid))
-        await take(app, snap_uuid, undo)
-    with app.db.session() as s:
-        rows = s.exec(
-            select(Snapshot)
-            .where(
-                Snapshot.policy_id == pid,
-                Snapshot.removed == None,
-                Snapshot.state == "BackedUp",
-            )
-            .order_by(Snapshot.id)
-        ).all()
-        extra = [r.uuid for r in rows[: max(0, len(rows) - keep)]]
-    for uuid in extra:
-        await remove(app, uuid)
+    await revert(run)
 
 
 def snapshot_name(s: Session, vol: Volume, now: datetime) -> str:
     """CloudStack's snapshot name: vmname_volumename_yyyyMMddHHmmss."""
     vm = s.get(VirtualMachine, vol.vm_id) if vol.vm_id else None
     return f"{vm.name + '_' if vm else ''}{vol.name}_{now.strftime('%Y%m%d%H%M%S')}"
+
+
+# --- the snapshot commands' writes -------------------------------------------------
+
+
+def record(ctx: Ctx, vol: Volume, name: str | None, locationtype: str) -> Pending:
+    """Record a volume's snapshot as Allocated (createSnapshot); the job takes it."""
+    snap = Snapshot(
+        name=name or snapshot_name(ctx.db, vol, utcnow()),
+        volume_id=vol.id or 0,
+        zone_id=vol.zone_id,
+        account_id=vol.account_id,
+        domain_id=vol.domain_id,
+    )
+    ctx.db.add(snap)
+    ctx.db.flush()
+    return Pending("Snapshot", snap.uuid, {"locationtype": locationtype} if locationtype else {})

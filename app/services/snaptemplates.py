@@ -12,12 +12,15 @@ from __future__ import annotations
 from typing import Any
 
 from sqlmodel import Session, select
-from virga.jobs.engine import JobRun, job_body, job_recover
-from virga.models import Snapshot, Template, Volume, utcnow
+from virga.context import Ctx
+from virga.jobs.engine import JobRun, Ref, Restart, job_body, job_recover
+from virga.jobs.pending import Pending
+from virga.models import OsType, Snapshot, StoragePool, Template, VirtualMachine, Volume, utcnow
 from virga.services import snapbackup
 from virga.services.events import record_event
 from virga.services.snapshots import volume_host
 from virga.services.specs import volume_spec
+from virga.services.states import can, transition
 
 
 def _tmpl(s: Session, uuid: str) -> Template:
@@ -58,11 +61,9 @@ async def _from_volume(run: JobRun, vol: Volume, dest: str) -> tuple[str, int, i
     return got.url, max(got.virtual_size, info.size_bytes), got.size
 
 
-@job_body("createTemplate")
-async def create_template(run: JobRun) -> dict[str, Any]:
+@job_body("createTemplate", restart=Restart.RECONCILE)
+async def create_template(run: JobRun) -> Ref:
     """Make a template ready from a snapshot (its data) or a stopped VM's root volume (a fresh snapshot)."""
-    from virga.api.commands.templates import template_view
-
     run.undo.push("drop template", lambda: _drop_template(run))
     with run.db() as s:
         tmpl = _tmpl(s, run.instance_uuid)
@@ -93,27 +94,70 @@ async def create_template(run: JobRun) -> dict[str, Any]:
         )
         s.add(tmpl)
         s.commit()
-    with run.ctx() as ctx:
-        return {"template": template_view(ctx, _tmpl(ctx.db, run.instance_uuid))}
+    return Ref(Template, run.instance_uuid)
 
 
 def _drop_template(run: JobRun) -> None:
     """Undo of createTemplate: the template row goes away."""
     with run.db() as s:
         tmpl = _tmpl(s, run.instance_uuid)
-        tmpl.removed, tmpl.status, tmpl.state = utcnow(), "Failed", "Inactive"
+        tmpl.removed, tmpl.status = utcnow(), "Failed"
+        if can(tmpl, "delete"):
+            transition(tmpl, "delete")
         s.add(tmpl)
         s.commit()
 
 
 async def _recover_template(run: JobRun) -> None:
-    """A createTemplate whose server died: drop the unfinished template."""
+    """A createTemplate whose server died: drop the unfinished template and any copy it left on the image store."""
     with run.db() as s:
         tmpl = s.exec(select(Template).where(Template.uuid == run.instance_uuid)).first()
-        if tmpl is not None and not tmpl.isready:
-            tmpl.removed = utcnow()
-            s.add(tmpl)
-            s.commit()
+        if tmpl is None or tmpl.isready:
+            return
+        store = snapbackup.zone_store(s, tmpl.zone_id) if tmpl.zone_id else None
+        copy = f"{store.url.rstrip('/')}/{_dest(tmpl)}" if store is not None else None
+        tmpl.removed = tmpl.removed or utcnow()
+        if can(tmpl, "delete"):
+            transition(tmpl, "delete")
+        s.add(tmpl)
+        s.commit()
+    if copy is not None:
+        await snapbackup.drop_backup(copy)  # gone already (or never made) is fine
 
 
 job_recover("createTemplate")(_recover_template)
+
+
+def record_template(
+    ctx: Ctx, os: OsType, vol: Volume | None, details: dict[str, Any], flags: dict[str, Any]
+) -> Pending:
+    """Record a template made from a snapshot or a root volume (createTemplate), not ready; the job makes it."""
+    hypervisor = _hypervisor_of(ctx, vol)
+    tmpl = Template(
+        **({"hypervisor": hypervisor} if hypervisor else {}),  # else the model's default
+        name=flags["name"],
+        displaytext=flags["displaytext"],
+        ostype_id=os.id,
+        zone_id=vol.zone_id if vol else None,
+        size=vol.size if vol else 0,
+        ispublic=flags["ispublic"],
+        isfeatured=flags["isfeatured"],
+        passwordenabled=flags["passwordenabled"],
+        status="Creating",
+        account_id=ctx.account.id or 0,
+        domain_id=ctx.account.domain_id,
+        details=details,
+        format=vol.format if vol else "QCOW2",
+    )
+    ctx.db.add(tmpl)
+    ctx.db.flush()
+    return Pending("Template", tmpl.uuid)
+
+
+def _hypervisor_of(ctx: Ctx, vol: Volume | None) -> str | None:
+    """The hypervisor a template made from a volume runs on: its VM's, else its pool's (None: unknown)."""
+    vm = ctx.by_id(VirtualMachine, vol.vm_id) if vol else None
+    if vm is not None and vm.hypervisor:
+        return vm.hypervisor
+    pool = ctx.by_id(StoragePool, vol.pool_id) if vol else None
+    return pool.hypervisor if pool is not None and pool.hypervisor else None

@@ -2,13 +2,18 @@
 
 from __future__ import annotations
 
+import asyncio
 from typing import TYPE_CHECKING, Any
 from urllib.parse import parse_qs, urlparse
 
 from sqlmodel import Session, select
+from virga.context import Ctx
 from virga.errors import InternalError, Unavailable
-from virga.jobs.engine import JobRun, job_body, job_recover
-from virga.models import Cluster, ImageStore, Template, Zone
+from virga.jobs.engine import JobRun, Ref, Restart, job_body, job_recover
+from virga.jobs.pending import Pending
+from virga.models import Account, AsyncJob, Cluster, ImageStore, Template, Zone, utcnow
+from virga.models.offerings import LaunchPermission
+from virga.services.states import can, transition
 
 if TYPE_CHECKING:
     from virga.core import VirgaApp
@@ -137,7 +142,7 @@ async def _real(run: JobRun) -> None:
 
 
 @job_body("downloadTemplate")
-async def download_body(run: JobRun) -> dict[str, Any]:
+async def download_body(run: JobRun) -> Ref:
     """Download a registered template or ISO, recording progress in its status."""
     with run.db() as s:
         t = _tmpl(s, run.instance_uuid)
@@ -148,17 +153,12 @@ async def download_body(run: JobRun) -> dict[str, Any]:
     except Exception as exc:
         _set(run, status=f"Download Failed: {getattr(exc, 'text', None) or exc}", isready=False)
         raise
-    from virga.api.commands.templates import template_view
-
-    with run.ctx() as ctx:
-        return {"iso" if is_iso else "template": template_view(ctx, _tmpl(ctx.db, run.instance_uuid))}
+    return Ref(Template, run.instance_uuid, key="iso" if is_iso else None)
 
 
 @job_recover("downloadTemplate")
 async def recover_download(run: JobRun) -> None:
     """A download whose server died is queued again: a real one resumes from its staging file (HTTP Range)."""
-    from virga.models import AsyncJob
-
     with run.db() as s:
         t = s.exec(select(Template).where(Template.uuid == run.instance_uuid)).first()
         if t is None or t.removed is not None or t.isready:
@@ -212,13 +212,83 @@ async def purge(run: JobRun) -> dict[str, Any]:
     return {"success": True}
 
 
-@job_body("deleteTemplate")
+@job_body("deleteTemplate", restart=Restart.RECONCILE)
 async def delete_template_body(run: JobRun) -> dict[str, Any]:
     """deleteTemplate's job: the row is already removed; its files go now."""
     return await purge(run)
 
 
-@job_body("deleteIso")
-async def delete_iso_body(run: JobRun) -> dict[str, Any]:
-    """deleteIso's job: the row is already removed; its files go now."""
-    return await purge(run)
+job_body("deleteIso", restart=Restart.RECONCILE)(delete_template_body)
+
+
+async def recover_delete(run: JobRun) -> None:
+    """A deletion whose server died part-way through removing the files: remove what is left (idempotent)."""
+    await purge(run)
+
+
+job_recover("deleteTemplate")(recover_delete)
+job_recover("deleteIso")(recover_delete)
+
+
+# --- the synchronous writes of the template commands ---------------------------------------------------
+
+
+def queue_download(ctx: Ctx, t: Template) -> None:
+    """Queue the download job with the caller's transaction; wake the workers once it is committed."""
+    job = AsyncJob(
+        cmd="virga.api.downloadTemplate",
+        command="downloadTemplate",
+        params={"id": t.uuid},
+        account_id=ctx.account.id,
+        domain_id=ctx.account.domain_id,
+        user_id=ctx.user.id,
+        instancetype="Iso" if t.is_iso else "Template",
+        instance_uuid=t.uuid,
+    )
+    ctx.app.jobs.submit(ctx.db, job)
+    asyncio.get_running_loop().call_soon(ctx.app.jobs.notify)
+
+
+def register(ctx: Ctx, t: Template) -> Template:
+    """Record a validated registration (registerTemplate, registerIso) and queue its download."""
+    ctx.db.add(t)
+    ctx.db.flush()
+    queue_download(ctx, t)
+    return t
+
+
+def change(ctx: Ctx, t: Template, values: dict[str, Any]) -> Template:
+    """Apply validated attribute changes to a template (updateTemplate, updateIso, the permission flags)."""
+    for key, value in values.items():
+        setattr(t, key, value)
+    ctx.db.add(t)
+    return t
+
+
+def delete(ctx: Ctx, t: Template) -> Pending:
+    """Mark a template removed (VMs made from it keep their volumes); its job removes the files."""
+    t.removed = utcnow()
+    if can(t, "delete"):
+        transition(t, "delete")
+    ctx.db.add(t)
+    return Pending("Iso" if t.is_iso else "Template", t.uuid, {"id": t.uuid})
+
+
+def set_permissions(ctx: Ctx, t: Template, op: str, targets: list[Account], flags: dict[str, Any]) -> None:
+    """Apply a validated launch-permission change: flags, then add/remove/reset accounts."""
+    current = {p.account_id: p for p in permissions_of(ctx.db, t)}
+    if op == "reset":
+        targets = list(ctx.db.exec(select(Account).where(Account.id.in_(list(current)))))  # type: ignore[union-attr]
+    for acct in targets:
+        if op == "add" and acct.id not in current:
+            ctx.db.add(LaunchPermission(template_id=t.id or 0, account_id=acct.id or 0))
+        elif op in ("remove", "reset") and acct.id in current:
+            ctx.db.delete(current[acct.id])
+    change(ctx, t, flags)
+
+
+def permissions_of(s: Session, t: Template) -> list[LaunchPermission]:
+    """A template's live launch permissions."""
+    return list(
+        s.exec(select(LaunchPermission).where(LaunchPermission.template_id == t.id, LaunchPermission.removed == None))
+    )

@@ -9,12 +9,15 @@ import json
 import secrets
 import time
 from collections.abc import AsyncIterator, Callable
+from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import TYPE_CHECKING, Any
 from urllib.parse import urlencode
 
 from sqlmodel import Session, select
+from virga.context import Ctx
 from virga.errors import InternalError, InvalidParameter, PermissionDenied
+from virga.jobs.engine import JobRun, Ref, Restart, job_body
 from virga.models import Template
 from virga.models.misc import Configuration
 from virga.services.templates import dest_of, store_of, update
@@ -29,6 +32,16 @@ DEFAULT_ENDPOINT = "http://localhost:8080/client/api"
 AWAITING = "NotUploaded"
 UPLOAD_TTL = 3600
 EXTRACT_TTL = 4 * 3600
+
+
+@dataclass(frozen=True)
+class Extracted:
+    """An extract job's result: a signed download URL for a template's, ISO's or volume's file (model: its row's)."""
+
+    model: type
+    uuid: str
+    url: str
+    mode: str
 
 
 def signing_key(s: Session) -> bytes:
@@ -234,3 +247,24 @@ def on_store(store_url: str, file_url: str, what: str) -> str:
     if not file_url.startswith(prefix):
         raise InternalError(f"{what} is on {file_url}, not on the image store {store_url}")
     return file_url.removeprefix(prefix)
+
+
+def record_upload(ctx: Ctx, t: Template) -> dict[str, Any]:
+    """Record a template or ISO waiting for its file; the getuploadparams object signing its POST."""
+    ctx.db.add(t)
+    ctx.db.flush()
+    return upload_params(ctx.db, t, "iso" if t.is_iso else "template")
+
+
+@job_body("extractTemplate", restart=Restart.FAIL)
+async def extract_template(run: JobRun) -> Ref:
+    """Sign a download URL for the template's (or ISO's) file on the image store (it writes nothing)."""
+    with run.db() as s:
+        t = s.exec(select(Template).where(Template.uuid == run.instance_uuid)).one()
+        store_file(s, t)
+        url = download_url(s, t)
+        key = "iso" if t.is_iso else "template"
+    return Ref(Extracted, Extracted(Template, run.instance_uuid, url, run.params["mode"]), key=key)
+
+
+job_body("extractIso", restart=Restart.FAIL)(extract_template)

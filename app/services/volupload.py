@@ -16,13 +16,14 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from sqlmodel import Session, select
+from virga.context import Ctx
 from virga.errors import InternalError, InvalidParameter, Unavailable, Unsupported
-from virga.jobs.engine import JobRun
+from virga.jobs.engine import JobRun, Ref, Restart, job_body, job_recover
 from virga.models import Account, Host, StoragePool, Volume
 from virga.services import limits, uploads
 from virga.services.events import record_event
 from virga.services.snapbackup import zone_store
-from virga.services.states import transition
+from virga.services.states import VolumeState, transition
 
 if TYPE_CHECKING:
     from virga.appliance.storage import StoredImage
@@ -273,3 +274,39 @@ def reset_copying(run: JobRun) -> None:
         pool, pool_id = s.get(StoragePool, vol.pool_id), vol.pool_id
         dest = str(Path(pool.path) / f"{vol.uuid}.qcow2") if pool is not None and pool.path else ""
     _uncopy(run, run.instance_uuid, pool_id, dest)
+
+
+# --- the volume upload and extract commands -------------------------------------------
+
+
+def record_upload(ctx: Ctx, vol: Volume, checksum: str) -> dict[str, Any]:
+    """Record a volume waiting for its file (NotUploaded); the getuploadparams object signing its POST."""
+    ctx.db.add(vol)
+    ctx.db.flush()
+    return uploads.upload_params(ctx.db, vol, "volume", checksum=checksum)
+
+
+@job_body("extractVolume", restart=Restart.RECONCILE)
+async def extract(run: JobRun) -> Ref:
+    """Copy the volume to the image store (unless it is an upload still there) and sign a download URL for it."""
+    await publish(run)
+    with run.db() as s:
+        _store, rel = store_file(s, run.instance_uuid)
+        url = uploads.signed_url(s, "volume", run.instance_uuid, rel.rsplit("/", 1)[1])
+    return Ref(uploads.Extracted, uploads.Extracted(Volume, run.instance_uuid, url, run.params["mode"]), key="volume")
+
+
+@job_recover("extractVolume")
+async def recover_extract(run: JobRun) -> None:
+    """An extract whose server died while copying: remove the copy it may have left, unless the volume records it."""
+    from virga.appliance.storage.layout import volume_path
+
+    with run.db() as s:
+        vol = s.exec(select(Volume).where(Volume.uuid == run.instance_uuid)).first()
+        if vol is None or vol.store_url or vol.state == VolumeState.UPLOADED:
+            return
+        store = zone_store(s, vol.zone_id)
+        if store is None:
+            return
+        where = (store.url, volume_path(vol.account_id, vol.id, vol.uuid, "qcow2"))
+    await _remove(where)

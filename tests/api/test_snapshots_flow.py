@@ -12,7 +12,7 @@ from virga.drivers.base import Capability
 from virga.drivers.simulator.driver import SimulatorDriver
 from virga.drivers.simulator.world import WORLD, Rule
 from virga.models import OsType, Snapshot, SnapshotPolicy, utcnow
-from virga.services.snapshots import run_snapshot_policies
+from virga.services.snappolicies import run_snapshot_policies
 
 from tests.api.storage_helpers import code_of, deploy, disk_offering, offering
 from tests.factories import Cloud

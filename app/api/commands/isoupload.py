@@ -4,14 +4,11 @@ from __future__ import annotations
 
 from typing import Any
 
-from virga.api.commands.uploads import EXTRACT_PARAMS, extract_body, queue_extract, register_upload
-from virga.api.dispatch import Pending
+from virga.api.commands.uploads import EXTRACT_PARAMS, queue_extract, register_upload
 from virga.api.registry import Param, api
 from virga.context import Ctx
 from virga.errors import InvalidParameter
-from virga.jobs.engine import job_body
-
-job_body("extractIso")(extract_body)
+from virga.jobs.pending import Pending
 
 
 @api(

@@ -6,64 +6,17 @@ from typing import Any
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from sqlmodel import select
-from virga.api.dispatch import Pending
 from virga.api.registry import Param, api
-from virga.api.response import clean, list_body
-from virga.api.views.common import owner, preload_owners, ref, tags_of
-from virga.api.views.fields import FIELDS
+from virga.api.response import list_body
+from virga.api.views.common import preload_owners
+from virga.api.views.snapshots import policy_view, snapshot_view
 from virga.context import Ctx
 from virga.errors import InUse, InvalidParameter
-from virga.models import (
-    AsyncJob,
-    OsType,
-    Snapshot,
-    SnapshotPolicy,
-    Template,
-    VirtualMachine,
-    Volume,
-    Zone,
-    utcnow,
-)
-from virga.services import (
-    limits,
-    snaptemplates,  # noqa: F401  (registers the createTemplate job body)
-)
+from virga.jobs.pending import Pending
+from virga.models import AsyncJob, OsType, Snapshot, SnapshotPolicy, Template, VirtualMachine, Volume, Zone
+from virga.services import limits, snappolicies, snaptemplates
 from virga.services import snapshots as svc
-
-FIELDS.update(
-    {
-        "snapshot": "id name volumeid volumename volumetype snapshottype intervaltype state physicalsize virtualsize "
-        "created zoneid zonename revertable locationtype tags jobid jobstatus account domainid domain domainpath",
-        "snapshotpolicy": "id volumeid schedule intervaltype maxsnaps timezone fordisplay",
-    }
-)
-
-
-def snapshot_view(ctx: Ctx, snap: Snapshot, jobs: dict[str, AsyncJob] | None = None) -> dict[str, Any]:
-    """A snapshot response object."""
-    vol = ctx.by_id(Volume, snap.volume_id)
-    out = {
-        "id": snap.uuid,
-        "name": snap.name,
-        "volumeid": vol.uuid if vol else None,
-        "volumename": vol.name if vol else None,
-        "volumetype": vol.type if vol else None,
-        "snapshottype": snap.snapshottype,
-        "intervaltype": snap.intervaltype,
-        "state": snap.state,
-        "physicalsize": snap.physicalsize,
-        "virtualsize": snap.size,
-        "created": snap.created,
-        **ref(ctx, Zone, snap.zone_id, "zone"),
-        **owner(ctx, snap),
-        "locationtype": snap.locationtype,
-        "revertable": bool(vol and vol.removed is None and snap.state == "BackedUp"),
-        "tags": tags_of(ctx, "Snapshot", [snap]).get(snap.id or 0, []),
-    }
-    job = (jobs or {}).get(snap.uuid)
-    if job is not None:
-        out.update(jobid=job.uuid, jobstatus=0)
-    return clean(out)
+from virga.services.states import SnapshotState, VmState, VolumeState
 
 
 def _snap(ctx: Ctx, param: str = "id") -> Snapshot:
@@ -103,27 +56,17 @@ def create_snapshot(ctx: Ctx) -> Pending:
     """Check the volume, the snapshot limit, and queue the snapshot."""
     vol = ctx.get(Volume, ctx.args.volumeid, "volumeid")
     ctx.require(vol, f"volume {vol.name}")
-    if vol.state != "Ready" or not vol.path:
+    if vol.state != VolumeState.READY or not vol.path:
         raise InvalidParameter(
             f"Volume {vol.name} is {vol.state}; only Ready volumes can be snapshotted "
             "(a new data volume is created when first attached)"
         )
     account = ctx.by_id(type(ctx.account), vol.account_id) or ctx.account
     limits.check(ctx.db, account, 3, 1)
-    now = utcnow()
-    snap = Snapshot(
-        name=ctx.args.name or svc.snapshot_name(ctx.db, vol, now),
-        volume_id=vol.id or 0,
-        zone_id=vol.zone_id,
-        account_id=vol.account_id,
-        domain_id=vol.domain_id,
-    )
-    ctx.db.add(snap)
-    ctx.db.flush()
     primary = (ctx.args.locationtype or "").upper()
     if primary not in ("", "PRIMARY", "SECONDARY"):
         raise InvalidParameter("Parameter locationtype must be PRIMARY or SECONDARY")
-    return Pending("Snapshot", snap.uuid, {"locationtype": primary} if primary else {})
+    return svc.record(ctx, vol, ctx.args.name, primary)
 
 
 @api(
@@ -195,7 +138,7 @@ def delete_snapshot(ctx: Ctx) -> Pending:
     ]
     if users:
         raise InUse(f"Snapshot {snap.name} is used by template {users[0].name}; delete the template first")
-    if snap.state not in ("BackedUp", "Error", "CreatedOnPrimary"):
+    if snap.state not in (SnapshotState.BACKED_UP, SnapshotState.ERROR, SnapshotState.CREATED_ON_PRIMARY):
         raise InvalidParameter(f"Unable to delete snapshot {snap.name}: it is in state {snap.state}")
     return Pending("Snapshot", snap.uuid, with_id=False)
 
@@ -215,10 +158,10 @@ def revert_snapshot(ctx: Ctx) -> Pending:
     vol = ctx.by_id(Volume, snap.volume_id)
     if vol is None or vol.removed is not None:
         raise InvalidParameter(f"The volume of snapshot {snap.name} no longer exists")
-    if snap.state != "BackedUp":
+    if snap.state != SnapshotState.BACKED_UP:
         raise InvalidParameter(f"Snapshot {snap.name} is {snap.state}; it must be BackedUp")
     vm = ctx.by_id(VirtualMachine, vol.vm_id)
-    if vm is not None and vm.state != "Stopped":
+    if vm is not None and vm.state != VmState.STOPPED:
         raise InvalidParameter(f"VM {vm.name} must be stopped to revert its {vol.type} volume {vol.name}")
     _busy(ctx, vol.uuid, f"Volume {vol.name}")
     return Pending("Snapshot", snap.uuid)
@@ -255,7 +198,7 @@ def create_template(ctx: Ctx) -> Pending:
     details = {k: v for d in (a.details or []) for k, v in d.items()}
     if a.snapshotid:
         snap = _snap(ctx, "snapshotid")
-        if snap.state != "BackedUp":
+        if snap.state != SnapshotState.BACKED_UP:
             raise InvalidParameter(f"Snapshot {snap.name} is {snap.state}; it must be BackedUp")
         vol = ctx.by_id(Volume, snap.volume_id)
         details["sourcesnapshotid"] = snap.uuid
@@ -265,49 +208,21 @@ def create_template(ctx: Ctx) -> Pending:
         vm = ctx.by_id(VirtualMachine, vol.vm_id)
         if vol.type != "ROOT" or vm is None:
             raise InvalidParameter(f"Volume {vol.name} is not the ROOT volume of a VM")
-        if vm.state != "Stopped":
+        if vm.state != VmState.STOPPED:
             raise InvalidParameter(f"VM {vm.name} must be stopped to make a template of its ROOT volume")
         details["sourcevolumeid"] = vol.uuid
     limits.check(ctx.db, ctx.account, 4, 1)
-    vm = ctx.by_id(VirtualMachine, vol.vm_id) if vol else None
-    tmpl = Template(
-        name=a.name,
-        displaytext=a.displaytext or a.name,
-        ostype_id=os.id,
-        zone_id=vol.zone_id if vol else None,
-        hypervisor=(vm.hypervisor if vm else "") or "Simulator",
-        size=vol.size if vol else 0,
-        ispublic=bool(a.ispublic),
-        isfeatured=bool(a.isfeatured and ctx.is_root),
-        passwordenabled=bool(a.passwordenabled),
-        status="Creating",
-        account_id=ctx.account.id or 0,
-        domain_id=ctx.account.domain_id,
-        details=details,
-        format=vol.format if vol else "QCOW2",
-    )
-    ctx.db.add(tmpl)
-    ctx.db.flush()
-    return Pending("Template", tmpl.uuid)
+    flags = {
+        "name": a.name,
+        "displaytext": a.displaytext or a.name,
+        "ispublic": bool(a.ispublic),
+        "isfeatured": bool(a.isfeatured and ctx.is_root),
+        "passwordenabled": bool(a.passwordenabled),
+    }
+    return snaptemplates.record_template(ctx, os, vol, details, flags)
 
 
 # --- snapshot policies -------------------------------------------------------------
-
-
-def policy_view(ctx: Ctx, pol: SnapshotPolicy) -> dict[str, Any]:
-    """A snapshotpolicy response object."""
-    vol = ctx.by_id(Volume, pol.volume_id)
-    return clean(
-        {
-            "id": pol.uuid,
-            "volumeid": vol.uuid if vol else None,
-            "schedule": pol.schedule,
-            "intervaltype": svc.INTERVALS.get(pol.intervaltype, 0),
-            "maxsnaps": pol.maxsnaps,
-            "timezone": pol.timezone,
-            "fordisplay": True,
-        }
-    )
 
 
 def _policy(ctx: Ctx, uuid: str | None, param: str = "id") -> SnapshotPolicy:
@@ -321,9 +236,9 @@ def _policy(ctx: Ctx, uuid: str | None, param: str = "id") -> SnapshotPolicy:
 
 def _check_policy(intervaltype: str, schedule: str, timezone: str, maxsnaps: int) -> None:
     """Validate a policy's interval, schedule, time zone and retention."""
-    if intervaltype not in svc.INTERVALS:
+    if intervaltype not in snappolicies.INTERVALS:
         raise InvalidParameter("Parameter intervaltype must be HOURLY, DAILY, WEEKLY or MONTHLY")
-    svc.parse_schedule(intervaltype, schedule)
+    snappolicies.parse_schedule(intervaltype, schedule)
     try:
         ZoneInfo(timezone)
     except (ZoneInfoNotFoundError, ValueError):
@@ -353,15 +268,7 @@ def create_policy(ctx: Ctx) -> dict[str, Any]:
     ctx.require(vol, f"volume {vol.name}")
     kind = a.intervaltype.upper()
     _check_policy(kind, a.schedule, a.timezone, a.maxsnaps)
-    pol = ctx.db.exec(
-        select(SnapshotPolicy).where(
-            SnapshotPolicy.volume_id == vol.id, SnapshotPolicy.intervaltype == kind, SnapshotPolicy.removed == None
-        )
-    ).first()
-    pol = pol or SnapshotPolicy(volume_id=vol.id or 0, intervaltype=kind)
-    pol.schedule, pol.timezone, pol.maxsnaps, pol.last_run = a.schedule, a.timezone, a.maxsnaps, utcnow()
-    ctx.db.add(pol)
-    ctx.db.flush()
+    pol = snappolicies.save(ctx, vol, kind, a.schedule, a.timezone, a.maxsnaps)
     return {"snapshotpolicy": policy_view(ctx, pol)}
 
 
@@ -410,9 +317,7 @@ def update_policy(ctx: Ctx) -> dict[str, Any]:
     schedule, tz = a.schedule or pol.schedule, a.timezone or pol.timezone
     maxsnaps = a.maxsnaps if a.maxsnaps is not None else pol.maxsnaps
     _check_policy(kind, schedule, tz, maxsnaps)
-    pol.intervaltype, pol.schedule, pol.timezone, pol.maxsnaps = kind, schedule, tz, maxsnaps
-    ctx.db.add(pol)
-    return {"snapshotpolicy": policy_view(ctx, pol)}
+    return {"snapshotpolicy": policy_view(ctx, snappolicies.change(ctx, pol, kind, schedule, tz, maxsnaps))}
 
 
 @api(
@@ -429,8 +334,5 @@ def delete_policies(ctx: Ctx) -> dict[str, Any]:
     ids = ([ctx.args.id] if ctx.args.id else []) + list(ctx.args.ids or [])
     if not ids:
         raise InvalidParameter("Parameter id or ids is required")
-    for uuid in ids:
-        pol = _policy(ctx, uuid, "ids" if uuid != ctx.args.id else "id")
-        pol.removed = utcnow()
-        ctx.db.add(pol)
+    snappolicies.delete(ctx, [_policy(ctx, uuid, "ids" if uuid != ctx.args.id else "id") for uuid in ids])
     return {"success": True}

@@ -5,13 +5,14 @@ from __future__ import annotations
 from typing import Any
 
 from sqlmodel import select
-from virga.api.commands.templates import FORMATS, find_template, template_view
-from virga.api.dispatch import Pending
+from virga.api.commands.templates import FORMATS, find_template
 from virga.api.registry import USER, Param, api
+from virga.api.views.templates import permission_view, template_view
 from virga.context import Ctx
 from virga.errors import InvalidParameter, PermissionDenied
-from virga.models import Account, Domain, OsType, Template, utcnow
-from virga.models.offerings import LaunchPermission
+from virga.jobs.pending import Pending
+from virga.models import Account, OsType, Template
+from virga.services import templates
 
 
 def _owned(ctx: Ctx, iso: bool) -> Template:
@@ -23,28 +24,27 @@ def _owned(ctx: Ctx, iso: bool) -> Template:
 
 
 def _update(ctx: Ctx, iso: bool) -> Template:
-    """Apply updateTemplate/updateIso's changes."""
+    """Validate updateTemplate/updateIso's changes and apply them."""
     a = ctx.args
     t = _owned(ctx, iso)
+    values: dict[str, Any] = {}
     if a.format and not iso:
         if a.format.upper() not in FORMATS:
             raise InvalidParameter(f"Parameter format must be one of {', '.join(FORMATS)}")
-        t.format = a.format.upper()
+        values["format"] = a.format.upper()
     if a.ostypeid:
-        t.ostype_id = ctx.get(OsType, a.ostypeid, "ostypeid").id
+        values["ostype_id"] = ctx.get(OsType, a.ostypeid, "ostypeid").id
     if a.templatetype:
         if ctx.role == USER:
             raise PermissionDenied("Only administrators may change templatetype")
-        t.templatetype = a.templatetype
+        values["templatetype"] = a.templatetype
     for key in ("name", "displaytext", "passwordenabled", "bootable"):
         if a.get(key) is not None:
-            setattr(t, key, a[key])
-    if a.cleanupdetails:
-        t.details = {}
-    if a.details:
-        t.details = {**(t.details or {}), **{k: v for d in a.details for k, v in d.items()}}
-    ctx.db.add(t)
-    return t
+            values[key] = a[key]
+    details = {} if a.cleanupdetails else dict(t.details or {})
+    if a.cleanupdetails or a.details:
+        values["details"] = {**details, **{k: v for d in (a.details or []) for k, v in d.items()}}
+    return templates.change(ctx, t, values)
 
 
 _UPDATE = [
@@ -80,10 +80,7 @@ def update_iso(ctx: Ctx) -> dict[str, Any]:
 
 def _delete(ctx: Ctx, iso: bool) -> Pending:
     """Mark a template removed; VMs created from it keep their volumes and keep working."""
-    t = _owned(ctx, iso)
-    t.removed, t.state = utcnow(), "Inactive"
-    ctx.db.add(t)
-    return Pending("Iso" if iso else "Template", t.uuid, {"id": t.uuid})
+    return templates.delete(ctx, _owned(ctx, iso))
 
 
 _DELETE = [
@@ -117,34 +114,18 @@ def _accounts(ctx: Ctx, t: Template, names: list[str]) -> list[Account]:
 
 
 def _permit(ctx: Ctx, iso: bool) -> dict[str, Any]:
-    """Apply updateTemplatePermissions/updateIsoPermissions."""
+    """Validate and apply updateTemplatePermissions/updateIsoPermissions."""
     a = ctx.args
     t = _owned(ctx, iso)
     if a.isfeatured is not None and ctx.role == USER:
         raise PermissionDenied("Only administrators may feature templates (parameter isfeatured)")
-    for key in ("ispublic", "isfeatured", "isextractable"):
-        if a.get(key) is not None:
-            setattr(t, key, a[key])
+    flags = {key: a[key] for key in ("ispublic", "isfeatured", "isextractable") if a.get(key) is not None}
     op = (a.op or ("add" if a.accounts else "")).lower()
     if op not in ("", "add", "remove", "reset"):
         raise InvalidParameter("Parameter op must be add, remove or reset")
     if op in ("add", "remove") and not a.accounts:
         raise InvalidParameter(f"Parameter accounts is required with op={op}")
-    current = {
-        p.account_id: p
-        for p in ctx.db.exec(
-            select(LaunchPermission).where(LaunchPermission.template_id == t.id, LaunchPermission.removed == None)
-        )
-    }
-    targets = _accounts(ctx, t, a.accounts or [])
-    if op == "reset":
-        targets = list(ctx.db.exec(select(Account).where(Account.id.in_(list(current)))))  # type: ignore[union-attr]
-    for acct in targets:
-        if op == "add" and acct.id not in current:
-            ctx.db.add(LaunchPermission(template_id=t.id or 0, account_id=acct.id or 0))
-        elif op in ("remove", "reset") and acct.id in current:
-            ctx.db.delete(current[acct.id])
-    ctx.db.add(t)
+    templates.set_permissions(ctx, t, op, _accounts(ctx, t, a.accounts or []), flags)
     return {"success": True}
 
 
@@ -174,22 +155,9 @@ def update_iso_permissions(ctx: Ctx) -> dict[str, Any]:
 def _permissions(ctx: Ctx, iso: bool) -> dict[str, Any]:
     """The templatepermission object of a template."""
     t = _owned(ctx, iso)
-    ids = [
-        p.account_id
-        for p in ctx.db.exec(
-            select(LaunchPermission).where(LaunchPermission.template_id == t.id, LaunchPermission.removed == None)
-        )
-    ]
+    ids = [p.account_id for p in templates.permissions_of(ctx.db, t)]
     names = [acct.name for acct in ctx.db.exec(select(Account).where(Account.id.in_(ids)))]  # type: ignore[union-attr]
-    dom = ctx.by_id(Domain, t.domain_id)
-    return {
-        "templatepermission": {
-            "id": t.uuid,
-            "ispublic": t.ispublic,
-            "domainid": dom.uuid if dom else None,
-            "account": sorted(names),
-        }
-    }
+    return {"templatepermission": permission_view(ctx, t, names)}
 
 
 @api(

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import asyncio
 from typing import Any
 from urllib.parse import urlparse
 
@@ -10,70 +9,19 @@ from sqlalchemy import or_
 from sqlmodel import select
 from virga.api.commands.infra_util import one_of
 from virga.api.registry import ADMIN, DOMAIN_ADMIN, USER, Param, api
-from virga.api.response import clean, list_body
-from virga.api.views.common import owner, preload_owners, ref
-from virga.api.views.fields import FIELDS
+from virga.api.response import list_body
+from virga.api.views.common import preload_owners
+from virga.api.views.templates import template_view
 from virga.context import Ctx
 from virga.errors import InvalidParameter, PermissionDenied
-from virga.models import Account, AsyncJob, OsType, Template, Zone
+from virga.models import OsType, Template, Zone
 from virga.models.offerings import LaunchPermission
-from virga.services import limits
+from virga.services import limits, templates
 from virga.services.templates import is_simulated
 
 FORMATS = ("QCOW2", "RAW", "VHD", "VHDX", "OVA", "ISO")
 HYPERVISOR_FORMATS = {"KVM": ("QCOW2", "RAW", "ISO"), "XenServer": ("VHD", "ISO"), "VMware": ("OVA", "ISO")}
 FILTERS = ("featured", "self", "selfexecutable", "sharedexecutable", "executable", "community", "all")
-_TEMPLATE_FIELDS = (
-    "id name displaytext ispublic isfeatured isextractable isready passwordenabled format crossZones ostypeid "
-    "ostypename zoneid zonename status size physicalsize templatetype hypervisor checksum bootable url details "
-    "created removed requireshvm sshkeyenabled isdynamicallyscalable accountid " + "account domainid domain domainpath"
-)
-FIELDS.update(
-    {"template": _TEMPLATE_FIELDS, "iso": _TEMPLATE_FIELDS, "templatepermission": "id ispublic domainid account"}
-)
-
-
-def template_view(ctx: Ctx, t: Template, zone: Zone | None = None) -> dict[str, Any]:
-    """A template (or iso) response object; zone names the zone a cross-zone template is listed for."""
-    os = ctx.by_id(OsType, t.ostype_id)
-    acct = ctx.by_id(Account, t.account_id)
-    zone_ref = (
-        ref(ctx, Zone, t.zone_id, "zone")
-        if t.zone_id
-        else ({"zoneid": zone.uuid, "zonename": zone.name} if zone else {})
-    )
-    return clean(
-        {
-            "id": t.uuid,
-            "name": t.name,
-            "displaytext": t.displaytext,
-            "ispublic": t.ispublic,
-            "isfeatured": t.isfeatured,
-            "isextractable": t.isextractable,
-            "isready": t.isready,
-            "passwordenabled": t.passwordenabled,
-            "format": t.format,
-            "crossZones": t.zone_id is None,
-            "ostypeid": os.uuid if os else None,
-            "ostypename": os.description if os else None,
-            **zone_ref,
-            "status": t.status or None,
-            "size": t.size or None,
-            "physicalsize": t.physicalsize or None,
-            "templatetype": t.templatetype,
-            "hypervisor": t.hypervisor or None,
-            "checksum": t.checksum or None,
-            "bootable": t.bootable if t.is_iso else None,
-            "url": t.url if ctx.role != USER else None,
-            "details": dict(t.details or {}) or None,
-            "created": t.created,
-            "requireshvm": True,
-            "sshkeyenabled": bool((t.details or {}).get("sshkeyenabled")),
-            "isdynamicallyscalable": False,
-            "accountid": acct.uuid if acct else None,
-            **owner(ctx, t),
-        }
-    )
 
 
 def find_template(ctx: Ctx, uuid: str | None, param: str = "id", *, iso: bool | None = None) -> Template:
@@ -190,26 +138,7 @@ def _register(ctx: Ctx, is_iso: bool) -> Template:
     """Validate a registration, record the template and queue its download."""
     t = new_template(ctx, is_iso, ctx.args.url, "Download Pending")
     _check_url(ctx, ctx.args.url, is_simulated(ctx.db, t, by_url=False))
-    ctx.db.add(t)
-    ctx.db.flush()
-    _queue_download(ctx, t)
-    return t
-
-
-def _queue_download(ctx: Ctx, t: Template) -> None:
-    """Queue the download job with the caller's transaction; wake the workers once it is committed."""
-    job = AsyncJob(
-        cmd="virga.api.downloadTemplate",
-        command="downloadTemplate",
-        params={"id": t.uuid},
-        account_id=ctx.account.id,
-        domain_id=ctx.account.domain_id,
-        user_id=ctx.user.id,
-        instancetype="Iso" if t.is_iso else "Template",
-        instance_uuid=t.uuid,
-    )
-    ctx.app.jobs.submit(ctx.db, job)
-    asyncio.get_running_loop().call_soon(ctx.app.jobs.notify)
+    return templates.register(ctx, t)
 
 
 _REGISTER_COMMON = [

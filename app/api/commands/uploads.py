@@ -4,27 +4,14 @@ from __future__ import annotations
 
 from typing import Any
 
-from sqlmodel import select
 from virga.api.commands.templates import find_template, new_template
-from virga.api.dispatch import Pending
 from virga.api.registry import Param, api
-from virga.api.response import clean
-from virga.api.views.common import ref
-from virga.api.views.fields import FIELDS
+from virga.api.views import uploads as _views  # noqa: F401  (the getuploadparams and extract fields)
 from virga.context import Ctx
 from virga.errors import InvalidParameter, PermissionDenied
-from virga.jobs.engine import JobRun, job_body
-from virga.models import Account, Template, Zone
+from virga.jobs.pending import Pending
 from virga.services import uploads
 from virga.services.templates import is_simulated
-
-FIELDS.update(
-    {
-        "getuploadparams": "id postURL metadata expires signature",
-        "template_extract": "id name extractId extractMode state status uploadpercentage url zoneid zonename "
-        "accountid created storagetype",
-    }
-)
 
 
 @api(
@@ -65,30 +52,7 @@ def register_upload(ctx: Ctx, iso: bool) -> dict[str, Any]:
     t = new_template(ctx, iso, "", uploads.AWAITING)
     if is_simulated(ctx.db, t, by_url=False):
         raise InvalidParameter("Uploads need a real NFS image store; this zone's downloads are simulated")
-    ctx.db.add(t)
-    ctx.db.flush()
-    return {"getuploadparams": uploads.upload_params(ctx.db, t, "iso" if iso else "template")}
-
-
-def extract_view(ctx: Ctx, t: Any, url: str, mode: str) -> dict[str, Any]:
-    """The extract object of an extractTemplate/extractIso/extractVolume answer (t: a template or volume row)."""
-    acct = ctx.by_id(Account, t.account_id)
-    return clean(
-        {
-            "id": t.uuid,
-            "name": t.name,
-            "extractId": t.uuid,
-            "extractMode": mode,
-            "state": "DOWNLOAD_URL_CREATED",
-            "status": "DOWNLOAD_URL_CREATED",
-            "uploadpercentage": 100,
-            "url": url,
-            **ref(ctx, Zone, t.zone_id, "zone"),
-            "accountid": acct.uuid if acct else None,
-            "created": t.created,
-            "storagetype": "Image",
-        }
-    )
+    return {"getuploadparams": uploads.record_upload(ctx, t)}
 
 
 def check_mode(ctx: Ctx) -> str:
@@ -128,13 +92,3 @@ EXTRACT_PARAMS = [
 def extract_template(ctx: Ctx) -> Pending:
     """Check the template may be extracted and queue the URL's creation."""
     return queue_extract(ctx, iso=False)
-
-
-@job_body("extractTemplate")
-async def extract_body(run: JobRun) -> dict[str, Any]:
-    """Sign a download URL for the template's (or ISO's) file on the image store."""
-    with run.ctx() as ctx:
-        t = ctx.db.exec(select(Template).where(Template.uuid == run.instance_uuid)).one()
-        uploads.store_file(ctx.db, t)
-        view = extract_view(ctx, t, uploads.download_url(ctx.db, t), run.params["mode"])
-        return {"iso" if t.is_iso else "template": view}

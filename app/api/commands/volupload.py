@@ -4,16 +4,15 @@ from __future__ import annotations
 
 from typing import Any
 
-from sqlmodel import select
 from virga.api.commands.infra_util import one_of
-from virga.api.commands.uploads import EXTRACT_PARAMS, check_mode, extract_view
-from virga.api.dispatch import Pending
+from virga.api.commands.uploads import EXTRACT_PARAMS, check_mode
 from virga.api.registry import Param, api
 from virga.context import Ctx
 from virga.errors import InvalidParameter, Unsupported
-from virga.jobs.engine import JobRun, job_body
+from virga.jobs.pending import Pending
 from virga.models import DiskOffering, StoragePool, VirtualMachine, Volume, Zone
 from virga.services import limits, uploads, volupload
+from virga.services.states import VmState, VolumeState
 from virga.services.templates import simulator_zone
 
 UPLOAD_FORMATS = ("QCOW2", "RAW")
@@ -52,14 +51,12 @@ def get_upload_params_volume(ctx: Ctx) -> dict[str, Any]:
         type="DATADISK",
         zone_id=zone.id or 0,
         format=fmt,
-        state="NotUploaded",
+        state=VolumeState.NOT_UPLOADED,
         diskoffering_id=off.id if off else None,
         account_id=account.id or 0,
         domain_id=domain.id or 0,
     )
-    ctx.db.add(vol)
-    ctx.db.flush()
-    return {"getuploadparams": uploads.upload_params(ctx.db, vol, "volume", checksum=checksum)}
+    return {"getuploadparams": volupload.record_upload(ctx, vol, checksum)}
 
 
 def _checksum(text: str | None) -> str:
@@ -75,12 +72,12 @@ def _checksum(text: str | None) -> str:
 
 def _extractable(ctx: Ctx, vol: Volume) -> None:
     """Refuse volumes whose content cannot be read consistently or at all (431/432)."""
-    if vol.state == "Uploaded":
+    if vol.state == VolumeState.UPLOADED:
         return
-    if vol.state != "Ready":
+    if vol.state != VolumeState.READY:
         raise InvalidParameter(f"Volume {vol.name} is {vol.state}; only Ready or Uploaded volumes can be extracted")
     vm = ctx.by_id(VirtualMachine, vol.vm_id)
-    if vm is not None and vm.state != "Stopped":
+    if vm is not None and vm.state != VmState.STOPPED:
         raise InvalidParameter(
             f"Volume {vol.name} is attached to VM {vm.name}, which is {vm.state}; "
             "detach the volume or stop the VM first"
@@ -108,14 +105,3 @@ def extract_volume(ctx: Ctx) -> Pending:
     _extractable(ctx, vol)
     uploads.signing_key(ctx.db)
     return Pending("Volume", vol.uuid, {"mode": mode})
-
-
-@job_body("extractVolume")
-async def extract_volume_body(run: JobRun) -> dict[str, Any]:
-    """Copy the volume to the image store (unless it is an upload still there) and sign a download URL for it."""
-    await volupload.publish(run)
-    with run.ctx() as ctx:
-        _store, rel = volupload.store_file(ctx.db, run.instance_uuid)
-        row = ctx.db.exec(select(Volume).where(Volume.uuid == run.instance_uuid)).one()
-        url = uploads.signed_url(ctx.db, "volume", row.uuid, rel.rsplit("/", 1)[1])
-        return {"volume": extract_view(ctx, row, url, run.params["mode"])}

@@ -21,7 +21,13 @@ if TYPE_CHECKING:
 
 # model -> (result key, batch view: ctx and rows -> one response object per row)
 BatchView = Callable[[Ctx, list[Any]], list[dict[str, Any]]]
-VIEW_MODULES = ("virga.api.views.vm",)
+VIEW_MODULES = (
+    "virga.api.views.snapshots",
+    "virga.api.views.templates",
+    "virga.api.views.uploads",
+    "virga.api.views.vm",
+    "virga.api.views.volumes",
+)
 
 
 def _renderers() -> dict[type, tuple[str, BatchView]]:
