@@ -4,6 +4,7 @@ module registers nothing."""
 
 # TRANSITIONAL: the virga.api.commands.* entries still hold job bodies that belong in services.
 JOB_MODULES = (
+    "virga.services.accounts",
     "virga.services.hostops",
     "virga.services.rules",
     "virga.services.simplejobs",
@@ -16,7 +17,6 @@ JOB_MODULES = (
     "virga.services.vmsnapshots",
     "virga.services.volumes",
     "virga.services.volupload",
-    "virga.api.commands.accounts",
     "virga.api.commands.addresses",
     "virga.api.commands.lb",
     "virga.api.commands.networks",

@@ -1,4 +1,5 @@
-"""Account workflows inside jobs: disabling (stopping VMs) and deleting everything an account owns."""
+"""Domains and accounts: every write of their commands, and the jobs that disable an account (stopping its
+VMs) and delete an account or a domain's subtree with everything they own."""
 
 from __future__ import annotations
 
@@ -6,7 +7,7 @@ import logging
 from typing import TYPE_CHECKING, Any
 
 from sqlmodel import Session, select
-from virga.jobs.engine import JobRun
+from virga.jobs.engine import JobRun, Ref, Restart, job_body, job_recover
 from virga.jobs.undo import UndoStack
 from virga.models import (
     Account,
@@ -15,6 +16,7 @@ from virga.models import (
     PublicIpAddress,
     ResourceLimit,
     ResourceTag,
+    Role,
     Snapshot,
     SSHKeyPair,
     StoragePool,
@@ -26,7 +28,8 @@ from virga.models import (
     utcnow,
 )
 from virga.services.events import record_event
-from virga.services.states import can, transition
+from virga.services.states import AccountState, VmState, can, transition
+from virga.services.users import add_user
 
 if TYPE_CHECKING:
     from virga.core import VirgaApp
@@ -45,7 +48,9 @@ async def stop_vms(run: JobRun, account_id: int) -> None:
 
     with run.db() as s:
         vms = s.exec(
-            select(VirtualMachine).where(VirtualMachine.account_id == account_id, VirtualMachine.state == "Running")
+            select(VirtualMachine).where(
+                VirtualMachine.account_id == account_id, VirtualMachine.state == VmState.RUNNING
+            )
         ).all()
         for vm in vms:
             transition(vm, "stop")
@@ -97,10 +102,14 @@ async def delete_storage(app: VirgaApp, account_id: int) -> None:
     with app.db.session() as s:
         now = utcnow()
         for v in s.exec(select(Volume).where(Volume.account_id == account_id, Volume.removed == None)):
-            v.state, v.removed, v.vm_id = "Expunged", now, None
+            if can(v, "purge"):
+                transition(v, "purge")
+            v.removed, v.vm_id = now, None
             s.add(v)
         for vms in s.exec(select(VMSnapshot).where(VMSnapshot.account_id == account_id, VMSnapshot.removed == None)):
-            vms.state, vms.removed = "Removed", now
+            if can(vms, "purge"):
+                transition(vms, "purge")
+            vms.removed = now
             s.add(vms)
         s.commit()
 
@@ -113,7 +122,9 @@ def _forget_volume(app: VirgaApp, vol_id: int, pool_id: int) -> None:
         if pool is not None:
             pool.allocatedbytes = max(0, pool.allocatedbytes - vol.size)
             s.add(pool)
-        vol.state, vol.removed, vol.vm_id = "Expunged", utcnow(), None
+        if can(vol, "purge"):
+            transition(vol, "purge")
+        vol.removed, vol.vm_id = utcnow(), None
         s.add(vol)
         s.commit()
 
@@ -148,7 +159,8 @@ def forget_rows(s: Session, acct: Account) -> None:
     for user in s.exec(select(User).where(User.account_id == acct.id)):
         user.apikey, user.secretkey = None, None
         s.add(user)
-    acct.state, acct.removed = "removed", now
+    transition(acct, "remove")
+    acct.removed = now
     s.add(acct)
     record_event(s, "ACCOUNT.DELETE", f"Deleted account {acct.name}", account_id=acct.id, domain_id=acct.domain_id)
 
@@ -189,6 +201,178 @@ async def delete_domain(run: JobRun, domain_id: int) -> None:
             for lim in s.exec(select(ResourceLimit).where(ResourceLimit.domain_id == d.id)):
                 lim.removed = now
                 s.add(lim)
-            d.removed, d.state = now, "Inactive"
+            transition(d, "remove")
+            d.removed = now
             s.add(d)
         s.commit()
+
+
+# --- the jobs ------------------------------------------------------------------------------------------------
+
+
+@job_body("disableAccount", restart=Restart.RECONCILE)
+async def disable_body(run: JobRun) -> Ref:
+    """Stop the VMs of a disabled account (a lock stops nothing); answer the account."""
+    if run.params.get("stop"):
+        await stop_vms(run, int(run.params["account_id"]))
+    return Ref(Account, run.instance_uuid)
+
+
+@job_recover("disableAccount")
+async def recover_disable(run: JobRun) -> None:
+    """A disable whose server died: each VM it was stopping gets its state from what its host reports."""
+    from virga.services.vmops import recover_start
+
+    with run.db() as s:
+        vms = s.exec(
+            select(VirtualMachine).where(
+                VirtualMachine.account_id == int(run.params["account_id"]),
+                VirtualMachine.state == VmState.STOPPING,
+                VirtualMachine.removed == None,
+            )
+        ).all()
+    for vm in vms:
+        await recover_start(_vm_run(run, vm, {}))
+
+
+@job_body("deleteAccount", restart=Restart.RECONCILE)
+async def delete_account_body(run: JobRun) -> dict[str, Any]:
+    """Expunge the account's VMs, delete its storage and networks, then the account and its users."""
+    await delete_account(run, int(run.params["account_id"]))
+    return {"success": True}
+
+
+@job_recover("deleteAccount")
+async def recover_delete_account(run: JobRun) -> None:
+    """A deletion whose server died: finish it (every step of delete_account is safe to repeat)."""
+    with run.db() as s:
+        acct = s.get(Account, int(run.params["account_id"]))
+        if acct is None or acct.removed is not None:
+            return
+    await delete_account(run, int(run.params["account_id"]))
+
+
+@job_body("deleteDomain", restart=Restart.RECONCILE)
+async def delete_domain_body(run: JobRun) -> dict[str, Any]:
+    """Remove the subtree with everything its accounts own."""
+    await delete_domain(run, int(run.params["domain_id"]))
+    return {"success": True}
+
+
+@job_recover("deleteDomain")
+async def recover_delete_domain(run: JobRun) -> None:
+    """A subtree deletion whose server died: finish it (accounts already removed are skipped)."""
+    with run.db() as s:
+        dom = s.get(Domain, int(run.params["domain_id"]))
+        if dom is None or dom.removed is not None:
+            return
+    await delete_domain(run, int(run.params["domain_id"]))
+
+
+# --- the synchronous parts of the commands -----------------------------------------------------------------
+
+ACCOUNT_EVENTS = {"enable": "ACCOUNT.ENABLE", "disable": "ACCOUNT.DISABLE", "lock": "ACCOUNT.LOCK"}
+
+
+def create_domain(
+    s: Session, caller: User, parent: Domain, name: str, *, networkdomain: str | None, uuid: str | None
+) -> Domain:
+    """createDomain: a domain under a parent (uuid: the one the caller chose)."""
+    dom = Domain(
+        name=name,
+        parent_id=parent.id,
+        path=f"{parent.path}{name}/",
+        level=parent.level + 1,
+        networkdomain=networkdomain,
+    )
+    if uuid:
+        dom.uuid = uuid
+    s.add(dom)
+    s.flush()
+    record_event(
+        s,
+        "DOMAIN.CREATE",
+        f"Created domain {dom.name}",
+        account_id=caller.account_id,
+        domain_id=dom.id,
+        user_id=caller.id,
+        resource=dom,
+    )
+    return dom
+
+
+def update_domain(
+    s: Session, dom: Domain, parent: Domain | None, name: str | None, networkdomain: str | None
+) -> Domain:
+    """updateDomain: a rename under its parent (its descendants' paths follow) and a network domain ("" clears)."""
+    if parent is not None and name:
+        old, new = dom.path, f"{parent.path}{name}/"
+        for d in s.exec(select(Domain).where(Domain.path.startswith(old))):
+            d.path = new + d.path[len(old) :]
+            s.add(d)
+        dom.name = name
+    if networkdomain is not None:
+        dom.networkdomain = networkdomain or None
+    s.add(dom)
+    return dom
+
+
+def create_account(
+    s: Session,
+    caller: User,
+    dom: Domain,
+    name: str,
+    kind: int,
+    role: Role,
+    networkdomain: str | None,
+    username: str,
+    password_hash: str,
+    details: dict[str, Any],
+) -> Account:
+    """createAccount: an account in a domain with its first user."""
+    acct = Account(
+        name=name, domain_id=dom.id or 0, accounttype=kind, role_id=role.id or 0, networkdomain=networkdomain
+    )
+    s.add(acct)
+    s.flush()
+    add_user(s, acct, username, password_hash, **details)
+    record_event(
+        s, "ACCOUNT.CREATE", f"Created account {name}", account_id=acct.id, domain_id=dom.id, user_id=caller.id
+    )
+    return acct
+
+
+def update_account(
+    s: Session, acct: Account, *, newname: str | None, networkdomain: str | None, role: Role | None
+) -> Account:
+    """updateAccount: a new name, network domain ("" clears) or role (None: unchanged)."""
+    if newname:
+        acct.name = newname
+    if networkdomain is not None:
+        acct.networkdomain = networkdomain or None
+    if role is not None:
+        acct.role_id = role.id or 0
+    s.add(acct)
+    return acct
+
+
+def set_account_state(s: Session, caller: User, acct: Account, event: str) -> Account:
+    """enableAccount, lockAccount, disableAccount's first step (event enable, lock or disable), with its event."""
+    state = transition(acct, event)
+    s.add(acct)
+    record_event(
+        s,
+        ACCOUNT_EVENTS[event],
+        f"Account {acct.name} is {state}",
+        account_id=acct.id,
+        domain_id=acct.domain_id,
+        user_id=caller.id,
+    )
+    return acct
+
+
+def start_deletion(s: Session, acct: Account) -> None:
+    """deleteAccount's first step: the account is disabled at once (its job removes it)."""
+    if acct.state != AccountState.DISABLED:
+        transition(acct, "disable")
+    s.add(acct)

@@ -5,17 +5,15 @@ from __future__ import annotations
 from typing import Any
 
 from sqlmodel import select
-from virga.api.commands.limits import resource_fields
-from virga.api.dispatch import Pending
 from virga.api.registry import ADMINS, Param, api
-from virga.api.response import clean, list_body
+from virga.api.response import list_body
+from virga.api.views.accounts import account_view, display_path, domain_view
 from virga.api.views.fields import FIELDS
 from virga.context import Ctx
 from virga.errors import InUse, InvalidParameter, PermissionDenied
-from virga.jobs.engine import JobRun, job_body
-from virga.models import Account, AsyncJob, Domain, Role, User, VirtualMachine
+from virga.jobs.pending import Pending
+from virga.models import Account, AsyncJob, Domain, Role
 from virga.services import accounts as svc
-from virga.services.events import record_event
 
 FIELDS.update(
     {
@@ -31,11 +29,7 @@ FIELDS.update(
 )
 ROLE_TYPES = {0: "User", 1: "Admin", 2: "DomainAdmin"}
 TYPE_OF_ROLE = {"User": 0, "Admin": 1, "DomainAdmin": 2, "ResourceAdmin": 1}
-
-
-def display_path(dom: Domain) -> str:
-    """CloudStack's domain path: ROOT, ROOT/child, ..."""
-    return "ROOT" + ("/" + dom.path.strip("/") if dom.path != "/" else "")
+ACTIVE_JOBS = ("queued", "running")  # AsyncJob states of a job not finished yet
 
 
 def in_subtree(ctx: Ctx, dom: Domain) -> bool:
@@ -49,62 +43,6 @@ def domain_of(ctx: Ctx, uuid: str | None, param: str = "domainid") -> Domain:
     if not (in_subtree(ctx, dom) or dom.id == ctx.domain.id):
         raise InvalidParameter(f"Unable to find Domain with id {uuid} (parameter {param})")
     return dom
-
-
-def domain_view(ctx: Ctx, d: Domain) -> dict[str, Any]:
-    """A domain response object."""
-    parent = ctx.by_id(Domain, d.parent_id)
-    child = ctx.db.exec(select(Domain.id).where(Domain.parent_id == d.id, Domain.removed == None)).first()
-    return clean(
-        {
-            "id": d.uuid,
-            "name": d.name,
-            "level": d.level,
-            "parentdomainid": parent.uuid if parent else None,
-            "parentdomainname": parent.name if parent else None,
-            "haschild": child is not None,
-            "path": display_path(d),
-            "state": d.state,
-            "networkdomain": d.networkdomain,
-            "created": d.created,
-            **resource_fields(ctx, domain=d),
-        }
-    )
-
-
-def account_view(ctx: Ctx, a: Account) -> dict[str, Any]:
-    """An account response object, with its users and resource figures."""
-    from virga.api.commands.users import user_view
-
-    dom = ctx.by_id(Domain, a.domain_id)
-    role = ctx.by_id(Role, a.role_id)
-    users = ctx.db.exec(select(User).where(User.account_id == a.id, User.removed == None)).all()
-    states = list(
-        ctx.db.exec(
-            select(VirtualMachine.state).where(VirtualMachine.account_id == a.id, VirtualMachine.removed == None)
-        )
-    )
-    return clean(
-        {
-            "id": a.uuid,
-            "name": a.name,
-            "accounttype": a.accounttype,
-            "roleid": role.uuid if role else None,
-            "rolename": role.name if role else None,
-            "roletype": role.type if role else None,
-            "domainid": dom.uuid if dom else None,
-            "domain": dom.name if dom else None,
-            "domainpath": display_path(dom) if dom else None,
-            "state": a.state,
-            "networkdomain": a.networkdomain,
-            "created": a.created,
-            "isdefault": a.name in ("admin", "system") and a.accounttype == 1,
-            "user": [user_view(ctx, u, a) for u in users],
-            "vmrunning": states.count("Running"),
-            "vmstopped": states.count("Stopped"),
-            **resource_fields(ctx, account=a),
-        }
-    )
 
 
 # --- domains -----------------------------------------------------------------------
@@ -129,26 +67,7 @@ def create_domain(ctx: Ctx) -> dict[str, Any]:
     if not in_subtree(ctx, parent):
         raise PermissionDenied(f"Account {ctx.account.name} cannot create domains under {parent.name}")
     _check_name(ctx, a.name, parent)
-    dom = Domain(
-        name=a.name,
-        parent_id=parent.id,
-        path=f"{parent.path}{a.name}/",
-        level=parent.level + 1,
-        networkdomain=a.networkdomain,
-    )
-    if a.domainid:
-        dom.uuid = a.domainid
-    ctx.db.add(dom)
-    ctx.db.flush()
-    record_event(
-        ctx.db,
-        "DOMAIN.CREATE",
-        f"Created domain {dom.name}",
-        account_id=ctx.account.id,
-        domain_id=dom.id,
-        user_id=ctx.user.id,
-        resource=dom,
-    )
+    dom = svc.create_domain(ctx.db, ctx.user, parent, a.name, networkdomain=a.networkdomain, uuid=a.domainid)
     return {"domain": domain_view(ctx, dom)}
 
 
@@ -231,20 +150,14 @@ def update_domain(ctx: Ctx) -> dict[str, Any]:
     dom = domain_of(ctx, ctx.args.id, "id")
     if not in_subtree(ctx, dom) or dom.id == ctx.domain.id and not ctx.is_root:
         raise PermissionDenied(f"Account {ctx.account.name} cannot change domain {dom.name}")
+    parent = None
     if ctx.args.name and ctx.args.name != dom.name:
         if dom.parent_id is None:
             raise InvalidParameter("The ROOT domain cannot be renamed")
         parent = ctx.by_id(Domain, dom.parent_id)
         assert parent is not None
         _check_name(ctx, ctx.args.name, parent)
-        old, new = dom.path, f"{parent.path}{ctx.args.name}/"
-        for d in ctx.db.exec(select(Domain).where(Domain.path.startswith(old))):
-            d.path = new + d.path[len(old) :]
-            ctx.db.add(d)
-        dom.name = ctx.args.name
-    if ctx.args.networkdomain is not None:
-        dom.networkdomain = ctx.args.networkdomain or None
-    ctx.db.add(dom)
+    svc.update_domain(ctx.db, dom, parent, ctx.args.name, ctx.args.networkdomain)
     return {"domain": domain_view(ctx, dom)}
 
 
@@ -277,13 +190,6 @@ def delete_domain(ctx: Ctx) -> Pending:
     return Pending("Domain", dom.uuid, {"domain_id": dom.id}, with_id=False)
 
 
-@job_body("deleteDomain")
-async def delete_domain_body(run: JobRun) -> dict[str, Any]:
-    """Remove the subtree with everything its accounts own."""
-    await svc.delete_domain(run, int(run.params["domain_id"]))
-    return {"success": True}
-
-
 def _no_jobs(ctx: Ctx, account_ids: list[int]) -> None:
     """Refuse while the accounts have jobs queued or running."""
     if not account_ids:
@@ -291,7 +197,7 @@ def _no_jobs(ctx: Ctx, account_ids: list[int]) -> None:
     job = ctx.db.exec(
         select(AsyncJob).where(
             AsyncJob.account_id.in_(account_ids),  # type: ignore[union-attr]
-            AsyncJob.state.in_(("queued", "running")),
+            AsyncJob.state.in_(ACTIVE_JOBS),
         )
     ).first()  # type: ignore[attr-defined]
     if job is not None:
@@ -374,7 +280,7 @@ def role_for(ctx: Ctx) -> tuple[Role, int]:
 )
 def create_account(ctx: Ctx) -> dict[str, Any]:
     """Create an account in a domain the caller administers, with its first user."""
-    from virga.api.commands.users import add_user
+    from virga.api.commands.users import check_new_user, new_user_fields
 
     a = ctx.args
     role, kind = role_for(ctx)
@@ -389,15 +295,8 @@ def create_account(ctx: Ctx) -> dict[str, Any]:
         is not None
     ):
         raise InvalidParameter(f"Account {name} already exists in domain {dom.name} (parameter account)")
-    acct = Account(
-        name=name, domain_id=dom.id or 0, accounttype=kind, role_id=role.id or 0, networkdomain=a.networkdomain
-    )
-    ctx.db.add(acct)
-    ctx.db.flush()
-    add_user(ctx, acct)
-    record_event(
-        ctx.db, "ACCOUNT.CREATE", f"Created account {name}", account_id=acct.id, domain_id=dom.id, user_id=ctx.user.id
-    )
+    check_new_user(ctx, dom.id or 0)
+    acct = svc.create_account(ctx.db, ctx.user, dom, name, kind, role, a.networkdomain, *new_user_fields(ctx))
     return {"account": account_view(ctx, acct)}
 
 
@@ -433,7 +332,7 @@ def list_accounts(ctx: Ctx) -> dict[str, Any]:
     if a.accounttype is not None:
         stmt = stmt.where(Account.accounttype == a.accounttype)
     if a.state:
-        stmt = stmt.where(Account.state == a.state.lower())
+        stmt = stmt.where(Account.state == a.state.lower())  # AccountState values are lower case
     if a.roleid:
         stmt = stmt.where(Account.role_id == ctx.get(Role, a.roleid, "roleid").id)
     rows, count = ctx.page(stmt, Account)
@@ -459,6 +358,7 @@ def update_account(ctx: Ctx) -> dict[str, Any]:
     """Change an account's name, network domain or role (same account type)."""
     acct = account_of(ctx)
     a = ctx.args
+    newname, role = None, None
     if a.newname and a.newname != acct.name:
         if (
             ctx.db.exec(
@@ -469,33 +369,20 @@ def update_account(ctx: Ctx) -> dict[str, Any]:
             is not None
         ):
             raise InvalidParameter(f"Account {a.newname} already exists in the domain (parameter newname)")
-        acct.name = a.newname
-    if a.networkdomain is not None:
-        acct.networkdomain = a.networkdomain or None
+        newname = a.newname
     if a.roleid:
         role = ctx.get(Role, a.roleid, "roleid")
         if TYPE_OF_ROLE.get(role.type, 0) != acct.accounttype:
             raise InvalidParameter(f"Role {role.name} is a {role.type} role; the account type cannot change")
-        acct.role_id = role.id or 0
-    ctx.db.add(acct)
+    svc.update_account(ctx.db, acct, newname=newname, networkdomain=a.networkdomain, role=role)
     return {"account": account_view(ctx, acct)}
 
 
-def _set_state(ctx: Ctx, state: str) -> Account:
-    """Change an account's state after the permission checks."""
+def _set_state(ctx: Ctx, event: str) -> Account:
+    """Enable, disable or lock an account after the permission checks."""
     acct = account_of(ctx)
     _manage(ctx, acct)
-    acct.state = state
-    ctx.db.add(acct)
-    record_event(
-        ctx.db,
-        f"ACCOUNT.{state.upper().rstrip('D')}" if state != "enabled" else "ACCOUNT.ENABLE",
-        f"Account {acct.name} is {state}",
-        account_id=acct.id,
-        domain_id=acct.domain_id,
-        user_id=ctx.user.id,
-    )
-    return acct
+    return svc.set_account_state(ctx.db, ctx.user, acct, event)
 
 
 _ACCT_REF = [
@@ -518,30 +405,21 @@ _ACCT_REF = [
 )
 def disable_account(ctx: Ctx) -> Pending:
     """Mark the account locked or disabled at once; a disable job stops its running VMs."""
-    acct = _set_state(ctx, "locked" if ctx.args.lock else "disabled")
+    acct = _set_state(ctx, "lock" if ctx.args.lock else "disable")
     _no_jobs(ctx, [acct.id or 0])
     return Pending("Account", acct.uuid, {"account_id": acct.id, "stop": not ctx.args.lock})
-
-
-@job_body("disableAccount")
-async def disable_body(run: JobRun) -> dict[str, Any]:
-    """Stop the VMs of a disabled account."""
-    if run.params.get("stop"):
-        await svc.stop_vms(run, int(run.params["account_id"]))
-    with run.ctx() as ctx:
-        return {"account": account_view(ctx, ctx.db.get(Account, int(run.params["account_id"])))}  # type: ignore[arg-type]
 
 
 @api("enableAccount", "Enables a disabled or locked account", "account", _ACCT_REF, roles=ADMINS)
 def enable_account(ctx: Ctx) -> dict[str, Any]:
     """Back to enabled."""
-    return {"account": account_view(ctx, _set_state(ctx, "enabled"))}
+    return {"account": account_view(ctx, _set_state(ctx, "enable"))}
 
 
 @api("lockAccount", "Locks an account: its users cannot log in", "account", _ACCT_REF, roles=ADMINS)
 def lock_account(ctx: Ctx) -> dict[str, Any]:
     """Mark the account locked."""
-    return {"account": account_view(ctx, _set_state(ctx, "locked"))}
+    return {"account": account_view(ctx, _set_state(ctx, "lock"))}
 
 
 @api(
@@ -559,13 +437,5 @@ def delete_account(ctx: Ctx) -> Pending:
     acct = account_of(ctx)
     _manage(ctx, acct)
     _no_jobs(ctx, [acct.id or 0])
-    acct.state = "disabled"
-    ctx.db.add(acct)
+    svc.start_deletion(ctx.db, acct)
     return Pending("Account", acct.uuid, {"account_id": acct.id}, with_id=False)
-
-
-@job_body("deleteAccount")
-async def delete_account_body(run: JobRun) -> dict[str, Any]:
-    """Expunge the account's VMs, delete its storage and networks, then the account and its users."""
-    await svc.delete_account(run, int(run.params["account_id"]))
-    return {"success": True}

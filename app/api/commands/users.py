@@ -7,15 +7,15 @@ from typing import Any
 
 from sqlmodel import select
 from virga.api import auth
-from virga.api.commands.accounts import ROLE_TYPES, display_path, domain_of, in_subtree
+from virga.api.commands.accounts import domain_of, in_subtree
 from virga.api.registry import ADMINS, ROOT, Param, api
 from virga.api.response import clean, list_body
+from virga.api.views.accounts import role_view, user_view
 from virga.api.views.fields import FIELDS
 from virga.context import Ctx
 from virga.errors import InUse, InvalidParameter, PermissionDenied
-from virga.models import Account, Domain, Role, User, utcnow
-from virga.services import lockout
-from virga.services.events import record_event
+from virga.models import Account, Domain, Role, User
+from virga.services import users as svc
 
 FIELDS.update(
     {
@@ -29,37 +29,6 @@ EMAIL = re.compile(r"^[^@\s]+@[^@\s]+$")
 USER_ID = [Param("id", "uuid", required=True, description="the user")]
 
 
-def user_view(ctx: Ctx, u: User, acct: Account | None = None) -> dict[str, Any]:
-    """A user response object (the secret key is only given by registerUserKeys/getUserKeys)."""
-    acct = acct or ctx.by_id(Account, u.account_id)
-    dom = ctx.by_id(Domain, acct.domain_id) if acct else None
-    role = ctx.by_id(Role, acct.role_id) if acct else None
-    return clean(
-        {
-            "id": u.uuid,
-            "username": u.username,
-            "firstname": u.firstname,
-            "lastname": u.lastname,
-            "email": u.email or None,
-            "created": u.created,
-            "state": u.state,
-            "account": acct.name if acct else None,
-            "accountid": acct.uuid if acct else None,
-            "accounttype": acct.accounttype if acct else None,
-            "domainid": dom.uuid if dom else None,
-            "domain": dom.name if dom else None,
-            "domainpath": display_path(dom) if dom else None,
-            "roleid": role.uuid if role else None,
-            "rolename": role.name if role else None,
-            "roletype": role.type if role else None,
-            "apikey": u.apikey,
-            "timezone": u.timezone,
-            "isdefault": u.username in ("admin", "system"),
-            "usersource": "native",
-        }
-    )
-
-
 def _check_user_fields(ctx: Ctx) -> None:
     """Validate email and password when given."""
     if ctx.args.email is not None and not EMAIL.match(ctx.args.email):
@@ -68,32 +37,30 @@ def _check_user_fields(ctx: Ctx) -> None:
         raise InvalidParameter("Parameter password may not be empty")
 
 
-def add_user(ctx: Ctx, acct: Account) -> User:
-    """Create a user in an account from username/password/email/firstname/lastname/timezone."""
+def check_new_user(ctx: Ctx, domain_id: int) -> None:
+    """Validate a new user of a domain's account: email, password, a user name unique in the domain."""
     a = ctx.args
     _check_user_fields(ctx)
-    dom = ctx.by_id(Domain, acct.domain_id)
+    dom = ctx.by_id(Domain, domain_id)
     clash = ctx.db.exec(
         select(User)
         .join(Account, Account.id == User.account_id)
-        .where(User.username == a.username, Account.domain_id == acct.domain_id, User.removed == None)
+        .where(User.username == a.username, Account.domain_id == domain_id, User.removed == None)
     ).first()
     if clash is not None:
         raise InvalidParameter(
             f"User {a.username} already exists in domain {dom.name if dom else ''} (parameter username)"
         )
-    user = User(
-        username=a.username,
-        account_id=acct.id or 0,
-        password_hash=auth.hash_password(a.password),
-        firstname=a.firstname or "",
-        lastname=a.lastname or "",
-        email=a.email or "",
-        timezone=a.timezone,
+
+
+def new_user_fields(ctx: Ctx) -> tuple[str, str, dict[str, Any]]:
+    """A new user's name, password hash and details (firstname, lastname, email, timezone) from the parameters."""
+    a = ctx.args
+    return (
+        a.username,
+        auth.hash_password(a.password),
+        {k: a.get(k) for k in ("firstname", "lastname", "email", "timezone")},
     )
-    ctx.db.add(user)
-    ctx.db.flush()
-    return user
 
 
 def _admin_of(ctx: Ctx, acct: Account) -> bool:
@@ -140,15 +107,9 @@ def create_user(ctx: Ctx) -> dict[str, Any]:
     ).first()
     if acct is None or not _admin_of(ctx, acct):
         raise InvalidParameter(f"Unable to find account {ctx.args.account} in domain {dom.name} (parameter account)")
-    user = add_user(ctx, acct)
-    record_event(
-        ctx.db,
-        "USER.CREATE",
-        f"Created user {user.username}",
-        account_id=acct.id,
-        domain_id=acct.domain_id,
-        user_id=ctx.user.id,
-    )
+    check_new_user(ctx, acct.domain_id)
+    name, password_hash, details = new_user_fields(ctx)
+    user = svc.create_user(ctx.db, ctx.user, acct, name, password_hash, **details)
     return {"user": user_view(ctx, user, acct)}
 
 
@@ -232,18 +193,14 @@ def update_user(ctx: Ctx) -> dict[str, Any]:
     user = user_of(ctx, ctx.args.id)
     a = ctx.args
     _check_user_fields(ctx)
-    if a.password is not None:
-        if (
-            user.id == ctx.user.id
-            and ctx.role == "User"
-            and not (a.currentpassword and auth.check_password(a.currentpassword, user.password_hash))
-        ):
-            raise InvalidParameter("Parameter currentpassword is missing or wrong")
-        user.password_hash = auth.hash_password(a.password)
-    for key in ("username", "firstname", "lastname", "email", "timezone"):
-        if a.get(key) is not None:
-            setattr(user, key, a[key])
-    ctx.db.add(user)
+    if a.password is not None and (
+        user.id == ctx.user.id
+        and ctx.role == "User"
+        and not (a.currentpassword and auth.check_password(a.currentpassword, user.password_hash))
+    ):
+        raise InvalidParameter("Parameter currentpassword is missing or wrong")
+    password_hash = auth.hash_password(a.password) if a.password is not None else None
+    svc.update_user(ctx.db, user, {k: a.get(k) for k in svc.USER_FIELDS}, password_hash)
     return {"user": user_view(ctx, user)}
 
 
@@ -266,36 +223,26 @@ def delete_user(ctx: Ctx) -> dict[str, Any]:
     ).first()
     if others is None:
         raise InUse(f"User {user.username} is the last user of its account; delete the account instead")
-    user.removed, user.apikey, user.secretkey, user.state = utcnow(), None, None, "removed"
-    ctx.db.add(user)
+    svc.delete_user(ctx.db, user)
     return {"success": True}
 
 
 @api("disableUser", "Disables a user", "user", USER_ID, roles=ADMINS, is_async=False)
 def disable_user(ctx: Ctx) -> dict[str, Any]:
     """The user can no longer log in or call the API."""
-    user = _other_user(ctx)
-    user.state = "disabled"
-    ctx.db.add(user)
-    return {"user": user_view(ctx, user)}
+    return {"user": user_view(ctx, svc.set_user_state(ctx.db, _other_user(ctx), "disable"))}
 
 
 @api("enableUser", "Enables a user", "user", USER_ID, roles=ADMINS)
 def enable_user(ctx: Ctx) -> dict[str, Any]:
     """Back to enabled."""
-    user = _other_user(ctx)
-    user.state = "enabled"
-    lockout.unlocked(user)  # a locked user gets a fresh count of login attempts
-    ctx.db.add(user)
-    return {"user": user_view(ctx, user)}
+    return {"user": user_view(ctx, svc.set_user_state(ctx.db, _other_user(ctx), "enable"))}
 
 
 @api("registerUserKeys", "Generates a new API key and secret key for a user", "userkeys", USER_ID)
 def register_keys(ctx: Ctx) -> dict[str, Any]:
     """New keys for oneself, or for a user the caller administers; the old keys stop working."""
-    user = user_of(ctx, ctx.args.id)
-    user.apikey, user.secretkey = auth.new_keys()
-    ctx.db.add(user)
+    user = svc.set_keys(ctx.db, user_of(ctx, ctx.args.id), *auth.new_keys())
     return {"userkeys": {"apikey": user.apikey, "secretkey": user.secretkey}}
 
 
@@ -309,13 +256,6 @@ def get_keys(ctx: Ctx) -> dict[str, Any]:
 # --- roles ---------------------------------------------------------------------------
 # Roles carry a type (Admin, DomainAdmin, User) that decides what an account may do. Rules given to
 # createRole/updateRole are recorded with the role but not enforced beyond that type.
-
-
-def role_view(ctx: Ctx, r: Role) -> dict[str, Any]:
-    """A role response object."""
-    return clean(
-        {"id": r.uuid, "name": r.name, "type": r.type, "description": r.description or None, "isdefault": r.is_default}
-    )
 
 
 @api(
@@ -369,14 +309,8 @@ def create_role(ctx: Ctx) -> dict[str, Any]:
         raise InvalidParameter("Parameter type (or roleid) is required")
     if ctx.db.exec(select(Role).where(Role.name == ctx.args.name, Role.removed == None)).first() is not None:
         raise InvalidParameter(f"Role {ctx.args.name} already exists (parameter name)")
-    role = Role(
-        name=ctx.args.name,
-        type=kind,
-        description=ctx.args.description or "",
-        rules=list(ctx.args.rules or (base.rules if base else [])),
-    )
-    ctx.db.add(role)
-    ctx.db.flush()
+    rules = list(ctx.args.rules or (base.rules if base else []))
+    role = svc.create_role(ctx.db, ctx.args.name, kind, ctx.args.description or "", rules)
     return {"role": role_view(ctx, role)}
 
 
@@ -395,15 +329,12 @@ def create_role(ctx: Ctx) -> dict[str, Any]:
 def update_role(ctx: Ctx) -> dict[str, Any]:
     """Rename or describe a role; default roles keep their type."""
     role = ctx.get(Role, ctx.args.id)
+    kind = None
     if ctx.args.type and ctx.args.type != role.type:
         if role.is_default:
             raise InvalidParameter(f"The type of the default role {role.name} cannot change")
-        role.type = _role_type(ctx.args.type)
-    if ctx.args.name:
-        role.name = ctx.args.name
-    if ctx.args.description is not None:
-        role.description = ctx.args.description
-    ctx.db.add(role)
+        kind = _role_type(ctx.args.type)
+    svc.update_role(ctx.db, role, kind=kind, name=ctx.args.name, description=ctx.args.description)
     return {"role": role_view(ctx, role)}
 
 
@@ -417,9 +348,8 @@ def delete_role(ctx: Ctx) -> dict[str, Any]:
         raise InvalidParameter(f"The default role {role.name} cannot be deleted")
     if ctx.db.exec(select(Account).where(Account.role_id == role.id, Account.removed == None)).first():
         raise InUse(f"Role {role.name} is used by accounts")
-    role.removed = utcnow()
-    ctx.db.add(role)
+    svc.delete_role(ctx.db, role)
     return {"success": True}
 
 
-__all__ = ["ROLE_TYPES", "add_user", "user_view"]
+__all__ = ["check_new_user", "new_user_fields"]

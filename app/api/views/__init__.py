@@ -22,6 +22,7 @@ if TYPE_CHECKING:
 # model -> (result key, batch view: ctx and rows -> one response object per row)
 BatchView = Callable[[Ctx, list[Any]], list[dict[str, Any]]]
 VIEW_MODULES = (
+    "virga.api.views.accounts",
     "virga.api.views.snapshots",
     "virga.api.views.templates",
     "virga.api.views.uploads",
