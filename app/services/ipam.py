@@ -10,6 +10,7 @@ from sqlalchemy.orm.attributes import set_committed_value
 from sqlmodel import Session, select
 from virga.errors import InsufficientCapacity, InvalidParameter
 from virga.models import Network, Nic, PublicIpAddress, VlanIpRange
+from virga.services.states import IpState
 
 
 def ip_to_int(ip: str) -> int:
@@ -86,7 +87,7 @@ def allocate_public_ip(s: Session, zone_id: int, requested: str | None = None) -
         .join(VlanIpRange, VlanIpRange.id == PublicIpAddress.vlan_id)
         .where(
             PublicIpAddress.zone_id == zone_id,
-            PublicIpAddress.state == "Free",
+            PublicIpAddress.state == IpState.FREE,
             VlanIpRange.forvirtualnetwork == True,
             VlanIpRange.removed == None,
         )

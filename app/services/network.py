@@ -23,22 +23,27 @@ from virga.models import (
 )
 from virga.services import ipam
 from virga.services.events import record_event
-from virga.services.states import transition
+from virga.services.states import NetworkState, RouterState, can, transition
 
 if TYPE_CHECKING:
     from virga.core import VirgaApp
 
 log = logging.getLogger(__name__)
 
-# zone.details["router"] -> "module:Class" implementing RouterBackend.
+# zone.details["router"] -> "module:Class" implementing RouterBackend. The key is zone data (createZone
+# details): core code never branches on it, it only loads the class the zone names.
 BACKENDS = {
-    "simulated": "virga.services.network:SimulatedRouters",
+    "simulated": "virga.drivers.simulator.router:SimulatedRouters",
     "netns": "virga.services.routing:NetnsRouters",
 }
+DEFAULT_BACKEND = "simulated"  # a zone that names none
+HEALTHY = ("up", True)  # a service health value every backend reports for a working service
 
 
 class RouterBackend(Protocol):
-    """Makes a network's router match the database."""
+    """Makes a network's router match the database (optionally: `health(app, zone, net)` for live health)."""
+
+    healthy_values: tuple[Any, ...]  # health values, beyond HEALTHY, that mean a service works
 
     async def sync(self, app: VirgaApp, network_id: int) -> dict[str, Any]:
         """Apply the network's desired state; return per-service health."""
@@ -47,26 +52,22 @@ class RouterBackend(Protocol):
         """Remove the network's router entirely."""
 
 
-class SimulatedRouters:
-    """Routers of simulator zones: state is recorded, nothing is applied on a host."""
-
-    async def sync(self, app: VirgaApp, network_id: int) -> dict[str, Any]:
-        """Report every service healthy: there is no process to check."""
-        return {"dhcp": "simulated", "dns": "simulated", "firewall": "simulated", "lb": "simulated"}
-
-    async def destroy(self, app: VirgaApp, network_id: int) -> None:
-        """Nothing to remove."""
-
-
 def backend_for(app: VirgaApp, zone: Zone) -> RouterBackend:
     """The router backend a zone uses (cached per kind on the app)."""
-    kind = (zone.details or {}).get("router", "simulated")
+    kind = (zone.details or {}).get("router", DEFAULT_BACKEND)
     key = f"router:{kind}"
     if key not in app.extensions:
         module, cls = BACKENDS[kind].split(":")
         app.extensions[key] = getattr(importlib.import_module(module), cls)()
     backend: RouterBackend = app.extensions[key]
     return backend
+
+
+def is_healthy(app: VirgaApp, zone: Zone | None, value: Any) -> bool:
+    """Whether a recorded service health value means the service works (as the zone's backend reports it)."""
+    if value in HEALTHY:
+        return True
+    return zone is not None and value in getattr(backend_for(app, zone), "healthy_values", ())
 
 
 def offering_of(s: Session, net: Network) -> NetworkOffering:
@@ -95,13 +96,14 @@ def needs_router(s: Session, net: Network) -> bool:
 
 def implement(s: Session, net: Network) -> bool:
     """Acquire source NAT and create the router record of an Allocated network; True if it changed."""
-    if net.state not in ("Allocated", "Shutdown"):
+    if net.state not in (NetworkState.ALLOCATED, NetworkState.SHUTDOWN):
         return False
     transition(net, "implement")
     off = offering_of(s, net)
     if net.guestiptype == "Isolated" and "SourceNat" in off.services:
         ip = ipam.allocate_public_ip(s, net.zone_id)
-        ip.state, ip.issourcenat, ip.network_id = "Allocated", True, net.id
+        transition(ip, "allocate")
+        ip.issourcenat, ip.network_id = True, net.id
         ip.account_id, ip.domain_id = net.account_id, net.domain_id
         s.add(ip)
         s.flush()  # source_nat_ip below reads it back
@@ -117,7 +119,7 @@ def implement(s: Session, net: Network) -> bool:
                 zone_id=net.zone_id,
                 account_id=net.account_id,
                 domain_id=net.domain_id,
-                state="Starting",
+                state=RouterState.STARTING,
                 publicip=snat.ipaddress if snat else "",
                 guestipaddress=net.gateway,
             )
@@ -194,20 +196,21 @@ async def _sync_router_once(app: VirgaApp, network_id: int) -> None:
     """Apply a network's rules and leases through its zone's router backend and record health."""
     with app.db.session() as s:
         net = s.get(Network, network_id)
-        if net is None or not needs_router(s, net) or net.state != "Implemented":
+        if net is None or not needs_router(s, net) or net.state != NetworkState.IMPLEMENTED:
             return
         zone = s.get(Zone, net.zone_id)
         assert zone is not None
         router = _live_router(s, network_id)
-        if router is not None and router.state == "Stopped":
+        if router is not None and router.state == RouterState.STOPPED:
             return
     health = await backend_for(app, zone).sync(app, network_id)
-    if router is None or (router.state == "Running" and router.health == health):
+    if router is None or (router.state == RouterState.RUNNING and router.health == health):
         return  # nothing to record
     with app.db.session() as s:
         router = _live_router(s, network_id)
-        if router is not None:
-            router.state, router.health = "Running", health
+        if router is not None and can(router, "running"):
+            transition(router, "running")
+            router.health = health
             s.add(router)
             s.commit()
 
@@ -221,7 +224,8 @@ async def destroy_router(app: VirgaApp, network_id: int) -> None:
         await backend_for(app, zone).destroy(app, network_id)
     with app.db.session() as s:
         for router in s.exec(select(Router).where(Router.network_id == network_id, Router.removed == None)):
-            router.state, router.removed = "Destroyed", utcnow()
+            transition(router, "destroy")
+            router.removed = utcnow()
             s.add(router)
         s.commit()
 
@@ -240,12 +244,12 @@ def router_state(s: Session, network_id: int) -> str | None:
     return router.state if router is not None else None
 
 
-def _set_router(app: VirgaApp, network_id: int, state: str, health: dict[str, Any] | None = None) -> None:
-    """Record a router's state (and health)."""
+def _set_router(app: VirgaApp, network_id: int, event: str, health: dict[str, Any] | None = None) -> None:
+    """Move a router's state by an event (and record its health)."""
     with app.db.session() as s:
         router = _live_router(s, network_id)
         if router is not None:
-            router.state = state
+            transition(router, event)
             if health is not None:
                 router.health = health
             s.add(router)
@@ -260,7 +264,7 @@ async def rebuild_router(app: VirgaApp, network_id: int) -> None:
     if zone is None:
         return
     await backend_for(app, zone).destroy(app, network_id)
-    _set_router(app, network_id, "Starting")
+    _set_router(app, network_id, "starting")
     await sync_router(app, network_id)
 
 
@@ -271,18 +275,19 @@ async def stop_router(app: VirgaApp, network_id: int) -> None:
         zone = s.get(Zone, net.zone_id) if net else None
     if zone is not None:
         await backend_for(app, zone).destroy(app, network_id)
-    _set_router(app, network_id, "Stopped", {})
+    _set_router(app, network_id, "stopped", {})
 
 
 async def start_router(app: VirgaApp, network_id: int) -> None:
     """Apply a stopped router again from the database."""
-    _set_router(app, network_id, "Starting")
+    _set_router(app, network_id, "starting")
     await sync_router(app, network_id)
 
 
 def free_ip(ip: PublicIpAddress) -> None:
     """Return a public IP to its range's free pool."""
-    ip.state, ip.network_id, ip.account_id, ip.domain_id = "Free", None, None, None
+    transition(ip, "free")
+    ip.network_id, ip.account_id, ip.domain_id = None, None, None
     ip.issourcenat, ip.isstaticnat, ip.vm_id, ip.vm_ip = False, False, None, None
 
 
@@ -294,7 +299,8 @@ def remove_rules(s: Session, *, network_id: int | None = None, ip_id: int | None
         for rule in s.exec(
             select(model).where(col == (network_id if network_id is not None else ip_id), model.removed == None)
         ):  # type: ignore[attr-defined]
-            rule.removed, rule.state = now, "Revoke"
+            rule.removed = now
+            transition(rule, "retire")
             s.add(rule)
             if isinstance(rule, LoadBalancerRule):
                 for m in s.exec(

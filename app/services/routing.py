@@ -24,6 +24,7 @@ from virga.models import Network, NetworkOffering, Router, Zone
 from virga.services.events import raise_alert, record_event
 from virga.services.network import backend_for
 from virga.services.routercfg import router_config, security_group_config, short_id
+from virga.services.states import RouterState
 
 if TYPE_CHECKING:
     from virga.core import VirgaApp
@@ -81,6 +82,8 @@ def _health(services: dict[str, bool | None]) -> dict[str, Any]:
 
 class NetnsRouters:
     """Routers of zones whose details say router=netns: one namespace per network on this host."""
+
+    healthy_values: tuple[Any, ...] = ()  # "up" (HEALTHY) is its only healthy value
 
     def __init__(self) -> None:
         """Managers are made lazily, one per (state dir, host namespace)."""
@@ -169,7 +172,7 @@ async def check_routers(app: VirgaApp) -> None:
             select(Router, Network, Zone)
             .join(Network, Network.id == Router.network_id)
             .join(Zone, Zone.id == Network.zone_id)
-            .where(Router.removed == None, Router.state == "Running")
+            .where(Router.removed == None, Router.state == RouterState.RUNNING)
         ).all()
     for router, net, zone in rows:
         backend = backend_for(app, zone)
@@ -236,7 +239,7 @@ async def reconcile_routers(app: VirgaApp) -> list[str]:
         mgr = backend.managers(app, zone)[0]
         on_disk = set(mgr.list_routers())
         for uuid, (state, net_id, name) in live.items():
-            if state == "Running" and uuid not in on_disk and _in_zone(app, net_id, zone):
+            if state == RouterState.RUNNING and uuid not in on_disk and _in_zone(app, net_id, zone):
                 await backend.sync(app, net_id)
                 done.append(f"rebuilt router of network {name}")
         for uuid in sorted(on_disk - set(live)):

@@ -10,8 +10,9 @@ from typing import TYPE_CHECKING, Any
 from sqlalchemy import bindparam
 from sqlmodel import Session, select
 from virga.errors import InvalidParameter, RuleConflict
-from virga.jobs.engine import JobBody, JobRun, Recover, job_body, job_recover
+from virga.jobs.engine import JobBody, JobRun, Recover, Ref, Restart, job_body, job_recover
 from virga.models import (
+    FirewallRule,
     LoadBalancerRule,
     Network,
     Nic,
@@ -21,13 +22,14 @@ from virga.models import (
     utcnow,
 )
 from virga.services.network import services_of, sync_router
+from virga.services.states import IpState, RuleState, transition
 
 if TYPE_CHECKING:
     from virga.context import Ctx
 
 log = logging.getLogger(__name__)
 PROTOCOLS = ("tcp", "udp", "icmp", "all")
-LIVE = ("Add", "Active")
+LIVE = (RuleState.ADD, RuleState.ACTIVE)
 
 
 # --- validation ---------------------------------------------------------------
@@ -100,7 +102,7 @@ def rule_ports(ctx: Ctx, proto: str) -> tuple[int | None, int | None]:
 def owned_ip(ctx: Ctx, uuid: str | None, param: str = "ipaddressid") -> tuple[PublicIpAddress, Network]:
     """A public IP the caller may use for rules, with its network (431 when absent or not associated)."""
     ip = ctx.get(PublicIpAddress, uuid, param)
-    if ip.state != "Allocated" or ip.network_id is None or ip.account_id is None:
+    if ip.state != IpState.ALLOCATED or ip.network_id is None or ip.account_id is None:
         raise InvalidParameter(f"Public IP {ip.ipaddress} is not associated with a network (parameter {param})")
     ctx.require(ip, f"public IP {ip.ipaddress}")
     net = ctx.db.get(Network, ip.network_id)
@@ -204,7 +206,8 @@ def _retire(model: Any, uuid: str) -> Callable[[Session], None]:
 
     def fn(s: Session) -> None:
         row = _row(s, model, uuid)
-        row.removed, row.state = utcnow(), "Revoke"
+        row.removed = utcnow()
+        transition(row, "retire")
         s.add(row)
 
     return fn
@@ -215,31 +218,27 @@ def _restore(model: Any, uuid: str) -> Callable[[Session], None]:
 
     def fn(s: Session) -> None:
         row = _row(s, model, uuid)
-        row.state = "Active"
+        transition(row, "restore")
         s.add(row)
 
     return fn
 
 
-View = Callable[[Any, Any], dict[str, Any]]
-
-
-def create_job(command: str, model: Any, key: str, view: View) -> tuple[JobBody, Recover]:
+def create_job(command: str, model: Any) -> tuple[JobBody, Recover]:
     """The job of a create command: apply the Add row, activate it, or remove it on failure (body, recover)."""
 
-    async def body(run: JobRun) -> dict[str, Any]:
+    async def body(run: JobRun) -> Ref:
         with run.db() as s:
             net_id = _row(s, model, run.instance_uuid).network_id
         await settle(run, net_id, _retire(model, run.instance_uuid))
         with run.db() as s:
             row = _row(s, model, run.instance_uuid)
-            row.state = "Active"
+            transition(row, "activate")
             s.add(row)
             s.commit()
-        with run.ctx() as ctx:
-            return {key: view(ctx, _row(ctx.db, model, run.instance_uuid))}
+        return Ref(model, run.instance_uuid)
 
-    return job_body(command)(body), job_recover(command)(_recover(model, "Add"))
+    return job_body(command, restart=Restart.RECONCILE)(body), job_recover(command)(_recover(model, RuleState.ADD))
 
 
 def _recover(model: Any, pending: str) -> Callable[[JobRun], Any]:
@@ -252,7 +251,7 @@ def _recover(model: Any, pending: str) -> Callable[[JobRun], Any]:
                 return
             net_id = row.network_id
             if row.state == pending and row.removed is None:
-                (_retire if pending == "Add" else _restore)(model, run.instance_uuid)(s)
+                (_retire if pending == RuleState.ADD else _restore)(model, run.instance_uuid)(s)
                 s.commit()
         await resync(run.app, net_id)
 
@@ -281,16 +280,92 @@ def delete_job(command: str, model: Any) -> tuple[JobBody, Recover]:
             s.commit()
         return {"success": True}
 
-    return job_body(command)(body), job_recover(command)(_recover(model, "Revoke"))
+    return job_body(command, restart=Restart.RECONCILE)(body), job_recover(command)(_recover(model, RuleState.REVOKE))
 
 
 def revoke(ctx: Ctx, row: Any, what: str) -> None:
     """Mark a rule Revoke in the caller's transaction (the job applies and removes it)."""
     ctx.require(row, what)
-    if row.state == "Revoke":
+    if row.state == RuleState.REVOKE:
         raise InvalidParameter(f"{what} is already being deleted")
-    row.state = "Revoke"
+    transition(row, "revoke")
     ctx.db.add(row)
+
+
+async def set_fields(run: JobRun, model: Any, change: dict[str, Any]) -> None:
+    """Set fields of the job's row, apply its network, and restore the old values when applying fails."""
+    with run.db() as s:
+        row = _row(s, model, run.instance_uuid)
+        old = {k: getattr(row, k) for k in change}
+        for k, v in change.items():
+            setattr(row, k, v)
+        s.add(row)
+        s.commit()
+        net_id = row.network_id
+
+    def revert(s: Session) -> None:
+        back = _row(s, model, run.instance_uuid)
+        for k, v in old.items():
+            setattr(back, k, v)
+        s.add(back)
+
+    await settle(run, net_id, revert)
+
+
+def recover_fields(model: Any) -> Recover:
+    """A recovery for set_fields jobs: put back the values the command recorded (params["old"]), re-apply."""
+
+    async def recover(run: JobRun) -> None:
+        with run.db() as s:
+            row = s.exec(select(model).where(model.uuid == run.instance_uuid)).first()
+            if row is None:
+                return
+            for k, v in (run.params.get("old") or {}).items():
+                setattr(row, k, v)
+            s.add(row)
+            s.commit()
+            net_id = row.network_id
+        await resync(run.app, net_id)
+
+    return recover
+
+
+# --- firewall and port forwarding rules ------------------------------------------
+
+
+def create_firewall_rule(ctx: Ctx, fields: dict[str, Any]) -> FirewallRule:
+    """Record a checked ingress or egress firewall rule (Add: its job applies it)."""
+    rule = FirewallRule(state=RuleState.ADD, **fields)
+    ctx.db.add(rule)
+    ctx.db.flush()
+    return rule
+
+
+def create_port_forward(ctx: Ctx, fields: dict[str, Any]) -> PortForwardingRule:
+    """Record a checked port forward (Add: its job applies it)."""
+    rule = PortForwardingRule(state=RuleState.ADD, **fields)
+    ctx.db.add(rule)
+    ctx.db.flush()
+    return rule
+
+
+_createFirewallRule_job = create_job("createFirewallRule", FirewallRule)
+_createEgressFirewallRule_job = create_job("createEgressFirewallRule", FirewallRule)
+_createPortForwardingRule_job = create_job("createPortForwardingRule", PortForwardingRule)
+_deleteFirewallRule_job = delete_job("deleteFirewallRule", FirewallRule)
+_deleteEgressFirewallRule_job = delete_job("deleteEgressFirewallRule", FirewallRule)
+_deletePortForwardingRule_job = delete_job("deletePortForwardingRule", PortForwardingRule)
+
+
+@job_body("updatePortForwardingRule", restart=Restart.RECONCILE)
+async def update_pf_body(run: JobRun) -> Ref:
+    """Record the new target, apply, and restore the old one when applying fails."""
+    keys = ("privateport", "privateendport", "vm_id", "vmguestip")
+    await set_fields(run, PortForwardingRule, {k: run.params[k] for k in keys})
+    return Ref(PortForwardingRule, run.instance_uuid)
+
+
+_updatePortForwardingRule_recover = job_recover("updatePortForwardingRule")(recover_fields(PortForwardingRule))
 
 
 # --- security groups -------------------------------------------------------------

@@ -10,7 +10,7 @@ from virga.client import VirgaClient
 from virga.core import VirgaApp
 from virga.errors import InternalError
 from virga.models import FirewallRule, PortForwardingRule
-from virga.services.network import SimulatedRouters
+from virga.drivers.simulator.router import SimulatedRouters
 
 from tests.api.netutil import fails, ip, network, user, vm
 from tests.factories import Cloud

@@ -7,61 +7,15 @@ from typing import Any
 from sqlmodel import select
 from virga.api.dispatch import Pending
 from virga.api.registry import Param, api
-from virga.api.response import clean, list_body
-from virga.api.views.common import owner, preload_owners, ref, tags_of
-from virga.api.views.fields import FIELDS
+from virga.api.response import list_body
+from virga.api.views.addresses import ip_view
+from virga.api.views.common import preload_owners, tags_of
 from virga.context import Ctx
-from virga.errors import CloudError, InvalidParameter, RuleConflict
-from virga.jobs.engine import JobRun, job_body, job_recover
-from virga.models import Network, PhysicalNetwork, PublicIpAddress, VirtualMachine, VlanIpRange, Zone
-from virga.services import ipam, limits
-from virga.services.network import free_ip, implement, remove_rules, sync_router
-from virga.services.rules import has_port_rules, owned_ip, resync, settle, vm_nic
-
-FIELDS.update(
-    {
-        "ipaddress": "id ipaddress allocated zoneid zonename issourcenat isstaticnat issystem "
-        "forvirtualnetwork vlanid vlanname virtualmachineid virtualmachinename virtualmachinedisplayname "
-        "vmipaddress associatednetworkid associatednetworkname networkid state physicalnetworkid "
-        "purpose tags isportable fordisplay jobid jobstatus account domainid domain domainpath"
-    }
-)
-
-
-def ip_view(ctx: Ctx, ip: PublicIpAddress, tags: list[dict[str, Any]] | None = None) -> dict[str, Any]:
-    """An ipaddress response object."""
-    rng = ctx.by_id(VlanIpRange, ip.vlan_id)
-    net = ctx.by_id(Network, ip.network_id)
-    vm = ctx.by_id(VirtualMachine, ip.vm_id) if ip.isstaticnat else None
-    pn = ctx.by_id(PhysicalNetwork, rng.physicalnetwork_id) if rng else None
-    purpose = "StaticNat" if ip.isstaticnat else ("SourceNat" if ip.issourcenat else None)
-    return clean(
-        {
-            "id": ip.uuid,
-            "ipaddress": ip.ipaddress,
-            "allocated": ip.created if ip.state != "Free" else None,
-            **ref(ctx, Zone, ip.zone_id, "zone"),
-            "issourcenat": ip.issourcenat,
-            "isstaticnat": ip.isstaticnat,
-            "issystem": False,
-            "forvirtualnetwork": bool(rng and rng.forvirtualnetwork),
-            "vlanid": rng.uuid if rng else None,
-            "vlanname": rng.vlan if rng else None,
-            "virtualmachineid": vm.uuid if vm else None,
-            "virtualmachinename": vm.name if vm else None,
-            "virtualmachinedisplayname": (vm.displayname or vm.name) if vm else None,
-            "vmipaddress": ip.vm_ip if ip.isstaticnat else None,
-            "associatednetworkid": net.uuid if net else None,
-            "associatednetworkname": net.name if net else None,
-            "state": ip.state,
-            "physicalnetworkid": pn.uuid if pn else None,
-            "purpose": purpose,
-            "tags": tags or [],
-            "isportable": False,
-            "fordisplay": True,
-            **owner(ctx, ip),
-        }
-    )
+from virga.errors import InvalidParameter, RuleConflict
+from virga.models import Network, PublicIpAddress, VlanIpRange, Zone
+from virga.services import addresses as svc
+from virga.services.rules import has_port_rules, owned_ip, vm_nic
+from virga.services.states import IpState, NetworkState
 
 
 @api(
@@ -88,7 +42,7 @@ def associate_ip(ctx: Ctx) -> Pending:
     if a.networkid:
         net = ctx.get(Network, a.networkid, "networkid")
         ctx.require(net, f"network {net.name}")
-        if net.guestiptype != "Isolated" or net.state == "Destroy":
+        if net.guestiptype != "Isolated" or net.state == NetworkState.DESTROY:
             raise InvalidParameter(f"Network {net.name} cannot hold public IPs (it is {net.guestiptype}, {net.state})")
         account = ctx.by_id(type(ctx.account), net.account_id) or ctx.account
         zone_id = net.zone_id
@@ -97,43 +51,8 @@ def associate_ip(ctx: Ctx) -> Pending:
         zone_id = ctx.get(Zone, a.zoneid, "zoneid").id or 0
     else:
         raise InvalidParameter("Parameter networkid or zoneid is required")
-    fresh = net is not None and net.state in ("Allocated", "Shutdown")
-    limits.check(ctx.db, account, 1, 2 if fresh else 1)
-    if net is not None and fresh:
-        implement(ctx.db, net)
-    ip = ipam.allocate_public_ip(ctx.db, zone_id, a.ipaddress)
-    ip.state, ip.account_id, ip.domain_id = "Allocated", account.id, account.domain_id
-    ip.network_id = net.id if net else None
-    ctx.db.add(ip)
+    ip = svc.acquire(ctx, account, zone_id, net, a.ipaddress)
     return Pending("IpAddress", ip.uuid)
-
-
-def _ip(s: Any, uuid: str) -> PublicIpAddress:
-    """A public IP row by uuid."""
-    return s.exec(select(PublicIpAddress).where(PublicIpAddress.uuid == uuid)).one()
-
-
-def _ip_result(run: JobRun) -> dict[str, Any]:
-    """The job result: the IP as the caller sees it."""
-    with run.ctx() as ctx:
-        return {"ipaddress": ip_view(ctx, _ip(ctx.db, run.instance_uuid))}
-
-
-@job_body("associateIpAddress")
-async def associate_body(run: JobRun) -> dict[str, Any]:
-    """Put the IP on the router; free it again when that fails."""
-    with run.db() as s:
-        net_id = _ip(s, run.instance_uuid).network_id
-    if net_id is not None:
-        await settle(run, net_id, lambda s: _free(s, run.instance_uuid))
-    return _ip_result(run)
-
-
-def _free(s: Any, uuid: str) -> None:
-    """Revert step: give an IP back to the pool."""
-    ip = _ip(s, uuid)
-    free_ip(ip)
-    s.add(ip)
 
 
 @api(
@@ -151,8 +70,7 @@ def disassociate_ip(ctx: Ctx) -> Pending:
     ip = _by_id_or_address(ctx)
     if ip.issourcenat:
         raise InvalidParameter(f"Public IP {ip.ipaddress} is the source NAT IP of its network and cannot be released")
-    ip.state = "Releasing"
-    ctx.db.add(ip)
+    svc.release(ctx, ip)
     return Pending("IpAddress", ip.uuid)
 
 
@@ -166,33 +84,10 @@ def _by_id_or_address(ctx: Ctx) -> PublicIpAddress:
             raise InvalidParameter(f"Unable to find public IP {ctx.args.ipaddress} (parameter ipaddress)")
     else:
         raise InvalidParameter("Parameter id is required")
-    if ip.state != "Allocated" or ip.account_id is None:
+    if ip.state != IpState.ALLOCATED or ip.account_id is None:
         raise InvalidParameter(f"Public IP {ip.ipaddress} is not allocated (it is {ip.state})")
     ctx.require(ip, f"public IP {ip.ipaddress}")
     return ip
-
-
-@job_body("disassociateIpAddress")
-async def disassociate_body(run: JobRun) -> dict[str, Any]:
-    """Apply the router without the IP, then free it and remove its rules (or keep it on failure)."""
-    with run.db() as s:
-        net_id = _ip(s, run.instance_uuid).network_id
-    if net_id is not None:
-        await settle(run, net_id, lambda s: _set_state(s, run.instance_uuid, "Allocated"))
-    with run.db() as s:
-        ip = _ip(s, run.instance_uuid)
-        remove_rules(s, ip_id=ip.id)
-        free_ip(ip)
-        s.add(ip)
-        s.commit()
-    return {"success": True}
-
-
-def _set_state(s: Any, uuid: str, state: str) -> None:
-    """Revert step: restore an IP's state."""
-    ip = _ip(s, uuid)
-    ip.state = state
-    s.add(ip)
 
 
 @api(
@@ -229,7 +124,7 @@ def list_ips(ctx: Ctx) -> dict[str, Any]:
     if a.allocatedonly is False and ctx.is_root and not a.account:
         pass
     else:
-        stmt = ctx.scope(stmt, PublicIpAddress).where(PublicIpAddress.state != "Free")
+        stmt = ctx.scope(stmt, PublicIpAddress).where(PublicIpAddress.state != IpState.FREE)
     for param, col in (
         ("ipaddress", PublicIpAddress.ipaddress),
         ("isstaticnat", PublicIpAddress.isstaticnat),
@@ -293,27 +188,8 @@ async def enable_static_nat(ctx: Ctx) -> dict[str, Any]:
     ).first()
     if taken is not None:
         raise RuleConflict(f"VM {vm.name} ({nic.ipaddress}) already has static NAT from {taken.ipaddress}")
-    ip.isstaticnat, ip.vm_id, ip.vm_ip = True, vm.id, nic.ipaddress
-    ctx.db.add(ip)
-    ctx.db.commit()  # the router backend reads committed state; reverted below when applying fails
-    try:
-        await sync_router(ctx.app, net.id or 0)
-    except CloudError:
-        ctx.db.refresh(ip)
-        ip.isstaticnat, ip.vm_id, ip.vm_ip = False, None, None
-        ctx.db.add(ip)
-        ctx.db.commit()
-        await _resync(ctx, net.id or 0)
-        raise
+    await svc.enable_static_nat(ctx, ip, net, vm, nic)
     return {"success": True}
-
-
-async def _resync(ctx: Ctx, network_id: int) -> None:
-    """Best-effort re-apply of the previous state after a failed change."""
-    try:
-        await sync_router(ctx.app, network_id)
-    except CloudError:
-        pass
 
 
 @api(
@@ -330,48 +206,4 @@ def disable_static_nat(ctx: Ctx) -> Pending:
     ip, _ = owned_ip(ctx, ctx.args.ipaddressid)
     if not ip.isstaticnat:
         raise InvalidParameter(f"Static NAT is not enabled on {ip.ipaddress}")
-    return Pending("IpAddress", ip.uuid)
-
-
-@job_body("disableStaticNat")
-async def disable_static_nat_body(run: JobRun) -> dict[str, Any]:
-    """Clear the mapping and its firewall rules, apply; restore them when applying fails."""
-    with run.db() as s:
-        ip = _ip(s, run.instance_uuid)
-        net_id, vm_id, vm_ip = ip.network_id or 0, ip.vm_id, ip.vm_ip
-        ip.isstaticnat, ip.vm_id, ip.vm_ip = False, None, None
-        s.add(ip)
-        s.commit()
-
-    def revert(s: Any) -> None:
-        row = _ip(s, run.instance_uuid)
-        row.isstaticnat, row.vm_id, row.vm_ip = True, vm_id, vm_ip
-        s.add(row)
-
-    await settle(run, net_id, revert)
-    return {"success": True}
-
-
-@job_recover("associateIpAddress")
-async def recover_associate(run: JobRun) -> None:
-    """The server died while acquiring: give the IP back and re-apply its network."""
-    with run.db() as s:
-        ip = _ip(s, run.instance_uuid)
-        net_id = ip.network_id
-        free_ip(ip)
-        s.add(ip)
-        s.commit()
-    await resync(run.app, net_id)
-
-
-@job_recover("disassociateIpAddress")
-async def recover_disassociate(run: JobRun) -> None:
-    """The server died while releasing: the IP stays allocated; re-apply its network."""
-    with run.db() as s:
-        ip = _ip(s, run.instance_uuid)
-        if ip.state == "Releasing":
-            ip.state = "Allocated"
-            s.add(ip)
-            s.commit()
-        net_id = ip.network_id
-    await resync(run.app, net_id)
+    return Pending("IpAddress", ip.uuid, {"vm_id": ip.vm_id, "vm_ip": ip.vm_ip})

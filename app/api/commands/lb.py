@@ -8,102 +8,18 @@ from typing import Any
 from sqlmodel import select
 from virga.api.dispatch import Pending
 from virga.api.registry import Param, api
-from virga.api.response import clean, list_body
-from virga.api.views.common import owner, preload_owners, ref
-from virga.api.views.fields import FIELDS
+from virga.api.response import list_body
+from virga.api.views.common import preload_owners
+from virga.api.views.lb import hc_view, lb_view
 from virga.api.views.vm import VmBatch
 from virga.context import Ctx
 from virga.errors import InvalidParameter
-from virga.jobs.engine import JobRun, job_body
-from virga.models import (
-    LoadBalancerMember,
-    LoadBalancerRule,
-    Network,
-    PublicIpAddress,
-    VirtualMachine,
-    Zone,
-    new_uuid,
-    utcnow,
-)
+from virga.models import LoadBalancerMember, LoadBalancerRule, Network, PublicIpAddress, VirtualMachine, new_uuid
+from virga.services import lb as lbsvc
 from virga.services import rules as svc
 
 ALGORITHMS = ("roundrobin", "leastconn", "source")
 NAME = re.compile(r"^[^\x00-\x1f]{1,255}$")
-FIELDS.update(
-    {
-        "loadbalancer": "id name description publicipid publicip publicport privateport algorithm networkid cidrlist "
-        "state zoneid zonename protocol tags fordisplay account domainid domain domainpath",
-        "healthcheckpolicies": "lbruleid account domainid domain zoneid healthcheckpolicy",
-        "loadbalancerruleinstance": FIELDS.get("virtualmachine", ""),
-    }
-)
-
-
-def lb_view(ctx: Ctx, r: LoadBalancerRule) -> dict[str, Any]:
-    """A loadbalancer response object."""
-    ip = ctx.by_id(PublicIpAddress, r.ipaddress_id)
-    net = ctx.by_id(Network, r.network_id)
-    return clean(
-        {
-            "id": r.uuid,
-            "name": r.name,
-            "description": r.description or None,
-            "publicipid": ip.uuid if ip else None,
-            "publicip": ip.ipaddress if ip else None,
-            "publicport": str(r.publicport),
-            "privateport": str(r.privateport),
-            "algorithm": r.algorithm,
-            "networkid": net.uuid if net else None,
-            "cidrlist": r.cidrlist,
-            "state": r.state,
-            **ref(ctx, Zone, net.zone_id if net else None, "zone"),
-            "protocol": r.protocol,
-            "tags": [],
-            "fordisplay": True,
-            **owner(ctx, r),
-        }
-    )
-
-
-def hc_view(ctx: Ctx, r: LoadBalancerRule) -> dict[str, Any]:
-    """A healthcheckpolicies response object."""
-    hc = r.healthcheck or {}
-    net = ctx.by_id(Network, r.network_id)
-    policies = (
-        [
-            clean(
-                {
-                    "id": hc["id"],
-                    "description": hc.get("description") or None,
-                    "pingpath": hc.get("pingpath") or None,
-                    "healthcheckinterval": hc.get("intervaltime"),
-                    "responsetime": hc.get("responsetimeout"),
-                    "healthcheckthresshold": hc.get("healthythreshold"),
-                    "unhealthcheckthresshold": hc.get("unhealthythreshold"),
-                    "state": "Active",
-                    "fordisplay": True,
-                }
-            )
-        ]
-        if hc.get("id")
-        else []
-    )
-    return clean(
-        {
-            "lbruleid": r.uuid,
-            "zoneid": (
-                ctx.by_id(Zone, net.zone_id).uuid  # type: ignore[union-attr]
-                if net
-                else None
-            ),
-            "healthcheckpolicy": policies,
-            **owner(ctx, r),
-        }
-    )
-
-
-_createLoadBalancerRule_job = svc.create_job("createLoadBalancerRule", LoadBalancerRule, "loadbalancer", lb_view)
-_deleteLoadBalancerRule_job = svc.delete_job("deleteLoadBalancerRule", LoadBalancerRule)
 
 
 @api(
@@ -145,23 +61,21 @@ def create_lb(ctx: Ctx) -> Pending:
     pub = svc.port(a.publicport, "publicport") or 0
     priv = svc.port(a.privateport, "privateport") or 0
     svc.check_claim(ctx.db, ip, proto, pub, pub)
-    rule = LoadBalancerRule(
-        name=a.name,
-        description=a.description or "",
-        ipaddress_id=ip.id or 0,
-        network_id=net.id or 0,
-        algorithm=algorithm,
-        protocol=proto,
-        publicport=pub,
-        privateport=priv,
-        cidrlist=svc.cidrs(a.cidrlist),
-        state="Add",
-        openfirewall=a.openfirewall is not False,
-        account_id=ip.account_id or 0,
-        domain_id=ip.domain_id or 0,
-    )
-    ctx.db.add(rule)
-    ctx.db.flush()
+    fields = {
+        "name": a.name,
+        "description": a.description or "",
+        "ipaddress_id": ip.id or 0,
+        "network_id": net.id or 0,
+        "algorithm": algorithm,
+        "protocol": proto,
+        "publicport": pub,
+        "privateport": priv,
+        "cidrlist": svc.cidrs(a.cidrlist),
+        "openfirewall": a.openfirewall is not False,
+        "account_id": ip.account_id or 0,
+        "domain_id": ip.domain_id or 0,
+    }
+    rule = lbsvc.create_rule(ctx, fields)
     return Pending("LoadBalancerRule", rule.uuid)
 
 
@@ -240,62 +154,6 @@ def remove_lb(ctx: Ctx) -> Pending:
     return Pending("LoadBalancerRule", rule.uuid, {"remove": [int(m.split(":")[0]) for m in members]})
 
 
-def _lb_row(s: Any, uuid: str) -> LoadBalancerRule:
-    """A rule by uuid."""
-    return s.exec(select(LoadBalancerRule).where(LoadBalancerRule.uuid == uuid)).one()
-
-
-@job_body("assignToLoadBalancerRule")
-async def assign_body(run: JobRun) -> dict[str, Any]:
-    """Add member rows and apply; remove them again on failure."""
-    with run.db() as s:
-        rule = _lb_row(s, run.instance_uuid)
-        rows = [
-            LoadBalancerMember(rule_id=rule.id or 0, vm_id=int(m.split(":")[0]), vmip=m.split(":", 1)[1])
-            for m in run.params["add"]
-        ]
-        s.add_all(rows)
-        s.commit()
-        ids, net_id = [r.id for r in rows], rule.network_id
-
-    def revert(s: Any) -> None:
-        for r in s.exec(select(LoadBalancerMember).where(LoadBalancerMember.id.in_(ids))):  # type: ignore[union-attr]
-            r.removed = utcnow()
-            s.add(r)
-
-    await svc.settle(run, net_id, revert)
-    return {"success": True}
-
-
-@job_body("removeFromLoadBalancerRule")
-async def remove_body(run: JobRun) -> dict[str, Any]:
-    """Mark member rows removed and apply; restore them on failure."""
-    with run.db() as s:
-        rule = _lb_row(s, run.instance_uuid)
-        rows = list(
-            s.exec(
-                select(LoadBalancerMember).where(
-                    LoadBalancerMember.rule_id == rule.id,
-                    LoadBalancerMember.vm_id.in_(run.params["remove"]),  # type: ignore[attr-defined]
-                    LoadBalancerMember.removed == None,
-                )
-            )
-        )
-        for r in rows:
-            r.removed = utcnow()
-            s.add(r)
-        s.commit()
-        ids, net_id = [r.id for r in rows], rule.network_id
-
-    def revert(s: Any) -> None:
-        for r in s.exec(select(LoadBalancerMember).where(LoadBalancerMember.id.in_(ids))):  # type: ignore[union-attr]
-            r.removed = None
-            s.add(r)
-
-    await svc.settle(run, net_id, revert)
-    return {"success": True}
-
-
 @api(
     "listLoadBalancerRules",
     "Lists load balancer rules",
@@ -366,6 +224,11 @@ def list_lb_vms(ctx: Ctx) -> dict[str, Any]:
     return body
 
 
+def _change(rule: LoadBalancerRule, change: dict[str, Any]) -> dict[str, Any]:
+    """Job parameters of a rule change: the new values and the old ones (put back if the server dies)."""
+    return {"change": change, "old": {k: getattr(rule, k) for k in change}}
+
+
 @api(
     "updateLoadBalancerRule",
     "Updates a load balancer rule's name, description or algorithm",
@@ -388,36 +251,7 @@ def update_lb(ctx: Ctx) -> Pending:
     if a.algorithm and a.algorithm.lower() not in ALGORITHMS:
         raise InvalidParameter(f"Parameter algorithm must be one of {', '.join(ALGORITHMS)}")
     change = {k: (a[k].lower() if k == "algorithm" else a[k]) for k in ("name", "description", "algorithm") if a.get(k)}
-    return Pending("LoadBalancerRule", rule.uuid, {"change": change})
-
-
-async def _change_rule(run: JobRun, change: dict[str, Any]) -> LoadBalancerRule:
-    """Set fields of the job's rule, apply, and restore them on failure."""
-    with run.db() as s:
-        rule = _lb_row(s, run.instance_uuid)
-        old = {k: getattr(rule, k) for k in change}
-        for k, v in change.items():
-            setattr(rule, k, v)
-        s.add(rule)
-        s.commit()
-        net_id = rule.network_id
-
-    def revert(s: Any) -> None:
-        row = _lb_row(s, run.instance_uuid)
-        for k, v in old.items():
-            setattr(row, k, v)
-        s.add(row)
-
-    await svc.settle(run, net_id, revert)
-    return rule
-
-
-@job_body("updateLoadBalancerRule")
-async def update_lb_body(run: JobRun) -> dict[str, Any]:
-    """Apply the changed rule."""
-    await _change_rule(run, run.params["change"])
-    with run.ctx() as ctx:
-        return {"loadbalancer": lb_view(ctx, _lb_row(ctx.db, run.instance_uuid))}
+    return Pending("LoadBalancerRule", rule.uuid, _change(rule, change))
 
 
 @api(
@@ -455,15 +289,7 @@ def create_hc(ctx: Ctx) -> Pending:
         if not low <= value <= high:
             raise InvalidParameter(f"Parameter {key} must be between {low} and {high}")
         policy[key] = value
-    return Pending("LoadBalancerRule", rule.uuid, {"change": {"healthcheck": policy}})
-
-
-@job_body("createLBHealthCheckPolicy")
-async def create_hc_body(run: JobRun) -> dict[str, Any]:
-    """Apply the rule with its health check."""
-    await _change_rule(run, run.params["change"])
-    with run.ctx() as ctx:
-        return {"healthcheckpolicies": hc_view(ctx, _lb_row(ctx.db, run.instance_uuid))}
+    return Pending("LoadBalancerRule", rule.uuid, _change(rule, {"healthcheck": policy}))
 
 
 @api(
@@ -486,14 +312,7 @@ def delete_hc(ctx: Ctx) -> Pending:
     if rule is None or not ctx.can_see(rule):
         raise InvalidParameter(f"Unable to find health check policy with id {ctx.args.id} (parameter id)")
     ctx.require(rule, f"load balancer rule {rule.name}")
-    return Pending("LoadBalancerRule", rule.uuid, {"change": {"healthcheck": {}}})
-
-
-@job_body("deleteLBHealthCheckPolicy")
-async def delete_hc_body(run: JobRun) -> dict[str, Any]:
-    """Apply the rule without its health check."""
-    await _change_rule(run, run.params["change"])
-    return {"success": True}
+    return Pending("LoadBalancerRule", rule.uuid, _change(rule, {"healthcheck": {}}))
 
 
 @api(

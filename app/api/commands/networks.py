@@ -9,78 +9,17 @@ from typing import Any
 from sqlmodel import select
 from virga.api.dispatch import Pending
 from virga.api.registry import USER, Param, api
-from virga.api.response import clean, list_body
-from virga.api.views.common import owner, preload_owners, ref, tags_of
-from virga.api.views.fields import FIELDS
+from virga.api.response import list_body
+from virga.api.views.common import preload_owners, tags_of
+from virga.api.views.networks import network_view
 from virga.context import Ctx
-from virga.errors import InsufficientCapacity, InUse, InvalidParameter, PermissionDenied
-from virga.jobs.engine import JobRun, job_body, job_recover
-from virga.models import Network, NetworkOffering, Nic, PhysicalNetwork, VirtualMachine, Zone
+from virga.errors import InUse, InvalidParameter, PermissionDenied
+from virga.models import Network, NetworkOffering, Nic, VirtualMachine, Zone
 from virga.services import limits
-from virga.services.network import destroy_router, implement, rebuild_router, release_network, sync_router
-from virga.services.states import transition
+from virga.services import networks as svc
+from virga.services.states import NetworkState
 
 DOMAIN = re.compile(r"^[A-Za-z0-9]([A-Za-z0-9.-]{0,250}[A-Za-z0-9])?$")
-MAX_VNI = 16777215
-FIELDS.update(
-    {
-        "network": "id name displaytext broadcastdomaintype traffictype gateway netmask cidr zoneid "
-        "zonename networkofferingid networkofferingname networkofferingdisplaytext "
-        "networkofferingconservemode networkofferingavailability issystem state related broadcasturi "
-        "dns1 dns2 type vlan acltype networkdomain physicalnetworkid restartrequired specifyipranges "
-        "canusefordeploy ispersistent service tags displaynetwork isdefault egressdefaultpolicy "
-        "startip endip created account domainid domain domainpath"
-    }
-)
-
-
-def network_view(ctx: Ctx, net: Network, tags: list[dict[str, Any]] | None = None) -> dict[str, Any]:
-    """A network response object."""
-    off = ctx.by_id(NetworkOffering, net.networkoffering_id)
-    pn = ctx.by_id(PhysicalNetwork, net.physicalnetwork_id)
-    services = [{"name": name, "provider": [{"name": prov}]} for name, prov in sorted((off.services or {}).items())]
-    return clean(
-        {
-            "id": net.uuid,
-            "name": net.name,
-            "displaytext": net.displaytext or net.name,
-            "broadcastdomaintype": net.broadcasturi.split("://")[0].capitalize() if net.broadcasturi else "Native",
-            "traffictype": net.traffictype,
-            "gateway": net.gateway or None,
-            "netmask": net.netmask or None,
-            "cidr": net.cidr or None,
-            **ref(ctx, Zone, net.zone_id, "zone"),
-            "networkofferingid": off.uuid if off else None,
-            "networkofferingname": off.name if off else None,
-            "networkofferingdisplaytext": off.displaytext if off else None,
-            "networkofferingconservemode": off.conservemode if off else None,
-            "networkofferingavailability": off.availability if off else None,
-            "issystem": False,
-            "state": net.state,
-            "related": net.uuid,
-            "broadcasturi": net.broadcasturi or None,
-            "dns1": net.dns1 or None,
-            "dns2": net.dns2 or None,
-            "type": net.guestiptype,
-            "vlan": net.vlan or None,
-            "acltype": net.acltype,
-            "networkdomain": net.networkdomain or None,
-            "physicalnetworkid": pn.uuid if pn else None,
-            "restartrequired": net.restartrequired,
-            "specifyipranges": bool(off and off.specifyipranges),
-            "canusefordeploy": net.state != "Destroy",
-            "ispersistent": False,
-            "service": services,
-            "tags": tags or [],
-            "displaynetwork": True,
-            "isdefault": bool(off and off.isdefault),
-            "egressdefaultpolicy": bool(off and off.egressdefaultpolicy),
-            "startip": net.startip or None,
-            "endip": net.endip or None,
-            "created": net.created,
-            **owner(ctx, net),
-        }
-    )
 
 
 def _cidr(gateway: str | None, netmask: str | None, zone: Zone) -> tuple[ipaddress.IPv4Network, str]:
@@ -133,30 +72,9 @@ def _overlap(ctx: Ctx, zone: Zone, account_id: int, cidr: ipaddress.IPv4Network)
             )
 
 
-def _segment(ctx: Ctx, zone: Zone) -> tuple[PhysicalNetwork | None, str, str]:
-    """Physical network and broadcast URI of a new isolated network (next VNI/VLAN of the physical network)."""
-    pn = ctx.db.exec(
-        select(PhysicalNetwork)
-        .where(PhysicalNetwork.zone_id == zone.id, PhysicalNetwork.removed == None)
-        .order_by(PhysicalNetwork.id)
-    ).first()
-    if pn is None:
-        return None, "", ""
-    low, high = 1000, MAX_VNI
-    m = re.fullmatch(r"\s*(\d+)\s*-\s*(\d+)\s*", pn.vlan or "")
-    if m:
-        low, high = int(m.group(1)), int(m.group(2))
-    vni = max(pn.next_vni, low)
-    if vni > high:
-        raise InsufficientCapacity(f"Physical network {pn.name} has no free VNI/VLAN left in {pn.vlan}")
-    pn.next_vni = vni + 1
-    ctx.db.add(pn)
-    scheme = "vlan" if "VLAN" in (pn.isolationmethods or "").upper().split(",") else "vxlan"
-    return pn, f"{scheme}://{vni}", str(vni)
-
-
-def _shared(ctx: Ctx, net: Network, off: NetworkOffering) -> None:
-    """Shared networks: admins only, explicit range and VLAN when the offering says so."""
+def _shared(ctx: Ctx, off: NetworkOffering) -> dict[str, Any]:
+    """Fields of a shared network: admins only, explicit range and VLAN when the offering says so."""
+    out: dict[str, Any] = {}
     if ctx.role == USER:
         raise PermissionDenied("Only administrators may create shared networks")
     if off.specifyvlan and not ctx.args.vlan:
@@ -165,8 +83,8 @@ def _shared(ctx: Ctx, net: Network, off: NetworkOffering) -> None:
         vlan = str(ctx.args.vlan).replace("vlan://", "")
         if vlan != "untagged" and not (vlan.isdigit() and 1 <= int(vlan) <= 4094):
             raise InvalidParameter(f"Parameter vlan must be 1-4094 or untagged, not {ctx.args.vlan!r}")
-        net.vlan, net.broadcasturi = vlan, f"vlan://{vlan}"
-    net.acltype = ctx.args.acltype or ("Account" if ctx.args.account else "Domain")
+        out |= {"vlan": vlan, "broadcasturi": f"vlan://{vlan}"}
+    return out | {"acltype": ctx.args.acltype or ("Account" if ctx.args.account else "Domain")}
 
 
 @api(
@@ -208,29 +126,26 @@ def create_network(ctx: Ctx) -> dict[str, Any]:
     _overlap(ctx, zone, account.id or 0, cidr)
     limits.check(ctx.db, account, 6, 1)
     startip, endip = _range(ctx, cidr, gateway)
-    net = Network(
-        name=a.name,
-        displaytext=a.displaytext or a.name,
-        zone_id=zone.id or 0,
-        networkoffering_id=off.id or 0,
-        cidr=str(cidr),
-        gateway=gateway,
-        netmask=str(cidr.netmask),
-        startip=startip,
-        endip=endip,
-        networkdomain=a.networkdomain or zone.domain or "cloud.internal",
-        guestiptype=off.guestiptype,
-        account_id=account.id or 0,
-        domain_id=domain.id or 0,
-        acltype=a.acltype or "Account",
-    )
-    if off.guestiptype == "Shared":
-        _shared(ctx, net, off)
-    else:
-        pn, net.broadcasturi, net.vlan = _segment(ctx, zone)
-        net.physicalnetwork_id = pn.id if pn else None
-    ctx.db.add(net)
-    ctx.db.flush()
+    fields = {
+        "name": a.name,
+        "displaytext": a.displaytext or a.name,
+        "zone_id": zone.id or 0,
+        "networkoffering_id": off.id or 0,
+        "cidr": str(cidr),
+        "gateway": gateway,
+        "netmask": str(cidr.netmask),
+        "startip": startip,
+        "endip": endip,
+        "networkdomain": a.networkdomain or zone.domain or "cloud.internal",
+        "guestiptype": off.guestiptype,
+        "account_id": account.id or 0,
+        "domain_id": domain.id or 0,
+        "acltype": a.acltype or "Account",
+    }
+    shared = off.guestiptype == "Shared"
+    if shared:
+        fields |= _shared(ctx, off)
+    net = svc.create_network(ctx, zone, fields, segment=not shared)
     return {"network": network_view(ctx, net)}
 
 
@@ -330,31 +245,8 @@ def update_network(ctx: Ctx) -> Pending:
     a = ctx.args
     if a.networkdomain is not None and not DOMAIN.match(a.networkdomain):
         raise InvalidParameter(f"Parameter networkdomain is not a valid DNS domain: {a.networkdomain!r}")
-    for key in ("name", "displaytext", "networkdomain"):
-        if a.get(key):
-            setattr(net, key, a[key])
-    ctx.db.add(net)
+    svc.update_network(ctx, net, {k: a[k] for k in ("name", "displaytext", "networkdomain") if a.get(k)})
     return Pending("Network", net.uuid)
-
-
-async def _network_result(run: JobRun) -> dict[str, Any]:
-    """The job result: the network as its caller sees it now."""
-    with run.ctx() as ctx:
-        net = ctx.db.exec(select(Network).where(Network.uuid == run.instance_uuid)).one()
-        return {"network": network_view(ctx, net)}
-
-
-def _network_id(run: JobRun) -> int:
-    """The internal id of the job's network."""
-    with run.db() as s:
-        return s.exec(select(Network.id).where(Network.uuid == run.instance_uuid)).one() or 0
-
-
-@job_body("updateNetwork")
-async def update_body(run: JobRun) -> dict[str, Any]:
-    """Re-apply the router after an update."""
-    await sync_router(run.app, _network_id(run))
-    return await _network_result(run)
 
 
 @api(
@@ -377,22 +269,8 @@ def delete_network(ctx: Ctx) -> Pending:
     ).all()
     if used:
         raise InUse(f"Network {net.name} is in use by VMs: {', '.join(sorted(set(used))[:5])}")
-    transition(net, "destroy")
-    ctx.db.add(net)
+    svc.mark_deleted(ctx, net)
     return Pending("Network", net.uuid)
-
-
-@job_body("deleteNetwork")
-async def delete_body(run: JobRun) -> dict[str, Any]:
-    """Remove the router, free the public IPs and rules, and mark the network removed."""
-    net_id = _network_id(run)
-    await destroy_router(run.app, net_id)
-    with run.db() as s:
-        net = s.get(Network, net_id)
-        assert net is not None
-        release_network(s, net)
-        s.commit()
-    return {"success": True}
 
 
 @api(
@@ -410,35 +288,7 @@ async def delete_body(run: JobRun) -> dict[str, Any]:
 def restart_network(ctx: Ctx) -> Pending:
     """Queue a restart; an Allocated network is implemented first."""
     net = _mine(ctx)
-    if net.state == "Destroy":
+    if net.state == NetworkState.DESTROY:
         raise InvalidParameter(f"Network {net.name} is being destroyed")
-    implement(ctx.db, net)
-    net.restartrequired = False
-    ctx.db.add(net)
+    svc.prepare_restart(ctx, net)
     return Pending("Network", net.uuid, {"cleanup": bool(ctx.args.cleanup)})
-
-
-@job_body("restartNetwork")
-async def restart_body(run: JobRun) -> dict[str, Any]:
-    """Re-apply the router, or (cleanup) destroy and rebuild it from the database."""
-    net_id = _network_id(run)
-    if run.params.get("cleanup"):
-        await rebuild_router(run.app, net_id)
-    else:
-        await sync_router(run.app, net_id)
-    return await _network_result(run)
-
-
-@job_recover("restartNetwork")
-@job_recover("updateNetwork")
-async def recover_restart(run: JobRun) -> None:
-    """The server died mid-restart: make the router match the database again."""
-    from virga.services.rules import resync
-
-    await resync(run.app, _network_id(run))
-
-
-@job_recover("deleteNetwork")
-async def recover_delete(run: JobRun) -> None:
-    """The server died mid-delete: finish the teardown (every step is idempotent)."""
-    await delete_body(run)

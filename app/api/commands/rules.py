@@ -7,88 +7,15 @@ from typing import Any
 from sqlmodel import select
 from virga.api.dispatch import Pending
 from virga.api.registry import Param, api
-from virga.api.response import clean, list_body
+from virga.api.response import list_body
 from virga.api.views.common import owner, preload_owners
-from virga.api.views.fields import FIELDS
+from virga.api.views.rules import fw_view, pf_view
 from virga.context import Ctx
 from virga.errors import InvalidParameter
-from virga.jobs.engine import JobRun, job_body
 from virga.models import FirewallRule, Network, PortForwardingRule, PublicIpAddress, VirtualMachine
 from virga.services import rules as svc
 
-FIELDS.update(
-    {
-        "firewallrule": "id protocol startport endport ipaddressid ipaddress networkid state cidrlist destcidrlist "
-        "icmptype icmpcode traffictype tags fordisplay",
-        "portforwardingrule": "id privateport privateendport protocol publicport publicendport virtualmachineid "
-        "virtualmachinename virtualmachinedisplayname ipaddressid ipaddress state cidrlist tags vmguestip networkid "
-        "fordisplay",
-    }
-)
 RULE_ID = [Param("id", "uuid", required=True, description="the rule")]
-
-
-def fw_view(ctx: Ctx, r: FirewallRule) -> dict[str, Any]:
-    """A firewallrule response object (ingress or egress)."""
-    ip = ctx.by_id(PublicIpAddress, r.ipaddress_id)
-    net = ctx.by_id(Network, r.network_id)
-    return clean(
-        {
-            "id": r.uuid,
-            "protocol": r.protocol,
-            "startport": r.startport,
-            "endport": r.endport,
-            "ipaddressid": ip.uuid if ip else None,
-            "ipaddress": ip.ipaddress if ip else None,
-            "networkid": net.uuid if net else None,
-            "state": r.state,
-            "cidrlist": r.cidrlist,
-            "destcidrlist": r.destcidrlist or None,
-            "icmptype": r.icmptype,
-            "icmpcode": r.icmpcode,
-            "traffictype": r.traffictype,
-            "tags": [],
-            "fordisplay": True,
-        }
-    )
-
-
-def pf_view(ctx: Ctx, r: PortForwardingRule) -> dict[str, Any]:
-    """A portforwardingrule response object."""
-    ip = ctx.by_id(PublicIpAddress, r.ipaddress_id)
-    vm = ctx.by_id(VirtualMachine, r.vm_id)
-    net = ctx.by_id(Network, r.network_id)
-    return clean(
-        {
-            "id": r.uuid,
-            "privateport": str(r.privateport),
-            "privateendport": str(r.privateendport),
-            "protocol": r.protocol,
-            "publicport": str(r.publicport),
-            "publicendport": str(r.publicendport),
-            "virtualmachineid": vm.uuid if vm else None,
-            "virtualmachinename": vm.name if vm else None,
-            "virtualmachinedisplayname": (vm.displayname or vm.name) if vm else None,
-            "ipaddressid": ip.uuid if ip else None,
-            "ipaddress": ip.ipaddress if ip else None,
-            "state": r.state,
-            "cidrlist": r.cidrlist,
-            "tags": [],
-            "vmguestip": r.vmguestip,
-            "networkid": net.uuid if net else None,
-            "fordisplay": True,
-        }
-    )
-
-
-_createFirewallRule_job = svc.create_job("createFirewallRule", FirewallRule, "firewallrule", fw_view)
-_createEgressFirewallRule_job = svc.create_job("createEgressFirewallRule", FirewallRule, "firewallrule", fw_view)
-_createPortForwardingRule_job = svc.create_job(
-    "createPortForwardingRule", PortForwardingRule, "portforwardingrule", pf_view
-)
-_deleteFirewallRule_job = svc.delete_job("deleteFirewallRule", FirewallRule)
-_deleteEgressFirewallRule_job = svc.delete_job("deleteEgressFirewallRule", FirewallRule)
-_deletePortForwardingRule_job = svc.delete_job("deletePortForwardingRule", PortForwardingRule)
 
 FW_PARAMS = [
     Param("protocol", required=True, description="tcp, udp, icmp or all"),
@@ -129,18 +56,15 @@ def create_fw(ctx: Ctx) -> Pending:
     """Validate and record the rule (Add); the job applies it."""
     ip, net = svc.owned_ip(ctx, ctx.args.ipaddressid)
     fields = _fw_fields(ctx)
-    rule = FirewallRule(
-        ipaddress_id=ip.id,
-        network_id=net.id or 0,
-        traffictype="Ingress",
-        state="Add",
-        cidrlist=svc.cidrs(ctx.args.cidrlist),
-        account_id=ip.account_id or 0,
-        domain_id=ip.domain_id or 0,
-        **fields,
-    )
-    ctx.db.add(rule)
-    ctx.db.flush()
+    fields |= {
+        "ipaddress_id": ip.id,
+        "network_id": net.id or 0,
+        "traffictype": "Ingress",
+        "cidrlist": svc.cidrs(ctx.args.cidrlist),
+        "account_id": ip.account_id or 0,
+        "domain_id": ip.domain_id or 0,
+    }
+    rule = svc.create_firewall_rule(ctx, fields)
     return Pending("FirewallRule", rule.uuid)
 
 
@@ -162,18 +86,15 @@ def create_egress(ctx: Ctx) -> Pending:
     if net.guestiptype != "Isolated":
         raise InvalidParameter(f"Egress rules apply to isolated networks; {net.name} is {net.guestiptype}")
     fields = _fw_fields(ctx)
-    rule = FirewallRule(
-        network_id=net.id or 0,
-        traffictype="Egress",
-        state="Add",
-        cidrlist=svc.cidrs(ctx.args.cidrlist, default=net.cidr),
-        destcidrlist=svc.cidrs(ctx.args.destcidrlist, "destcidrlist"),
-        account_id=net.account_id,
-        domain_id=net.domain_id,
-        **fields,
-    )
-    ctx.db.add(rule)
-    ctx.db.flush()
+    fields |= {
+        "network_id": net.id or 0,
+        "traffictype": "Egress",
+        "cidrlist": svc.cidrs(ctx.args.cidrlist, default=net.cidr),
+        "destcidrlist": svc.cidrs(ctx.args.destcidrlist, "destcidrlist"),
+        "account_id": net.account_id,
+        "domain_id": net.domain_id,
+    }
+    rule = svc.create_firewall_rule(ctx, fields)
     return Pending("FirewallRule", rule.uuid)
 
 
@@ -279,24 +200,22 @@ def create_pf(ctx: Ctx) -> Pending:
         raise InvalidParameter(f"Parameter networkid is not the network of public IP {ip.ipaddress}")
     vm, nic = svc.vm_nic(ctx, a.virtualmachineid, net, a.vmguestip)
     svc.check_claim(ctx.db, ip, proto, pub, pubend)
-    rule = PortForwardingRule(
-        ipaddress_id=ip.id or 0,
-        network_id=net.id or 0,
-        vm_id=vm.id or 0,
-        vmguestip=nic.ipaddress or "",
-        protocol=proto,
-        publicport=pub,
-        publicendport=pubend,
-        privateport=priv,
-        privateendport=privend,
-        state="Add",
-        cidrlist=svc.cidrs(a.cidrlist),
-        openfirewall=a.openfirewall is not False,
-        account_id=ip.account_id or 0,
-        domain_id=ip.domain_id or 0,
-    )
-    ctx.db.add(rule)
-    ctx.db.flush()
+    fields = {
+        "ipaddress_id": ip.id or 0,
+        "network_id": net.id or 0,
+        "vm_id": vm.id or 0,
+        "vmguestip": nic.ipaddress or "",
+        "protocol": proto,
+        "publicport": pub,
+        "publicendport": pubend,
+        "privateport": priv,
+        "privateendport": privend,
+        "cidrlist": svc.cidrs(a.cidrlist),
+        "openfirewall": a.openfirewall is not False,
+        "account_id": ip.account_id or 0,
+        "domain_id": ip.domain_id or 0,
+    }
+    rule = svc.create_port_forward(ctx, fields)
     return Pending("FirewallRule", rule.uuid)
 
 
@@ -355,31 +274,6 @@ def update_pf(ctx: Ctx) -> Pending:
     if a.virtualmachineid:
         vm, nic = svc.vm_nic(ctx, a.virtualmachineid, net, a.vmguestip)
         vm_id, guest = vm.id or 0, nic.ipaddress or ""
-    return Pending(
-        "FirewallRule", rule.uuid, {"privateport": start, "privateendport": end, "vm_id": vm_id, "vmguestip": guest}
-    )
-
-
-@job_body("updatePortForwardingRule")
-async def update_pf_body(run: JobRun) -> dict[str, Any]:
-    """Record the new target, apply, and restore the old one when applying fails."""
     keys = ("privateport", "privateendport", "vm_id", "vmguestip")
-    with run.db() as s:
-        rule = s.exec(select(PortForwardingRule).where(PortForwardingRule.uuid == run.instance_uuid)).one()
-        old = {k: getattr(rule, k) for k in keys}
-        for k in keys:
-            setattr(rule, k, run.params[k])
-        s.add(rule)
-        s.commit()
-        net_id = rule.network_id
-
-    def revert(s: Any) -> None:
-        row = s.exec(select(PortForwardingRule).where(PortForwardingRule.uuid == run.instance_uuid)).one()
-        for k, v in old.items():
-            setattr(row, k, v)
-        s.add(row)
-
-    await svc.settle(run, net_id, revert)
-    with run.ctx() as ctx:
-        row = ctx.db.exec(select(PortForwardingRule).where(PortForwardingRule.uuid == run.instance_uuid)).one()
-        return {"portforwardingrule": pf_view(ctx, row)}
+    new = dict(zip(keys, (start, end, vm_id, guest), strict=True))
+    return Pending("FirewallRule", rule.uuid, new | {"old": {k: getattr(rule, k) for k in keys}})

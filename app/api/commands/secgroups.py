@@ -4,90 +4,17 @@ from __future__ import annotations
 
 from typing import Any
 
-from sqlmodel import Session, select
+from sqlmodel import select
 from virga.api.dispatch import Pending
 from virga.api.registry import Param, api
-from virga.api.response import clean, list_body
-from virga.api.views.common import owner, preload_owners
-from virga.api.views.fields import FIELDS
+from virga.api.response import list_body
+from virga.api.views.common import preload_owners
+from virga.api.views.secgroups import sg_view
 from virga.context import Ctx
 from virga.errors import InUse, InvalidParameter
-from virga.jobs.engine import JobRun, job_body
-from virga.models import (
-    Account,
-    Network,
-    NetworkOffering,
-    Nic,
-    SecurityGroup,
-    SecurityGroupRule,
-    SecurityGroupVm,
-    VirtualMachine,
-    utcnow,
-)
+from virga.models import Account, SecurityGroup, SecurityGroupRule, SecurityGroupVm, VirtualMachine
 from virga.services import rules as svc
-from virga.services.network import sync_router
-
-FIELDS.update(
-    {
-        "securitygroup": "id name description ingressrule egressrule virtualmachinecount "
-        "virtualmachineids tags account domainid domain domainpath"
-    }
-)
-
-
-def _rule_view(ctx: Ctx, r: SecurityGroupRule) -> dict[str, Any]:
-    """An ingressrule/egressrule object."""
-    peer = ctx.by_id(SecurityGroup, int(r.usersecuritygroup)) if r.usersecuritygroup else None
-    peer_account = ctx.by_id(Account, peer.account_id) if peer else None
-    return clean(
-        {
-            "ruleid": r.uuid,
-            "protocol": r.protocol,
-            "startport": r.startport,
-            "endport": r.endport,
-            "icmptype": r.icmptype,
-            "icmpcode": r.icmpcode,
-            "cidr": r.cidr or None,
-            "securitygroupname": peer.name if peer else None,
-            "account": peer_account.name if peer_account else None,
-            "tags": [],
-        }
-    )
-
-
-def sg_view(ctx: Ctx, g: SecurityGroup) -> dict[str, Any]:
-    """A securitygroup response object."""
-    rules = list(
-        ctx.db.exec(
-            select(SecurityGroupRule)
-            .where(SecurityGroupRule.securitygroup_id == g.id, SecurityGroupRule.removed == None)
-            .order_by(SecurityGroupRule.id)
-        )
-    )
-    vms = list(
-        ctx.db.exec(
-            select(VirtualMachine.uuid)
-            .join(SecurityGroupVm, SecurityGroupVm.vm_id == VirtualMachine.id)
-            .where(
-                SecurityGroupVm.securitygroup_id == g.id,
-                SecurityGroupVm.removed == None,
-                VirtualMachine.removed == None,
-            )
-        )
-    )
-    return clean(
-        {
-            "id": g.uuid,
-            "name": g.name,
-            "description": g.description or None,
-            "ingressrule": [_rule_view(ctx, r) for r in rules if r.type == "ingress"],
-            "egressrule": [_rule_view(ctx, r) for r in rules if r.type == "egress"],
-            "virtualmachinecount": len(vms),
-            "virtualmachineids": vms,
-            "tags": [],
-            **owner(ctx, g),
-        }
-    )
+from virga.services import secgroups as sgsvc
 
 
 @api(
@@ -112,11 +39,7 @@ def create_group(ctx: Ctx) -> dict[str, Any]:
         )
     ).first():
         raise InvalidParameter(f"Security group {ctx.args.name} already exists for account {account.name}")
-    group = SecurityGroup(
-        name=ctx.args.name, description=ctx.args.description or "", account_id=account.id or 0, domain_id=domain.id or 0
-    )
-    ctx.db.add(group)
-    ctx.db.flush()
+    group = sgsvc.create_group(ctx, ctx.args.name, ctx.args.description or "", account.id or 0, domain.id or 0)
     return {"securitygroup": sg_view(ctx, group)}
 
 
@@ -170,12 +93,7 @@ def delete_group(ctx: Ctx) -> dict[str, Any]:
     ).first()
     if used is not None:
         raise InUse(f"Security group {group.name} is in use by VMs")
-    now = utcnow()
-    group.removed = now
-    for r in ctx.db.exec(select(SecurityGroupRule).where(SecurityGroupRule.securitygroup_id == group.id)):
-        r.removed = now
-        ctx.db.add(r)
-    ctx.db.add(group)
+    sgsvc.delete_group(ctx, group)
     return {"success": True}
 
 
@@ -269,25 +187,11 @@ def _authorize(ctx: Ctx, kind: str) -> Pending:
     peers = _peer_groups(ctx, group.account_id)
     if not ctx.args.cidrlist and not peers:
         raise InvalidParameter("Parameter cidrlist or usersecuritygrouplist is required")
-    made = []
     targets: list[tuple[str, str]] = [("cidr", c) for c in svc.cidrs(ctx.args.cidrlist, default="").split(",") if c]
     targets += [("group", str(p.id)) for p in peers]
-    for what, value in targets:
-        rule = SecurityGroupRule(
-            securitygroup_id=group.id or 0,
-            type=kind,
-            protocol=proto,
-            startport=start,
-            endport=end,
-            icmptype=icmp[0],
-            icmpcode=icmp[1],
-            cidr=value if what == "cidr" else "",
-            usersecuritygroup=value if what == "group" else "",
-        )
-        ctx.db.add(rule)
-        made.append(rule)
-    ctx.db.flush()
-    return Pending("SecurityGroup", group.uuid, {"rules": [r.id for r in made]})
+    fields = {"type": kind, "protocol": proto, "startport": start, "endport": end}
+    ids = sgsvc.add_rules(ctx, group, fields | {"icmptype": icmp[0], "icmpcode": icmp[1]}, targets)
+    return Pending("SecurityGroup", group.uuid, {"rules": ids})
 
 
 @api(
@@ -314,62 +218,6 @@ def authorize_egress(ctx: Ctx) -> Pending:
     return _authorize(ctx, "egress")
 
 
-def networks_of_group(s: Session, group_id: int) -> list[int]:
-    """Shared networks with security groups holding NICs of the group's VMs."""
-    ids = set(
-        s.exec(
-            select(Nic.network_id)
-            .join(SecurityGroupVm, SecurityGroupVm.vm_id == Nic.vm_id)
-            .where(SecurityGroupVm.securitygroup_id == group_id, SecurityGroupVm.removed == None, Nic.removed == None)
-        )
-    )
-    out = []
-    for net_id in sorted(ids):
-        net = s.get(Network, net_id)
-        off = s.get(NetworkOffering, net.networkoffering_id) if net else None
-        if off is not None and "SecurityGroup" in (off.services or {}):
-            out.append(net_id)
-    return out
-
-
-async def _apply_group(run: JobRun, group_id: int, rule_ids: list[int], removed: bool) -> None:
-    """Apply every affected network; on failure flip the rules back (removed or live) and re-apply."""
-
-    def revert(s: Session) -> None:
-        for r in s.exec(select(SecurityGroupRule).where(SecurityGroupRule.id.in_(rule_ids))):  # type: ignore[union-attr]
-            r.removed = None if removed else utcnow()
-            s.add(r)
-
-    with run.db() as s:
-        nets = networks_of_group(s, group_id)
-    for i, net_id in enumerate(nets):
-        if i == 0:
-            await svc.settle(run, net_id, revert)
-        else:
-            await sync_router(run.app, net_id)
-
-
-@job_body("authorizeSecurityGroupIngress")
-async def authorize_ingress_body(run: JobRun) -> dict[str, Any]:
-    """Apply new ingress rules."""
-    return await _authorized(run)
-
-
-@job_body("authorizeSecurityGroupEgress")
-async def authorize_egress_body(run: JobRun) -> dict[str, Any]:
-    """Apply new egress rules."""
-    return await _authorized(run)
-
-
-async def _authorized(run: JobRun) -> dict[str, Any]:
-    """Apply the group's networks with the new rules; the result is the group."""
-    with run.db() as s:
-        group = s.exec(select(SecurityGroup).where(SecurityGroup.uuid == run.instance_uuid)).one()
-    await _apply_group(run, group.id or 0, run.params["rules"], removed=False)
-    with run.ctx() as ctx:
-        return {"securitygroup": sg_view(ctx, ctx.db.get(SecurityGroup, group.id))}  # type: ignore[arg-type]
-
-
 def _revoke(ctx: Ctx, kind: str) -> Pending:
     """Mark a rule removed; the job applies (and restores the rule when applying fails)."""
     rule = ctx.get(SecurityGroupRule, ctx.args.id)
@@ -379,8 +227,7 @@ def _revoke(ctx: Ctx, kind: str) -> Pending:
     if rule.type != kind:
         raise InvalidParameter(f"Rule {rule.uuid} is an {rule.type} rule (parameter id)")
     ctx.require(group, f"security group {group.name}")
-    rule.removed = utcnow()
-    ctx.db.add(rule)
+    sgsvc.remove_rule(ctx, rule)
     return Pending("SecurityGroup", group.uuid, {"rules": [rule.id]})
 
 
@@ -406,15 +253,3 @@ def revoke_ingress(ctx: Ctx) -> Pending:
 def revoke_egress(ctx: Ctx) -> Pending:
     """Revoke an egress rule."""
     return _revoke(ctx, "egress")
-
-
-async def _revoked(run: JobRun) -> dict[str, Any]:
-    """Apply the group's networks without the rule."""
-    with run.db() as s:
-        group = s.exec(select(SecurityGroup).where(SecurityGroup.uuid == run.instance_uuid)).one()
-    await _apply_group(run, group.id or 0, run.params["rules"], removed=True)
-    return {"success": True}
-
-
-job_body("revokeSecurityGroupIngress")(_revoked)
-job_body("revokeSecurityGroupEgress")(_revoked)

@@ -23,6 +23,12 @@ if TYPE_CHECKING:
 BatchView = Callable[[Ctx, list[Any]], list[dict[str, Any]]]
 VIEW_MODULES = (
     "virga.api.views.accounts",
+    "virga.api.views.addresses",
+    "virga.api.views.lb",
+    "virga.api.views.networks",
+    "virga.api.views.routers",
+    "virga.api.views.rules",
+    "virga.api.views.secgroups",
     "virga.api.views.snapshots",
     "virga.api.views.templates",
     "virga.api.views.uploads",
