@@ -15,6 +15,8 @@ JOB_MODULES = (
     "virga.services.simplejobs",
     "virga.services.snapshots",
     "virga.services.snaptemplates",
+    "virga.services.sshkeys",
+    "virga.services.tags",
     "virga.services.templates",
     "virga.services.uploads",
     "virga.services.vm",
@@ -24,7 +26,5 @@ JOB_MODULES = (
     "virga.services.volupload",
     "virga.api.commands.physnet",
     "virga.api.commands.providers",
-    "virga.api.commands.sshkeys",
     "virga.api.commands.storage",
-    "virga.api.commands.tags",
 )

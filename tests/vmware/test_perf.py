@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import datetime as dt
 
-from virga.api.commands.metrics import vm_metrics
+from virga.api.views.metrics import vm_metrics
 from virga.drivers.base import InstanceStats
 from virga.drivers.vmware import VMwareDriver
 from virga.drivers.vmware.perf import Reading, covers, totals

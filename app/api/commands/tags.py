@@ -7,12 +7,10 @@ from typing import Any
 from sqlmodel import select
 from virga.api.dispatch import Pending
 from virga.api.registry import Param, api
-from virga.api.response import clean, list_body
-from virga.api.views.common import owner
-from virga.api.views.fields import FIELDS
+from virga.api.response import list_body
+from virga.api.views.tags import tag_view
 from virga.context import Ctx
 from virga.errors import InvalidParameter
-from virga.jobs.engine import JobRun, job_body
 from virga.models import (
     Network,
     PublicIpAddress,
@@ -22,10 +20,9 @@ from virga.models import (
     VirtualMachine,
     VMSnapshot,
     Volume,
-    utcnow,
 )
+from virga.services import tags
 
-FIELDS["tag"] = "key value resourcetype resourceid customer account domainid domain domainpath"
 MODELS: dict[str, Any] = {
     "UserVm": VirtualMachine,
     "Volume": Volume,
@@ -67,13 +64,6 @@ def _resources(ctx: Ctx, kind: str) -> list[Any]:
     return out
 
 
-def tag_view(ctx: Ctx, t: ResourceTag) -> dict[str, Any]:
-    """A tag response object."""
-    return clean(
-        {"key": t.key, "value": t.value, "resourcetype": t.resourcetype, "resourceid": t.resource_uuid, **owner(ctx, t)}
-    )
-
-
 @api(
     "createTags",
     "Creates tags on resources",
@@ -92,29 +82,7 @@ def create_tags(ctx: Ctx) -> Pending:
     pairs = [(t.get("key", ""), t.get("value", "")) for t in ctx.args.tags]
     if any(not k for k, _ in pairs):
         raise InvalidParameter("Parameter tags: every tag needs a key")
-    for row in rows:
-        for key, value in pairs:
-            dup = ctx.db.exec(
-                select(ResourceTag).where(
-                    ResourceTag.resourcetype == kind,
-                    ResourceTag.key == key,
-                    ResourceTag.resource_id == row.id,
-                    ResourceTag.removed == None,
-                )
-            ).first()
-            if dup is not None:
-                raise InvalidParameter(f"{kind} {row.uuid} already has a tag with key {key} (parameter tags)")
-            ctx.db.add(
-                ResourceTag(
-                    key=key,
-                    value=value,
-                    resourcetype=kind,
-                    resource_id=row.id,
-                    resource_uuid=row.uuid,
-                    account_id=getattr(row, "account_id", None),
-                    domain_id=getattr(row, "domain_id", None),
-                )
-            )
+    tags.add(ctx, kind, rows, pairs)
     return Pending("None", "", with_id=False)
 
 
@@ -132,27 +100,8 @@ def delete_tags(ctx: Ctx) -> Pending:
     """Remove matching tags of the named resources."""
     kind = _kind(ctx.args.resourcetype)
     rows = _resources(ctx, kind)
-    stmt = select(ResourceTag).where(
-        ResourceTag.resourcetype == kind,
-        ResourceTag.removed == None,
-        ResourceTag.resource_id.in_([r.id for r in rows]),
-    )  # type: ignore[attr-defined]
-    wanted = ctx.args.tags or []
-    for tag in ctx.db.exec(stmt):
-        if wanted and not any(w.get("key") == tag.key and w.get("value") in (None, "", tag.value) for w in wanted):
-            continue
-        tag.removed = utcnow()
-        ctx.db.add(tag)
+    tags.remove(ctx, kind, rows, ctx.args.tags or [])
     return Pending("None", "", with_id=False)
-
-
-async def _done(run: JobRun) -> dict[str, Any]:
-    """The tags were written with the request; the job reports success."""
-    return {"success": True}
-
-
-job_body("createTags")(_done)
-job_body("deleteTags")(_done)
 
 
 @api(

@@ -7,15 +7,14 @@ import binascii
 import re
 from typing import Any
 
-from sqlalchemy import bindparam
 from sqlmodel import select
-from virga.api.dispatch import Pending
+from virga.api.listids import vm_data_volumes
 from virga.api.registry import ADMINS, ROOT, Param, api
 from virga.api.response import list_body
 from virga.api.views.vm import VmBatch, vm_view
 from virga.context import Ctx
-from virga.db import insert_row
 from virga.errors import InvalidParameter
+from virga.jobs.pending import Pending
 from virga.models import (
     DiskOffering,
     Host,
@@ -27,9 +26,9 @@ from virga.models import (
     VirtualMachine,
     Zone,
 )
-from virga.services import limits
-from virga.services.rules import attach_security_groups, check_hostname_free
-from virga.services.states import can, transition
+from virga.services import limits, vmconfig, vmdeploy, vmlifecycle, vmmigrate, vmpower
+from virga.services.rules import check_hostname_free
+from virga.services.states import HostState, NetworkState, VmState, can, transition
 
 HOSTNAME = re.compile(r"^[a-zA-Z]([a-zA-Z0-9-]{0,61}[a-zA-Z0-9])?$")
 VM_ID = [Param("id", "uuid", required=True, description="the ID of the virtual machine")]
@@ -78,17 +77,9 @@ def _networks(ctx: Ctx, zone: Zone) -> list[Network]:
     for n in nets:
         if n.zone_id != zone.id:
             raise InvalidParameter(f"Network {n.name} is not in zone {zone.name}")
-        if n.state == "Destroy":
+        if n.state == NetworkState.DESTROY:
             raise InvalidParameter(f"Network {n.name} is being destroyed")
     return nets
-
-
-VMS = VirtualMachine.__table__  # type: ignore[attr-defined]
-NAME_VM = (
-    VMS.update()
-    .where(VMS.c.id == bindparam("v"))
-    .values(instancename=bindparam("i"), name=bindparam("n"), displayname=bindparam("d"))
-)
 
 
 @api(
@@ -160,34 +151,22 @@ def deploy_vm(ctx: Ctx) -> Pending:
     check_hostname_free(ctx.db, name, nets)
     for rtype, add in ((0, 1), (8, cpus), (9, memory), (2, 1 + bool(a.diskofferingid))):
         limits.check(ctx.db, account, rtype, add)
-    vm = insert_row(
-        ctx.db,
-        VirtualMachine,
-        {
-            "name": name or "pending",
-            "displayname": a.displayname or name,
-            "account_id": account.id or 0,
-            "domain_id": domain.id or 0,
-            "zone_id": zone.id or 0,
-            "template_id": tmpl.id or 0,
-            "serviceoffering_id": off.id or 0,
-            "cpunumber": cpus,
-            "cpuspeed": speed,
-            "memory": memory,
-            "state": "Starting",
-            "hypervisor": tmpl.hypervisor if tmpl.hypervisor not in ("", "None") else "",
-            "userdata": _userdata(a.userdata),
-            "keypair": keypair,
-            "group": a.group or "",
-            "haenable": bool(a.haenable or off.offerha),
-        },
-    )
-    # The instance name needs the id: a second (Core) statement, as cheap as the insert.
-    ctx.db.connection().execute(
-        NAME_VM,
-        {"v": vm.id, "i": f"i-{account.id}-{vm.id}-VM", "n": name or vm.uuid, "d": a.displayname or name or vm.uuid},
-    )
-    attach_security_groups(ctx.db, vm, nets, a.securitygroupids)
+    row = {
+        "displayname": a.displayname or name,
+        "account_id": account.id or 0,
+        "domain_id": domain.id or 0,
+        "zone_id": zone.id or 0,
+        "template_id": tmpl.id or 0,
+        "serviceoffering_id": off.id or 0,
+        "cpunumber": cpus,
+        "cpuspeed": speed,
+        "memory": memory,
+        "hypervisor": tmpl.hypervisor if tmpl.hypervisor not in ("", "None") else "",
+        "userdata": _userdata(a.userdata),
+        "keypair": keypair,
+        "group": a.group or "",
+        "haenable": bool(a.haenable or off.offerha),
+    }
     params = {
         "networkids": [n.uuid for n in nets],
         "ipaddress": a.ipaddress,
@@ -196,7 +175,7 @@ def deploy_vm(ctx: Ctx) -> Pending:
         "diskofferingid": a.diskofferingid,
         "size": a.size,
     }
-    return Pending("VirtualMachine", vm.uuid, params)
+    return vmdeploy.record(ctx, row, name, a.displayname, nets, a.securitygroupids, params)
 
 
 @api(
@@ -237,7 +216,7 @@ def _list(ctx: Ctx) -> tuple[list[dict[str, Any]], int]:
     if a.state:
         stmt = stmt.where(VirtualMachine.state == a.state)
     elif not a.id:
-        stmt = stmt.where(VirtualMachine.state != "Expunged")
+        stmt = stmt.where(VirtualMachine.state != VmState.EXPUNGED)
     for param, model, col in (
         ("zoneid", Zone, VirtualMachine.zone_id),
         ("hostid", Host, VirtualMachine.host_id),
@@ -263,12 +242,10 @@ def _list(ctx: Ctx) -> tuple[list[dict[str, Any]], int]:
     return [batch.view(v) for v in rows], count
 
 
-def _vm_for(ctx: Ctx, event: str) -> VirtualMachine:
-    """The VM named by id, checked against the state machine for an event."""
+def _vm_for(ctx: Ctx) -> VirtualMachine:
+    """The VM named by id, which the caller may change."""
     vm = ctx.get(VirtualMachine, ctx.args.id)
     ctx.require(vm, f"VM {vm.name}")
-    transition(vm, event)
-    ctx.db.add(vm)
     return vm
 
 
@@ -290,9 +267,11 @@ def start_vm(ctx: Ctx) -> Pending:
         if not ctx.is_root:
             raise InvalidParameter("Only administrators may choose the host")
         host_id = ctx.get(Host, ctx.args.hostid, "hostid").id
-    vm = _vm_for(ctx, "start")
+    vm = _vm_for(ctx)
+    if not can(vm, "start"):
+        transition(vm, "start")  # the state machine's 431, before anything else
     limits.check(ctx.db, ctx.by_id(type(ctx.account), vm.account_id) or ctx.account, 0, 0)
-    return Pending("VirtualMachine", vm.uuid, {"hostid": host_id})
+    return vmpower.request_start(ctx, vm, host_id)
 
 
 @api(
@@ -304,15 +283,13 @@ def start_vm(ctx: Ctx) -> Pending:
 )
 def stop_vm(ctx: Ctx) -> Pending:
     """Mark the VM Stopping and queue the stop."""
-    vm = _vm_for(ctx, "stop")
-    return Pending("VirtualMachine", vm.uuid, {"forced": bool(ctx.args.forced)})
+    return vmpower.request_stop(ctx, _vm_for(ctx), bool(ctx.args.forced))
 
 
 @api("rebootVirtualMachine", "Reboots a virtual machine", "virtualmachine", VM_ID, is_async=True)
 def reboot_vm(ctx: Ctx) -> Pending:
     """Queue a reboot of a running VM."""
-    vm = _vm_for(ctx, "reboot")
-    return Pending("VirtualMachine", vm.uuid)
+    return vmpower.request_reboot(ctx, _vm_for(ctx))
 
 
 @api(
@@ -334,8 +311,6 @@ def destroy_vm(ctx: Ctx) -> Pending:
         transition(vm, "destroy")
     if ctx.args.expunge and not ctx.is_root:
         raise InvalidParameter("Only administrators may expunge at once")
-    from virga.api.listids import vm_data_volumes
-
     volumeids = vm_data_volumes(ctx, vm, ctx.args.volumeids)  # each id authorised like a single one
     return Pending("VirtualMachine", vm.uuid, {"expunge": bool(ctx.args.expunge), "volumeids": volumeids})
 
@@ -343,8 +318,7 @@ def destroy_vm(ctx: Ctx) -> Pending:
 @api("recoverVirtualMachine", "Recovers a destroyed virtual machine", "virtualmachine", VM_ID, roles=ADMINS)
 def recover_vm(ctx: Ctx) -> dict[str, Any]:
     """Bring a Destroyed VM back to Stopped."""
-    vm = _vm_for(ctx, "recover")
-    return {"virtualmachine": vm_view(ctx, vm)}
+    return {"virtualmachine": vm_view(ctx, vmlifecycle.recover(ctx, _vm_for(ctx)))}
 
 
 @api("expungeVirtualMachine", "Expunges a destroyed virtual machine", "success", VM_ID, roles=ADMINS, is_async=True)
@@ -352,7 +326,7 @@ def expunge_vm(ctx: Ctx) -> Pending:
     """Queue the expunge of a Destroyed VM."""
     vm = ctx.get(VirtualMachine, ctx.args.id)
     ctx.require(vm, f"VM {vm.name}")
-    if vm.state != "Destroyed":
+    if vm.state != VmState.DESTROYED:
         raise InvalidParameter(f"Unable to expunge VM {vm.name}: it is in state {vm.state} (destroy it first)")
     return Pending("VirtualMachine", vm.uuid)
 
@@ -378,27 +352,24 @@ def update_vm(ctx: Ctx) -> dict[str, Any]:
     vm = ctx.get(VirtualMachine, ctx.args.id)
     ctx.require(vm, f"VM {vm.name}")
     a = ctx.args
+    changes: dict[str, Any] = {}
     if a.name and a.name != vm.name:
         if not HOSTNAME.match(a.name):
             raise InvalidParameter("Parameter name must be a valid host name")
-        if vm.state != "Stopped":
+        if vm.state != VmState.STOPPED:
             raise InvalidParameter("A VM must be stopped to change its name")
-        vm.name = a.name
-    for key in ("displayname", "group", "haenable", "displayvm"):
-        if a.get(key) is not None:
-            setattr(vm, key, a[key])
+        changes["name"] = a.name
+    changes.update({key: a[key] for key in vmconfig.PLAIN if a.get(key) is not None})
     if a.userdata is not None:
-        vm.userdata = _userdata(a.userdata)
-    if a.details:
-        vm.details = {**(vm.details or {}), **{k: v for d in a.details for k, v in d.items()}}
-    ctx.db.add(vm)
-    return {"virtualmachine": vm_view(ctx, vm)}
+        changes["userdata"] = _userdata(a.userdata)
+    details = {k: v for d in a.details for k, v in d.items()} if a.details else None
+    return {"virtualmachine": vm_view(ctx, vmconfig.update(ctx, vm, changes, details))}
 
 
 def _scale_params(ctx: Ctx, vm: VirtualMachine) -> dict[str, Any]:
     """Validate a new offering for a stopped VM and return the job's parameters."""
     off = ctx.get(ServiceOffering, ctx.args.serviceofferingid, "serviceofferingid")
-    if vm.state != "Stopped":
+    if vm.state != VmState.STOPPED:
         raise InvalidParameter(f"Unable to scale VM {vm.name}: it must be Stopped (it is {vm.state})")
     cpus, speed, memory = _offering_size(ctx, off)
     account = ctx.by_id(type(ctx.account), vm.account_id) or ctx.account
@@ -440,10 +411,8 @@ def change_service(ctx: Ctx) -> dict[str, Any]:
     vm = ctx.get(VirtualMachine, ctx.args.id)
     ctx.require(vm, f"VM {vm.name}")
     p = _scale_params(ctx, vm)
-    vm.serviceoffering_id = ctx.get(ServiceOffering, p["serviceofferingid"]).id or 0
-    vm.cpunumber, vm.cpuspeed, vm.memory = p["cpunumber"], p["cpuspeed"], p["memory"]
-    ctx.db.add(vm)
-    return {"virtualmachine": vm_view(ctx, vm)}
+    off = ctx.get(ServiceOffering, p["serviceofferingid"])
+    return {"virtualmachine": vm_view(ctx, vmconfig.change_offering(ctx, vm, off, p))}
 
 
 @api(
@@ -471,8 +440,6 @@ def migrate_vm(ctx: Ctx) -> Pending:
         raise InvalidParameter(f"VM {vm.name} is already on host {dst.name}")
     if dst.cluster_id != src.cluster_id:
         raise InvalidParameter(f"Host {dst.name} is not in the cluster of host {src.name}")
-    if dst.state != "Up" or dst.resourcestate != "Enabled":
+    if dst.state != HostState.UP or dst.resourcestate != "Enabled":
         raise InvalidParameter(f"Host {dst.name} is {dst.state}/{dst.resourcestate}")
-    transition(vm, "migrate")
-    ctx.db.add(vm)
-    return Pending("VirtualMachine", vm.uuid, {"hostid": dst.uuid})
+    return vmmigrate.request_migrate(ctx, vm, dst)

@@ -7,47 +7,15 @@ from typing import Any
 from sqlmodel import select
 from virga.api.dispatch import Pending
 from virga.api.registry import Param, api
-from virga.api.response import clean, list_body
-from virga.api.views.common import owner, preload_owners, ref, tags_of
-from virga.api.views.fields import FIELDS
+from virga.api.response import list_body
+from virga.api.views.vmsnapshots import vmsnapshot_views
 from virga.context import Ctx
 from virga.drivers.base import Capability, DriverError
 from virga.drivers.registry import driver_class
 from virga.errors import InUse, InvalidParameter, Unsupported
-from virga.models import AsyncJob, Host, VirtualMachine, VMSnapshot, Zone
-from virga.services import vmsnapshots as _bodies  # noqa: F401  (registers the job bodies)
-from virga.services.states import transition
-
-FIELDS["vmsnapshot"] = (
-    "id name displayname description state type current parent parentName created virtualmachineid "
-    "virtualmachinename zoneid zonename hypervisor tags account domainid domain domainpath"
-)
-
-
-def vmsnapshot_view(ctx: Ctx, v: VMSnapshot) -> dict[str, Any]:
-    """A vmsnapshot response object."""
-    vm = ctx.by_id(VirtualMachine, v.vm_id)
-    parent = ctx.by_id(VMSnapshot, v.parent_id)
-    return clean(
-        {
-            "id": v.uuid,
-            "name": v.name,
-            "displayname": v.displayname or v.name,
-            "description": v.description or None,
-            "state": v.state,
-            "type": v.type,
-            "current": v.current,
-            "created": v.created,
-            "parent": parent.uuid if parent else None,
-            "parentName": parent.name if parent else None,
-            "virtualmachineid": vm.uuid if vm else None,
-            "virtualmachinename": vm.name if vm else None,
-            "hypervisor": vm.hypervisor if vm else None,
-            **ref(ctx, Zone, v.zone_id, "zone"),
-            **owner(ctx, v),
-            "tags": tags_of(ctx, "VMSnapshot", [v]).get(v.id or 0, []),
-        }
-    )
+from virga.models import AsyncJob, Host, VirtualMachine, VMSnapshot
+from virga.services import vmsnapshots
+from virga.services.states import VmState
 
 
 def _capabilities(ctx: Ctx, vm: VirtualMachine) -> frozenset[Capability]:
@@ -92,7 +60,7 @@ def create_vm_snapshot(ctx: Ctx) -> Pending:
     a = ctx.args
     vm = ctx.get(VirtualMachine, a.virtualmachineid, "virtualmachineid")
     ctx.require(vm, f"VM {vm.name}")
-    if vm.state not in ("Running", "Stopped"):
+    if vm.state not in (VmState.RUNNING, VmState.STOPPED):
         raise InvalidParameter(f"VM {vm.name} is {vm.state}; it must be Running or Stopped")
     caps = _capabilities(ctx, vm)
     if Capability.VM_SNAPSHOT not in caps:
@@ -102,26 +70,10 @@ def create_vm_snapshot(ctx: Ctx) -> Pending:
         raise Unsupported(
             f"Memory snapshots are not supported by this hypervisor ({vm.hypervisor}); use snapshotmemory=false"
         )
-    if memory and vm.state != "Running":
+    if memory and vm.state != VmState.RUNNING:
         raise InvalidParameter(f"VM {vm.name} must be running for a memory snapshot")
     _busy(ctx, vm)
-    name = a.name or f"{vm.instancename or vm.name}_VS_{vm.id}"
-    vms = VMSnapshot(
-        name=name,
-        displayname=name,
-        description=a.description or "",
-        vm_id=vm.id or 0,
-        zone_id=vm.zone_id,
-        type="DiskAndMemory" if memory else "Disk",
-        memory=memory,
-        account_id=vm.account_id,
-        domain_id=vm.domain_id,
-    )
-    ctx.db.add(vms)
-    ctx.db.flush()
-    if not a.name:
-        vms.name = vms.displayname = f"{name}_{vms.id}"
-        ctx.db.add(vms)
+    vms = vmsnapshots.record(ctx, vm, a.name, a.description or "", memory)
     return Pending("VMSnapshot", vms.uuid)
 
 
@@ -155,9 +107,7 @@ def list_vm_snapshots(ctx: Ctx) -> dict[str, Any]:
     if a.state:
         stmt = stmt.where(VMSnapshot.state == a.state)
     rows, count = ctx.page(stmt, VMSnapshot, resourcetype="VMSnapshot")
-    preload_owners(ctx, rows)
-    ctx.preload(VirtualMachine, {r.vm_id for r in rows})
-    return list_body("vmSnapshot", [vmsnapshot_view(ctx, r) for r in rows], count)
+    return list_body("vmSnapshot", vmsnapshot_views(ctx, rows), count)
 
 
 def _vms(ctx: Ctx) -> VMSnapshot:
@@ -181,14 +131,13 @@ def revert_vm_snapshot(ctx: Ctx) -> Pending:
     vms = _vms(ctx)
     vm = ctx.by_id(VirtualMachine, vms.vm_id)
     assert vm is not None
-    want = "Running" if vms.memory else "Stopped"
+    want = VmState.RUNNING if vms.memory else VmState.STOPPED
     if vm.state != want:
         raise InvalidParameter(
             f"VM {vm.name} must be {want} to revert to {vms.type} snapshot {vms.name} (it is {vm.state})"
         )
     _busy(ctx, vm)
-    transition(vms, "revert")
-    ctx.db.add(vms)
+    vmsnapshots.begin(ctx, vms, "revert")
     return Pending("VMSnapshot", vms.uuid, with_id=False)
 
 
@@ -207,6 +156,5 @@ def delete_vm_snapshot(ctx: Ctx) -> Pending:
     vm = ctx.by_id(VirtualMachine, vms.vm_id)
     assert vm is not None
     _busy(ctx, vm)
-    transition(vms, "delete")
-    ctx.db.add(vms)
+    vmsnapshots.begin(ctx, vms, "delete")
     return Pending("VMSnapshot", vms.uuid, with_id=False)

@@ -25,14 +25,18 @@ VIEW_MODULES = (
     "virga.api.views.accounts",
     "virga.api.views.addresses",
     "virga.api.views.lb",
+    "virga.api.views.metrics",
     "virga.api.views.networks",
     "virga.api.views.routers",
     "virga.api.views.rules",
     "virga.api.views.secgroups",
     "virga.api.views.snapshots",
+    "virga.api.views.sshkeys",
+    "virga.api.views.tags",
     "virga.api.views.templates",
     "virga.api.views.uploads",
     "virga.api.views.vm",
+    "virga.api.views.vmsnapshots",
     "virga.api.views.volumes",
 )
 
