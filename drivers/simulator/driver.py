@@ -65,8 +65,8 @@ class SimulatorDriver(Driver):
 
     def _guest(self, uuid: str) -> dict[str, Any]:
         """The guest record, or InstanceNotFound when it is not on this host."""
-        guest = WORLD.guests.get(uuid)
-        if guest is None or guest["host"] != self.host:
+        guest = WORLD.guest(self.host, uuid)
+        if guest is None:
             raise InstanceNotFound(f"instance {uuid} does not exist on host {self.host}")
         return guest
 
@@ -83,7 +83,7 @@ class SimulatorDriver(Driver):
     def _set(self, guest: dict[str, Any], **changes: Any) -> InstanceInfo:
         """Update a guest record, persist it and return its InstanceInfo."""
         guest.update(changes)
-        WORLD.save("guest", guest["uuid"], guest)
+        WORLD.save_guest(guest)
         return self._to_instance(guest)
 
     async def connect(self) -> HostFacts:
@@ -112,7 +112,7 @@ class SimulatorDriver(Driver):
     async def list_instances(self) -> list[InstanceInfo]:
         """Every guest on this host."""
         await self._op("list_instances")
-        return [self._to_instance(g) for g in WORLD.guests.values() if g["host"] == self.host]
+        return [self._to_instance(g) for g in WORLD.host_guests(self.host)]
 
     async def get_instance(self, uuid: str) -> InstanceInfo:
         """One guest on this host."""
@@ -163,8 +163,8 @@ class SimulatorDriver(Driver):
         await self._op("create_instance")
         if spec.cpus < 1 or spec.memory_mb < 1:
             raise InvalidSpec("an instance needs at least one CPU and some memory")
-        if spec.uuid in WORLD.guests:
-            raise InvalidSpec(f"instance {spec.uuid} is already defined")
+        if WORLD.guest(self.host, spec.uuid) is not None:  # per host: HA may define it again elsewhere
+            raise InvalidSpec(f"instance {spec.uuid} is already defined on host {self.host}")
         guest: dict[str, Any] = {
             "uuid": spec.uuid,
             "name": spec.name,
@@ -200,7 +200,7 @@ class SimulatorDriver(Driver):
         """Undefine a guest."""
         await self._op("destroy_instance")
         self._guest(uuid)
-        WORLD.save("guest", uuid, None)
+        WORLD.drop_guest(self.host, uuid)
 
     async def suspend_instance(self, uuid: str) -> InstanceInfo:
         """Pause a running guest."""
@@ -289,7 +289,10 @@ class SimulatorDriver(Driver):
         if live and guest["power"] != "on":
             raise InvalidSpec(f"instance {uuid} is not running; live migration needs a running guest")
         await target.ping()
-        return self._set(guest, host=target.host)
+        if WORLD.guest(target.host, uuid) is not None:
+            raise InvalidSpec(f"instance {uuid} is already defined on host {target.host}")
+        WORLD.drop_guest(self.host, uuid)
+        return self._set(dict(guest), host=target.host)
 
     async def instance_stats(self, uuid: str) -> InstanceStats:
         """Deterministic counters that grow with uptime."""

@@ -31,8 +31,14 @@ class Rule:
 
 @dataclass
 class World:
-    """Every simulated host's guests and disks; optionally persisted to SQLite."""
+    """Every simulated host's guests and disks; optionally persisted to SQLite.
 
+    Guests are per host (`placed`: host -> uuid -> guest), as on real hypervisors: a host that went down
+    keeps its stale definition while HA defines the VM again on another host. `guests` indexes each uuid's
+    latest definition (what tests and tools look at).
+    """
+
+    placed: dict[str, dict[str, dict[str, Any]]] = field(default_factory=dict)
     guests: dict[str, dict[str, Any]] = field(default_factory=dict)
     disks: dict[str, dict[str, Any]] = field(default_factory=dict)
     down_hosts: set[str] = field(default_factory=set)
@@ -46,6 +52,7 @@ class World:
         """Persist to (and load from) an SQLite file; None keeps everything in memory."""
         self.path = path
         self.guests.clear()
+        self.placed.clear()
         self.disks.clear()
         self.pools.clear()
         if self._db is not None:
@@ -58,15 +65,53 @@ class World:
         self._db.execute("PRAGMA synchronous=NORMAL")
         self._db.execute("CREATE TABLE IF NOT EXISTS obj (kind TEXT, key TEXT, body TEXT, PRIMARY KEY (kind, key))")
         for kind, key, body in self._db.execute("SELECT kind, key, body FROM obj"):
-            (self.guests if kind == "guest" else self.disks)[key] = json.loads(body)
+            if kind == "guest":  # key host/uuid (a bare uuid from an older file: its host is in the body)
+                guest = json.loads(body)
+                self.placed.setdefault(guest["host"], {})[guest["uuid"]] = self.guests[guest["uuid"]] = guest
+            else:
+                self.disks[key] = json.loads(body)
+
+    def guest(self, host: str, uuid: str) -> dict[str, Any] | None:
+        """The guest a host has defined with that uuid."""
+        return self.placed.get(host, {}).get(uuid)
+
+    def host_guests(self, host: str) -> list[dict[str, Any]]:
+        """Every guest a host has defined."""
+        return list(self.placed.get(host, {}).values())
+
+    def save_guest(self, guest: dict[str, Any]) -> None:
+        """Write a guest (defined on guest["host"]) through to the file."""
+        self.placed.setdefault(guest["host"], {})[guest["uuid"]] = self.guests[guest["uuid"]] = guest
+        self._write("guest", f"{guest['host']}/{guest['uuid']}", guest)
+
+    def drop_guest(self, host: str, uuid: str) -> None:
+        """Undefine a guest on one host (the index then names its definition on another host, if any)."""
+        gone = self.placed.get(host, {}).pop(uuid, None)
+        if self.guests.get(uuid) is gone:
+            others = [g[uuid] for g in self.placed.values() if uuid in g]
+            if others:
+                self.guests[uuid] = others[-1]
+            else:
+                self.guests.pop(uuid, None)
+        self._write("guest", f"{host}/{uuid}", None)
+        self._write("guest", uuid, None)  # the older, global key
 
     def save(self, kind: str, key: str, body: dict[str, Any] | None) -> None:
-        """Write one guest or disk through to the file (delete when body is None)."""
-        table = self.guests if kind == "guest" else self.disks
+        """Write one disk through to the file (delete when body is None); guests go through save_guest."""
+        if kind == "guest":
+            if body is not None:
+                self.save_guest(body)
+            elif key in self.guests:
+                self.drop_guest(self.guests[key]["host"], key)
+            return
         if body is None:
-            table.pop(key, None)
+            self.disks.pop(key, None)
         else:
-            table[key] = body
+            self.disks[key] = body
+        self._write(kind, key, body)
+
+    def _write(self, kind: str, key: str, body: dict[str, Any] | None) -> None:
+        """Persist one object (delete when body is None) when the world has a file."""
         if self._db is None:
             return
         with self._lock:
