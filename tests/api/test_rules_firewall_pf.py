@@ -8,9 +8,9 @@ import pytest
 from sqlmodel import select
 from virga.client import VirgaClient
 from virga.core import VirgaApp
+from virga.drivers.simulator.router import SimulatedRouters
 from virga.errors import InternalError
 from virga.models import FirewallRule, PortForwardingRule
-from virga.drivers.simulator.router import SimulatedRouters
 
 from tests.api.netutil import fails, ip, network, user, vm
 from tests.factories import Cloud
