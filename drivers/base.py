@@ -54,6 +54,7 @@ class Capability(enum.StrEnum):
     SUSPEND = "suspend"
     SCALE_RUNNING = "scale_running"
     RESIZE_VOLUME = "resize_volume"
+    MIGRATE_VOLUME = "migrate_volume"  # move a disk to another primary pool (migrateVolume)
     SERIAL_CONSOLE = "serial_console"
     VNC_CONSOLE = "vnc_console"
     EVENTS = "events"
@@ -334,6 +335,14 @@ class Driver(abc.ABC):
         """Grow a disk."""
         self.require(Capability.RESIZE_VOLUME)
         raise NotSupported("resize_volume")
+
+    async def migrate_volume(self, vol: VolumeSpec, target: PoolSpec) -> VolumeInfo:
+        """Move a disk (of a stopped VM, or detached) to another primary pool; the source is removed.
+
+        Drivers declaring Capability.MIGRATE_VOLUME implement it; the others refuse with NotSupported.
+        """
+        self.require(Capability.MIGRATE_VOLUME)
+        raise NotSupported("migrate_volume")
 
     async def pool_stats(self, pool: PoolSpec) -> PoolStats:
         """Capacity and use of a primary pool as seen from this host."""

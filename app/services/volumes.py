@@ -3,18 +3,19 @@
 from __future__ import annotations
 
 from dataclasses import replace
-from typing import Any
 
 from sqlmodel import Session, select
+from virga.context import Ctx
 from virga.drivers.base import Capability, InstanceNotFound, NotSupported, TemplateSpec, VolumeSpec
 from virga.errors import InvalidParameter, Unavailable
-from virga.jobs.engine import JobRun, job_body, job_recover
-from virga.models import DiskOffering, Host, Snapshot, StoragePool, VirtualMachine, Volume, utcnow
+from virga.jobs.engine import JobRun, Ref, Restart, job_body, job_recover
+from virga.jobs.pending import Pending
+from virga.models import DiskOffering, Host, Snapshot, SnapshotPolicy, StoragePool, VirtualMachine, Volume, utcnow
 from virga.services import snapbackup
 from virga.services.events import record_event
 from virga.services.placement import choose_pool
 from virga.services.specs import pool_spec, volume_spec
-from virga.services.states import transition
+from virga.services.states import HostState, VmState, VolumeState, can, transition
 
 RESERVED_DEVICE = 3  # CloudStack keeps device 3 for the CD-ROM
 MAX_DEVICE = 15
@@ -29,7 +30,7 @@ def host_for_pool(s: Session, pool: StoragePool) -> Host:
     """An Up host that reaches a pool (its cluster, or any host of the zone for zone-wide pools)."""
     stmt = select(Host).where(
         Host.zone_id == pool.zone_id,
-        Host.state == "Up",
+        Host.state == HostState.UP,
         Host.removed == None,
         Host.type == "Routing",
     )
@@ -66,12 +67,9 @@ def vol_event(s: Session, vol: Volume, kind: str, text: str, level: str = "INFO"
     record_event(s, kind, text, account_id=vol.account_id, domain_id=vol.domain_id, resource=vol, level=level)
 
 
-def result(run: JobRun, uuid: str | None = None) -> dict[str, Any]:
-    """The job result: the volume as its owner sees it now."""
-    from virga.api.commands.volumes import volume_view
-
-    with run.ctx() as ctx:
-        return {"volume": volume_view(ctx, vol_by_uuid(ctx.db, uuid or run.instance_uuid))}
+def result(run: JobRun) -> Ref:
+    """The job result: the volume (rendered as its owner sees it)."""
+    return Ref(Volume, run.instance_uuid)
 
 
 # --- creation on a pool -------------------------------------------------------
@@ -112,7 +110,9 @@ def _unallocate(run: JobRun, vol_uuid: str) -> None:
         if pool is not None:
             pool.allocatedbytes = max(0, pool.allocatedbytes - vol.size)
             s.add(pool)
-        vol.pool_id, vol.path, vol.state = None, "", "Allocated"
+        vol.pool_id, vol.path = None, ""
+        if can(vol, "unallocate"):
+            transition(vol, "unallocate")
         s.add(vol)
         s.commit()
 
@@ -121,7 +121,8 @@ def _forget(run: JobRun, vol_uuid: str) -> None:
     """Undo of createVolume: the row disappears."""
     with run.db() as s:
         vol = vol_by_uuid(s, vol_uuid)
-        vol.state, vol.removed, vol.vm_id, vol.deviceid = "Expunged", utcnow(), None, None
+        transition(vol, "forget")
+        vol.removed, vol.vm_id, vol.deviceid = utcnow(), None, None
         s.add(vol)
         s.commit()
 
@@ -145,8 +146,8 @@ async def _from_snapshot(run: JobRun, snap_uuid: str) -> None:
     await materialise(run, run.instance_uuid, host, tmpl, pool_id=pool.id)
 
 
-@job_body("createVolume")
-async def create(run: JobRun) -> dict[str, Any]:
+@job_body("createVolume", restart=Restart.RECONCILE)
+async def create(run: JobRun) -> Ref:
     """Create a volume: Allocated until first attach, unless made from a snapshot or attached at once."""
     run.undo.push("forget volume", lambda: _forget(run, run.instance_uuid))
     if run.params.get("snapshotid"):
@@ -167,7 +168,9 @@ async def recover_create(run: JobRun) -> None:
         vol = s.exec(select(Volume).where(Volume.uuid == run.instance_uuid)).first()
         if vol is None or vol.removed is not None:
             return
-        vol.state, vol.removed, vol.vm_id = "Expunged", utcnow(), None
+        if can(vol, "forget"):
+            transition(vol, "forget")
+        vol.removed, vol.vm_id = utcnow(), None
         s.add(vol)
         s.commit()
 
@@ -183,7 +186,7 @@ async def attach_to(run: JobRun, vol_uuid: str, vm_uuid: str, deviceid: int | No
         host = vm_host(s, vm)
         if host is None:
             raise InvalidParameter(f"VM {vm.name} has never been placed on a host; start it first")
-        allocated, uploaded = vol.state == "Allocated", vol.state == "Uploaded"
+        allocated, uploaded = vol.state == VolumeState.ALLOCATED, vol.state == VolumeState.UPLOADED
         pool = s.get(StoragePool, vol.pool_id) if vol.pool_id else None
     if allocated:
         await materialise(run, vol_uuid, host)
@@ -215,7 +218,7 @@ async def attach_to(run: JobRun, vol_uuid: str, vm_uuid: str, deviceid: int | No
 async def _plug(run: JobRun, vm: VirtualMachine, host: Host, spec: VolumeSpec) -> None:
     """Attach on the hypervisor (hot-plug when running); a stopped VM not defined there gets it at start."""
     drv = await run.app.hosts.driver(host)
-    running = vm.state == "Running"
+    running = vm.state == VmState.RUNNING
     if running and not drv.supports(Capability.HOT_PLUG_VOLUME):
         raise NotSupported(
             f"hot-plugging volumes is not supported by the {drv.hypervisor} hypervisor; stop VM {vm.name} first"
@@ -238,8 +241,8 @@ def _unassign(run: JobRun, vol_uuid: str) -> None:
         s.commit()
 
 
-@job_body("attachVolume")
-async def attach(run: JobRun) -> dict[str, Any]:
+@job_body("attachVolume", restart=Restart.RECONCILE)
+async def attach(run: JobRun) -> Ref:
     """Attach a data volume to a VM."""
     await attach_to(run, run.instance_uuid, run.params["virtualmachineid"], run.params.get("deviceid"))
     return result(run)
@@ -253,8 +256,8 @@ async def recover_attach(run: JobRun) -> None:
     volupload.reset_copying(run)
 
 
-@job_body("detachVolume")
-async def detach(run: JobRun) -> dict[str, Any]:
+@job_body("detachVolume", restart=Restart.RECONCILE)
+async def detach(run: JobRun) -> Ref:
     """Unplug a data volume from its VM (it stays Ready on its pool)."""
     with run.db() as s:
         vol = vol_by_uuid(s, run.instance_uuid)
@@ -268,7 +271,7 @@ async def detach(run: JobRun) -> dict[str, Any]:
         try:
             await drv.detach_volume(vm.uuid, spec)
         except InstanceNotFound:
-            if vm.state == "Running":
+            if vm.state == VmState.RUNNING:
                 raise
     with run.db() as s:
         vol = vol_by_uuid(s, run.instance_uuid)
@@ -286,14 +289,14 @@ def _back_to_ready(run: JobRun) -> None:
     """Undo of a resize or migrate: the volume is Ready again with what it had."""
     with run.db() as s:
         vol = vol_by_uuid(s, run.instance_uuid)
-        if vol.state in ("Resizing", "Migrating"):
+        if vol.state in (VolumeState.RESIZING, VolumeState.MIGRATING):
             transition(vol, "failed")
             s.add(vol)
             s.commit()
 
 
-@job_body("resizeVolume")
-async def resize(run: JobRun) -> dict[str, Any]:
+@job_body("resizeVolume", restart=Restart.RECONCILE)
+async def resize(run: JobRun) -> Ref:
     """Grow a volume (on the hypervisor when it exists already)."""
     run.undo.push("ready again", lambda: _back_to_ready(run))
     new_size = int(run.params["size"])
@@ -318,7 +321,7 @@ async def resize(run: JobRun) -> dict[str, Any]:
         vol.size = new_size
         if physical:
             vol.physicalsize = physical
-        if vol.state == "Resizing":
+        if vol.state == VolumeState.RESIZING:
             transition(vol, "resized")
         if run.params.get("diskofferingid"):
             vol.diskoffering_id = int(run.params["diskofferingid"])
@@ -328,9 +331,9 @@ async def resize(run: JobRun) -> dict[str, Any]:
     return result(run)
 
 
-@job_body("migrateVolume")
-async def migrate(run: JobRun) -> dict[str, Any]:
-    """Move a volume's disk to another pool through the driver's migrate_volume, when it has one."""
+@job_body("migrateVolume", restart=Restart.RECONCILE)
+async def migrate(run: JobRun) -> Ref:
+    """Move a volume's disk to another pool through the driver (its MIGRATE_VOLUME capability)."""
     run.undo.push("ready again", lambda: _back_to_ready(run))
     with run.db() as s:
         vol = vol_by_uuid(s, run.instance_uuid)
@@ -340,13 +343,12 @@ async def migrate(run: JobRun) -> dict[str, Any]:
         host = host_for_pool(s, src)
         spec, target = volume_spec(s, vol), pool_spec(dst)
     drv = await run.app.hosts.driver(host)
-    mover = getattr(drv, "migrate_volume", None)
-    if mover is None:
+    if not drv.supports(Capability.MIGRATE_VOLUME):
         raise NotSupported(
             f"Unable to migrate volume {vol.name}: moving volumes between storage pools is "
             f"not supported by the {drv.hypervisor} hypervisor"
         )
-    info = await mover(spec, target)
+    info = await drv.migrate_volume(spec, target)
     with run.db() as s:
         vol = vol_by_uuid(s, run.instance_uuid)
         for pid, delta in ((src.id, -vol.size), (dst.id, vol.size)):
@@ -369,3 +371,64 @@ async def _reset_state(run: JobRun) -> None:
 
 job_recover("resizeVolume")(_reset_state)
 job_recover("migrateVolume")(_reset_state)
+
+
+@job_recover("detachVolume")
+async def recover_detach(run: JobRun) -> None:
+    """A detach whose server died, perhaps after unplugging the disk: unplug (again) and record it detached."""
+    with run.db() as s:
+        vol = s.exec(select(Volume).where(Volume.uuid == run.instance_uuid)).first()
+        if vol is None or vol.removed is not None or vol.vm_id is None:
+            return
+    await detach(run)
+
+
+# --- the volume commands' writes ------------------------------------------------------
+
+
+def record(ctx: Ctx, vol: Volume, snap: Snapshot | None, vm: VirtualMachine | None) -> Pending:
+    """Record a validated new volume as Allocated (createVolume); the job makes it (lazily)."""
+    ctx.db.add(vol)
+    ctx.db.flush()
+    vol.name = vol.name or f"DATA-{vol.id}"
+    ctx.db.add(vol)
+    params = {"snapshotid": snap.uuid if snap else None, "virtualmachineid": vm.uuid if vm else None}
+    return Pending("Volume", vol.uuid, params)
+
+
+def queue_resize(ctx: Ctx, vol: Volume, new: int, off: DiskOffering | None) -> Pending:
+    """Mark a volume Resizing (an Allocated one has no disk yet and stays so) and queue the resize."""
+    if vol.state == VolumeState.READY:
+        transition(vol, "resize")
+    ctx.db.add(vol)
+    return Pending("Volume", vol.uuid, {"size": new, "diskofferingid": off.id if off else None})
+
+
+def queue_migrate(ctx: Ctx, vol: Volume, dst: StoragePool) -> Pending:
+    """Mark a volume Migrating and queue its move to another pool."""
+    transition(vol, "migrate")
+    ctx.db.add(vol)
+    return Pending("Volume", vol.uuid, {"storageid": dst.uuid})
+
+
+async def delete_volume(ctx: Ctx, vol: Volume) -> None:
+    """Delete a detached data volume: its disk on the pool, its image-store file, its policies, then the row."""
+    from virga.services.volupload import drop_store_copy
+
+    pool = ctx.by_id(StoragePool, vol.pool_id)
+    if pool is not None and vol.path:
+        drv = await ctx.app.hosts.driver(host_for_pool(ctx.db, pool))
+        await drv.delete_volume(volume_spec(ctx.db, vol))
+        pool.allocatedbytes = max(0, pool.allocatedbytes - vol.size)
+        ctx.db.add(pool)
+    transition(vol, "destroy")
+    await drop_store_copy(ctx.db, vol)  # an uploaded volume's file, or an extracted copy, on the image store
+    transition(vol, "expunged")
+    vol.removed = utcnow()
+    ctx.db.add(vol)
+    for pol in ctx.db.exec(
+        select(SnapshotPolicy).where(SnapshotPolicy.volume_id == vol.id, SnapshotPolicy.removed == None)
+    ):
+        pol.removed = utcnow()
+        ctx.db.add(pol)
+    vol_event(ctx.db, vol, "VOLUME.DELETE", f"Deleted volume {vol.name}")

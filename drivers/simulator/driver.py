@@ -43,7 +43,8 @@ class SimulatorDriver(Driver):
     """A host whose guests live in the simulator world; URL `simulator://NAME?cpus=&mhz=&memory=`."""
 
     hypervisor = "Simulator"
-    capabilities = frozenset(Capability) - {Capability.EVENTS, Capability.VNC_CONSOLE}
+    # the simulator keeps disks in memory per pool name and does not move them between pools
+    capabilities = frozenset(Capability) - {Capability.EVENTS, Capability.VNC_CONSOLE, Capability.MIGRATE_VOLUME}
     STATE_MAP = {"on": PowerState.RUNNING, "off": PowerState.STOPPED, "paused": PowerState.SUSPENDED}
 
     def __init__(self, conn: Any) -> None:

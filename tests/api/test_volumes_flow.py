@@ -86,7 +86,7 @@ async def test_failed_create_attached_leaves_nothing(app: VirgaApp, admin: Virga
 
 async def test_migrate_volume(app: VirgaApp, admin: VirgaClient, cloud: Cloud, monkeypatch: pytest.MonkeyPatch) -> None:
     from sqlmodel import select
-    from virga.drivers.base import VolumeInfo
+    from virga.drivers.base import Capability, VolumeInfo
     from virga.models import Cluster, StoragePool, Zone
 
     with app.db.session() as s:
@@ -118,7 +118,8 @@ async def test_migrate_volume(app: VirgaApp, admin: VirgaClient, cloud: Cloud, m
         """A test-only migrate_volume."""
         return VolumeInfo(path=f"{pool.path}/{spec.uuid}", size_bytes=spec.size_bytes)  # type: ignore[attr-defined]
 
-    monkeypatch.setattr(SimulatorDriver, "migrate_volume", mover, raising=False)
+    monkeypatch.setattr(SimulatorDriver, "migrate_volume", mover)
+    monkeypatch.setattr(SimulatorDriver, "capabilities", SimulatorDriver.capabilities | {Capability.MIGRATE_VOLUME})
     vol = (await admin.run("migrateVolume", volumeid=vol["id"], storageid=target))["volume"]
     assert vol["storageid"] == target and vol["state"] == "Ready"
 

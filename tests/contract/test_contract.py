@@ -13,6 +13,7 @@ from virga.drivers.base import (
     InstanceSpec,
     NicSpec,
     NotSupported,
+    PoolSpec,
     PowerState,
     VolumeSpec,
 )
@@ -171,3 +172,22 @@ async def test_release_pool(harness: Harness) -> None:
     assert again.path and again.path != first.path
     await d.delete_volume(VolumeSpec(**{**second.__dict__, "path": again.path}))
     await d.delete_volume(disk)
+
+
+async def test_migrate_volume(harness: Harness) -> None:
+    """A driver declaring MIGRATE_VOLUME moves a disk to the harness's second pool; the others refuse it."""
+    d = harness.driver
+    disk = VolumeSpec(uuid=str(uuid.uuid4()), name="DATA", size_bytes=32 << 20, pool=harness.pool, kind="DATADISK")
+    disk = dataclasses.replace(disk, path=(await d.prepare_volume(disk, None)).path)
+    try:
+        if not d.supports(Capability.MIGRATE_VOLUME):
+            with pytest.raises(NotSupported):
+                await d.migrate_volume(disk, harness.pool)
+            return
+        target = harness.extra.get("second_pool")
+        assert isinstance(target, PoolSpec), f"the {d.hypervisor} harness must give a second_pool to migrate to"
+        moved = await d.migrate_volume(disk, target)
+        assert moved.path and moved.path != disk.path
+        disk = dataclasses.replace(disk, pool=target, path=moved.path)
+    finally:
+        await d.delete_volume(disk)

@@ -5,82 +5,29 @@ from __future__ import annotations
 from typing import Any
 
 from sqlmodel import select
-from virga.api.dispatch import Pending
 from virga.api.registry import ROOT, Param, api
-from virga.api.response import clean, list_body
-from virga.api.views.common import owner, preload_owners, ref, tags_of
-from virga.api.views.fields import FIELDS
+from virga.api.response import list_body
+from virga.api.views.common import preload_owners
+from virga.api.views.volumes import volume_view
 from virga.context import Ctx
 from virga.errors import InUse, InvalidParameter
+from virga.jobs.pending import Pending
 from virga.models import (
     AsyncJob,
     DiskOffering,
     Host,
     Snapshot,
-    SnapshotPolicy,
     StoragePool,
-    Template,
     VirtualMachine,
     Volume,
     Zone,
-    utcnow,
 )
 from virga.services import limits
 from virga.services import volumes as svc
-from virga.services.states import transition
+from virga.services.states import VmState, VolumeState
 
 GB = 2**30
-FIELDS["volume"] = (
-    "id name zoneid zonename type deviceid virtualmachineid vmname vmdisplayname vmstate size physicalsize "
-    "created attached state storagetype provisioningtype hypervisor diskofferingid diskofferingname "
-    "diskofferingdisplaytext storage storageid path templateid templatename isextractable displayvolume "
-    "destroyed tags jobid jobstatus account domainid domain domainpath"
-)
 VOL_ID = [Param("id", "uuid", required=True, description="the ID of the volume")]
-
-
-def volume_view(ctx: Ctx, v: Volume, jobs: dict[str, AsyncJob] | None = None) -> dict[str, Any]:
-    """A volume response object."""
-    vm = ctx.by_id(VirtualMachine, v.vm_id)
-    off = ctx.by_id(DiskOffering, v.diskoffering_id)
-    pool = ctx.by_id(StoragePool, v.pool_id)
-    admin = ctx.role != "User"
-    out: dict[str, Any] = {
-        "id": v.uuid,
-        "name": v.name,
-        **ref(ctx, Zone, v.zone_id, "zone"),
-        "type": v.type,
-        "deviceid": v.deviceid,
-        "size": v.size,
-        "physicalsize": v.physicalsize or None,
-        "created": v.created,
-        "attached": v.attached,
-        "state": v.state,
-        **owner(ctx, v),
-        "storagetype": off.storagetype if off else "shared",
-        "provisioningtype": off.provisioningtype if off else "thin",
-        "destroyed": v.state in ("Destroy", "Expunged"),
-        "isextractable": True,
-        "displayvolume": True,
-        "tags": tags_of(ctx, "Volume", [v]).get(v.id or 0, []),
-        "hypervisor": (vm.hypervisor if vm else None) or "None",
-    }
-    if vm is not None:
-        out.update(virtualmachineid=vm.uuid, vmname=vm.name, vmdisplayname=vm.displayname or vm.name, vmstate=vm.state)
-    if off is not None:
-        out.update(diskofferingid=off.uuid, diskofferingname=off.name, diskofferingdisplaytext=off.displaytext)
-    if pool is not None:
-        out["storage"] = pool.name
-        if admin:
-            out["storageid"] = pool.uuid
-    if admin and v.path:
-        out["path"] = v.path
-    if v.template_id:
-        out.update(ref(ctx, Template, v.template_id, "template"))
-    job = (jobs or {}).get(v.uuid)
-    if job is not None:
-        out.update(jobid=job.uuid, jobstatus=0)
-    return clean(out)
 
 
 def _vol(ctx: Ctx, param: str = "id") -> Volume:
@@ -112,7 +59,7 @@ def _attachable(ctx: Ctx, vol: Volume, vm: VirtualMachine) -> None:
     ctx.require(vm, f"VM {vm.name}")
     if vm.account_id != vol.account_id:
         raise InvalidParameter(f"Volume {vol.name} and VM {vm.name} belong to different accounts")
-    if vm.state not in ("Running", "Stopped"):
+    if vm.state not in (VmState.RUNNING, VmState.STOPPED):
         raise InvalidParameter(
             f"Unable to attach volume {vol.name}: VM {vm.name} is {vm.state} (it must be Running or Stopped)"
         )
@@ -122,7 +69,7 @@ def _attachable(ctx: Ctx, vol: Volume, vm: VirtualMachine) -> None:
         raise InvalidParameter(f"Volume {vol.name} is a {vol.type} volume; only data disks can be attached")
     if vol.vm_id is not None:
         raise InUse(f"Volume {vol.name} is already attached to a VM")
-    if vol.state not in ("Allocated", "Ready", "Uploaded"):
+    if vol.state not in (VolumeState.ALLOCATED, VolumeState.READY, VolumeState.UPLOADED):
         raise InvalidParameter(f"Volume {vol.name} is {vol.state}; it must be Allocated, Ready or Uploaded")
 
 
@@ -181,12 +128,7 @@ def create_volume(ctx: Ctx) -> Pending:
     )
     if vm is not None:
         _attachable(ctx, vol, vm)
-    ctx.db.add(vol)
-    ctx.db.flush()
-    vol.name = vol.name or f"DATA-{vol.id}"
-    ctx.db.add(vol)
-    params = {"snapshotid": snap.uuid if snap else None, "virtualmachineid": vm.uuid if vm else None}
-    return Pending("Volume", vol.uuid, params)
+    return svc.record(ctx, vol, snap, vm)
 
 
 @api(
@@ -322,7 +264,7 @@ def detach_volume(ctx: Ctx) -> Pending:
     vm = ctx.by_id(VirtualMachine, vol.vm_id)
     if vm is None:
         raise InvalidParameter(f"Volume {vol.name} is not attached to any VM")
-    if vm.state not in ("Running", "Stopped", "Destroyed"):
+    if vm.state not in (VmState.RUNNING, VmState.STOPPED, VmState.DESTROYED):
         raise InvalidParameter(f"Unable to detach volume {vol.name}: VM {vm.name} is {vm.state}")
     return Pending("Volume", vol.uuid)
 
@@ -358,14 +300,11 @@ def resize_volume(ctx: Ctx) -> Pending:
         raise InvalidParameter("Parameter size (or a fixed-size diskofferingid) is required")
     if new <= vol.size:
         raise InvalidParameter(f"Parameter size: volume {vol.name} is {vol.size // GB} GB; it can only grow")
-    if vol.state == "Ready":
-        transition(vol, "resize")
-    elif vol.state != "Allocated":
+    if vol.state not in (VolumeState.READY, VolumeState.ALLOCATED):
         raise InvalidParameter(f"Unable to resize volume {vol.name}: it is in state {vol.state}")
     account = ctx.by_id(type(ctx.account), vol.account_id) or ctx.account
     limits.check(ctx.db, account, 10, (new - vol.size) // GB)
-    ctx.db.add(vol)
-    return Pending("Volume", vol.uuid, {"size": new, "diskofferingid": off.id if off else None})
+    return svc.queue_resize(ctx, vol, new, off)
 
 
 @api(
@@ -391,11 +330,9 @@ def migrate_volume(ctx: Ctx) -> Pending:
     if dst.zone_id != vol.zone_id or dst.state != "Up":
         raise InvalidParameter(f"Storage pool {dst.name} is not an Up pool of the volume's zone")
     vm = ctx.by_id(VirtualMachine, vol.vm_id)
-    if vm is not None and vm.state != "Stopped":
+    if vm is not None and vm.state != VmState.STOPPED:
         raise InvalidParameter(f"VM {vm.name} must be stopped to migrate its volume {vol.name}")
-    transition(vol, "migrate")
-    ctx.db.add(vol)
-    return Pending("Volume", vol.uuid, {"storageid": dst.uuid})
+    return svc.queue_migrate(ctx, vol, dst)
 
 
 @api("deleteVolume", "Deletes a detached volume", "success", VOL_ID)
@@ -414,24 +351,5 @@ async def delete_volume(ctx: Ctx) -> dict[str, Any]:
     ).first()  # type: ignore[attr-defined]
     if busy is not None:
         raise InUse(f"Volume {vol.name} has a job in progress ({busy.command})")
-    pool = ctx.by_id(StoragePool, vol.pool_id)
-    if pool is not None and vol.path:
-        drv = await ctx.app.hosts.driver(svc.host_for_pool(ctx.db, pool))
-        from virga.services.specs import volume_spec
-
-        await drv.delete_volume(volume_spec(ctx.db, vol))
-        pool.allocatedbytes = max(0, pool.allocatedbytes - vol.size)
-        ctx.db.add(pool)
-    from virga.services.volupload import drop_store_copy
-
-    transition(vol, "destroy")
-    await drop_store_copy(ctx.db, vol)  # an uploaded volume's file, or an extracted copy, on the image store
-    vol.state, vol.removed = "Expunged", utcnow()
-    ctx.db.add(vol)
-    for pol in ctx.db.exec(
-        select(SnapshotPolicy).where(SnapshotPolicy.volume_id == vol.id, SnapshotPolicy.removed == None)
-    ):
-        pol.removed = utcnow()
-        ctx.db.add(pol)
-    svc.vol_event(ctx.db, vol, "VOLUME.DELETE", f"Deleted volume {vol.name}")
+    await svc.delete_volume(ctx, vol)
     return {"success": True}
