@@ -6,6 +6,7 @@ from sqlmodel import Session
 from virga.models import Account, User
 from virga.services.bootstrap import setting
 from virga.services.events import raise_alert, record_event
+from virga.services.states import can, transition
 
 DEFAULT_ALLOWED = 5
 
@@ -22,8 +23,8 @@ def login_failed(s: Session, user: User) -> None:
     """Count a wrong password (committed at once: the login is refused); lock the user at the limit."""
     user.incorrect_login_attempts = (user.incorrect_login_attempts or 0) + 1
     limit = allowed_attempts(s)
-    if limit > 0 and user.incorrect_login_attempts >= limit and user.state == "enabled":
-        user.state = "locked"
+    if limit > 0 and user.incorrect_login_attempts >= limit and can(user, "lock"):
+        transition(user, "lock")
         acct = s.get(Account, user.account_id)
         text = f"User {user.username} locked after {user.incorrect_login_attempts} incorrect login attempts"
         record_event(
