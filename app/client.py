@@ -80,7 +80,7 @@ class VirgaClient:
             },
             sign_it=False,
         )
-        self.sessionkey = body["sessionkey"]
+        self.sessionkey = body["sessionkey"]  # sent as the sessionkey parameter; the cookie jar keeps the cookie
         return body
 
     def _params(self, command: str, params: dict[str, Any]) -> dict[str, str]:
@@ -121,7 +121,11 @@ class VirgaClient:
 
     async def call(self, command: str, **params: Any) -> dict[str, Any]:
         """Run a command and return its response body (not waiting for async jobs)."""
-        return await self._send(self._params(command, params))
+        body = await self._send(self._params(command, params))
+        if command.lower() == "logout":  # the session is over: back to API keys (if any)
+            self.sessionkey = None
+            self.http.cookies.clear()
+        return body
 
     async def wait(
         self,

@@ -153,3 +153,12 @@ async def test_throttling_answers_429_per_account(app: VirgaApp, monkeypatch: py
     assert codes == [0, 0, 0, 429, 429]
     assert await code_of(bob.call("listZones")) == 0  # per account
     throttle.THROTTLE.forget()
+
+
+async def test_client_forgets_its_session_at_logout(app: VirgaApp) -> None:
+    creds = make_user(app, "sam", password="pw")
+    client = VirgaClient(asgi=make_asgi(app, manage=False), creds=creds)
+    await client.login()
+    await client.call("logout")
+    assert client.sessionkey is None and not client.http.cookies
+    assert isinstance(await client.call("listZones"), dict)  # signed with its API keys again
