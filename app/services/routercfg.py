@@ -44,8 +44,9 @@ from virga.models import (
     Zone,
 )
 from virga.services.specs import bridge_of
+from virga.services.states import IpState, RuleState
 
-LIVE = ("Add", "Active")
+LIVE = (RuleState.ADD, RuleState.ACTIVE)
 DEFAULT_PUBLIC_BRIDGE = "vpub0"
 ALLOW_ALL = (SgRule("all", None, ("0.0.0.0/0",)),)
 
@@ -109,7 +110,7 @@ def _public_ips(s: Session, net: Network) -> tuple[list[PublicIp], dict[int, str
     out, addr = [], {}
     for ip in s.exec(
         select(PublicIpAddress)
-        .where(PublicIpAddress.network_id == net.id, PublicIpAddress.state == "Allocated")
+        .where(PublicIpAddress.network_id == net.id, PublicIpAddress.state == IpState.ALLOCATED)
         .order_by(PublicIpAddress.id)
     ):
         rng = s.get(VlanIpRange, ip.vlan_id)
