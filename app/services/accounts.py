@@ -27,6 +27,7 @@ from virga.models import (
     Volume,
     utcnow,
 )
+from virga.services.capacity import release_pool
 from virga.services.events import record_event
 from virga.services.states import AccountState, VmState, can, transition
 from virga.services.users import add_user
@@ -117,11 +118,9 @@ async def delete_storage(app: VirgaApp, account_id: int) -> None:
 def _forget_volume(app: VirgaApp, vol_id: int, pool_id: int) -> None:
     """Mark a deleted volume removed and give its pool the bytes back."""
     with app.db.session() as s:
-        vol, pool = s.get(Volume, vol_id), s.get(StoragePool, pool_id)
+        vol = s.get(Volume, vol_id)
         assert vol is not None
-        if pool is not None:
-            pool.allocatedbytes = max(0, pool.allocatedbytes - vol.size)
-            s.add(pool)
+        release_pool(s, pool_id, vol.size)
         if can(vol, "purge"):
             transition(vol, "purge")
         vol.removed, vol.vm_id = utcnow(), None

@@ -8,14 +8,14 @@ from typing import Any
 
 from sqlmodel import Session, select
 from virga.drivers.base import Capability, InstanceNotFound
-from virga.errors import Unavailable
+from virga.errors import InsufficientCapacity, Unavailable
 from virga.jobs.engine import JobRun, job_body, job_recover
 from virga.models import Host, ServiceOffering, VirtualMachine, utcnow
-from virga.services.capacity import reserve
+from virga.services.capacity import place_vm, release_host
 from virga.services.events import raise_alert, record_event
-from virga.services.placement import host_candidates
+from virga.services.placement import Need, host_candidates
 from virga.services.states import transition
-from virga.services.vm import MB, need_of
+from virga.services.vm import need_of
 
 log = logging.getLogger(__name__)
 MAX_TARGETS = 3
@@ -48,14 +48,18 @@ def result(run: JobRun) -> dict[str, Any]:
         return {"host": host_view(ctx, _host(ctx.db, run.instance_uuid))}
 
 
-def _targets(s: Session, host: Host, vm: VirtualMachine) -> list[Host]:
-    """Enabled, Up hosts of the same cluster with room for the VM."""
-    need = dataclasses.replace(
+def _need(s: Session, host: Host, vm: VirtualMachine) -> Need:
+    """What the VM needs from another host of its host's cluster."""
+    return dataclasses.replace(
         need_of(vm, s.get(ServiceOffering, vm.serviceoffering_id)),
         cluster_id=host.cluster_id,
         hypervisor=host.hypervisor,
     )
-    return host_candidates(s, need, exclude={host.id or 0}, limit=MAX_TARGETS)
+
+
+def _targets(s: Session, host: Host, vm: VirtualMachine) -> list[Host]:
+    """Enabled, Up hosts of the same cluster with room for the VM."""
+    return host_candidates(s, _need(s, host, vm), exclude={host.id or 0}, limit=MAX_TARGETS)
 
 
 async def _migrate(run: JobRun, src: Host, vm_uuid: str) -> bool:
@@ -71,8 +75,11 @@ async def _migrate(run: JobRun, src: Host, vm_uuid: str) -> bool:
             vm = s.exec(select(VirtualMachine).where(VirtualMachine.uuid == vm_uuid)).one()
             if vm.state != "Running":
                 return vm.state in ("Stopped", "Destroyed", "Expunged")
+            try:
+                place_vm(s, vm, _need(s, src, vm), only=dst)  # re-checked under the placement lock
+            except InsufficientCapacity:
+                continue  # another placement took the room meanwhile
             transition(vm, "migrate")
-            reserve(s, dst.id or 0, vm.cpunumber * vm.cpuspeed, vm.memory * MB)
             s.add(vm)
             s.commit()
         try:
@@ -97,7 +104,7 @@ def _settle(run: JobRun, vm_uuid: str, *, release: Host, host: Host | None, stat
     """Release a host's reservation for a VM and record where it now is."""
     with run.db() as s:
         vm = s.exec(select(VirtualMachine).where(VirtualMachine.uuid == vm_uuid)).one()
-        reserve(s, release.id or 0, -vm.cpunumber * vm.cpuspeed, -vm.memory * MB)
+        release_host(s, release.id, vm)
         vm.state = state
         vm.host_id = host.id if host else None
         vm.last_host_id = host.id if host else release.id

@@ -10,7 +10,7 @@ from sqlmodel import Session, select
 from virga.drivers.base import InstanceInfo, PowerState
 from virga.models import Alert, AsyncJob, Host, User, VirtualMachine, utcnow
 from virga.services.bootstrap import setting
-from virga.services.capacity import reserve
+from virga.services.capacity import release_host
 from virga.services.events import raise_alert, record_event
 from virga.services.states import transition
 
@@ -127,7 +127,7 @@ def _vms_lost(s: Session, host: Host) -> list[VirtualMachine]:
     ha = []
     for vm in s.exec(select(VirtualMachine).where(VirtualMachine.host_id == host.id, VirtualMachine.removed == None)):
         if vm.state in ("Running", "Starting", "Stopping", "Migrating"):
-            reserve(s, host.id or 0, -vm.cpunumber * vm.cpuspeed, -vm.memory * MB)
+            release_host(s, host.id, vm)
             vm.state, vm.last_host_id, vm.host_id = "Stopped", host.id, None
             record_event(
                 s,
@@ -186,7 +186,7 @@ def reconcile(app: VirgaApp, host_id: int, guests: list[InstanceInfo]) -> None:
                 continue
             info = seen.get(vm.uuid)
             if info is None or info.state == PowerState.STOPPED:
-                reserve(s, host_id, -vm.cpunumber * vm.cpuspeed, -vm.memory * MB)
+                release_host(s, host_id, vm)
                 vm.state, vm.last_host_id, vm.host_id = "Stopped", host_id, None
                 record_event(
                     s,

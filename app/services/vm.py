@@ -7,7 +7,6 @@ from dataclasses import dataclass, field, replace
 from typing import TYPE_CHECKING, Any
 
 from sqlalchemy import bindparam, case
-from sqlalchemy.orm.attributes import set_committed_value
 from sqlmodel import Session, select
 from virga.db import by_column, insert_row, memo
 from virga.drivers.base import InstanceNotFound, PowerState
@@ -22,17 +21,16 @@ from virga.models import (
     PortForwardingRule,
     PublicIpAddress,
     ServiceOffering,
-    StoragePool,
     Template,
     VirtualMachine,
     Volume,
     utcnow,
 )
 from virga.services import ipam
-from virga.services.capacity import reserve
+from virga.services.capacity import allocate_pool, place_vm, release_host, release_pool
 from virga.services.events import record_event
 from virga.services.network import implement, sync_router
-from virga.services.placement import Need, choose_host, choose_pool
+from virga.services.placement import Need, choose_pool
 from virga.services.specs import instance_spec, volume_spec
 from virga.services.states import transition
 
@@ -99,8 +97,7 @@ def _allocate(s: Session, vm: Any, params: dict[str, Any]) -> Allocation:
     The writes are Core statements (deploy's hot path: no ORM unit of work).
     """
     offering = memo(s, (ServiceOffering, vm.serviceoffering_id), lambda: s.get(ServiceOffering, vm.serviceoffering_id))
-    host = choose_host(s, need_of(vm, offering))
-    _reserve(s, host.id or 0, vm)
+    host = place_vm(s, vm, need_of(vm, offering))
     _place(s, vm, host)
     made = Allocation(host)
     tmpl = memo(s, (Template, vm.template_id), lambda: s.get(Template, vm.template_id))
@@ -116,8 +113,7 @@ def _allocate(s: Session, vm: Any, params: dict[str, Any]) -> Allocation:
         vols.append(("DATADISK", int(params.get("size") or off.disksize) * 2**30, off.id, None))
     for device, (kind, size, off_id, tmpl_id) in enumerate(vols):
         pool = choose_pool(s, host, size, offering.tags if offering else "")
-        s.connection().execute(POOL_ALLOCATE, {"p": pool.id, "b": size})
-        set_committed_value(pool, "allocatedbytes", pool.allocatedbytes + size)
+        allocate_pool(s, pool.id, size)
         made.hold.append(pool)
         made.volumes.append(
             insert_row(
@@ -211,13 +207,10 @@ def _release_rows(s: Session, vm: VirtualMachine) -> None:
     """Free capacity, NICs, ROOT volume, rules and NAT of a VM and mark it removed."""
     now = utcnow()
     if vm.host_id and vm.state in ("Starting", "Running", "Stopping", "Migrating"):
-        reserve(s, vm.host_id, -vm.cpunumber * vm.cpuspeed, -vm.memory * MB)
+        release_host(s, vm.host_id, vm)
     for vol in s.exec(select(Volume).where(Volume.vm_id == vm.id, Volume.removed == None)):
         if vol.type == "ROOT" or vol.state == "Creating":
-            pool = s.get(StoragePool, vol.pool_id) if vol.pool_id else None
-            if pool is not None:
-                pool.allocatedbytes = max(0, pool.allocatedbytes - vol.size)
-                s.add(pool)
+            release_pool(s, vol.pool_id, vol.size)
             vol.state, vol.removed = "Expunged", now
         else:
             vol.vm_id, vol.deviceid = None, None
@@ -299,7 +292,7 @@ def _set_volume(run: JobRun, s: Session, uuid: str, path: str, size: int, percen
     run.progress(percent, s)
 
 
-VOLUMES, HOSTS, VMS, POOLS = (m.__table__ for m in (Volume, Host, VirtualMachine, StoragePool))  # type: ignore[attr-defined]
+VOLUMES, VMS = (m.__table__ for m in (Volume, VirtualMachine))  # type: ignore[attr-defined]
 # Built once and run as Core statements on the session's connection (no session object reads these
 # columns back; the placement query reads them in SQL). The size only grows (the driver may round it up).
 SET_VOLUME = (
@@ -317,21 +310,6 @@ PLACE_VM = (
     .where(VMS.c.id == bindparam("v"))
     .values(host_id=bindparam("h"), pod_id=bindparam("p"), last_host_id=bindparam("h"))
 )
-POOL_ALLOCATE = (
-    POOLS.update().where(POOLS.c.id == bindparam("p")).values(allocatedbytes=POOLS.c.allocatedbytes + bindparam("b"))
-)
-RESERVE = (
-    HOSTS.update()
-    .where(HOSTS.c.id == bindparam("h"))
-    .values(
-        cpuallocated=HOSTS.c.cpuallocated + bindparam("c"), memoryallocated=HOSTS.c.memoryallocated + bindparam("m")
-    )
-)
-
-
-def _reserve(s: Session, host_id: int, vm: VirtualMachine, sign: int = 1) -> None:
-    """Add (sign 1) or release (sign -1) a VM's CPU and memory on a host."""
-    s.connection().execute(RESERVE, {"h": host_id, "c": sign * vm.cpunumber * vm.cpuspeed, "m": sign * vm.memory * MB})
 
 
 def _deployed(run: JobRun, s: Session, started: bool) -> tuple[VirtualMachine, JobRun]:
@@ -340,7 +318,7 @@ def _deployed(run: JobRun, s: Session, started: bool) -> tuple[VirtualMachine, J
     if started:
         transition(vm, "started")
     else:
-        _reserve(s, vm.host_id or 0, vm, -1)
+        release_host(s, vm.host_id, vm)
         vm.state, vm.host_id = "Stopped", None
     s.add(vm)
     _event(s, vm, "VM.CREATE", f"Successfully created VM {vm.name}")

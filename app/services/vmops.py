@@ -5,16 +5,14 @@ from __future__ import annotations
 from typing import Any
 
 from sqlmodel import select
-from virga.db import serialise_placement
 from virga.drivers.base import InstanceNotFound
-from virga.errors import InvalidParameter
+from virga.errors import InsufficientCapacity, InvalidParameter
 from virga.jobs.engine import JobRun, job_body, job_recover
 from virga.models import Host, ServiceOffering, VirtualMachine
-from virga.services.capacity import reserve
-from virga.services.placement import choose_host, host_fits
+from virga.services.capacity import place_vm, release_host
 from virga.services.specs import instance_spec
 from virga.services.states import transition
-from virga.services.vm import MB, _event, _networks_of, _vm, need_of, purge, result, sync_router
+from virga.services.vm import _event, _networks_of, _vm, need_of, purge, result, sync_router
 
 
 async def _ensure_defined(run: JobRun, vm: VirtualMachine, host: Host) -> None:
@@ -43,13 +41,11 @@ async def _ensure_defined(run: JobRun, vm: VirtualMachine, host: Host) -> None:
 async def start(run: JobRun) -> dict[str, Any]:
     """Place (preferring the last host), reserve capacity and power on."""
     with run.db() as s:
-        serialise_placement(s)  # PostgreSQL: no other server places a VM until this commits
         vm = _vm(s, run.instance_uuid)
         prefer = int(run.params["hostid"]) if run.params.get("hostid") else vm.last_host_id
-        host = choose_host(s, need_of(vm, s.get(ServiceOffering, vm.serviceoffering_id)), prefer=prefer)
+        host = place_vm(s, vm, need_of(vm, s.get(ServiceOffering, vm.serviceoffering_id)), prefer=prefer)
         if run.params.get("hostid") and host.id != prefer:
-            raise InvalidParameter(f"Host {run.params['hostid']} cannot take the VM now")
-        reserve(s, host.id or 0, vm.cpunumber * vm.cpuspeed, vm.memory * MB)
+            raise InvalidParameter(f"Host {run.params['hostid']} cannot take the VM now")  # rolls back the reservation
         vm.host_id, vm.pod_id = host.id, host.pod_id
         s.add(vm)
         s.commit()
@@ -80,7 +76,7 @@ def _unstart(run: JobRun) -> None:
     with run.db() as s:
         vm = _vm(s, run.instance_uuid)
         if vm.host_id:
-            reserve(s, vm.host_id, -vm.cpunumber * vm.cpuspeed, -vm.memory * MB)
+            release_host(s, vm.host_id, vm)
         vm.state, vm.host_id = "Stopped", None
         _event(s, vm, "VM.START", f"Failed to start VM {vm.name}", "ERROR")
         s.add(vm)
@@ -112,7 +108,7 @@ async def _reconcile(run: JobRun) -> None:
         if state == PowerState.RUNNING:
             vm.state = "Running"
         elif vm.state in ("Starting", "Stopping", "Migrating", "Running"):
-            reserve(s, vm.host_id or 0, -vm.cpunumber * vm.cpuspeed, -vm.memory * MB)
+            release_host(s, vm.host_id, vm)
             vm.state, vm.host_id = "Stopped", None
         s.add(vm)
         s.commit()
@@ -133,7 +129,7 @@ async def stop(run: JobRun) -> dict[str, Any]:
     with run.db() as s:
         vm = _vm(s, run.instance_uuid)
         if vm.host_id:
-            reserve(s, vm.host_id, -vm.cpunumber * vm.cpuspeed, -vm.memory * MB)
+            release_host(s, vm.host_id, vm)
         transition(vm, "stopped")
         vm.last_host_id, vm.host_id = vm.host_id or vm.last_host_id, None
         _event(s, vm, "VM.STOP", f"Stopped VM {vm.name}")
@@ -175,7 +171,7 @@ async def destroy(run: JobRun) -> dict[str, Any]:
     with run.db() as s:
         vm = _vm(s, run.instance_uuid)
         if vm.host_id and was_running:
-            reserve(s, vm.host_id, -vm.cpunumber * vm.cpuspeed, -vm.memory * MB)
+            release_host(s, vm.host_id, vm)
         vm.last_host_id, vm.host_id = vm.host_id or vm.last_host_id, None
         vm.state = "Destroyed"
         _event(s, vm, "VM.DESTROY", f"Destroyed VM {vm.name}")
@@ -231,15 +227,15 @@ job_recover("expungeVirtualMachine")(recover_destroy)
 async def migrate(run: JobRun) -> dict[str, Any]:
     """Move a VM to another host of its cluster (live when running)."""
     with run.db() as s:
-        serialise_placement(s)  # PostgreSQL: no other server places a VM until this commits
         vm = _vm(s, run.instance_uuid)
         src = s.get(Host, vm.host_id or vm.last_host_id or 0)
         dst = s.exec(select(Host).where(Host.uuid == run.params["hostid"])).one()
         running = vm.state == "Migrating"
-        if running and not host_fits(s, dst, need_of(vm, s.get(ServiceOffering, vm.serviceoffering_id))):
-            raise InvalidParameter(f"Host {dst.name} does not have room for VM {vm.name}")
         if running:
-            reserve(s, dst.id or 0, vm.cpunumber * vm.cpuspeed, vm.memory * MB)
+            try:
+                place_vm(s, vm, need_of(vm, s.get(ServiceOffering, vm.serviceoffering_id)), only=dst)
+            except InsufficientCapacity:
+                raise InvalidParameter(f"Host {dst.name} does not have room for VM {vm.name}") from None
             s.commit()
     if running:
         run.undo.push("release target", lambda: _release(run, dst.id or 0, vm))
@@ -248,7 +244,7 @@ async def migrate(run: JobRun) -> dict[str, Any]:
     with run.db() as s:
         vm = _vm(s, run.instance_uuid)
         if running:
-            reserve(s, src.id or 0, -vm.cpunumber * vm.cpuspeed, -vm.memory * MB)
+            release_host(s, src.id, vm)
             vm.host_id, vm.state = dst.id, "Running"
         vm.last_host_id, vm.pod_id = dst.id, dst.pod_id
         _event(s, vm, "VM.MIGRATE", f"Migrated VM {vm.name} from {src.name} to {dst.name}")
@@ -260,7 +256,7 @@ async def migrate(run: JobRun) -> dict[str, Any]:
 def _release(run: JobRun, host_id: int, vm: VirtualMachine) -> None:
     """Undo of a failed live migration: free the target's reservation and resume Running."""
     with run.db() as s:
-        reserve(s, host_id, -vm.cpunumber * vm.cpuspeed, -vm.memory * MB)
+        release_host(s, host_id, vm)
         row = _vm(s, run.instance_uuid)
         row.state = "Running"
         s.add(row)

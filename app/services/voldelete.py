@@ -7,6 +7,7 @@ from typing import TYPE_CHECKING
 
 from sqlmodel import select
 from virga.models import SnapshotPolicy, StoragePool, Volume, utcnow
+from virga.services.capacity import release_pool
 from virga.services.specs import volume_spec
 from virga.services.states import can, transition
 from virga.services.volumes import host_for_pool, vol_event
@@ -31,10 +32,8 @@ async def delete_with_vm(app: VirgaApp, uuids: list[str]) -> None:
             await (await app.hosts.driver(host)).delete_volume(spec)
         with app.db.session() as s:
             vol = s.exec(select(Volume).where(Volume.uuid == uuid)).one()
-            pool = s.get(StoragePool, vol.pool_id) if vol.pool_id else None
-            if pool is not None and spec is not None:
-                pool.allocatedbytes = max(0, pool.allocatedbytes - vol.size)
-                s.add(pool)
+            if spec is not None:
+                release_pool(s, vol.pool_id, vol.size)
             vol.vm_id, vol.deviceid, vol.attached = None, None, None
             if can(vol, "destroy"):
                 transition(vol, "destroy")

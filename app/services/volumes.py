@@ -12,6 +12,7 @@ from virga.jobs.engine import JobRun, Ref, Restart, job_body, job_recover
 from virga.jobs.pending import Pending
 from virga.models import DiskOffering, Host, Snapshot, SnapshotPolicy, StoragePool, VirtualMachine, Volume, utcnow
 from virga.services import snapbackup
+from virga.services.capacity import allocate_pool, release_pool
 from virga.services.events import record_event
 from virga.services.placement import choose_pool
 from virga.services.specs import pool_spec, volume_spec
@@ -84,10 +85,10 @@ async def materialise(
         off = s.get(DiskOffering, vol.diskoffering_id) if vol.diskoffering_id else None
         pool = s.get(StoragePool, pool_id) if pool_id else choose_pool(s, host, vol.size, off.tags if off else "")
         assert pool is not None
-        pool.allocatedbytes += vol.size
+        allocate_pool(s, pool.id, vol.size)
         vol.pool_id = pool.id
         transition(vol, "create")
-        s.add_all([pool, vol])
+        s.add(vol)
         s.commit()
         spec = volume_spec(s, vol)
     run.undo.push(f"unallocate volume {vol_uuid}", lambda: _unallocate(run, vol_uuid))
@@ -96,6 +97,7 @@ async def materialise(
     run.undo.push(f"delete disk {info.path}", lambda: drv.delete_volume(replace(spec, path=info.path)))
     with run.db() as s:
         vol = vol_by_uuid(s, vol_uuid)
+        allocate_pool(s, vol.pool_id, max(0, info.size_bytes - vol.size))  # the driver rounded the size up
         vol.path, vol.size, vol.physicalsize = info.path, max(vol.size, info.size_bytes), info.physical_bytes
         transition(vol, "created")
         s.add(vol)
@@ -106,10 +108,7 @@ def _unallocate(run: JobRun, vol_uuid: str) -> None:
     """Undo of materialise: give the pool its bytes back and return the volume to Allocated."""
     with run.db() as s:
         vol = vol_by_uuid(s, vol_uuid)
-        pool = s.get(StoragePool, vol.pool_id) if vol.pool_id else None
-        if pool is not None:
-            pool.allocatedbytes = max(0, pool.allocatedbytes - vol.size)
-            s.add(pool)
+        release_pool(s, vol.pool_id, vol.size)
         vol.pool_id, vol.path = None, ""
         if can(vol, "unallocate"):
             transition(vol, "unallocate")
@@ -314,10 +313,7 @@ async def resize(run: JobRun) -> Ref:
     with run.db() as s:
         vol = vol_by_uuid(s, run.instance_uuid)
         if pool is not None:
-            pool = s.get(StoragePool, pool.id)
-            assert pool is not None
-            pool.allocatedbytes += new_size - vol.size
-            s.add(pool)
+            allocate_pool(s, pool.id, new_size - vol.size)
         vol.size = new_size
         if physical:
             vol.physicalsize = physical
@@ -351,11 +347,8 @@ async def migrate(run: JobRun) -> Ref:
     info = await drv.migrate_volume(spec, target)
     with run.db() as s:
         vol = vol_by_uuid(s, run.instance_uuid)
-        for pid, delta in ((src.id, -vol.size), (dst.id, vol.size)):
-            p = s.get(StoragePool, pid)
-            if p is not None:
-                p.allocatedbytes = max(0, p.allocatedbytes + delta)
-                s.add(p)
+        release_pool(s, src.id, vol.size)
+        allocate_pool(s, dst.id, vol.size)
         vol.pool_id, vol.path = dst.id, info.path
         transition(vol, "migrated")
         vol_event(s, vol, "VOLUME.MIGRATE", f"Migrated volume {vol.name} from {src.name} to {dst.name}")
@@ -419,8 +412,7 @@ async def delete_volume(ctx: Ctx, vol: Volume) -> None:
     if pool is not None and vol.path:
         drv = await ctx.app.hosts.driver(host_for_pool(ctx.db, pool))
         await drv.delete_volume(volume_spec(ctx.db, vol))
-        pool.allocatedbytes = max(0, pool.allocatedbytes - vol.size)
-        ctx.db.add(pool)
+        release_pool(ctx.db, pool.id, vol.size)
     transition(vol, "destroy")
     await drop_store_copy(ctx.db, vol)  # an uploaded volume's file, or an extracted copy, on the image store
     transition(vol, "expunged")

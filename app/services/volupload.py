@@ -21,6 +21,7 @@ from virga.errors import InternalError, InvalidParameter, Unavailable, Unsupport
 from virga.jobs.engine import JobRun, Ref, Restart, job_body, job_recover
 from virga.models import Account, Host, StoragePool, Volume
 from virga.services import limits, uploads
+from virga.services.capacity import allocate_pool, release_pool
 from virga.services.events import record_event
 from virga.services.snapbackup import zone_store
 from virga.services.states import VolumeState, transition
@@ -172,10 +173,8 @@ def _uncopy(run: JobRun, vol_uuid: str, pool_id: int, dest: str) -> None:
     with suppress(FileNotFoundError):
         os.unlink(dest)
     with run.db() as s:
-        vol, pool = _vol(s, vol_uuid), s.get(StoragePool, pool_id)
-        if pool is not None:
-            pool.allocatedbytes = max(0, pool.allocatedbytes - vol.size)
-            s.add(pool)
+        vol = _vol(s, vol_uuid)
+        release_pool(s, pool_id, vol.size)
         if vol.state == "Copying":
             transition(vol, "copy_failed")
         vol.pool_id, vol.path = None, ""
@@ -197,9 +196,9 @@ async def to_primary(run: JobRun, vol_uuid: str, host: Host) -> None:
         if where is None:
             raise InternalError(f"Volume {vol.name} is Uploaded but has no file on the image store")
         transition(vol, "copy")
-        pool.allocatedbytes += vol.size
+        allocate_pool(s, pool.id, vol.size)
         vol.pool_id = pool.id
-        s.add_all([vol, pool])
+        s.add(vol)
         s.commit()
         pool_dir, pool_id, spec = pool.path, pool.id or 0, pool_spec(pool)
     dest = str(Path(pool_dir) / f"{vol_uuid}.qcow2")
