@@ -17,6 +17,7 @@ from virga.errors import AuthError
 from virga.jobs.engine import JobEngine
 from virga.models import ManagementServer, utcnow
 from virga.services.hostpool import HostPool
+from virga.services.states import ServerState, transition
 
 log = logging.getLogger(__name__)
 HEARTBEAT = 10.0
@@ -86,7 +87,7 @@ class VirgaApp:
             with self.db.session() as s:
                 row = s.exec(select(ManagementServer).where(ManagementServer.uuid == self.server_uuid)).first()
                 if row is not None:
-                    row.state = "Down"
+                    transition(row, "signed_off")
                     s.add(row)
                     s.commit()
         except Exception as exc:  # a database that is gone: the heartbeat timeout covers it
@@ -96,8 +97,10 @@ class VirgaApp:
         """Find or create this server's row and mark it up."""
         row = s.exec(select(ManagementServer).where(ManagementServer.name == self.settings.server_name)).first()
         if row is None:
-            row = ManagementServer(name=self.settings.server_name)
-        row.state, row.lastseen, row.version = "Up", utcnow(), "0.1.0"
+            row = ManagementServer(name=self.settings.server_name, state=ServerState.UP)
+        else:
+            transition(row, "started")
+        row.lastseen, row.version = utcnow(), "0.1.0"
         s.add(row)
         s.commit()
         return row.uuid

@@ -278,7 +278,8 @@ class JobEngine:
 
     def submit(self, s: Session, job: AsyncJob) -> AsyncJob:
         """Add a queued job to the caller's transaction; call notify() after commit."""
-        job.state = "queued"
+        if job.state != "queued":  # a job enters the engine queued; after that only the engine's SQL moves it
+            raise InternalError(f"job {job.command} submitted in state {job.state}")
         s.add(job)
         return job
 

@@ -15,6 +15,13 @@ from sqlalchemy import case
 from virga.errors import InvalidParameter
 
 
+class ServerState(StrEnum):
+    """A management server's states (CloudStack's ManagementServerHost.State, as far as virga needs)."""
+
+    UP = "Up"
+    DOWN = "Down"
+
+
 class VmState(StrEnum):
     """A virtual machine's states (CloudStack's VirtualMachine.State)."""
 
@@ -158,6 +165,7 @@ class TemplateState(StrEnum):
 
 # model class name -> its states
 STATES: dict[str, type[StrEnum]] = {
+    "ManagementServer": ServerState,
     "Router": RouterState,
     "PublicIpAddress": IpState,
     "FirewallRule": RuleState,
@@ -178,6 +186,10 @@ STATES: dict[str, type[StrEnum]] = {
 }
 
 MACHINES: dict[str, dict[str, dict[str, str]]] = {
+    "ManagementServer": {
+        "started": {"Up": "Up", "Down": "Up"},  # Up: a restart after a crash (its heartbeat went stale)
+        "signed_off": {"Up": "Down", "Down": "Down"},
+    },
     "Template": {
         "delete": {"Active": "Inactive"},
     },
