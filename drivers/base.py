@@ -281,6 +281,9 @@ class Driver(abc.ABC):
 
     hypervisor: ClassVar[str] = ""
     capabilities: ClassVar[frozenset[Capability]] = frozenset()
+    # the image-store transfer backend of zones of this hypervisor (virga.services.transfers.BACKENDS):
+    # "nfs" when disks and images are files qemu-img can copy to and from an NFS image store
+    image_transfers: ClassVar[str] = "nfs"
     STATE_MAP: ClassVar[Mapping[Any, PowerState]] = {}
 
     def __init__(self, conn: HostConnection) -> None:

@@ -17,6 +17,7 @@ from typing import TYPE_CHECKING, TypeVar
 from sqlmodel import Session, select
 from virga.errors import InternalError, Unavailable
 from virga.models import Host, ImageStore, Snapshot, Volume
+from virga.services import transfers
 
 if TYPE_CHECKING:
     from virga.appliance.storage.hostexec import Executor, SshHost
@@ -38,10 +39,10 @@ class BackupPlan:
 
 
 def remote_host(host: Host) -> SshHost | None:
-    """The SSH side of a KVM host reached over qemu+ssh:// (None for a host on this server or another kind)."""
+    """The SSH side of a host reached over qemu+ssh:// (None for a host on this server or reached otherwise)."""
     from virga.appliance.storage.hostexec import SshHost
 
-    return SshHost.from_url(host.url, host.password) if host.hypervisor == "KVM" else None
+    return SshHost.from_url(host.url, host.password)
 
 
 def zone_store(s: Session, zone_id: int) -> ImageStore | None:
@@ -56,8 +57,9 @@ def zone_store(s: Session, zone_id: int) -> ImageStore | None:
 
 def store_for_file(s: Session, zone_id: int, host: Host, path: str) -> ImageStore | str:
     """The image store a host's snapshot file can be copied to, or the reason it cannot."""
-    if host.hypervisor == "Simulator":
-        return "the simulator keeps disks in memory: there is no snapshot file to copy"
+    backend = transfers.for_hypervisor(host.hypervisor)
+    if not backend.files:
+        return f"{backend.why_no_files}: there is no snapshot file to copy"
     if not path or (remote_host(host) is None and not os.path.isfile(path)):
         return (
             f"the snapshot file {path or '(none)'} is neither on this management server nor on a KVM host "

@@ -1,53 +1,27 @@
-"""Template and ISO downloads: simulated for simulator zones, through the storage service otherwise."""
+"""Template and ISO downloads (through the zone's transfer backend, services/transfers.py) and the template writes."""
 
 from __future__ import annotations
 
 import asyncio
 from typing import TYPE_CHECKING, Any
-from urllib.parse import parse_qs, urlparse
 
 from sqlmodel import Session, select
 from virga.context import Ctx
 from virga.errors import InternalError, Unavailable
 from virga.jobs.engine import JobRun, Ref, Restart, job_body, job_recover
 from virga.jobs.pending import Pending
-from virga.models import Account, AsyncJob, Cluster, ImageStore, Template, Zone, utcnow
+from virga.models import Account, AsyncJob, ImageStore, Template, utcnow
 from virga.models.offerings import LaunchPermission
+from virga.services import transfers
 from virga.services.states import can, transition
 
 if TYPE_CHECKING:
     from virga.core import VirgaApp
 
-GIB = 2**30
-SIM_STEPS = (10, 25, 50, 75, 90)
-SIM_STORE = "image-store"
-NO_STORAGE_SERVICE = "real downloads need the storage service (not available yet): virga.appliance.storage is missing"
-
 
 def simulator_zone(s: Session, zone_id: int) -> bool:
-    """Whether a zone has clusters and all of them are Simulator clusters."""
-    kinds = {c for c in s.exec(select(Cluster.hypervisor).where(Cluster.zone_id == zone_id, Cluster.removed == None))}
-    return bool(kinds) and kinds == {"Simulator"}
-
-
-def is_simulated(s: Session, t: Template, *, by_url: bool = True) -> bool:
-    """Whether a template's download is simulated (simulator URL, hypervisor or zone)."""
-    if (by_url and urlparse(t.url).scheme.lower() == "simulator") or t.hypervisor == "Simulator":
-        return True
-    if t.zone_id is not None:
-        return simulator_zone(s, t.zone_id)
-    zones = [z.id for z in s.exec(select(Zone).where(Zone.removed == None))]
-    return bool(zones) and all(simulator_zone(s, z or 0) for z in zones)
-
-
-def _sim_size(url: str) -> int:
-    """The size of a simulated template: ?size=NG in its URL, else 2 GiB."""
-    query = parse_qs(urlparse(url).query)
-    text = (query.get("size") or ["2G"])[0].strip().upper()
-    try:
-        return int(float(text.rstrip("G")) * GIB) if text.endswith("G") else int(text)
-    except ValueError:
-        return 2 * GIB
+    """Whether a zone's images are not files (its transfer backend says so); kept for services/imagestores.py."""
+    return not transfers.for_zone(s, zone_id).files
 
 
 def _tmpl(s: Session, uuid: str) -> Template:
@@ -69,19 +43,6 @@ def update(app: VirgaApp, uuid: str, **values: Any) -> None:
 def _set(run: JobRun, **values: Any) -> None:
     """Update the job's template row."""
     update(run.app, run.instance_uuid, **values)
-
-
-async def _simulate(run: JobRun, url: str) -> None:
-    """Advance a simulated download step by step, applying the simulator's injected behaviour."""
-    from virga.drivers.simulator.world import WORLD
-
-    for pct in SIM_STEPS:
-        await WORLD.behave("download_template", SIM_STORE)
-        _set(run, status=f"{pct}% Downloaded")
-        run.progress(pct)
-    await WORLD.behave("download_template", SIM_STORE)
-    size = _sim_size(url)
-    _set(run, status="Download Complete", isready=True, size=size, physicalsize=size // 4, install_path=url)
 
 
 def store_of(s: Session, t: Template) -> ImageStore:
@@ -107,38 +68,30 @@ def dest_of(t: Template) -> str:
     )
 
 
-async def _real(run: JobRun) -> None:
-    """Download onto the NFS image store through virga.appliance.storage."""
-    try:
-        from virga.appliance.storage import ImageStore as NfsStore
-        from virga.appliance.storage import StorageError, download
-        from virga.appliance.storage.landing import write_properties
-    except ImportError:
-        raise InternalError(NO_STORAGE_SERVICE) from None
+async def _download(run: JobRun, backend: transfers.TransferBackend) -> None:
+    """Bring the template onto its image store through the zone's transfer backend, recording progress."""
     with run.db() as s:
         t = _tmpl(s, run.instance_uuid)
-        store, dest, fmt = store_of(s, t), dest_of(t), t.format.lower()
-        url, checksum, store_url, tid, text = t.url, t.checksum or None, store.url, t.id, t.displaytext
+        store_url, dest = (store_of(s, t).url, dest_of(t)) if backend.files else ("", "")
+        fmt = t.format.lower()
+        job = transfers.Download(
+            url=t.url,
+            store_url=store_url,
+            dest=dest,
+            checksum=t.checksum or None,
+            fmt=None if fmt == "ova" else fmt,
+            template_id=t.id,
+            text=t.displaytext,
+            progress=lambda pct: _progress(run, pct),
+        )
+    got = await backend.download(job)
+    _set(run, status="Download Complete", isready=True, **got)
 
-    async def progress(pct: int, done: int) -> None:
-        """Record download progress on the template and the job."""
-        _set(run, status=f"{pct}% Downloaded")
-        run.progress(pct)
 
-    try:
-        got = await download(url, NfsStore(store_url), dest, checksum, None if fmt == "ova" else fmt, progress)
-        await write_properties(NfsStore(store_url), got, str(tid), text)
-    except StorageError as exc:
-        raise InternalError(f"Download of {url} failed: {exc}") from None
-    _set(
-        run,
-        status="Download Complete",
-        isready=True,
-        install_path=got.url,
-        size=got.virtual_size or got.size,
-        physicalsize=got.size,
-        checksum=got.checksum or checksum or "",
-    )
+async def _progress(run: JobRun, pct: int) -> None:
+    """Record download progress on the template and the job."""
+    _set(run, status=f"{pct}% Downloaded")
+    run.progress(pct)
 
 
 @job_body("downloadTemplate")
@@ -146,10 +99,10 @@ async def download_body(run: JobRun) -> Ref:
     """Download a registered template or ISO, recording progress in its status."""
     with run.db() as s:
         t = _tmpl(s, run.instance_uuid)
-        simulated, url, is_iso = is_simulated(s, t), t.url, t.is_iso
+        backend, is_iso = transfers.for_template(s, t), t.is_iso
     _set(run, status="Download In Progress", isready=False)
     try:
-        await (_simulate(run, url) if simulated else _real(run))
+        await _download(run, backend)
     except Exception as exc:
         _set(run, status=f"Download Failed: {getattr(exc, 'text', None) or exc}", isready=False)
         raise

@@ -20,7 +20,7 @@ from virga.context import Ctx
 from virga.errors import InternalError, InvalidParameter, Unavailable, Unsupported
 from virga.jobs.engine import JobRun, Ref, Restart, job_body, job_recover
 from virga.models import Account, Host, StoragePool, Volume
-from virga.services import limits, uploads
+from virga.services import limits, transfers, uploads
 from virga.services.capacity import allocate_pool, release_pool
 from virga.services.events import record_event
 from virga.services.snapbackup import zone_store
@@ -157,8 +157,9 @@ def _local_pool(s: Session, host: Host, vol: Volume) -> StoragePool:
     """A pool of the host with room, which must be a directory on this server (the copy is local)."""
     from virga.services.placement import choose_pool
 
-    if host.hypervisor == "Simulator":
-        raise Unsupported(f"Volume {vol.name}: the simulator keeps disks in memory; uploaded files cannot go there")
+    backend = transfers.for_hypervisor(host.hypervisor)
+    if not backend.files:
+        raise Unsupported(f"Volume {vol.name}: uploaded files cannot go to host {host.name} ({backend.why_no_files})")
     pool = choose_pool(s, host, vol.size)
     if not pool.path or not os.path.isdir(pool.path):
         raise Unsupported(

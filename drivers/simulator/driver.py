@@ -43,6 +43,7 @@ class SimulatorDriver(Driver):
     """A host whose guests live in the simulator world; URL `simulator://NAME?cpus=&mhz=&memory=`."""
 
     hypervisor = "Simulator"
+    image_transfers = "simulated"  # images and disks live in memory (virga.drivers.simulator.transfers)
     # the simulator keeps disks in memory per pool name and does not move them between pools
     capabilities = frozenset(Capability) - {Capability.EVENTS, Capability.VNC_CONSOLE, Capability.MIGRATE_VOLUME}
     STATE_MAP = {"on": PowerState.RUNNING, "off": PowerState.STOPPED, "paused": PowerState.SUSPENDED}

@@ -16,8 +16,7 @@ from virga.context import Ctx
 from virga.errors import InvalidParameter, PermissionDenied
 from virga.models import OsType, Template, Zone
 from virga.models.offerings import LaunchPermission
-from virga.services import limits, templates
-from virga.services.templates import is_simulated
+from virga.services import limits, templates, transfers
 
 FORMATS = ("QCOW2", "RAW", "VHD", "VHDX", "OVA", "ISO")
 HYPERVISOR_FORMATS = {"KVM": ("QCOW2", "RAW", "ISO"), "XenServer": ("VHD", "ISO"), "VMware": ("OVA", "ISO")}
@@ -62,15 +61,16 @@ def _zone(ctx: Ctx) -> Zone | None:
     return ctx.get(Zone, Param("zoneid", "uuid").parse(raw), "zoneid")
 
 
-def _check_url(ctx: Ctx, url: str, simulated: bool) -> None:
-    """http(s) URLs everywhere; simulator:// only where downloads are simulated."""
+def _check_url(ctx: Ctx, url: str, zone_backend: transfers.TransferBackend) -> None:
+    """http(s) URLs everywhere; a transfer backend's own scheme (simulator://) only in zones of that backend."""
     parsed = urlparse(url)
     scheme = parsed.scheme.lower()
     if scheme in ("http", "https") and parsed.hostname:
         return
-    if scheme == "simulator" and (parsed.netloc or parsed.path.strip("/")):
-        if not simulated:
-            raise InvalidParameter(f"Parameter url: {url!r} is a simulator URL but the zone is not a simulator zone")
+    owner = transfers.url_backend(url)
+    if owner is not None and (parsed.netloc or parsed.path.strip("/")):
+        if owner is not zone_backend:
+            raise InvalidParameter(f"Parameter url: {url!r} is a {scheme} URL but the zone is not a {scheme} zone")
         return
     raise InvalidParameter(f"Parameter url: {url!r} is not an http:// or https:// URL")
 
@@ -137,7 +137,7 @@ def new_template(ctx: Ctx, is_iso: bool, url: str, status: str) -> Template:
 def _register(ctx: Ctx, is_iso: bool) -> Template:
     """Validate a registration, record the template and queue its download."""
     t = new_template(ctx, is_iso, ctx.args.url, "Download Pending")
-    _check_url(ctx, ctx.args.url, is_simulated(ctx.db, t, by_url=False))
+    _check_url(ctx, ctx.args.url, transfers.for_template(ctx.db, t, by_url=False))
     return templates.register(ctx, t)
 
 

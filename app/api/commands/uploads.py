@@ -10,8 +10,7 @@ from virga.api.views import uploads as _views  # noqa: F401  (the getuploadparam
 from virga.context import Ctx
 from virga.errors import InvalidParameter, PermissionDenied
 from virga.jobs.pending import Pending
-from virga.services import uploads
-from virga.services.templates import is_simulated
+from virga.services import transfers, uploads
 
 
 @api(
@@ -50,8 +49,9 @@ def get_upload_params(ctx: Ctx) -> dict[str, Any]:
 def register_upload(ctx: Ctx, iso: bool) -> dict[str, Any]:
     """Record a template or ISO waiting for its file; the getuploadparams answer signing its POST."""
     t = new_template(ctx, iso, "", uploads.AWAITING)
-    if is_simulated(ctx.db, t, by_url=False):
-        raise InvalidParameter("Uploads need a real NFS image store; this zone's downloads are simulated")
+    backend = transfers.for_template(ctx.db, t, by_url=False)
+    if not backend.files:
+        raise InvalidParameter(f"Uploads need a real NFS image store; {backend.why_no_files}")
     return {"getuploadparams": uploads.record_upload(ctx, t)}
 
 

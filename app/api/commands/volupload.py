@@ -11,9 +11,8 @@ from virga.context import Ctx
 from virga.errors import InvalidParameter, Unsupported
 from virga.jobs.pending import Pending
 from virga.models import DiskOffering, StoragePool, VirtualMachine, Volume, Zone
-from virga.services import limits, uploads, volupload
+from virga.services import limits, transfers, uploads, volupload
 from virga.services.states import VmState, VolumeState
-from virga.services.templates import simulator_zone
 
 UPLOAD_FORMATS = ("QCOW2", "RAW")
 
@@ -41,8 +40,12 @@ def get_upload_params_volume(ctx: Ctx) -> dict[str, Any]:
     fmt = one_of(a.format, UPLOAD_FORMATS, "format") or ""
     zone = ctx.get(Zone, a.zoneid, "zoneid")
     off = ctx.opt(DiskOffering, "diskofferingid")
-    if simulator_zone(ctx.db, zone.id or 0):
-        raise InvalidParameter(f"Zone {zone.name} is a simulator zone: volume uploads need a real NFS image store")
+    backend = transfers.for_zone(ctx.db, zone.id or 0)
+    if not backend.files:
+        raise InvalidParameter(
+            f"Zone {zone.name} is a {backend.label} zone: volume uploads need a real NFS image store "
+            f"({backend.why_no_files})"
+        )
     volupload.nfs_store_url(ctx.db, zone.id or 0)
     checksum = _checksum(a.checksum)
     limits.check(ctx.db, account, 2, 1)
@@ -83,8 +86,11 @@ def _extractable(ctx: Ctx, vol: Volume) -> None:
             "detach the volume or stop the VM first"
         )
     pool = ctx.by_id(StoragePool, vol.pool_id)
-    if simulator_zone(ctx.db, vol.zone_id) or (pool is not None and pool.hypervisor == "Simulator"):
-        raise Unsupported(f"Volume {vol.name} is a simulator disk (kept in memory): there is no file to extract")
+    backend = transfers.for_zone(ctx.db, vol.zone_id)
+    if backend.files and pool is not None:
+        backend = transfers.for_hypervisor(pool.hypervisor)
+    if not backend.files:
+        raise Unsupported(f"Volume {vol.name} is a {backend.label} disk ({backend.why_no_files}): no file to extract")
     volupload.nfs_store_url(ctx.db, vol.zone_id)
 
 
