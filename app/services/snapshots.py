@@ -1,7 +1,7 @@
 """Volume snapshots: create, delete and revert (recurring ones: snappolicies.py; VM snapshots: vmsnapshots.py).
 
 Snapshots are taken by the host's driver on the volume's primary pool, then copied to the zone's image
-store as qcow2 when the driver left a file here or on a KVM host reached over SSH (snapbackup.py says when,
+store as qcow2 when the driver left a file here or on a KVM host reached over SSH (snapshotbackups.py says when,
 and why not otherwise). The
 primary copy is kept for fast reverts; the backup serves templates and outlives the primary copy.
 """
@@ -20,7 +20,7 @@ from virga.jobs.engine import JobRun, Ref, Restart, job_body, job_recover
 from virga.jobs.pending import Pending
 from virga.jobs.undo import UndoStack
 from virga.models import Snapshot, StoragePool, VirtualMachine, Volume, utcnow
-from virga.services import snapbackup
+from virga.services import snapshotbackups
 from virga.services.events import record_event
 from virga.services.specs import volume_spec
 from virga.services.states import SnapshotState, can, transition
@@ -72,20 +72,20 @@ async def take(app: VirgaApp, snap_uuid: str, undo: UndoStack, *, primary_only: 
         snap = snap_by_uuid(s, snap_uuid)
         transition(snap, "created")
         snap.path, snap.size, snap.physicalsize = info.path, info.size_bytes or vol.size, info.size_bytes
-        target = snapbackup.plan(s, snap, vol, host, info.path, primary_only=primary_only)
+        target = snapshotbackups.plan(s, snap, vol, host, info.path, primary_only=primary_only)
         if isinstance(target, str):
             _event(s, snap, "SNAPSHOT.BACKUP", f"Snapshot {snap.name} is kept on primary storage only: {target}")
         transition(snap, "backup")
         s.add(snap)
         s.commit()
-    backup = None if isinstance(target, str) else await snapbackup.run_backup(target)
+    backup = None if isinstance(target, str) else await snapshotbackups.run_backup(target)
     if backup is not None:
-        undo.push("delete snapshot backup", lambda: snapbackup.drop_backup(backup.url))
+        undo.push("delete snapshot backup", lambda: snapshotbackups.drop_backup(backup.url))
     with app.db.session() as s:
         snap = snap_by_uuid(s, snap_uuid)
         transition(snap, "backedup")
         if backup is not None:
-            snap.backup_path, snap.locationtype = backup.url, snapbackup.ON_SECONDARY
+            snap.backup_path, snap.locationtype = backup.url, snapshotbackups.ON_SECONDARY
             snap.physicalsize = backup.size
             _event(s, snap, "SNAPSHOT.BACKUP", f"Backed up snapshot {snap.name} to {backup.url} ({backup.copied})")
         _event(s, snap, "SNAPSHOT.CREATE", f"Created snapshot {snap.name} of volume {vol.name}")
@@ -107,7 +107,7 @@ def drop(app: VirgaApp, snap_uuid: str) -> None:
 async def create(run: JobRun) -> Ref:
     """Snapshot a volume."""
     run.undo.push("drop snapshot", lambda: drop(run.app, run.instance_uuid))
-    primary_only = str(run.params.get("locationtype") or "").upper() == snapbackup.ON_PRIMARY
+    primary_only = str(run.params.get("locationtype") or "").upper() == snapshotbackups.ON_PRIMARY
     await take(run.app, run.instance_uuid, run.undo, primary_only=primary_only)
     return Ref(Snapshot, run.instance_uuid)
 
@@ -134,11 +134,11 @@ async def remove(app: VirgaApp, snap_uuid: str) -> None:
         target = None
         if vol is not None and vol.removed is None and vol.path and snap.path:
             target = (volume_host(s, vol), volume_spec(s, vol))
-    if target is not None and not await snapbackup.primary_gone_on(target[0], snap):
+    if target is not None and not await snapshotbackups.primary_gone_on(target[0], snap):
         drv = await app.hosts.driver(target[0])
         await drv.delete_volume_snapshot(target[1], info_of(snap))
     if snap.backup_path:
-        await snapbackup.drop_backup(snap.backup_path)
+        await snapshotbackups.drop_backup(snap.backup_path)
     with app.db.session() as s:
         snap = snap_by_uuid(s, snap_uuid)
         transition(snap, "destroy")
@@ -173,8 +173,8 @@ async def revert(run: JobRun) -> Ref:
         vol = s.get(Volume, snap.volume_id)
         assert vol is not None
         host, spec = volume_host(s, vol), volume_spec(s, vol)
-    if await snapbackup.primary_gone_on(host, snap):
-        await snapbackup.restore_into(snap.backup_path, spec.path, snapbackup.remote_host(host))
+    if await snapshotbackups.primary_gone_on(host, snap):
+        await snapshotbackups.restore_into(snap.backup_path, spec.path, snapshotbackups.remote_host(host))
     else:
         drv = await run.app.hosts.driver(host)
         await drv.revert_volume_snapshot(spec, info_of(snap))

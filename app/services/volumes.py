@@ -11,7 +11,7 @@ from virga.errors import InvalidParameter, Unavailable
 from virga.jobs.engine import JobRun, Ref, Restart, job_body, job_recover
 from virga.jobs.pending import Pending
 from virga.models import DiskOffering, Host, Snapshot, SnapshotPolicy, StoragePool, VirtualMachine, Volume, utcnow
-from virga.services import snapbackup
+from virga.services import snapshotbackups
 from virga.services.capacity import allocate_pool, release_pool
 from virga.services.events import record_event
 from virga.services.placement import choose_pool
@@ -138,7 +138,7 @@ async def _from_snapshot(run: JobRun, snap_uuid: str) -> None:
         tmpl = TemplateSpec(
             uuid=snap.uuid,
             name=snap.name,
-            url=snapbackup.source_url(snap),
+            url=snapshotbackups.source_url(snap),
             format=src.format if src else "QCOW2",
             size_bytes=snap.size,
         )

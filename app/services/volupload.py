@@ -23,7 +23,7 @@ from virga.models import Account, Host, StoragePool, Volume
 from virga.services import limits, transfers, uploads
 from virga.services.capacity import allocate_pool, release_pool
 from virga.services.events import record_event
-from virga.services.snapbackup import zone_store
+from virga.services.snapshotbackups import zone_store
 from virga.services.states import VolumeState, transition
 
 if TYPE_CHECKING:

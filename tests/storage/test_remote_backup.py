@@ -23,7 +23,7 @@ from virga.client import VirgaClient
 from virga.core import VirgaApp
 from virga.errors import Unavailable
 from virga.models import Host, ServiceOffering, Snapshot, Template, VirtualMachine, Volume
-from virga.services import snapbackup
+from virga.services import snapshotbackups
 
 from tests.libvirt.test_remote import _sshd, sshd, sshd_no_libvirt  # noqa: F401  (fixtures)
 from tests.storage.conftest import NfsFixture, make_qcow2
@@ -208,9 +208,9 @@ async def test_host_without_qemu_img_is_534_naming_the_package(
     src = make_qcow2(tmp_path / "snap.qcow2")
     via = hostexec.SshHost("127.0.0.1", port, "root", keyfile=str(key))
     folder = f"snapshots/2/{uuid.uuid4().hex[:8]}"
-    plan = snapbackup.BackupPlan(str(src), nfs.url, f"{folder}/nope.qcow2", via)
+    plan = snapshotbackups.BackupPlan(str(src), nfs.url, f"{folder}/nope.qcow2", via)
     with pytest.raises(Unavailable) as err:
-        await snapbackup.run_backup(plan)
+        await snapshotbackups.run_backup(plan)
     assert err.value.code == 534
     assert "qemu-img is not installed on host 127.0.0.1 (install the qemu-utils package)" in str(err.value)
     assert not (nfs.export / folder).exists()  # checked before anything was written
@@ -263,7 +263,7 @@ async def test_host_without_nfs_block_driver_is_534_naming_qemu_block_extra(
     via = hostexec.SshHost("127.0.0.1", port, "root", keyfile=str(key))
     folder = f"snapshots/2/{uuid.uuid4().hex[:8]}"
     with pytest.raises(Unavailable) as err:
-        await snapbackup.run_backup(snapbackup.BackupPlan(str(src), nfs.url, f"{folder}/nope.qcow2", via))
+        await snapshotbackups.run_backup(snapshotbackups.BackupPlan(str(src), nfs.url, f"{folder}/nope.qcow2", via))
     assert err.value.code == 534 and "qemu-block-extra" in str(err.value) and "127.0.0.1" in str(err.value)
     assert not (nfs.export / folder).exists()
 
@@ -276,8 +276,8 @@ async def test_host_off_the_storage_network_streams_the_snapshot_over_ssh(
     address, port, key = sshd_off_storage_net
     src = make_qcow2(tmp_path / "snap.qcow2", "32M", 0x77, "2M")
     rel = f"snapshots/2/{uuid.uuid4().hex[:8]}/streamed.qcow2"
-    got = await snapbackup.run_backup(
-        snapbackup.BackupPlan(str(src), nfs.url, rel, hostexec.SshHost(address, port, "root", str(key)))
+    got = await snapshotbackups.run_backup(
+        snapshotbackups.BackupPlan(str(src), nfs.url, rel, hostexec.SshHost(address, port, "root", str(key)))
     )
     assert got.copied.startswith(f"streamed from host {address} over SSH")
     assert got.virtual_size == 32 << 20 and (nfs.export / rel).is_file()

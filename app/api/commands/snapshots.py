@@ -14,7 +14,7 @@ from virga.context import Ctx
 from virga.errors import InUse, InvalidParameter
 from virga.jobs.pending import Pending
 from virga.models import AsyncJob, OsType, Snapshot, SnapshotPolicy, Template, VirtualMachine, Volume, Zone
-from virga.services import limits, snappolicies, snaptemplates
+from virga.services import limits, snappolicies, templatecapture
 from virga.services import snapshots as svc
 from virga.services.states import SnapshotState, VmState, VolumeState
 
@@ -219,7 +219,7 @@ def create_template(ctx: Ctx) -> Pending:
         "isfeatured": bool(a.isfeatured and ctx.is_root),
         "passwordenabled": bool(a.passwordenabled),
     }
-    return snaptemplates.record_template(ctx, os, vol, details, flags)
+    return templatecapture.record_template(ctx, os, vol, details, flags)
 
 
 # --- snapshot policies -------------------------------------------------------------

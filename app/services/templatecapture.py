@@ -16,7 +16,7 @@ from virga.context import Ctx
 from virga.jobs.engine import JobRun, Ref, Restart, job_body, job_recover
 from virga.jobs.pending import Pending
 from virga.models import OsType, Snapshot, StoragePool, Template, VirtualMachine, Volume, utcnow
-from virga.services import snapbackup
+from virga.services import snapshotbackups
 from virga.services.events import record_event
 from virga.services.snapshots import volume_host
 from virga.services.specs import volume_spec
@@ -39,8 +39,8 @@ async def _from_snapshot(run: JobRun, snap: Snapshot, dest: str) -> tuple[str, i
     """(install path, physical size) of a template made from a snapshot: a store copy of its backup if any."""
     if not snap.backup_path:
         return snap.path, snap.physicalsize
-    got = await snapbackup.template_from_backup(snap.backup_path, dest)
-    run.undo.push("delete template copy", lambda: snapbackup.drop_backup(got.url))
+    got = await snapshotbackups.template_from_backup(snap.backup_path, dest)
+    run.undo.push("delete template copy", lambda: snapshotbackups.drop_backup(got.url))
     return got.url, got.size
 
 
@@ -52,11 +52,11 @@ async def _from_volume(run: JobRun, vol: Volume, dest: str) -> tuple[str, int, i
     info = await drv.snapshot_volume(spec, f"template-{run.instance_uuid}")
     run.undo.push("delete template snapshot", lambda: drv.delete_volume_snapshot(spec, info))
     with run.db() as s:
-        store = snapbackup.store_for_file(s, vol.zone_id, host, info.path)
+        store = snapshotbackups.store_for_file(s, vol.zone_id, host, info.path)
     if isinstance(store, str):
         return info.path, info.size_bytes, info.size_bytes
-    got = await snapbackup.template_from_file(info.path, store.url, dest, snapbackup.remote_host(host))
-    run.undo.push("delete template copy", lambda: snapbackup.drop_backup(got.url))
+    got = await snapshotbackups.template_from_file(info.path, store.url, dest, snapshotbackups.remote_host(host))
+    run.undo.push("delete template copy", lambda: snapshotbackups.drop_backup(got.url))
     await drv.delete_volume_snapshot(spec, info)
     return got.url, max(got.virtual_size, info.size_bytes), got.size
 
@@ -114,7 +114,7 @@ async def _recover_template(run: JobRun) -> None:
         tmpl = s.exec(select(Template).where(Template.uuid == run.instance_uuid)).first()
         if tmpl is None or tmpl.isready:
             return
-        store = snapbackup.zone_store(s, tmpl.zone_id) if tmpl.zone_id else None
+        store = snapshotbackups.zone_store(s, tmpl.zone_id) if tmpl.zone_id else None
         copy = f"{store.url.rstrip('/')}/{_dest(tmpl)}" if store is not None else None
         tmpl.removed = tmpl.removed or utcnow()
         if can(tmpl, "delete"):
@@ -122,7 +122,7 @@ async def _recover_template(run: JobRun) -> None:
         s.add(tmpl)
         s.commit()
     if copy is not None:
-        await snapbackup.drop_backup(copy)  # gone already (or never made) is fine
+        await snapshotbackups.drop_backup(copy)  # gone already (or never made) is fine
 
 
 job_recover("createTemplate")(_recover_template)
