@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# virga's daily driver: ./dev.sh run | test | demo | lint | bench | setup
+# virga's daily driver: ./dev.sh run | test | demo | lint | bench [--short] | setup
 # Installs what it needs first: apt packages (when root), a venv in .venv, and virga with its extras.
 set -euo pipefail
 cd "$(dirname "$0")"
@@ -60,6 +60,9 @@ case "${1:-run}" in
     .venv/bin/ruff check app drivers appliance tests bench scripts
     .venv/bin/ruff format --check app drivers appliance tests bench scripts
     .venv/bin/python scripts/typecheck.py ;;  # mypy -p virga, through the link tree
-  bench) setup; for b in bench/*.py; do echo "== $b"; .venv/bin/python "$b"; done ;;
-  *) echo "usage: ./dev.sh run|test|demo|lint|bench|setup" >&2; exit 2 ;;
+  bench)  # ./dev.sh bench: the full benchmarks; ./dev.sh bench --short: each in seconds (what tests/bench runs)
+    setup; failed=0
+    for b in bench/[!_]*.py; do echo "== $b ${*:2}"; .venv/bin/python "$b" "${@:2}" || failed=1; done
+    exit $failed ;;
+  *) echo "usage: ./dev.sh run|test|demo|lint|bench [--short]|setup" >&2; exit 2 ;;
 esac

@@ -3,7 +3,7 @@
 Seeding writes the hosts and VMs straight into the database (creating 50,000 VMs through the API first
 would measure deploy throughput 50,000 times); every measured call goes over HTTP to `virga serve`.
 Usage: python bench/api.py [--hosts 10000] [--vms 50000] [--clients 50] [--deploys 1000] [--runs 7]
-       [--deploy-runs 5]
+       [--deploy-runs 5] [--short]   (--short or BENCH_SHORT=1: 200 hosts, 1,000 VMs, 5 clients, 100 deploys)
 """
 
 from __future__ import annotations
@@ -31,7 +31,8 @@ from virga.models import Account, Host, Network, Nic, ServiceOffering, StoragePo
 
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
-from tests.factories import build_sim_cloud, make_network  # noqa: E402
+from bench.support.cloud import build_sim_cloud, make_network  # noqa: E402
+from bench.support.short import add_short  # noqa: E402
 
 
 def seed(db_url: str, hosts: int, vms: int) -> dict[str, str]:
@@ -228,6 +229,7 @@ def main() -> None:
     ap.add_argument("--deploys", type=int, default=1000)
     ap.add_argument("--runs", type=int, default=7)
     ap.add_argument("--deploy-runs", type=int, default=5)
+    add_short(ap, hosts=200, vms=1000, clients=5, deploys=100, runs=2, deploy_runs=1)
     a = ap.parse_args()
     tmp = tempfile.mkdtemp(prefix="virga-bench-")
     env = {**os.environ, "VIRGA_DATA_DIR": tmp, "VIRGA_CONFIG_DIR": tmp, "VIRGA_SYNC_INTERVAL": "100000"}

@@ -1,7 +1,8 @@
 """Appliance figures: image size, build time, boot to "API ready" and to the first guest Running under TCG
 (and KVM when present).
 
-Usage: .venv/bin/python bench/appliance.py [--out DIR] [--runs N] [--accel tcg,kvm]
+Usage: .venv/bin/python bench/appliance.py [--out DIR] [--runs N] [--accel tcg,kvm] [--short]
+(--short or BENCH_SHORT=1: sizes, and one TCG boot stopped at multi-user: a minute or two)
 DIR defaults to ~/.cache/virga/appliance-test (what tests/appliance/test_boot.py builds), then build/appliance.
 """
 
@@ -16,8 +17,10 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from tests.appliance.helpers import CACHE, REPO  # noqa: E402
-from tests.appliance.qemu_boot import boot  # noqa: E402
+from bench.support.appliance import CACHE, boot  # noqa: E402
+from bench.support.short import add_short, requested  # noqa: E402
+
+REPO = Path(__file__).resolve().parents[1]
 
 
 def find_out(given: str | None) -> Path | None:
@@ -63,18 +66,26 @@ FIGURES = (
 )
 
 
-def boots(out: Path, accel: str, runs: int) -> None:
-    """Boot RUNS times and print the median of each first-boot figure."""
+SHORT_STOP = ("Multi-User System", "Kernel panic")  # short mode: the first figure only
+
+
+def boots(out: Path, accel: str, runs: int, short: bool = False) -> None:
+    """Boot RUNS times and print the median of each first-boot figure (short: up to multi-user only)."""
     values: dict[str, list[float]] = {label: [] for label, _, _ in FIGURES}
     for _ in range(runs):
         with tempfile.TemporaryDirectory() as work:
-            result = boot(out, Path(work), timeout=1800, accel=accel)
+            if short:
+                result = boot(out, Path(work), timeout=600, accel=accel, stop=SHORT_STOP)
+            else:
+                result = boot(out, Path(work), timeout=1800, accel=accel)
         for label, start, end in FIGURES:
             got = result.marks.get(end) if start is None else phase(result.marks, start, end)
             if got is not None:
                 values[label].append(got)
         print(f"first boot's own record ({accel}): {result.status('times')}")
     for label, got in values.items():
+        if short and not got:
+            continue  # short mode stops before this milestone
         shown = f"{statistics.median(got):.0f} s (median of {len(got)})" if got else "never reached"
         print(f"{label} under {accel.upper()}: {shown}")
 
@@ -85,6 +96,7 @@ def main() -> None:
     parser.add_argument("--out")
     parser.add_argument("--runs", type=int, default=1)
     parser.add_argument("--accel", default="tcg")
+    add_short(parser)
     args = parser.parse_args()
     out = find_out(args.out)
     if out is None:
@@ -95,7 +107,7 @@ def main() -> None:
         if accel == "kvm" and not os.access("/dev/kvm", os.R_OK | os.W_OK):
             print("KVM: /dev/kvm unavailable here")
             continue
-        boots(out, accel, args.runs)
+        boots(out, accel, args.runs, short=args.short or requested())
     print("reference: DevStack takes 15-30 minutes to a working cloud")
 
 

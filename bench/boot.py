@@ -4,11 +4,13 @@ Figures: deployVirtualMachine -> login line (API, in-process management server, 
 driver define+start -> login line without a NIC (what the raw baseline boots) and with a NIC on a bridge
 where no DHCP server answers (the guest's DHCP client gives up after ~6 s); raw QEMU on the same disk
 and by direct kernel boot; driver memory per running guest.
-Run as root: .venv/bin/python bench/boot.py [runs]   (starts libvirtd/virtlogd when needed)
+Run as root: .venv/bin/python bench/boot.py [runs] [--short]   (starts libvirtd/virtlogd when needed;
+--short or BENCH_SHORT=1: one run, memory over one extra guest)
 """
 
 from __future__ import annotations
 
+import argparse
 import asyncio
 import os
 import resource
@@ -31,9 +33,10 @@ from virga.drivers.base import HostConnection, InstanceSpec, NicSpec, PoolSpec, 
 from virga.drivers.libvirt import LibvirtDriver  # noqa: E402
 from virga.drivers.libvirt.host import kvm_device_problem  # noqa: E402
 
-from tests.libvirt import support  # noqa: E402
+from bench.support import kvm  # noqa: E402
+from bench.support.short import add_short  # noqa: E402
 
-LOGIN = support.LOGIN
+LOGIN = kvm.LOGIN
 
 
 async def define(d: LibvirtDriver, pool: PoolSpec, tmpl: TemplateSpec, bridge: str | None) -> InstanceSpec:
@@ -202,8 +205,7 @@ async def api_site(image: Path) -> AsyncIterator[Callable[[int], Awaitable[float
     from virga.config import Settings
     from virga.core import VirgaApp
 
-    from tests.factories import build_sim_cloud, make_user
-    from tests.libvirt.apizone import kvm_site, pools_at
+    from bench.support.cloud import build_sim_cloud, make_user
 
     tmp = Path(tempfile.mkdtemp(prefix="virga-bench-api-", dir="/var/tmp"))
     pool_dir = tmp / "pool"
@@ -238,7 +240,7 @@ async def api_site(image: Path) -> AsyncIterator[Callable[[int], Awaitable[float
 
     try:
         cloud = build_sim_cloud(app)
-        site = await kvm_site(app, admin, cloud, image, pool_dir)
+        site = await kvm.kvm_site(app, admin, cloud, image, pool_dir)
         dhcp = dhcp_on(site.bridge)
         yield boot
     finally:
@@ -247,27 +249,26 @@ async def api_site(image: Path) -> AsyncIterator[Callable[[int], Awaitable[float
         if dhcp is not None:
             dhcp_off(*dhcp)
         if site is not None:
-            support.delete_bridge(site.bridge)
-        for name in pools_at(pool_dir):
-            support.drop_pool(name, pool_dir)
+            kvm.delete_bridge(site.bridge)
+        kvm.drop_pool(kvm.pool_name(pool_dir), pool_dir)  # the libvirt pool virga defined on the KVM host
         shutil.rmtree(tmp, ignore_errors=True)
 
 
 JOBS: list[float] = []
 
 
-async def main(runs: int) -> None:
+async def main(runs: int, guests: int) -> None:
     """Measure and print the figures."""
     problem = kvm_device_problem()
-    support.start_daemons()  # also gives /dev/kvm back to group kvm (see kvm_device_problem)
+    kvm.start_daemons()  # also gives /dev/kvm back to group kvm (see kvm_device_problem)
     if problem:
         print(f"fixed: {problem}")
-    image = support.build_guest()
+    image = kvm.build_guest()
     tmpl = TemplateSpec(uuid=f"tiny-{image.parent.name}", name="virga-tiny", url=f"file://{image}")
     path = Path(tempfile.mkdtemp(prefix="virga-bench-", dir="/var/tmp"))
     os.chmod(path, 0o755)
     pool = PoolSpec(uuid=str(uuid.uuid4()), name=f"virga-bench-{path.name[-6:]}", kind="dir", url="", path=str(path))
-    bridge = support.make_bridge()
+    bridge = kvm.make_bridge()
     d = LibvirtDriver(HostConnection(url="qemu:///system", options={"console_log_dir": str(path)}))
     api: list[float] = []
     drv: list[float] = []
@@ -312,12 +313,22 @@ async def main(runs: int) -> None:
             f"deployVirtualMachine (API, NIC with DHCP) -> login: {m_api:.2f} s  ({m_api - m_kern:+.2f} s vs "
             f"baseline, {m_api - m_disk:+.2f} s vs same disk)"
         )
-        await memory_per_guest(d, pool, tmpl, bridge, 3)
+        await memory_per_guest(d, pool, tmpl, bridge, guests)
     finally:
         await d.close()
-        support.delete_bridge(bridge)
-        support.drop_pool(pool.name, path)
+        kvm.delete_bridge(bridge)
+        kvm.drop_pool(pool.name, path)
+
+
+def cli() -> None:
+    """Parse the command line (runs, --guests, --short) and run."""
+    ap = argparse.ArgumentParser(description="boot time of the tiny guest, through the API and the driver")
+    ap.add_argument("runs", type=int, nargs="?", default=5)
+    ap.add_argument("--guests", type=int, default=3, help="extra running guests the memory figure is taken over")
+    add_short(ap, runs=1, guests=1)
+    a = ap.parse_args()
+    asyncio.run(main(a.runs, a.guests))
 
 
 if __name__ == "__main__":
-    asyncio.run(main(int(sys.argv[1]) if len(sys.argv) > 1 else 5))
+    cli()

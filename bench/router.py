@@ -24,7 +24,8 @@ from virga.appliance.router.apply import RouterManager  # noqa: E402
 from virga.appliance.router.model import FirewallRule, PortRange  # noqa: E402
 from virga.appliance.router.render import render_nftables  # noqa: E402
 
-from tests.router.sample import SNAT, sample  # noqa: E402
+from bench.support.routersample import SNAT, sample  # noqa: E402
+from bench.support.short import add_short  # noqa: E402
 
 
 def sid(i: int) -> str:
@@ -89,6 +90,7 @@ def main() -> None:
     ap = argparse.ArgumentParser()
     ap.add_argument("--routers", type=int, default=100)
     ap.add_argument("--runs", type=int, default=5)
+    add_short(ap, routers=3, runs=1)
     args = ap.parse_args()
     host = f"vb{os.getpid()}h"
     tmp = Path(tempfile.mkdtemp(prefix="virga-bench-"))

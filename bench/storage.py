@@ -23,14 +23,16 @@ from functools import partial
 from pathlib import Path
 from typing import Any
 
-sys.path.insert(0, str(Path(__file__).resolve().parent.parent))  # for tests.storage helpers
+ROOT = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(ROOT))  # for bench.support
 
 from virga.appliance.storage import ImageStore, download  # noqa: E402
 from virga.appliance.storage.ganesha import Ganesha  # noqa: E402
 from virga.appliance.storage.layout import snapshot_path, template_path  # noqa: E402
+from virga.appliance.storage.netns import NetnsLink  # noqa: E402
 from virga.appliance.storage.primary import backup_snapshot, ensure_on_primary  # noqa: E402
 
-from tests.storage.netns import NetnsLink  # noqa: E402
+from bench.support.short import add_short  # noqa: E402
 
 dl: Any = importlib.import_module("virga.appliance.storage.download")  # the module (the package exports the function)
 
@@ -194,6 +196,7 @@ async def main() -> None:
     ap.add_argument("--runs", type=int, default=7)
     ap.add_argument("--only", choices=("download", "copy", "backup"), help="run one benchmark")
     ap.add_argument("--size-mib", type=int, default=256)
+    add_short(ap, runs=1, size_mib=16)
     args = ap.parse_args()
     with tempfile.TemporaryDirectory(prefix="virga-bench-") as tmp:
         work = Path(tmp)
@@ -206,7 +209,8 @@ async def main() -> None:
         link = NetnsLink.create()
         g = Ganesha(work / "ganesha", link.ns_addr, netns=link.name, private_rpcbind=True)
         srv = subprocess.Popen(
-            [sys.executable, "-m", "tests.storage.httpserver", "--root", str(work / "www")],
+            [sys.executable, "-m", "bench.support.httpserver", "--root", str(work / "www")],
+            cwd=ROOT,
             stdout=subprocess.PIPE,
             text=True,
         )

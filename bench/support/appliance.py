@@ -1,4 +1,7 @@
-"""Boot a built appliance under QEMU (TCG by default) with direct kernel boot and watch its serial console."""
+"""Boot a built appliance under QEMU (TCG by default) with direct kernel boot and watch its serial console.
+
+Used by bench/appliance.py and tests/appliance (the test's build lands in CACHE / "appliance-test").
+"""
 
 from __future__ import annotations
 
@@ -7,6 +10,8 @@ import subprocess
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
+
+CACHE = Path(os.environ.get("VIRGA_CACHE_DIR", Path.home() / ".cache" / "virga"))
 
 # First-boot milestones: the API answers (the admin is created next), template registered, template ready,
 # first guest deployed, first guest Running.
@@ -69,8 +74,8 @@ def qemu_command(out: Path, overlay: Path, console: Path, accel: str) -> list[st
     ]
 
 
-def boot(out: Path, work: Path, timeout: float, accel: str = "tcg") -> BootResult:
-    """Boot the appliance built in OUT on a throwaway overlay; stop at the status report or TIMEOUT."""
+def boot(out: Path, work: Path, timeout: float, accel: str = "tcg", stop: tuple[str, ...] = DONE_MARKERS) -> BootResult:
+    """Boot the appliance built in OUT on a throwaway overlay; stop at a STOP marker (the status report) or TIMEOUT."""
     overlay, console = work / "overlay.qcow2", work / "console.log"
     subprocess.run(
         [
@@ -99,7 +104,7 @@ def boot(out: Path, work: Path, timeout: float, accel: str = "tcg") -> BootResul
             for marker in ("Multi-User System", "VIRGA-STATUS api=ready", *PHASE_MARKERS, *DONE_MARKERS):
                 if marker in text and marker not in marks:
                     marks[marker] = time.monotonic() - start
-            if any(m in text for m in DONE_MARKERS):
+            if any(m in text for m in stop):
                 break
             time.sleep(2)
     finally:

@@ -1,19 +1,83 @@
-"""A KVM cluster on this machine's libvirt (qemu:///system), added through the API beside the test cloud."""
+"""This machine's libvirt/QEMU as a KVM host: the daemons, the tiny guest, bridges, pools, and a KVM
+cluster (qemu:///system) added through the API beside a simulator cloud. Used by bench/boot.py and
+tests/libvirt (and the storage tests' KVM zone)."""
 
 from __future__ import annotations
 
 import random
+import shutil
 import subprocess
+import time
+import uuid
 from dataclasses import dataclass
 from pathlib import Path
 
 from sqlmodel import select
+from virga.cli import guestimage
 from virga.client import VirgaClient
 from virga.core import VirgaApp
 from virga.models import Account, Network, NetworkOffering, ServiceOffering, Template, VirtualMachine, Zone, utcnow
 from virga.services.specs import bridge_of
 
-from tests.factories import Cloud
+from bench.support.cloud import Cloud
+
+LOGIN = b"virga-tiny login: ready"
+
+
+def running(name: str) -> bool:
+    """Whether a process with exactly this name runs."""
+    return subprocess.run(["pgrep", "-x", name], capture_output=True).returncode == 0
+
+
+def fix_kvm_device() -> None:
+    """Give /dev/kvm its usual group (kvm) when it lost it, so libvirt keeps its QEMU capability cache."""
+    from virga.drivers.libvirt.host import kvm_device_problem
+
+    if kvm_device_problem():
+        subprocess.run(["chgrp", "kvm", "/dev/kvm"], check=False)
+
+
+def start_daemons() -> list[str]:
+    """Start virtlogd and libvirtd when not running; return the names started here."""
+    fix_kvm_device()
+    started = []
+    for name in ("virtlogd", "libvirtd"):
+        if not running(name):
+            subprocess.run([name, "-d"], check=True)
+            started.append(name)
+    for attempt in range(60):
+        probe = subprocess.run(["virsh", "-c", "qemu:///system", "version"], capture_output=True, timeout=30)
+        if probe.returncode == 0:
+            break
+        if attempt == 59:
+            raise RuntimeError(f"libvirtd did not answer: {probe.stderr.decode(errors='replace')}")
+        time.sleep(0.5)
+    return started
+
+
+def build_guest() -> Path:
+    """The tiny guest template, built once per build-script hash into the cache."""
+    return guestimage.ensure()
+
+
+def make_bridge() -> str:
+    """An isolated Linux bridge (no address, no uplink) for test guests."""
+    name = f"vgt{uuid.uuid4().hex[:8]}"
+    subprocess.run(["ip", "link", "add", name, "type", "bridge"], check=True)
+    subprocess.run(["ip", "link", "set", name, "up"], check=True)
+    return name
+
+
+def delete_bridge(name: str) -> None:
+    """Remove a test bridge."""
+    subprocess.run(["ip", "link", "del", name], check=False, capture_output=True)
+
+
+def drop_pool(name: str, path: Path) -> None:
+    """Destroy and undefine a test pool, then remove its directory."""
+    subprocess.run(["virsh", "-c", "qemu:///system", "pool-destroy", name], capture_output=True)
+    subprocess.run(["virsh", "-c", "qemu:///system", "pool-undefine", name], capture_output=True)
+    shutil.rmtree(path, ignore_errors=True)
 
 
 @dataclass
@@ -29,7 +93,7 @@ class KvmSite:
 
 
 def _template(app: VirgaApp, image: Path, zone_id: int) -> str:
-    """The tiny guest as a ready KVM template (straight in the database, like tests/factories)."""
+    """The tiny guest as a ready KVM template (straight in the database, like bench.support.cloud)."""
     with app.db.session() as s:
         admin = s.exec(select(Account).where(Account.name == "admin")).one()
         t = Template(

@@ -1,4 +1,4 @@
-"""A sample RouterConfig used by golden and integration tests."""
+"""A sample RouterConfig: the router benchmark's configuration, and the golden and integration tests'."""
 
 from __future__ import annotations
 

@@ -8,11 +8,11 @@ import shutil
 import subprocess
 from pathlib import Path
 
+from bench.support.appliance import CACHE
 from tests.support import need
 
 REPO = Path(__file__).resolve().parents[2]
 ELEMENTS = REPO / "images" / "appliance" / "elements"
-CACHE = Path(os.environ.get("VIRGA_CACHE_DIR", Path.home() / ".cache" / "virga"))
 
 
 def need_tools(*tools: str) -> None:
