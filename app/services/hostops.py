@@ -9,12 +9,12 @@ from typing import Any
 from sqlmodel import Session, select
 from virga.drivers.base import Capability, InstanceNotFound
 from virga.errors import InsufficientCapacity, Unavailable
-from virga.jobs.engine import JobRun, job_body, job_recover
+from virga.jobs.engine import JobRun, Ref, Restart, job_body, job_recover
 from virga.models import Host, ServiceOffering, VirtualMachine, utcnow
 from virga.services.capacity import place_vm, release_host
 from virga.services.events import raise_alert, record_event
 from virga.services.placement import Need, host_candidates
-from virga.services.states import transition
+from virga.services.states import HostState, VmState, transition
 from virga.services.vm import need_of
 
 log = logging.getLogger(__name__)
@@ -40,12 +40,9 @@ def _event(s: Session, kind: str, text: str, resource: Any, level: str = "INFO")
     )
 
 
-def result(run: JobRun) -> dict[str, Any]:
-    """The job result: the host as the caller sees it."""
-    from virga.api.commands.hosts import host_view
-
-    with run.ctx() as ctx:
-        return {"host": host_view(ctx, _host(ctx.db, run.instance_uuid))}
+def result(run: JobRun) -> Ref:
+    """The job result: the host (rendered as the caller sees it)."""
+    return Ref(Host, run.instance_uuid)
 
 
 def _need(s: Session, host: Host, vm: VirtualMachine) -> Need:
@@ -73,8 +70,8 @@ async def _migrate(run: JobRun, src: Host, vm_uuid: str) -> bool:
     for dst in targets:
         with run.db() as s:
             vm = s.exec(select(VirtualMachine).where(VirtualMachine.uuid == vm_uuid)).one()
-            if vm.state != "Running":
-                return vm.state in ("Stopped", "Destroyed", "Expunged")
+            if vm.state != VmState.RUNNING:
+                return vm.state in (VmState.STOPPED, VmState.DESTROYED, VmState.EXPUNGED)
             try:
                 place_vm(s, vm, _need(s, src, vm), only=dst)  # re-checked under the placement lock
             except InsufficientCapacity:
@@ -86,26 +83,26 @@ async def _migrate(run: JobRun, src: Host, vm_uuid: str) -> bool:
             await drv.migrate_instance(vm_uuid, await run.app.hosts.driver(dst), live=True)
         except Exception as exc:  # any failure: undo the reservation and try the next host
             log.info("migrating %s to %s failed: %s", vm_uuid, dst.name, exc)
-            _settle(run, vm_uuid, release=dst, host=src, state="Running")
+            _settle(run, vm_uuid, release=dst, host=src, event="migrate_failed")
             continue
         _settle(
             run,
             vm_uuid,
             release=src,
             host=dst,
-            state="Running",
+            event="migrated",
             note=f"Migrated VM {vm.name} from {src.name} to {dst.name} for host maintenance",
         )
         return True
     return False
 
 
-def _settle(run: JobRun, vm_uuid: str, *, release: Host, host: Host | None, state: str, note: str = "") -> None:
-    """Release a host's reservation for a VM and record where it now is."""
+def _settle(run: JobRun, vm_uuid: str, *, release: Host, host: Host | None, event: str, note: str = "") -> None:
+    """Release a host's reservation for a VM, move it through the event and record where it now is."""
     with run.db() as s:
         vm = s.exec(select(VirtualMachine).where(VirtualMachine.uuid == vm_uuid)).one()
         release_host(s, release.id, vm)
-        vm.state = state
+        transition(vm, event)
         vm.host_id = host.id if host else None
         vm.last_host_id = host.id if host else release.id
         if host is not None:
@@ -132,14 +129,14 @@ async def _stop(run: JobRun, src: Host, vm_uuid: str) -> bool:
         vm_uuid,
         release=src,
         host=None,
-        state="Stopped",
+        event="stopped",
         note=f"Stopped VM {name}: no host of the cluster could take it during maintenance of {src.name}",
     )
     return True
 
 
-@job_body("prepareHostForMaintenance")
-async def prepare_maintenance(run: JobRun) -> dict[str, Any]:
+@job_body("prepareHostForMaintenance", restart=Restart.RECONCILE)
+async def prepare_maintenance(run: JobRun) -> Ref:
     """Move every running VM off the host (or stop it), then mark the host Maintenance."""
     run.undo.push("error in maintenance", lambda: _finish(run, "ErrorInMaintenance", []))
     with run.db() as s:
@@ -149,7 +146,7 @@ async def prepare_maintenance(run: JobRun) -> dict[str, Any]:
                 select(VirtualMachine.uuid).where(
                     VirtualMachine.host_id == host.id,
                     VirtualMachine.removed == None,
-                    VirtualMachine.state == "Running",
+                    VirtualMachine.state == VmState.RUNNING,
                 )
             )
         )
@@ -187,8 +184,8 @@ async def recover_prepare(run: JobRun) -> None:
     _finish(run, "ErrorInMaintenance", ["unknown"])
 
 
-@job_body("cancelHostMaintenance")
-async def cancel_maintenance(run: JobRun) -> dict[str, Any]:
+@job_body("cancelHostMaintenance", restart=Restart.FAIL)
+async def cancel_maintenance(run: JobRun) -> Ref:
     """Return a host to service."""
     with run.db() as s:
         host = _host(s, run.instance_uuid)
@@ -199,8 +196,8 @@ async def cancel_maintenance(run: JobRun) -> dict[str, Any]:
     return result(run)
 
 
-@job_body("reconnectHost")
-async def reconnect(run: JobRun) -> dict[str, Any]:
+@job_body("reconnectHost", restart=Restart.RECONCILE)
+async def reconnect(run: JobRun) -> Ref:
     """Drop the cached driver, connect again and refresh the host's facts: Up, or Disconnected on failure."""
     from virga.drivers.registry import make_driver
     from virga.services.hostpool import connection_of
@@ -247,7 +244,7 @@ async def recover_reconnect(run: JobRun) -> None:
     """A reconnection whose server died leaves the host Disconnected; the monitor or a new call fixes it."""
     with run.db() as s:
         host = _host(s, run.instance_uuid)
-        if host.state == "Connecting":
-            host.state = "Disconnected"
+        if host.state == HostState.CONNECTING:
+            transition(host, "reconnect_lost")
             s.add(host)
             s.commit()

@@ -62,6 +62,7 @@ class HostState(StrEnum):
     DISCONNECTED = "Disconnected"
     DOWN = "Down"
     ALERT = "Alert"
+    REMOVED = "Removed"
 
 
 class NetworkState(StrEnum):
@@ -282,6 +283,8 @@ MACHINES: dict[str, dict[str, dict[str, str]]] = {
         "lost": {"Up": "Disconnected", "Connecting": "Disconnected", "Alert": "Disconnected"},
         "down": {"Disconnected": "Down"},
         "reconnect": {s: "Connecting" for s in ("Up", "Disconnected", "Down", "Alert", "Connecting")},
+        "reconnect_lost": {"Connecting": "Disconnected"},  # a reconnection whose server died
+        "remove": {s: "Removed" for s in ("Connecting", "Up", "Disconnected", "Down", "Alert")},  # deleteHost
     },
     "Network": {
         "implement": {"Allocated": "Implementing", "Shutdown": "Implementing"},

@@ -8,67 +8,14 @@ from urllib.parse import urlparse
 from sqlmodel import func, select
 from virga.api.dispatch import Pending
 from virga.api.registry import ADMINS, ROOT, Param, api
-from virga.api.response import clean, list_body
-from virga.api.views.common import ref
+from virga.api.response import list_body
+from virga.api.views.hosts import host_view
 from virga.context import Ctx
-from virga.drivers.base import AuthenticationFailed, DriverError, HostUnreachable, NotSupported
-from virga.drivers.registry import make_driver
-from virga.errors import InUse, InvalidParameter, Unavailable
-from virga.models import Cluster, Host, Pod, VirtualMachine, Zone, utcnow
+from virga.errors import InUse, InvalidParameter
+from virga.models import Cluster, Host, Pod, VirtualMachine, Zone
+from virga.services import hosts as svc
 from virga.services import importer
-from virga.services.capacity import overcommit
-from virga.services.hostpool import connection_of
-
-ACTIVE_VM_STATES = ("Starting", "Running", "Stopping", "Migrating")
-
-
-def host_view(ctx: Ctx, h: Host) -> dict[str, Any]:
-    """A host response object."""
-    cluster = ctx.by_id(Cluster, h.cluster_id)
-    cpu_f, mem_f = ctx.memo(("overcommit", h.cluster_id), lambda: overcommit(ctx.db, cluster))
-    cpu_total = h.cpunumber * h.cpuspeed
-    return clean(
-        {
-            "id": h.uuid,
-            "name": h.name,
-            "state": h.state,
-            "resourcestate": h.resourcestate,
-            "type": h.type,
-            "ipaddress": h.ipaddress,
-            **ref(ctx, Zone, h.zone_id, "zone"),
-            **ref(ctx, Pod, h.pod_id, "pod"),
-            **ref(ctx, Cluster, h.cluster_id, "cluster"),
-            "clustertype": cluster.clustertype if cluster else None,
-            "hypervisor": h.hypervisor,
-            "hypervisorversion": h.hypervisorversion,
-            "cpunumber": h.cpunumber,
-            "cpuspeed": h.cpuspeed,
-            "cpusockets": 1,
-            "cpuallocated": _pct(h.cpuallocated, cpu_total * cpu_f),
-            "cpuallocatedvalue": h.cpuallocated,
-            "cpuallocatedpercentage": _pct(h.cpuallocated, cpu_total * cpu_f),
-            "cpuwithoverprovisioning": str(cpu_total * cpu_f),
-            "memorytotal": h.memorytotal,
-            "memorywithoverprovisioning": str(int(h.memorytotal * mem_f)),
-            "memoryallocated": h.memoryallocated,
-            "memoryallocatedpercentage": _pct(h.memoryallocated, h.memorytotal * mem_f),
-            "hosttags": h.hosttags or None,
-            "capabilities": h.capabilities,
-            "created": h.created,
-            "lastpinged": h.lastpinged,
-            "disconnected": h.disconnected,
-            "version": "0.1.0",
-            "cpumodel": h.cpumodel or None,
-            "accelerator": h.accelerator or None,
-            "islocalstorageactive": False,
-            "haenable": True,
-        }
-    )
-
-
-def _pct(used: float, total: float) -> str:
-    """A percentage string like 12.5%."""
-    return f"{(100.0 * used / total) if total else 0.0:.2f}%"
+from virga.services.hosts import ACTIVE_VM_STATES
 
 
 def _hypervisor_url(hypervisor: str, url: str) -> str:
@@ -104,47 +51,9 @@ async def add_host(ctx: Ctx) -> dict[str, Any]:
     cluster = _cluster_of(ctx, pod)
     if cluster.hypervisor.lower() != a.hypervisor.lower():
         raise InvalidParameter(f"Cluster {cluster.name} is a {cluster.hypervisor} cluster, not {a.hypervisor}")
-    if importer.imports_inventory(cluster.hypervisor):
-        added = await importer.add_hosts(ctx.db, cluster, a.url, a.username, a.password, ctx.account)
-        return {"count": len(added), "host": [host_view(ctx, h) for h in added]}
-    url = _hypervisor_url(a.hypervisor, a.url)
-    host = Host(
-        name="",
-        zone_id=zone.id or 0,
-        pod_id=pod.id or 0,
-        cluster_id=cluster.id or 0,
-        hypervisor=cluster.hypervisor,
-        url=url,
-        username=a.username,
-        password=a.password,
-        hosttags=a.hosttags or "",
-        resourcestate=a.allocationstate or "Enabled",
-    )
-    conn = await _prepare(ctx, host)
-    host.url, host.options = conn.url, dict(conn.options)
-    drv = make_driver(host.hypervisor, conn)
-    try:
-        facts = await drv.connect()
-    except AuthenticationFailed as exc:
-        raise InvalidParameter(f"Unable to add the host: wrong credentials ({exc})") from None
-    except (HostUnreachable, NotSupported, DriverError) as exc:
-        raise Unavailable(f"Unable to add the host: {exc}") from None
-    finally:
-        await drv.close()
-    if ctx.db.exec(select(Host).where(Host.url == host.url, Host.removed == None)).first():
-        raise InvalidParameter(f"A host with URL {host.url} already exists")
-    importer.apply_facts(host, facts, drv.capabilities)
-    host.ipaddress = urlparse(host.url).hostname or facts.name
-    ctx.db.add(host)
-    ctx.db.flush()
-    return {"count": 1, "host": [host_view(ctx, host)]}
-
-
-async def _prepare(ctx: Ctx, host: Host) -> Any:
-    """Let the hypervisor's setup hook turn an addHost URL into a connection (KVM over SSH)."""
-    from virga.services.hostsetup import prepare_host
-
-    return await prepare_host(host, connection_of(host))
+    url = a.url if importer.imports_inventory(cluster.hypervisor) else _hypervisor_url(a.hypervisor, a.url)
+    added = await svc.add_host(ctx, zone, pod, cluster, url)
+    return {"count": len(added), "host": [host_view(ctx, h) for h in added]}
 
 
 def _cluster_of(ctx: Ctx, pod: Pod) -> Cluster:
@@ -236,13 +145,8 @@ def update_host(ctx: Ctx) -> dict[str, Any]:
             raise InvalidParameter("Parameter allocationstate must be Enable or Disable")
         if h.resourcestate in ("PrepareForMaintenance", "Maintenance", "ErrorInMaintenance"):
             raise InvalidParameter(f"Host {h.name} is in {h.resourcestate}; cancel maintenance first")
-        h.resourcestate = "Enabled" if state == "Enable" else "Disabled"
-    if ctx.args.hosttags is not None:
-        h.hosttags = ",".join(t.strip() for t in ctx.args.hosttags.split(",") if t.strip())
-    if ctx.args.name:
-        h.name = ctx.args.name
-    ctx.db.add(h)
-    return {"host": host_view(ctx, h)}
+    resourcestate = None if state is None else "Enabled" if state == "Enable" else "Disabled"
+    return {"host": host_view(ctx, svc.update_host(ctx, h, resourcestate, ctx.args.hosttags, ctx.args.name))}
 
 
 @api(
@@ -272,15 +176,7 @@ async def delete_host(ctx: Ctx) -> dict[str, Any]:
         raise InUse(f"Host {h.name} still runs {active} VM(s); stop or migrate them, or use forced=true")
     if h.resourcestate not in ("Maintenance", "Disabled") and not ctx.args.forced:
         raise InvalidParameter(f"Host {h.name} must be in maintenance or disabled before it is deleted")
-    for vm in ctx.db.exec(select(VirtualMachine).where(VirtualMachine.host_id == h.id)):
-        vm.last_host_id, vm.host_id = None, None
-        if vm.state in ACTIVE_VM_STATES:
-            vm.state = "Stopped"
-        ctx.db.add(vm)
-    h.removed, h.state = utcnow(), "Removed"
-    ctx.db.add(h)
-    await ctx.app.hosts.drop(h.id or 0)
-    return {"success": True}
+    return await svc.delete_host(ctx, h)
 
 
 @api(
@@ -296,9 +192,7 @@ def prepare_maintenance(ctx: Ctx) -> Pending:
     h = ctx.get(Host, ctx.args.id)
     if h.resourcestate not in ("Enabled", "Disabled", "ErrorInMaintenance"):
         raise InvalidParameter(f"Host {h.name} is already in {h.resourcestate}")
-    h.resourcestate = "PrepareForMaintenance"
-    ctx.db.add(h)
-    return Pending("Host", h.uuid, {"id": h.uuid})
+    return svc.request_maintenance(ctx, h)
 
 
 @api(

@@ -24,6 +24,7 @@ BatchView = Callable[[Ctx, list[Any]], list[dict[str, Any]]]
 VIEW_MODULES = (
     "virga.api.views.accounts",
     "virga.api.views.addresses",
+    "virga.api.views.hosts",
     "virga.api.views.lb",
     "virga.api.views.metrics",
     "virga.api.views.networks",
