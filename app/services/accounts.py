@@ -45,7 +45,7 @@ def _vm_run(run: JobRun, vm: VirtualMachine, params: dict[str, Any]) -> JobRun:
 
 async def stop_vms(run: JobRun, account_id: int) -> None:
     """Stop every running VM of an account through the VM stop workflow."""
-    from virga.services.vmops import stop
+    from virga.services.vmpower import stop
 
     with run.db() as s:
         vms = s.exec(
@@ -63,7 +63,7 @@ async def stop_vms(run: JobRun, account_id: int) -> None:
 
 async def expunge_vms(run: JobRun, account_id: int) -> None:
     """Destroy and expunge every VM of an account through the VM destroy workflow."""
-    from virga.services.vmops import destroy
+    from virga.services.vmlifecycle import destroy
 
     with run.db() as s:
         vms = s.exec(
@@ -220,7 +220,7 @@ async def disable_body(run: JobRun) -> Ref:
 @job_recover("disableAccount")
 async def recover_disable(run: JobRun) -> None:
     """A disable whose server died: each VM it was stopping gets its state from what its host reports."""
-    from virga.services.vmops import recover_start
+    from virga.services.vmpower import recover_start
 
     with run.db() as s:
         vms = s.exec(
