@@ -7,6 +7,7 @@ from typing import Any
 from virga.api.views.fields import FIELDS
 from virga.drivers.base import InstanceStats
 from virga.models import Host, VirtualMachine
+from virga.services.states import HostState
 
 MB = 1024 * 1024
 _VM_METRICS = (
@@ -65,7 +66,7 @@ def host_metrics(h: Host, vms: list[VirtualMachine], stats: dict[str, InstanceSt
         "cpuallocatedghz": f"{h.cpuallocated / 1000:.2f} Ghz",
         "memorytotalgb": f"{h.memorytotal / 2**30:.2f} GB",
         "memoryallocatedgb": f"{h.memoryallocated / 2**30:.2f} GB",
-        "powerstate": "On" if h.state == "Up" else "Unknown",
+        "powerstate": "On" if h.state == HostState.UP else "Unknown",
     }
     answered = [stats[v.uuid] for v in vms if v.uuid in stats]
     if len(answered) == len(vms):

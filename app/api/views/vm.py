@@ -25,6 +25,7 @@ from virga.models import (
     Zone,
     utcnow,
 )
+from virga.services.states import VmState
 
 # Built once (see virga.db.by_column); `v` is the list of VM uuids or ids of a page.
 ACTIVE_JOBS = select(AsyncJob).where(
@@ -143,7 +144,7 @@ class VmBatch:
             out.update(ref(ctx, Host, vm.host_id, "host"))
         if job is not None:
             out.update(jobid=job.uuid, jobstatus=0)
-        if vm.state == "Running":
+        if vm.state == VmState.RUNNING:
             out["lastupdated"] = self.now
         return clean(out)
 
