@@ -4,9 +4,10 @@ from __future__ import annotations
 
 from typing import Any
 
+from sqlalchemy import delete as sql_delete
 from sqlmodel import Session
 from virga.db import insert_row
-from virga.models import Alert, Event
+from virga.models import Alert, Event, utcnow
 
 ALERT_TYPES = {
     "MEMORY": 0,
@@ -60,3 +61,30 @@ def raise_alert(s: Session, kind: str, subject: str, description: str = "", **wh
     )
     s.add(alert)
     return alert
+
+
+def archive_events(s: Session, events: list[Event]) -> None:
+    """archiveEvents: the events leave listEvents (kept in the database)."""
+    now = utcnow()
+    for e in events:
+        e.removed = now
+        s.add(e)
+
+
+def delete_events(s: Session, ids: list[int | None]) -> None:
+    """deleteEvents: the events are removed for good."""
+    if ids:
+        s.exec(sql_delete(Event).where(Event.id.in_(ids)))  # type: ignore[call-overload,union-attr]
+
+
+def archive_alerts(s: Session, alerts: list[Alert]) -> None:
+    """archiveAlerts: the alerts leave listAlerts."""
+    for a in alerts:
+        a.archived = True
+        s.add(a)
+
+
+def delete_alerts(s: Session, ids: list[int | None]) -> None:
+    """deleteAlerts: the alerts are removed for good."""
+    if ids:
+        s.exec(sql_delete(Alert).where(Alert.id.in_(ids)))  # type: ignore[call-overload,union-attr]

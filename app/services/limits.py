@@ -147,3 +147,19 @@ def check(s: Session, account: Account, rtype: int, add: int = 1) -> None:
                     f"{dom.name} has been exceeded (limit {dlimit})."
                 )
         dom = s.get(Domain, dom.parent_id) if dom.parent_id else None
+
+
+def set_limit(s: Session, rtype: int, value: int, *, account: Account | None, domain: Domain) -> ResourceLimit:
+    """updateResourceLimit: an account's limit (account given) or a domain's (-1: unlimited)."""
+    stmt = select(ResourceLimit).where(ResourceLimit.resourcetype == rtype, ResourceLimit.removed == None)
+    stmt = (
+        stmt.where(ResourceLimit.account_id == account.id)
+        if account
+        else stmt.where(ResourceLimit.domain_id == domain.id, ResourceLimit.account_id == None)
+    )
+    row = s.exec(stmt).first() or ResourceLimit(
+        resourcetype=rtype, account_id=account.id if account else None, domain_id=None if account else domain.id
+    )
+    row.max = value
+    s.add(row)
+    return row

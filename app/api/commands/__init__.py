@@ -2,6 +2,7 @@
 the commands their functions declare with @api; importing a module registers nothing."""
 
 MODULES = (
+    "virga.api.commands.simulator",
     "virga.api.commands.accounts",
     "virga.api.commands.addresses",
     "virga.api.commands.capacity",

@@ -8,25 +8,12 @@ from sqlmodel import select
 from virga.api.registry import ADMINS, Param, api
 from virga.api.response import list_body
 from virga.api.views.accounts import account_view, display_path, domain_view
-from virga.api.views.fields import FIELDS
 from virga.context import Ctx
 from virga.errors import InUse, InvalidParameter, PermissionDenied
 from virga.jobs.pending import Pending
 from virga.models import Account, AsyncJob, Domain, Role
 from virga.services import accounts as svc
 
-FIELDS.update(
-    {
-        "domain": "id name level parentdomainid parentdomainname haschild path state networkdomain created "
-        "vmlimit vmtotal vmavailable volumelimit volumetotal volumeavailable cpulimit cputotal memorylimit memorytotal",
-        "account": "id name accounttype roleid rolename roletype domainid domain domainpath state networkdomain "
-        "created "
-        "isdefault user vmrunning vmstopped vmlimit vmtotal vmavailable iplimit iptotal ipavailable volumelimit "
-        "volumetotal volumeavailable snapshotlimit snapshottotal snapshotavailable templatelimit templatetotal "
-        "templateavailable networklimit networktotal networkavailable cpulimit cputotal cpuavailable memorylimit "
-        "memorytotal memoryavailable primarystoragelimit primarystoragetotal primarystorageavailable",
-    }
-)
 ROLE_TYPES = {0: "User", 1: "Admin", 2: "DomainAdmin"}
 TYPE_OF_ROLE = {"User": 0, "Admin": 1, "DomainAdmin": 2, "ResourceAdmin": 1}
 ACTIVE_JOBS = ("queued", "running")  # AsyncJob states of a job not finished yet

@@ -8,48 +8,22 @@ from sqlalchemy import case, func
 from sqlalchemy import select as sa_select
 from sqlmodel import select
 from virga.api.registry import ADMINS, Param, api
-from virga.api.response import clean, list_body
-from virga.api.views.common import ref
-from virga.api.views.fields import FIELDS
+from virga.api.response import list_body
+from virga.api.views.capacity import (
+    CPU,
+    MEMORY,
+    NAMES,
+    PUBLIC_IP,
+    SECONDARY,
+    STORAGE,
+    STORAGE_ALLOCATED,
+    Key,
+    capacity_view,
+)
 from virga.context import Ctx
 from virga.errors import InvalidParameter
 from virga.models import Cluster, Host, ImageStore, Pod, PublicIpAddress, StoragePool, VlanIpRange, Volume, Zone
 from virga.services.bootstrap import setting
-
-MEMORY, CPU, STORAGE, STORAGE_ALLOCATED, PUBLIC_IP, SECONDARY = 0, 1, 2, 3, 4, 6
-NAMES = {
-    MEMORY: "MEMORY",
-    CPU: "CPU",
-    STORAGE: "STORAGE",
-    STORAGE_ALLOCATED: "STORAGE_ALLOCATED",
-    PUBLIC_IP: "VIRTUAL_NETWORK_PUBLIC_IP",
-    SECONDARY: "SECONDARY_STORAGE",
-}
-FIELDS.update(
-    {
-        "capacity": "type name zoneid zonename podid podname clusterid clustername capacitytotal capacityused "
-        "capacityallocated percentused",
-    }
-)
-Key = tuple[int | None, int | None, int | None]
-
-
-def _row(ctx: Ctx, kind: int, key: Key, total: float, used: float) -> dict[str, Any]:
-    """One capacity response object."""
-    zone_id, pod_id, cluster_id = key
-    return clean(
-        {
-            "type": kind,
-            "name": NAMES[kind],
-            **ref(ctx, Zone, zone_id, "zone"),
-            **ref(ctx, Pod, pod_id, "pod"),
-            **ref(ctx, Cluster, cluster_id, "cluster"),
-            "capacitytotal": int(total),
-            "capacityused": int(used),
-            "capacityallocated": int(used),
-            "percentused": f"{(100.0 * used / total) if total else 0.0:.2f}",
-        }
-    )
 
 
 def _scope(ctx: Ctx) -> tuple[str, dict[str, int]]:
@@ -194,4 +168,4 @@ def list_capacity(ctx: Ctx) -> dict[str, Any]:
     size = a.pagesize or len(figures) or 1
     start = ((a.page or 1) - 1) * size if size != -1 else 0
     page = figures[start : start + size] if size != -1 else figures
-    return list_body("capacity", [_row(ctx, *f) for f in page], len(figures))
+    return list_body("capacity", [capacity_view(ctx, *f) for f in page], len(figures))

@@ -5,25 +5,16 @@ from __future__ import annotations
 from datetime import UTC, datetime
 from typing import Any
 
-from sqlalchemy import delete as sql_delete
 from sqlmodel import select
 from virga.api.registry import ROOT, Param, api
-from virga.api.response import clean, list_body
-from virga.api.views.common import owner
-from virga.api.views.fields import FIELDS
+from virga.api.response import list_body
+from virga.api.views.events import alert_view, event_view
 from virga.context import Ctx
 from virga.errors import InvalidParameter
-from virga.models import Alert, Event, User, utcnow
+from virga.models import Alert, Event, User
+from virga.services import events as svc
 from virga.services.events import ALERT_TYPES
 
-FIELDS.update(
-    {
-        "event": "id username type level description state created resourcetype resourceid account domainid domain "
-        "domainpath",
-        "eventtype": "name",
-        "alert": "id type name subject description sent",
-    }
-)
 EVENT_TYPES = sorted(
     {
         "VM.CREATE",
@@ -76,25 +67,6 @@ RANGE = [
 def _utc(value: datetime) -> datetime:
     """A naive date as UTC."""
     return value if value.tzinfo else value.replace(tzinfo=UTC)
-
-
-def event_view(ctx: Ctx, e: Event) -> dict[str, Any]:
-    """An event response object."""
-    user = ctx.by_id(User, e.user_id)
-    return clean(
-        {
-            "id": e.uuid,
-            "username": user.username if user else None,
-            "type": e.type,
-            "level": e.level,
-            "description": e.description,
-            "state": e.state,
-            "created": e.created,
-            "resourcetype": e.resourcetype or None,
-            "resourceid": e.resource_uuid or None,
-            **owner(ctx, e),
-        }
-    )
 
 
 def _events(ctx: Ctx, *, everything: bool = False) -> Any:
@@ -173,36 +145,18 @@ def _pick(ctx: Ctx, stmt: Any, model: Any) -> list[Any]:
 @api("archiveEvents", "Archives events (they leave listEvents)", "success", RANGE)
 def archive_events(ctx: Ctx) -> dict[str, Any]:
     """Hide matching events from lists (kept in the database)."""
-    for e in _pick(ctx, _events(ctx, everything=True), Event):
-        e.removed = utcnow()
-        ctx.db.add(e)
+    svc.archive_events(ctx.db, _pick(ctx, _events(ctx, everything=True), Event))
     return {"success": True}
 
 
 @api("deleteEvents", "Deletes events", "success", RANGE)
 def delete_events(ctx: Ctx) -> dict[str, Any]:
     """Remove matching events for good."""
-    ids = [e.id for e in _pick(ctx, _events(ctx, everything=True), Event)]
-    if ids:
-        ctx.db.exec(sql_delete(Event).where(Event.id.in_(ids)))  # type: ignore[call-overload,union-attr]
+    svc.delete_events(ctx.db, [e.id for e in _pick(ctx, _events(ctx, everything=True), Event)])
     return {"success": True}
 
 
 # --- alerts -------------------------------------------------------------------------
-
-
-def alert_view(a: Alert) -> dict[str, Any]:
-    """An alert response object."""
-    return clean(
-        {
-            "id": a.uuid,
-            "type": a.type,
-            "name": a.name or None,
-            "subject": a.subject,
-            "description": a.description,
-            "sent": a.created,
-        }
-    )
 
 
 def _alerts(ctx: Ctx) -> Any:
@@ -251,16 +205,12 @@ def list_alerts(ctx: Ctx) -> dict[str, Any]:
 @api("archiveAlerts", "Archives alerts", "success", RANGE, roles=ROOT)
 def archive_alerts(ctx: Ctx) -> dict[str, Any]:
     """Hide matching alerts from listAlerts."""
-    for a in _pick(ctx, _alerts(ctx), Alert):
-        a.archived = True
-        ctx.db.add(a)
+    svc.archive_alerts(ctx.db, _pick(ctx, _alerts(ctx), Alert))
     return {"success": True}
 
 
 @api("deleteAlerts", "Deletes alerts", "success", RANGE, roles=ROOT)
 def delete_alerts(ctx: Ctx) -> dict[str, Any]:
     """Remove matching alerts for good."""
-    ids = [a.id for a in _pick(ctx, _alerts(ctx), Alert)]
-    if ids:
-        ctx.db.exec(sql_delete(Alert).where(Alert.id.in_(ids)))  # type: ignore[call-overload,union-attr]
+    svc.delete_alerts(ctx.db, [a.id for a in _pick(ctx, _alerts(ctx), Alert)])
     return {"success": True}

@@ -2,48 +2,18 @@
 
 from __future__ import annotations
 
-import logging
 from typing import Any
 from urllib.parse import urlparse
 
 from sqlmodel import select
-from virga.api.commands.infra_util import unique_name
 from virga.api.registry import ROOT, Param, api
-from virga.api.response import clean, list_body
-from virga.api.views.common import ref
-from virga.api.views.fields import FIELDS
+from virga.api.response import list_body
+from virga.api.validators import unique_name
+from virga.api.views.imagestores import store_view
 from virga.context import Ctx
-from virga.errors import InUse, InvalidParameter, Unavailable
-from virga.models import ImageStore, Template, Zone, utcnow
-from virga.services.templates import simulator_zone
-
-log = logging.getLogger(__name__)
-
-FIELDS.update(
-    {
-        "imagestore": "id name zoneid zonename url protocol providername scope readonly disksizetotal disksizeused",
-        "secondarystorage": "id name zoneid zonename url protocol providername scope readonly disksizetotal "
-        "disksizeused",
-    }
-)
-
-
-def store_view(ctx: Ctx, st: ImageStore) -> dict[str, Any]:
-    """An imagestore response object."""
-    return clean(
-        {
-            "id": st.uuid,
-            "name": st.name,
-            **ref(ctx, Zone, st.zone_id, "zone"),
-            "url": st.url,
-            "protocol": st.protocol,
-            "providername": st.providername,
-            "scope": st.scope,
-            "readonly": st.readonly,
-            "disksizetotal": st.capacitybytes or None,
-            "disksizeused": st.usedbytes if st.capacitybytes else None,
-        }
-    )
+from virga.errors import InUse, InvalidParameter
+from virga.models import ImageStore, Template, Zone
+from virga.services import imagestores as svc
 
 
 def _check_url(url: str) -> None:
@@ -57,27 +27,8 @@ def _check_url(url: str) -> None:
         raise InvalidParameter(f"Parameter url: {url!r} must not carry a port or options")
 
 
-async def _probe(store: ImageStore) -> None:
-    """Check the export answers and read its capacity through the storage service, when installed."""
-    try:
-        from virga.appliance.storage import ImageStore as NfsStore
-        from virga.appliance.storage import StorageError
-    except ImportError:
-        log.warning("virga.appliance.storage is not installed; image store %s recorded unchecked", store.url)
-        return
-    try:
-        nfs = NfsStore(store.url)
-        await nfs.check()
-        cap = await nfs.capacity()
-    except StorageError as exc:
-        raise Unavailable(
-            f"Unable to add the image store: the NFS export {store.url} does not answer ({exc}) (parameter url)"
-        ) from None
-    store.capacitybytes, store.usedbytes = cap.total, cap.used
-
-
 async def _add(ctx: Ctx) -> ImageStore:
-    """Validate, probe and record an image store."""
+    """Validate, then record the image store (the service probes its export)."""
     a = ctx.args
     if (a.provider or "NFS").upper() != "NFS":
         raise InvalidParameter(f"Parameter provider: {a.provider!r} is not supported (NFS)")
@@ -88,14 +39,7 @@ async def _add(ctx: Ctx) -> ImageStore:
     dup = ctx.db.exec(select(ImageStore).where(ImageStore.url == a.url, ImageStore.removed == None)).first()
     if dup is not None:
         raise InvalidParameter(f"Parameter url: image store {dup.name} already uses {a.url}")
-    store = ImageStore(
-        name=name, zone_id=zone.id if zone else None, url=a.url.rstrip("/"), scope="ZONE" if zone else "REGION"
-    )
-    if zone is None or not simulator_zone(ctx.db, zone.id or 0):
-        await _probe(store)
-    ctx.db.add(store)
-    ctx.db.flush()
-    return store
+    return await svc.add_image_store(ctx.db, name, a.url, zone)
 
 
 @api(
@@ -185,6 +129,5 @@ def delete_image_store(ctx: Ctx) -> dict[str, Any]:
     ).first()
     if used is not None:
         raise InUse(f"Image store {store.name} still holds template {used.name}; delete its templates first")
-    store.removed = utcnow()
-    ctx.db.add(store)
+    svc.delete_image_store(ctx.db, store)
     return {"success": True}

@@ -4,36 +4,13 @@ from __future__ import annotations
 
 from typing import Any
 
-from sqlmodel import select
 from virga.api.registry import ADMINS, Param, api
-from virga.api.response import clean, list_body
-from virga.api.views.fields import FIELDS
+from virga.api.response import list_body
+from virga.api.views.limits import account_ids_of, count_view, limit_view
 from virga.context import Ctx
 from virga.errors import InvalidParameter, PermissionDenied
-from virga.models import Account, Domain, ResourceLimit
+from virga.models import Account, Domain
 from virga.services import limits
-
-FIELDS.update(
-    {
-        "resourcelimit": "account domainid domain domainpath resourcetype resourcetypename max",
-        "resourcecount": "account domainid domain resourcetype resourcetypename resourcecount",
-    }
-)
-PREFIX = {
-    0: "vm",
-    1: "ip",
-    2: "volume",
-    3: "snapshot",
-    4: "template",
-    5: "project",
-    6: "network",
-    7: "vpc",
-    8: "cpu",
-    9: "memory",
-    10: "primarystorage",
-    11: "secondarystorage",
-}
-TYPE_NAMES = {k: v for k, v in limits.TYPES.items()}
 
 
 def _rtype(value: Any) -> int:
@@ -46,29 +23,6 @@ def _rtype(value: Any) -> int:
     raise InvalidParameter(f"Parameter resourcetype must be 0-11 or a type name ({', '.join(limits.BY_NAME)})")
 
 
-def account_ids_of(ctx: Ctx, domain: Domain) -> list[int]:
-    """Ids of the live accounts of a domain's subtree."""
-    stmt = select(Account.id).where(Account.domain_id.in_(ctx.subtree_ids(domain)), Account.removed == None)  # type: ignore[attr-defined]
-    return [i for i in ctx.db.exec(stmt) if i is not None]
-
-
-def resource_fields(ctx: Ctx, account: Account | None = None, domain: Domain | None = None) -> dict[str, Any]:
-    """vmlimit/vmtotal/vmavailable and the like, for an account or a domain's subtree."""
-    ids = [account.id or 0] if account is not None else account_ids_of(ctx, domain)  # type: ignore[arg-type]
-    out: dict[str, Any] = {}
-    for rtype, prefix in PREFIX.items():
-        lim = (
-            limits.limit_of(ctx.db, rtype, account=account)
-            if account
-            else limits.limit_of(ctx.db, rtype, domain=domain)
-        )
-        total = limits.count(ctx.db, ids, rtype)
-        out[f"{prefix}limit"] = "Unlimited" if lim == -1 else str(lim)
-        out[f"{prefix}total"] = total
-        out[f"{prefix}available"] = "Unlimited" if lim == -1 else str(max(0, lim - total))
-    return out
-
-
 def _target(ctx: Ctx) -> tuple[Account | None, Domain]:
     """The account (account+domainid) or domain (domainid) a limit call is about; default the caller's account."""
     a = ctx.args
@@ -79,21 +33,6 @@ def _target(ctx: Ctx) -> tuple[Account | None, Domain]:
         dom = ctx.get(Domain, a.domainid, "domainid")
         return None, dom
     return ctx.account, ctx.domain
-
-
-def limit_view(ctx: Ctx, rtype: int, value: int, account: Account | None, domain: Domain) -> dict[str, Any]:
-    """A resourcelimit response object."""
-    return clean(
-        {
-            "account": account.name if account else None,
-            "domainid": domain.uuid,
-            "domain": domain.name,
-            "domainpath": domain.path,
-            "resourcetype": str(rtype),
-            "resourcetypename": TYPE_NAMES[rtype],
-            "max": value,
-        }
-    )
 
 
 @api(
@@ -128,17 +67,7 @@ def update_limit(ctx: Ctx) -> dict[str, Any]:
         acct is None and dom.path == ctx.domain.path or acct is not None and acct.id == ctx.account.id
     ):
         raise PermissionDenied("Domain administrators cannot change the limits of their own domain or account")
-    stmt = select(ResourceLimit).where(ResourceLimit.resourcetype == rtype, ResourceLimit.removed == None)
-    stmt = (
-        stmt.where(ResourceLimit.account_id == acct.id)
-        if acct
-        else stmt.where(ResourceLimit.domain_id == dom.id, ResourceLimit.account_id == None)
-    )
-    row = ctx.db.exec(stmt).first() or ResourceLimit(
-        resourcetype=rtype, account_id=acct.id if acct else None, domain_id=None if acct else dom.id
-    )
-    row.max = value
-    ctx.db.add(row)
+    limits.set_limit(ctx.db, rtype, value, account=acct, domain=dom)
     return {"resourcelimit": limit_view(ctx, rtype, value, acct, dom)}
 
 
@@ -196,17 +125,5 @@ def update_count(ctx: Ctx) -> dict[str, Any]:
     ctx.require(acct or dom, f"domain {dom.name}")
     ids = [acct.id or 0] if acct else account_ids_of(ctx, dom)
     kinds = [_rtype(ctx.args.resourcetype)] if ctx.args.resourcetype is not None else list(limits.TYPES)
-    out = [
-        clean(
-            {
-                "account": acct.name if acct else None,
-                "domainid": dom.uuid,
-                "domain": dom.name,
-                "resourcetype": str(k),
-                "resourcetypename": TYPE_NAMES[k],
-                "resourcecount": limits.count(ctx.db, ids, k),
-            }
-        )
-        for k in kinds
-    ]
+    out = [count_view(ctx, k, limits.count(ctx.db, ids, k), acct, dom) for k in kinds]
     return list_body("resourcecount", out, len(out))

@@ -5,77 +5,18 @@ from __future__ import annotations
 from typing import Any
 
 from sqlmodel import select
-from virga.api.commands.infra_util import domain_filter, one_of, positive, tag_list, unique_name
+from virga.api.catalog import domain_filter
 from virga.api.registry import ROOT, USER, Param, api
-from virga.api.response import clean, list_body
-from virga.api.views.common import ref
-from virga.api.views.fields import FIELDS
+from virga.api.response import list_body
+from virga.api.validators import one_of, positive, tag_list, unique_name
+from virga.api.views.offerings import disk_offering_view, ostype_view, service_offering_view
 from virga.context import Ctx
 from virga.errors import InvalidParameter, PermissionDenied
-from virga.models import DiskOffering, Domain, OsCategory, OsType, ServiceOffering, VirtualMachine, utcnow
+from virga.models import DiskOffering, Domain, OsCategory, OsType, ServiceOffering, VirtualMachine
+from virga.services import offerings as svc
 
 STORAGE_TYPES = ("shared", "local")
 PROVISIONING = ("thin", "sparse", "fat")
-FIELDS.update(
-    {
-        "serviceoffering": "id name displaytext cpunumber cpuspeed memory created storagetype offerha limitcpuuse "
-        "hosttags tags storagetags domainid domain issystem iscustomized defaultuse rootdisksize provisioningtype "
-        "state isvolatile",
-        "diskoffering": "id name displaytext disksize created iscustomized storagetype tags domainid domain "
-        "provisioningtype displayoffering state",
-        "ostype": "id description name oscategoryid oscategoryname isuserdefined",
-        "oscategory": "id name",
-    }
-)
-
-
-def service_offering_view(ctx: Ctx, o: ServiceOffering) -> dict[str, Any]:
-    """A serviceoffering response object."""
-    return clean(
-        {
-            "id": o.uuid,
-            "name": o.name,
-            "displaytext": o.displaytext,
-            "cpunumber": o.cpunumber,
-            "cpuspeed": o.cpuspeed,
-            "memory": o.memory,
-            "created": o.created,
-            "storagetype": o.storagetype,
-            "offerha": o.offerha,
-            "limitcpuuse": o.limitcpuuse,
-            "hosttags": o.hosttags or None,
-            "tags": o.tags or None,
-            "storagetags": o.tags or None,
-            **ref(ctx, Domain, o.domain_id, "domain"),
-            "issystem": o.issystem,
-            "iscustomized": o.iscustomized,
-            "defaultuse": False,
-            "rootdisksize": o.rootdisksize or None,
-            "provisioningtype": "thin",
-            "state": o.state,
-            "isvolatile": False,
-        }
-    )
-
-
-def disk_offering_view(ctx: Ctx, o: DiskOffering) -> dict[str, Any]:
-    """A diskoffering response object."""
-    return clean(
-        {
-            "id": o.uuid,
-            "name": o.name,
-            "displaytext": o.displaytext,
-            "disksize": o.disksize,
-            "created": o.created,
-            "iscustomized": o.iscustomized,
-            "storagetype": o.storagetype,
-            "tags": o.tags or None,
-            **ref(ctx, Domain, o.domain_id, "domain"),
-            "provisioningtype": o.provisioningtype,
-            "displayoffering": True,
-            "state": o.state,
-        }
-    )
 
 
 def _domain_id(ctx: Ctx) -> int | None:
@@ -136,7 +77,8 @@ def create_service_offering(ctx: Ctx) -> dict[str, Any]:
     one_of(a.provisioningtype, PROVISIONING, "provisioningtype")
     positive(a.rootdisksize, "rootdisksize")
     unique_name(ctx, ServiceOffering, a.name, "service offering")
-    o = ServiceOffering(
+    o = svc.create_service_offering(
+        ctx.db,
         name=a.name,
         displaytext=a.displaytext or a.name,
         cpunumber=cpus,
@@ -152,8 +94,6 @@ def create_service_offering(ctx: Ctx) -> dict[str, Any]:
         issystem=bool(a.issystem),
         rootdisksize=a.rootdisksize or 0,
     )
-    ctx.db.add(o)
-    ctx.db.flush()
     return {"serviceoffering": service_offering_view(ctx, o)}
 
 
@@ -213,16 +153,17 @@ def update_service_offering(ctx: Ctx) -> dict[str, Any]:
     """Rename a service offering or change its tags."""
     a = ctx.args
     o = ctx.get(ServiceOffering, a.id)
+    changes: dict[str, Any] = {}
     if a.name and a.name != o.name:
         unique_name(ctx, ServiceOffering, a.name, "service offering")
-        o.name = a.name
+        changes["name"] = a.name
     if a.displaytext is not None:
-        o.displaytext = a.displaytext
+        changes["displaytext"] = a.displaytext
     if a.hosttags is not None:
-        o.hosttags = tag_list(a.hosttags)
+        changes["hosttags"] = tag_list(a.hosttags)
     if a.storagetags is not None:
-        o.tags = tag_list(a.storagetags)
-    ctx.db.add(o)
+        changes["tags"] = tag_list(a.storagetags)
+    svc.update_offering(ctx.db, o, changes)
     return {"serviceoffering": service_offering_view(ctx, o)}
 
 
@@ -235,9 +176,7 @@ def update_service_offering(ctx: Ctx) -> dict[str, Any]:
 )
 def delete_service_offering(ctx: Ctx) -> dict[str, Any]:
     """Remove a service offering from the catalog."""
-    o = ctx.get(ServiceOffering, ctx.args.id)
-    o.removed, o.state = utcnow(), "Inactive"
-    ctx.db.add(o)
+    svc.delete_offering(ctx.db, ctx.get(ServiceOffering, ctx.args.id))
     return {"success": True}
 
 
@@ -269,7 +208,8 @@ def create_disk_offering(ctx: Ctx) -> dict[str, Any]:
     storagetype = one_of(a.storagetype or "shared", STORAGE_TYPES, "storagetype") or "shared"
     prov = one_of(a.provisioningtype or "thin", PROVISIONING, "provisioningtype") or "thin"
     unique_name(ctx, DiskOffering, a.name, "disk offering")
-    o = DiskOffering(
+    o = svc.create_disk_offering(
+        ctx.db,
         name=a.name,
         displaytext=a.displaytext or a.name,
         disksize=a.disksize or 0,
@@ -279,8 +219,6 @@ def create_disk_offering(ctx: Ctx) -> dict[str, Any]:
         provisioningtype=prov,
         domain_id=_domain_id(ctx),
     )
-    ctx.db.add(o)
-    ctx.db.flush()
     return {"diskoffering": disk_offering_view(ctx, o)}
 
 
@@ -325,14 +263,15 @@ def update_disk_offering(ctx: Ctx) -> dict[str, Any]:
     """Rename a disk offering or change its tags."""
     a = ctx.args
     o = ctx.get(DiskOffering, a.id)
+    changes: dict[str, Any] = {}
     if a.name and a.name != o.name:
         unique_name(ctx, DiskOffering, a.name, "disk offering")
-        o.name = a.name
+        changes["name"] = a.name
     if a.displaytext is not None:
-        o.displaytext = a.displaytext
+        changes["displaytext"] = a.displaytext
     if a.tags is not None:
-        o.tags = tag_list(a.tags)
-    ctx.db.add(o)
+        changes["tags"] = tag_list(a.tags)
+    svc.update_offering(ctx.db, o, changes)
     return {"diskoffering": disk_offering_view(ctx, o)}
 
 
@@ -345,23 +284,8 @@ def update_disk_offering(ctx: Ctx) -> dict[str, Any]:
 )
 def delete_disk_offering(ctx: Ctx) -> dict[str, Any]:
     """Remove a disk offering from the catalog."""
-    o = ctx.get(DiskOffering, ctx.args.id)
-    o.removed, o.state = utcnow(), "Inactive"
-    ctx.db.add(o)
+    svc.delete_offering(ctx.db, ctx.get(DiskOffering, ctx.args.id))
     return {"success": True}
-
-
-def _ostype_view(ctx: Ctx, o: OsType) -> dict[str, Any]:
-    """An ostype response object."""
-    return clean(
-        {
-            "id": o.uuid,
-            "description": o.description,
-            "name": o.description,
-            **ref(ctx, OsCategory, o.oscategory_id, "oscategory"),
-            "isuserdefined": False,
-        }
-    )
 
 
 @api(
@@ -385,7 +309,7 @@ def list_os_types(ctx: Ctx) -> dict[str, Any]:
         stmt = stmt.where(OsType.description == a.description)
     rows, count = ctx.page(stmt, OsType, keyword=("description",))
     ctx.preload(OsCategory, {o.oscategory_id for o in rows})
-    return list_body("ostype", [_ostype_view(ctx, o) for o in rows], count)
+    return list_body("ostype", [ostype_view(ctx, o) for o in rows], count)
 
 
 @api(

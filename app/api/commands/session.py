@@ -7,15 +7,15 @@ import contextlib
 from datetime import UTC
 from typing import Any
 
-from sqlalchemy import bindparam
 from sqlmodel import select
 from virga.api import auth
 from virga.api.registry import Param, api, commands
-from virga.api.response import clean, list_body
+from virga.api.response import list_body
+from virga.api.views.jobs import job_view
 from virga.context import Ctx
 from virga.errors import AuthError, InvalidParameter
 from virga.models import Account, AsyncJob, Domain, User
-from virga.services import lockout
+from virga.services import asyncjobs, lockout
 
 
 @api(
@@ -154,35 +154,6 @@ def list_capabilities(ctx: Ctx) -> dict[str, Any]:
     }
 
 
-def job_view(ctx: Ctx, job: Any) -> dict[str, Any]:
-    """An asyncjobs response object."""
-    user = ctx.by_id(User, job.user_id)
-    acct = ctx.by_id(Account, job.account_id)
-    out: dict[str, Any] = {
-        "jobid": job.uuid,
-        "accountid": acct.uuid if acct else None,
-        "account": acct.name if acct else None,
-        "userid": user.uuid if user else None,
-        "cmd": job.cmd,
-        "jobstatus": job.status,
-        "jobprocstatus": job.procstatus,
-        "jobresultcode": job.resultcode,
-        "jobresulttype": job.resulttype,
-        "jobinstancetype": job.instancetype or None,
-        "jobinstanceid": job.instance_uuid or None,
-        "created": job.created,
-        "completed": job.completed,
-    }
-    if job.status != 0 and job.result is not None:
-        out["jobresult"] = job.result
-    return clean(out)
-
-
-# Clients poll this many times per job: a Core row (same attribute names as the model) skips the ORM.
-_JOBS = AsyncJob.__table__  # type: ignore[attr-defined]
-JOB_BY_UUID = _JOBS.select().where(_JOBS.c.uuid == bindparam("v"))
-
-
 # How long queryAsyncJobResult holds the answer for a job that has not ended yet, returning the moment it
 # ends (this server's jobs only). The answer is the one CloudStack gives; it just comes when there is news,
 # so a client polling often makes a few calls per job instead of dozens. Under any client's timeout.
@@ -207,7 +178,7 @@ async def query_job(ctx: Ctx) -> dict[str, Any]:
 
 def _job(ctx: Ctx) -> Any:
     """The job named by jobid as a Core row, if the caller may see it; else 431."""
-    job = ctx.db.connection().execute(JOB_BY_UUID, {"v": ctx.args.jobid}).first()
+    job = asyncjobs.job_row(ctx.db, ctx.args.jobid)
     if job is None or not _may_see_job(ctx, job):
         raise InvalidParameter(f"Unable to find job with id {ctx.args.jobid} (parameter jobid)")
     return job
@@ -223,7 +194,7 @@ async def _held(ctx: Ctx, job: Any) -> Any:
             job = _job(ctx)
             if job.status != 0:
                 return job
-        ctx.db.commit()  # read-only: gives the connection back to the pool while waiting
+        asyncjobs.end_read(ctx.db)  # read-only: gives the connection back to the pool while waiting
         with contextlib.suppress(TimeoutError):
             await asyncio.wait_for(asyncio.shield(fut), HOLD_SECONDS)
         return _job(ctx)

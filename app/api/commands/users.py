@@ -11,20 +11,11 @@ from virga.api.commands.accounts import domain_of, in_subtree
 from virga.api.registry import ADMINS, ROOT, Param, api
 from virga.api.response import clean, list_body
 from virga.api.views.accounts import role_view, user_view
-from virga.api.views.fields import FIELDS
 from virga.context import Ctx
 from virga.errors import InUse, InvalidParameter, PermissionDenied
 from virga.models import Account, Domain, Role, User
 from virga.services import users as svc
 
-FIELDS.update(
-    {
-        "user": "id username firstname lastname email created state account accountid accounttype domainid domain "
-        "domainpath roleid rolename roletype apikey timezone isdefault usersource",
-        "userkeys": "apikey secretkey",
-        "role": "id name type description isdefault",
-    }
-)
 EMAIL = re.compile(r"^[^@\s]+@[^@\s]+$")
 USER_ID = [Param("id", "uuid", required=True, description="the user")]
 

@@ -22,6 +22,14 @@ if TYPE_CHECKING:
 # model -> (result key, batch view: ctx and rows -> one response object per row)
 BatchView = Callable[[Ctx, list[Any]], list[dict[str, Any]]]
 VIEW_MODULES = (
+    "virga.api.views.simulator",
+    "virga.api.views.offerings",
+    "virga.api.views.limits",
+    "virga.api.views.jobs",
+    "virga.api.views.imagestores",
+    "virga.api.views.events",
+    "virga.api.views.configurations",
+    "virga.api.views.capacity",
     "virga.api.views.accounts",
     "virga.api.views.addresses",
     "virga.api.views.hosts",

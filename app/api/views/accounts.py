@@ -6,10 +6,33 @@ from typing import Any
 
 from sqlmodel import select
 from virga.api.response import clean
+from virga.api.views.fields import FIELDS
 from virga.api.views.limits import resource_fields
 from virga.context import Ctx
 from virga.models import Account, Domain, Role, User, VirtualMachine
 from virga.services.states import VmState
+
+FIELDS.update(
+    {
+        "domain": "id name level parentdomainid parentdomainname haschild path state networkdomain created "
+        "vmlimit vmtotal vmavailable volumelimit volumetotal volumeavailable cpulimit cputotal memorylimit memorytotal",
+        "account": "id name accounttype roleid rolename roletype domainid domain domainpath state networkdomain "
+        "created "
+        "isdefault user vmrunning vmstopped vmlimit vmtotal vmavailable iplimit iptotal ipavailable volumelimit "
+        "volumetotal volumeavailable snapshotlimit snapshottotal snapshotavailable templatelimit templatetotal "
+        "templateavailable networklimit networktotal networkavailable cpulimit cputotal cpuavailable memorylimit "
+        "memorytotal memoryavailable primarystoragelimit primarystoragetotal primarystorageavailable",
+    }
+)
+
+FIELDS.update(
+    {
+        "user": "id username firstname lastname email created state account accountid accounttype domainid domain "
+        "domainpath roleid rolename roletype apikey timezone isdefault usersource",
+        "userkeys": "apikey secretkey",
+        "role": "id name type description isdefault",
+    }
+)
 
 
 def display_path(dom: Domain) -> str:

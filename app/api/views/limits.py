@@ -7,9 +7,18 @@ from typing import Any
 
 from sqlmodel import select
 from virga.api.response import clean
+from virga.api.views.fields import FIELDS
 from virga.context import Ctx
 from virga.models import Account, Domain
 from virga.services import limits
+
+FIELDS.update(
+    {
+        "resourcelimit": "account domainid domain domainpath resourcetype resourcetypename max",
+        "resourcecount": "account domainid domain resourcetype resourcetypename resourcecount",
+    }
+)
+
 
 PREFIX = {
     0: "vm",
