@@ -2,25 +2,23 @@
 
 from __future__ import annotations
 
-import importlib
 from urllib.parse import urlparse
 
+from virga import plugins
 from virga.drivers.base import AuthenticationFailed, DriverError, HostConnection
 from virga.errors import InvalidParameter, Unavailable
 from virga.models import Host
 
-# Hypervisor -> "module:function" preparing a host reached by a plain http:// or ssh:// URL.
-SETUP_HOOKS = {"kvm": "virga.drivers.libvirt.remote:prepare_from_addhost"}
-
 
 async def prepare_host(host: Host, conn: HostConnection) -> HostConnection:
-    """Run the hypervisor's setup hook for URLs that need one; otherwise use the URL as given."""
+    """Run the hypervisor's setup hook (entry-point group virga.host_setup) for URLs that need one.
+
+    A host reached by a plain http://, https:// or ssh:// URL needs one; other URLs are used as given.
+    """
     scheme = urlparse(conn.url).scheme
-    hook = SETUP_HOOKS.get(host.hypervisor.lower())
-    if hook is None or scheme not in ("http", "https", "ssh"):
+    if plugins.find(plugins.HOST_SETUP, host.hypervisor) is None or scheme not in ("http", "https", "ssh"):
         return conn
-    module, func = hook.split(":")
-    fn = getattr(importlib.import_module(module), func)
+    fn = plugins.load(plugins.HOST_SETUP, host.hypervisor)
     try:
         result: HostConnection = await fn(conn)
     except AuthenticationFailed as exc:

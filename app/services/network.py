@@ -3,12 +3,12 @@
 from __future__ import annotations
 
 import asyncio
-import importlib
 import logging
 from collections.abc import Awaitable, Callable
 from typing import TYPE_CHECKING, Any, Protocol
 
 from sqlmodel import Session, select
+from virga import plugins
 from virga.models import (
     FirewallRule,
     LoadBalancerMember,
@@ -30,12 +30,9 @@ if TYPE_CHECKING:
 
 log = logging.getLogger(__name__)
 
-# zone.details["router"] -> "module:Class" implementing RouterBackend. The key is zone data (createZone
-# details): core code never branches on it, it only loads the class the zone names.
-BACKENDS = {
-    "simulated": "virga.drivers.simulator.router:SimulatedRouters",
-    "netns": "virga.services.routing:NetnsRouters",
-}
+# zone.details["router"] names a RouterBackend class registered in the entry-point group
+# virga.router_backends (virga.plugins; "simulated" and "netns" in pyproject.toml). The key is zone data
+# (createZone details): core code never branches on it, it only loads the class the zone names.
 DEFAULT_BACKEND = "simulated"  # a zone that names none
 HEALTHY = ("up", True)  # a service health value every backend reports for a working service
 
@@ -57,8 +54,7 @@ def backend_for(app: VirgaApp, zone: Zone) -> RouterBackend:
     kind = (zone.details or {}).get("router", DEFAULT_BACKEND)
     key = f"router:{kind}"
     if key not in app.extensions:
-        module, cls = BACKENDS[kind].split(":")
-        app.extensions[key] = getattr(importlib.import_module(module), cls)()
+        app.extensions[key] = plugins.load(plugins.ROUTER_BACKENDS, kind)()
     backend: RouterBackend = app.extensions[key]
     return backend
 
