@@ -1,0 +1,168 @@
+"""Fuzzing driven by listApis: every command, missing/unknown/malformed values, as root admin and as a user.
+
+No answer is a 5xx, every body is one well-formed JSON or XML envelope whose errorcode is the HTTP status, and
+a refused call writes nothing. The default run is bounded with a fixed seed; `./dev.sh test -m fuzz` runs the
+longer one.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import hashlib
+import json
+import uuid
+import xml.dom.minidom
+from typing import Any
+
+import pytest
+import sqlalchemy as sa
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
+from virga.client import VirgaClient, signed_query
+from virga.core import VirgaApp
+
+from tests.api.storage_helpers import user_client
+from tests.factories import Cloud
+
+# Only addresses on this machine (a closed port): fuzzed commands that connect somewhere must not leave it.
+SAFE_URLS = [
+    "",
+    "x",
+    "http://127.0.0.1:9/t.qcow2",
+    "nfs://127.0.0.1/nope",
+    "simulator://fz",
+    "qemu+tcp://127.0.0.1:9/s",
+]
+SAFE_ADDRESSES = ["", "127.0.0.1", "127.0.0.300", "::1", "x", "10.1.1.0/33", "255.255.255.0"]
+# Calls whose refusal legitimately writes: a wrong password is counted (and may lock the user).
+WRITES_WHEN_REFUSED = {"login"}
+# Tables that change without a request: this server's heartbeat.
+UNWATCHED = {"managementserver"}
+NASTY_TEXT = ["", " ", "a\x00b", "\x1b[31m", "é", "x" * 300, "<x>&", "'; DROP TABLE user; --", "%s%n", "%ff%fe"]
+NUMBERS = ["0", "-1", "1", "2147483647", "2147483648", "-2147483649", "9223372036854775808", "1e3", "0x10", "ten"]
+
+
+def _text() -> st.SearchStrategy[str]:
+    """Arbitrary text, nasty favourites included."""
+    return st.one_of(st.sampled_from(NASTY_TEXT), st.text(max_size=40))
+
+
+def _value(param: dict[str, Any], ids: list[str]) -> st.SearchStrategy[Any]:
+    """A value for one parameter: well-typed, malformed or hostile."""
+    name, kind = param["name"], param["type"]
+    if "url" in name:
+        return st.sampled_from(SAFE_URLS)
+    if any(k in name for k in ("ip", "gateway", "netmask", "dns", "cidr")):
+        return st.sampled_from(SAFE_ADDRESSES)
+    by_type: dict[str, st.SearchStrategy[Any]] = {
+        "integer": st.one_of(st.sampled_from(NUMBERS), st.integers().map(str)),
+        "long": st.one_of(st.sampled_from(NUMBERS), st.integers().map(str)),
+        "short": st.one_of(st.sampled_from(NUMBERS), st.integers().map(str)),
+        "boolean": st.sampled_from(["true", "false", "TRUE", "1", "maybe", ""]),
+        "uuid": st.one_of(st.sampled_from(ids), st.uuids().map(str), _text()),
+        "uuidlist": st.lists(st.one_of(st.sampled_from(ids), st.uuids().map(str), _text()), max_size=3).map(",".join),
+        "date": st.sampled_from(["2026-01-01", "2026-13-45", "yesterday", "2026-01-01T00:00:00+0000", ""]),
+        "map": st.just("not-a-map"),
+    }
+    return st.one_of(by_type.get(kind, _text()), _text())
+
+
+@st.composite
+def _request(draw: Any, api: dict[str, Any], ids: list[str]) -> dict[str, str]:
+    """The parameters of one call: some of the command's own (required ones sometimes left out), maps, extras."""
+    params: dict[str, str] = {"command": api["name"], "response": draw(st.sampled_from(["json", "xml"]))}
+    for p in api.get("params", []):
+        if draw(st.booleans()) or (p["required"] and draw(st.booleans())):
+            if p["type"] == "map" and draw(st.booleans()):
+                key = draw(st.sampled_from(["key", "value", "9bad", "a-b", "name", "x" * 60]))
+                params[f"{p['name']}[{draw(st.sampled_from(['0', '1', '99999999999999999999']))}].{key}"] = draw(
+                    _text()
+                )
+            else:
+                params[p["name"]] = draw(_value(p, ids))
+    if draw(st.booleans()):
+        params[draw(st.sampled_from(["bogus", "page", "pagesize", "keyword", "listall"]))] = draw(_text())
+    return params
+
+
+def _snapshot(app: VirgaApp) -> str:
+    """A digest of every row of every watched table."""
+    digest = hashlib.sha256()
+    with app.db.engine.connect() as conn:
+        for table in sorted(sa.inspect(conn).get_table_names()):
+            if table in UNWATCHED:
+                continue
+            for row in conn.exec_driver_sql(f'SELECT * FROM "{table}" ORDER BY 1'):  # noqa: S608
+                digest.update(repr(tuple(row)).encode())
+    return digest.hexdigest()
+
+
+def _jobs_busy(app: VirgaApp) -> bool:
+    """Whether a job is queued or running (it may write while a refused call is checked)."""
+    with app.db.engine.connect() as conn:
+        q = "SELECT 1 FROM asyncjob WHERE state IN ('queued', 'running') LIMIT 1"
+        return conn.exec_driver_sql(q).first() is not None
+
+
+def _check_body(params: dict[str, str], status: int, ctype: str, body: bytes) -> None:
+    """One envelope, well-formed, its errorcode equal to the status."""
+    assert status < 500, f"{status} for {params}: {body[:300]!r}"
+    if params["response"] == "json":
+        assert ctype.startswith("application/json")
+        data = json.loads(body)
+        assert isinstance(data, dict) and len(data) == 1, body[:300]
+        (inner,) = data.values()
+        if status != 200:
+            assert inner["errorcode"] == status
+    else:
+        assert ctype.startswith("text/xml")
+        doc = xml.dom.minidom.parseString(body)
+        codes = doc.getElementsByTagName("errorcode")
+        if status != 200:
+            assert codes and codes[0].firstChild is not None and codes[0].firstChild.data == str(status)
+
+
+async def _fuzz(app: VirgaApp, admin: VirgaClient, cloud: Cloud, examples: int) -> None:
+    """Run `examples` fuzzed calls (a hypothesis run in a thread, calling the server on this loop)."""
+    user = await user_client(app, "fuzzer")
+    apis = [a for a in (await admin.call("listApis"))["api"] if a["name"] not in ("logout",)]
+    ids = [cloud.zone, cloud.pod, cloud.cluster, cloud.pool, cloud.template, *cloud.hosts, str(uuid.uuid4())]
+    loop = asyncio.get_running_loop()
+
+    async def send(client: VirgaClient, params: dict[str, str]) -> tuple[int, str, bytes]:
+        """POST one signed call."""
+        resp = await client.http.post("/client/api", data=signed_query(params, client.creds))
+        return resp.status_code, resp.headers.get("content-type", ""), resp.content
+
+    @settings(
+        max_examples=examples,
+        deadline=None,
+        derandomize=True,  # a fixed seed: the same calls on every run
+        database=None,
+        suppress_health_check=list(HealthCheck),
+    )
+    @given(data=st.data())
+    def one(data: Any) -> None:
+        """One call by admin or user; checked."""
+        api = data.draw(st.sampled_from(apis))
+        client = data.draw(st.sampled_from([admin, user]))
+        params = data.draw(_request(api, ids))
+        watch = api["name"] not in WRITES_WHEN_REFUSED and not _jobs_busy(app)
+        before = _snapshot(app) if watch else ""
+        status, ctype, body = asyncio.run_coroutine_threadsafe(send(client, params), loop).result(120)
+        _check_body(params, status, ctype, body)
+        if watch and status != 200 and not _jobs_busy(app):
+            assert _snapshot(app) == before, f"refused call {params} ({status}) wrote to the database"
+
+    await asyncio.to_thread(one)
+
+
+async def test_fuzz_bounded(app: VirgaApp, admin: VirgaClient, cloud: Cloud) -> None:
+    await _fuzz(app, admin, cloud, examples=300)
+
+
+@pytest.mark.fuzz
+async def test_fuzz_long(app: VirgaApp, admin: VirgaClient, cloud: Cloud, request: pytest.FixtureRequest) -> None:
+    if "fuzz" not in (request.config.getoption("markexpr") or ""):
+        pytest.skip("the long fuzz run is for ./dev.sh test -m fuzz")
+    await _fuzz(app, admin, cloud, examples=5000)
