@@ -11,6 +11,7 @@ from urllib.parse import urlencode
 
 import httpx
 from virga.api.auth import sign
+from virga.tls import client_verify
 
 
 class ApiError(Exception):
@@ -31,6 +32,8 @@ class Credentials:
     username: str = ""
     password: str = ""
     domain: str = "/"
+    cafile: str = ""  # HTTPS: a CA file (e.g. the server's self-signed certificate) ...
+    fingerprint: str = ""  # ... or the SHA-256 fingerprint of the server's certificate, pinned
 
 
 def signed_query(params: dict[str, str], creds: Credentials, expires_in: int = 600) -> dict[str, str]:
@@ -52,7 +55,8 @@ class VirgaClient:
         self._url, self._asgi, self._timeout = url, asgi, timeout
         transport = httpx.ASGITransport(app=asgi) if asgi is not None else None
         base = url.rstrip("/").removesuffix("/client/api") if url else "http://virga.embedded"  # both forms
-        self.http = httpx.AsyncClient(base_url=base, transport=transport, timeout=timeout)
+        verify = client_verify(base, self.creds.cafile, self.creds.fingerprint) if asgi is None else True
+        self.http = httpx.AsyncClient(base_url=base, transport=transport, timeout=timeout, verify=verify)
         self.sessionkey: str | None = None
         self._last: dict[str, str] = {}
 

@@ -5,8 +5,10 @@ from __future__ import annotations
 import argparse
 import asyncio
 import logging
+import os
 import sys
 from contextlib import nullcontext
+from pathlib import Path
 from typing import Any
 
 from virga.cli import embedded, output, profiles
@@ -26,6 +28,9 @@ def _parser() -> argparse.ArgumentParser:
     serve = sub.add_parser("serve", help="run the API server")
     serve.add_argument("--host", default="127.0.0.1")
     serve.add_argument("--port", type=int, default=8080)
+    serve.add_argument("--tls", action="store_true", help="HTTPS with the certificate made by `virga init`")
+    serve.add_argument("--cert", help="HTTPS with this certificate (PEM; with --key)")
+    serve.add_argument("--key", help="the private key of --cert (PEM)")
     api = sub.add_parser("api", help="call an API command: virga api listZones name=x")
     api.add_argument("command")
     api.add_argument("params", nargs="*", help="key=value")
@@ -48,6 +53,8 @@ def _parser() -> argparse.ArgumentParser:
     prof.add_argument("url", nargs="?")
     prof.add_argument("apikey", nargs="?")
     prof.add_argument("secretkey", nargs="?")
+    prof.add_argument("--cafile", help="HTTPS: trust this CA file (e.g. the server's self-signed certificate)")
+    prof.add_argument("--fingerprint", help="HTTPS: pin the server certificate's SHA256:... fingerprint")
     for kind, cmd in (("template", "Template"), ("iso", "Iso"), ("volume", "Volume")):
         tmpl = sub.add_parser(kind, help=f"{kind}s: virga {kind} upload FILE [name=... zoneid=...]")
         tmpl.add_argument("action", choices=["upload"])
@@ -77,17 +84,24 @@ async def cmd_init(args: argparse.Namespace) -> int:
     """Initialise the embedded cloud and save the admin's credentials (shown once)."""
     import json
 
-    app = embedded.VirgaApp(embedded.settings())
-    await app.start()
-    try:
-        creds, created = embedded.ensure_admin(app, force=args.force)
-    finally:
-        await app.stop()
+    from virga.cli.datalock import hold, uses_data_dir
+
+    with hold("virga init") if uses_data_dir() else nullcontext():
+        app = embedded.VirgaApp(embedded.settings())
+        await app.start()
+        try:
+            creds, created = embedded.ensure_admin(app, force=args.force)
+        finally:
+            await app.stop()
     if not created:
         print(f"virga is already initialised (credentials in {profiles.path()}); use --force for new ones")
         return 0
     where = profiles.put("default", "", creds, make_default=True)
     data = {"username": "admin", "password": creds.password, "apikey": creds.apikey, "secretkey": creds.secretkey}
+    from virga import tls
+
+    cert, _, _ = tls.ensure_cert()  # for virga serve --tls
+    data["certificate"] = f"{cert} ({tls.fingerprint_of_pem(cert.read_text())})"
     if args.print_json:
         print(json.dumps(data))
     else:
@@ -179,10 +193,32 @@ def cmd_serve(args: argparse.Namespace) -> int:
     from virga.services.secrets import check_key
 
     app = VirgaApp(Settings(simulator_state=embedded.settings().simulator_state))
+    tls = _tls_files(args)
     with hold(f"virga serve on {args.host}:{args.port}") if uses_data_dir() else nullcontext():
         check_key(app.db.engine)  # before uvicorn, so that a missing key is one clear line, not a traceback
-        uvicorn.run(make_asgi(app), host=args.host, port=args.port, log_level="warning")
+        cert, key = (str(tls[0]), str(tls[1])) if tls else (None, None)
+        uvicorn.run(
+            make_asgi(app), host=args.host, port=args.port, log_level="warning", ssl_certfile=cert, ssl_keyfile=key
+        )
     return 0
+
+
+def _tls_files(args: argparse.Namespace) -> tuple[Path, Path] | None:
+    """The certificate and key `virga serve` uses (--cert/--key, or --tls: init's), printed with the fingerprint."""
+    from virga import tls
+
+    if bool(args.cert) != bool(args.key):
+        raise SystemExit("virga: --cert and --key go together")
+    if args.cert:
+        files = (Path(args.cert), Path(args.key))
+    elif args.tls:
+        cert, key, _ = tls.ensure_cert()
+        files = (cert, key)
+    else:
+        return None
+    fp = tls.fingerprint_of_pem(files[0].read_text())
+    print(f"virga: serving https://{args.host}:{args.port}/client/api, certificate {fp}", file=sys.stderr, flush=True)
+    return files
 
 
 def cmd_profile(args: argparse.Namespace) -> int:
@@ -196,7 +232,9 @@ def cmd_profile(args: argparse.Namespace) -> int:
     if not args.name:
         raise SystemExit("virga: profile name required")
     if args.action == "add":
-        profiles.put(args.name, args.url or "", Credentials(apikey=args.apikey or "", secretkey=args.secretkey or ""))
+        creds = Credentials(apikey=args.apikey or "", secretkey=args.secretkey or "")
+        creds.cafile, creds.fingerprint = os.path.abspath(args.cafile) if args.cafile else "", args.fingerprint or ""
+        profiles.put(args.name, args.url or "", creds)
     else:
         if args.name not in data.get("profiles", {}):
             raise SystemExit(f"virga: no profile {args.name!r}")

@@ -50,6 +50,8 @@ def put(name: str, url: str, creds: Credentials, make_default: bool = False) -> 
         "secretkey": creds.secretkey,
         "username": creds.username,
         "password": creds.password,
+        **({"cafile": creds.cafile} if creds.cafile else {}),
+        **({"fingerprint": creds.fingerprint} if creds.fingerprint else {}),
     }
     return save(data)
 
@@ -69,4 +71,6 @@ def get(name: str | None = None) -> tuple[str, Credentials]:
         secretkey=prof.get("secretkey", ""),
         username=prof.get("username", ""),
         password=prof.get("password", ""),
+        cafile=prof.get("cafile", ""),
+        fingerprint=prof.get("fingerprint", ""),
     )
