@@ -27,6 +27,7 @@ from virga.models import (
 )
 from virga.services.states import VmState
 
+RUNNING = VmState.RUNNING  # bound once: a page renders hundreds of VMs (an enum attribute lookup costs 3x)
 # Built once (see virga.db.by_column); `v` is the list of VM uuids or ids of a page.
 ACTIVE_JOBS = select(AsyncJob).where(
     AsyncJob.instance_uuid.in_(bindparam("v", expanding=True)),  # type: ignore[attr-defined]
@@ -144,7 +145,7 @@ class VmBatch:
             out.update(ref(ctx, Host, vm.host_id, "host"))
         if job is not None:
             out.update(jobid=job.uuid, jobstatus=0)
-        if vm.state == VmState.RUNNING:
+        if vm.state == RUNNING:
             out["lastupdated"] = self.now
         return clean(out)
 
