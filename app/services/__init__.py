@@ -15,6 +15,7 @@ JOB_MODULES = (
     "virga.services.simplejobs",
     "virga.services.snapshots",
     "virga.services.sshkeys",
+    "virga.services.storagepools",
     "virga.services.tags",
     "virga.services.templatecapture",
     "virga.services.templates",
@@ -29,5 +30,4 @@ JOB_MODULES = (
     "virga.services.volupload",
     "virga.api.commands.physnet",
     "virga.api.commands.providers",
-    "virga.api.commands.storage",
 )

@@ -164,8 +164,31 @@ class TemplateState(StrEnum):
     INACTIVE = "Inactive"
 
 
+class PoolState(StrEnum):
+    """A primary storage pool's states (CloudStack's StoragePoolStatus)."""
+
+    UP = "Up"
+    DISABLED = "Disabled"
+    PREPARE_FOR_MAINTENANCE = "PrepareForMaintenance"
+    MAINTENANCE = "Maintenance"
+    ERROR_IN_MAINTENANCE = "ErrorInMaintenance"
+    REMOVED = "Removed"
+
+
+class EnabledState(StrEnum):
+    """Enabled/Disabled resources: physical networks, network service providers, network offerings."""
+
+    ENABLED = "Enabled"
+    DISABLED = "Disabled"
+    SHUTDOWN = "Shutdown"  # providers only
+
+
 # model class name -> its states
 STATES: dict[str, type[StrEnum]] = {
+    "StoragePool": PoolState,
+    "PhysicalNetwork": EnabledState,
+    "NetworkServiceProvider": EnabledState,
+    "NetworkOffering": EnabledState,
     "ManagementServer": ServerState,
     "Router": RouterState,
     "PublicIpAddress": IpState,
@@ -186,7 +209,21 @@ STATES: dict[str, type[StrEnum]] = {
     "Template": TemplateState,
 }
 
+_ENABLING = {
+    "enable": {"Enabled": "Enabled", "Disabled": "Enabled"},
+    "disable": {"Enabled": "Disabled", "Disabled": "Disabled"},
+}
 MACHINES: dict[str, dict[str, dict[str, str]]] = {
+    "StoragePool": {
+        "enable": {"Up": "Up", "Disabled": "Up"},
+        "disable": {"Up": "Disabled", "Disabled": "Disabled"},
+        "maintain": {s: "Maintenance" for s in ("Up", "Disabled", "ErrorInMaintenance")},
+        "cancel_maintenance": {s: "Up" for s in ("Maintenance", "PrepareForMaintenance", "ErrorInMaintenance")},
+        "remove": {s.value: "Removed" for s in PoolState},
+    },
+    "PhysicalNetwork": _ENABLING,
+    "NetworkServiceProvider": _ENABLING | {"shutdown": {s.value: "Shutdown" for s in EnabledState}},
+    "NetworkOffering": _ENABLING,
     "ManagementServer": {
         "started": {"Up": "Up", "Down": "Up"},  # Up: a restart after a crash (its heartbeat went stale)
         "signed_off": {"Up": "Down", "Down": "Down"},

@@ -1,4 +1,4 @@
-"""Primary storage pools and image stores (secondary storage)."""
+"""Primary storage pools: parameters and validation (the writes are in virga.services.storagepools)."""
 
 from __future__ import annotations
 
@@ -7,61 +7,18 @@ from urllib.parse import urlparse
 
 from sqlalchemy import func
 from sqlmodel import select
-from virga.api.commands.infra_util import echo_job, one_of, pending, positive, tag_list, unique_name
 from virga.api.dispatch import Pending
 from virga.api.registry import ROOT, Param, api
-from virga.api.response import clean, list_body
-from virga.api.views.common import ref
-from virga.api.views.fields import FIELDS
+from virga.api.response import list_body
+from virga.api.validators import one_of, positive, tag_list, unique_name
+from virga.api.views.storagepools import pool_view
 from virga.context import Ctx
 from virga.errors import InUse, InvalidParameter
-from virga.models import Cluster, Pod, StoragePool, Volume, Zone, utcnow
+from virga.models import Cluster, Pod, StoragePool, Volume, Zone
+from virga.services import storagepools as svc
 
 SIM_POOL_BYTES = 2 * 2**40
 POOL_TYPES = {"nfs": "NetworkFilesystem", "file": "Filesystem", "simulator": "Simulator"}
-
-FIELDS.update(
-    {
-        "storagepool": "id name zoneid zonename podid podname clusterid clustername type ipaddress path created "
-        "disksizetotal disksizeallocated disksizeused state scope tags hypervisor overprovisionfactor provider "
-        "storagecapabilities",
-    }
-)
-
-
-def _used(ctx: Ctx, p: StoragePool) -> int:
-    """Bytes the pool's volumes occupy (the larger of the driver's figure and the volumes' sizes)."""
-    total = ctx.db.exec(
-        select(func.sum(Volume.physicalsize)).where(Volume.pool_id == p.id, Volume.removed == None)
-    ).one()
-    return max(p.usedbytes, int(total or 0))
-
-
-def pool_view(ctx: Ctx, p: StoragePool) -> dict[str, Any]:
-    """A storagepool response object."""
-    return clean(
-        {
-            "id": p.uuid,
-            "name": p.name,
-            **ref(ctx, Zone, p.zone_id, "zone"),
-            **ref(ctx, Pod, p.pod_id, "pod"),
-            **ref(ctx, Cluster, p.cluster_id, "cluster"),
-            "type": p.type,
-            "ipaddress": p.ipaddress or None,
-            "path": p.path,
-            "created": p.created,
-            "disksizetotal": p.capacitybytes,
-            "disksizeallocated": p.allocatedbytes,
-            "disksizeused": _used(ctx, p),
-            "state": p.state,
-            "scope": p.scope,
-            "tags": p.tags or None,
-            "hypervisor": p.hypervisor,
-            "overprovisionfactor": str(p.overprovisionfactor),
-            "provider": "DefaultPrimary",
-            "storagecapabilities": {"VOLUME_SNAPSHOT_QUIESCEVM": "false"},
-        }
-    )
 
 
 def parse_pool_url(url: str) -> tuple[str, str, str]:
@@ -160,24 +117,18 @@ def create_pool(ctx: Ctx) -> dict[str, Any]:
     if dup is not None:
         raise InvalidParameter(f"Parameter url: pool {dup.name} already uses {a.url}")
     capacity = a.capacitybytes or (SIM_POOL_BYTES if kind == "Simulator" else 0)
-    pool = StoragePool(
-        name=a.name,
-        zone_id=zone.id or 0,
-        pod_id=pod.id if pod else None,
-        cluster_id=cluster.id if cluster else None,
-        scope=scope,
-        type=kind,
-        url=a.url,
-        path=path,
-        ipaddress=ip,
-        capacitybytes=capacity,
-        tags=tag_list(a.tags),
-        state="Up",
-        hypervisor=hypervisor,
-    )
-    ctx.db.add(pool)
-    ctx.db.flush()
-    return {"storagepool": pool_view(ctx, pool)}
+    fields = {
+        "name": a.name,
+        "scope": scope,
+        "type": kind,
+        "url": a.url,
+        "path": path,
+        "ipaddress": ip,
+        "capacitybytes": capacity,
+        "tags": tag_list(a.tags),
+        "hypervisor": hypervisor,
+    }
+    return {"storagepool": pool_view(ctx, svc.create_pool(ctx, zone, pod, cluster, fields))}
 
 
 @api(
@@ -250,17 +201,10 @@ def update_pool(ctx: Ctx) -> dict[str, Any]:
             f"Parameter capacitybytes: {a.capacitybytes} is less than what pool {pool.name} "
             f"already holds ({pool.allocatedbytes} bytes allocated)"
         )
-    if a.enabled is not None:
-        if pool.state not in ("Up", "Disabled"):
-            raise InvalidParameter(f"Pool {pool.name} is in {pool.state}; cancel maintenance first (parameter enabled)")
-        pool.state = "Up" if a.enabled else "Disabled"
-    if a.tags is not None:
-        pool.tags = tag_list(",".join(a.tags))
-    if a.capacitybytes is not None:
-        pool.capacitybytes = a.capacitybytes
-    if a.name:
-        pool.name = a.name
-    ctx.db.add(pool)
+    if a.enabled is not None and pool.state not in ("Up", "Disabled"):
+        raise InvalidParameter(f"Pool {pool.name} is in {pool.state}; cancel maintenance first (parameter enabled)")
+    tags = tag_list(",".join(a.tags)) if a.tags is not None else None
+    pool = svc.update_pool(ctx, pool, enabled=a.enabled, tags=tags, capacity=a.capacitybytes, name=a.name)
     return {"storagepool": pool_view(ctx, pool)}
 
 
@@ -276,18 +220,13 @@ def update_pool(ctx: Ctx) -> dict[str, Any]:
 )
 async def delete_pool(ctx: Ctx) -> dict[str, Any]:
     """Delete a pool that holds no volume, after the hosts that reach it release it."""
-    from virga.services.poolrelease import release_on_hosts
-
     pool = ctx.get(StoragePool, ctx.args.id)
     n = ctx.db.exec(
         select(func.count()).select_from(Volume).where(Volume.pool_id == pool.id, Volume.removed == None)
     ).one()
     if n:
         raise InUse(f"Storage pool {pool.name} still holds {n} volume(s); delete or migrate them first")
-    await release_on_hosts(ctx.app, ctx.db, pool)
-    pool.removed, pool.state = utcnow(), "Removed"
-    ctx.db.add(pool)
-    return {"success": True}
+    return await svc.delete_pool(ctx, pool)
 
 
 @api(
@@ -303,9 +242,7 @@ def enable_maintenance(ctx: Ctx) -> Pending:
     pool = ctx.get(StoragePool, ctx.args.id)
     if pool.state not in ("Up", "Disabled", "ErrorInMaintenance"):
         raise InvalidParameter(f"Pool {pool.name} is already in {pool.state}")
-    pool.state = "Maintenance"
-    ctx.db.add(pool)
-    return pending("StoragePool", pool)
+    return svc.request_maintenance(ctx, pool)
 
 
 @api(
@@ -321,10 +258,4 @@ def cancel_maintenance(ctx: Ctx) -> Pending:
     pool = ctx.get(StoragePool, ctx.args.id)
     if pool.state not in ("Maintenance", "PrepareForMaintenance", "ErrorInMaintenance"):
         raise InvalidParameter(f"Pool {pool.name} is not in maintenance (it is {pool.state})")
-    pool.state = "Up"
-    ctx.db.add(pool)
-    return pending("StoragePool", pool)
-
-
-_enableStorageMaintenance_job = echo_job("enableStorageMaintenance", StoragePool, "storagepool", pool_view)
-_cancelStorageMaintenance_job = echo_job("cancelStorageMaintenance", StoragePool, "storagepool", pool_view)
+    return svc.request_cancel_maintenance(ctx, pool)

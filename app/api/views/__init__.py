@@ -41,6 +41,7 @@ VIEW_MODULES = (
     "virga.api.views.secgroups",
     "virga.api.views.snapshots",
     "virga.api.views.sshkeys",
+    "virga.api.views.storagepools",
     "virga.api.views.tags",
     "virga.api.views.templates",
     "virga.api.views.uploads",
