@@ -19,6 +19,7 @@ from virga.models import (
     VirtualMachine,
     Volume,
 )
+from virga.services.states import IpState, VmState, VolumeState
 
 TYPES = {
     0: "user_vm",
@@ -35,7 +36,10 @@ TYPES = {
     11: "secondary_storage",
 }
 BY_NAME = {v: k for k, v in TYPES.items()}
-LIVE_VM = ("Starting", "Running", "Stopping", "Stopped", "Migrating", "Error")
+LIVE_VM = tuple(
+    str(s)
+    for s in (VmState.STARTING, VmState.RUNNING, VmState.STOPPING, VmState.STOPPED, VmState.MIGRATING, VmState.ERROR)
+)
 
 
 def _scalar(s: Session, stmt: object) -> int:
@@ -70,10 +74,14 @@ def _count(model: Any, *extra: Any) -> Callable[[Session, list[int]], int]:
     return count
 
 
-UPLOAD_STATES = ("NotUploaded", "UploadInProgress", "Uploaded", "UploadError")  # a volume kept on secondary storage
+# a volume kept on secondary storage
+UPLOAD_STATES = tuple(
+    str(s)
+    for s in (VolumeState.NOT_UPLOADED, VolumeState.UPLOAD_IN_PROGRESS, VolumeState.UPLOADED, VolumeState.UPLOAD_ERROR)
+)
 COUNTERS: dict[int, Callable[[Session, list[int]], int]] = {
     0: _count(VirtualMachine, VirtualMachine.state.in_(LIVE_VM)),  # type: ignore[attr-defined]
-    1: _count(PublicIpAddress, PublicIpAddress.state == "Allocated"),
+    1: _count(PublicIpAddress, PublicIpAddress.state == IpState.ALLOCATED),
     2: _count(Volume),
     3: _count(Snapshot),
     4: _count(Template),

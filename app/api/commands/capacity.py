@@ -24,6 +24,7 @@ from virga.context import Ctx
 from virga.errors import InvalidParameter
 from virga.models import Cluster, Host, ImageStore, Pod, PublicIpAddress, StoragePool, VlanIpRange, Volume, Zone
 from virga.services.bootstrap import setting
+from virga.services.states import IpState
 
 
 def _scope(ctx: Ctx) -> tuple[str, dict[str, int]]:
@@ -104,7 +105,9 @@ def _zone_rows(ctx: Ctx, where: dict[str, int]) -> list[tuple[int, Key, float, f
     """Zone-only figures: public IPs and secondary storage."""
     rows: list[tuple[int, Key, float, float]] = []
     ips = (
-        select(PublicIpAddress.zone_id, func.count(), func.sum(case((PublicIpAddress.state != "Free", 1), else_=0)))
+        select(
+            PublicIpAddress.zone_id, func.count(), func.sum(case((PublicIpAddress.state != IpState.FREE, 1), else_=0))
+        )
         .join(VlanIpRange, VlanIpRange.id == PublicIpAddress.vlan_id)
         .where(VlanIpRange.removed == None, VlanIpRange.forvirtualnetwork == True)  # noqa:E712
         .group_by(PublicIpAddress.zone_id)

@@ -16,6 +16,7 @@ from virga.context import Ctx
 from virga.errors import AuthError, InvalidParameter
 from virga.models import Account, AsyncJob, Domain, User
 from virga.services import asyncjobs, lockout
+from virga.services.states import AccountState, UserState
 
 
 @api(
@@ -54,7 +55,7 @@ def login(ctx: Ctx) -> dict[str, Any]:
         raise AuthError("Failed to authenticate user " + a.username + "; please provide valid credentials")
     assert user is not None
     acct = ctx.db.get(Account, user.account_id)
-    if acct is None or user.state != "enabled" or acct.state != "enabled":
+    if acct is None or user.state != UserState.ENABLED or acct.state != AccountState.ENABLED:
         raise AuthError("User " + a.username + " is disabled or locked")
     lockout.login_succeeded(ctx.db, user)
     sess = auth.open_session(ctx.db, user)
