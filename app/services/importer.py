@@ -40,6 +40,7 @@ from virga.models import (
     utcnow,
 )
 from virga.services.events import record_event
+from virga.services.states import transition
 
 # URL query options an operator may pass to the driver (https://master/?verify_ssl=false).
 URL_OPTIONS = frozenset(
@@ -126,7 +127,8 @@ def apply_facts(host: Host, facts: HostFacts, capabilities: frozenset[Any]) -> N
     """Fill a host row from what the host said about itself (addHost semantics: it is Up)."""
     host.name, host.hypervisorversion, host.cpumodel = facts.name, facts.hypervisor_version, facts.cpu_model
     host.cpunumber, host.cpuspeed, host.memorytotal = facts.cpu_count, facts.cpu_mhz, facts.memory_bytes
-    host.accelerator, host.state, host.lastpinged = facts.accelerator or "", "Up", utcnow()
+    host.accelerator, host.lastpinged = facts.accelerator or "", utcnow()
+    transition(host, "connected")
     host.capabilities = ",".join(sorted(c.value for c in capabilities))
 
 

@@ -12,7 +12,7 @@ from virga.models import Alert, AsyncJob, Host, User, VirtualMachine, utcnow
 from virga.services.bootstrap import setting
 from virga.services.capacity import release_host
 from virga.services.events import raise_alert, record_event
-from virga.services.states import transition
+from virga.services.states import HostState, VmState, can, transition
 
 if TYPE_CHECKING:
     from virga.core import VirgaApp
@@ -51,8 +51,9 @@ def host_lost(app: VirgaApp, host_id: int, why: str) -> None:
         if host is None:
             return
         now = utcnow()
-        if host.state in ("Up", "Connecting", "Alert"):
-            host.state, host.disconnected = "Disconnected", now
+        if can(host, "lost"):  # Up, Connecting, Alert
+            transition(host, "lost")
+            host.disconnected = now
             raise_alert(
                 s,
                 "HOST",
@@ -62,10 +63,10 @@ def host_lost(app: VirgaApp, host_id: int, why: str) -> None:
                 pod_id=host.pod_id,
                 cluster_id=host.cluster_id,
             )
-        elif host.state == "Disconnected":
+        elif host.state == HostState.DISCONNECTED:
             grace = float(setting(s, "ping.interval", "30")) * float(setting(s, "ping.timeout", "2.5"))
             if host.disconnected and now - host.disconnected > timedelta(seconds=grace):
-                host.state = "Down"
+                transition(host, "down")
                 raise_alert(
                     s,
                     "HOST",
@@ -128,7 +129,8 @@ def _vms_lost(s: Session, host: Host) -> list[VirtualMachine]:
     for vm in s.exec(select(VirtualMachine).where(VirtualMachine.host_id == host.id, VirtualMachine.removed == None)):
         if vm.state in ("Running", "Starting", "Stopping", "Migrating"):
             release_host(s, host.id, vm)
-            vm.state, vm.last_host_id, vm.host_id = "Stopped", host.id, None
+            transition(vm, "seen_stopped")
+            vm.last_host_id, vm.host_id = host.id, None
             record_event(
                 s,
                 "VM.STOP",
@@ -148,14 +150,15 @@ def host_back(app: VirgaApp, host_id: int) -> None:
     """A host that answers is Up."""
     with app.db.session() as s:
         host = s.get(Host, host_id)
-        if host is None or host.state == "Up":
+        if host is None or host.state == HostState.UP or not can(host, "connected"):
             if host is not None:
                 host.lastpinged = utcnow()
                 s.add(host)
                 s.commit()
             return
         record_event(s, "HOST.RECONNECT", f"Host {host.name} is back ({host.state} -> Up)", resource=host)
-        host.state, host.lastpinged, host.disconnected = "Up", utcnow(), None
+        transition(host, "connected")
+        host.lastpinged, host.disconnected = utcnow(), None
         s.add(host)
         s.commit()
 
@@ -182,12 +185,13 @@ def reconcile(app: VirgaApp, host_id: int, guests: list[InstanceInfo]) -> None:
         ).all()
         busy = _busy(s, [v.uuid for v in vms])
         for vm in vms:
-            if vm.uuid in busy or vm.state != "Running":
+            if vm.uuid in busy or vm.state != VmState.RUNNING:
                 continue
             info = seen.get(vm.uuid)
             if info is None or info.state == PowerState.STOPPED:
                 release_host(s, host_id, vm)
-                vm.state, vm.last_host_id, vm.host_id = "Stopped", host_id, None
+                transition(vm, "lost")
+                vm.last_host_id, vm.host_id = host_id, None
                 record_event(
                     s,
                     "VM.STOP",
