@@ -102,9 +102,13 @@ class Api:
         label: str = "",
         quiet: bool = False,
         progress: Callable[[int], None] | None = None,
+        errors: list[ApiError] | None = None,
         **params: Any,
     ) -> dict[str, Any] | None:
-        """A user action: log it for learning, wait for its job, notify its outcome; None on failure."""
+        """A user action: log it for learning, wait for its job, notify its outcome; None on failure.
+
+        With `errors`, an API error is appended there instead of notified (a form shows it beside its field).
+        """
         lesson = Lesson(command, cli_line(command, params), "")
         self.learn.add(lesson)
         try:
@@ -117,7 +121,10 @@ class Api:
             lesson.request = lesson.request or mask_request(self.client.last_request)
             lesson.outcome = f"error {err.code}: {err.text}"
             self.app.learn_changed()
-            self.app.api_error(err)
+            if errors is not None:
+                errors.append(err)
+            else:
+                self.app.api_error(err)
             return None
         except ConnectionLost:
             lesson.outcome = "connection lost"

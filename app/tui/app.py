@@ -6,6 +6,7 @@ import gc
 import logging
 import time
 from collections.abc import Callable, Iterable
+from dataclasses import dataclass, field
 from functools import partial
 from typing import Any
 
@@ -25,6 +26,7 @@ from virga.tui.screens.settings import load_profiles
 
 log = logging.getLogger(__name__)
 ERROR_REPEAT = 30.0  # seconds before the same background error is notified again
+MAX_CRUMBS = 6  # the breadcrumb keeps the home view and the last few views opened from it
 SCREEN_WORDS = {
     "dash": "dashboard",
     "dashboard": "dashboard",
@@ -40,11 +42,21 @@ SCREEN_WORDS = {
 }
 
 
+@dataclass
+class Crumb:
+    """One view of the breadcrumb: how to build it again and what to restore (filter, sort, cursor)."""
+
+    word: str
+    label: str
+    build: Callable[[], Screen[Any]]
+    memo: dict[str, Any] = field(default_factory=dict)
+
+
 class VirgaTUI(App[None]):
     """Dashboard first; `:` jumps, `/` filters, `?` helps, F2 shows the API behind each action."""
 
     TITLE = "virga"
-    COMMANDS = App.COMMANDS | {ActionsProvider}
+    COMMANDS = {ActionsProvider}  # virga's entries first, then Textual's (theme, keys, quit) from the same provider
     BINDINGS = [
         Binding("colon", "prompt(':')", "Jump", key_display=":"),
         Binding("slash", "prompt('/')", "Filter", key_display="/"),
@@ -87,6 +99,7 @@ class VirgaTUI(App[None]):
         self.learn_visible = False
         self._notified: dict[tuple[str, int, str], float] = {}
         self.internal_errors: list[BaseException] = []
+        self.crumbs: list[Crumb] = []
 
     # start ---------------------------------------------------------------
     def on_mount(self) -> None:
@@ -163,14 +176,14 @@ class VirgaTUI(App[None]):
 
     # navigation ------------------------------------------------------------
     def goto(self, word: str) -> None:
-        """`:word`: open a screen or a resource table."""
+        """`:word`: replace the current view by a screen or a resource table (the home view stays under it)."""
         word = word.strip().lower()
         if word in ("q", "quit", "q!"):
             self.exit()
             return
         target = SCREEN_WORDS.get(word)
         if target:
-            self.push_screen(self.make_screen(target))
+            self.show(Crumb(target, self.screen_label(target), partial(self.make_screen, target)), replace=True)
             return
         res = lookup(word)
         if res is None:
@@ -178,36 +191,113 @@ class VirgaTUI(App[None]):
                 f"unknown resource {word!r} (try :vm :host :net :zone :vol :tmpl :acct :job :ev)", severity="warning"
             )
             return
-        self.open_resource(res.name)
+        self.open_resource(res.name, replace=True)
+
+    @staticmethod
+    def screen_label(name: str) -> str:
+        """The breadcrumb label of a special screen."""
+        return {"dashboard": "Dashboard", "infra": "Infra", "wizard": "Add zone", "settings": "Settings"}[name]
 
     def make_screen(self, name: str) -> Screen[Any]:
-        """Build one of the special screens."""
+        """Build one of the special screens (the wizard is kept: its progress survives a jump away)."""
         from virga.tui.screens.dashboard import DashboardScreen
         from virga.tui.screens.infra import InfraScreen
         from virga.tui.screens.settings import SettingsScreen
         from virga.tui.screens.wizard import WizardScreen
 
-        return {"dashboard": DashboardScreen, "infra": InfraScreen, "wizard": WizardScreen, "settings": SettingsScreen}[
-            name
-        ]()
+        if name == "wizard":
+            if not self.is_screen_installed("wizard"):
+                self.install_screen(WizardScreen(), "wizard")
+            return self.get_screen("wizard")
+        return {"dashboard": DashboardScreen, "infra": InfraScreen, "settings": SettingsScreen}[name]()
 
-    def open_resource(self, name: str, params: dict[str, Any] | None = None, context: str = "") -> None:
-        """Push the table of a resource (filtered by params for a drill-down)."""
+    def open_resource(
+        self, name: str, params: dict[str, Any] | None = None, context: str = "", replace: bool = False
+    ) -> None:
+        """Show the table of a resource (filtered by params for a drill-down, which adds a breadcrumb)."""
+        res = REGISTRY[name]
+        label = res.title + (f" of {context}" if context else "")
+        self.show(Crumb(name, label, partial(self.build_resource, name, params, context)), replace=replace)
+
+    def build_resource(self, name: str, params: dict[str, Any] | None, context: str) -> Screen[Any]:
+        """A resource table screen."""
         from virga.tui.screens.instances import make_instances_screen
         from virga.tui.screens.resource import ResourceScreen, screen_class
         from virga.tui.screens.templates import TemplatesBase
 
         if name == "vm":
-            self.push_screen(make_instances_screen(params, context))
-        elif name in ("tmpl", "iso"):
-            self.push_screen(screen_class(REGISTRY[name], TemplatesBase)(REGISTRY[name], params, context))
+            return make_instances_screen(params, context)
+        if name in ("tmpl", "iso"):
+            return screen_class(REGISTRY[name], TemplatesBase)(REGISTRY[name], params, context)
+        return screen_class(REGISTRY[name], ResourceScreen)(REGISTRY[name], params, context)
+
+    def open_detail(self, resource: str, item: dict[str, Any]) -> None:
+        """Enter on a row: the object's detail view (its actions and related objects), one breadcrumb deeper."""
+        from virga.tui.screens.detail import ObjectScreen, object_screen_class
+        from virga.tui.screens.resource import label_of
+
+        res = REGISTRY[resource]
+
+        def build() -> ObjectScreen:
+            """The detail screen of the item."""
+            return object_screen_class(res)(res, item)
+
+        self.show(Crumb(f"{resource}:{item.get(res.key)}", label_of(item), build))
+
+    def show(self, crumb: Crumb, replace: bool = False) -> None:
+        """Make crumb's view the only screen shown: `replace` swaps the current view, else it goes one deeper."""
+        home = self.crumbs[0].word if self.crumbs else ""
+        if self.crumbs and isinstance(self.screen, VirgaScreen):
+            self.crumbs[-1].memo = self.screen.memo()
+        if not self.crumbs:
+            self.crumbs = [crumb]
+        elif crumb.word == home:
+            self.crumbs = self.crumbs[:1]
+        elif replace and len(self.crumbs) > 1:
+            self.crumbs[-1] = crumb
         else:
-            self.push_screen(screen_class(REGISTRY[name], ResourceScreen)(REGISTRY[name], params, context))
+            self.crumbs.append(crumb)
+            del self.crumbs[1 : max(1, len(self.crumbs) - MAX_CRUMBS + 1)]
+        self.display_crumb(self.crumbs[-1])
+
+    def display_crumb(self, crumb: Crumb) -> None:
+        """Build the crumb's screen and put it in place of the current one (whose timers stop with it)."""
+        screen = crumb.build()
+        if isinstance(screen, VirgaScreen):
+            screen.restore(crumb.memo)
+        while len(self.screen_stack) > 2 and not isinstance(self.screen, VirgaScreen):
+            self.pop_screen()  # a modal (help, a form) left over the view being replaced
+        if screen is self.screen:
+            return
+        if len(self.screen_stack) <= 1:
+            self.push_screen(screen)
+        else:
+            self.switch_screen(screen)
+
+    def breadcrumb(self) -> str:
+        """The header's breadcrumb: the views Esc goes back through, the current one last."""
+        labels = [c.label for c in self.crumbs]
+        if len(labels) > 3:
+            labels = [labels[0], "…", *labels[-2:]]
+        return " › ".join(labels)
 
     async def action_back(self) -> None:
-        """Esc: close the prompt or go back one screen (the first screen stays; async like App.action_back)."""
-        if len(self.screen_stack) > 2:
-            self.pop_screen()
+        """Esc: go back one breadcrumb (the home view stays; async like App.action_back)."""
+        if not isinstance(self.screen, VirgaScreen):
+            if len(self.screen_stack) > 2:
+                self.pop_screen()
+            return
+        if len(self.crumbs) > 1:
+            self.crumbs.pop()
+            self.display_crumb(self.crumbs[-1])
+
+    def check_action(self, action: str, parameters: tuple[object, ...]) -> bool | None:
+        """`/` is offered only where it filters something; F3 only while the learning pane is shown."""
+        if action == "prompt" and parameters == ("/",):
+            return bool(getattr(self.screen, "FILTERABLE", False))
+        if action == "reveal":
+            return self.learn_visible
+        return True
 
     def action_prompt(self, mode: str) -> None:
         """Open the `:`/`/` prompt of the current screen."""
@@ -233,7 +323,7 @@ class VirgaTUI(App[None]):
         if not self.readonly:
             yield ("Add a zone (setup wizard)", ":wizard", lambda: self.goto("wizard"))
         for res in REGISTRY.values():
-            yield (f"Go to {res.title}", f":{res.name}", partial(self.open_resource, res.name))
+            yield (f"Go to {res.title}", f":{res.name}", partial(self.goto, res.name))
         yield ("Toggle the learning pane", "F2", self.action_toggle_learn)
         yield ("Show keys", "?", self.action_help)
 

@@ -18,7 +18,9 @@ class ActionsProvider(Provider):
     def entries(self) -> list[PaletteEntry]:
         """(title, help, callback) of everything the user can do from here."""
         app = cast("VirgaTUI", self.app)
-        return list(app.palette_entries(self.screen))
+        own = list(app.palette_entries(self.screen))
+        system = [(c.title, c.help, c.callback) for c in app.get_system_commands(self.screen)]
+        return own + system
 
     async def discover(self) -> Hits:
         """Everything, when nothing is typed yet."""

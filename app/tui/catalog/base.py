@@ -21,6 +21,24 @@ class Choice:
     value: str = "id"
     label: str = "name"
     params: dict[str, Any] = field(default_factory=dict)
+    # narrowing by what is already chosen: list parameter -> "item.<field>" (the object acted on),
+    # "<form field>" (its value) or "<form field>.<field>" (a field of the object chosen there)
+    where: dict[str, str] = field(default_factory=dict)
+
+    def depends_on(self) -> set[str]:
+        """The form fields whose choice narrows this list."""
+        return {src.split(".")[0] for src in self.where.values() if not src.startswith("item.")}
+
+
+@dataclass(frozen=True)
+class DefaultFrom:
+    """A field's value follows another field: read `command` filtered by param=<source's value>, take attr."""
+
+    source: str
+    command: str
+    item: str
+    param: str
+    attr: str
 
 
 @dataclass(frozen=True)
@@ -36,6 +54,7 @@ class Field:
     validate: Validator | None = None
     password: bool = False
     placeholder: str = ""
+    default_from: DefaultFrom | None = None
 
 
 @dataclass(frozen=True)
@@ -50,6 +69,7 @@ class Action:
     confirm: bool = False
     mutating: bool = True
     needs_item: bool = True
+    context: tuple[str, ...] = ()  # list filters of the screen passed on (e.g. the LB rule of its members)
 
     @property
     def name(self) -> str:
@@ -108,12 +128,16 @@ def age_col(clock: fmt.Clock, name: str = "created") -> Column:
         """The item's age."""
         return fmt.age(item.get(name), clock()), "dim"
 
-    return Column("AGE", 5, render, live=True)
+    def created(item: dict[str, Any]) -> str:
+        """The date the age is counted from (sorting by AGE puts the newest first)."""
+        return "~" + "".join(chr(0x10FFFF - ord(ch)) for ch in str(item.get(name) or ""))
+
+    return Column("AGE", 5, render, live=True, sort=created)
 
 
 def size_col(name: str, title: str, width: int = 10) -> Column:
     """A byte-size column."""
-    return Column(title, width, lambda item: (fmt.size(item.get(name)), ""))
+    return Column(title, width, lambda item: (fmt.size(item.get(name)), ""), sort=lambda item: item.get(name) or 0)
 
 
 def id_only(item: dict[str, Any]) -> dict[str, Any]:

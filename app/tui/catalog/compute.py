@@ -8,6 +8,7 @@ from virga.tui import fmt, validate
 from virga.tui.catalog.base import (
     Action,
     Choice,
+    DefaultFrom,
     Field,
     Resource,
     age_col,
@@ -52,9 +53,18 @@ def vm_snapshot_args(item: dict[str, Any]) -> dict[str, Any]:
 
 DEPLOY_FIELDS = (
     Field("zoneid", "Zone", required=True, choice=ZONES),
-    Field("templateid", "Template", required=True, choice=TEMPLATES),
+    Field(
+        "templateid",
+        "Template",
+        required=True,
+        choice=Choice("listTemplates", "template", params={"templatefilter": "executable"}, where={"zoneid": "zoneid"}),
+    ),
     Field("serviceofferingid", "Offering", required=True, choice=OFFERINGS),
-    Field("networkids", "Network", choice=NETWORKS),
+    Field(
+        "networkids",
+        "Network",
+        choice=Choice("listNetworks", "network", params={"listall": True}, where={"zoneid": "zoneid"}),
+    ),
     Field("keypair", "SSH key", choice=KEYPAIRS),
     Field("name", "Name (count>1 adds -N)", placeholder="web"),
     Field("count", "Count", default="1", validate=validate.integer),
@@ -141,7 +151,12 @@ register(
                         "virtualmachineid",
                         "VM",
                         required=True,
-                        choice=Choice("listVirtualMachines", "virtualmachine", params={"listall": True}),
+                        choice=Choice(
+                            "listVirtualMachines",
+                            "virtualmachine",
+                            params={"listall": True},
+                            where={"zoneid": "item.zoneid"},
+                        ),
                     ),
                 ),
             ),
@@ -232,7 +247,11 @@ register(
                     Field("zoneid", "Zone", required=True, choice=ZONES),
                     Field("format", "Format", default="QCOW2", options=("QCOW2", "RAW", "VHD", "OVA")),
                     Field(
-                        "hypervisor", "Hypervisor", default="KVM", options=("KVM", "Simulator", "XenServer", "VMware")
+                        "hypervisor",
+                        "Hypervisor",
+                        default="KVM",
+                        options=("KVM", "Simulator", "XenServer", "VMware"),
+                        default_from=DefaultFrom("zoneid", "listClusters", "cluster", "zoneid", "hypervisortype"),
                     ),
                     Field("ostypeid", "OS type", required=True, choice=OS_TYPES),
                 ),

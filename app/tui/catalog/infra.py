@@ -6,6 +6,7 @@ from virga.tui import validate
 from virga.tui.catalog.base import (
     Action,
     Choice,
+    DefaultFrom,
     Field,
     Resource,
     col,
@@ -42,9 +43,20 @@ HOST_ACTIONS = (
         nothing,
         (
             Field("zoneid", "Zone", required=True, choice=ZONES),
-            Field("podid", "Pod", required=True, choice=PODS),
-            Field("clusterid", "Cluster", required=True, choice=CLUSTERS),
-            Field("hypervisor", "Hypervisor", default="Simulator", options=HYPERVISORS),
+            Field("podid", "Pod", required=True, choice=Choice("listPods", "pod", where={"zoneid": "zoneid"})),
+            Field(
+                "clusterid",
+                "Cluster",
+                required=True,
+                choice=Choice("listClusters", "cluster", where={"podid": "podid"}),
+            ),
+            Field(
+                "hypervisor",
+                "Hypervisor",
+                default="Simulator",
+                options=HYPERVISORS,
+                default_from=DefaultFrom("clusterid", "listClusters", "cluster", "id", "hypervisortype"),
+            ),
             Field("url", "URL", required=True, validate=validate.url, placeholder="simulator://host-9"),
             Field("username", "Username", default="root"),
             Field("password", "Password", password=True),

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from virga.tui import validate
+from virga.tui import fmt, validate
 from virga.tui.catalog.base import (
     Action,
     Choice,
@@ -23,6 +23,12 @@ NETWORKS = Choice("listNetworks", "network", params={"listall": True})
 IPS = Choice("listPublicIpAddresses", "publicipaddress", label="ipaddress", params={"listall": True})
 VMS = Choice("listVirtualMachines", "virtualmachine", params={"listall": True})
 PROTOCOLS = ("tcp", "udp", "icmp", "all")
+SSH_PORT = "22"  # port forwarding and firewall rules start from the same port, so the defaults work together
+
+
+def vms_on(network: str) -> Choice:
+    """VM choices narrowed to a network (named as Choice.where names a source)."""
+    return Choice("listVirtualMachines", "virtualmachine", params={"listall": True}, where={"networkid": network})
 
 
 def flag(name: str, title: str) -> Column:
@@ -95,7 +101,7 @@ register(
                 "Static NAT",
                 "enableStaticNat",
                 lambda i: {"ipaddressid": i["id"]},
-                (Field("virtualmachineid", "VM", required=True, choice=VMS),),
+                (Field("virtualmachineid", "VM", required=True, choice=vms_on("item.associatednetworkid")),),
             ),
             Action("T", "No static NAT", "disableStaticNat", lambda i: {"ipaddressid": i["id"]}, confirm=True),
             Action("x", "Release", "disassociateIpAddress", id_only, confirm=True),
@@ -124,8 +130,8 @@ register(
                 (
                     Field("ipaddressid", "Public IP", required=True, choice=IPS),
                     Field("protocol", "Protocol", default="tcp", options=PROTOCOLS),
-                    Field("startport", "Start port", default="22"),
-                    Field("endport", "End port", default="22"),
+                    Field("startport", "Start port", default=SSH_PORT, validate=validate.integer),
+                    Field("endport", "End port", default=SSH_PORT, validate=validate.integer),
                     Field("cidrlist", "Source CIDRs", default="0.0.0.0/0", validate=validate.cidr),
                 ),
                 needs_item=False,
@@ -188,9 +194,9 @@ register(
                 (
                     Field("ipaddressid", "Public IP", required=True, choice=IPS),
                     Field("protocol", "Protocol", default="tcp", options=("tcp", "udp")),
-                    Field("publicport", "Public port", default="2222", validate=validate.integer),
-                    Field("privateport", "Private port", default="22", validate=validate.integer),
-                    Field("virtualmachineid", "VM", required=True, choice=VMS),
+                    Field("publicport", "Public port", default=SSH_PORT, validate=validate.integer),
+                    Field("privateport", "Private port", default=SSH_PORT, validate=validate.integer),
+                    Field("virtualmachineid", "VM", required=True, choice=vms_on("ipaddressid.associatednetworkid")),
                 ),
                 needs_item=False,
             ),
@@ -233,10 +239,35 @@ register(
                 "Assign VM",
                 "assignToLoadBalancerRule",
                 id_only,
-                (Field("virtualmachineids", "VM", required=True, choice=VMS),),
+                (Field("virtualmachineids", "VM", required=True, choice=vms_on("item.networkid")),),
             ),
             delete("deleteLoadBalancerRule"),
         ),
+    ),
+    Resource(
+        "lbvm",
+        "LB members",
+        "listLoadBalancerRuleInstances",
+        "loadbalancerruleinstance",
+        lambda c: [
+            col("name", "NAME", 18),
+            state_col(),
+            Column("IP", 15, lambda i: (fmt.first_ip(i), "cyan")),
+            col("hostname", "HOST", 14),
+            col("zonename", "ZONE", 10),
+        ],
+        ("lbmember", "members"),
+        (
+            Action(
+                "x",
+                "Remove from LB",
+                "removeFromLoadBalancerRule",
+                lambda i: {"virtualmachineids": i["id"]},
+                confirm=True,
+                context=("id",),
+            ),
+        ),
+        {},
     ),
     Resource(
         "router",

@@ -6,7 +6,8 @@ from collections.abc import Callable, Iterable
 from typing import TYPE_CHECKING, Any, cast
 
 from textual.app import ComposeResult
-from textual.screen import Screen
+from textual.screen import ActiveBinding, Screen
+from textual.timer import Timer
 from textual.widgets import Footer, Header
 from virga.tui.widgets.banner import ConnectionBanner
 from virga.tui.widgets.command_line import CommandLine
@@ -17,6 +18,7 @@ if TYPE_CHECKING:
     from virga.tui.app import VirgaTUI
 
 PaletteEntry = tuple[str, str, Callable[[], Any]]
+FIRST_KEYS = ("question_mark", "q", "colon", "slash")  # the footer shows these before anything else
 
 
 class VirgaScreen(Screen[None]):
@@ -25,6 +27,38 @@ class VirgaScreen(Screen[None]):
     NAME = "screen"
     TITLE = "virga"
     heading: str | None = None  # the header's name for a screen whose title depends on what it shows
+    FILTERABLE = True  # `/` filters something on this screen (else the footer does not offer it)
+
+    def __init__(self) -> None:
+        """No timers yet."""
+        super().__init__()
+        self.timers: list[Timer] = []
+
+    @property
+    def active_bindings(self) -> dict[str, ActiveBinding]:
+        """The keys in force, `?`, `q`, `:` and `/` first (the footer shows them in this order)."""
+        found = super().active_bindings
+        ordered = {k: found[k] for k in FIRST_KEYS if k in found}
+        ordered.update((k, v) for k, v in found.items() if k not in ordered)
+        return ordered
+
+    def poll(self, interval: float, callback: Callable[[], Any]) -> Timer:
+        """A refresh timer that runs only while this screen is the one shown."""
+        timer = self.set_interval(interval, callback)
+        self.timers.append(timer)
+        return timer
+
+    def on_screen_suspend(self) -> None:
+        """Hidden: stop refreshing."""
+        for timer in self.timers:
+            timer.pause()
+
+    def memo(self) -> dict[str, Any]:
+        """What to restore when Esc comes back to this view (filter, sort, cursor...)."""
+        return {}
+
+    def restore(self, memo: dict[str, Any]) -> None:
+        """Take back what memo() saved (called before the screen is mounted)."""
 
     @property
     def tui(self) -> VirgaTUI:
@@ -43,21 +77,24 @@ class VirgaScreen(Screen[None]):
         yield from self.body()
         yield CommandLine(id="cmdline")
         yield LearnPane()
-        yield Footer()
+        yield Footer(compact=True)
 
     def body(self) -> ComposeResult:
         """The screen's own widgets."""
         yield from ()
 
     def on_screen_resume(self) -> None:
-        """Bring the shared parts up to date when the screen comes back."""
+        """Shown again: bring the shared parts up to date and refresh again."""
         self.sync_frame()
+        for timer in self.timers:
+            timer.resume()
 
     def sync_frame(self) -> None:
         """Header text, banner and learning pane from the app's state."""
         app = self.tui
         self.title = app.title
-        self.sub_title = f"{self.heading or self.TITLE} · {app.status_text()}"
+        crumbs = app.breadcrumb() if app.crumbs and app.screen is self else (self.heading or self.TITLE)
+        self.sub_title = f"{crumbs} · {app.status_text()}"
         for banner in self.query(ConnectionBanner):
             banner.set_state(app.connected, app.disconnect_reason)
         for pane in self.query(LearnPane):

@@ -80,7 +80,7 @@ class DashboardScreen(VirgaScreen):
         """Load now and every few seconds."""
         self.sync_frame()
         self.reload()
-        self.set_interval(self.tui.refresh_interval * 2, self.reload)
+        self.poll(self.tui.refresh_interval * 2, self.reload)
 
     @work(exclusive=True, group="dash", exit_on_error=False)
     async def reload(self) -> None:

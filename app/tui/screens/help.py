@@ -1,4 +1,4 @@
-"""`?`: every binding of the screen underneath, with the k9s-style global keys."""
+"""`?`: the keys of the view underneath, then the global ones; only virga's own, each once."""
 
 from __future__ import annotations
 
@@ -10,35 +10,57 @@ from textual.screen import ModalScreen, Screen
 from textual.widgets import Static
 
 GLOBAL_KEYS = [
-    (":", "jump to a resource (:vm :host :net :zone :vol :tmpl :acct :job :ev :dash :infra :wizard ...)"),
-    ("/", "filter the table (/!text inverts)"),
-    ("esc", "back"),
-    ("enter", "open / drill down"),
-    ("space", "mark rows for bulk actions"),
-    ("f2", "toggle the learning pane"),
+    (":", "jump to a view, replacing this one (:vm :host :net :ip :zone :vol :tmpl :acct :job :ev :dash :infra ...)"),
+    ("/", "filter (every field, ids too; /!text inverts)"),
+    ("esc", "back one breadcrumb"),
+    ("f2", "show or hide the learning pane (F3 there reveals keys and signatures)"),
     ("ctrl+p", "command palette: every action"),
     ("?", "this help"),
     ("q", "quit"),
 ]
+GLOBAL_ACTIONS = {"prompt(':')", "prompt('/')", "help", "back", "toggle_learn", "command_palette", "quit"}
+
+
+def own_bindings(node: object) -> set[tuple[str, str]]:
+    """(action, description) of the bindings declared by virga's classes of node (not Textual's)."""
+    found: set[tuple[str, str]] = set()
+    for cls in type(node).__mro__:
+        if not cls.__module__.startswith("virga"):
+            continue
+        for b in cls.__dict__.get("BINDINGS", []):
+            if isinstance(b, Binding) and b.description:
+                found.add((b.action, b.description))
+    return found
+
+
+def view_keys(screen: Screen) -> list[tuple[str, str]]:
+    """The keys of this view: the screen's and its focused widget's own, each key once, in the footer's order."""
+    rows: list[tuple[str, str]] = []
+    seen: set[str] = set()
+    for active in screen.active_bindings.values():
+        node, b = active.node, active.binding
+        if node is screen.app or b.action in GLOBAL_ACTIONS or (b.action, b.description) not in own_bindings(node):
+            continue
+        shown = screen.app.get_key_display(b)
+        if shown in seen:
+            continue
+        seen.add(shown)
+        rows.append((shown, b.description))
+    return rows
 
 
 def bindings_table(screen: Screen) -> Table:
-    """A table of the keys active on a screen (its own, its focused widget's and the app's)."""
-    table = Table(box=None, expand=True, show_header=True, header_style="bold")
-    table.add_column("KEY", style="bold cyan", no_wrap=True)
+    """Two groups: this view's keys, then the global ones."""
+    table = Table(box=None, expand=True, show_header=False)
+    table.add_column("KEY", style="bold cyan", no_wrap=True, width=10)
     table.add_column("ACTION")
-    seen: set[str] = set()
+    table.add_row("[b]This view[/b]", "")
+    for key, text in view_keys(screen) or [("", "[dim]nothing more than the global keys[/dim]")]:
+        table.add_row(key, text)
+    table.add_row("", "")
+    table.add_row("[b]Global[/b]", "")
     for key, text in GLOBAL_KEYS:
         table.add_row(key, text)
-        seen.add(key)
-    for key, active in screen.active_bindings.items():
-        b = active.binding
-        if not b.description or key in seen:
-            continue
-        if screen.app.check_action(b.action, ()) is False:
-            continue
-        seen.add(key)
-        table.add_row(screen.app.get_key_display(b), b.description)
     return table
 
 
@@ -48,7 +70,8 @@ class HelpScreen(ModalScreen[None]):
     BINDINGS = [Binding("escape,q,question_mark", "dismiss", "Close")]
     DEFAULT_CSS = """
     HelpScreen { align: center middle; }
-    HelpScreen > VerticalScroll { width: 90%; height: 90%; border: thick $accent; background: $surface; }
+    HelpScreen > VerticalScroll { width: 100%; max-width: 100; height: auto; max-height: 100%;
+                                  border: round $accent; background: $surface; padding: 0 1; }
     """
 
     def __init__(self, under: Screen) -> None:
@@ -58,8 +81,9 @@ class HelpScreen(ModalScreen[None]):
 
     def compose(self) -> ComposeResult:
         """The table of keys."""
+        name = getattr(self.under, "heading", None) or getattr(self.under, "TITLE", "") or "this view"
         with VerticalScroll():
-            yield Static(f"[b]Keys of {self.under.__class__.__name__.removesuffix('Screen')}[/b]")
+            yield Static(f"[b]Keys · {name}[/b]   [dim](esc closes)[/dim]")
             yield Static(bindings_table(self.under), id="keys")
 
     async def action_dismiss(self, result: None = None) -> None:

@@ -121,7 +121,7 @@ class InfraScreen(VirgaScreen):
         self.sync_frame()
         self.query_one(Tree).focus()
         self.reload()
-        self.set_interval(self.tui.refresh_interval * 2, self.reload)
+        self.poll(self.tui.refresh_interval * 2, self.reload)
 
     @work(exclusive=True, group="tree", exit_on_error=False)
     async def reload(self) -> None:
@@ -218,4 +218,4 @@ class InfraScreen(VirgaScreen):
             ("M", "End maintenance"),
             ("x", "Delete"),
         ):
-            yield (f"Infrastructure: {label}", f"on the selected node [{key}]", partial(self.action_do, key))
+            yield (f"Infrastructure: {label}", f"key {key} · on the selected node", partial(self.action_do, key))

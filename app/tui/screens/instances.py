@@ -7,7 +7,7 @@ from typing import Any
 
 from virga.client import ApiError
 from virga.tui.catalog.base import REGISTRY, Action
-from virga.tui.screens.resource import ResourceScreen, label_of, screen_class
+from virga.tui.screens.resource import ActionScreen, ResourceScreen, label_of, screen_class
 
 CONSOLE = "createConsoleEndpoint"
 
@@ -35,16 +35,18 @@ class InstancesBase(ResourceScreen):
         """Show the VMs (optionally of one host/network/account)."""
         super().__init__(REGISTRY["vm"], params, context)
 
-    async def perform(self, act: Action, items: list[dict[str, Any]], values: dict[str, Any]) -> None:
+    async def perform(
+        self, act: Action, items: list[dict[str, Any]], values: dict[str, Any], errors: list[ApiError] | None
+    ) -> None:
         """Deploy runs once per count; other actions once per chosen VM."""
         if act.command == CONSOLE:
             await self.console(items[0])
             return
         if act.command != "deployVirtualMachine":
-            await super().perform(act, items, values)
+            await super().perform(act, items, values, errors)
             return
         calls = deploy_calls(values)
-        await asyncio.gather(*(self.run_one(act, p, p.get("name", f"#{i + 1}")) for i, p in enumerate(calls)))
+        await asyncio.gather(*(self.run_one(act, p, p.get("name", f"#{i + 1}"), errors) for i, p in enumerate(calls)))
 
     async def console(self, vm: dict[str, Any]) -> None:
         """Attach to the VM's serial console (through the API's console endpoint)."""
@@ -59,7 +61,7 @@ def make_instances_screen(params: dict[str, Any] | None = None, context: str = "
     return cls(params, context)
 
 
-async def attach_console(screen: ResourceScreen, vm: dict[str, Any]) -> str:
+async def attach_console(screen: ActionScreen, vm: dict[str, Any]) -> str:
     """Suspend the TUI and give the terminal to the VM's serial console until Ctrl-]; why it ended."""
     import os
     import sys

@@ -11,26 +11,14 @@ from textual import work
 from textual.app import ComposeResult
 from textual.binding import Binding
 from textual.widgets import Static
-from virga.tui.catalog.base import REGISTRY, Action, Resource
+from virga.client import ApiError
+from virga.tui.catalog.base import Action, Resource
 from virga.tui.screens.base import PaletteEntry, VirgaScreen
 from virga.tui.screens.confirm import ConfirmScreen
-from virga.tui.screens.detail import DetailScreen
 from virga.tui.screens.form import FormScreen
 from virga.tui.widgets.resource_table import ResourceTable
 
-S = TypeVar("S", bound="ResourceScreen")
-# Enter on a row drills into the children: resource -> (child resource, filter param, item field)
-DRILL = {
-    "zone": ("pod", "zoneid", "id"),
-    "pod": ("cluster", "podid", "id"),
-    "cluster": ("host", "clusterid", "id"),
-    "host": ("vm", "hostid", "id"),
-    "net": ("vm", "networkid", "id"),
-    "vol": ("snap", "volumeid", "id"),
-    "acct": ("vm", "account", "name"),
-    "tmpl": ("vm", "templateid", "id"),
-    "ip": ("fw", "ipaddressid", "id"),
-}
+S = TypeVar("S", bound="ActionScreen")
 
 
 def label_of(item: dict[str, Any]) -> str:
@@ -41,7 +29,109 @@ def label_of(item: dict[str, Any]) -> str:
     return "item"
 
 
-class ResourceScreen(VirgaScreen):
+class ActionScreen(VirgaScreen):
+    """A screen that runs a resource's actions on some items (a table's chosen rows, a detail view's object)."""
+
+    resource: Resource
+    running: dict[str, int]
+    extra: dict[str, Any] = {}  # noqa: RUF012 - the list filters of the screen (read only)
+
+    def targets(self) -> list[dict[str, Any]]:
+        """The items an action applies to."""
+        return []
+
+    def after_action(self) -> None:
+        """Something changed: read again."""
+
+    def update_status(self) -> None:
+        """Show the running jobs."""
+
+    # actions -------------------------------------------------------------
+    def actions(self) -> tuple[Action, ...]:
+        """The resource's actions."""
+        return self.resource.actions
+
+    def check_action(self, action: str, parameters: tuple[object, ...]) -> bool | None:
+        """Hide mutating actions in read-only mode."""
+        if action == "act" and parameters:
+            act = self.actions()[int(parameters[0])]  # type: ignore[call-overload]
+            return not (act.mutating and self.tui.readonly)
+        return True
+
+    def action_act(self, index: int) -> None:
+        """Run the index-th action."""
+        self.execute_action(self.actions()[index])
+
+    @work(exit_on_error=False)
+    async def execute_action(self, act: Action) -> None:
+        """Ask for fields (the form stays open until the call succeeds) and confirmation, run on every item."""
+        if act.mutating and self.tui.readonly:
+            self.notify("read-only mode: actions are disabled", severity="warning")
+            return
+        items = self.targets() if act.needs_item else [{}]
+        if not items:
+            self.notify(f"{act.label}: select a row first", severity="warning")
+            return
+        names = ", ".join(label_of(i) for i in items[:5]) + (" …" if len(items) > 5 else "")
+        if act.fields:
+
+            async def run(values: dict[str, Any]) -> str | None:
+                """Confirm, call; the first error's text (the form shows it), "" when not confirmed."""
+                if act.confirm and not await self.app.push_screen_wait(ConfirmScreen(f"{act.label} {names}?")):
+                    return ""
+                errors: list[ApiError] = []
+                await self.perform(act, items, values, errors)
+                self.after_action()
+                return f"{errors[0].text} (error {errors[0].code})" if errors else None
+
+            title = f"{act.label} ({act.command})"
+            await self.app.push_screen_wait(FormScreen(title, act.fields, run=run, item=items[0]))
+            return
+        if act.confirm and not await self.app.push_screen_wait(ConfirmScreen(f"{act.label} {names}?")):
+            return
+        await self.perform(act, items, {}, None)
+        self.after_action()
+
+    async def perform(
+        self, act: Action, items: list[dict[str, Any]], values: dict[str, Any], errors: list[ApiError] | None
+    ) -> None:
+        """Run the command once per item, concurrently."""
+        context = {k: self.extra[k] for k in act.context if k in self.extra}
+        await asyncio.gather(
+            *(self.run_one(act, {**act.args(i), **context, **values}, label_of(i) if i else "", errors) for i in items)
+        )
+
+    async def run_one(
+        self, act: Action, params: dict[str, Any], name: str, errors: list[ApiError] | None = None
+    ) -> dict[str, Any] | None:
+        """One API call with its job's progress in the status line."""
+        label = f"{act.label} {name}".strip()
+
+        def progress(pct: int) -> None:
+            """Show the job's progress."""
+            self.running[label] = pct
+            self.update_status()
+
+        self.running[label] = 0
+        self.update_status()
+        try:
+            return await self.api.act(act.command, label, progress=progress, errors=errors, **params)
+        finally:
+            self.running.pop(label, None)
+            self.update_status()
+
+    def palette(self) -> Iterable[PaletteEntry]:
+        """The resource's actions, for ctrl+p."""
+        for i, act in enumerate(self.actions()):
+            if not (act.mutating and self.tui.readonly):
+                yield (
+                    f"{self.resource.title}: {act.label}",
+                    f"key {act.key} · {act.command}",
+                    partial(self.action_act, i),
+                )
+
+
+class ResourceScreen(ActionScreen):
     """List a resource, refresh it in place, run its actions on the cursor row or the marked rows."""
 
     NAME = "resource"
@@ -56,6 +146,8 @@ class ResourceScreen(VirgaScreen):
         self.filter_note = ""
         self.reading = False  # a read is in flight
         self.reread = False  # something changed while it was: read again when it ends
+        self.note = ""  # a passing message for the status line (what `y` copied)
+        self.restored: dict[str, Any] = {}
 
     def body(self) -> ComposeResult:
         """The table and a status line."""
@@ -67,12 +159,30 @@ class ResourceScreen(VirgaScreen):
         """The screen's table."""
         return self.query_one("#table", ResourceTable)
 
+    def memo(self) -> dict[str, Any]:
+        """Filter, sort and the cursor's row, to restore when Esc comes back here."""
+        t = self.table
+        return {
+            "filter": (t.filter_text, t.filter_invert),
+            "sort": (t.sort_col, t.sort_desc),
+            "cursor": t.current_key(),
+        }
+
+    def restore(self, memo: dict[str, Any]) -> None:
+        """Keep memo() for on_mount."""
+        self.restored = memo
+
     def on_mount(self) -> None:
         """Load now and every few seconds."""
         self.sync_frame()
-        self.table.focus()
+        t = self.table
+        if self.restored:
+            t.filter_text, t.filter_invert = self.restored.get("filter", ("", False))
+            t.sort_col, t.sort_desc = self.restored.get("sort", (None, False))
+            t.pending_cursor = self.restored.get("cursor")
+        t.focus()
         self.refresh_data()
-        self.set_interval(self.tui.refresh_interval, self.tick)
+        self.poll(self.tui.refresh_interval, self.tick)
 
     def tick(self) -> None:
         """The periodic refresh: skipped while the previous read is still in flight."""
@@ -117,8 +227,28 @@ class ResourceScreen(VirgaScreen):
             parts.append(f"filter {'!' if t.filter_invert else ''}{t.filter_text}")
         if t.marks:
             parts.append(f"{len(t.marks)} marked")
+        if t.sort_col is not None:
+            parts.append(t.sort_label())
         parts += [f"{label} {pct}%" for label, pct in self.running.items()]
-        self.query_one("#status", Static).update(" · ".join(parts))
+        left, right = t.hidden_columns() if t.size.width else (0, 0)
+        if left or right:
+            parts.append(f"{left + right} more columns ←→")
+        if self.note:
+            parts.append(self.note)
+        if self.is_mounted:
+            self.query_one("#status", Static).update(" · ".join(parts))
+
+    def on_resource_table_changed(self, message: ResourceTable.Changed) -> None:
+        """Sort, scroll or copy: the status line says so."""
+        if message.note:
+            self.note = message.note
+            self.set_timer(6, self.clear_note)
+        self.update_status()
+
+    def clear_note(self) -> None:
+        """The copy note is gone after a few seconds."""
+        self.note = ""
+        self.update_status()
 
     def current_filter(self) -> str:
         """The table's filter as typed after `/`."""
@@ -130,91 +260,23 @@ class ResourceScreen(VirgaScreen):
         self.table.set_filter(text, invert)
         self.update_status()
 
-    # actions -------------------------------------------------------------
-    def actions(self) -> tuple[Action, ...]:
-        """The resource's actions."""
-        return self.resource.actions
+    def targets(self) -> list[dict[str, Any]]:
+        """The marked rows, or the cursor's row."""
+        return self.table.chosen()
 
-    def check_action(self, action: str, parameters: tuple[object, ...]) -> bool | None:
-        """Hide mutating actions in read-only mode."""
-        if action == "act" and parameters:
-            act = self.actions()[int(parameters[0])]  # type: ignore[call-overload]
-            return not (act.mutating and self.tui.readonly)
-        return True
-
-    def action_act(self, index: int) -> None:
-        """Run the index-th action."""
-        self.execute_action(self.actions()[index])
-
-    @work(exit_on_error=False)
-    async def execute_action(self, act: Action) -> None:
-        """Ask for fields and confirmation, then run the action on every chosen row."""
-        if act.mutating and self.tui.readonly:
-            self.notify("read-only mode: actions are disabled", severity="warning")
-            return
-        items = self.table.chosen() if act.needs_item else [{}]
-        if not items:
-            self.notify(f"{act.label}: select a row first", severity="warning")
-            return
-        values: dict[str, Any] = {}
-        if act.fields:
-            got = await self.app.push_screen_wait(FormScreen(f"{act.label} ({act.command})", act.fields))
-            if got is None:
-                return
-            values = got
-        if act.confirm:
-            names = ", ".join(label_of(i) for i in items[:5]) + (" …" if len(items) > 5 else "")
-            if not await self.app.push_screen_wait(ConfirmScreen(f"{act.label} {names}?")):
-                return
-        await self.perform(act, items, values)
+    def after_action(self) -> None:
+        """Marks are done with; read again."""
         self.table.marks.clear()
         self.refresh_data()
 
-    async def perform(self, act: Action, items: list[dict[str, Any]], values: dict[str, Any]) -> None:
-        """Run the command once per item, concurrently."""
-        await asyncio.gather(*(self.run_one(act, {**act.args(i), **values}, label_of(i) if i else "") for i in items))
-
-    async def run_one(self, act: Action, params: dict[str, Any], name: str) -> dict[str, Any] | None:
-        """One API call with its job's progress in the status line."""
-        label = f"{act.label} {name}".strip()
-
-        def progress(pct: int) -> None:
-            """Show the job's progress."""
-            self.running[label] = pct
-            self.update_status()
-
-        self.running[label] = 0
-        self.update_status()
-        try:
-            return await self.api.act(act.command, label, progress=progress, **params)
-        finally:
-            self.running.pop(label, None)
-            self.update_status()
-
     # navigation ----------------------------------------------------------
     def on_resource_table_selected(self, message: ResourceTable.Selected) -> None:
-        """Enter drills into the children of the row, or shows its fields."""
-        drill = DRILL.get(self.resource.name)
-        item = message.item
-        if drill and drill[0] in REGISTRY:
-            child, param, source = drill
-            self.tui.open_resource(child, {param: item.get(source)}, label_of(item))
-        else:
-            self.app.push_screen(DetailScreen(f"{self.resource.title}: {label_of(item)}", item))
+        """Enter opens the row's detail view: its fields, its actions and its related objects."""
+        self.tui.open_detail(self.resource.name, message.item)
 
     def action_refresh_now(self) -> None:
         """Reload at once."""
         self.refresh_data()
-
-    def palette(self) -> Iterable[PaletteEntry]:
-        """The resource's actions, for ctrl+p."""
-        for i, act in enumerate(self.actions()):
-            if not (act.mutating and self.tui.readonly):
-                yield (
-                    f"{self.resource.title}: {act.label}",
-                    f"{act.command} [{act.key}]",
-                    partial(self.action_act, i),
-                )
 
 
 def screen_class(resource: Resource, base: type[S]) -> type[S]:

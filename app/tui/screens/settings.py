@@ -39,6 +39,7 @@ class SettingsScreen(VirgaScreen):
 
     NAME = "settings"
     TITLE = "Settings"
+    FILTERABLE = False
     DEFAULT_CSS = """
     SettingsScreen VerticalScroll { padding: 0 1; }
     SettingsScreen Select, SettingsScreen Input { width: 40; }

@@ -7,9 +7,11 @@ import re
 from collections.abc import Iterator
 from typing import Any
 
+from textual import work
 from textual.app import ComposeResult
 from textual.containers import Horizontal
 from textual.widgets import Label, ProgressBar
+from virga.client import ApiError
 from virga.tui.catalog.base import Action
 from virga.tui.screens.resource import ResourceScreen, label_of
 
@@ -47,17 +49,20 @@ class TemplatesBase(ResourceScreen):
             yield ProgressBar(total=100, show_eta=False, id="download-bar")
         yield from widgets
 
-    async def perform(self, act: Action, items: list[dict[str, Any]], values: dict[str, Any]) -> None:
-        """A registration is followed until its download ends; other actions as usual."""
+    async def perform(
+        self, act: Action, items: list[dict[str, Any]], values: dict[str, Any], errors: list[ApiError] | None
+    ) -> None:
+        """A registration is followed until its download ends (the form closes at once); others as usual."""
         if act.command not in REGISTER:
-            await super().perform(act, items, values)
+            await super().perform(act, items, values, errors)
             return
-        body = await self.run_one(act, {**act.args({}), **values}, values.get("name", ""))
+        body = await self.run_one(act, {**act.args({}), **values}, values.get("name", ""), errors)
         found = (body or {}).get(self.resource.item) or []
         item = found[0] if isinstance(found, list) and found else found
         if isinstance(item, dict) and item.get("id"):
-            await self.follow(REGISTER[act.command], item)
+            self.follow(REGISTER[act.command], item)
 
+    @work(group="download", exit_on_error=False)
     async def follow(self, filter_param: str, item: dict[str, Any]) -> None:
         """Poll the item's status into the bar until it is ready or failed."""
         box = self.query_one("#download", Horizontal)

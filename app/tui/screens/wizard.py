@@ -34,6 +34,7 @@ class WizardScreen(VirgaScreen):
 
     NAME = "wizard"
     TITLE = "Add zone"
+    FILTERABLE = False
     BINDINGS = [Binding("ctrl+n", "next", "Run step"), Binding("ctrl+b", "back_step", "Previous step")]
     DEFAULT_CSS = """
     WizardScreen #wiz { height: 1fr; }

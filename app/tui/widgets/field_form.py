@@ -5,7 +5,7 @@ from __future__ import annotations
 from typing import Any
 
 from textual.app import ComposeResult
-from textual.containers import Vertical
+from textual.containers import Horizontal, Vertical
 from textual.widgets import Input, Label, Select
 from virga.tui.catalog.base import Field
 
@@ -22,7 +22,10 @@ class FieldForm(Vertical):
 
     DEFAULT_CSS = """
     FieldForm { height: auto; }
-    FieldForm Label.error { color: $error; }
+    FieldForm > Horizontal { height: auto; margin-top: 1; }
+    FieldForm > Horizontal > Label { width: 26; padding-right: 1; }
+    FieldForm > Horizontal > Input, FieldForm > Horizontal > Select { width: 1fr; }
+    FieldForm Label.error { color: $error; padding-left: 26; }
     FieldForm Label.error.ok { display: none; }
     """
 
@@ -30,19 +33,25 @@ class FieldForm(Vertical):
         """Keep the fields and their starting values."""
         super().__init__(**kw)
         self.fields, self.values = fields, values or {}
+        self.offered: dict[str, list[str]] = {f.name: list(f.options) for f in fields if f.options}
 
     def compose(self) -> ComposeResult:
         """A label, an input (or select) and an error line per field."""
         for f in self.fields:
-            yield Label(f.label + (" *" if f.required else ""))
-            start = self.values.get(f.name, f.default)
-            if f.choice is not None or f.options:
-                initial = self.initial(f)
-                yield Select(
-                    [(o, o) for o in f.options], id=f"f-{f.name}", value=initial or Select.NULL, allow_blank=True
-                )
-            else:
-                yield Input(start, placeholder=f.placeholder, password=f.password, id=f"f-{f.name}")
+            with Horizontal():
+                yield Label(f.label + (" *" if f.required else ""))
+                start = self.values.get(f.name, f.default)
+                if f.choice is not None or f.options:
+                    initial = self.initial(f)
+                    yield Select(
+                        [(o, o) for o in f.options],
+                        id=f"f-{f.name}",
+                        value=initial or Select.NULL,
+                        allow_blank=True,
+                        compact=True,
+                    )
+                else:
+                    yield Input(start, placeholder=f.placeholder, password=f.password, id=f"f-{f.name}", compact=True)
             yield Label("", id=f"e-{f.name}", classes="error ok")
 
     def initial(self, f: Field) -> str:
@@ -87,8 +96,22 @@ class FieldForm(Vertical):
                 self.show_error(name, check(f, event.value))
 
     def set_choices(self, name: str, options: list[tuple[str, str]], pick_first: bool) -> None:
-        """Fill a select's options."""
+        """Fill a select's options, keeping its value (the saved one before the first load) when still offered."""
         sel = self.query_one(f"#f-{name}", Select)
+        keep = "" if sel.value in (Select.NULL, None) else str(sel.value)
+        keep = keep or self.values.get(name, "")
         sel.set_options(options)
-        if pick_first and options:
+        self.offered[name] = [v for _, v in options]
+        if keep and any(v == keep for _, v in options):
+            sel.value = keep
+        elif pick_first and options:
             sel.value = options[0][1]
+
+    def set_value(self, name: str, value: str) -> None:
+        """Set one field's value (a select only to one of its options)."""
+        widget = self.query_one(f"#f-{name}")
+        if isinstance(widget, Select):
+            if value in self.offered.get(name, []):
+                widget.value = value
+        elif isinstance(widget, Input):
+            widget.value = value

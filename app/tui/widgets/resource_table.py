@@ -1,4 +1,4 @@
-"""A virtual table of API items: in-place updates by key, filter, marks; renders only visible lines."""
+"""A virtual table of API items: in-place updates by key, filter, sort, marks; renders only visible lines."""
 
 from __future__ import annotations
 
@@ -30,6 +30,29 @@ class Column:
     width: int
     render: Callable[[dict[str, Any]], Cell]
     live: bool = False  # changes with the clock: rendered when drawn, not stored nor searched
+    sort: Callable[[dict[str, Any]], Any] | None = None  # the sort key (default: the cell's text, numbers first)
+
+
+def natural(text: str) -> tuple[int, float, str]:
+    """A sort key for a cell's text: numbers by value before words in alphabetical order (pure)."""
+    try:
+        return (0, float(text), "")
+    except ValueError:
+        return (1, 0.0, text.lower())
+
+
+def flatten(value: Any, depth: int = 0) -> list[str]:
+    """Every scalar inside an API item, as text (ids, nested NIC addresses...) for the `/` filter (pure)."""
+    if isinstance(value, dict):
+        return [t for v in value.values() for t in flatten(v, depth + 1)] if depth < 3 else []
+    if isinstance(value, list | tuple):
+        return [t for v in value for t in flatten(v, depth + 1)] if depth < 3 else []
+    return [] if value is None or value == "" else [str(value)]
+
+
+def clip(text: str, width: int) -> str:
+    """Fit text in width cells, with an ellipsis when it is cut (pure)."""
+    return text.ljust(width) if len(text) <= width else text[: max(0, width - 1)] + "…"
 
 
 def field(name: str, title: str, width: int, default: str = "") -> Column:
@@ -47,12 +70,23 @@ class ResourceTable(ScrollView, can_focus=True):
         Binding("pagedown", "page(1)", "Page down", show=False),
         Binding("home,g", "jump(0)", "Top", show=False),
         Binding("end,G", "jump(-1)", "Bottom", show=False),
-        Binding("space", "mark", "Mark", show=True),
         Binding("enter", "select", "Open", show=True),
+        Binding("space", "mark", "Mark", show=True),
+        Binding("y", "copy", "Copy id", show=True),
+        Binding("o", "sort(1)", "Sort", show=True),
+        Binding("O", "sort(-1)", "Reverse sort", show=False),
     ]
     DEFAULT_CSS = """
     ResourceTable { height: 1fr; }
     """
+
+    class Changed(Message):
+        """The view changed in a way the status line shows: sort, horizontal scroll, a copied id."""
+
+        def __init__(self, table: ResourceTable, note: str = "") -> None:
+            """Carry an optional note (e.g. what was copied)."""
+            super().__init__()
+            self.table, self.note = table, note
 
     class Selected(Message):
         """Enter (or a double click) on a row."""
@@ -76,6 +110,9 @@ class ResourceTable(ScrollView, can_focus=True):
         self.cursor = 0
         self.filter_text, self.filter_invert = "", False
         self.loaded = False
+        self.sort_col: int | None = None
+        self.sort_desc = False
+        self.pending_cursor: str | None = None  # a key to put the cursor on once it is loaded (a view restored)
         self.live = any(c.live for c in columns)
         self._width = 2 + sum(c.width + len(GAP) for c in columns)
 
@@ -93,7 +130,7 @@ class ResourceTable(ScrollView, can_focus=True):
             cells = [("", "") if c.live else c.render(item) for c in self.columns]
             if self.cells.get(k) != cells:
                 self.cells[k] = cells
-                self.search[k] = " ".join(t for t, _ in cells if t).lower()
+                self.search[k] = " ".join([*(t for t, _ in cells if t), *flatten(item)]).lower()
             changed = True
             self.items[k] = item
         if new_order != self.order:
@@ -103,6 +140,8 @@ class ResourceTable(ScrollView, can_focus=True):
             self.marks -= gone
             self.order = new_order
             changed = True
+        if not self.loaded and self.pending_cursor in self.items:
+            current = self.pending_cursor
         self.loaded = True
         if changed:
             self._refilter(current)
@@ -119,6 +158,8 @@ class ResourceTable(ScrollView, can_focus=True):
             self.shown = [k for k in self.order if (needle in self.search[k]) != inv]
         else:
             self.shown = list(self.order)
+        if self.sort_col is not None:
+            self.shown.sort(key=self.sort_key(self.columns[self.sort_col]), reverse=self.sort_desc)
         if keep is not None and keep in self.search:
             try:
                 self.cursor = self.shown.index(keep)
@@ -127,6 +168,41 @@ class ResourceTable(ScrollView, can_focus=True):
         self.cursor = max(0, min(self.cursor, len(self.shown) - 1))
         self.virtual_size = Size(self._width, len(self.shown) + 1)
         self.refresh()
+
+    def sort_key(self, column: Column) -> Callable[[str], Any]:
+        """How rows compare on a column: its own key, else the cell's text (numbers by value)."""
+        index = self.columns.index(column)
+        if column.sort is not None:
+            key = column.sort
+            return lambda k: natural(str(key(self.items[k]) or ""))
+        if column.live:
+            return lambda k: natural(column.render(self.items[k])[0])
+        return lambda k: natural(self.cells[k][index][0])
+
+    def set_sort(self, col: int | None, desc: bool = False) -> None:
+        """Sort the shown rows by a column (None: the API's order), the cursor staying on its row."""
+        self.sort_col, self.sort_desc = col, desc
+        self._refilter(self.current_key())
+        self.post_message(self.Changed(self))
+
+    def sort_label(self) -> str:
+        """The sort in force, for the status line."""
+        if self.sort_col is None:
+            return ""
+        return f"sort {self.columns[self.sort_col].title} {'▼' if self.sort_desc else '▲'}"
+
+    def hidden_columns(self) -> tuple[int, int]:
+        """How many columns are scrolled off to the left and to the right of the viewport."""
+        x, width = int(self.scroll_offset.x), self.size.width
+        left = right = 0
+        pos = 2
+        for c in self.columns:
+            if pos + c.width <= x:
+                left += 1
+            elif pos >= x + width:
+                right += 1
+            pos += c.width + len(GAP)
+        return left, right
 
     def current_key(self) -> str | None:
         """The key of the row under the cursor."""
@@ -166,6 +242,31 @@ class ResourceTable(ScrollView, can_focus=True):
         self.move_to(self.cursor + 1)
         self.refresh()
 
+    def action_sort(self, step: int) -> None:
+        """`o`: sort by the next column (after the last one, back to the API's order); `O`: reverse."""
+        if step < 0:
+            self.set_sort(0 if self.sort_col is None else self.sort_col, not self.sort_desc)
+            return
+        nxt = 0 if self.sort_col is None else self.sort_col + 1
+        self.set_sort(nxt if nxt < len(self.columns) else None)
+
+    def action_copy(self) -> None:
+        """`y`: copy the cursor row's id to the clipboard (OSC 52) and say so."""
+        k = self.current_key()
+        if k is None:
+            return
+        self.app.copy_to_clipboard(k)
+        self.post_message(self.Changed(self, f"copied {self.key} {k}"))
+
+    def watch_scroll_x(self, old: float, new: float) -> None:
+        """Columns scrolled: the header's arrows and the status line's hint change."""
+        super().watch_scroll_x(old, new)
+        self.post_message(self.Changed(self))
+
+    def on_resize(self) -> None:
+        """A new width hides or shows columns."""
+        self.post_message(self.Changed(self))
+
     def action_select(self) -> None:
         """Tell the screen a row was chosen."""
         item = self.current()
@@ -190,10 +291,20 @@ class ResourceTable(ScrollView, can_focus=True):
     def on_click(self, event: events.Click) -> None:
         """Click moves the cursor; a double click opens the row."""
         if event.y < 1:
+            self.click_header(int(self.scroll_offset.x) + event.x)
             return
         self.move_to(int(self.scroll_offset.y) + event.y - 1)
         if event.chain >= 2:
             self.action_select()
+
+    def click_header(self, x: int) -> None:
+        """A click on a column's title sorts by it; a second click reverses."""
+        pos = 2
+        for i, c in enumerate(self.columns):
+            if pos <= x < pos + c.width + len(GAP):
+                self.set_sort(i, not self.sort_desc if self.sort_col == i else False)
+                return
+            pos += c.width + len(GAP)
 
     # rendering ----------------------------------------------------------
     def render_line(self, y: int) -> Strip:
@@ -201,7 +312,14 @@ class ResourceTable(ScrollView, can_focus=True):
         x, width = int(self.scroll_offset.x), self.size.width
         if y == 0:
             head = Style(bold=True)
-            return self._strip("  ", head, [(c.title, "") for c in self.columns], head, x, width)
+            titles = [(self.title_of(i), "") for i in range(len(self.columns))]
+            strip = self._strip("  ", head, titles, head, x, width)
+            left, right = self.hidden_columns()
+            if right:
+                strip = strip.crop(0, width - 1).extend_cell_length(width - 1, head) + Strip([Segment("»", head)])
+            if left:
+                strip = Strip([Segment("«", head)]) + strip.crop(1, width)
+            return strip
         row = int(self.scroll_offset.y) + y - 1
         if row >= len(self.shown):
             return Strip.blank(width)
@@ -217,11 +335,17 @@ class ResourceTable(ScrollView, can_focus=True):
         """Lay out a marker and cells at the column widths, cropped to the viewport."""
         segs = [Segment(marker, MARK + base)]
         for column, (text, style) in zip(self.columns, cells, strict=False):
-            segs.append(
-                Segment(text[: column.width].ljust(column.width), (Style.parse(style) if style else Style()) + base)
-            )
+            segs.append(Segment(clip(text, column.width), (Style.parse(style) if style else Style()) + base))
             segs.append(Segment(GAP, base))
         return Strip(segs).crop(x, x + width).extend_cell_length(width, fill)
+
+    def title_of(self, index: int) -> str:
+        """A column's title with the sort arrow when it is the sort column."""
+        title = self.columns[index].title
+        if index != self.sort_col:
+            return title
+        width = self.columns[index].width
+        return title[: max(1, width - 2)] + " " + ("▼" if self.sort_desc else "▲")
 
     def on_focus(self) -> None:
         """Redraw the cursor in its focused colour."""
