@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import re
 from collections.abc import Awaitable, Callable
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, cast
 
 from textual import work
 from textual.app import ComposeResult
@@ -21,6 +21,7 @@ from virga.tui.widgets.field_form import FieldForm
 
 if TYPE_CHECKING:
     from virga.tui.api import Api
+    from virga.tui.app import VirgaTUI
 
 Run = Callable[[dict[str, Any]], Awaitable[str | None]]  # values -> None on success, else the error text
 
@@ -98,7 +99,7 @@ class FormScreen(ModalScreen[dict[str, Any] | None]):
     @property
     def api(self) -> Api:
         """The app's API wrapper."""
-        return self.app.api  # type: ignore[attr-defined,no-any-return]
+        return cast("VirgaTUI", self.app).api
 
     def on_mount(self) -> None:
         """Load the options of select fields."""
