@@ -71,3 +71,8 @@ class Throttle:
 
 
 THROTTLE = Throttle()
+
+
+def current_limits(s: Session) -> Limits:
+    """The throttling settings in force (listCapabilities' apilimitinterval and apilimitmax)."""
+    return THROTTLE.refresh(s, time.monotonic())

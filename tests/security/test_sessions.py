@@ -152,6 +152,8 @@ async def test_throttling_answers_429_per_account(app: VirgaApp, monkeypatch: py
     codes = [await code_of(alice.call("listZones")) for _ in range(5)]
     assert codes == [0, 0, 0, 429, 429]
     assert await code_of(bob.call("listZones")) == 0  # per account
+    caps = (await bob.call("listCapabilities"))["capability"]
+    assert (caps["apilimitmax"], caps["apilimitinterval"]) == (3, 60)
     throttle.THROTTLE.forget()
 
 

@@ -130,7 +130,9 @@ def list_capabilities(ctx: Ctx) -> dict[str, Any]:
     """What this cloud supports."""
     from virga import __version__
     from virga.drivers.registry import hypervisors
+    from virga.services.throttle import current_limits
 
+    limits = current_limits(ctx.db)
     return {
         "capability": {
             "cloudstackversion": "4.19.0",
@@ -145,8 +147,8 @@ def list_capabilities(ctx: Ctx) -> dict[str, Any]:
             "kvmsnapshotenabled": True,
             "allowuserviewdestroyedvm": True,
             "allowuserexpungerecovervm": False,
-            "apilimitinterval": 1,
-            "apilimitmax": 0,
+            "apilimitinterval": int(limits.interval),  # api.throttling.interval / max (max 0: not throttled)
+            "apilimitmax": limits.max if limits.enabled else 0,
             "dynamicrolesenabled": True,
             "kubernetesserviceenabled": False,
             "hypervisors": ",".join(hypervisors()),
