@@ -9,6 +9,8 @@ JOB_MODULES = (
     "virga.services.hostops",
     "virga.services.lb",
     "virga.services.networks",
+    "virga.services.physnet",
+    "virga.services.providers",
     "virga.services.routers",
     "virga.services.rules",
     "virga.services.secgroups",
@@ -28,6 +30,4 @@ JOB_MODULES = (
     "virga.services.vmsnapshots",
     "virga.services.volumes",
     "virga.services.volupload",
-    "virga.api.commands.physnet",
-    "virga.api.commands.providers",
 )

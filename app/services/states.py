@@ -222,7 +222,10 @@ MACHINES: dict[str, dict[str, dict[str, str]]] = {
         "remove": {s.value: "Removed" for s in PoolState},
     },
     "PhysicalNetwork": _ENABLING,
-    "NetworkServiceProvider": _ENABLING | {"shutdown": {s.value: "Shutdown" for s in EnabledState}},
+    "NetworkServiceProvider": {  # updateNetworkServiceProvider moves a provider to any of its states
+        event: {s.value: target for s in EnabledState}
+        for event, target in (("enable", "Enabled"), ("disable", "Disabled"), ("shutdown", "Shutdown"))
+    },
     "NetworkOffering": _ENABLING,
     "ManagementServer": {
         "started": {"Up": "Up", "Down": "Up"},  # Up: a restart after a crash (its heartbeat went stale)

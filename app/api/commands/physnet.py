@@ -1,4 +1,4 @@
-"""Physical networks and the traffic types they carry."""
+"""Physical networks and the traffic types they carry: parameters and checks (writes: virga.services.physnet)."""
 
 from __future__ import annotations
 
@@ -6,59 +6,19 @@ import re
 from typing import Any
 
 from sqlmodel import select
-from virga.api.commands.infra_util import echo_job, one_of, pending, success_job, tag_list, unique_name
 from virga.api.dispatch import Pending
 from virga.api.registry import ROOT, Param, api
-from virga.api.response import clean, list_body
-from virga.api.views.common import ref
-from virga.api.views.fields import FIELDS
+from virga.api.response import list_body
+from virga.api.validators import one_of, tag_list, unique_name
+from virga.api.views.physnet import LABELS, physnet_view, traffic_view
 from virga.context import Ctx
 from virga.errors import InUse, InvalidParameter
-from virga.models import Network, NetworkServiceProvider, PhysicalNetwork, TrafficType, VlanIpRange, Zone, utcnow
-from virga.models.infra import VirtualRouterElement
+from virga.models import Network, PhysicalNetwork, TrafficType, VlanIpRange, Zone
+from virga.services import physnet as svc
 
 ISOLATION = ("VLAN", "VXLAN", "GRE", "STT", "L3")
 TRAFFIC = ("Public", "Guest", "Management", "Storage")
-LABELS = ("kvmnetworklabel", "xennetworklabel", "vmwarenetworklabel")
 MAX_TAG = {"VLAN": 4094, "VXLAN": 16777214}
-VR_SERVICES = "Dhcp,Dns,UserData,SourceNat,StaticNat,PortForwarding,Lb,Firewall,Gateway,Vpn"
-DEFAULT_PROVIDERS = {"VirtualRouter": VR_SERVICES, "SecurityGroupProvider": "SecurityGroup"}
-FIELDS.update(
-    {
-        "physicalnetwork": "id name zoneid zonename state vlan isolationmethods broadcastdomainrange tags networkspeed",
-        "traffictype": "id traffictype physicalnetworkid kvmnetworklabel xennetworklabel vmwarenetworklabel",
-    }
-)
-
-
-def physnet_view(ctx: Ctx, p: PhysicalNetwork) -> dict[str, Any]:
-    """A physicalnetwork response object."""
-    return clean(
-        {
-            "id": p.uuid,
-            "name": p.name,
-            **ref(ctx, Zone, p.zone_id, "zone"),
-            "state": p.state,
-            "vlan": p.vlan or None,
-            "isolationmethods": p.isolationmethods,
-            "broadcastdomainrange": p.broadcastdomainrange,
-            "tags": p.tags or None,
-            "networkspeed": "1G",
-        }
-    )
-
-
-def traffic_view(ctx: Ctx, t: TrafficType) -> dict[str, Any]:
-    """A traffictype response object."""
-    pn = ctx.by_id(PhysicalNetwork, t.physicalnetwork_id)
-    return clean(
-        {
-            "id": t.uuid,
-            "traffictype": t.traffictype,
-            "physicalnetworkid": pn.uuid if pn else None,
-            **{label: getattr(t, label) or None for label in LABELS},
-        }
-    )
 
 
 def check_vlan(value: str, method: str) -> str:
@@ -81,16 +41,6 @@ def _isolation(value: list[str] | None) -> str:
     if len(methods) != 1:
         raise InvalidParameter("Parameter isolationmethods: give exactly one isolation method")
     return methods[0]
-
-
-def add_provider(ctx: Ctx, pn: PhysicalNetwork, name: str, services: str) -> NetworkServiceProvider:
-    """Record a network service provider (and the VirtualRouter's element)."""
-    nsp = NetworkServiceProvider(name=name, physicalnetwork_id=pn.id or 0, servicelist=services)
-    ctx.db.add(nsp)
-    ctx.db.flush()
-    if name in ("VirtualRouter", "VpcVirtualRouter"):
-        ctx.db.add(VirtualRouterElement(nsp_id=nsp.id or 0))
-    return nsp
 
 
 @api(
@@ -118,20 +68,15 @@ def create_physnet(ctx: Ctx) -> Pending:
     vlan = check_vlan(a.vlan, method) if a.vlan else ""
     bdr = one_of(a.broadcastdomainrange or "ZONE", ("ZONE", "POD"), "broadcastdomainrange") or "ZONE"
     unique_name(ctx, PhysicalNetwork, a.name, "physical network", zone_id=zone.id)
-    pn = PhysicalNetwork(
-        name=a.name,
-        zone_id=zone.id or 0,
-        isolationmethods=method,
-        vlan=vlan,
-        broadcastdomainrange=bdr,
-        tags=tag_list(",".join(a.tags or [])),
-        state="Disabled",
-    )
-    ctx.db.add(pn)
-    ctx.db.flush()
-    for name, services in DEFAULT_PROVIDERS.items():
-        add_provider(ctx, pn, name, services)
-    return pending("PhysicalNetwork", pn)
+    fields = {
+        "name": a.name,
+        "zone_id": zone.id or 0,
+        "isolationmethods": method,
+        "vlan": vlan,
+        "broadcastdomainrange": bdr,
+        "tags": tag_list(",".join(a.tags or [])),
+    }
+    return svc.create_physnet(ctx, fields)
 
 
 @api(
@@ -175,14 +120,9 @@ def update_physnet(ctx: Ctx) -> Pending:
     a = ctx.args
     pn = ctx.get(PhysicalNetwork, a.id)
     state = one_of(a.state, ("Enabled", "Disabled"), "state")
-    if a.vlan is not None:
-        pn.vlan = check_vlan(a.vlan, pn.isolationmethods) if a.vlan else ""
-    if state:
-        pn.state = state
-    if a.tags is not None:
-        pn.tags = tag_list(",".join(a.tags))
-    ctx.db.add(pn)
-    return pending("PhysicalNetwork", pn)
+    vlan = None if a.vlan is None else check_vlan(a.vlan, pn.isolationmethods) if a.vlan else ""
+    tags = tag_list(",".join(a.tags)) if a.tags is not None else None
+    return svc.update_physnet(ctx, pn, vlan=vlan, state=state, tags=tags)
 
 
 @api(
@@ -199,14 +139,7 @@ def delete_physnet(ctx: Ctx) -> Pending:
     for model, what in ((Network, "guest network"), (VlanIpRange, "IP range")):
         if ctx.db.exec(select(model).where(model.physicalnetwork_id == pn.id, model.removed == None)).first():
             raise InUse(f"Physical network {pn.name} is still used by a {what}; delete it first")
-    now = utcnow()
-    for model in (TrafficType, NetworkServiceProvider):
-        for row in ctx.db.exec(select(model).where(model.physicalnetwork_id == pn.id, model.removed == None)):
-            row.removed = now
-            ctx.db.add(row)
-    pn.removed = now
-    ctx.db.add(pn)
-    return pending("PhysicalNetwork", pn)
+    return svc.delete_physnet(ctx, pn)
 
 
 @api(
@@ -238,10 +171,7 @@ def add_traffic_type(ctx: Ctx) -> Pending:
         )
     ).first():
         raise InvalidParameter(f"Physical network {pn.name} already carries {kind} traffic (parameter traffictype)")
-    t = TrafficType(physicalnetwork_id=pn.id or 0, traffictype=kind, **{label: a.get(label) or "" for label in LABELS})
-    ctx.db.add(t)
-    ctx.db.flush()
-    return pending("TrafficType", t)
+    return svc.add_traffic_type(ctx, pn, kind, {label: a.get(label) or "" for label in LABELS})
 
 
 @api(
@@ -281,11 +211,8 @@ def list_traffic_types(ctx: Ctx) -> dict[str, Any]:
 def update_traffic_type(ctx: Ctx) -> Pending:
     """Change a traffic type's labels."""
     t = ctx.get(TrafficType, ctx.args.id)
-    for label in LABELS:
-        if ctx.args.get(label) is not None:
-            setattr(t, label, ctx.args[label])
-    ctx.db.add(t)
-    return pending("TrafficType", t)
+    labels = {label: ctx.args[label] for label in LABELS if ctx.args.get(label) is not None}
+    return svc.update_traffic_type(ctx, t, labels)
 
 
 @api(
@@ -315,14 +242,4 @@ def delete_traffic_type(ctx: Ctx) -> Pending:
         ).first()
     ):
         raise InUse("Guest traffic still has networks on this physical network; delete them first")
-    t.removed = utcnow()
-    ctx.db.add(t)
-    return pending("TrafficType", t)
-
-
-_createPhysicalNetwork_job = echo_job("createPhysicalNetwork", PhysicalNetwork, "physicalnetwork", physnet_view)
-_updatePhysicalNetwork_job = echo_job("updatePhysicalNetwork", PhysicalNetwork, "physicalnetwork", physnet_view)
-_addTrafficType_job = echo_job("addTrafficType", TrafficType, "traffictype", traffic_view)
-_updateTrafficType_job = echo_job("updateTrafficType", TrafficType, "traffictype", traffic_view)
-_deletePhysicalNetwork_job = success_job("deletePhysicalNetwork")
-_deleteTrafficType_job = success_job("deleteTrafficType")
+    return svc.delete_traffic_type(ctx, t)

@@ -1,60 +1,22 @@
-"""Network service providers of physical networks and the VirtualRouter element."""
+"""Network service providers of physical networks and the VirtualRouter element (writes: virga.services.providers)."""
 
 from __future__ import annotations
 
 from typing import Any
 
 from sqlmodel import select
-from virga.api.commands.infra_util import echo_job, one_of, pending, success_job
-from virga.api.commands.physnet import DEFAULT_PROVIDERS, add_provider
 from virga.api.dispatch import Pending
 from virga.api.registry import ROOT, Param, api
-from virga.api.response import clean, list_body
-from virga.api.views.fields import FIELDS
+from virga.api.response import list_body
+from virga.api.validators import one_of
+from virga.api.views.providers import element_view, nsp_view
 from virga.context import Ctx
 from virga.errors import InvalidParameter
-from virga.models import NetworkServiceProvider, PhysicalNetwork, utcnow
+from virga.models import NetworkServiceProvider, PhysicalNetwork
 from virga.models.infra import VirtualRouterElement
+from virga.services import providers as svc
 
 PROVIDER_NAMES = ("VirtualRouter", "SecurityGroupProvider", "VpcVirtualRouter", "InternalLbVm", "ConfigDrive")
-FIELDS.update(
-    {
-        "networkserviceprovider": "id name physicalnetworkid state servicelist destinationphysicalnetworkid "
-        "canenableindividualservice",
-        "virtualrouterelement": "id nspid enabled providertype account domainid domain",
-    }
-)
-
-
-def nsp_view(ctx: Ctx, n: NetworkServiceProvider) -> dict[str, Any]:
-    """A networkserviceprovider response object."""
-    pn = ctx.by_id(PhysicalNetwork, n.physicalnetwork_id)
-    return clean(
-        {
-            "id": n.uuid,
-            "name": n.name,
-            "physicalnetworkid": pn.uuid if pn else None,
-            "state": n.state,
-            "servicelist": [s for s in n.servicelist.split(",") if s],
-            "destinationphysicalnetworkid": "0",
-            "canenableindividualservice": n.name != "SecurityGroupProvider",
-        }
-    )
-
-
-def element_view(ctx: Ctx, e: VirtualRouterElement) -> dict[str, Any]:
-    """A virtualrouterelement response object."""
-    nsp = ctx.by_id(NetworkServiceProvider, e.nsp_id)
-    return clean(
-        {
-            "id": e.uuid,
-            "nspid": nsp.uuid if nsp else None,
-            "enabled": e.enabled,
-            "providertype": nsp.name if nsp else None,
-            "account": "system",
-            "domain": "ROOT",
-        }
-    )
 
 
 @api(
@@ -109,8 +71,7 @@ def add_nsp(ctx: Ctx) -> Pending:
         )
     ).first():
         raise InvalidParameter(f"Physical network {pn.name} already has provider {name} (parameter name)")
-    services = ",".join(a.servicelist) if a.servicelist else DEFAULT_PROVIDERS.get(name, "")
-    return pending("NetworkServiceProvider", add_provider(ctx, pn, name, services))
+    return svc.add_nsp(ctx, pn, name, a.servicelist)
 
 
 @api(
@@ -137,12 +98,7 @@ def update_nsp(ctx: Ctx) -> Pending:
                 f"Provider {nsp.name} is not configured: enable its element with "
                 "configureVirtualRouterElement first (parameter state)"
             )
-    if state:
-        nsp.state = state
-    if a.servicelist is not None:
-        nsp.servicelist = ",".join(a.servicelist)
-    ctx.db.add(nsp)
-    return pending("NetworkServiceProvider", nsp)
+    return svc.update_nsp(ctx, nsp, state, a.servicelist)
 
 
 @api(
@@ -158,12 +114,7 @@ def delete_nsp(ctx: Ctx) -> Pending:
     nsp = ctx.get(NetworkServiceProvider, ctx.args.id)
     if nsp.state == "Enabled":
         raise InvalidParameter(f"Provider {nsp.name} is enabled; disable it before deleting it")
-    nsp.removed = utcnow()
-    ctx.db.add(nsp)
-    for e in ctx.db.exec(select(VirtualRouterElement).where(VirtualRouterElement.nsp_id == nsp.id)):
-        e.removed = nsp.removed
-        ctx.db.add(e)
-    return pending("NetworkServiceProvider", nsp)
+    return svc.delete_nsp(ctx, nsp)
 
 
 @api(
@@ -205,18 +156,4 @@ def list_elements(ctx: Ctx) -> dict[str, Any]:
 def configure_element(ctx: Ctx) -> Pending:
     """Enable or disable a VirtualRouter element."""
     e = ctx.get(VirtualRouterElement, ctx.args.id)
-    e.enabled = bool(ctx.args.enabled)
-    ctx.db.add(e)
-    return pending("VirtualRouterElement", e)
-
-
-_addNetworkServiceProvider_job = echo_job(
-    "addNetworkServiceProvider", NetworkServiceProvider, "networkserviceprovider", nsp_view
-)
-_updateNetworkServiceProvider_job = echo_job(
-    "updateNetworkServiceProvider", NetworkServiceProvider, "networkserviceprovider", nsp_view
-)
-_configureVirtualRouterElement_job = echo_job(
-    "configureVirtualRouterElement", VirtualRouterElement, "virtualrouterelement", element_view
-)
-_deleteNetworkServiceProvider_job = success_job("deleteNetworkServiceProvider")
+    return svc.configure_element(ctx, e, bool(ctx.args.enabled))

@@ -36,6 +36,8 @@ VIEW_MODULES = (
     "virga.api.views.lb",
     "virga.api.views.metrics",
     "virga.api.views.networks",
+    "virga.api.views.physnet",
+    "virga.api.views.providers",
     "virga.api.views.routers",
     "virga.api.views.rules",
     "virga.api.views.secgroups",
