@@ -4,6 +4,7 @@ tests/libvirt (and the storage tests' KVM zone)."""
 
 from __future__ import annotations
 
+import os
 import random
 import shutil
 import subprocess
@@ -29,12 +30,18 @@ def running(name: str) -> bool:
     return subprocess.run(["pgrep", "-x", name], capture_output=True).returncode == 0
 
 
-def fix_kvm_device() -> None:
-    """Give /dev/kvm its usual group (kvm) when it lost it, so libvirt keeps its QEMU capability cache."""
+def fix_kvm_device(dev: str = "/dev/kvm") -> None:
+    """Give /dev/kvm its usual group and mode (root:kvm 0660, as udev sets it) when it lost them.
+
+    Otherwise libvirt re-probes QEMU on every call (seconds each): group not kvm, or group kvm without
+    read/write, which also makes libvirt offer kvm domains that the QEMU user then cannot open.
+    """
     from virga.drivers.libvirt.host import kvm_device_problem
 
-    if kvm_device_problem():
-        subprocess.run(["chgrp", "kvm", "/dev/kvm"], check=False)
+    if kvm_device_problem(dev):
+        subprocess.run(["chgrp", "kvm", dev], check=False)
+    if os.path.exists(dev) and os.stat(dev).st_mode & 0o060 != 0o060:
+        os.chmod(dev, os.stat(dev).st_mode | 0o060)
 
 
 def start_daemons() -> list[str]:
