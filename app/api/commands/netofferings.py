@@ -6,13 +6,15 @@ from typing import Any
 
 from sqlalchemy import func
 from sqlmodel import select
-from virga.api.commands.infra_util import one_of, positive, unique_name
 from virga.api.registry import ROOT, USER, Param, api
-from virga.api.response import clean, list_body
-from virga.api.views.fields import FIELDS
+from virga.api.response import list_body
+from virga.api.validators import one_of, positive, unique_name
+from virga.api.views.netofferings import network_offering_view
 from virga.context import Ctx
 from virga.errors import InUse, InvalidParameter
-from virga.models import Network, NetworkOffering, utcnow
+from virga.models import Network, NetworkOffering
+from virga.services import netofferings as svc
+from virga.services.states import EnabledState
 
 SERVICES = (
     "Dhcp",
@@ -36,44 +38,6 @@ PROVIDERS = {
 }
 DEFAULT_PROVIDER = ("VirtualRouter", "VpcVirtualRouter")
 GUEST_TYPES = ("Isolated", "Shared", "L2")
-FIELDS.update(
-    {
-        "networkoffering": "id name displaytext traffictype isdefault specifyvlan conservemode specifyipranges "
-        "availability networkrate state guestiptype egressdefaultpolicy service created forvpc ispersistent "
-        "supportspublicaccess supportsstrechedl2subnet",
-    }
-)
-
-
-def network_offering_view(ctx: Ctx, o: NetworkOffering) -> dict[str, Any]:
-    """A networkoffering response object."""
-    services = [
-        {"name": svc, "provider": [{"name": prov}], "capability": []}
-        for svc, prov in sorted((o.services or {}).items())
-    ]
-    return clean(
-        {
-            "id": o.uuid,
-            "name": o.name,
-            "displaytext": o.displaytext,
-            "traffictype": o.traffictype,
-            "isdefault": o.isdefault,
-            "specifyvlan": o.specifyvlan,
-            "conservemode": o.conservemode,
-            "specifyipranges": o.specifyipranges,
-            "availability": o.availability,
-            "networkrate": o.networkrate,
-            "state": o.state,
-            "guestiptype": o.guestiptype,
-            "egressdefaultpolicy": o.egressdefaultpolicy,
-            "service": services,
-            "created": o.created,
-            "forvpc": False,
-            "ispersistent": False,
-            "supportspublicaccess": False,
-            "supportsstrechedl2subnet": False,
-        }
-    )
 
 
 def _canonical(name: str, allowed: tuple[str, ...], param: str) -> str:
@@ -152,7 +116,7 @@ def create_network_offering(ctx: Ctx) -> dict[str, Any]:
         raise InvalidParameter("Parameter forvpc: VPC offerings are not supported")
     services = _services(ctx, guest)
     unique_name(ctx, NetworkOffering, a.name, "network offering")
-    o = NetworkOffering(
+    fields = dict(
         name=a.name,
         displaytext=a.displaytext or a.name,
         guestiptype=guest,
@@ -164,11 +128,9 @@ def create_network_offering(ctx: Ctx) -> dict[str, Any]:
         conservemode=a.conservemode if a.conservemode is not None else True,
         availability=availability or "Optional",
         networkrate=a.networkrate or 200,
-        state="Enabled" if a.enable else "Disabled",
+        state=EnabledState.ENABLED if a.enable else EnabledState.DISABLED,
     )
-    ctx.db.add(o)
-    ctx.db.flush()
-    return {"networkoffering": network_offering_view(ctx, o)}
+    return {"networkoffering": network_offering_view(ctx, svc.create_offering(ctx, fields))}
 
 
 @api(
@@ -202,7 +164,7 @@ def list_network_offerings(ctx: Ctx) -> dict[str, Any]:
     a = ctx.args
     stmt = select(NetworkOffering)
     if ctx.role == USER:
-        stmt = stmt.where(NetworkOffering.state == "Enabled")
+        stmt = stmt.where(NetworkOffering.state == EnabledState.ENABLED)
     if a.forvpc:
         return {}
     for p in ("displaytext", "isdefault", "specifyvlan", "availability", "state", "specifyipranges"):
@@ -247,16 +209,10 @@ def update_network_offering(ctx: Ctx) -> dict[str, Any]:
     o = ctx.get(NetworkOffering, a.id)
     state = one_of(a.state, ("Enabled", "Disabled"), "state")
     availability = one_of(a.availability, ("Required", "Optional"), "availability")
-    if a.name and a.name != o.name:
+    rename = a.name if a.name and a.name != o.name else None
+    if rename:
         unique_name(ctx, NetworkOffering, a.name, "network offering")
-        o.name = a.name
-    if a.displaytext is not None:
-        o.displaytext = a.displaytext
-    if state:
-        o.state = state
-    if availability:
-        o.availability = availability
-    ctx.db.add(o)
+    o = svc.update_offering(ctx, o, name=rename, displaytext=a.displaytext, state=state, availability=availability)
     return {"networkoffering": network_offering_view(ctx, o)}
 
 
@@ -277,6 +233,4 @@ def delete_network_offering(ctx: Ctx) -> dict[str, Any]:
     ).one()
     if n:
         raise InUse(f"Network offering {o.name} is used by {n} network(s) and cannot be deleted")
-    o.removed, o.state = utcnow(), "Disabled"
-    ctx.db.add(o)
-    return {"success": True}
+    return svc.delete_offering(ctx, o)

@@ -35,6 +35,7 @@ VIEW_MODULES = (
     "virga.api.views.hosts",
     "virga.api.views.lb",
     "virga.api.views.metrics",
+    "virga.api.views.netofferings",
     "virga.api.views.networks",
     "virga.api.views.physnet",
     "virga.api.views.providers",
