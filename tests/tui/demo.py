@@ -27,7 +27,7 @@ def _vm(n: int, name: str, state: str, host: str, off: str = "Small Instance") -
         "zonename": "lab-zone",
         "created": T0,
         "account": "admin",
-        "nic": [{"ipaddress": f"10.1.1.{10 + n}", "isdefault": True}],
+        "nic": [{"ipaddress": f"10.1.1.{10 + n}", "isdefault": True, "networkid": uid("net", 1 if n <= 3 else 2)}],
     }
 
 
@@ -176,12 +176,86 @@ DATA: dict[str, tuple[str, list[dict[str, Any]]]] = {
             {
                 "id": uid("net", 1),
                 "name": "web-net",
+                "zoneid": uid("zone", 1),
                 "state": "Implemented",
                 "type": "Isolated",
                 "cidr": "10.1.1.0/24",
                 "zonename": "lab-zone",
                 "account": "admin",
                 "networkofferingname": "DefaultIsolatedNetworkOfferingWithSourceNatService",
+            },
+            {
+                "id": uid("net", 2),
+                "name": "db-net",
+                "state": "Allocated",
+                "type": "Isolated",
+                "cidr": "10.1.2.0/24",
+                "zoneid": uid("zone", 1),
+                "zonename": "lab-zone",
+                "account": "admin",
+                "networkofferingname": "DefaultIsolatedNetworkOfferingWithSourceNatService",
+            },
+        ],
+    ),
+    "listFirewallRules": (
+        "firewallrule",
+        [
+            {
+                "id": uid("fw", 1),
+                "ipaddressid": uid("ip", 1),
+                "ipaddress": "198.51.100.10",
+                "protocol": "tcp",
+                "startport": 22,
+                "endport": 22,
+                "cidrlist": "0.0.0.0/0",
+                "state": "Active",
+            }
+        ],
+    ),
+    "listPortForwardingRules": (
+        "portforwardingrule",
+        [
+            {
+                "id": uid("pf", 1),
+                "ipaddressid": uid("ip", 1),
+                "ipaddress": "198.51.100.10",
+                "publicport": "22",
+                "privateport": "22",
+                "protocol": "tcp",
+                "virtualmachineid": uid("vm", 1),
+                "virtualmachinename": "web-1",
+                "state": "Active",
+            }
+        ],
+    ),
+    "listLoadBalancerRules": (
+        "loadbalancerrule",
+        [
+            {
+                "id": uid("lb", 1),
+                "name": "web-lb",
+                "publicipid": uid("ip", 1),
+                "publicip": "198.51.100.10",
+                "publicport": "80",
+                "privateport": "80",
+                "algorithm": "roundrobin",
+                "networkid": uid("net", 1),
+                "state": "Active",
+            }
+        ],
+    ),
+    "listRouters": (
+        "router",
+        [
+            {
+                "id": uid("rtr", 1),
+                "name": "r-1-VM",
+                "state": "Running",
+                "publicip": "198.51.100.10",
+                "guestipaddress": "10.1.1.1",
+                "guestnetworkid": uid("net", 1),
+                "guestnetworkname": "web-net",
+                "hostname": "sim-host-1",
             }
         ],
     ),
@@ -193,6 +267,7 @@ DATA: dict[str, tuple[str, list[dict[str, Any]]]] = {
                 "ipaddress": "198.51.100.10",
                 "state": "Allocated",
                 "issourcenat": True,
+                "associatednetworkid": uid("net", 1),
                 "associatednetworkname": "web-net",
                 "zonename": "lab-zone",
             },
@@ -202,6 +277,7 @@ DATA: dict[str, tuple[str, list[dict[str, Any]]]] = {
                 "state": "Allocated",
                 "isstaticnat": True,
                 "virtualmachinename": "web-1",
+                "associatednetworkid": uid("net", 1),
                 "associatednetworkname": "web-net",
                 "zonename": "lab-zone",
             },
@@ -315,6 +391,15 @@ DATA: dict[str, tuple[str, list[dict[str, Any]]]] = {
     ),
     "listCapabilities": ("capability", []),
 }
+DATA["listLoadBalancerRuleInstances"] = ("loadbalancerruleinstance", DATA["listVirtualMachines"][1][:2])
+IGNORED = {"command", "response", "listall", "page", "pagesize", "apiKey", "signature", "templatefilter", "isofilter"}
+
+
+def matches(row: dict[str, Any], key: str, value: str) -> bool:
+    """Whether a row passes one list filter (a VM's networkid is on its NICs; unknown filters pass)."""
+    if key == "networkid" and "nic" in row:
+        return any(n.get("networkid") == value for n in row["nic"])
+    return key not in row or str(row[key]) == value
 
 
 class DemoClient(VirgaClient):
@@ -324,19 +409,24 @@ class DemoClient(VirgaClient):
         """No network at all."""
         super().__init__("http://demo.invalid")
         self.calls: list[str] = []
+        self.fail: dict[str, tuple[int, str]] = {}  # command -> the API error it answers with
 
     async def _send(self, params: dict[str, str], sign_it: bool = True) -> dict[str, Any]:
         """Answer one request from the fixed data."""
         cmd = params["command"]
         self.calls.append(cmd)
         self._last = {**params, "apiKey": "DEMOKEY", "signature": "DEMOSIG="}
+        if cmd in self.fail:
+            raise ApiError(*self.fail[cmd], cmd)
         if cmd == "queryAsyncJobResult":
             return {"jobid": params["jobid"], "jobstatus": 1, "jobresult": {"success": True}}
         if cmd in DATA:
             item, rows = DATA[cmd]
-            rows = [r for r in rows if "id" not in params or r.get("id") == params["id"]]
-            if "state" in params:
-                rows = [r for r in rows if r.get("state") == params["state"]]
+            if cmd == "listLoadBalancerRuleInstances":
+                params = {k: v for k, v in params.items() if k != "id"}
+            for key, value in params.items():
+                if key not in IGNORED:
+                    rows = [r for r in rows if matches(r, key, value)]
             return {"count": len(rows), item: rows[: int(params.get("pagesize", 0)) or None]} if rows else {}
         if cmd.startswith("list"):
             raise ApiError(432, "The given command does not exist or it is not available for the user", cmd)

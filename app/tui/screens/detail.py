@@ -210,4 +210,8 @@ def object_screen_class(resource: Resource) -> type[ObjectScreen]:
         for i, rel in enumerate(related, start=1)
     ]
     bindings.append(Binding("y", "copy", "Copy id", show=False))
-    return type(f"{resource.title.replace(' ', '')}DetailScreen", (ObjectScreen,), {"BINDINGS": bindings})
+    return type(
+        f"{resource.title.replace(' ', '')}DetailScreen",
+        (ObjectScreen,),
+        {"BINDINGS": bindings, "__module__": __name__},
+    )

@@ -34,19 +34,17 @@ def own_bindings(node: object) -> set[tuple[str, str]]:
 
 
 def view_keys(screen: Screen) -> list[tuple[str, str]]:
-    """The keys of this view: the screen's and its focused widget's own, each key once, in the footer's order."""
-    rows: list[tuple[str, str]] = []
-    seen: set[str] = set()
+    """The keys of this view: the screen's and its focused widget's own, one line per action (its keys joined)."""
+    rows: dict[tuple[str, str], list[str]] = {}
     for active in screen.active_bindings.values():
         node, b = active.node, active.binding
         if node is screen.app or b.action in GLOBAL_ACTIONS or (b.action, b.description) not in own_bindings(node):
             continue
+        keys = rows.setdefault((b.action, b.description), [])
         shown = screen.app.get_key_display(b)
-        if shown in seen:
-            continue
-        seen.add(shown)
-        rows.append((shown, b.description))
-    return rows
+        if shown not in keys:
+            keys.append(shown)
+    return [(" ".join(keys), description) for (_, description), keys in rows.items()]
 
 
 def bindings_table(screen: Screen) -> Table:

@@ -283,4 +283,4 @@ def screen_class(resource: Resource, base: type[S]) -> type[S]:
     """A ResourceScreen subclass whose bindings are the resource's action keys."""
     bindings = [Binding(a.key, f"act({i})", a.label) for i, a in enumerate(resource.actions)]
     bindings.append(Binding("ctrl+r", "refresh_now", "Refresh", show=False))
-    return type(f"{resource.title.replace(' ', '')}Screen", (base,), {"BINDINGS": bindings})
+    return type(f"{resource.title.replace(' ', '')}Screen", (base,), {"BINDINGS": bindings, "__module__": __name__})

@@ -192,14 +192,14 @@ class ResourceTable(ScrollView, can_focus=True):
         return f"sort {self.columns[self.sort_col].title} {'▼' if self.sort_desc else '▲'}"
 
     def hidden_columns(self) -> tuple[int, int]:
-        """How many columns are scrolled off to the left and to the right of the viewport."""
+        """How many columns are scrolled off (or cut) to the left and to the right of the viewport."""
         x, width = int(self.scroll_offset.x), self.size.width
         left = right = 0
         pos = 2
         for c in self.columns:
-            if pos + c.width <= x:
+            if pos < x:
                 left += 1
-            elif pos >= x + width:
+            elif pos + c.width > x + width:
                 right += 1
             pos += c.width + len(GAP)
         return left, right
