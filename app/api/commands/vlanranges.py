@@ -6,59 +6,20 @@ import ipaddress
 import re
 from typing import Any
 
-from sqlalchemy import delete, func, insert
+from sqlalchemy import func
 from sqlmodel import select
-from virga.api.commands.infra_util import ipv4
 from virga.api.registry import ROOT, Param, api
-from virga.api.response import clean, list_body
-from virga.api.views.common import owner, ref
-from virga.api.views.fields import FIELDS
+from virga.api.response import list_body
+from virga.api.validators import ipv4
+from virga.api.views.vlanranges import vlan_view
 from virga.context import Ctx
 from virga.errors import InUse, InvalidParameter
-from virga.models import (
-    Network,
-    PhysicalNetwork,
-    Pod,
-    PublicIpAddress,
-    TrafficType,
-    VlanIpRange,
-    Zone,
-    new_uuid,
-    utcnow,
-)
+from virga.models import Network, PhysicalNetwork, Pod, PublicIpAddress, TrafficType, VlanIpRange, Zone
+from virga.services import vlanranges as svc
 from virga.services.ipam import int_to_ip
+from virga.services.states import IpState
 
 MAX_RANGE = 65536
-FIELDS.update(
-    {
-        "vlan": "id forvirtualnetwork zoneid zonename vlan account domainid domain podid podname gateway netmask "
-        "description startip endip networkid physicalnetworkid forsystemvms",
-    }
-)
-
-
-def vlan_view(ctx: Ctx, v: VlanIpRange) -> dict[str, Any]:
-    """A vlan (IP range) response object."""
-    net = ctx.by_id(Network, v.network_id)
-    pn = ctx.by_id(PhysicalNetwork, v.physicalnetwork_id)
-    return clean(
-        {
-            "id": v.uuid,
-            "forvirtualnetwork": v.forvirtualnetwork,
-            **ref(ctx, Zone, v.zone_id, "zone"),
-            "vlan": v.vlan,
-            **(owner(ctx, v) if v.account_id else {}),
-            **ref(ctx, Pod, v.pod_id, "pod"),
-            "gateway": v.gateway,
-            "netmask": v.netmask,
-            "description": f"{v.startip}-{v.endip}",
-            "startip": v.startip,
-            "endip": v.endip,
-            "networkid": net.uuid if net else None,
-            "physicalnetworkid": pn.uuid if pn else None,
-            "forsystemvms": False,
-        }
-    )
 
 
 def parse_vlan(value: str | None) -> str:
@@ -195,7 +156,7 @@ def create_range(ctx: Ctx) -> dict[str, Any]:
     _check_overlap(ctx, zone, first, last)
     pn = _physnet(ctx, zone)
     acct = ctx.owner()[0] if a.account else None
-    v = VlanIpRange(
+    fields = dict(
         zone_id=zone.id or 0,
         pod_id=pod.id if pod else None,
         physicalnetwork_id=pn.id if pn else None,
@@ -211,27 +172,7 @@ def create_range(ctx: Ctx) -> dict[str, Any]:
         account_id=acct.id if acct else None,
         domain_id=acct.domain_id if acct else None,
     )
-    ctx.db.add(v)
-    ctx.db.flush()
-    if virtual:
-        ctx.db.exec(
-            insert(PublicIpAddress),
-            params=[  # type: ignore[call-overload]
-                {
-                    "uuid": new_uuid(),
-                    "created": utcnow(),
-                    "ipaddress": int_to_ip(i),
-                    "ip_int": i,
-                    "vlan_id": v.id,
-                    "zone_id": zone.id,
-                    "state": "Free",
-                    "issourcenat": False,
-                    "isstaticnat": False,
-                }
-                for i in range(first, last + 1)
-            ],
-        )
-    return {"vlan": vlan_view(ctx, v)}
+    return {"vlan": vlan_view(ctx, svc.create_range(ctx, fields))}
 
 
 @api(
@@ -289,11 +230,8 @@ def delete_range(ctx: Ctx) -> dict[str, Any]:
     used = ctx.db.exec(
         select(func.count())
         .select_from(PublicIpAddress)
-        .where(PublicIpAddress.vlan_id == v.id, PublicIpAddress.state != "Free", PublicIpAddress.removed == None)
+        .where(PublicIpAddress.vlan_id == v.id, PublicIpAddress.state != IpState.FREE, PublicIpAddress.removed == None)
     ).one()
     if used:
         raise InUse(f"IP range {v.startip}-{v.endip} has {used} address(es) in use; release them first")
-    ctx.db.exec(delete(PublicIpAddress).where(PublicIpAddress.vlan_id == v.id))  # type: ignore[call-overload]
-    v.removed = utcnow()
-    ctx.db.add(v)
-    return {"success": True}
+    return svc.delete_range(ctx, v)

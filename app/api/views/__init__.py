@@ -48,6 +48,7 @@ VIEW_MODULES = (
     "virga.api.views.tags",
     "virga.api.views.templates",
     "virga.api.views.uploads",
+    "virga.api.views.vlanranges",
     "virga.api.views.vm",
     "virga.api.views.vmsnapshots",
     "virga.api.views.volumes",
