@@ -7,6 +7,7 @@ import logging
 from typing import TYPE_CHECKING, Any
 
 from sqlmodel import Session, select
+from virga.errors import InvalidParameter
 from virga.jobs.engine import JobRun, Ref, Restart, job_body, job_recover
 from virga.jobs.undo import UndoStack
 from virga.models import (
@@ -285,6 +286,8 @@ def create_domain(
         networkdomain=networkdomain,
     )
     if uuid:
+        if s.exec(select(Domain).where(Domain.uuid == uuid)).first() is not None:
+            raise InvalidParameter(f"A domain with id {uuid} already exists (parameter domainid)")
         dom.uuid = uuid
     s.add(dom)
     s.flush()

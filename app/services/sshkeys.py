@@ -7,6 +7,7 @@ import binascii
 import hashlib
 import re
 
+from cryptography.exceptions import UnsupportedAlgorithm
 from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric import rsa
 from sqlmodel import select
@@ -32,7 +33,7 @@ def check_public_key(text: str) -> str:
     try:
         serialization.load_ssh_public_key(line.encode())
         base64.b64decode(line.split()[1], validate=True)
-    except (ValueError, IndexError, binascii.Error, TypeError):
+    except (ValueError, IndexError, binascii.Error, TypeError, UnsupportedAlgorithm):
         raise InvalidParameter("Parameter publickey is not a valid OpenSSH public key") from None
     return line
 

@@ -21,7 +21,7 @@ from hypothesis import strategies as st
 from virga.client import VirgaClient, signed_query
 from virga.core import VirgaApp
 
-from tests.api.storage_helpers import user_client
+from tests.api.storage_helpers import deploy, user_client
 from tests.factories import Cloud
 
 # Only addresses on this machine (a closed port): fuzzed commands that connect somewhere must not leave it.
@@ -34,12 +34,27 @@ SAFE_URLS = [
     "qemu+tcp://127.0.0.1:9/s",
 ]
 SAFE_ADDRESSES = ["", "127.0.0.1", "127.0.0.300", "::1", "x", "10.1.1.0/33", "255.255.255.0"]
+# CloudStack's answers: success, its client errors, and 531-537 (account, limit, capacity, unavailable,
+# allocation, in use, rule conflict). 530 is an internal error: what bad input must never cause.
+ANSWERS = {200, 401, 405, 429, 431, 432, 436, *range(531, 538)}
 # Calls whose refusal legitimately writes: a wrong password is counted (and may lock the user).
 WRITES_WHEN_REFUSED = {"login"}
 # Tables that change without a request: this server's heartbeat.
 UNWATCHED = {"managementserver"}
 NASTY_TEXT = ["", " ", "a\x00b", "\x1b[31m", "é", "x" * 300, "<x>&", "'; DROP TABLE user; --", "%s%n", "%ff%fe"]
-NUMBERS = ["0", "-1", "1", "2147483647", "2147483648", "-2147483649", "9223372036854775808", "1e3", "0x10", "ten"]
+NUMBERS = [
+    "0",
+    "-1",
+    "1",
+    "99999999999999999999",
+    "2147483647",
+    "2147483648",
+    "-2147483649",
+    "9223372036854775808",
+    "1e3",
+    "0x10",
+    "ten",
+]
 
 
 def _text() -> st.SearchStrategy[str]:
@@ -47,40 +62,83 @@ def _text() -> st.SearchStrategy[str]:
     return st.one_of(st.sampled_from(NASTY_TEXT), st.text(max_size=40))
 
 
-def _value(param: dict[str, Any], ids: list[str]) -> st.SearchStrategy[Any]:
-    """A value for one parameter: well-typed, malformed or hostile."""
+GOOD_NUMBERS = ["1", "2", "10", "0", "-1", "500", "2147483647", "-2147483648", "9223372036854775807"]
+
+
+VERBS = ("list", "create", "delete", "update", "add", "remove", "enable", "disable", "destroy", "start", "stop")
+
+
+def _ids_for(name: str, command: str, ids: dict[str, list[str]]) -> list[str]:
+    """Existing ids a parameter probably names: zoneid -> zones; id of deleteVolume -> volumes; else any."""
+    if name in ("id", "ids"):
+        kind = command.lower()
+        for verb in VERBS:
+            kind = kind.removeprefix(verb)
+        kind = kind.removesuffix("s")
+    else:
+        kind = name.removesuffix("ids").removesuffix("id")
+    kind = {"storage": "storagepool", "virtualmachine": "virtualmachine", "vm": "virtualmachine"}.get(kind, kind)
+    return ids.get(kind) or [i for group in ids.values() for i in group]
+
+
+def _good(param: dict[str, Any], ids: list[str]) -> st.SearchStrategy[Any]:
+    """A well-typed value: what passes the parsers and reaches the command (and the database)."""
     name, kind = param["name"], param["type"]
     if "url" in name:
         return st.sampled_from(SAFE_URLS)
     if any(k in name for k in ("ip", "gateway", "netmask", "dns", "cidr")):
         return st.sampled_from(SAFE_ADDRESSES)
     by_type: dict[str, st.SearchStrategy[Any]] = {
+        "integer": st.sampled_from(GOOD_NUMBERS[:-1]),
+        "short": st.sampled_from(["0", "1", "-1", "32767"]),
+        "long": st.sampled_from(GOOD_NUMBERS),
+        "boolean": st.sampled_from(["true", "false"]),
+        "uuid": st.sampled_from(ids),
+        "uuidlist": st.lists(st.sampled_from(ids), min_size=1, max_size=3).map(",".join),
+        "date": st.sampled_from(["2026-01-01", "2026-01-01T00:00:00+0000"]),
+        "map": st.just("not-a-map"),
+    }
+    return by_type.get(kind, st.one_of(st.sampled_from(["fz", "x", "Small", "true", "1"]), st.text(max_size=12)))
+
+
+def _value(param: dict[str, Any], ids: list[str]) -> st.SearchStrategy[Any]:
+    """A value for one parameter: well-typed, malformed or hostile."""
+    if "url" in param["name"] or any(k in param["name"] for k in ("ip", "gateway", "netmask", "dns", "cidr")):
+        return _good(param, ids)
+    kind = param["type"]
+    bad: dict[str, st.SearchStrategy[Any]] = {
         "integer": st.one_of(st.sampled_from(NUMBERS), st.integers().map(str)),
         "long": st.one_of(st.sampled_from(NUMBERS), st.integers().map(str)),
         "short": st.one_of(st.sampled_from(NUMBERS), st.integers().map(str)),
-        "boolean": st.sampled_from(["true", "false", "TRUE", "1", "maybe", ""]),
-        "uuid": st.one_of(st.sampled_from(ids), st.uuids().map(str), _text()),
-        "uuidlist": st.lists(st.one_of(st.sampled_from(ids), st.uuids().map(str), _text()), max_size=3).map(",".join),
-        "date": st.sampled_from(["2026-01-01", "2026-13-45", "yesterday", "2026-01-01T00:00:00+0000", ""]),
-        "map": st.just("not-a-map"),
+        "boolean": st.sampled_from(["TRUE", "1", "maybe", ""]),
+        "uuid": st.one_of(st.uuids().map(str), _text()),
+        "uuidlist": st.lists(st.one_of(st.uuids().map(str), _text()), max_size=3).map(",".join),
+        "date": st.sampled_from(["2026-13-45", "yesterday", ""]),
     }
-    return st.one_of(by_type.get(kind, _text()), _text())
+    return st.one_of(bad.get(kind, _text()), _text())
 
 
 @st.composite
-def _request(draw: Any, api: dict[str, Any], ids: list[str]) -> dict[str, str]:
+def _request(draw: Any, api: dict[str, Any], ids: dict[str, list[str]]) -> dict[str, str]:
     """The parameters of one call: some of the command's own (required ones sometimes left out), maps, extras."""
     params: dict[str, str] = {"command": api["name"], "response": draw(st.sampled_from(["json", "xml"]))}
+    hostile = draw(st.sampled_from([False, False, True]))  # most calls well-typed, to get past the parsers
     for p in api.get("params", []):
-        if draw(st.booleans()) or (p["required"] and draw(st.booleans())):
+        if p["required"] and not hostile:
+            params[p["name"]] = draw(_good(p, _ids_for(p["name"], api["name"], ids)))
+        elif draw(st.booleans()) or (p["required"] and draw(st.booleans())):
             if p["type"] == "map" and draw(st.booleans()):
                 key = draw(st.sampled_from(["key", "value", "9bad", "a-b", "name", "x" * 60]))
                 params[f"{p['name']}[{draw(st.sampled_from(['0', '1', '99999999999999999999']))}].{key}"] = draw(
                     _text()
                 )
             else:
-                params[p["name"]] = draw(_value(p, ids))
-    if draw(st.booleans()):
+                known = _ids_for(p["name"], api["name"], ids)
+                params[p["name"]] = draw(_value(p, known) if hostile else _good(p, known))
+    names = {p["name"] for p in api.get("params", [])}
+    if "page" in names and draw(st.booleans()):  # paging comes in pairs: only then does a page reach the query
+        params["page"], params["pagesize"] = draw(st.sampled_from(NUMBERS)), draw(st.sampled_from(NUMBERS))
+    if hostile and draw(st.booleans()):
         params[draw(st.sampled_from(["bogus", "page", "pagesize", "keyword", "listall"]))] = draw(_text())
     return params
 
@@ -106,7 +164,7 @@ def _jobs_busy(app: VirgaApp) -> bool:
 
 def _check_body(params: dict[str, str], status: int, ctype: str, body: bytes) -> None:
     """One envelope, well-formed, its errorcode equal to the status."""
-    assert status < 500, f"{status} for {params}: {body[:300]!r}"
+    assert status in ANSWERS, f"{status} for {params}: {body[:300]!r}"
     if params["response"] == "json":
         assert ctype.startswith("application/json")
         data = json.loads(body)
@@ -122,11 +180,40 @@ def _check_body(params: dict[str, str], status: int, ctype: str, body: bytes) ->
             assert codes and codes[0].firstChild is not None and codes[0].firstChild.data == str(status)
 
 
+async def _known_ids(app: VirgaApp, admin: VirgaClient, cloud: Cloud) -> dict[str, list[str]]:
+    """Ids of what the cloud holds (a user's VM, volume and network included), by kind; never a user's id."""
+    owner = await user_client(app, "owner")
+    vm = await deploy(app, owner, cloud, "owner")
+    ids: dict[str, list[str]] = {
+        "zone": [cloud.zone],
+        "pod": [cloud.pod],
+        "cluster": [cloud.cluster],
+        "storagepool": [cloud.pool],
+        "pool": [cloud.pool],
+        "template": [cloud.template],
+        "host": list(cloud.hosts),
+        "virtualmachine": [vm["id"]],
+        "network": [vm["nic"][0]["networkid"]],
+        "other": [str(uuid.uuid4())],
+    }
+    for command, item, kind in (
+        ("listServiceOfferings", "serviceoffering", "serviceoffering"),
+        ("listDiskOfferings", "diskoffering", "diskoffering"),
+        ("listNetworkOfferings", "networkoffering", "networkoffering"),
+        ("listVolumes", "volume", "volume"),
+        ("listDomains", "domain", "domain"),
+        ("listPublicIpAddresses", "publicipaddress", "publicipaddress"),
+    ):
+        ids[kind] = [x["id"] for x in await admin.list(command, item, listall=True)] or ids["other"]
+    ids["ipaddress"] = ids["publicipaddress"]
+    return ids
+
+
 async def _fuzz(app: VirgaApp, admin: VirgaClient, cloud: Cloud, examples: int) -> None:
     """Run `examples` fuzzed calls (a hypothesis run in a thread, calling the server on this loop)."""
     user = await user_client(app, "fuzzer")
     apis = [a for a in (await admin.call("listApis"))["api"] if a["name"] not in ("logout",)]
-    ids = [cloud.zone, cloud.pod, cloud.cluster, cloud.pool, cloud.template, *cloud.hosts, str(uuid.uuid4())]
+    ids = await _known_ids(app, admin, cloud)
     loop = asyncio.get_running_loop()
 
     async def send(client: VirgaClient, params: dict[str, str]) -> tuple[int, str, bytes]:
