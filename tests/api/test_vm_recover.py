@@ -10,6 +10,8 @@ from virga.core import VirgaApp
 from virga.drivers.base import PowerState
 from virga.drivers.simulator.world import WORLD
 from virga.models import AsyncJob, Host, VirtualMachine, VMSnapshot
+from virga.services.capacity import reserve_host
+from virga.services.vmmigrate import RESERVED
 
 from tests.api.storage_helpers import deploy
 from tests.factories import Cloud
@@ -31,7 +33,9 @@ def _row(app: VirgaApp, model: type, uuid: str) -> Any:
         return s.exec(select(model).where(model.uuid == uuid)).one()  # type: ignore[attr-defined]
 
 
-async def _died(app: VirgaApp, command: str, instance_uuid: str, params: dict[str, Any] | None = None) -> AsyncJob:
+async def _died(
+    app: VirgaApp, command: str, instance_uuid: str, params: dict[str, Any] | None = None, progress: int = 0
+) -> AsyncJob:
     """A job this server was running when it died: recover it as a restart does and return it, failed."""
     with app.db.session() as s:
         job = AsyncJob(
@@ -41,6 +45,7 @@ async def _died(app: VirgaApp, command: str, instance_uuid: str, params: dict[st
             instance_uuid=instance_uuid,
             state="running",
             owner=app.jobs.owner,
+            procstatus=progress,
         )
         s.add(job)
         s.commit()
@@ -131,3 +136,50 @@ async def test_interrupted_scale_puts_the_definition_back(app: VirgaApp, admin: 
     info = await drv.get_instance(vm["id"])
     assert (info.cpus, info.memory_mb) == (vm["cpunumber"], vm["memory"]) and info.state == PowerState.STOPPED
     assert _row(app, VirtualMachine, vm["id"]).cpunumber == vm["cpunumber"]
+
+
+def _allocated(app: VirgaApp, host_id: int) -> int:
+    """The CPU a host has allocated (MHz)."""
+    with app.db.session() as s:
+        return s.get(Host, host_id).cpuallocated  # type: ignore[union-attr]
+
+
+async def _half_migrated(app: VirgaApp, vm: dict[str, Any]) -> tuple[Any, Host, Host]:
+    """A live migration whose first transaction committed (VM Migrating, target reserved), then the server died."""
+    row = _row(app, VirtualMachine, vm["id"])
+    with app.db.session() as s:
+        src = s.get(Host, row.host_id)
+        dst = s.exec(select(Host).where(Host.id != row.host_id, Host.cluster_id == src.cluster_id)).first()  # type: ignore[union-attr]
+        assert src is not None and dst is not None
+        reserve_host(s, dst.id, row)
+        s.commit()
+    _set(app, VirtualMachine, vm["id"], state="Migrating")
+    return row, src, dst
+
+
+async def test_interrupted_migration_lands_where_the_guest_runs(
+    app: VirgaApp, admin: VirgaClient, cloud: Cloud
+) -> None:
+    vm = await deploy(app, admin, cloud, "admin")
+    row, src, dst = await _half_migrated(app, vm)
+    before_src, before_dst = _allocated(app, src.id or 0), _allocated(app, dst.id or 0)
+    src_drv, dst_drv = await app.hosts.driver(src), await app.hosts.driver(dst)
+    await src_drv.migrate_instance(vm["id"], dst_drv, live=True)  # the hypervisor moved it; the database never heard
+    await _died(app, "migrateVirtualMachine", vm["id"], {"hostid": dst.uuid}, progress=RESERVED)
+    after = _row(app, VirtualMachine, vm["id"])
+    assert after.state == "Running" and after.host_id == dst.id and after.last_host_id == dst.id
+    mhz = row.cpunumber * row.cpuspeed
+    assert _allocated(app, src.id or 0) == before_src - mhz and _allocated(app, dst.id or 0) == before_dst
+
+
+async def test_interrupted_migration_that_did_not_move_stays_put(
+    app: VirgaApp, admin: VirgaClient, cloud: Cloud
+) -> None:
+    vm = await deploy(app, admin, cloud, "admin")
+    row, src, dst = await _half_migrated(app, vm)
+    before_src, before_dst = _allocated(app, src.id or 0), _allocated(app, dst.id or 0)
+    await _died(app, "migrateVirtualMachine", vm["id"], {"hostid": dst.uuid}, progress=RESERVED)
+    after = _row(app, VirtualMachine, vm["id"])
+    assert after.state == "Running" and after.host_id == src.id
+    mhz = row.cpunumber * row.cpuspeed
+    assert _allocated(app, src.id or 0) == before_src and _allocated(app, dst.id or 0) == before_dst - mhz
