@@ -10,7 +10,6 @@ MODULES = (
     "virga.api.commands.events",
     "virga.api.commands.hosts",
     "virga.api.commands.imagestores",
-    "virga.api.commands.infra_util",
     "virga.api.commands.isoupload",
     "virga.api.commands.lb",
     "virga.api.commands.limits",

@@ -7,9 +7,9 @@ from urllib.parse import urlparse
 
 from sqlalchemy import or_
 from sqlmodel import select
-from virga.api.commands.infra_util import one_of
 from virga.api.registry import ADMIN, DOMAIN_ADMIN, USER, Param, api
 from virga.api.response import list_body
+from virga.api.validators import one_of
 from virga.api.views.common import preload_owners
 from virga.api.views.templates import template_view
 from virga.context import Ctx

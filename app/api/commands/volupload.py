@@ -4,9 +4,9 @@ from __future__ import annotations
 
 from typing import Any
 
-from virga.api.commands.infra_util import one_of
 from virga.api.commands.uploads import EXTRACT_PARAMS, check_mode
 from virga.api.registry import Param, api
+from virga.api.validators import one_of
 from virga.context import Ctx
 from virga.errors import InvalidParameter, Unsupported
 from virga.jobs.pending import Pending
