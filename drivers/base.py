@@ -42,6 +42,11 @@ class PowerState(enum.StrEnum):
     UNKNOWN = "Unknown"
 
 
+# every image format virga registers templates in (registerTemplate's format); a driver narrows it to what
+# its guests run from (Driver.disk_formats)
+DISK_FORMATS: tuple[str, ...] = ("QCOW2", "RAW", "VHD", "VHDX", "OVA", "ISO")
+
+
 class Capability(enum.StrEnum):
     """Optional abilities a driver declares; the API refuses what is missing."""
 
@@ -284,6 +289,8 @@ class Driver(abc.ABC):
     # the image-store transfer backend of zones of this hypervisor (virga.services.transfers.BACKENDS):
     # "nfs" when disks and images are files qemu-img can copy to and from an NFS image store
     image_transfers: ClassVar[str] = "nfs"
+    # the template formats this hypervisor's guests run from (registerTemplate refuses the others)
+    disk_formats: ClassVar[tuple[str, ...]] = DISK_FORMATS
     STATE_MAP: ClassVar[Mapping[Any, PowerState]] = {}
 
     def __init__(self, conn: HostConnection) -> None:

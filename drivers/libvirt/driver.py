@@ -58,6 +58,7 @@ class LibvirtDriver(Driver):
             Capability.STATS,
         }
     )
+    disk_formats: ClassVar[tuple[str, ...]] = ("QCOW2", "RAW", "ISO")
     STATE_MAP: ClassVar[Any] = STATE_MAP
 
     def __init__(self, conn: HostConnection) -> None:

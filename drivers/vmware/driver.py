@@ -53,6 +53,7 @@ class VMwareDriver(LifecycleMixin, Driver):
             Capability.STATS,
         }
     )
+    disk_formats: ClassVar[tuple[str, ...]] = ("OVA", "ISO")
     STATE_MAP = STATE_MAP
 
     def __init__(self, conn: HostConnection, progress: ProgressCallback | None = None) -> None:

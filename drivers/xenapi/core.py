@@ -29,6 +29,7 @@ class XenCore(Driver):
     """Connection, task polling and object lookups shared by the XenAPI driver's parts."""
 
     hypervisor = "XenServer"
+    disk_formats = ("VHD", "ISO")
     STATE_MAP = STATE_MAP
     capabilities = frozenset(
         {
