@@ -63,6 +63,9 @@ def _parser() -> argparse.ArgumentParser:
     from virga.cli.console import add_parser as add_console_parser
 
     add_console_parser(sub)
+    from virga.cli.learn import add_parser as add_learn_parser
+
+    add_learn_parser(sub)
     web = sub.add_parser("web", help="serve the TUI in a browser (textual-serve)")
     web.add_argument("--host", default="127.0.0.1")
     web.add_argument("--port", type=int, default=8000)
@@ -289,6 +292,10 @@ def _main(argv: list[str] | None = None) -> int:
         return cmd_serve(args)
     if args.cmd == "profile":
         return cmd_profile(args)
+    if args.cmd == "learn":
+        from virga.cli.learn import cmd_learn
+
+        return cmd_learn(args)
     if args.cmd == "web":
         from virga.cli.tui import serve_web, tui_flags
 

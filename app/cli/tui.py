@@ -18,9 +18,14 @@ def run_tui(url: str, creds: Credentials, readonly: bool = False) -> int:
         print(f"virga: the TUI is not available in this build ({exc}); try `virga api listZones`", file=sys.stderr)
         return 2
 
+    from virga.cli.learn import session_path
+
     async def main() -> None:
         async with embedded.connect(url, creds) as client:
-            await make_app(client, readonly=readonly, title="virga", profile=url or "embedded").run_async()
+            app = make_app(
+                client, readonly=readonly, title="virga", profile=url or "embedded", learn_file=session_path()
+            )
+            await app.run_async()
 
     asyncio.run(main())
     return 0

@@ -2,10 +2,14 @@
 
 from __future__ import annotations
 
+import json
 import shlex
+import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
+from pathlib import Path
 from typing import TYPE_CHECKING, Any
+from urllib.parse import parse_qsl, urlencode
 
 import httpx
 from virga.client import ApiError, VirgaClient
@@ -14,6 +18,7 @@ if TYPE_CHECKING:
     from virga.tui.app import VirgaTUI
 
 SECRET_PARAMS = {"password", "secretkey", "signature", "apiKey", "apikey", "sessionkey"}
+CREDENTIALS = {"apikey", "signature", "sessionkey"}  # shown as **** in the request until revealed (F3)
 
 
 class ConnectionLost(Exception):
@@ -28,19 +33,67 @@ class Lesson:
     cli: str
     request: str
     outcome: str = "…"
+    params: dict[str, Any] = field(default_factory=dict)
+    method: str = "POST"
+
+    @property
+    def cmk(self) -> str:
+        """The same call for CloudStack's cmk."""
+        return cmk_line(self.command, self.params)
+
+    def shown_request(self, reveal: bool = False) -> str:
+        """The request as sent: method, path and form body, the API key and signature masked unless revealed."""
+        path, _, query = self.request.partition("?")
+        pairs = parse_qsl(query, keep_blank_values=True)
+        if not reveal:
+            pairs = [(k, "****" if k.lower() in CREDENTIALS else v) for k, v in pairs]
+        body = urlencode(pairs, safe="*,:/")
+        return f"{self.method} {path}  body: {body}" if self.method == "POST" else f"{self.method} {path}?{body}"
 
 
 @dataclass
 class LearnLog:
-    """The last API calls made by the user's actions (not the background refreshes)."""
+    """The API calls made by the user's actions (not the background refreshes), also kept in a session file."""
 
     entries: list[Lesson] = field(default_factory=list)
-    limit: int = 50
+    limit: int = 500
+    path: Path | None = None  # one JSON line per finished call, for `virga learn export`
+    started: float = field(default_factory=time.time)
 
     def add(self, lesson: Lesson) -> None:
         """Append one call, forgetting the oldest past the limit."""
         self.entries.append(lesson)
         del self.entries[: -self.limit]
+
+    def start_session(self) -> None:
+        """A new TUI session: its file starts empty (private to the user)."""
+        if self.path is None:
+            return
+        self.path.parent.mkdir(parents=True, exist_ok=True, mode=0o700)
+        self.path.write_text("")
+        self.path.chmod(0o600)
+
+    def record(self, lesson: Lesson) -> None:
+        """Write a finished call to the session file (secrets left out)."""
+        if self.path is None:
+            return
+        params = {k: (None if k in SECRET_PARAMS else v) for k, v in lesson.params.items()}
+        line = {"command": lesson.command, "params": params, "outcome": lesson.outcome, "time": time.time()}
+        with self.path.open("a") as fh:
+            fh.write(json.dumps(line, default=str) + "\n")
+
+
+def cmk_line(command: str, params: dict[str, Any]) -> str:
+    """The equivalent CloudStack cmk command line: `cmk deploy virtualmachine zoneid=...` (secrets masked)."""
+    verb = ""
+    for i, ch in enumerate(command):
+        if ch.isupper():
+            verb, noun = command[:i], command[i:].lower()
+            break
+    else:
+        verb, noun = command, ""
+    words = ["cmk", verb, *([noun] if noun else [])]
+    return " ".join(words + cli_line(command, params).split(" ")[3:])
 
 
 def cli_line(command: str, params: dict[str, Any]) -> str:
@@ -75,6 +128,7 @@ class Api:
         self.client = client
         self.app = app
         self.learn = LearnLog()
+        self.reveal = False  # the learning pane shows the API key and signature
 
     async def fetch(self, command: str, **params: Any) -> dict[str, Any] | None:
         """A background read: None (and a notification) on an API error, quiet while disconnected."""
@@ -109,8 +163,24 @@ class Api:
 
         With `errors`, an API error is appended there instead of notified (a form shows it beside its field).
         """
-        lesson = Lesson(command, cli_line(command, params), "")
+        lesson = Lesson(command, cli_line(command, params), "", params=dict(params))
         self.learn.add(lesson)
+        try:
+            return await self._act(lesson, command, label, quiet, progress, errors, params)
+        finally:
+            self.learn.record(lesson)
+
+    async def _act(
+        self,
+        lesson: Lesson,
+        command: str,
+        label: str,
+        quiet: bool,
+        progress: Callable[[int], None] | None,
+        errors: list[ApiError] | None,
+        params: dict[str, Any],
+    ) -> dict[str, Any] | None:
+        """act()'s call, its job and its outcome in the lesson."""
         try:
             body = await self._call(command, params)
             lesson.request = mask_request(self.client.last_request)

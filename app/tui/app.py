@@ -8,6 +8,7 @@ import time
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 from functools import partial
+from pathlib import Path
 from typing import Any
 
 import virga.tui.catalog  # noqa: F401  (registers every resource)
@@ -63,6 +64,7 @@ class VirgaTUI(App[None]):
         Binding("question_mark", "help", "Help", key_display="?"),
         Binding("escape", "back", "Back", show=False),
         Binding("f2", "toggle_learn", "Learn"),
+        Binding("f3", "reveal", "Reveal keys", show=False),
         Binding("ctrl+p", "command_palette", "Palette", show=False),
         Binding("q", "quit", "Quit"),
     ]
@@ -80,11 +82,13 @@ class VirgaTUI(App[None]):
         start: str = "dashboard",
         strict: bool = False,
         profiles_source: Callable[[], dict[str, Any]] | None = None,
+        learn_file: Path | None = None,
     ) -> None:
         """Talk to the API through `client`; `readonly` hides every mutating action."""
         super().__init__()
         self.client = client
         self.api = Api(client, self)
+        self.api.learn.path = learn_file
         self.readonly = readonly
         self.title = title
         self.profile = profile or ("remote" if "virga.embedded" not in str(client.http.base_url) else "embedded")
@@ -107,6 +111,7 @@ class VirgaTUI(App[None]):
         # A 10,000-VM list is ~10^5 small dicts: with the default thresholds the cyclic collector walks
         # them in the middle of keystrokes (p95 key->frame 150 ms); collecting 100x less often: ~40 ms.
         gc.set_threshold(GC_GEN0, 50, 1000)
+        self.api.learn.start_session()
         self.goto(self.start_word)
         self.set_interval(2.0, self.ping)
         if self.wizard_when_empty and not self.readonly:
@@ -312,6 +317,11 @@ class VirgaTUI(App[None]):
     def action_toggle_learn(self) -> None:
         """Show or hide the learning pane."""
         self.learn_visible = not self.learn_visible
+        self.refresh_frames()
+
+    def action_reveal(self) -> None:
+        """F3: show or mask the API key and signature in the learning pane (masked for projectors)."""
+        self.api.reveal = not self.api.reveal
         self.refresh_frames()
 
     def palette_entries(self, screen: Screen[Any]) -> Iterable[PaletteEntry]:

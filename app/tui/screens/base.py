@@ -100,7 +100,7 @@ class VirgaScreen(Screen[None]):
         for pane in self.query(LearnPane):
             pane.set_class(app.learn_visible, "visible")
             if app.learn_visible:
-                pane.show(app.api.learn.entries)
+                pane.show(app.api.learn.entries, app.api.reveal)
 
     def open_prompt(self, mode: str) -> None:
         """Open the `:`/`/` prompt (`/` starts from the filter in force, to edit it)."""

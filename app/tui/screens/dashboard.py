@@ -13,6 +13,7 @@ from textual.widgets import Static
 from virga.tui import fmt
 from virga.tui.screens.base import VirgaScreen
 from virga.tui.widgets.capacity import CapacityBars
+from virga.tui.widgets.resource_table import flatten
 
 Count = tuple[str, str, dict[str, Any]]  # label, list command, its filters
 COUNTS: list[Count] = [
@@ -76,6 +77,24 @@ class DashboardScreen(VirgaScreen):
                 panel.border_title = title
                 yield panel
 
+    filter_text = ""
+    filter_invert = False
+
+    def current_filter(self) -> str:
+        """The filter of the event, job and alert lists, as typed after `/`."""
+        return ("!" if self.filter_invert else "") + self.filter_text if self.filter_text else ""
+
+    def apply_filter(self, text: str, invert: bool) -> None:
+        """Filter the event, job and alert lists (every field, ids too)."""
+        self.filter_text, self.filter_invert = text.lower(), invert
+        self.reload()
+
+    def only(self, items: list[dict[str, Any]] | None) -> list[dict[str, Any]] | None:
+        """The items passing the filter."""
+        if items is None or not self.filter_text:
+            return items
+        return [i for i in items if (self.filter_text in " ".join(flatten(i)).lower()) != self.filter_invert]
+
     def on_mount(self) -> None:
         """Load now and every few seconds."""
         self.sync_frame()
@@ -92,13 +111,16 @@ class DashboardScreen(VirgaScreen):
             body = await self.api.fetch(cmd, page=1, pagesize=1, **params)
             counts.append((name, None if body is None else int(body.get("count", 0))))
         self.query_one("#counts", Static).update(render_counts(counts))
-        events = await self.api.items("listEvents", "event", listall=True, page=1, pagesize=8)
+        events = self.only(await self.api.items("listEvents", "event", listall=True, page=1, pagesize=40))
+        events = None if events is None else events[:8]
         self.query_one("#events", Static).update(
             render_lines(events, ["type", "description"], "no events yet", self.tui.clock)
         )
         jobs = await self.api.items("listAsyncJobs", "asyncjobs", listall=True)
+        jobs = self.only(jobs)
         running = None if jobs is None else [j for j in jobs if j.get("jobstatus") == 0][:6]
-        alerts = await self.api.items("listAlerts", "alert", page=1, pagesize=4)
+        alerts = self.only(await self.api.items("listAlerts", "alert", page=1, pagesize=20))
+        alerts = None if alerts is None else alerts[:4]
         text = render_lines(running, ["cmd", "jobprocstatus"], "no job running", self.tui.clock)
         text.append("\n")
         text.append(render_lines(alerts, ["name", "description"], "no alerts", self.tui.clock, "sent"))

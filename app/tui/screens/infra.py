@@ -14,12 +14,14 @@ from textual.binding import Binding
 from textual.containers import Horizontal, VerticalScroll
 from textual.widgets import Static, Tree
 from textual.widgets.tree import TreeNode
+from virga.client import ApiError
 from virga.tui import fmt, validate
 from virga.tui.catalog.base import REGISTRY, Action, Field
 from virga.tui.screens.base import PaletteEntry, VirgaScreen
 from virga.tui.screens.confirm import ConfirmScreen
 from virga.tui.screens.detail import fields_table
 from virga.tui.screens.form import FormScreen
+from virga.tui.widgets.resource_table import flatten
 
 Node = tuple[str, dict[str, Any]]  # kind, item
 LEVELS = [
@@ -106,6 +108,8 @@ class InfraScreen(VirgaScreen):
         """Start with an empty tree."""
         super().__init__()
         self.nodes: dict[str, TreeNode[Node]] = {}
+        self.levels: list[list[dict[str, Any]] | None] = []
+        self.filter_text, self.filter_invert = "", False
 
     def body(self) -> ComposeResult:
         """The tree and the detail pane."""
@@ -126,15 +130,54 @@ class InfraScreen(VirgaScreen):
     @work(exclusive=True, group="tree", exit_on_error=False)
     async def reload(self) -> None:
         """Read the four levels and update the tree in place."""
-        levels = await asyncio.gather(*(self.api.items(cmd, item) for _, cmd, item, _ in LEVELS))
+        self.levels = list(await asyncio.gather(*(self.api.items(cmd, item) for _, cmd, item, _ in LEVELS)))
+        self.rebuild()
+
+    def kept(self) -> set[str] | None:
+        """The ids the `/` filter shows: matching nodes, their ancestors and descendants (None: no filter)."""
+        needle = self.filter_text.lower()
+        if not needle:
+            return None
+        parents: dict[str, str] = {}
+        matched: set[str] = set()
+        for (_, _, _, parent_field), items in zip(LEVELS, self.levels, strict=True):
+            for item in items or []:
+                if parent_field and item.get(parent_field):
+                    parents[item["id"]] = item[parent_field]
+                hit = needle in " ".join(flatten(item)).lower()
+                if hit != self.filter_invert:
+                    matched.add(item["id"])
+        kept = set(matched)
+        for uid in matched:
+            while uid in parents:
+                uid = parents[uid]
+                kept.add(uid)
+        for (_, _, _, parent_field), items in zip(LEVELS, self.levels, strict=True):
+            for item in items or []:
+                if parent_field and item.get(parent_field) in matched:
+                    matched.add(item["id"])
+                    kept.add(item["id"])
+        return kept
+
+    def rebuild(self) -> None:
+        """Update the tree in place from the last read, through the filter."""
         tree: Tree[Node] = self.query_one(Tree)
         seen: set[str] = set()
-        for (kind, _, _, parent_field), items in zip(LEVELS, levels, strict=True):
+        kept = self.kept()
+        for (kind, _, _, parent_field), items in zip(LEVELS, self.levels, strict=True):
             for item in items or []:
+                if kept is not None and item["id"] not in kept:
+                    continue
                 seen.add(item["id"])
                 self.place(tree, kind, item, item.get(parent_field) if parent_field else None)
-        for uid in set(self.nodes) - seen:
-            self.nodes.pop(uid).remove()
+        gone = set(self.nodes) - seen
+        for uid in gone:
+            node = self.nodes[uid]
+            parent = node.parent.data if node.parent is not None else None
+            if parent is None or parent[1].get("id") not in gone:  # a removed parent takes its children along
+                node.remove()
+        for uid in gone:
+            del self.nodes[uid]
         if tree.cursor_node is None and self.nodes:
             tree.cursor_line = 0
         self.show_detail()
@@ -151,6 +194,15 @@ class InfraScreen(VirgaScreen):
         else:
             node.data = (kind, item)
             node.set_label(node_label(kind, item))
+
+    def current_filter(self) -> str:
+        """The tree's filter as typed after `/`."""
+        return ("!" if self.filter_invert else "") + self.filter_text if self.filter_text else ""
+
+    def apply_filter(self, text: str, invert: bool) -> None:
+        """Show only the nodes matching text (with their ancestors and descendants)."""
+        self.filter_text, self.filter_invert = text, invert
+        self.rebuild()
 
     def selected(self) -> Node | None:
         """The kind and item under the tree cursor."""
@@ -192,18 +244,24 @@ class InfraScreen(VirgaScreen):
 
     @work(exit_on_error=False)
     async def run(self, act: Action, item: dict[str, Any]) -> None:
-        """Form, confirmation, call, reload."""
-        values: dict[str, Any] = {}
+        """Form (open until the call succeeds, errors beside their field), confirmation, call, reload."""
+        label = f"{act.label} {item.get('name', '')}"
         if act.fields:
-            got = await self.app.push_screen_wait(FormScreen(f"{act.label} ({act.command})", act.fields))
-            if got is None:
-                return
-            values = got
+
+            async def run(values: dict[str, Any]) -> str | None:
+                """The call; its error text for the form."""
+                errors: list[ApiError] = []
+                await self.api.act(act.command, label, errors=errors, **{**act.args(item), **values})
+                self.reload()
+                return f"{errors[0].text} (error {errors[0].code})" if errors else None
+
+            await self.app.push_screen_wait(FormScreen(f"{act.label} ({act.command})", act.fields, run=run, item=item))
+            return
         if act.confirm and not await self.app.push_screen_wait(
             ConfirmScreen(f"{act.label} {item.get('name', item.get('id'))}?")
         ):
             return
-        await self.api.act(act.command, f"{act.label} {item.get('name', '')}", **{**act.args(item), **values})
+        await self.api.act(act.command, label, **act.args(item))
         self.reload()
 
     def palette(self) -> Iterable[PaletteEntry]:
