@@ -7,39 +7,14 @@ from typing import Any
 
 from sqlmodel import select
 from virga.api.registry import ADMINS, ROOT, Param, api
-from virga.api.response import clean, list_body
-from virga.api.views.common import ref
+from virga.api.response import list_body
+from virga.api.views.zones import cluster_view, pod_view, zone_view
 from virga.context import Ctx
 from virga.errors import InUse, InvalidParameter
-from virga.models import Cluster, Host, Network, Pod, StoragePool, Zone, utcnow
+from virga.models import Cluster, Host, Network, Pod, StoragePool, Zone
+from virga.services import zones as svc
 
 STATES = ("Enabled", "Disabled")
-
-
-def zone_view(ctx: Ctx, z: Zone) -> dict[str, Any]:
-    """A zone response object."""
-    full = ctx.role != "User"
-    return clean(
-        {
-            "id": z.uuid,
-            "name": z.name,
-            "description": z.description,
-            "networktype": z.networktype,
-            "dns1": z.dns1 or None,
-            "dns2": z.dns2 or None,
-            "internaldns1": z.internaldns1 if full else None,
-            "internaldns2": (z.internaldns2 or None) if full else None,
-            "guestcidraddress": z.guestcidraddress,
-            "domain": z.domain,
-            "allocationstate": z.allocationstate,
-            "securitygroupsenabled": z.securitygroupsenabled,
-            "localstorageenabled": z.localstorageenabled,
-            "zonetoken": z.uuid[:8],
-            "dhcpprovider": "VirtualRouter",
-            "tags": [],
-            "hasannotations": False,
-        }
-    )
 
 
 def _check_state(value: str | None, param: str = "allocationstate") -> None:
@@ -101,7 +76,7 @@ def create_zone(ctx: Ctx) -> dict[str, Any]:
             raise InvalidParameter(f"Parameter guestcidraddress: {a.guestcidraddress!r} is not a CIDR") from None
     _check_state(a.allocationstate)
     _unique(ctx, Zone, a.name)
-    z = Zone(
+    fields = dict(
         name=a.name,
         dns1=a.dns1,
         dns2=a.dns2 or "",
@@ -116,9 +91,7 @@ def create_zone(ctx: Ctx) -> dict[str, Any]:
         description=a.description or "",
         details=_details(a.details),
     )
-    ctx.db.add(z)
-    ctx.db.flush()
-    return {"zone": zone_view(ctx, z)}
+    return {"zone": zone_view(ctx, svc.create(ctx, Zone, fields))}
 
 
 @api(
@@ -171,23 +144,11 @@ def update_zone(ctx: Ctx) -> dict[str, Any]:
     _check_state(ctx.args.allocationstate)
     for p in ("dns1", "dns2", "internaldns1", "internaldns2"):
         _check_ip(ctx.args.get(p), p)
-    for key in (
-        "name",
-        "dns1",
-        "dns2",
-        "internaldns1",
-        "internaldns2",
-        "allocationstate",
-        "domain",
-        "guestcidraddress",
-        "description",
-    ):
-        if ctx.args.get(key) is not None:
-            setattr(z, key, ctx.args[key])
+    keys = ("name", "dns1", "dns2", "internaldns1", "internaldns2", "allocationstate", "domain", "guestcidraddress")
+    changes = {key: ctx.args[key] for key in (*keys, "description") if ctx.args.get(key) is not None}
     if ctx.args.details:
-        z.details = {**(z.details or {}), **_details(ctx.args.details)}
-    ctx.db.add(z)
-    return {"zone": zone_view(ctx, z)}
+        changes["details"] = {**(z.details or {}), **_details(ctx.args.details)}
+    return {"zone": zone_view(ctx, svc.update(ctx, z, changes))}
 
 
 def _details(items: list[dict[str, str]] | None) -> dict[str, str]:
@@ -217,26 +178,7 @@ def delete_zone(ctx: Ctx) -> dict[str, Any]:
     """Delete an empty zone."""
     z = ctx.get(Zone, ctx.args.id)
     _refuse_if_children(ctx, "zone", [(Pod, Pod.zone_id == z.id), (Network, Network.zone_id == z.id)])
-    z.removed = utcnow()
-    ctx.db.add(z)
-    return {"success": True}
-
-
-def pod_view(ctx: Ctx, p: Pod) -> dict[str, Any]:
-    """A pod response object."""
-    return clean(
-        {
-            "id": p.uuid,
-            "name": p.name,
-            **ref(ctx, Zone, p.zone_id, "zone"),
-            "gateway": p.gateway,
-            "netmask": p.netmask,
-            "startip": [p.startip],
-            "endip": [p.endip],
-            "allocationstate": p.allocationstate,
-            "ipranges": [{"startip": p.startip, "endip": p.endip, "forsystemvms": "0", "vlanid": ""}],
-        }
-    )
+    return svc.delete(ctx, z)
 
 
 @api(
@@ -262,7 +204,7 @@ def create_pod(ctx: Ctx) -> dict[str, Any]:
         _check_ip(a.get(p), p)
     _check_state(a.allocationstate)
     _unique(ctx, Pod, a.name, zone_id=z.id)
-    p = Pod(
+    fields = dict(
         name=a.name,
         zone_id=z.id or 0,
         gateway=a.gateway or "",
@@ -271,9 +213,7 @@ def create_pod(ctx: Ctx) -> dict[str, Any]:
         endip=a.endip or "",
         allocationstate=a.allocationstate or "Enabled",
     )
-    ctx.db.add(p)
-    ctx.db.flush()
-    return {"pod": pod_view(ctx, p)}
+    return {"pod": pod_view(ctx, svc.create(ctx, Pod, fields))}
 
 
 @api(
@@ -320,11 +260,9 @@ def update_pod(ctx: Ctx) -> dict[str, Any]:
     """Update a pod."""
     p = ctx.get(Pod, ctx.args.id)
     _check_state(ctx.args.allocationstate)
-    for key in ("name", "allocationstate", "gateway", "netmask", "startip", "endip"):
-        if ctx.args.get(key) is not None:
-            setattr(p, key, ctx.args[key])
-    ctx.db.add(p)
-    return {"pod": pod_view(ctx, p)}
+    keys = ("name", "allocationstate", "gateway", "netmask", "startip", "endip")
+    changes = {key: ctx.args[key] for key in keys if ctx.args.get(key) is not None}
+    return {"pod": pod_view(ctx, svc.update(ctx, p, changes))}
 
 
 @api("deletePod", "Deletes a pod", "success", [Param("id", "uuid", required=True, description="the pod")], roles=ROOT)
@@ -332,27 +270,7 @@ def delete_pod(ctx: Ctx) -> dict[str, Any]:
     """Delete an empty pod."""
     p = ctx.get(Pod, ctx.args.id)
     _refuse_if_children(ctx, "pod", [(Cluster, Cluster.pod_id == p.id)])
-    p.removed = utcnow()
-    ctx.db.add(p)
-    return {"success": True}
-
-
-def cluster_view(ctx: Ctx, c: Cluster) -> dict[str, Any]:
-    """A cluster response object."""
-    return clean(
-        {
-            "id": c.uuid,
-            "name": c.name,
-            **ref(ctx, Zone, c.zone_id, "zone"),
-            **ref(ctx, Pod, c.pod_id, "pod"),
-            "hypervisortype": c.hypervisor,
-            "clustertype": c.clustertype,
-            "allocationstate": c.allocationstate,
-            "managedstate": c.managedstate,
-            "cpuovercommitratio": str(c.cpuovercommitratio or 1.0),
-            "memoryovercommitratio": str(c.memoryovercommitratio or 1.0),
-        }
-    )
+    return svc.delete(ctx, p)
 
 
 @api(
@@ -387,7 +305,7 @@ async def add_cluster(ctx: Ctx) -> dict[str, Any]:
     _check_state(a.allocationstate)
     _unique(ctx, Cluster, a.clustername, pod_id=p.id)
     found = await importer.discover_url(canonical_hypervisor(a.hypervisor), a.url, a.username, a.password)
-    c = Cluster(
+    fields = dict(
         name=a.clustername,
         zone_id=z.id or 0,
         pod_id=p.id or 0,
@@ -396,11 +314,7 @@ async def add_cluster(ctx: Ctx) -> dict[str, Any]:
         allocationstate=a.allocationstate or "Enabled",
         url=a.url or "",
     )
-    ctx.db.add(c)
-    ctx.db.flush()
-    if found is not None:
-        importer.record(ctx.db, c, *found, ctx.account)
-    return {"count": 1, "cluster": [cluster_view(ctx, c)]}
+    return {"count": 1, "cluster": [cluster_view(ctx, svc.add_cluster(ctx, fields, found))]}
 
 
 def canonical_hypervisor(name: str) -> str:
@@ -458,12 +372,8 @@ def update_cluster(ctx: Ctx) -> dict[str, Any]:
     """Update a cluster."""
     c = ctx.get(Cluster, ctx.args.id)
     _check_state(ctx.args.allocationstate)
-    if ctx.args.clustername:
-        c.name = ctx.args.clustername
-    if ctx.args.allocationstate:
-        c.allocationstate = ctx.args.allocationstate
-    ctx.db.add(c)
-    return {"cluster": cluster_view(ctx, c)}
+    changes = {"name": ctx.args.clustername, "allocationstate": ctx.args.allocationstate}
+    return {"cluster": cluster_view(ctx, svc.update(ctx, c, {k: v for k, v in changes.items() if v}))}
 
 
 @api(
@@ -479,6 +389,4 @@ def delete_cluster(ctx: Ctx) -> dict[str, Any]:
     _refuse_if_children(
         ctx, "cluster", [(Host, Host.cluster_id == c.id), (StoragePool, StoragePool.cluster_id == c.id)]
     )
-    c.removed = utcnow()
-    ctx.db.add(c)
-    return {"success": True}
+    return svc.delete(ctx, c)

@@ -52,6 +52,7 @@ VIEW_MODULES = (
     "virga.api.views.vm",
     "virga.api.views.vmsnapshots",
     "virga.api.views.volumes",
+    "virga.api.views.zones",
 )
 
 
