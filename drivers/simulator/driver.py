@@ -7,6 +7,7 @@ from typing import Any
 from urllib.parse import parse_qs, urlparse
 
 from virga.drivers.base import (
+    DISK_FORMATS,
     Capability,
     ConsoleInfo,
     Driver,
@@ -17,6 +18,7 @@ from virga.drivers.base import (
     InstanceSpec,
     InstanceStats,
     InvalidSpec,
+    NotSupported,
     PoolSpec,
     PoolStats,
     PowerState,
@@ -44,8 +46,8 @@ class SimulatorDriver(Driver):
 
     hypervisor = "Simulator"
     image_transfers = "simulated"  # images and disks live in memory (virga.drivers.simulator.transfers)
-    # the simulator keeps disks in memory per pool name and does not move them between pools
-    capabilities = frozenset(Capability) - {Capability.EVENTS, Capability.VNC_CONSOLE, Capability.MIGRATE_VOLUME}
+    capabilities = frozenset(Capability) - {Capability.EVENTS, Capability.VNC_CONSOLE}
+    disk_formats = DISK_FORMATS  # simulated guests run from any image format
     STATE_MAP = {"on": PowerState.RUNNING, "off": PowerState.STOPPED, "paused": PowerState.SUSPENDED}
 
     def __init__(self, conn: Any) -> None:
@@ -147,6 +149,29 @@ class SimulatorDriver(Driver):
             raise InvalidSpec("volumes can only grow")
         WORLD.save("disk", vol.path, {**disk, "size": size_bytes})
         return VolumeInfo(path=vol.path, size_bytes=size_bytes)
+
+    async def migrate_volume(self, vol: VolumeSpec, target: PoolSpec) -> VolumeInfo:
+        """Move a disk's record to the target pool; stopped guests using it are pointed at the new path."""
+        await self._op("migrate_volume")
+        disk = WORLD.disks.get(vol.path)
+        if disk is None:
+            raise InvalidSpec(f"volume {vol.path} does not exist")
+        if disk["pool"] == target.uuid:
+            raise InvalidSpec(f"volume {vol.name} is already on pool {target.name}")
+        users = [g for guests in WORLD.placed.values() for g in guests.values() if vol.path in g["volumes"]]
+        running = [g["name"] for g in users if g["power"] != "off"]
+        if running:
+            raise NotSupported(f"moving volume {vol.name} of running instance {running[0]} is not supported; stop it")
+        path = f"{target.path or target.uuid}/{vol.uuid}"
+        if path in WORLD.disks:
+            raise InvalidSpec(f"volume {path} already exists on pool {target.name}")
+        WORLD.pools.setdefault(self.host, set()).add(target.uuid)
+        WORLD.save("disk", path, {**disk, "pool": target.uuid})
+        for guest in users:
+            guest["volumes"] = [path if p == vol.path else p for p in guest["volumes"]]
+            WORLD.save_guest(guest)
+        WORLD.save("disk", vol.path, None)
+        return VolumeInfo(path=path, size_bytes=disk["size"])
 
     async def pool_stats(self, pool: PoolSpec) -> PoolStats:
         """Sum the disks recorded in a pool."""

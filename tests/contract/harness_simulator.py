@@ -26,6 +26,15 @@ async def simulator() -> AsyncIterator[Harness]:
         """Whether the first host has the pool set up."""
         return pool.uuid in WORLD.pools.get("contract-1", set())
 
-    yield Harness(driver=one, pool=pool, template=tmpl, bridge="br0", second=two, pool_set_up=set_up)
+    second_pool = PoolSpec(uuid="pool-2", name="pool-2", kind="simulator", url="simulator://pool-2", path="/sim/pool-2")
+    yield Harness(
+        driver=one,
+        pool=pool,
+        template=tmpl,
+        bridge="br0",
+        second=two,
+        pool_set_up=set_up,
+        extra={"second_pool": second_pool},
+    )
     for info in await one.list_instances() + await two.list_instances():
         await (one if info.uuid in {i.uuid for i in await one.list_instances()} else two).destroy_instance(info.uuid)

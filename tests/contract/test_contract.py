@@ -11,6 +11,7 @@ from virga.drivers.base import (
     DriverError,
     InstanceNotFound,
     InstanceSpec,
+    InvalidSpec,
     NicSpec,
     NotSupported,
     PoolSpec,
@@ -184,10 +185,40 @@ async def test_migrate_volume(harness: Harness) -> None:
             with pytest.raises(NotSupported):
                 await d.migrate_volume(disk, harness.pool)
             return
-        target = harness.extra.get("second_pool")
-        assert isinstance(target, PoolSpec), f"the {d.hypervisor} harness must give a second_pool to migrate to"
+        target = _second_pool(harness)
+        if reason := harness.extra.get("no_copy_between_pools"):
+            pytest.skip(str(reason))
         moved = await d.migrate_volume(disk, target)
-        assert moved.path and moved.path != disk.path
+        assert moved.path and moved.path != disk.path and moved.size_bytes == disk.size_bytes
+        with pytest.raises(InvalidSpec):  # the source is gone
+            await d.migrate_volume(disk, target)
         disk = dataclasses.replace(disk, pool=target, path=moved.path)
     finally:
         await d.delete_volume(disk)
+
+
+def _second_pool(harness: Harness) -> PoolSpec:
+    """The pool a driver declaring MIGRATE_VOLUME moves disks to in the contract tests."""
+    target = harness.extra.get("second_pool")
+    assert isinstance(target, PoolSpec), f"the {harness.driver.hypervisor} harness must give a second_pool"
+    return target
+
+
+async def test_migrate_volume_refusals(harness: Harness) -> None:
+    """A disk a running guest uses is refused (NotSupported, the guest keeps running); a missing one is InvalidSpec."""
+    d = harness.driver
+    if not d.supports(Capability.MIGRATE_VOLUME):
+        pytest.skip(f"{d.hypervisor} does not migrate volumes")
+    target = _second_pool(harness)
+    missing = VolumeSpec(uuid=str(uuid.uuid4()), name="GONE", size_bytes=32 << 20, pool=harness.pool)
+    with pytest.raises(InvalidSpec):
+        await d.migrate_volume(dataclasses.replace(missing, path=f"{harness.pool.path}/{missing.uuid}.qcow2"), target)
+    spec = await _make(harness)
+    try:
+        await d.start_instance(spec.uuid)
+        with pytest.raises(NotSupported):
+            await d.migrate_volume(spec.volumes[0], target)
+        assert (await d.get_instance(spec.uuid)).state == PowerState.RUNNING
+    finally:
+        await d.destroy_instance(spec.uuid)
+        await d.delete_volume(spec.volumes[0])
