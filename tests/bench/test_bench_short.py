@@ -100,7 +100,7 @@ BENCHMARKS: dict[str, tuple[Callable[[], None], int, list[str]]] = {
         ],
     ),
     "storage.py": (
-        lambda: need_root_and("ganesha.nfsd", "rpcbind", "qemu-img", "curl", "ip"),
+        lambda: need_root_and("ganesha.nfsd", "rpcbind", "nfs-cp", "qemu-img", "curl", "sha256sum", "ip"),
         300,
         [
             storage_line("download, no checksum vs curl -o"),
