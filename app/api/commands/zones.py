@@ -6,6 +6,7 @@ import ipaddress
 from typing import Any
 
 from sqlmodel import select
+from virga import plugins
 from virga.api.registry import ADMINS, ROOT, Param, api
 from virga.api.response import list_body
 from virga.api.views.zones import cluster_view, pod_view, zone_view
@@ -13,6 +14,7 @@ from virga.context import Ctx
 from virga.errors import InUse, InvalidParameter
 from virga.models import Cluster, Host, Network, Pod, StoragePool, Zone
 from virga.services import zones as svc
+from virga.services.network import DEFAULT_BACKEND
 
 STATES = ("Enabled", "Disabled")
 
@@ -159,8 +161,10 @@ def _details(items: list[dict[str, str]] | None) -> dict[str, str]:
             out[item["key"]] = item.get("value", "")
         else:
             out.update(item)
-    if out.get("router", "simulated") not in ("simulated", "netns"):
-        raise InvalidParameter("Parameter details: router must be simulated or netns")
+    registered = plugins.names(plugins.ROUTER_BACKENDS)  # entry-point group virga.router_backends
+    backends = [DEFAULT_BACKEND, *(b for b in registered if b != DEFAULT_BACKEND)]
+    if out.get("router", DEFAULT_BACKEND) not in registered:
+        raise InvalidParameter(f"Parameter details: router must be {' or '.join(backends)}")
     return out
 
 
