@@ -9,7 +9,7 @@ from virga.client import VirgaClient
 from virga.core import VirgaApp
 from virga.drivers.base import PowerState
 from virga.drivers.simulator.world import WORLD
-from virga.models import AsyncJob, Host, VirtualMachine, VMSnapshot
+from virga.models import AsyncJob, Host, VirtualMachine, VMSnapshot, Volume
 from virga.services.capacity import reserve_host
 from virga.services.vmmigrate import RESERVED
 
@@ -183,3 +183,27 @@ async def test_interrupted_migration_that_did_not_move_stays_put(
     assert after.state == "Running" and after.host_id == src.id
     mhz = row.cpunumber * row.cpuspeed
     assert _allocated(app, src.id or 0) == before_src and _allocated(app, dst.id or 0) == before_dst - mhz
+
+
+async def test_interrupted_destroy_is_finished(app: VirgaApp, admin: VirgaClient, cloud: Cloud) -> None:
+    vm = await deploy(app, admin, cloud, "admin")
+    row = _row(app, VirtualMachine, vm["id"])
+    before = _allocated(app, row.host_id or 0)
+    await (await _driver(app, vm["id"])).stop_instance(vm["id"], force=True)  # the body's power-off, then death
+    await _died(app, "destroyVirtualMachine", vm["id"], {"expunge": False, "volumeids": []})
+    after = _row(app, VirtualMachine, vm["id"])
+    assert after.state == "Destroyed" and after.host_id is None and after.last_host_id == row.host_id
+    assert _allocated(app, row.host_id or 0) == before - row.cpunumber * row.cpuspeed
+
+
+async def test_interrupted_expunge_is_finished(app: VirgaApp, admin: VirgaClient, cloud: Cloud) -> None:
+    vm = await deploy(app, admin, cloud, "admin")
+    await admin.run("destroyVirtualMachine", id=vm["id"])
+    _set(app, VirtualMachine, vm["id"], state="Expunging")  # the expunge's first transaction, then death
+    await _died(app, "expungeVirtualMachine", vm["id"])
+    after = _row(app, VirtualMachine, vm["id"])
+    assert after.state == "Expunged" and after.removed is not None
+    assert vm["id"] not in WORLD.guests
+    with app.db.session() as s:
+        vols = s.exec(select(Volume).where(Volume.vm_id == after.id, Volume.removed == None)).all()
+    assert vols == []
