@@ -52,6 +52,7 @@ class LibvirtDriver(Driver):
             Capability.HOT_PLUG_VOLUME,
             Capability.SUSPEND,
             Capability.RESIZE_VOLUME,
+            Capability.MIGRATE_VOLUME,
             Capability.SERIAL_CONSOLE,
             Capability.VNC_CONSOLE,
             Capability.EVENTS,
@@ -166,6 +167,10 @@ class LibvirtDriver(Driver):
     async def resize_volume(self, vol: VolumeSpec, size_bytes: int) -> VolumeInfo:
         """Grow a volume."""
         return await self._run(storage.resize, self.virt, vol, size_bytes, what=f"resizing volume {vol.name}")
+
+    async def migrate_volume(self, vol: VolumeSpec, target: PoolSpec) -> VolumeInfo:
+        """Copy a (not running) disk to another pool as a standalone qcow2 and remove the source."""
+        return await self._run(storage.migrate, self.virt, vol, target, what=f"migrating volume {vol.name}")
 
     async def pool_stats(self, pool: PoolSpec) -> PoolStats:
         """Capacity and use of a pool."""

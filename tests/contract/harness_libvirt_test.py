@@ -16,6 +16,7 @@ libvirt = pytest.importorskip("libvirt")
 from virga.drivers.libvirt import LibvirtDriver  # noqa: E402
 
 POOL_UUID = "5d9e7a6c-3c1e-4f5e-9a51-6b0f1d2c3e4f"
+SECOND_POOL_UUID = "0b7f3c2e-8d4a-4c6b-9e1f-2a3b4c5d6e7f"
 
 NODE_XML = """<node>
   <cpu>
@@ -29,6 +30,12 @@ NODE_XML = """<node>
     <target><path>/var/lib/virga/contract-pool</path></target>
     <capacity unit='GiB'>100</capacity>
   </pool>
+  <pool type='dir'>
+    <name>contract-pool-2</name>
+    <uuid>{second}</uuid>
+    <target><path>/var/lib/virga/contract-pool-2</path></target>
+    <capacity unit='GiB'>100</capacity>
+  </pool>
 </node>
 """
 
@@ -36,7 +43,7 @@ NODE_XML = """<node>
 def write_node(directory: Path, name: str) -> str:
     """Write a fake host's node.xml and return its test:/// URL."""
     path = directory / f"{name}.xml"
-    path.write_text(NODE_XML.format(uuid=POOL_UUID))
+    path.write_text(NODE_XML.format(uuid=POOL_UUID, second=SECOND_POOL_UUID))
     return f"test://{path}"
 
 
@@ -64,6 +71,19 @@ async def libvirt_test() -> AsyncIterator[Harness]:
             url="file:///var/lib/virga/contract-pool",
             path="/var/lib/virga/contract-pool",
         )
+        second_pool = PoolSpec(
+            uuid=SECOND_POOL_UUID,
+            name="contract-pool-2",
+            kind="dir",
+            url="file:///var/lib/virga/contract-pool-2",
+            path="/var/lib/virga/contract-pool-2",
+        )
+        # the test driver's virStorageVolCreateXMLFrom finds its source only in the target pool, so it
+        # cannot copy between pools: tests/libvirt/test_migrate_volume.py moves disks on a real libvirtd
+        extra: dict[str, object] = {
+            "second_pool": second_pool,
+            "no_copy_between_pools": "libvirt's test driver copies volumes only within one pool",
+        }
         tmpl = TemplateSpec(uuid="tmpl-tiny", name="tiny", url=f"file://{write_template(d)}", size_bytes=64 << 20)
 
         async def set_up() -> bool:
@@ -71,7 +91,15 @@ async def libvirt_test() -> AsyncIterator[Harness]:
             return pool.name in {p.name() for p in one.virt.listAllStoragePools()}
 
         try:
-            yield Harness(driver=one, pool=pool, template=tmpl, bridge="virbr-contract", second=two, pool_set_up=set_up)
+            yield Harness(
+                driver=one,
+                pool=pool,
+                template=tmpl,
+                bridge="virbr-contract",
+                second=two,
+                pool_set_up=set_up,
+                extra=extra,
+            )
         finally:
             await one.close()
             await two.close()
