@@ -13,13 +13,13 @@ from virga.api.validators import one_of
 from virga.api.views.common import preload_owners
 from virga.api.views.templates import template_view
 from virga.context import Ctx
+from virga.drivers.base import DISK_FORMATS
 from virga.errors import InvalidParameter, PermissionDenied
 from virga.models import OsType, Template, Zone
 from virga.models.offerings import LaunchPermission
 from virga.services import limits, templates, transfers
 
-FORMATS = ("QCOW2", "RAW", "VHD", "VHDX", "OVA", "ISO")
-HYPERVISOR_FORMATS = {"KVM": ("QCOW2", "RAW", "ISO"), "XenServer": ("VHD", "ISO"), "VMware": ("OVA", "ISO")}
+FORMATS = DISK_FORMATS  # every format a template may be registered in; each driver narrows it (disk_formats)
 FILTERS = ("featured", "self", "selfexecutable", "sharedexecutable", "executable", "community", "all")
 
 
@@ -79,16 +79,14 @@ def _hypervisor(value: str | None, fmt: str, is_iso: bool) -> str:
     """The canonical hypervisor name, checked against the format."""
     if is_iso:
         return ""
-    from virga.api.commands.zones import canonical_hypervisor
-    from virga.drivers.registry import hypervisors
+    from virga.drivers.registry import driver_class, hypervisors
 
     if not value or value.lower() not in hypervisors():
         raise InvalidParameter(f"Parameter hypervisor: {value!r} is not one of {', '.join(hypervisors())}")
-    name = canonical_hypervisor(value)
-    if fmt not in HYPERVISOR_FORMATS.get(name, FORMATS):
-        raise InvalidParameter(
-            f"Parameter format: {fmt} images cannot run on {name} (use {', '.join(HYPERVISOR_FORMATS[name])})"
-        )
+    drv = driver_class(value)
+    name, formats = drv.hypervisor, drv.disk_formats  # its canonical name; what its guests run from
+    if fmt not in formats:
+        raise InvalidParameter(f"Parameter format: {fmt} images cannot run on {name} (use {', '.join(formats)})")
     return name
 
 
