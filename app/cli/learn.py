@@ -79,7 +79,7 @@ def export(target: Path, source: Path | None = None, cmk: bool = False) -> int:
     return len(calls)
 
 
-def add_parser(sub: argparse._SubParsersAction) -> None:  # type: ignore[type-arg]
+def add_parser(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
     """`virga learn export FILE [--cmk]`."""
     learn = sub.add_parser("learn", help="the API calls of the last TUI session: virga learn export FILE")
     learn.add_argument("action", choices=["export"])
