@@ -349,7 +349,10 @@ class Driver(abc.ABC):
     async def migrate_volume(self, vol: VolumeSpec, target: PoolSpec) -> VolumeInfo:
         """Move a disk (of a stopped VM, or detached) to another primary pool; the source is removed.
 
-        Drivers declaring Capability.MIGRATE_VOLUME implement it; the others refuse with NotSupported.
+        Drivers declaring Capability.MIGRATE_VOLUME implement it; the others refuse with NotSupported. The
+        returned path is the disk's new one, and stopped guests using the disk are pointed at it. A disk a
+        running guest uses is refused with NotSupported; a missing disk, or a move to the pool it is already
+        on, with InvalidSpec.
         """
         self.require(Capability.MIGRATE_VOLUME)
         raise NotSupported("migrate_volume")
