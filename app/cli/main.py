@@ -47,6 +47,10 @@ def _parser() -> argparse.ArgumentParser:
         help="a zone on this machine's libvirt (qemu:///system) with the tiny guest template",
     )
     demo.add_argument("--destroy", action="store_true", help="with --real: remove the real demo")
+    bk = sub.add_parser("backup", help="back up virga itself (online): database, key file, router state")
+    bk.add_argument("file", help="the backup file to write (tar.gz, mode 0600)")
+    rs = sub.add_parser("restore", help="restore a backup into a fresh data directory (no server running)")
+    rs.add_argument("file", help="a file written by virga backup")
     prof = sub.add_parser("profile", help="manage client profiles")
     prof.add_argument("action", choices=["list", "add", "use"])
     prof.add_argument("name", nargs="?")
@@ -224,6 +228,25 @@ def _tls_files(args: argparse.Namespace) -> tuple[Path, Path] | None:
     return files
 
 
+def cmd_backup(args: argparse.Namespace) -> int:
+    """virga backup FILE (online) and virga restore FILE (into a fresh data directory, holding its lock)."""
+    from virga.cli import backup
+    from virga.cli.datalock import hold
+
+    try:
+        if args.cmd == "backup":
+            made = backup.backup(Path(args.file))
+            print(f"virga: backup written to {args.file} ({', '.join(made['files'])})")
+            return 0
+        with hold("virga restore"):
+            manifest = backup.restore(Path(args.file))
+        print(f"virga: restored the backup of {manifest.get('created')} into {embedded.data_dir()}")
+        return 0
+    except backup.BackupError as err:
+        print(f"virga: {err}", file=sys.stderr)
+        return 1
+
+
 def cmd_profile(args: argparse.Namespace) -> int:
     """List, add or select client profiles."""
     data = profiles.load()
@@ -292,6 +315,8 @@ def _main(argv: list[str] | None = None) -> int:
         return cmd_serve(args)
     if args.cmd == "profile":
         return cmd_profile(args)
+    if args.cmd in ("backup", "restore"):
+        return cmd_backup(args)
     if args.cmd == "learn":
         from virga.cli.learn import cmd_learn
 
