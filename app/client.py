@@ -48,14 +48,22 @@ class VirgaClient:
     """Talk to /client/api over HTTP or to an in-process ASGI app."""
 
     def __init__(
-        self, url: str = "", creds: Credentials | None = None, *, asgi: Any = None, timeout: float = 60.0
+        self,
+        url: str = "",
+        creds: Credentials | None = None,
+        *,
+        asgi: Any = None,
+        timeout: float = 60.0,
+        uds: str = "",
     ) -> None:
-        """Connect to a URL (http://host:8080) or wrap an ASGI app (embedded mode)."""
+        """Connect to a URL (http://host:8080), a local socket (uds) or wrap an ASGI app (embedded mode)."""
         self.creds = creds or Credentials()
-        self._url, self._asgi, self._timeout = url, asgi, timeout
-        transport = httpx.ASGITransport(app=asgi) if asgi is not None else None
+        self._url, self._asgi, self._timeout, self._uds = url, asgi, timeout, uds
+        transport: httpx.AsyncBaseTransport | None = httpx.ASGITransport(app=asgi) if asgi is not None else None
+        if uds:
+            transport = httpx.AsyncHTTPTransport(uds=uds)
         base = url.rstrip("/").removesuffix("/client/api") if url else "http://virga.embedded"  # both forms
-        verify = client_verify(base, self.creds.cafile, self.creds.fingerprint) if asgi is None else True
+        verify = client_verify(base, self.creds.cafile, self.creds.fingerprint) if transport is None else True
         self.http = httpx.AsyncClient(base_url=base, transport=transport, timeout=timeout, verify=verify)
         self.sessionkey: str | None = None
         self._last: dict[str, str] = {}
@@ -67,7 +75,7 @@ class VirgaClient:
 
     def as_user(self, creds: Credentials) -> VirgaClient:
         """Another client for the same server with other credentials."""
-        return VirgaClient(self._url, creds, asgi=self._asgi, timeout=self._timeout)
+        return VirgaClient(self._url, creds, asgi=self._asgi, timeout=self._timeout, uds=self._uds)
 
     async def close(self) -> None:
         """Close the HTTP client."""

@@ -161,6 +161,8 @@ async def open_channel(client: VirgaClient, vm_id: str) -> Channel:
     asgi = getattr(client, "_asgi", None)
     if asgi is not None:
         return await AsgiChannel(asgi, ws["path"], f"token={ws['token']}").connect()
+    if getattr(client, "_uds", ""):  # the embedded cloud of another virga, reached through its local socket
+        raise ConsoleClosed("consoles are not served on the embedded cloud's local socket; use virga serve and --url")
     base = str(getattr(client, "_url", "")).split("/client/api")[0].rstrip("/")
     return await WebSocketChannel(base.replace("http", "ws", 1) + ep["url"]).connect()
 

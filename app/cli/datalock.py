@@ -3,10 +3,12 @@
 from __future__ import annotations
 
 import fcntl
+import json
 import os
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
+from typing import Any
 
 from virga.config import data_dir
 
@@ -24,10 +26,43 @@ def uses_data_dir() -> bool:
 
 def _holder(path: Path) -> str:
     """What the lock file says about the process holding it."""
+    info = holder_info(path.parent)
+    return f"pid {info.get('pid', '?')}: {info.get('what', 'unknown')}" if info else "unknown"
+
+
+def holder_info(where: Path | None = None) -> dict[str, Any]:
+    """The lock file's record of the running server: pid, what, and where to reach it (socket or url)."""
     try:
-        return path.read_text().strip() or "unknown"
-    except OSError:
-        return "unknown"
+        data = json.loads(((where or data_dir()) / LOCK_NAME).read_text() or "{}")
+    except (OSError, ValueError):
+        return {}
+    return data if isinstance(data, dict) else {}
+
+
+def advertise(lock: Path, **reach: str) -> None:
+    """Add where the running server answers (socket=..., or url=... and cafile=...) to its lock file."""
+    info = holder_info(lock.parent)
+    info.update(reach)
+    lock.write_text(json.dumps(info) + "\n")
+
+
+def running_server(where: Path | None = None) -> dict[str, Any] | None:
+    """The record of a server that holds the lock now and can be reached (its socket exists, or a url), else None."""
+    where = where or data_dir()
+    path = where / LOCK_NAME
+    if not path.exists():
+        return None
+    fd = os.open(path, os.O_RDONLY)
+    try:
+        fcntl.flock(fd, fcntl.LOCK_SH | fcntl.LOCK_NB)
+    except BlockingIOError:  # held: someone runs
+        info = holder_info(where)
+        if info.get("url") or (info.get("socket") and Path(info["socket"]).exists()):
+            return info
+        return None
+    finally:
+        os.close(fd)
+    return None
 
 
 def busy_text(where: Path, holder: str) -> str:
@@ -35,7 +70,8 @@ def busy_text(where: Path, holder: str) -> str:
     return (
         f"virga: a management server already runs on the data directory {where} ({holder}).\n"
         "Two on one SQLite database would both run jobs and sync hosts. Either stop it first, or talk to it:\n"
-        "  - if it is `virga serve`: run commands with --url http://HOST:PORT (or a profile: virga profile add ...)\n"
+        "  - `virga api ...` and the TUI reach it by themselves (its local socket, or the URL of `virga serve`);\n"
+        "  - else run commands with --url http://HOST:PORT (or a profile: virga profile add ...)\n"
         "  - or give this command another data directory: VIRGA_DATA_DIR=/some/other/dir virga ..."
     )
 
@@ -53,7 +89,7 @@ def hold(what: str, where: Path | None = None) -> Iterator[Path]:
         except BlockingIOError:
             raise DataDirBusy(busy_text(where, _holder(path))) from None
         os.ftruncate(fd, 0)
-        os.write(fd, f"pid {os.getpid()}: {what}\n".encode())
+        os.write(fd, (json.dumps({"pid": os.getpid(), "what": what}) + "\n").encode())
         yield path
     finally:
         os.close(fd)  # closing drops the lock (also when the process dies)

@@ -2,11 +2,15 @@
 
 from __future__ import annotations
 
+import asyncio
+import os
 import secrets
 import sys
-from collections.abc import AsyncIterator
-from contextlib import asynccontextmanager, nullcontext
+from collections.abc import AsyncIterator, Iterator
+from contextlib import asynccontextmanager, contextmanager, nullcontext
+from pathlib import Path
 
+import uvicorn
 from sqlmodel import select
 from virga.api.auth import hash_password, new_keys
 from virga.api.server import make_asgi
@@ -14,6 +18,8 @@ from virga.client import Credentials, VirgaClient
 from virga.config import Settings, data_dir
 from virga.core import VirgaApp
 from virga.models import User
+
+SOCKET_NAME = "virga.sock"
 
 
 def settings() -> Settings:
@@ -40,9 +46,46 @@ async def embedded(creds: Credentials | None = None) -> AsyncIterator[tuple[Virg
     """Start the embedded server and yield it with a client signed as the admin (or creds)."""
     from virga.cli.datalock import hold, uses_data_dir
 
-    with hold("embedded virga (TUI or CLI)") if uses_data_dir() else nullcontext():
+    with hold("embedded virga (TUI or CLI)") if uses_data_dir() else nullcontext() as lock:
         async with _started(creds) as pair:
-            yield pair
+            if lock is None:
+                yield pair
+                return
+            async with _local_socket(pair[0], lock):
+                yield pair
+
+
+class _QuietServer(uvicorn.Server):
+    """uvicorn inside another program's loop: the program (the TUI, the CLI) keeps its signal handling."""
+
+    @contextmanager
+    def capture_signals(self) -> Iterator[None]:
+        """Leave signals alone."""
+        yield
+
+
+@asynccontextmanager
+async def _local_socket(app: VirgaApp, lock: Path) -> AsyncIterator[Path]:
+    """Serve the API on data_dir/virga.sock (0600, in the 0700 data dir) so that a second virga talks to this one."""
+    from virga.cli.datalock import advertise
+
+    sock = lock.parent / SOCKET_NAME
+    sock.unlink(missing_ok=True)
+    config = uvicorn.Config(make_asgi(app, manage=False), uds=str(sock), log_level="warning", lifespan="off")
+    server = _QuietServer(config)
+    task = asyncio.create_task(server.serve())
+    while not server.started and not task.done():
+        await asyncio.sleep(0.01)
+    if task.done():  # could not bind: the embedded server still works, only without its socket
+        task.result()
+    os.chmod(sock, 0o600)
+    advertise(lock, socket=str(sock))
+    try:
+        yield sock
+    finally:
+        server.should_exit = True
+        await task
+        sock.unlink(missing_ok=True)
 
 
 @asynccontextmanager
@@ -70,12 +113,23 @@ async def _started(creds: Credentials | None) -> AsyncIterator[tuple[VirgaApp, V
 @asynccontextmanager
 async def connect(url: str, creds: Credentials) -> AsyncIterator[VirgaClient]:
     """A client for a profile: remote over HTTP, or the embedded server when url is empty."""
-    if url:
+    from virga.cli.datalock import DataDirBusy, busy_text, running_server, uses_data_dir
+
+    running = running_server() if not url and uses_data_dir() else None
+    if running is not None:  # another virga runs the embedded cloud: talk to it instead of starting a second one
+        if not creds.apikey:
+            raise DataDirBusy(busy_text(data_dir(), f"pid {running.get('pid')}: {running.get('what')}"))
+        if running.get("cafile"):
+            creds.cafile = str(running["cafile"])
+        url = "" if running.get("socket") else str(running.get("url", ""))
+        client = VirgaClient(url, creds, uds=str(running.get("socket", "")))
+    elif url:
         client = VirgaClient(url, creds)
-        try:
+    else:
+        async with embedded(creds) as (_, client):
             yield client
-        finally:
-            await client.close()
         return
-    async with embedded(creds) as (_, client):
+    try:
         yield client
+    finally:
+        await client.close()

@@ -201,7 +201,13 @@ def cmd_serve(args: argparse.Namespace) -> int:
 
     app = VirgaApp(Settings(simulator_state=embedded.settings().simulator_state))
     tls = _tls_files(args)
-    with hold(f"virga serve on {args.host}:{args.port}") if uses_data_dir() else nullcontext():
+    with hold(f"virga serve on {args.host}:{args.port}") if uses_data_dir() else nullcontext() as lock:
+        if lock is not None:  # a second virga on this data dir talks to this server instead of starting one
+            from virga.cli.datalock import advertise
+
+            host = "127.0.0.1" if args.host in ("0.0.0.0", "") else args.host
+            reach = {"url": f"{'https' if tls else 'http'}://{host}:{args.port}"}
+            advertise(lock, **reach, **({"cafile": str(tls[0])} if tls else {}))
         check_key(app.db.engine)  # before uvicorn, so that a missing key is one clear line, not a traceback
         cert, key = (str(tls[0]), str(tls[1])) if tls else (None, None)
         uvicorn.run(
