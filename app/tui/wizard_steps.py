@@ -346,6 +346,53 @@ def launch_calls(v: Values, s: State) -> list[Call]:
     return [Call("updateZone", lambda v, s: {"id": s["zoneid"], "allocationstate": "Enabled"})]
 
 
+SANDBOX_TEMPLATE = "tiny-linux"
+
+
+def keep_ostype(body: dict[str, Any], state: State) -> None:
+    """Store the first OS type's id (the sandbox template needs one)."""
+    types = body.get("ostype") or []
+    state["ostypeid"] = types[0]["id"] if types else ""
+
+
+def sandbox_launch_calls(v: Values, s: State) -> list[Call]:
+    """Enable the zone, then register the simulator's template so that the first deploy works at once."""
+    return [
+        *launch_calls(v, s),
+        Call("listOsTypes", lambda v, s: {"description": "Other Linux (64-bit)"}, keep_ostype),
+        Call(
+            "registerTemplate",
+            lambda v, s: {
+                "name": SANDBOX_TEMPLATE,
+                "displaytext": "Tiny Linux (simulated)",
+                "url": "simulator://templates/tiny-linux.qcow2",
+                "zoneid": s["zoneid"],
+                "format": "QCOW2",
+                "hypervisor": "Simulator",
+                "ostypeid": s.get("ostypeid"),
+                "ispublic": True,
+                "isfeatured": True,
+            },
+            put("templateid", "template"),
+        ),
+    ]
+
+
+def check_pod_against(public: Values) -> Callable[[Values], str | None]:
+    """The pod's reserved range must be coherent and stay out of the public range of the network step."""
+
+    def check(values: Values) -> str | None:
+        """Subnet, then no overlap with the public range."""
+        if err := check_pod(values):
+            return err
+        if public.get("startip") and public.get("endip"):
+            if clash := validate.overlaps(values["startip"], values["endip"], [(public["startip"], public["endip"])]):
+                return f"the pod's reserved IPs must stay out of the public range: {clash}"
+        return None
+
+    return check
+
+
 def primary_step(kind: Kind) -> list[Step]:
     """The primary storage page (none when the pool's/vCenter's storage is imported with the cluster)."""
     if kind.pool_url:
@@ -422,7 +469,18 @@ def steps_for(kind: Kind) -> list[Step]:
             ),
             secondary_calls,
         ),
-        Step("launch", "Launch", (), launch_calls, help="Enable the zone: its hosts take VMs from now on."),
+        Step(
+            "launch",
+            "Review and launch",
+            (),
+            sandbox_launch_calls if kind.name == "sandbox" else launch_calls,
+            help="Check what was set up, then launch: the zone is enabled and its hosts take VMs from now on."
+            + (
+                " The simulator's tiny-linux template is registered for the first deploy."
+                if kind.name == "sandbox"
+                else ""
+            ),
+        ),
     ]
 
 

@@ -8,9 +8,10 @@ from typing import TYPE_CHECKING, Any, cast
 from textual.app import ComposeResult
 from textual.screen import ActiveBinding, Screen
 from textual.timer import Timer
-from textual.widgets import Footer, Header
+from textual.widgets import Footer
 from virga.tui.widgets.banner import ConnectionBanner
 from virga.tui.widgets.command_line import CommandLine
+from virga.tui.widgets.header import VirgaHeader
 from virga.tui.widgets.learn_pane import LearnPane
 
 if TYPE_CHECKING:
@@ -72,16 +73,20 @@ class VirgaScreen(Screen[None]):
 
     def compose(self) -> ComposeResult:
         """The shared frame around the screen's body."""
-        yield Header(show_clock=False, icon="☁")
+        yield VirgaHeader(id="header")
         yield ConnectionBanner()
         yield from self.body()
         yield CommandLine(id="cmdline")
         yield LearnPane()
-        yield Footer(compact=True)
+        yield Footer(compact=True, show_command_palette=False)
 
     def body(self) -> ComposeResult:
         """The screen's own widgets."""
         yield from ()
+
+    def on_resize(self) -> None:
+        """The header's breadcrumb is shortened to the width."""
+        self.sync_frame()
 
     def on_screen_resume(self) -> None:
         """Shown again: bring the shared parts up to date and refresh again."""
@@ -95,6 +100,8 @@ class VirgaScreen(Screen[None]):
         self.title = app.title
         crumbs = app.breadcrumb() if app.crumbs and app.screen is self else (self.heading or self.TITLE)
         self.sub_title = f"{crumbs} · {app.status_text()}"
+        for header in self.query(VirgaHeader):
+            header.show(app.title, crumbs, app.status_text())
         for banner in self.query(ConnectionBanner):
             banner.set_state(app.connected, app.disconnect_reason)
         for pane in self.query(LearnPane):

@@ -18,6 +18,7 @@ GLOBAL_KEYS = [
     ("?", "this help"),
     ("q", "quit"),
 ]
+MOVES = ("cursor(", "page(", "jump(")
 GLOBAL_ACTIONS = {"prompt(':')", "prompt('/')", "help", "back", "toggle_learn", "command_palette", "quit"}
 
 
@@ -44,7 +45,9 @@ def view_keys(screen: Screen) -> list[tuple[str, str]]:
         shown = screen.app.get_key_display(b)
         if shown not in keys:
             keys.append(shown)
-    return [(" ".join(keys), description) for (_, description), keys in rows.items()]
+    own = [(" ".join(keys), d) for (action, d), keys in rows.items() if not action.startswith(MOVES)]
+    moves = [(" ".join(keys), d) for (action, d), keys in rows.items() if action.startswith(MOVES)]
+    return own + moves  # the view's actions first, cursor moves last
 
 
 def bindings_table(screen: Screen) -> Table:

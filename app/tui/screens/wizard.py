@@ -14,7 +14,17 @@ from virga.tui.catalog.base import Field
 from virga.tui.screens.base import VirgaScreen
 from virga.tui.widgets.field_form import FieldForm
 from virga.tui.wizard_local import failure_text, local_steps
-from virga.tui.wizard_steps import KINDS, Progress, Step, kind_options, steps_for
+from virga.tui.wizard_steps import KINDS, Progress, Step, check_pod_against, kind_options, steps_for
+
+
+def review_line(step: str, v: dict[str, str]) -> str:
+    """One step's settings in a line of the review (pure; passwords never shown)."""
+    if step == "network":
+        vlan = v.get("vlan") or "untagged"
+        return f"{v.get('physnet')} · public {v.get('startip')}-{v.get('endip')} gw {v.get('gateway')} · VLAN {vlan}"
+    if step == "pod":
+        return f"{v.get('name')} · reserved {v.get('startip')}-{v.get('endip')} gw {v.get('gateway')}"
+    return " · ".join(f"{k} {val}" for k, val in v.items() if val and "password" not in k)
 
 
 def kind_step(embedded: bool) -> Step:
@@ -91,8 +101,10 @@ class WizardScreen(VirgaScreen):
             mark, style = ("✓ ", "green") if name in self.progress.done else ("  ", "")
             if name and name == self.progress.failed:
                 mark, style = ("✗ ", "bold red")
-            if i == self.index:
+            if i == self.index and name not in self.progress.done:
                 mark, style = ("▶ " if name != self.progress.failed else "✗ ", style or "bold")
+            elif i == self.index:
+                style = "bold green"
             out.append(mark + title + "\n", style=style)
         return out
 
@@ -113,9 +125,19 @@ class WizardScreen(VirgaScreen):
             self.query_one("#log", Static).update(self.summary())
 
     def summary(self) -> Text:
-        """What the wizard created so far."""
-        out = Text("Created:\n", style="bold")
-        for line in self.progress.state.get("created", []):
+        """The review: every step's settings (ranges as ranges, not ids), then what was created."""
+        out = Text("Review\n", style="bold")
+        for step in self.steps[1:]:
+            values = self.saved.get(step.name)
+            if not values or step.name == "launch":
+                continue
+            mark = "✓" if step.name in self.progress.done else "·"
+            out.append(f" {mark} {step.title}: ", style="green" if mark == "✓" else "")
+            out.append(review_line(step.name, values) + "\n")
+        created = self.progress.state.get("created", [])
+        if created:
+            out.append("Created\n", style="bold")
+        for line in created:
             out.append(f"  ✓ {line}\n", style="green")
         return out
 
@@ -141,6 +163,9 @@ class WizardScreen(VirgaScreen):
         err = None if values is None else self.step.check(values)
         self.query_one("#error", Label).update(err or ("fix the fields above" if values is None else ""))
         if values is None or err:
+            return
+        if self.step.name == "pod" and (err := check_pod_against(self.saved.get("network", {}))(values)):
+            self.query_one("#error", Label).update(err)
             return
         self.saved[self.step.name] = values
         if self.step.name == "kind":
@@ -240,6 +265,7 @@ class WizardScreen(VirgaScreen):
         self.query_one("#error", Label).update("")
         if self.final:
             self.notify("The zone is ready: deploy VMs from :vm", title="zone launched", timeout=8)
+            self.query_one("#next", Button).disabled = True
             if step.task is None:
                 self.query_one("#log", Static).update(self.summary().append("\nZone enabled.", style="bold green"))
             self.query_one("#steps", Static).update(self.render_steps())
