@@ -1,6 +1,7 @@
-"""TUI benchmark: 10,000 VMs in the instances table: first paint, key -> frame while refreshing, RSS.
+"""TUI benchmark: 10,000 VMs in the instances table: first paint, key -> frame while refreshing, RSS;
+view switches (`:` jumps): switch -> first frame p95, memory after 200 switches, API calls with one view shown.
 
-Run: .venv/bin/python bench/tui.py [--vms 10000] [--runs 3]
+Run: .venv/bin/python bench/tui.py [--vms 10000] [--runs 3] [--switches 200]
 The API answers come from an in-memory HTTP transport serving a CloudStack-shaped listVirtualMachines
 body, so the figures measure the TUI and its client (JSON decoding, table, rendering), not the server.
 Keystrokes are typed while the table refreshes every REFRESH_S seconds (each refresh decodes the whole
@@ -62,6 +63,7 @@ class BulkClient(VirgaClient):
         """Prepare the JSON answer once; every request goes through the client's own send and decode."""
         super().__init__("http://bench.invalid")
         self.vm_lists = 0
+        self.requests = 0
         self.payload = json.dumps(
             {"listvirtualmachinesresponse": {"count": n, "virtualmachine": [vm(i) for i in range(n)]}}
         ).encode()
@@ -69,6 +71,7 @@ class BulkClient(VirgaClient):
 
     def answer(self, request: httpx.Request) -> httpx.Response:
         """The VM list for listVirtualMachines, an empty body for anything else."""
+        self.requests += 1
         if b"command=listVirtualMachines" in request.content:
             self.vm_lists += 1
             return httpx.Response(200, content=self.payload, headers={"content-type": "application/json"})
@@ -157,6 +160,70 @@ async def one_run(n: int, refresh: float = REFRESH_S) -> dict[str, list[float]]:
     return out
 
 
+SWITCH_WORDS = ("host", "vm", "net", "dash", "vol", "vm", "infra", "zone", "ev", "vm")
+
+
+def rss_mb() -> float:
+    """The process's resident memory now (not its peak), in MB."""
+    with open("/proc/self/statm") as fh:
+        return int(fh.read().split()[1]) * resource.getpagesize() / 2**20
+
+
+async def switching(n: int, switches: int) -> dict[str, Any]:
+    """Jump between views `switches` times: switch -> first frame of the new view, and -> its rows loaded; RSS."""
+    import gc
+
+    client = BulkClient(n)
+    app = make_app(client, start="vm", wizard_when_empty=False, refresh_interval=3.0)
+    shown: list[float] = []
+    loaded: list[float] = []
+    rss: list[float] = []
+    async with app.run_test(size=(160, 48)) as pilot:
+        while not (isinstance(app.screen, InstancesBase) and app.screen.table.loaded):
+            await asyncio.sleep(0.005)
+        clock = FrameClock(app)
+        for i in range(switches):
+            word = SWITCH_WORDS[i % len(SWITCH_WORDS)]
+            before = app.screen
+            t0 = time.perf_counter()
+            app.goto(word)
+            while app.screen is before or not app.screen.is_mounted:
+                if time.perf_counter() - t0 > 30:
+                    raise RuntimeError(f"the view :{word} did not open within 30 s")
+                await asyncio.sleep(0.0005)
+            while not (clock.frames and clock.frames[-1] >= t0):
+                await asyncio.sleep(0.0005)
+            shown.append(clock.frames[-1] - t0)
+            table = getattr(app.screen, "table", None)
+            if word == "vm" and table is not None:
+                while not table.loaded:
+                    if time.perf_counter() - t0 > 30:
+                        raise RuntimeError("the instances table did not load within 30 s")
+                    await asyncio.sleep(0.0005)
+                loaded.append(time.perf_counter() - t0)
+            if i in (19, switches - 1):
+                await pilot.pause(0.2)
+                gc.collect()
+                rss.append(rss_mb())
+        before_calls = client.requests
+        await pilot.pause(6.0)
+        calls = (client.requests - before_calls) * 10  # per minute
+    return {"shown": shown, "loaded": loaded, "rss": rss, "calls": calls}
+
+
+async def one_view_calls(n: int) -> int:
+    """API requests per minute with the instances view alone (never switched)."""
+    client = BulkClient(n)
+    app = make_app(client, start="vm", wizard_when_empty=False, refresh_interval=3.0)
+    async with app.run_test(size=(160, 48)) as pilot:
+        while not (isinstance(app.screen, InstancesBase) and app.screen.table.loaded):
+            await asyncio.sleep(0.005)
+        await pilot.pause(1.0)
+        before = client.requests
+        await pilot.pause(6.0)
+        return (client.requests - before) * 10
+
+
 def pct(values: list[float], q: float) -> float:
     """The q-quantile (0..1) of values, in milliseconds."""
     ordered = sorted(values)
@@ -176,7 +243,8 @@ def main() -> None:
     ap = argparse.ArgumentParser()
     ap.add_argument("--vms", type=int, default=10_000)
     ap.add_argument("--runs", type=int, default=3)
-    add_short(ap, vms=500, runs=1)
+    ap.add_argument("--switches", type=int, default=200)
+    add_short(ap, vms=500, runs=1, switches=40)
     args = ap.parse_args()
     total: dict[str, list[float]] = {}
     for _ in range(args.runs):
@@ -197,6 +265,19 @@ def main() -> None:
     ratio = statistics.median(total["frame"]) / statistics.median(base["frame"])
     print(f"  p50 ratio {args.vms:,} / 10 VMs:".ljust(36) + f"{ratio:6.2f}")
     print(f"max RSS:                            {rss:6.0f} MB  (target < 300)")
+    sw = asyncio.run(switching(args.vms, args.switches))
+    alone = asyncio.run(one_view_calls(args.vms))
+    print(line(f"view switch -> frame ({args.switches}):", sw["shown"]) + "  (target p95 < 100)")
+    print(line(f"  :vm -> {args.vms:,} rows shown:", sw["loaded"]))
+    first, last = sw["rss"][0], sw["rss"][-1]
+    print(
+        f"RSS after 20 / {args.switches} switches:".ljust(36)
+        + f"{first:6.0f} / {last:.0f} MB ({(last - first) / first * 100:+.1f}%, target within ±5%)"
+    )
+    print(
+        "API calls/min, one view shown:".ljust(36)
+        + f"{sw['calls']:6.0f} after {args.switches} switches, {alone} never switched"
+    )
 
 
 if __name__ == "__main__":
