@@ -91,15 +91,18 @@ async def cmd_init(args: argparse.Namespace) -> int:
     """Initialise the embedded cloud and save the admin's credentials (shown once)."""
     import json
 
-    from virga.cli.datalock import hold, uses_data_dir
+    from virga.cli.datalock import DataDirBusy, hold, uses_data_dir
 
-    with hold("virga init") if uses_data_dir() else nullcontext():
-        app = embedded.VirgaApp(embedded.settings())
-        await app.start()
-        try:
-            creds, created = embedded.ensure_admin(app, force=args.force)
-        finally:
-            await app.stop()
+    try:
+        with hold("virga init") if uses_data_dir() else nullcontext():
+            app = embedded.VirgaApp(embedded.settings())
+            await app.start()
+            try:
+                creds, created = embedded.ensure_admin(app, force=args.force)
+            finally:
+                await app.stop()
+    except DataDirBusy:  # a server runs on this data dir (the appliance's first boot): write only its database
+        creds, created = _admin_in_database(args.force)
     if not created:
         print(f"virga is already initialised (credentials in {profiles.path()}); use --force for new ones")
         return 0
@@ -116,6 +119,21 @@ async def cmd_init(args: argparse.Namespace) -> int:
         for k, v in data.items():
             print(f"  {k:10} {v}")
     return 0
+
+
+def _admin_in_database(force: bool) -> tuple[Credentials, bool]:
+    """The admin's credentials written straight into the running server's database (no second server started)."""
+    from types import SimpleNamespace
+
+    from virga.db import Database
+    from virga.services.secrets import check_key
+
+    db = Database(embedded.settings().db_url)
+    try:
+        check_key(db.engine)
+        return embedded.ensure_admin(SimpleNamespace(db=db), force=force)  # type: ignore[arg-type]
+    finally:
+        db.dispose()
 
 
 def _creds(args: argparse.Namespace) -> tuple[str, Credentials]:

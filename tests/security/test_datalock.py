@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import os
 import socket
 import subprocess
@@ -122,3 +123,39 @@ async def test_a_second_virga_talks_to_the_embedded_one_through_its_socket(
         assert second.returncode == 0, err.decode()
         assert b"made-by-the-first" in out
     assert not sock.exists()
+
+
+def test_virga_init_while_virga_serve_runs_writes_only_the_database(tmp_path: Path) -> None:
+    env = _env(tmp_path)  # the appliance's first boot: the server runs, then virga init makes the admin's keys
+    port = _free_port()
+    server = subprocess.Popen(
+        [sys.executable, "-c", CLI, "serve", "--host", "127.0.0.1", "--port", str(port)],
+        env=env,
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+    )
+    try:
+        deadline = time.monotonic() + 60
+        while True:
+            with socket.socket() as s:
+                if s.connect_ex(("127.0.0.1", port)) == 0:
+                    break
+            assert server.poll() is None and time.monotonic() < deadline
+            time.sleep(0.2)
+        init = subprocess.run(
+            [sys.executable, "-c", CLI, "init", "--force", "--print-json"], env=env, capture_output=True, text=True
+        )
+        assert init.returncode == 0, init.stderr
+        keys = json.loads(init.stdout)
+        ok = subprocess.run(
+            [sys.executable, "-c", CLI, "--url", f"http://127.0.0.1:{port}", "api", "listZones", "--json"],
+            env=env,
+            capture_output=True,
+            text=True,
+            timeout=60,
+        )
+        assert ok.returncode == 0, ok.stderr  # the running server knows the keys init wrote
+        assert keys["apikey"]
+    finally:
+        server.terminate()
+        server.wait(timeout=30)
