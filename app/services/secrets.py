@@ -8,6 +8,7 @@ a value without the prefix (written before revision 0003) is read as it is.
 from __future__ import annotations
 
 import os
+import stat
 from pathlib import Path
 from typing import Any
 
@@ -125,14 +126,20 @@ def check_key(engine: Any) -> None:
 
 
 def private_sqlite(path: str) -> None:
-    """The data directory 0700 and the database files 0600, whatever the umask (made before SQLite opens it)."""
+    """The data directory unreadable by others and the database files 0600, whatever the umask (before SQLite).
+
+    The directory is 0711, not 0700: primary storage and templates may live beneath it (the appliance's
+    /var/lib/virga/primary, virga demo --real) and qemu, running as another user, must traverse it. Nobody
+    else can list it, and every database file (with its -wal and -shm, which SQLite makes with the main
+    file's mode) is 0600.
+    """
     from virga.config import data_dir
 
     db = Path(path)
     made = not db.parent.exists()
-    db.parent.mkdir(parents=True, exist_ok=True, mode=0o700)
+    db.parent.mkdir(parents=True, exist_ok=True, mode=0o711)
     if made or db.parent.resolve() == data_dir().resolve():  # never a shared directory given by hand (/tmp)
-        os.chmod(db.parent, 0o700)
+        os.chmod(db.parent, (stat.S_IMODE(db.parent.stat().st_mode) | 0o711) & ~0o066)
     os.close(os.open(db, os.O_RDWR | os.O_CREAT, 0o600))
     for f in (db, Path(f"{path}-wal"), Path(f"{path}-shm"), Path(f"{path}-journal")):
         if f.exists():

@@ -55,7 +55,7 @@ def test_key_file_is_apart_and_private() -> None:
     assert data_dir() not in path.parents
 
 
-async def test_data_dir_0700_and_database_files_0600_whatever_the_umask(
+async def test_data_dir_private_and_database_files_0600_whatever_the_umask(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     data = tmp_path / "data"
@@ -70,7 +70,7 @@ async def test_data_dir_0700_and_database_files_0600_whatever_the_umask(
         await virga.stop()
     finally:
         os.umask(old)
-    assert stat.S_IMODE(data.stat().st_mode) == 0o700
+    assert stat.S_IMODE(data.stat().st_mode) == 0o711  # others may traverse (qemu, to primary storage), not list
     assert "virga.db" in modes and "virga.db-wal" in modes
     assert set(modes.values()) == {0o600}, modes
 
@@ -136,3 +136,18 @@ def test_migration_encrypts_rows_stored_in_clear(tmp_path: Path) -> None:
     engine.dispose()
     assert stored.startswith(secrets.PREFIX) and secrets.decrypt(stored) == "clear-secret-key"
     assert b"clear-secret-key" not in b"".join(p.read_bytes() for p in tmp_path.glob("old.db*"))
+
+
+def test_an_existing_0755_data_dir_loses_read_for_others(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    data = tmp_path / "data"
+    data.mkdir(mode=0o755)
+    os.chmod(data, 0o755)  # as the appliance's install.sh makes /var/lib/virga
+    monkeypatch.setenv("VIRGA_DATA_DIR", str(data))
+    secrets.private_sqlite(str(data / "virga.db"))
+    assert stat.S_IMODE(data.stat().st_mode) == 0o711
+    assert stat.S_IMODE((data / "virga.db").stat().st_mode) == 0o600
+    shared = tmp_path / "shared"  # a directory named by hand in VIRGA_DB_URL is left as it is
+    shared.mkdir(mode=0o777)
+    os.chmod(shared, 0o777)
+    secrets.private_sqlite(str(shared / "x.db"))
+    assert stat.S_IMODE(shared.stat().st_mode) == 0o777
