@@ -1,16 +1,19 @@
 """Backups of virga itself: `virga backup FILE` (online) and `virga restore FILE` (on a stopped, empty data dir).
 
-A backup is a tar.gz (mode 0600: it holds the key) with the SQLite database copied through SQLite's online
-backup API (consistent while the server writes), the simulator's state the same way, the encryption key file,
-and the routers' state directory. Disk images of primary and secondary storage are not in it.
+A backup is a tar.gz (mode 0600: it holds the key) with the database (SQLite: copied through its online backup
+API; PostgreSQL: pg_dump's custom format; both consistent while servers write), the simulator's state, the
+encryption key file, and the routers' state directory. Disk images of primary and secondary storage are not in it.
 """
 
 from __future__ import annotations
 
+import glob
 import io
 import json
 import os
+import shutil
 import sqlite3
+import subprocess
 import tarfile
 import tempfile
 import time
@@ -28,15 +31,38 @@ class BackupError(RuntimeError):
     """A backup or restore that cannot be done (the message says why)."""
 
 
-def _sqlite_path() -> Path:
-    """The embedded SQLite database file, or BackupError for another database."""
+def _sqlite_path() -> Path | None:
+    """The SQLite database file (None when the database is PostgreSQL), or BackupError for another one."""
     url = default_db_url()
+    if url.startswith("postgresql"):
+        return None
     if not url.startswith("sqlite:///"):
-        raise BackupError(
-            "virga backup copies the embedded SQLite database; for PostgreSQL back the database up with pg_dump "
-            "and keep the key file " + str(key_path())
-        )
+        raise BackupError(f"virga backup knows SQLite and PostgreSQL databases, not {url.split(':', 1)[0]}")
     return Path(url.removeprefix("sqlite:///"))
+
+
+def _pg_tool(name: str) -> str:
+    """pg_dump or pg_restore: on PATH, else Debian's newest /usr/lib/postgresql/*/bin."""
+    found = shutil.which(name) or next(
+        iter(sorted(glob.glob(f"/usr/lib/postgresql/*/bin/{name}"), key=lambda p: -int(Path(p).parts[-3]))), None
+    )
+    if not found:
+        raise BackupError(f"{name} is needed to back up or restore a PostgreSQL database (apt: postgresql-client)")
+    return found
+
+
+def _libpq_url() -> str:
+    """The PostgreSQL URL in libpq's form (no SQLAlchemy driver name)."""
+    from sqlalchemy.engine import make_url
+
+    return make_url(default_db_url()).set(drivername="postgresql").render_as_string(hide_password=False)
+
+
+def _pg(tool: str, *args: str) -> None:
+    """Run pg_dump/pg_restore on this virga's database, or BackupError with its message."""
+    done = subprocess.run([_pg_tool(tool), "--no-owner", f"--dbname={_libpq_url()}", *args], capture_output=True)
+    if done.returncode != 0:
+        raise BackupError(f"{tool} failed: {done.stderr.decode(errors='replace').strip()[-500:]}")
 
 
 def _online_copy(src: Path, dst: Path) -> None:
@@ -60,7 +86,7 @@ def _add_bytes(tar: tarfile.TarFile, name: str, data: bytes) -> None:
 def backup(target: Path) -> dict[str, Any]:
     """Write a backup of the data directory's database, simulator state, key file and router state."""
     db, where = _sqlite_path(), data_dir()
-    if not db.exists():
+    if db is not None and not db.exists():
         raise BackupError(f"no database at {db}: nothing to back up")
     key = key_path()
     files: list[str] = []
@@ -72,8 +98,12 @@ def backup(target: Path) -> dict[str, Any]:
         os.fdopen(fd, "wb") as out,
         tarfile.open(fileobj=out, mode="w:gz") as tar,
     ):
+        if db is None:  # PostgreSQL: pg_dump's consistent snapshot, in its custom format
+            _pg("pg_dump", "--format=custom", f"--file={Path(tmp) / 'virga.pgdump'}")
+            tar.add(Path(tmp) / "virga.pgdump", arcname="virga.pgdump")
+            files.append("virga.pgdump")
         for name, src in (("virga.db", db), ("simulator.db", where / "simulator.db")):
-            if src.exists():
+            if src is not None and src.exists():
                 copy = Path(tmp) / name
                 _online_copy(src, copy)
                 tar.add(copy, arcname=name)
@@ -89,15 +119,34 @@ def backup(target: Path) -> dict[str, Any]:
     return made
 
 
+def _pg_has_tables() -> bool:
+    """Whether the PostgreSQL database already holds tables."""
+    from sqlalchemy import create_engine, inspect
+
+    engine = create_engine(default_db_url())
+    try:
+        with engine.connect() as conn:
+            return bool(inspect(conn).get_table_names())
+    finally:
+        engine.dispose()
+
+
 def restore(source: Path) -> dict[str, Any]:
     """Unpack a backup into an empty data directory (and the key file where this virga looks for it)."""
     db, where, key = _sqlite_path(), data_dir(), key_path()
-    if db.exists():
+    if db is not None and db.exists():
         raise BackupError(f"{db} exists: restore into a fresh data directory (VIRGA_DATA_DIR=...) or move it away")
+    if db is None and _pg_has_tables():
+        raise BackupError("the PostgreSQL database is not empty: restore into a new, empty database")
+    if (where / "simulator.db").exists():
+        raise BackupError(f"{where} holds a simulator state already: restore into a fresh data directory")
     with tarfile.open(source, "r:gz") as tar:
         names = set(tar.getnames())
-        if "manifest.json" not in names or "virga.db" not in names:
+        if "manifest.json" not in names or not names & {"virga.db", "virga.pgdump"}:
             raise BackupError(f"{source} is not a virga backup")
+        if ("virga.db" in names) != (db is not None):
+            kind = "SQLite" if "virga.db" in names else "PostgreSQL"
+            raise BackupError(f"{source} holds a {kind} database; point this virga at one (VIRGA_DB_URL) first")
         manifest = json.loads(tar.extractfile("manifest.json").read())  # type: ignore[union-attr]
         if manifest.get("format") != FORMAT:
             raise BackupError(f"{source} has backup format {manifest.get('format')}, this virga reads {FORMAT}")
@@ -111,11 +160,14 @@ def restore(source: Path) -> dict[str, Any]:
             if m.name.startswith("/") or ".." in Path(m.name).parts or not (m.isfile() or m.isdir()):
                 raise BackupError(f"{source} holds an unsafe entry {m.name!r}")
         tar.extractall(where, members=safe, filter="data")
-        if (where / "virga.db").resolve() != db.resolve():  # VIRGA_DB_URL names another SQLite file
+        if db is None:
+            _pg("pg_restore", "--exit-on-error", str(where / "virga.pgdump"))
+            (where / "virga.pgdump").unlink()
+        elif (where / "virga.db").resolve() != db.resolve():  # VIRGA_DB_URL names another SQLite file
             db.parent.mkdir(parents=True, exist_ok=True, mode=0o700)
             (where / "virga.db").rename(db)
         for f in (db, where / "simulator.db"):
-            if f.exists():
+            if f is not None and f.exists():
                 os.chmod(f, 0o600)
         if member_key is not None and not key.exists():
             key.parent.mkdir(parents=True, exist_ok=True, mode=0o700)
