@@ -13,7 +13,7 @@ from typing import Any
 from urllib.parse import quote
 
 from sqlalchemy import bindparam, event
-from sqlmodel import Session, select
+from sqlmodel import Session, col, select
 from virga.errors import AuthError
 from virga.models import Account, Domain, LoginSession, User, utcnow
 
@@ -87,8 +87,8 @@ Principal = tuple[User, Account, Domain]
 # Built once: every request runs it (see virga.db.by_column for why that matters).
 PRINCIPAL = (
     select(User, Account, Domain)
-    .join(Account, Account.id == User.account_id)
-    .join(Domain, Domain.id == Account.domain_id)
+    .join(Account, col(Account.id) == User.account_id)
+    .join(Domain, col(Domain.id) == Account.domain_id)
     .where(User.removed == None)
 )
 BY_APIKEY = PRINCIPAL.where(User.apikey == bindparam("v"))
@@ -166,9 +166,9 @@ def verify_signed(db: Session, raw: dict[str, str]) -> Principal:
 # every call, so a logout (the row is deleted) or a lock ends the session at once on every management server.
 BY_SESSION = (
     select(User, Account, Domain, LoginSession)
-    .join(Account, Account.id == User.account_id)
-    .join(Domain, Domain.id == Account.domain_id)
-    .join(LoginSession, LoginSession.user_id == User.id)
+    .join(Account, col(Account.id) == User.account_id)
+    .join(Domain, col(Domain.id) == Account.domain_id)
+    .join(LoginSession, col(LoginSession.user_id) == User.id)
     .where(User.removed == None, LoginSession.sessionkey == bindparam("v"))
 )
 

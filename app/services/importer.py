@@ -11,7 +11,7 @@ from dataclasses import dataclass, field
 from typing import Any
 from urllib.parse import parse_qsl, unquote, urlparse
 
-from sqlmodel import Session, select
+from sqlmodel import Session, col, select
 from virga.drivers.base import (
     AuthenticationFailed,
     DiscoveredHost,
@@ -139,7 +139,7 @@ def guest_label(s: Session, zone_id: int, hypervisor: str) -> str:
         return ""
     rows = s.exec(
         select(TrafficType)
-        .join(PhysicalNetwork, PhysicalNetwork.id == TrafficType.physicalnetwork_id)
+        .join(PhysicalNetwork, col(PhysicalNetwork.id) == TrafficType.physicalnetwork_id)
         .where(
             PhysicalNetwork.zone_id == zone_id,
             TrafficType.traffictype == "Guest",

@@ -7,7 +7,7 @@ import secrets
 
 from sqlalchemy import bindparam
 from sqlalchemy.orm.attributes import set_committed_value
-from sqlmodel import Session, select
+from sqlmodel import Session, col, select
 from virga.errors import InsufficientCapacity, InvalidParameter
 from virga.models import Network, Nic, PublicIpAddress, VlanIpRange
 from virga.services.states import IpState
@@ -84,7 +84,7 @@ def allocate_public_ip(s: Session, zone_id: int, requested: str | None = None) -
     """Take a free public IP of the zone's public ranges; 533 when none is left."""
     stmt = (
         select(PublicIpAddress)
-        .join(VlanIpRange, VlanIpRange.id == PublicIpAddress.vlan_id)
+        .join(VlanIpRange, col(VlanIpRange.id) == PublicIpAddress.vlan_id)
         .where(
             PublicIpAddress.zone_id == zone_id,
             PublicIpAddress.state == IpState.FREE,
@@ -94,7 +94,7 @@ def allocate_public_ip(s: Session, zone_id: int, requested: str | None = None) -
     )  # noqa:E712
     if requested:
         stmt = stmt.where(PublicIpAddress.ipaddress == requested)
-    ip = s.exec(stmt.order_by(PublicIpAddress.id).limit(1)).first()
+    ip = s.exec(stmt.order_by(col(PublicIpAddress.id)).limit(1)).first()
     if ip is None:
         if requested:
             raise InvalidParameter(f"Public IP {requested} is not free in this zone")

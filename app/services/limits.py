@@ -6,7 +6,7 @@ from collections.abc import Callable
 from typing import Any
 
 from sqlalchemy import func
-from sqlmodel import Session, select
+from sqlmodel import Session, col, select
 from virga.errors import LimitExceeded
 from virga.models import (
     Account,
@@ -47,16 +47,16 @@ def _scalar(s: Session, stmt: object) -> int:
     return int(s.exec(stmt).one() or 0)  # type: ignore[call-overload]
 
 
-def _vm_sum(col: object) -> Callable[[Session, list[int]], int]:
+def _vm_sum(column: object) -> Callable[[Session, list[int]], int]:
     """A counter summing a column of the live VMs of some accounts."""
 
     def count(s: Session, ids: list[int]) -> int:
         return _scalar(
             s,
-            select(func.sum(col)).where(  # type: ignore[call-overload]
-                VirtualMachine.account_id.in_(ids),
+            select(func.sum(column)).where(  # type: ignore[call-overload]
+                col(VirtualMachine.account_id).in_(ids),
                 VirtualMachine.removed == None,  # type: ignore[attr-defined]
-                VirtualMachine.state.in_(LIVE_VM),
+                col(VirtualMachine.state).in_(LIVE_VM),
             ),
         )  # type: ignore[attr-defined]
 
@@ -89,7 +89,10 @@ COUNTERS: dict[int, Callable[[Session, list[int]], int]] = {
     8: _vm_sum(VirtualMachine.cpunumber),
     9: _vm_sum(VirtualMachine.memory),
     10: lambda s, ids: (
-        _scalar(s, select(func.sum(Volume.size)).where(Volume.account_id.in_(ids), Volume.removed == None)) // 2**30
+        _scalar(
+            s, select(func.sum(col(Volume.size))).where(col(Volume.account_id).in_(ids), col(Volume.removed) == None)
+        )
+        // 2**30
     ),  # type: ignore[attr-defined]
     11: lambda s, ids: _secondary_gib(s, ids),
 }
@@ -98,14 +101,17 @@ COUNTERS: dict[int, Callable[[Session, list[int]], int]] = {
 def _secondary_gib(s: Session, ids: list[int]) -> int:
     """GiB an account keeps on secondary storage: its templates/ISOs and its uploaded volumes."""
     tmpl = _scalar(
-        s, select(func.sum(Template.physicalsize)).where(Template.account_id.in_(ids), Template.removed == None)
+        s,
+        select(func.sum(col(Template.physicalsize))).where(
+            col(Template.account_id).in_(ids), col(Template.removed) == None
+        ),
     )  # type: ignore[attr-defined]
     vols = _scalar(
         s,
         select(func.sum(Volume.physicalsize)).where(
-            Volume.account_id.in_(ids),
+            col(Volume.account_id).in_(ids),
             Volume.removed == None,  # type: ignore[attr-defined]
-            Volume.state.in_(UPLOAD_STATES),
+            col(Volume.state).in_(UPLOAD_STATES),
         ),
     )  # type: ignore[attr-defined]
     return (tmpl + vols) // 2**30
@@ -145,7 +151,7 @@ def check(s: Session, account: Account, rtype: int, add: int = 1) -> None:
             ids = list(
                 s.exec(
                     select(Account.id)
-                    .join(Domain, Domain.id == Account.domain_id)
+                    .join(Domain, col(Domain.id) == Account.domain_id)
                     .where(Domain.path.startswith(dom.path))
                 )
             )

@@ -5,7 +5,7 @@ from __future__ import annotations
 import re
 from typing import TYPE_CHECKING, Any
 
-from sqlmodel import Session, select
+from sqlmodel import Session, col, select
 from virga.errors import InsufficientCapacity
 from virga.jobs.engine import JobRun, Ref, Restart, job_body, job_recover
 from virga.models import Network, PhysicalNetwork, Zone
@@ -24,7 +24,7 @@ def _segment(s: Session, zone: Zone) -> tuple[PhysicalNetwork | None, str, str]:
     pn = s.exec(
         select(PhysicalNetwork)
         .where(PhysicalNetwork.zone_id == zone.id, PhysicalNetwork.removed == None)
-        .order_by(PhysicalNetwork.id)
+        .order_by(col(PhysicalNetwork.id))
     ).first()
     if pn is None:
         return None, "", ""

@@ -6,7 +6,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from sqlalchemy import and_, bindparam, func, literal, or_
-from sqlmodel import Session, select
+from sqlmodel import Session, col, select
 from virga.db import memo
 from virga.errors import InsufficientCapacity
 from virga.models import Cluster, Configuration, Host, Pod, StoragePool, Zone
@@ -40,7 +40,7 @@ def _tag_params(tags: str) -> dict[str, str]:
 
 
 FACTORS = select(Configuration.name, Configuration.value).where(
-    Configuration.name.in_(("cpu.overprovisioning.factor", "mem.overprovisioning.factor"))
+    col(Configuration.name).in_(("cpu.overprovisioning.factor", "mem.overprovisioning.factor"))
 )  # type: ignore[attr-defined]
 _CANDIDATES: dict[tuple[int, bool, bool, bool], Any] = {}
 
@@ -54,9 +54,9 @@ def _candidates_stmt(ntags: int, hypervisor: bool, cluster: bool, only: bool) ->
     mem_f = func.coalesce(Cluster.memoryovercommitratio, bindparam("mem_g"))
     stmt = (
         select(Host)
-        .join(Cluster, Cluster.id == Host.cluster_id)
-        .join(Pod, Pod.id == Host.pod_id)
-        .join(Zone, Zone.id == Host.zone_id)
+        .join(Cluster, col(Cluster.id) == Host.cluster_id)
+        .join(Pod, col(Pod.id) == Host.pod_id)
+        .join(Zone, col(Zone.id) == Host.zone_id)
         .where(
             Host.zone_id == bindparam("zone_id"),
             Host.state == "Up",
@@ -69,7 +69,7 @@ def _candidates_stmt(ntags: int, hypervisor: bool, cluster: bool, only: bool) ->
             Host.memorytotal * mem_f - Host.memoryallocated >= bindparam("memory"),
             *_tag_terms(Host.hosttags, ntags),
         )
-        .order_by(Host.memoryallocated, Host.id)
+        .order_by(col(Host.memoryallocated), col(Host.id))
         .limit(bindparam("limit"))
     )
     if hypervisor:
@@ -143,23 +143,23 @@ def _pools_stmt(ntags: int) -> Any:
             StoragePool.state == "Up",
             StoragePool.removed == None,
             or_(
-                StoragePool.cluster_id == bindparam("cluster_id"),
+                col(StoragePool.cluster_id) == bindparam("cluster_id"),
                 and_(
-                    StoragePool.scope == "ZONE",
+                    col(StoragePool.scope) == "ZONE",
                     or_(
-                        StoragePool.hypervisor == None,
-                        StoragePool.hypervisor == bindparam("hypervisor"),
+                        col(StoragePool.hypervisor) == None,
+                        col(StoragePool.hypervisor) == bindparam("hypervisor"),
                     ),
                 ),
             ),
             or_(
-                StoragePool.capacitybytes == 0,
+                col(StoragePool.capacitybytes) == 0,
                 StoragePool.capacitybytes * StoragePool.overprovisionfactor - StoragePool.allocatedbytes
                 >= bindparam("size"),
             ),
             *_tag_terms(StoragePool.tags, ntags),
         )
-        .order_by(StoragePool.allocatedbytes, StoragePool.id)
+        .order_by(col(StoragePool.allocatedbytes), col(StoragePool.id))
     )
     _POOLS[ntags] = stmt
     return stmt

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING
 
-from sqlmodel import Session, select
+from sqlmodel import Session, col, select
 from virga.drivers.base import DriverError, HostUnreachable
 from virga.errors import InternalError
 from virga.models import Host, StoragePool
@@ -28,7 +28,7 @@ def hosts_reaching(s: Session, pool: StoragePool) -> list[Host]:
         stmt = stmt.where(Host.cluster_id == pool.cluster_id)
     elif pool.hypervisor:
         stmt = stmt.where(Host.hypervisor == pool.hypervisor)
-    return list(s.exec(stmt.order_by(Host.id)))
+    return list(s.exec(stmt.order_by(col(Host.id))))
 
 
 def _skipped(s: Session, pool: StoragePool, host: Host, why: str) -> None:

@@ -7,7 +7,7 @@ import binascii
 import ipaddress
 from typing import Any
 
-from sqlmodel import Session, select
+from sqlmodel import Session, col, select
 from virga.appliance.router.model import (
     EgressRule,
     FirewallRule,
@@ -75,9 +75,9 @@ def _nics(s: Session, net: Network) -> list[tuple[Nic, VirtualMachine]]:
     """The network's live NICs with their VMs, by address."""
     rows = s.exec(
         select(Nic, VirtualMachine)
-        .join(VirtualMachine, VirtualMachine.id == Nic.vm_id)
+        .join(VirtualMachine, col(VirtualMachine.id) == Nic.vm_id)
         .where(Nic.network_id == net.id, Nic.removed == None, VirtualMachine.removed == None)
-        .order_by(Nic.ip_int, Nic.id)
+        .order_by(col(Nic.ip_int), col(Nic.id))
     ).all()
     return [(n, v) for n, v in rows if n.ipaddress]
 
@@ -111,7 +111,7 @@ def _public_ips(s: Session, net: Network) -> tuple[list[PublicIp], dict[int, str
     for ip in s.exec(
         select(PublicIpAddress)
         .where(PublicIpAddress.network_id == net.id, PublicIpAddress.state == IpState.ALLOCATED)
-        .order_by(PublicIpAddress.id)
+        .order_by(col(PublicIpAddress.id))
     ):
         rng = s.get(VlanIpRange, ip.vlan_id)
         prefix = ipaddress.IPv4Network(f"0.0.0.0/{rng.netmask}").prefixlen if rng and rng.netmask else 24
@@ -207,7 +207,7 @@ def _lbs(s: Session, net: Network, addr: dict[int, str]) -> list[LbRule]:
         members = s.exec(
             select(LoadBalancerMember.vmip)
             .where(LoadBalancerMember.rule_id == r.id, LoadBalancerMember.removed == None)
-            .order_by(LoadBalancerMember.id)
+            .order_by(col(LoadBalancerMember.id))
         ).all()
         out.append(
             LbRule(
@@ -281,7 +281,7 @@ def _sg_rules(s: Session, group_ids: list[int], kind: str) -> tuple[SgRule, ...]
             SecurityGroupRule.type == kind,
             SecurityGroupRule.removed == None,
         )
-        .order_by(SecurityGroupRule.id)
+        .order_by(col(SecurityGroupRule.id))
     ):
         members: tuple[str, ...] = ()
         if r.usersecuritygroup:
@@ -291,7 +291,7 @@ def _sg_rules(s: Session, group_ids: list[int], kind: str) -> tuple[SgRule, ...]
                         n.ipaddress or ""
                         for n in s.exec(
                             select(Nic)
-                            .join(SecurityGroupVm, SecurityGroupVm.vm_id == Nic.vm_id)
+                            .join(SecurityGroupVm, col(SecurityGroupVm.vm_id) == Nic.vm_id)
                             .where(
                                 SecurityGroupVm.securitygroup_id == int(r.usersecuritygroup),
                                 SecurityGroupVm.removed == None,

@@ -11,7 +11,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from sqlalchemy.engine import make_url
-from sqlmodel import select
+from sqlmodel import col, select
 from virga.appliance.router.apply import RouterManager
 from virga.appliance.router.errors import ApplyError, RouterConfigError, RouterError, RuleConflictError
 from virga.appliance.router.model import RouterConfig
@@ -170,8 +170,8 @@ async def check_routers(app: VirgaApp) -> None:
     with app.db.session() as s:
         rows = s.exec(
             select(Router, Network, Zone)
-            .join(Network, Network.id == Router.network_id)
-            .join(Zone, Zone.id == Network.zone_id)
+            .join(Network, col(Network.id) == Router.network_id)
+            .join(Zone, col(Zone.id) == Network.zone_id)
             .where(Router.removed == None, Router.state == RouterState.RUNNING)
         ).all()
     for router, net, zone in rows:
@@ -231,7 +231,7 @@ async def reconcile_routers(app: VirgaApp) -> list[str]:
     with app.db.session() as s:
         rows = s.exec(
             select(Router, Network)
-            .join(Network, Network.id == Router.network_id)
+            .join(Network, col(Network.id) == Router.network_id)
             .where(Router.removed == None, Network.removed == None)
         ).all()
         live = {net.uuid: (router.state, net.id or 0, net.name) for router, net in rows}

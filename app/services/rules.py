@@ -8,7 +8,7 @@ from collections.abc import Callable
 from typing import TYPE_CHECKING, Any
 
 from sqlalchemy import bindparam
-from sqlmodel import Session, select
+from sqlmodel import Session, col, select
 from virga.errors import InvalidParameter, RuleConflict
 from virga.jobs.engine import JobBody, JobRun, Recover, Ref, Restart, job_body, job_recover
 from virga.models import (
@@ -146,7 +146,7 @@ def check_claim(
         select(PortForwardingRule).where(
             PortForwardingRule.ipaddress_id == ip.id,
             PortForwardingRule.removed == None,
-            PortForwardingRule.state.in_(LIVE),
+            col(PortForwardingRule.state).in_(LIVE),
         )
     ):  # type: ignore[attr-defined]
         if pf.id != skip_pf and pf.protocol == proto and pf.publicport <= end and start <= pf.publicendport:
@@ -158,7 +158,7 @@ def check_claim(
         select(LoadBalancerRule).where(
             LoadBalancerRule.ipaddress_id == ip.id,
             LoadBalancerRule.removed == None,
-            LoadBalancerRule.state.in_(LIVE),
+            col(LoadBalancerRule.state).in_(LIVE),
         )
     ):  # type: ignore[attr-defined]
         if lb.id != skip_lb and lb.protocol == proto and start <= lb.publicport <= end:
@@ -412,7 +412,7 @@ def attach_security_groups(s: Session, vm: VirtualMachine, nets: list[Network], 
 # every row) instead of the name index.
 HOSTNAME_NETWORKS = (
     select(Nic.network_id, Nic.removed, VirtualMachine.removed)
-    .join(VirtualMachine, VirtualMachine.id == Nic.vm_id)
+    .join(VirtualMachine, col(VirtualMachine.id) == Nic.vm_id)
     .where(VirtualMachine.name == bindparam("n"))
 )
 

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING, Any
 
-from sqlmodel import Session, select
+from sqlmodel import Session, col, select
 from virga.jobs.engine import JobRun, Ref, Restart, job_body, job_recover
 from virga.models import Network, NetworkOffering, Nic, SecurityGroup, SecurityGroupRule, SecurityGroupVm, utcnow
 from virga.services.network import sync_router
@@ -59,7 +59,7 @@ def networks_of_group(s: Session, group_id: int) -> list[int]:
     ids = set(
         s.exec(
             select(Nic.network_id)
-            .join(SecurityGroupVm, SecurityGroupVm.vm_id == Nic.vm_id)
+            .join(SecurityGroupVm, col(SecurityGroupVm.vm_id) == Nic.vm_id)
             .where(SecurityGroupVm.securitygroup_id == group_id, SecurityGroupVm.removed == None, Nic.removed == None)
         )
     )

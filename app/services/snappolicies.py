@@ -7,7 +7,7 @@ from datetime import datetime, timedelta
 from typing import TYPE_CHECKING
 from zoneinfo import ZoneInfo
 
-from sqlmodel import Session, select
+from sqlmodel import Session, col, select
 from virga.context import Ctx
 from virga.errors import InvalidParameter
 from virga.jobs.undo import UndoStack
@@ -120,7 +120,7 @@ async def _run_policy(app: VirgaApp, pid: int, now: datetime) -> None:
                 Snapshot.removed == None,
                 Snapshot.state == SnapshotState.BACKED_UP,
             )
-            .order_by(Snapshot.id)
+            .order_by(col(Snapshot.id))
         ).all()
         extra = [r.uuid for r in rows[: max(0, len(rows) - keep)]]
     for uuid in extra:

@@ -14,7 +14,7 @@ from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, TypeVar
 
-from sqlmodel import Session, select
+from sqlmodel import Session, col, select
 from virga.errors import InternalError, Unavailable
 from virga.models import Host, ImageStore, Snapshot, Volume
 from virga.services import transfers
@@ -52,7 +52,7 @@ def zone_store(s: Session, zone_id: int) -> ImageStore | None:
         ImageStore.readonly == False,  # noqa:E712
         (ImageStore.zone_id == zone_id) | (ImageStore.zone_id == None),
     )
-    return next((st for st in s.exec(stmt.order_by(ImageStore.id)) if st.url.startswith("nfs://")), None)
+    return next((st for st in s.exec(stmt.order_by(col(ImageStore.id))) if st.url.startswith("nfs://")), None)
 
 
 def store_for_file(s: Session, zone_id: int, host: Host, path: str) -> ImageStore | str:

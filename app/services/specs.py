@@ -5,7 +5,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 from typing import Any
 
-from sqlmodel import Session, select
+from sqlmodel import Session, col, select
 from virga.drivers.base import InstanceSpec, NicSpec, PoolSpec, TemplateSpec, VolumeSpec
 from virga.models import Network, Nic, OsType, StoragePool, Template, VirtualMachine, Volume
 
@@ -77,10 +77,16 @@ def instance_spec(
     """Everything a driver needs to define a VM, from the database (or from the rows a caller just wrote)."""
     if vols is None:
         vols = list(
-            s.exec(select(Volume).where(Volume.vm_id == vm.id, Volume.removed == None).order_by(Volume.deviceid))
+            s.exec(
+                select(Volume)
+                .where(col(Volume.vm_id) == vm.id, col(Volume.removed) == None)
+                .order_by(col(Volume.deviceid))
+            )
         )
     if nics is None:
-        nics = list(s.exec(select(Nic).where(Nic.vm_id == vm.id, Nic.removed == None).order_by(Nic.deviceid)))
+        nics = list(
+            s.exec(select(Nic).where(col(Nic.vm_id) == vm.id, col(Nic.removed) == None).order_by(col(Nic.deviceid)))
+        )
     nets = {n.network_id: s.get(Network, n.network_id) for n in nics}
     tmpl = s.get(Template, vm.template_id)
     iso = s.get(Template, vm.iso_id) if vm.iso_id else None

@@ -6,7 +6,7 @@ import logging
 from datetime import timedelta
 from typing import TYPE_CHECKING
 
-from sqlmodel import Session, select
+from sqlmodel import Session, col, select
 from virga.drivers.base import InstanceInfo, PowerState
 from virga.models import Alert, AsyncJob, Host, User, VirtualMachine, utcnow
 from virga.services.bootstrap import setting
@@ -169,7 +169,7 @@ def _busy(s: Session, uuids: list[str]) -> set[str]:
         return set()
     stmt = select(AsyncJob.instance_uuid).where(
         AsyncJob.instance_uuid.in_(uuids),  # type: ignore[attr-defined]
-        AsyncJob.state.in_(("queued", "running")),
+        col(AsyncJob.state).in_(("queued", "running")),
     )  # type: ignore[attr-defined]
     return set(s.exec(stmt))
 

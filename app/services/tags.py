@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from sqlmodel import select
+from sqlmodel import col, select
 from virga.context import Ctx
 from virga.errors import InvalidParameter
 from virga.jobs.engine import JobRun, Restart, job_body
@@ -43,7 +43,7 @@ def remove(ctx: Ctx, kind: str, rows: list[Any], wanted: list[dict[str, Any]]) -
     stmt = select(ResourceTag).where(
         ResourceTag.resourcetype == kind,
         ResourceTag.removed == None,
-        ResourceTag.resource_id.in_([r.id for r in rows]),  # type: ignore[union-attr]
+        col(ResourceTag.resource_id).in_([r.id for r in rows]),  # type: ignore[union-attr]
     )
     for tag in ctx.db.exec(stmt):
         if wanted and not any(w.get("key") == tag.key and w.get("value") in (None, "", tag.value) for w in wanted):

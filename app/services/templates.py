@@ -5,7 +5,7 @@ from __future__ import annotations
 import asyncio
 from typing import TYPE_CHECKING, Any
 
-from sqlmodel import Session, select
+from sqlmodel import Session, col, select
 from virga.context import Ctx
 from virga.errors import InternalError, Unavailable
 from virga.jobs.engine import JobRun, Ref, Restart, job_body, job_recover
@@ -50,7 +50,7 @@ def store_of(s: Session, t: Template) -> ImageStore:
     stmt = select(ImageStore).where(ImageStore.removed == None, ImageStore.readonly == False)  # noqa:E712
     if t.zone_id is not None:
         stmt = stmt.where((ImageStore.zone_id == t.zone_id) | (ImageStore.zone_id == None))
-    store = s.exec(stmt.order_by(ImageStore.id)).first()
+    store = s.exec(stmt.order_by(col(ImageStore.id))).first()
     if store is None:
         raise Unavailable(f"No image store is available for template {t.name}; add one with addImageStore")
     return store

@@ -5,6 +5,7 @@ from __future__ import annotations
 from typing import Any
 
 from sqlalchemy import delete, insert
+from sqlmodel import col
 from virga.context import Ctx
 from virga.models import PublicIpAddress, VlanIpRange, new_uuid, utcnow
 from virga.services.ipam import int_to_ip
@@ -39,7 +40,7 @@ def create_range(ctx: Ctx, fields: dict[str, Any]) -> VlanIpRange:
 
 def delete_range(ctx: Ctx, v: VlanIpRange) -> dict[str, Any]:
     """Delete a range's (free) public IPs and mark the range removed."""
-    ctx.db.exec(delete(PublicIpAddress).where(PublicIpAddress.vlan_id == v.id))  # type: ignore[call-overload]
+    ctx.db.exec(delete(PublicIpAddress).where(col(PublicIpAddress.vlan_id) == v.id))  # type: ignore[call-overload]
     v.removed = utcnow()
     ctx.db.add(v)
     return {"success": True}

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from dataclasses import replace
 
-from sqlmodel import Session, select
+from sqlmodel import Session, col, select
 from virga.context import Ctx
 from virga.drivers.base import Capability, InstanceNotFound, NotSupported, TemplateSpec, VolumeSpec
 from virga.errors import InvalidParameter, Unavailable
@@ -37,7 +37,7 @@ def host_for_pool(s: Session, pool: StoragePool) -> Host:
     )
     if pool.cluster_id is not None:
         stmt = stmt.where(Host.cluster_id == pool.cluster_id)
-    host = s.exec(stmt.order_by(Host.id)).first()
+    host = s.exec(stmt.order_by(col(Host.id))).first()
     if host is None:
         raise Unavailable(f"No host that reaches storage pool {pool.name} is up")
     return host

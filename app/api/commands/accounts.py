@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from sqlmodel import select
+from sqlmodel import col, select
 from virga.api.registry import ADMINS, Param, api
 from virga.api.response import list_body
 from virga.api.views.accounts import account_view, display_path, domain_view
@@ -184,7 +184,7 @@ def _no_jobs(ctx: Ctx, account_ids: list[int]) -> None:
     job = ctx.db.exec(
         select(AsyncJob).where(
             AsyncJob.account_id.in_(account_ids),  # type: ignore[union-attr]
-            AsyncJob.state.in_(ACTIVE_JOBS),
+            col(AsyncJob.state).in_(ACTIVE_JOBS),
         )
     ).first()  # type: ignore[attr-defined]
     if job is not None:

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from sqlmodel import select
+from sqlmodel import col, select
 from virga.api.dispatch import Pending
 from virga.api.registry import Param, api
 from virga.api.response import list_body
@@ -125,24 +125,24 @@ def list_ips(ctx: Ctx) -> dict[str, Any]:
         pass
     else:
         stmt = ctx.scope(stmt, PublicIpAddress).where(PublicIpAddress.state != IpState.FREE)
-    for param, col in (
+    for param, column in (
         ("ipaddress", PublicIpAddress.ipaddress),
         ("isstaticnat", PublicIpAddress.isstaticnat),
         ("issourcenat", PublicIpAddress.issourcenat),
         ("state", PublicIpAddress.state),
     ):
         if a.get(param) is not None:
-            stmt = stmt.where(col == a[param])
-    for param, model, col in (
+            stmt = stmt.where(column == a[param])
+    for param, model, column in (
         ("associatednetworkid", Network, PublicIpAddress.network_id),
         ("zoneid", Zone, PublicIpAddress.zone_id),
         ("vlanid", VlanIpRange, PublicIpAddress.vlan_id),
     ):
         if a.get(param):
-            stmt = stmt.where(col == ctx.get(model, a[param], param).id)
+            stmt = stmt.where(column == ctx.get(model, a[param], param).id)
     if a.forvirtualnetwork is not None:
         stmt = stmt.where(
-            PublicIpAddress.vlan_id.in_(
+            col(PublicIpAddress.vlan_id).in_(
                 select(VlanIpRange.id).where(  # type: ignore[attr-defined]
                     VlanIpRange.forvirtualnetwork == a.forvirtualnetwork
                 )

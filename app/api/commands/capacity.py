@@ -6,7 +6,7 @@ from typing import Any
 
 from sqlalchemy import case, func
 from sqlalchemy import select as sa_select
-from sqlmodel import select
+from sqlmodel import col, select
 from virga.api.registry import ADMINS, Param, api
 from virga.api.response import list_body
 from virga.api.views.capacity import (
@@ -31,13 +31,13 @@ def _scope(ctx: Ctx) -> tuple[str, dict[str, int]]:
     """The level rows are reported at (zone, pod or cluster) and the id filters."""
     a = ctx.args
     where: dict[str, int] = {}
-    for param, model, col in (
+    for param, model, column in (
         ("zoneid", Zone, "zone_id"),
         ("podid", Pod, "pod_id"),
         ("clusterid", Cluster, "cluster_id"),
     ):
         if a.get(param):
-            where[col] = ctx.get(model, a[param], param).id or 0
+            where[column] = ctx.get(model, a[param], param).id or 0
     level = "cluster_id" if "cluster_id" in where else "pod_id" if "pod_id" in where else "zone_id"
     return level, where
 
@@ -72,8 +72,8 @@ def _hosts(ctx: Ctx, level: str, where: dict[str, int]) -> dict[Key, list[float]
         .where(Host.removed == None, Host.type == "Routing")
         .group_by(*groups)
     )
-    for col, value in where.items():
-        stmt = stmt.where(getattr(Host, col) == value)
+    for column, value in where.items():
+        stmt = stmt.where(getattr(Host, column) == value)
     out: dict[Key, list[float]] = {}
     for row in ctx.db.exec(stmt):
         ids = list(row[: len(groups)]) + [None] * (3 - len(groups))
@@ -85,12 +85,14 @@ def _pools(ctx: Ctx, level: str, where: dict[str, int]) -> dict[Key, list[float]
     """Primary storage [total, used, allocatable total, allocated] per key."""
     used_by_pool = dict(
         ctx.db.exec(
-            select(Volume.pool_id, func.sum(Volume.physicalsize)).where(Volume.removed == None).group_by(Volume.pool_id)
+            select(col(Volume.pool_id), func.sum(col(Volume.physicalsize)))
+            .where(col(Volume.removed) == None)
+            .group_by(col(Volume.pool_id))
         ).all()
     )
     stmt = select(StoragePool).where(StoragePool.removed == None)
-    for col, value in where.items():
-        stmt = stmt.where(getattr(StoragePool, col) == value)
+    for column, value in where.items():
+        stmt = stmt.where(getattr(StoragePool, column) == value)
     out: dict[Key, list[float]] = {}
     for p in ctx.db.exec(stmt):
         acc = out.setdefault(_key(p, level), [0.0, 0.0, 0.0, 0.0])
@@ -106,16 +108,18 @@ def _zone_rows(ctx: Ctx, where: dict[str, int]) -> list[tuple[int, Key, float, f
     rows: list[tuple[int, Key, float, float]] = []
     ips = (
         select(
-            PublicIpAddress.zone_id, func.count(), func.sum(case((PublicIpAddress.state != IpState.FREE, 1), else_=0))
+            col(PublicIpAddress.zone_id),
+            func.count(),
+            func.sum(case((col(PublicIpAddress.state) != IpState.FREE, 1), else_=0)),
         )
-        .join(VlanIpRange, VlanIpRange.id == PublicIpAddress.vlan_id)
+        .join(VlanIpRange, col(VlanIpRange.id) == PublicIpAddress.vlan_id)
         .where(VlanIpRange.removed == None, VlanIpRange.forvirtualnetwork == True)  # noqa:E712
-        .group_by(PublicIpAddress.zone_id)
+        .group_by(col(PublicIpAddress.zone_id))
     )
     stores = (
         select(ImageStore.zone_id, func.sum(ImageStore.capacitybytes), func.sum(ImageStore.usedbytes))
         .where(ImageStore.removed == None)
-        .group_by(ImageStore.zone_id)
+        .group_by(col(ImageStore.zone_id))
     )
     if "zone_id" in where:
         ips = ips.where(PublicIpAddress.zone_id == where["zone_id"])

@@ -5,7 +5,7 @@ from __future__ import annotations
 from typing import Any
 from urllib.parse import urlparse
 
-from sqlmodel import func, select
+from sqlmodel import col, func, select
 from virga.api.dispatch import Pending
 from virga.api.registry import ADMINS, ROOT, Param, api
 from virga.api.response import list_body
@@ -101,21 +101,21 @@ def list_hosts(ctx: Ctx) -> dict[str, Any]:
     """List hosts."""
     a = ctx.args
     stmt = select(Host)
-    for param, model, col in (
+    for param, model, column in (
         ("zoneid", Zone, Host.zone_id),
         ("podid", Pod, Host.pod_id),
         ("clusterid", Cluster, Host.cluster_id),
     ):
         if a.get(param):
-            stmt = stmt.where(col == ctx.get(model, a[param], param).id)
-    for param, col in (
+            stmt = stmt.where(column == ctx.get(model, a[param], param).id)
+    for param, column in (
         ("type", Host.type),
         ("state", Host.state),
         ("resourcestate", Host.resourcestate),
         ("hypervisor", Host.hypervisor),
     ):
         if a.get(param):
-            stmt = stmt.where(col == a[param])
+            stmt = stmt.where(column == a[param])
     if a.virtualmachineid:
         stmt = stmt.where(Host.id == ctx.get(VirtualMachine, a.virtualmachineid, "virtualmachineid").host_id)
     rows, count = ctx.page(stmt, Host)
@@ -169,7 +169,7 @@ async def delete_host(ctx: Ctx) -> dict[str, Any]:
         .where(
             VirtualMachine.host_id == h.id,
             VirtualMachine.removed == None,
-            VirtualMachine.state.in_(ACTIVE_VM_STATES),
+            col(VirtualMachine.state).in_(ACTIVE_VM_STATES),
         )
     ).one()  # type: ignore[attr-defined]
     if active and not ctx.args.forced:

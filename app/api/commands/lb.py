@@ -5,7 +5,7 @@ from __future__ import annotations
 import re
 from typing import Any
 
-from sqlmodel import select
+from sqlmodel import col, select
 from virga.api.dispatch import Pending
 from virga.api.registry import Param, api
 from virga.api.response import list_body
@@ -184,7 +184,7 @@ def list_lb(ctx: Ctx) -> dict[str, Any]:
     if a.virtualmachineid:
         vm = ctx.get(VirtualMachine, a.virtualmachineid, "virtualmachineid")
         stmt = stmt.where(
-            LoadBalancerRule.id.in_(
+            col(LoadBalancerRule.id).in_(
                 select(LoadBalancerMember.rule_id).where(  # type: ignore[union-attr]
                     LoadBalancerMember.vm_id == vm.id, LoadBalancerMember.removed == None
                 )
@@ -213,7 +213,7 @@ def list_lb_vms(ctx: Ctx) -> dict[str, Any]:
         ctx.db.exec(
             select(LoadBalancerMember)
             .where(LoadBalancerMember.rule_id == rule.id, LoadBalancerMember.removed == None)
-            .order_by(LoadBalancerMember.id)
+            .order_by(col(LoadBalancerMember.id))
         )
     )
     vms = [v for v in (ctx.db.get(VirtualMachine, m.vm_id) for m in members) if v is not None and v.removed is None]

@@ -6,7 +6,7 @@ import ipaddress
 import re
 from typing import Any
 
-from sqlmodel import select
+from sqlmodel import col, select
 from virga.api.dispatch import Pending
 from virga.api.registry import USER, Param, api
 from virga.api.response import list_body
@@ -184,13 +184,13 @@ def list_networks(ctx: Ctx) -> dict[str, Any]:
     if a.issystem:
         return {}
     stmt = ctx.scope(select(Network), Network, shared_attr="acltype")
-    for param, col in (
+    for param, column in (
         ("type", Network.guestiptype),
         ("traffictype", Network.traffictype),
         ("acltype", Network.acltype),
     ):
         if a.get(param):
-            stmt = stmt.where(col == a[param])
+            stmt = stmt.where(column == a[param])
     if a.isshared is not None:
         stmt = stmt.where((Network.guestiptype == "Shared") if a.isshared else (Network.guestiptype != "Shared"))
     if a.zoneid:
@@ -264,7 +264,7 @@ def delete_network(ctx: Ctx) -> Pending:
     net = _mine(ctx)
     used = ctx.db.exec(
         select(VirtualMachine.name)
-        .join(Nic, Nic.vm_id == VirtualMachine.id)
+        .join(Nic, col(Nic.vm_id) == VirtualMachine.id)
         .where(Nic.network_id == net.id, Nic.removed == None, VirtualMachine.removed == None)
     ).all()
     if used:

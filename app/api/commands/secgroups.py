@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from sqlmodel import select
+from sqlmodel import col, select
 from virga.api.dispatch import Pending
 from virga.api.registry import Param, api
 from virga.api.response import list_body
@@ -84,7 +84,7 @@ def delete_group(ctx: Ctx) -> dict[str, Any]:
         raise InvalidParameter("The default security group cannot be removed")
     used = ctx.db.exec(
         select(SecurityGroupVm.id)
-        .join(VirtualMachine, VirtualMachine.id == SecurityGroupVm.vm_id)
+        .join(VirtualMachine, col(VirtualMachine.id) == SecurityGroupVm.vm_id)
         .where(
             SecurityGroupVm.securitygroup_id == group.id,
             SecurityGroupVm.removed == None,
@@ -124,7 +124,7 @@ def list_groups(ctx: Ctx) -> dict[str, Any]:
     if a.virtualmachineid:
         vm = ctx.get(VirtualMachine, a.virtualmachineid, "virtualmachineid")
         stmt = stmt.where(
-            SecurityGroup.id.in_(
+            col(SecurityGroup.id).in_(
                 select(SecurityGroupVm.securitygroup_id).where(  # type: ignore[union-attr]
                     SecurityGroupVm.vm_id == vm.id, SecurityGroupVm.removed == None
                 )

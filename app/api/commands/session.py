@@ -7,7 +7,7 @@ import contextlib
 from datetime import UTC
 from typing import Any
 
-from sqlmodel import select
+from sqlmodel import col, select
 from virga.api import auth
 from virga.api.registry import Param, api, commands
 from virga.api.response import list_body
@@ -45,7 +45,7 @@ def login(ctx: Ctx) -> dict[str, Any]:
     if dom is not None:
         user = ctx.db.exec(
             select(User)
-            .join(Account, Account.id == User.account_id)
+            .join(Account, col(Account.id) == User.account_id)
             .where(User.username == a.username, Account.domain_id == dom.id, User.removed == None)
         ).first()
     ok = user is not None and bool(user.password_hash) and auth.check_password(a.password, user.password_hash)

@@ -5,7 +5,7 @@ from __future__ import annotations
 from typing import Any
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
-from sqlmodel import select
+from sqlmodel import col, select
 from virga.api.registry import Param, api
 from virga.api.response import list_body
 from virga.api.views.common import preload_owners
@@ -29,7 +29,7 @@ def _snap(ctx: Ctx, param: str = "id") -> Snapshot:
 def _busy(ctx: Ctx, uuid: str, what: str) -> None:
     """Refuse when a job is already working on a resource."""
     job = ctx.db.exec(
-        select(AsyncJob).where(AsyncJob.instance_uuid == uuid, AsyncJob.state.in_(("queued", "running")))
+        select(AsyncJob).where(col(AsyncJob.instance_uuid) == uuid, col(AsyncJob.state).in_(("queued", "running")))
     ).first()  # type: ignore[attr-defined]
     if job is not None:
         raise InUse(f"{what} has a job in progress ({job.command})")
@@ -97,13 +97,13 @@ def list_snapshots(ctx: Ctx) -> dict[str, Any]:
         stmt = stmt.where(Snapshot.volume_id == ctx.get(Volume, a.volumeid, "volumeid", removed_ok=True).id)
     if a.zoneid:
         stmt = stmt.where(Snapshot.zone_id == ctx.get(Zone, a.zoneid, "zoneid").id)
-    for param, col in (
+    for param, column in (
         ("snapshottype", Snapshot.snapshottype),
         ("intervaltype", Snapshot.intervaltype),
         ("state", Snapshot.state),
     ):
         if a.get(param):
-            stmt = stmt.where(col == a[param].upper() if param != "state" else col == a[param])
+            stmt = stmt.where(column == a[param].upper() if param != "state" else column == a[param])
     rows, count = ctx.page(stmt, Snapshot, resourcetype="Snapshot")
     preload_owners(ctx, rows)
     ctx.preload(Volume, {r.volume_id for r in rows})
@@ -111,7 +111,7 @@ def list_snapshots(ctx: Ctx) -> dict[str, Any]:
         j.instance_uuid: j
         for j in ctx.db.exec(
             select(AsyncJob).where(
-                AsyncJob.instance_uuid.in_([r.uuid for r in rows]), AsyncJob.state.in_(("queued", "running"))
+                col(AsyncJob.instance_uuid).in_([r.uuid for r in rows]), col(AsyncJob.state).in_(("queued", "running"))
             )
         )
     }  # type: ignore[attr-defined]

@@ -6,7 +6,7 @@ from typing import Any
 from urllib.parse import urlparse
 
 from sqlalchemy import or_
-from sqlmodel import select
+from sqlmodel import col, select
 from virga.api.registry import ADMIN, DOMAIN_ADMIN, USER, Param, api
 from virga.api.response import list_body
 from virga.api.validators import one_of
@@ -202,7 +202,7 @@ def register_iso(ctx: Ctx) -> dict[str, Any]:
 def _filtered(ctx: Ctx, stmt: Any, flt: str) -> Any:
     """Apply a templatefilter to a select of templates."""
     mine = Template.account_id == ctx.account.id
-    shared = Template.id.in_(
+    shared = col(Template.id).in_(
         select(LaunchPermission.template_id).where(  # type: ignore[union-attr]
             LaunchPermission.account_id == ctx.account.id, LaunchPermission.removed == None
         )
@@ -217,11 +217,11 @@ def _filtered(ctx: Ctx, stmt: Any, flt: str) -> Any:
     if flt == "sharedexecutable":
         return stmt.where(shared, Template.isready == True)
     if flt == "executable":
-        return stmt.where(or_(mine, Template.ispublic == True, shared), Template.isready == True)
+        return stmt.where(or_(mine, col(Template.ispublic) == True, shared), col(Template.isready) == True)
     if ctx.role == ADMIN:
         return ctx.scope(stmt, Template) if ctx.args.account or ctx.args.domainid else stmt
     if ctx.role == DOMAIN_ADMIN:
-        return stmt.where(or_(Template.domain_id.in_(ctx.subtree_ids(ctx.domain)), Template.ispublic == True))
+        return stmt.where(or_(col(Template.domain_id).in_(ctx.subtree_ids(ctx.domain)), col(Template.ispublic) == True))
     raise PermissionDenied("Only administrators may use the filter all; use executable or self")
 
 
@@ -231,7 +231,7 @@ def _list(ctx: Ctx, is_iso: bool, flt: str) -> tuple[list[Template], int, Zone |
     stmt = _filtered(ctx, select(Template).where(Template.is_iso == is_iso), flt)
     zone = ctx.get(Zone, a.zoneid, "zoneid") if a.zoneid else None
     if zone is not None:
-        stmt = stmt.where(or_(Template.zone_id == zone.id, Template.zone_id == None))
+        stmt = stmt.where(or_(col(Template.zone_id) == zone.id, col(Template.zone_id) == None))
     if a.hypervisor:
         stmt = stmt.where(Template.hypervisor.ilike(a.hypervisor))  # type: ignore[attr-defined]
     if a.isready is not None:

@@ -5,7 +5,7 @@ from __future__ import annotations
 import re
 from typing import Any
 
-from sqlmodel import select
+from sqlmodel import col, select
 from virga.api import auth
 from virga.api.commands.accounts import domain_of, in_subtree
 from virga.api.registry import ADMINS, ROOT, Param, api
@@ -35,7 +35,7 @@ def check_new_user(ctx: Ctx, domain_id: int) -> None:
     dom = ctx.by_id(Domain, domain_id)
     clash = ctx.db.exec(
         select(User)
-        .join(Account, Account.id == User.account_id)
+        .join(Account, col(Account.id) == User.account_id)
         .where(User.username == a.username, Account.domain_id == domain_id, User.removed == None)
     ).first()
     if clash is not None:
@@ -123,7 +123,7 @@ def create_user(ctx: Ctx) -> dict[str, Any]:
 def list_users(ctx: Ctx) -> dict[str, Any]:
     """Users see their account's users; admins those of their subtree."""
     a = ctx.args
-    stmt = select(User).join(Account, Account.id == User.account_id).where(Account.name != "system")
+    stmt = select(User).join(Account, col(Account.id) == User.account_id).where(col(Account.name) != "system")
     if ctx.role == "User":
         stmt = stmt.where(User.account_id == ctx.account.id)
     else:

@@ -7,7 +7,7 @@ import binascii
 import re
 from typing import Any
 
-from sqlmodel import select
+from sqlmodel import col, select
 from virga.api.listids import vm_data_volumes
 from virga.api.registry import ADMINS, ROOT, Param, api
 from virga.api.response import list_body
@@ -217,26 +217,26 @@ def _list(ctx: Ctx) -> tuple[list[dict[str, Any]], int]:
         stmt = stmt.where(VirtualMachine.state == a.state)
     elif not a.id:
         stmt = stmt.where(VirtualMachine.state != VmState.EXPUNGED)
-    for param, model, col in (
+    for param, model, column in (
         ("zoneid", Zone, VirtualMachine.zone_id),
         ("hostid", Host, VirtualMachine.host_id),
         ("templateid", Template, VirtualMachine.template_id),
         ("serviceofferingid", ServiceOffering, VirtualMachine.serviceoffering_id),
     ):
         if a.get(param):
-            stmt = stmt.where(col == ctx.get(model, a[param], param).id)
+            stmt = stmt.where(column == ctx.get(model, a[param], param).id)
     if a.networkid:
         net = ctx.get(Network, a.networkid, "networkid")
         stmt = stmt.where(
-            VirtualMachine.id.in_(
+            col(VirtualMachine.id).in_(
                 select(Nic.vm_id).where(  # type: ignore[union-attr]
                     Nic.network_id == net.id, Nic.removed == None
                 )
             )
         )
-    for param, col in (("hypervisor", VirtualMachine.hypervisor), ("keypair", VirtualMachine.keypair)):
+    for param, column in (("hypervisor", VirtualMachine.hypervisor), ("keypair", VirtualMachine.keypair)):
         if a.get(param):
-            stmt = stmt.where(col == a[param])
+            stmt = stmt.where(column == a[param])
     rows, count = ctx.page(stmt, VirtualMachine, keyword=("name", "displayname"), resourcetype="UserVm")
     batch = VmBatch(ctx, rows)
     return [batch.view(v) for v in rows], count

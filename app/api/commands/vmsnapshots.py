@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from sqlmodel import select
+from sqlmodel import col, select
 from virga.api.dispatch import Pending
 from virga.api.registry import Param, api
 from virga.api.response import list_body
@@ -35,7 +35,7 @@ def _busy(ctx: Ctx, vm: VirtualMachine) -> None:
     job = ctx.db.exec(
         select(AsyncJob).where(
             AsyncJob.instance_uuid.in_(uuids),  # type: ignore[attr-defined]
-            AsyncJob.state.in_(("queued", "running")),
+            col(AsyncJob.state).in_(("queued", "running")),
         )
     ).first()  # type: ignore[attr-defined]
     if job is not None:

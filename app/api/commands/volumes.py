@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from sqlmodel import select
+from sqlmodel import col, select
 from virga.api.registry import ROOT, Param, api
 from virga.api.response import list_body
 from virga.api.views.common import preload_owners
@@ -163,13 +163,13 @@ def list_volumes(ctx: Ctx) -> dict[str, Any]:
         stmt = stmt.where(Volume.type == a.type.upper())
     if a.state:
         stmt = stmt.where(Volume.state == a.state)
-    for param, model, col in (
+    for param, model, column in (
         ("zoneid", Zone, Volume.zone_id),
         ("virtualmachineid", VirtualMachine, Volume.vm_id),
         ("diskofferingid", DiskOffering, Volume.diskoffering_id),
     ):
         if a.get(param):
-            stmt = stmt.where(col == ctx.get(model, a[param], param).id)
+            stmt = stmt.where(column == ctx.get(model, a[param], param).id)
     if a.storageid or a.hostid:
         if ctx.role == "User":
             raise InvalidParameter("Parameters storageid and hostid are for administrators")
@@ -178,7 +178,7 @@ def list_volumes(ctx: Ctx) -> dict[str, Any]:
         if a.hostid:
             host = ctx.get(Host, a.hostid, "hostid")
             stmt = stmt.where(
-                Volume.vm_id.in_(
+                col(Volume.vm_id).in_(
                     select(VirtualMachine.id).where(  # type: ignore[union-attr]
                         VirtualMachine.host_id == host.id
                     )
@@ -197,7 +197,7 @@ def list_volumes(ctx: Ctx) -> dict[str, Any]:
         j.instance_uuid: j
         for j in ctx.db.exec(
             select(AsyncJob).where(
-                AsyncJob.instance_uuid.in_([v.uuid for v in rows]), AsyncJob.state.in_(("queued", "running"))
+                col(AsyncJob.instance_uuid).in_([v.uuid for v in rows]), col(AsyncJob.state).in_(("queued", "running"))
             )
         )
     }  # type: ignore[attr-defined]
@@ -347,7 +347,7 @@ async def delete_volume(ctx: Ctx) -> dict[str, Any]:
     if vol.type == "ROOT":
         raise InvalidParameter(f"Volume {vol.name} is a ROOT volume; destroy its VM instead")
     busy = ctx.db.exec(
-        select(AsyncJob).where(AsyncJob.instance_uuid == vol.uuid, AsyncJob.state.in_(("queued", "running")))
+        select(AsyncJob).where(col(AsyncJob.instance_uuid) == vol.uuid, col(AsyncJob.state).in_(("queued", "running")))
     ).first()  # type: ignore[attr-defined]
     if busy is not None:
         raise InUse(f"Volume {vol.name} has a job in progress ({busy.command})")

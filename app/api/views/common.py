@@ -5,13 +5,13 @@ from __future__ import annotations
 from typing import Any
 
 from sqlalchemy import bindparam
-from sqlmodel import select
+from sqlmodel import col, select
 from virga.context import Ctx
 from virga.models import Account, Domain, ResourceTag
 
 TAGS = select(ResourceTag).where(
     ResourceTag.resourcetype == bindparam("rtype"),  # built once: lists run it
-    ResourceTag.resource_id.in_(bindparam("ids", expanding=True)),
+    col(ResourceTag.resource_id).in_(bindparam("ids", expanding=True)),
     ResourceTag.removed == None,
 )
 

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from sqlmodel import select
+from sqlmodel import col, select
 from virga.api.response import clean
 from virga.api.views.common import owner
 from virga.api.views.fields import FIELDS
@@ -45,13 +45,13 @@ def sg_view(ctx: Ctx, g: SecurityGroup) -> dict[str, Any]:
         ctx.db.exec(
             select(SecurityGroupRule)
             .where(SecurityGroupRule.securitygroup_id == g.id, SecurityGroupRule.removed == None)
-            .order_by(SecurityGroupRule.id)
+            .order_by(col(SecurityGroupRule.id))
         )
     )
     vms = list(
         ctx.db.exec(
             select(VirtualMachine.uuid)
-            .join(SecurityGroupVm, SecurityGroupVm.vm_id == VirtualMachine.id)
+            .join(SecurityGroupVm, col(SecurityGroupVm.vm_id) == VirtualMachine.id)
             .where(
                 SecurityGroupVm.securitygroup_id == g.id,
                 SecurityGroupVm.removed == None,

@@ -5,7 +5,7 @@ from __future__ import annotations
 from typing import Any
 
 from sqlalchemy import bindparam
-from sqlmodel import select
+from sqlmodel import col, select
 from virga.api.response import clean
 from virga.api.views.common import owner, preload_owners, ref, tags_of
 from virga.context import Ctx
@@ -31,12 +31,12 @@ RUNNING = VmState.RUNNING  # bound once: a page renders hundreds of VMs (an enum
 # Built once (see virga.db.by_column); `v` is the list of VM uuids or ids of a page.
 ACTIVE_JOBS = select(AsyncJob).where(
     AsyncJob.instance_uuid.in_(bindparam("v", expanding=True)),  # type: ignore[attr-defined]
-    AsyncJob.state.in_(("queued", "running")),
+    col(AsyncJob.state).in_(("queued", "running")),
 )  # type: ignore[attr-defined]
 GROUPS = (
     select(SecurityGroupVm, SecurityGroup)
-    .join(SecurityGroup, SecurityGroup.id == SecurityGroupVm.securitygroup_id)
-    .where(SecurityGroupVm.vm_id.in_(bindparam("v", expanding=True)))
+    .join(SecurityGroup, col(SecurityGroup.id) == SecurityGroupVm.securitygroup_id)
+    .where(col(SecurityGroupVm.vm_id).in_(bindparam("v", expanding=True)))
 )  # type: ignore[attr-defined]
 
 
