@@ -15,6 +15,12 @@ def hypervisors() -> list[str]:
     return plugins.names(GROUP)
 
 
+def canonical(hypervisor: str) -> str:
+    """CloudStack's spelling of a hypervisor name (the name its driver is registered under), else the name given."""
+    ep = plugins.find(GROUP, hypervisor)
+    return ep.name if ep is not None else hypervisor
+
+
 @cache
 def driver_class(hypervisor: str) -> type[Driver]:
     """Import and return the driver class registered for a hypervisor."""

@@ -66,6 +66,16 @@ def test_the_groups_hold_what_pyproject_declares() -> None:
         assert plugins.names(group) == sorted(n.lower() for n in declared[group]), group
 
 
+def test_hypervisor_names_are_spelled_as_registered() -> None:
+    assert [registry.canonical(n) for n in ("kvm", "SIMULATOR", "xenserver", "vmware")] == [
+        "KVM",
+        "Simulator",
+        "XenServer",
+        "VMware",
+    ]
+    assert registry.canonical("hyperv") == "hyperv"  # not registered: as given
+
+
 def test_each_entry_loads_to_its_kind() -> None:
     for name in plugins.names(plugins.DRIVERS):
         if name in ("vmware", "xenserver", "kvm"):  # their modules need optional libraries to import

@@ -322,10 +322,10 @@ async def add_cluster(ctx: Ctx) -> dict[str, Any]:
 
 
 def canonical_hypervisor(name: str) -> str:
-    """CloudStack's spelling of a hypervisor name."""
-    return {"kvm": "KVM", "xenserver": "XenServer", "vmware": "VMware", "simulator": "Simulator"}.get(
-        name.lower(), name
-    )
+    """CloudStack's spelling of a hypervisor name (the name its driver is registered under)."""
+    from virga.drivers.registry import canonical
+
+    return canonical(name)
 
 
 @api(
