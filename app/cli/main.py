@@ -6,11 +6,13 @@ import argparse
 import asyncio
 import logging
 import os
+import ssl
 import sys
 from contextlib import nullcontext
 from pathlib import Path
 from typing import Any
 
+import httpx
 from virga.cli import embedded, output, profiles
 from virga.client import ApiError, Credentials
 
@@ -20,6 +22,8 @@ def _parser() -> argparse.ArgumentParser:
     p = argparse.ArgumentParser(prog="virga", description="A CloudStack-style cloud in a box.")
     p.add_argument("--url", help="API URL of a remote virga (default: the embedded cloud)")
     p.add_argument("--profile", help="client profile name (see `virga profile`)")
+    p.add_argument("--cafile", help="HTTPS: trust this CA file (e.g. the server's certificate) for --url")
+    p.add_argument("--fingerprint", help="HTTPS: pin the SHA256:... fingerprint of the server's certificate")
     p.add_argument("--readonly", action="store_true", help="TUI: hide every mutating action")
     sub = p.add_subparsers(dest="cmd")
     init = sub.add_parser("init", help="create the database and the admin's password and API keys")
@@ -144,6 +148,10 @@ def _creds(args: argparse.Namespace) -> tuple[str, Credentials]:
         if args.url or args.profile:
             raise
         url, creds = "", Credentials()
+    if getattr(args, "cafile", None):  # --cafile/--fingerprint (the TUI and every command) over the profile's
+        creds.cafile = os.path.abspath(args.cafile)
+    if getattr(args, "fingerprint", None):
+        creds.fingerprint = args.fingerprint
     return (args.url or url), creds
 
 
@@ -302,7 +310,7 @@ def cmd_tui(args: argparse.Namespace) -> int:
 
 
 def main(argv: list[str] | None = None) -> int:
-    """Entry point of the `virga` console script: a missing key or a busy data directory is one clear message."""
+    """Entry point of the `virga` console script: a missing key, a busy data dir, a TLS refusal: one clear line."""
     from virga.cli.datalock import DataDirBusy
     from virga.services.secrets import KeyMissing
 
@@ -310,6 +318,12 @@ def main(argv: list[str] | None = None) -> int:
         return _main(argv)
     except (KeyMissing, DataDirBusy) as err:
         print(err, file=sys.stderr)
+        return 2
+    except ssl.SSLError as err:  # a pinned fingerprint that does not match
+        print(f"virga: TLS: {err}", file=sys.stderr)
+        return 2
+    except httpx.ConnectError as err:  # nobody listens, or a certificate nobody vouched for (--cafile/--fingerprint)
+        print(f"virga: cannot connect: {err}", file=sys.stderr)
         return 2
 
 

@@ -60,6 +60,7 @@ def served(tmp_path: Path) -> Iterator[dict[str, Any]]:
             "creds": Credentials(apikey=made["apikey"], secretkey=made["secretkey"]),
             "cert": str(tmp_path / "conf" / "tls" / "server.crt"),
             "fingerprint": line.rsplit("certificate ", 1)[1].strip(),
+            "env": env,
         }
     finally:
         server.terminate()
@@ -114,3 +115,31 @@ def test_profile_keeps_the_ca_file_and_the_pin(tmp_path: Path, monkeypatch: pyte
     url, creds = profiles.get("lab")
     assert url == "https://127.0.0.1:8443" and creds.fingerprint == "SHA256:AB"
     assert creds.cafile == os.path.abspath("ca.pem")
+
+
+def test_the_cli_and_tui_flags_pin_the_certificate(served: dict[str, Any]) -> None:
+    base = [sys.executable, "-c", CLI, "--url", served["url"]]
+    good = subprocess.run(
+        [*base, "--fingerprint", served["fingerprint"], "api", "listZones", "--json"],
+        env=served["env"],
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
+    assert good.returncode == 0, good.stderr
+    by_ca = subprocess.run(
+        [*base, "--cafile", served["cert"], "api", "listZones", "--json"],
+        env=served["env"],
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
+    assert by_ca.returncode == 0, by_ca.stderr
+    bad = subprocess.run(
+        [*base, "--fingerprint", "SHA256:" + ":".join(["AB"] * 32), "api", "listZones"],
+        env=served["env"],
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
+    assert bad.returncode == 2 and "not the pinned" in bad.stderr and "Traceback" not in bad.stderr
