@@ -119,20 +119,24 @@ def lookup(db: Session, stmt: Any, value: Any) -> Principal | None:
     key, now = (id(stmt), value), time.monotonic()
     hit = _PRINCIPALS.get(key)
     if hit is not None and now - hit[0] < PRINCIPAL_TTL:
-        user, account, domain = (db.merge(obj, load=False) for obj in hit[1])
-        return user, account, domain
+        return _attached(db, hit[1])
     row = db.exec(stmt, params={"v": value}).first()
     if row is None:
         return None
-    found: Principal = tuple(row)  # type: ignore[assignment]
+    found: Principal = (row[0], row[1], row[2])
     for obj in found:
         db.expunge(obj)
     _PRINCIPALS[key] = (now, found)
     if len(_PRINCIPALS) > 10_000:  # many distinct keys: drop the oldest half
         for stale in sorted(_PRINCIPALS, key=lambda k: _PRINCIPALS[k][0])[:5_000]:
             _PRINCIPALS.pop(stale, None)
-    user, account, domain = (db.merge(obj, load=False) for obj in found)
-    return user, account, domain
+    return _attached(db, found)
+
+
+def _attached(db: Session, found: Principal) -> Principal:
+    """The cached principal's rows merged into `db` (no reload)."""
+    user, account, domain = found
+    return db.merge(user, load=False), db.merge(account, load=False), db.merge(domain, load=False)
 
 
 @event.listens_for(Session, "after_flush")

@@ -9,7 +9,7 @@ from urllib.parse import parse_qsl
 from starlette.applications import Starlette
 from starlette.requests import Request
 from starlette.responses import Response
-from starlette.routing import Route
+from starlette.routing import BaseRoute, Route
 from virga.api.console import routes as console_routes
 from virga.api.dispatch import dispatch
 from virga.api.response import to_json, to_xml
@@ -56,7 +56,7 @@ def make_asgi(app: VirgaApp, *, manage: bool = True) -> Starlette:
             if manage:
                 await app.stop()
 
-    routes = [Route(path, api, methods=["GET", "POST"]) for path in ("/client/api", "/client/api/")]
+    routes: list[BaseRoute] = [Route(path, api, methods=["GET", "POST"]) for path in ("/client/api", "/client/api/")]
     routes += transfer_routes(app)  # template uploads (signed POST) and extractTemplate downloads
     routes += console_routes()  # guest serial consoles (websocket; token from createConsoleEndpoint)
     asgi = Starlette(routes=routes, lifespan=lifespan)

@@ -97,6 +97,7 @@ async def delete_storage(app: VirgaApp, account_id: int) -> None:
         for v in vols:
             sp = s.get(StoragePool, v.pool_id) if v.pool_id else None
             if sp is not None and v.path:
+                assert v.id is not None and sp.id is not None  # rows read back from the database
                 targets.append((v.id, host_for_pool(s, sp), volume_spec(s, v), sp.id))
     for vol_id, host, spec, pool_id in targets:
         await (await app.hosts.driver(host)).delete_volume(spec)
@@ -153,7 +154,7 @@ def forget_rows(s: Session, acct: Account) -> None:
     """Mark an account's users, keys, templates, tags and limits removed, then the account."""
     now = utcnow()
     for model in (User, SSHKeyPair, Template, ResourceTag, ResourceLimit):
-        for row in s.exec(select(model).where(model.account_id == acct.id, model.removed == None)):  # type: ignore[attr-defined]
+        for row in s.exec(select(model).where(model.account_id == acct.id, model.removed == None)):
             row.removed = now
             s.add(row)
     for user in s.exec(select(User).where(User.account_id == acct.id)):

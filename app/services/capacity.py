@@ -24,7 +24,7 @@ from virga.services.bootstrap import setting
 from virga.services.placement import Need, choose_host, host_fits
 
 MB = 2**20
-HOSTS, POOLS = Host.__table__, StoragePool.__table__  # type: ignore[attr-defined]
+HOSTS, POOLS = Host.__table__, StoragePool.__table__
 
 
 def _floor0(column: Any, delta: Any) -> Any:

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from typing import Any
+from typing import Any, cast
 
 from sqlalchemy import delete as sql_delete
 from sqlmodel import Session
@@ -57,7 +57,11 @@ def record_event(
 def raise_alert(s: Session, kind: str, subject: str, description: str = "", **where: int | None) -> Alert:
     """Add an alert to the session."""
     alert = Alert(
-        type=ALERT_TYPES.get(kind, 0), name=kind, subject=subject, description=description or subject, **where
+        type=ALERT_TYPES.get(kind, 0),
+        name=kind,
+        subject=subject,
+        description=description or subject,
+        **cast("dict[str, Any]", where),  # the *_id columns it names
     )
     s.add(alert)
     return alert
@@ -74,7 +78,7 @@ def archive_events(s: Session, events: list[Event]) -> None:
 def delete_events(s: Session, ids: list[int | None]) -> None:
     """deleteEvents: the events are removed for good."""
     if ids:
-        s.exec(sql_delete(Event).where(Event.id.in_(ids)))  # type: ignore[call-overload,union-attr]
+        s.exec(sql_delete(Event).where(Event.id.in_(ids)))  # type: ignore[union-attr]
 
 
 def archive_alerts(s: Session, alerts: list[Alert]) -> None:
@@ -87,4 +91,4 @@ def archive_alerts(s: Session, alerts: list[Alert]) -> None:
 def delete_alerts(s: Session, ids: list[int | None]) -> None:
     """deleteAlerts: the alerts are removed for good."""
     if ids:
-        s.exec(sql_delete(Alert).where(Alert.id.in_(ids)))  # type: ignore[call-overload,union-attr]
+        s.exec(sql_delete(Alert).where(Alert.id.in_(ids)))  # type: ignore[union-attr]

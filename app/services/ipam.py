@@ -35,7 +35,7 @@ def guest_range(net: Network) -> tuple[int, int]:
 IP_TAKEN = (
     select(Nic.id).where(Nic.network_id == bindparam("n"), Nic.ip_int == bindparam("v"), Nic.removed == None).limit(1)
 )
-NETWORKS = Network.__table__  # type: ignore[attr-defined]
+NETWORKS = Network.__table__
 NEXT_IP = NETWORKS.update().where(NETWORKS.c.id == bindparam("n")).values(next_ip=bindparam("v"))
 MAC_TAKEN = (
     select(Nic.id)

@@ -53,12 +53,12 @@ def _vm_sum(column: object) -> Callable[[Session, list[int]], int]:
     def count(s: Session, ids: list[int]) -> int:
         return _scalar(
             s,
-            select(func.sum(column)).where(  # type: ignore[call-overload]
+            select(func.sum(column)).where(
                 col(VirtualMachine.account_id).in_(ids),
-                VirtualMachine.removed == None,  # type: ignore[attr-defined]
+                VirtualMachine.removed == None,
                 col(VirtualMachine.state).in_(LIVE_VM),
             ),
-        )  # type: ignore[attr-defined]
+        )
 
     return count
 
@@ -93,7 +93,7 @@ COUNTERS: dict[int, Callable[[Session, list[int]], int]] = {
             s, select(func.sum(col(Volume.size))).where(col(Volume.account_id).in_(ids), col(Volume.removed) == None)
         )
         // 2**30
-    ),  # type: ignore[attr-defined]
+    ),
     11: lambda s, ids: _secondary_gib(s, ids),
 }
 
@@ -105,15 +105,15 @@ def _secondary_gib(s: Session, ids: list[int]) -> int:
         select(func.sum(col(Template.physicalsize))).where(
             col(Template.account_id).in_(ids), col(Template.removed) == None
         ),
-    )  # type: ignore[attr-defined]
+    )
     vols = _scalar(
         s,
         select(func.sum(Volume.physicalsize)).where(
             col(Volume.account_id).in_(ids),
-            Volume.removed == None,  # type: ignore[attr-defined]
+            Volume.removed == None,
             col(Volume.state).in_(UPLOAD_STATES),
         ),
-    )  # type: ignore[attr-defined]
+    )
     return (tmpl + vols) // 2**30
 
 

@@ -175,7 +175,7 @@ class _Flight:
     async def _after(self, prev: asyncio.Task[None], sync: Callable[[], Awaitable[None]]) -> None:
         """Wait for the running sync, then become the running one (later callers queue behind it)."""
         await asyncio.wait([prev])
-        self.queued, self.running = None, asyncio.current_task()  # type: ignore[assignment]
+        self.queued, self.running = None, asyncio.current_task()
         await self._guarded(sync)
 
     @staticmethod
@@ -291,10 +291,10 @@ def remove_rules(s: Session, *, network_id: int | None = None, ip_id: int | None
     """Mark the firewall, port forwarding and LB rules (and LB members) of a network or an IP removed."""
     now = utcnow()
     for model in (FirewallRule, PortForwardingRule, LoadBalancerRule):
-        col = model.network_id if network_id is not None else model.ipaddress_id  # type: ignore[attr-defined]
+        col = model.network_id if network_id is not None else model.ipaddress_id
         for rule in s.exec(
             select(model).where(col == (network_id if network_id is not None else ip_id), model.removed == None)
-        ):  # type: ignore[attr-defined]
+        ):
             rule.removed = now
             transition(rule, "retire")
             s.add(rule)

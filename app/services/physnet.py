@@ -60,7 +60,7 @@ def delete_physnet(ctx: Ctx, pn: PhysicalNetwork) -> Pending:
     return pending("PhysicalNetwork", pn)
 
 
-def add_traffic_type(ctx: Ctx, pn: PhysicalNetwork, kind: str, labels: dict[str, str]) -> Pending:
+def add_traffic_type(ctx: Ctx, pn: PhysicalNetwork, kind: str, labels: dict[str, Any]) -> Pending:
     """Record a traffic type carried by a physical network."""
     t = TrafficType(physicalnetwork_id=pn.id or 0, traffictype=kind, **labels)
     ctx.db.add(t)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Set as AbstractSet
 from dataclasses import dataclass
 from typing import Any
 
@@ -41,7 +42,7 @@ def _tag_params(tags: str) -> dict[str, str]:
 
 FACTORS = select(Configuration.name, Configuration.value).where(
     col(Configuration.name).in_(("cpu.overprovisioning.factor", "mem.overprovisioning.factor"))
-)  # type: ignore[attr-defined]
+)
 _CANDIDATES: dict[tuple[int, bool, bool, bool], Any] = {}
 
 
@@ -85,8 +86,8 @@ def _candidates_stmt(ntags: int, hypervisor: bool, cluster: bool, only: bool) ->
 def host_candidates(
     s: Session,
     need: Need,
-    exclude: set[int] = frozenset(),
-    limit: int = 8,  # type: ignore[assignment]
+    exclude: AbstractSet[int] = frozenset(),
+    limit: int = 8,
     only: int | None = None,
 ) -> list[Host]:
     """Hosts that can take the VM now, least memory-allocated first."""
@@ -113,7 +114,7 @@ def host_fits(s: Session, host: Host, need: Need) -> bool:
     return bool(host_candidates(s, need, limit=1, only=host.id))
 
 
-def choose_host(s: Session, need: Need, prefer: int | None = None, exclude: set[int] = frozenset()) -> Host:  # type: ignore[assignment]
+def choose_host(s: Session, need: Need, prefer: int | None = None, exclude: AbstractSet[int] = frozenset()) -> Host:
     """The preferred host when it fits, else the least-loaded fitting host; 533 when none fits."""
     if prefer is not None and prefer not in exclude:
         host = s.get(Host, prefer)
@@ -165,7 +166,9 @@ def _pools_stmt(ntags: int) -> Any:
     return stmt
 
 
-def choose_pool(s: Session, host: Host, size: int, tags: str = "", exclude: set[int] = frozenset()) -> StoragePool:  # type: ignore[assignment]
+def choose_pool(
+    s: Session, host: Host, size: int, tags: str = "", exclude: AbstractSet[int] = frozenset()
+) -> StoragePool:
     """A primary pool reachable from the host with room for a volume; 533 when none has room."""
     wanted = _tag_params(tags)
     params = {

@@ -5,7 +5,7 @@ from __future__ import annotations
 import base64
 import binascii
 import ipaddress
-from typing import Any
+from typing import Any, cast
 
 from sqlmodel import Session, col, select
 from virga.appliance.router.model import (
@@ -16,6 +16,7 @@ from virga.appliance.router.model import (
     Lease,
     PortForward,
     PortRange,
+    Protocol,
     PublicIp,
     RouterConfig,
     SecurityGroupConfig,
@@ -215,7 +216,7 @@ def _lbs(s: Session, net: Network, addr: dict[int, str]) -> list[LbRule]:
                 addr[r.ipaddress_id],
                 r.publicport,
                 r.privateport,
-                r.algorithm,  # type: ignore[arg-type]
+                r.algorithm,
                 tuple(m for m in members if m),
                 health_check(r.healthcheck),
                 r.openfirewall,
@@ -304,8 +305,8 @@ def _sg_rules(s: Session, group_ids: list[int], kind: str) -> tuple[SgRule, ...]
             )
         out.append(
             SgRule(
-                r.protocol,
-                _ports(r.startport, r.endport),  # type: ignore[arg-type]
+                cast("Protocol", r.protocol),
+                _ports(r.startport, r.endport),
                 tuple(r.cidr.split(",")) if r.cidr else (),
                 members,
                 r.icmptype,

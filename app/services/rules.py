@@ -5,6 +5,7 @@ from __future__ import annotations
 import ipaddress
 import logging
 from collections.abc import Callable
+from types import SimpleNamespace
 from typing import TYPE_CHECKING, Any
 
 from sqlalchemy import bindparam
@@ -148,7 +149,7 @@ def check_claim(
             PortForwardingRule.removed == None,
             col(PortForwardingRule.state).in_(LIVE),
         )
-    ):  # type: ignore[attr-defined]
+    ):
         if pf.id != skip_pf and pf.protocol == proto and pf.publicport <= end and start <= pf.publicendport:
             raise RuleConflict(
                 f"The range {start}-{end}/{proto} conflicts with port forwarding rule {pf.uuid} "
@@ -160,7 +161,7 @@ def check_claim(
             LoadBalancerRule.removed == None,
             col(LoadBalancerRule.state).in_(LIVE),
         )
-    ):  # type: ignore[attr-defined]
+    ):
         if lb.id != skip_lb and lb.protocol == proto and start <= lb.publicport <= end:
             raise RuleConflict(
                 f"The range {start}-{end}/{proto} conflicts with load balancer rule {lb.name} "
@@ -171,7 +172,7 @@ def check_claim(
 def has_port_rules(s: Session, ip: PublicIpAddress) -> bool:
     """Whether port forwarding or LB rules use the IP."""
     for model in (PortForwardingRule, LoadBalancerRule):
-        if s.exec(select(model.id).where(model.ipaddress_id == ip.id, model.removed == None)).first():  # type: ignore[attr-defined]
+        if s.exec(select(model.id).where(model.ipaddress_id == ip.id, model.removed == None)).first():
             return True
     return False
 
@@ -389,7 +390,9 @@ def default_group(s: Session, account_id: int, domain_id: int) -> Any:
     return group
 
 
-def attach_security_groups(s: Session, vm: VirtualMachine, nets: list[Network], uuids: list[str] | None) -> None:
+def attach_security_groups(
+    s: Session, vm: VirtualMachine | SimpleNamespace, nets: list[Network], uuids: list[str] | None
+) -> None:
     """Deploy hook: put a VM on shared networks with security groups into the named groups (or "default")."""
     from virga.models import SecurityGroup, SecurityGroupVm
 

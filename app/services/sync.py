@@ -170,7 +170,7 @@ def _busy(s: Session, uuids: list[str]) -> set[str]:
     stmt = select(AsyncJob.instance_uuid).where(
         AsyncJob.instance_uuid.in_(uuids),  # type: ignore[attr-defined]
         col(AsyncJob.state).in_(("queued", "running")),
-    )  # type: ignore[attr-defined]
+    )
     return set(s.exec(stmt))
 
 

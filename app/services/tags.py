@@ -43,7 +43,7 @@ def remove(ctx: Ctx, kind: str, rows: list[Any], wanted: list[dict[str, Any]]) -
     stmt = select(ResourceTag).where(
         ResourceTag.resourcetype == kind,
         ResourceTag.removed == None,
-        col(ResourceTag.resource_id).in_([r.id for r in rows]),  # type: ignore[union-attr]
+        col(ResourceTag.resource_id).in_([r.id for r in rows]),
     )
     for tag in ctx.db.exec(stmt):
         if wanted and not any(w.get("key") == tag.key and w.get("value") in (None, "", tag.value) for w in wanted):

@@ -133,8 +133,9 @@ def record_template(
 ) -> Pending:
     """Record a template made from a snapshot or a root volume (createTemplate), not ready; the job makes it."""
     hypervisor = _hypervisor_of(ctx, vol)
+    chosen: dict[str, Any] = {"hypervisor": hypervisor} if hypervisor else {}  # else the model's default
     tmpl = Template(
-        **({"hypervisor": hypervisor} if hypervisor else {}),  # else the model's default
+        **chosen,
         name=flags["name"],
         displaytext=flags["displaytext"],
         ostype_id=os.id,

@@ -20,7 +20,7 @@ def create_range(ctx: Ctx, fields: dict[str, Any]) -> VlanIpRange:
     if v.forvirtualnetwork:
         ctx.db.exec(
             insert(PublicIpAddress),
-            params=[  # type: ignore[call-overload]
+            params=[
                 {
                     "uuid": new_uuid(),
                     "created": utcnow(),
@@ -40,7 +40,7 @@ def create_range(ctx: Ctx, fields: dict[str, Any]) -> VlanIpRange:
 
 def delete_range(ctx: Ctx, v: VlanIpRange) -> dict[str, Any]:
     """Delete a range's (free) public IPs and mark the range removed."""
-    ctx.db.exec(delete(PublicIpAddress).where(col(PublicIpAddress.vlan_id) == v.id))  # type: ignore[call-overload]
+    ctx.db.exec(delete(PublicIpAddress).where(col(PublicIpAddress.vlan_id) == v.id))
     v.removed = utcnow()
     ctx.db.add(v)
     return {"success": True}

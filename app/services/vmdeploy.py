@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import logging
 from dataclasses import dataclass, field, replace
+from functools import partial
 from typing import TYPE_CHECKING, Any
 
 from sqlalchemy import bindparam, case
@@ -39,7 +40,7 @@ if TYPE_CHECKING:
     from virga.core import VirgaApp
 
 log = logging.getLogger(__name__)
-VOLUMES, VMS = (m.__table__ for m in (Volume, VirtualMachine))  # type: ignore[attr-defined]
+VOLUMES, VMS = (m.__table__ for m in (Volume, VirtualMachine))
 # Built once and run as Core statements on the session's connection (no session object reads these
 # columns back; the placement query reads them in SQL). The size only grows (the driver may round it up).
 NAME_VM = (
@@ -146,7 +147,12 @@ def _allocate(s: Session, vm: Any, params: dict[str, Any]) -> Allocation:
             )
         )
     for i, net_uuid in enumerate(params.get("networkids") or []):
-        net = memo(s, (Network, net_uuid), lambda u=net_uuid: s.exec(by_column(Network, "uuid"), params={"v": u}).one())
+
+        def network(u: str = net_uuid) -> Network:
+            """The network by uuid (read once per session)."""
+            return s.exec(by_column(Network, "uuid"), params={"v": u}).one()
+
+        net = memo(s, (Network, net_uuid), network)
         if implement(s, net):
             made.fresh.append(net.id or 0)
         ip = ipam.allocate_guest_ip(s, net, (params.get("ipaddress") if i == 0 else None))
@@ -196,10 +202,10 @@ async def deploy(run: JobRun) -> dict[str, Any]:
     for vol in spec.volumes:
         info = await drv.prepare_volume(vol, tspec if vol.kind == "ROOT" else None)
         made.append(replace(vol, path=info.path, size_bytes=max(vol.size_bytes, info.size_bytes)))
-        run.undo.push(f"delete volume {vol.uuid}", lambda v=made[-1]: drv.delete_volume(v))
+        run.undo.push(f"delete volume {vol.uuid}", partial(drv.delete_volume, made[-1]))
         percent = 20 + 40 * len(made) // len(spec.volumes)
         await run.batched(
-            VOLUME, lambda s, v=vol, i=info, p=percent: _set_volume(run, s, v.uuid, i.path, i.size_bytes, p)
+            VOLUME, partial(_set_volume, run, uuid=vol.uuid, path=info.path, size=info.size_bytes, percent=percent)
         )
     spec = replace(spec, volumes=tuple(made))
     await drv.create_instance(spec)

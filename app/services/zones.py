@@ -40,5 +40,6 @@ def add_cluster(ctx: Ctx, fields: dict[str, Any], found: Any) -> Cluster:
     ctx.db.add(c)
     ctx.db.flush()
     if found is not None:
-        importer.record(ctx.db, c, *found, ctx.account)
+        conn, inventory = found
+        importer.record(ctx.db, c, conn, inventory, ctx.account)
     return c

@@ -27,7 +27,10 @@ def network_view(ctx: Ctx, net: Network, tags: list[dict[str, Any]] | None = Non
     """A network response object."""
     off = ctx.by_id(NetworkOffering, net.networkoffering_id)
     pn = ctx.by_id(PhysicalNetwork, net.physicalnetwork_id)
-    services = [{"name": name, "provider": [{"name": prov}]} for name, prov in sorted((off.services or {}).items())]
+    services = [
+        {"name": name, "provider": [{"name": prov}]}
+        for name, prov in sorted(((off.services if off else None) or {}).items())
+    ]
     return clean(
         {
             "id": net.uuid,

@@ -46,7 +46,7 @@ def extract_views(ctx: Ctx, rows: list[Extracted]) -> list[dict[str, Any]]:
     """Extract objects of extract jobs' results."""
     out = []
     for e in rows:
-        row = ctx.db.exec(select(e.model).where(e.model.uuid == e.uuid)).one()  # type: ignore[attr-defined]
+        row: Any = ctx.db.exec(select(e.model).where(e.model.uuid == e.uuid)).one()  # type: ignore[attr-defined]
         out.append(extract_view(ctx, row, e.url, e.mode))
     return out
 

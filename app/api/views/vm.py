@@ -32,12 +32,12 @@ RUNNING = VmState.RUNNING  # bound once: a page renders hundreds of VMs (an enum
 ACTIVE_JOBS = select(AsyncJob).where(
     AsyncJob.instance_uuid.in_(bindparam("v", expanding=True)),  # type: ignore[attr-defined]
     col(AsyncJob.state).in_(("queued", "running")),
-)  # type: ignore[attr-defined]
+)
 GROUPS = (
     select(SecurityGroupVm, SecurityGroup)
     .join(SecurityGroup, col(SecurityGroup.id) == SecurityGroupVm.securitygroup_id)
     .where(col(SecurityGroupVm.vm_id).in_(bindparam("v", expanding=True)))
-)  # type: ignore[attr-defined]
+)
 
 
 def nic_view(ctx: Ctx, n: Nic) -> dict[str, Any]:
