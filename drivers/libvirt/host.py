@@ -24,12 +24,17 @@ def domain_types(caps: ET.Element, arch: str = "x86_64") -> set[str]:
 
 
 def _domcaps_features(conn: libvirt.virConnect) -> set[str] | None:
-    """CPU features of the host-model CPU from the kvm domain capabilities, None when unavailable."""
+    """CPU features the host-model CPU has, from the kvm domain capabilities (None when unavailable).
+
+    The host-model lists its named model's features with policy 'disable' where the host lacks them
+    (an EPYC model without svm on a host whose hypervisor hides it): only the others are the host's.
+    """
     try:
         dc = ET.fromstring(conn.getDomainCapabilities(None, "x86_64", None, "kvm", 0))
     except libvirt.libvirtError:
         return None
-    return {f.get("name", "") for f in dc.findall("cpu/mode[@name='host-model']/feature")}
+    found = dc.findall("cpu/mode[@name='host-model']/feature")
+    return {f.get("name", "") for f in found if f.get("policy", "require") not in ("disable", "forbid")}
 
 
 def hardware_virt(conn: libvirt.virConnect, caps: ET.Element) -> bool:
