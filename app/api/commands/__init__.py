@@ -7,6 +7,7 @@ MODULES = (
     "virga.api.commands.addresses",
     "virga.api.commands.capacity",
     "virga.api.commands.config",
+    "virga.api.commands.console",
     "virga.api.commands.events",
     "virga.api.commands.hosts",
     "virga.api.commands.imagestores",

@@ -186,7 +186,7 @@ def _no_jobs(ctx: Ctx, account_ids: list[int]) -> None:
             AsyncJob.account_id.in_(account_ids),  # type: ignore[union-attr]
             col(AsyncJob.state).in_(ACTIVE_JOBS),
         )
-    ).first()  # type: ignore[attr-defined]
+    ).first()
     if job is not None:
         raise InUse(f"The account has a job in progress ({job.command}); try again when it has finished")
 
@@ -197,6 +197,8 @@ def _no_jobs(ctx: Ctx, account_ids: list[int]) -> None:
 def account_of(ctx: Ctx, param_id: str = "id") -> Account:
     """The account named by id, or by account+domainid, which the caller administers (users: their own)."""
     a = ctx.args
+    acct: Account | None
+    dom: Domain | None
     if a.get(param_id):
         acct = ctx.get(Account, a[param_id], param_id)
     elif a.account and a.domainid:
@@ -227,6 +229,7 @@ def _manage(ctx: Ctx, acct: Account) -> None:
 def role_for(ctx: Ctx) -> tuple[Role, int]:
     """The role and account type from roleid or accounttype (0 user, 1 root admin, 2 domain admin)."""
     a = ctx.args
+    role: Role | None
     if a.roleid:
         role = ctx.get(Role, a.roleid, "roleid")
         kind = TYPE_OF_ROLE.get(role.type, 0)

@@ -76,6 +76,7 @@ def disassociate_ip(ctx: Ctx) -> Pending:
 
 def _by_id_or_address(ctx: Ctx) -> PublicIpAddress:
     """The caller's allocated IP named by id or ipaddress."""
+    ip: PublicIpAddress | None
     if ctx.args.id:
         ip = ctx.get(PublicIpAddress, ctx.args.id)
     elif ctx.args.ipaddress:
@@ -133,19 +134,17 @@ def list_ips(ctx: Ctx) -> dict[str, Any]:
     ):
         if a.get(param) is not None:
             stmt = stmt.where(column == a[param])
-    for param, model, column in (
+    for param, model, field in (
         ("associatednetworkid", Network, PublicIpAddress.network_id),
         ("zoneid", Zone, PublicIpAddress.zone_id),
         ("vlanid", VlanIpRange, PublicIpAddress.vlan_id),
     ):
         if a.get(param):
-            stmt = stmt.where(column == ctx.get(model, a[param], param).id)
+            stmt = stmt.where(field == ctx.get(model, a[param], param).id)
     if a.forvirtualnetwork is not None:
         stmt = stmt.where(
             col(PublicIpAddress.vlan_id).in_(
-                select(VlanIpRange.id).where(  # type: ignore[attr-defined]
-                    VlanIpRange.forvirtualnetwork == a.forvirtualnetwork
-                )
+                select(VlanIpRange.id).where(VlanIpRange.forvirtualnetwork == a.forvirtualnetwork)
             )
         )
     rows, count = ctx.page(stmt, PublicIpAddress, keyword=("ipaddress",), resourcetype="PublicIpAddress")

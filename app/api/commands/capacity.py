@@ -59,8 +59,8 @@ def _hosts(ctx: Ctx, level: str, where: dict[str, int]) -> dict[Key, list[float]
         Host.pod_id if level != "zone_id" else None,
         Host.cluster_id if level == "cluster_id" else None,
     ]
-    groups = [c for c in cols if c is not None]
-    stmt = (
+    groups: list[Any] = [c for c in cols if c is not None]  # the key columns (mypy sees a model column as its value)
+    stmt: Any = (  # a Core select: sqlmodel's Session.exec is typed for its own select only
         sa_select(
             *groups,
             func.sum(Host.cpunumber * Host.cpuspeed * func.coalesce(Cluster.cpuovercommitratio, cpu_g)),
@@ -68,8 +68,8 @@ def _hosts(ctx: Ctx, level: str, where: dict[str, int]) -> dict[Key, list[float]
             func.sum(Host.memorytotal * func.coalesce(Cluster.memoryovercommitratio, mem_g)),
             func.sum(Host.memoryallocated),
         )
-        .join(Cluster, Cluster.id == Host.cluster_id)
-        .where(Host.removed == None, Host.type == "Routing")
+        .join(Cluster, col(Cluster.id) == Host.cluster_id)
+        .where(col(Host.removed) == None, col(Host.type) == "Routing")
         .group_by(*groups)
     )
     for column, value in where.items():
@@ -126,9 +126,9 @@ def _zone_rows(ctx: Ctx, where: dict[str, int]) -> list[tuple[int, Key, float, f
         stores = stores.where(ImageStore.zone_id == where["zone_id"])
     for zone_id, total, used in ctx.db.exec(ips):
         rows.append((PUBLIC_IP, (zone_id, None, None), float(total or 0), float(used or 0)))
-    for zone_id, total, used in ctx.db.exec(stores):
-        if zone_id is not None:
-            rows.append((SECONDARY, (zone_id, None, None), float(total or 0), float(used or 0)))
+    for store_zone, total, used in ctx.db.exec(stores):
+        if store_zone is not None:
+            rows.append((SECONDARY, (store_zone, None, None), float(total or 0), float(used or 0)))
     return rows
 
 

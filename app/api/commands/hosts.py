@@ -59,6 +59,7 @@ async def add_host(ctx: Ctx) -> dict[str, Any]:
 def _cluster_of(ctx: Ctx, pod: Pod) -> Cluster:
     """The cluster named by clusterid or clustername."""
     a = ctx.args
+    cluster: Cluster | None
     if a.clusterid:
         cluster = ctx.get(Cluster, a.clusterid, "clusterid")
     elif a.clustername:
@@ -108,14 +109,14 @@ def list_hosts(ctx: Ctx) -> dict[str, Any]:
     ):
         if a.get(param):
             stmt = stmt.where(column == ctx.get(model, a[param], param).id)
-    for param, column in (
+    for param, field in (
         ("type", Host.type),
         ("state", Host.state),
         ("resourcestate", Host.resourcestate),
         ("hypervisor", Host.hypervisor),
     ):
         if a.get(param):
-            stmt = stmt.where(column == a[param])
+            stmt = stmt.where(field == a[param])
     if a.virtualmachineid:
         stmt = stmt.where(Host.id == ctx.get(VirtualMachine, a.virtualmachineid, "virtualmachineid").host_id)
     rows, count = ctx.page(stmt, Host)
@@ -171,7 +172,7 @@ async def delete_host(ctx: Ctx) -> dict[str, Any]:
             VirtualMachine.removed == None,
             col(VirtualMachine.state).in_(ACTIVE_VM_STATES),
         )
-    ).one()  # type: ignore[attr-defined]
+    ).one()
     if active and not ctx.args.forced:
         raise InUse(f"Host {h.name} still runs {active} VM(s); stop or migrate them, or use forced=true")
     if h.resourcestate not in ("Maintenance", "Disabled") and not ctx.args.forced:

@@ -185,7 +185,7 @@ def list_lb(ctx: Ctx) -> dict[str, Any]:
         vm = ctx.get(VirtualMachine, a.virtualmachineid, "virtualmachineid")
         stmt = stmt.where(
             col(LoadBalancerRule.id).in_(
-                select(LoadBalancerMember.rule_id).where(  # type: ignore[union-attr]
+                select(LoadBalancerMember.rule_id).where(
                     LoadBalancerMember.vm_id == vm.id, LoadBalancerMember.removed == None
                 )
             )
@@ -285,7 +285,9 @@ def create_hc(ctx: Ctx) -> Pending:
         ("healthythreshold", 2, 1, 10),
         ("unhealthythreshold", 3, 1, 10),
     ):
-        value = a.get(key) if a.get(key) is not None else default
+        value = a.get(key)
+        if value is None:
+            value = default
         if not low <= value <= high:
             raise InvalidParameter(f"Parameter {key} must be between {low} and {high}")
         policy[key] = value
@@ -305,7 +307,7 @@ def delete_hc(ctx: Ctx) -> Pending:
     """Find the rule holding the policy; the job removes and applies."""
     rule = ctx.db.exec(
         select(LoadBalancerRule).where(
-            LoadBalancerRule.healthcheck["id"].as_string() == ctx.args.id,  # type: ignore[index]
+            LoadBalancerRule.healthcheck["id"].as_string() == ctx.args.id,
             LoadBalancerRule.removed == None,
         )
     ).first()
@@ -328,12 +330,13 @@ def delete_hc(ctx: Ctx) -> Pending:
 )
 def list_hc(ctx: Ctx) -> dict[str, Any]:
     """The policy of a rule (CloudStack lists one entry per rule)."""
+    rule: LoadBalancerRule | None
     if ctx.args.lbruleid:
         rule = ctx.get(LoadBalancerRule, ctx.args.lbruleid, "lbruleid")
     elif ctx.args.id:
         rule = ctx.db.exec(
             select(LoadBalancerRule).where(LoadBalancerRule.healthcheck["id"].as_string() == ctx.args.id)
-        ).first()  # type: ignore[index]
+        ).first()
         if rule is None or not ctx.can_see(rule):
             return {}
     else:

@@ -45,6 +45,7 @@ def create_group(ctx: Ctx) -> dict[str, Any]:
 
 def _group(ctx: Ctx, id_param: str = "id", name_param: str = "name") -> SecurityGroup:
     """A group by id or by name (of the caller's or the given account), which the caller may change."""
+    group: SecurityGroup | None
     if ctx.args.get(id_param):
         group = ctx.get(SecurityGroup, ctx.args[id_param], id_param)
     elif ctx.args.get(name_param):
@@ -125,7 +126,7 @@ def list_groups(ctx: Ctx) -> dict[str, Any]:
         vm = ctx.get(VirtualMachine, a.virtualmachineid, "virtualmachineid")
         stmt = stmt.where(
             col(SecurityGroup.id).in_(
-                select(SecurityGroupVm.securitygroup_id).where(  # type: ignore[union-attr]
+                select(SecurityGroupVm.securitygroup_id).where(
                     SecurityGroupVm.vm_id == vm.id, SecurityGroupVm.removed == None
                 )
             )

@@ -30,7 +30,7 @@ def _busy(ctx: Ctx, uuid: str, what: str) -> None:
     """Refuse when a job is already working on a resource."""
     job = ctx.db.exec(
         select(AsyncJob).where(col(AsyncJob.instance_uuid) == uuid, col(AsyncJob.state).in_(("queued", "running")))
-    ).first()  # type: ignore[attr-defined]
+    ).first()
     if job is not None:
         raise InUse(f"{what} has a job in progress ({job.command})")
 
@@ -114,7 +114,7 @@ def list_snapshots(ctx: Ctx) -> dict[str, Any]:
                 col(AsyncJob.instance_uuid).in_([r.uuid for r in rows]), col(AsyncJob.state).in_(("queued", "running"))
             )
         )
-    }  # type: ignore[attr-defined]
+    }
     return list_body("snapshot", [snapshot_view(ctx, r, jobs) for r in rows], count)
 
 

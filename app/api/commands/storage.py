@@ -161,14 +161,14 @@ def list_pools(ctx: Ctx) -> dict[str, Any]:
     ):
         if a.get(param):
             stmt = stmt.where(col == ctx.get(model, a[param], param).id)
-    for param, col in (
+    for param, field in (
         ("ipaddress", StoragePool.ipaddress),
         ("path", StoragePool.path),
         ("scope", StoragePool.scope),
         ("status", StoragePool.state),
     ):
         if a.get(param):
-            stmt = stmt.where(col == a[param])
+            stmt = stmt.where(field == a[param])
     rows, count = ctx.page(stmt, StoragePool)
     for model, attr in ((Zone, "zone_id"), (Pod, "pod_id"), (Cluster, "cluster_id")):
         ctx.preload(model, {getattr(p, attr) for p in rows})

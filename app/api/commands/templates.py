@@ -201,9 +201,9 @@ def register_iso(ctx: Ctx) -> dict[str, Any]:
 
 def _filtered(ctx: Ctx, stmt: Any, flt: str) -> Any:
     """Apply a templatefilter to a select of templates."""
-    mine = Template.account_id == ctx.account.id
+    mine = col(Template.account_id) == ctx.account.id
     shared = col(Template.id).in_(
-        select(LaunchPermission.template_id).where(  # type: ignore[union-attr]
+        select(LaunchPermission.template_id).where(
             LaunchPermission.account_id == ctx.account.id, LaunchPermission.removed == None
         )
     )

@@ -61,6 +61,7 @@ def _zone_and_net(ctx: Ctx) -> tuple[Zone, Network | None]:
     """The zone of the range (zoneid, or the network's) and the shared network it serves."""
     a = ctx.args
     net = ctx.get(Network, a.networkid, "networkid") if a.networkid else None
+    zone: Zone | None
     if a.zoneid:
         zone = ctx.get(Zone, a.zoneid, "zoneid")
     elif net is not None:
@@ -94,7 +95,8 @@ def _physnet(ctx: Ctx, zone: Zone) -> PhysicalNetwork | None:
             )
         ).first()
     ]
-    return (public or nets or [None])[0]
+    found = public or nets
+    return found[0] if found else None
 
 
 def _check_overlap(ctx: Ctx, zone: Zone, first: int, last: int) -> None:

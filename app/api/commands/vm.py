@@ -228,15 +228,11 @@ def _list(ctx: Ctx) -> tuple[list[dict[str, Any]], int]:
     if a.networkid:
         net = ctx.get(Network, a.networkid, "networkid")
         stmt = stmt.where(
-            col(VirtualMachine.id).in_(
-                select(Nic.vm_id).where(  # type: ignore[union-attr]
-                    Nic.network_id == net.id, Nic.removed == None
-                )
-            )
+            col(VirtualMachine.id).in_(select(Nic.vm_id).where(Nic.network_id == net.id, Nic.removed == None))
         )
-    for param, column in (("hypervisor", VirtualMachine.hypervisor), ("keypair", VirtualMachine.keypair)):
+    for param, field in (("hypervisor", VirtualMachine.hypervisor), ("keypair", VirtualMachine.keypair)):
         if a.get(param):
-            stmt = stmt.where(column == a[param])
+            stmt = stmt.where(field == a[param])
     rows, count = ctx.page(stmt, VirtualMachine, keyword=("name", "displayname"), resourcetype="UserVm")
     batch = VmBatch(ctx, rows)
     return [batch.view(v) for v in rows], count

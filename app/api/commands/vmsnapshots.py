@@ -37,7 +37,7 @@ def _busy(ctx: Ctx, vm: VirtualMachine) -> None:
             AsyncJob.instance_uuid.in_(uuids),  # type: ignore[attr-defined]
             col(AsyncJob.state).in_(("queued", "running")),
         )
-    ).first()  # type: ignore[attr-defined]
+    ).first()
     if job is not None:
         raise InUse(f"VM {vm.name} has a job in progress ({job.command})")
 

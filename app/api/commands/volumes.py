@@ -163,6 +163,7 @@ def list_volumes(ctx: Ctx) -> dict[str, Any]:
         stmt = stmt.where(Volume.type == a.type.upper())
     if a.state:
         stmt = stmt.where(Volume.state == a.state)
+    model: type[Any]  # the filters' and then the preloads' models
     for param, model, column in (
         ("zoneid", Zone, Volume.zone_id),
         ("virtualmachineid", VirtualMachine, Volume.vm_id),
@@ -177,13 +178,7 @@ def list_volumes(ctx: Ctx) -> dict[str, Any]:
             stmt = stmt.where(Volume.pool_id == ctx.get(StoragePool, a.storageid, "storageid").id)
         if a.hostid:
             host = ctx.get(Host, a.hostid, "hostid")
-            stmt = stmt.where(
-                col(Volume.vm_id).in_(
-                    select(VirtualMachine.id).where(  # type: ignore[union-attr]
-                        VirtualMachine.host_id == host.id
-                    )
-                )
-            )
+            stmt = stmt.where(col(Volume.vm_id).in_(select(VirtualMachine.id).where(VirtualMachine.host_id == host.id)))
     rows, count = ctx.page(stmt, Volume, resourcetype="Volume")
     preload_owners(ctx, rows)
     for model, attr in (
@@ -200,7 +195,7 @@ def list_volumes(ctx: Ctx) -> dict[str, Any]:
                 col(AsyncJob.instance_uuid).in_([v.uuid for v in rows]), col(AsyncJob.state).in_(("queued", "running"))
             )
         )
-    }  # type: ignore[attr-defined]
+    }
     return list_body("volume", [volume_view(ctx, v, jobs) for v in rows], count)
 
 
@@ -246,6 +241,7 @@ def attach_volume(ctx: Ctx) -> Pending:
 def detach_volume(ctx: Ctx) -> Pending:
     """Check the volume is an attached data disk of a Running or Stopped VM and queue the detach."""
     a = ctx.args
+    vm: VirtualMachine | None
     if a.id:
         vol = _vol(ctx)
     elif a.virtualmachineid and a.deviceid is not None:
@@ -348,7 +344,7 @@ async def delete_volume(ctx: Ctx) -> dict[str, Any]:
         raise InvalidParameter(f"Volume {vol.name} is a ROOT volume; destroy its VM instead")
     busy = ctx.db.exec(
         select(AsyncJob).where(col(AsyncJob.instance_uuid) == vol.uuid, col(AsyncJob.state).in_(("queued", "running")))
-    ).first()  # type: ignore[attr-defined]
+    ).first()
     if busy is not None:
         raise InUse(f"Volume {vol.name} has a job in progress ({busy.command})")
     await svc.delete_volume(ctx, vol)
