@@ -156,6 +156,18 @@ def test_every_command_module_is_registered() -> None:
 
     present = {f"virga.api.commands.{m.name}" for m in pkgutil.iter_modules([str(COMMANDS)])}
     assert present == set(commands.MODULES)
+    declaring = [
+        _rel(f)
+        for f, tree in _modules(APP)
+        if any(
+            isinstance(d, ast.Call) and isinstance(d.func, ast.Name) and d.func.id == "api"
+            for n in ast.walk(tree)
+            if isinstance(n, ast.FunctionDef | ast.AsyncFunctionDef)
+            for d in n.decorator_list
+        )
+    ]
+    outside = [f for f in declaring if not f.startswith("app/api/commands/")]
+    assert not outside, f"commands declared outside virga.api.commands (never registered): {outside}"
 
 
 def test_job_bodies_live_in_services() -> None:

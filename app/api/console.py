@@ -8,32 +8,19 @@ import contextlib
 import secrets
 import time
 from dataclasses import dataclass
-from datetime import UTC, datetime, timedelta
-from typing import Any
 
 from sqlmodel import select
 from starlette.routing import WebSocketRoute
 from starlette.websockets import WebSocket, WebSocketDisconnect
-from virga.api.registry import Param, api
-from virga.api.response import clean
-from virga.api.views.fields import FIELDS
-from virga.context import Ctx
 from virga.core import VirgaApp
 from virga.drivers.base import Capability, ConsoleStream, Driver, DriverError
 from virga.drivers.registry import driver_class
-from virga.errors import InvalidParameter
 from virga.models import Host, VirtualMachine
 
 PATH = "/client/console"
 TOKEN_TTL = 60.0
 # websocket close codes (4000-4999 are for applications)
 BAD_TOKEN, GONE, FAILED = 4401, 4404, 4500
-
-FIELDS.update(
-    {
-        "consoleendpoint": "success details url websocket virtualmachineid kind expires",
-    }
-)
 
 
 @dataclass(frozen=True)
@@ -71,41 +58,6 @@ def console_capable(hypervisor: str) -> bool:
     """Whether a hypervisor's driver declares and implements a serial console stream."""
     cls = driver_class(hypervisor)
     return Capability.SERIAL_CONSOLE in cls.capabilities and cls.open_console is not Driver.open_console
-
-
-@api(
-    "createConsoleEndpoint",
-    "Creates a one-time endpoint to a running VM's serial console",
-    "consoleendpoint",
-    [
-        Param("virtualmachineid", "uuid", required=True, description="the ID of the virtual machine"),
-    ],
-)
-async def create_console_endpoint(ctx: Ctx) -> dict[str, Any]:
-    """Check the caller may use the VM and its host has a console; answer the websocket to open."""
-    vm = ctx.get(VirtualMachine, ctx.args.virtualmachineid, "virtualmachineid")
-    ctx.require(vm, f"VM {vm.name}")
-    if vm.state != "Running" or vm.host_id is None:
-        raise InvalidParameter(f"VM {vm.name} is {vm.state}: its console is available only while it runs")
-    host = ctx.db.get(Host, vm.host_id)
-    if host is None or not console_capable(host.hypervisor):
-        hv = host.hypervisor if host is not None else "unknown"
-        raise InvalidParameter(f"Serial consoles are not supported by the {hv} hypervisor (VM {vm.name})")
-    token, _ = issue(vm)
-    expires = datetime.now(UTC) + timedelta(seconds=TOKEN_TTL)
-    return {
-        "consoleendpoint": clean(
-            {
-                "success": True,
-                "virtualmachineid": vm.uuid,
-                "kind": "serial",
-                "expires": expires,
-                "details": f"serial console of VM {vm.name}: connect within {int(TOKEN_TTL)} s, once",
-                "url": f"{PATH}?token={token}",
-                "websocket": {"token": token, "path": PATH, "extra": "binary frames carry raw console bytes"},
-            }
-        )
-    }
 
 
 async def _open(app: VirgaApp, ticket: Ticket) -> ConsoleStream:
