@@ -14,7 +14,7 @@ from sqlalchemy import bindparam, func, or_, true
 from sqlmodel import Session, SQLModel, col, select
 from virga.db import by_column
 from virga.errors import InvalidParameter, PermissionDenied
-from virga.models import Account, Domain, Owned, ResourceTag, User
+from virga.models import Account, Configuration, Domain, Owned, ResourceTag, User
 
 if TYPE_CHECKING:
     from virga.core import VirgaApp
@@ -233,6 +233,15 @@ class Ctx:
         stmt = select(Domain.id).where(col(Domain.path).in_(paths))
         return [i for i in self.db.exec(stmt) if i is not None]
 
+    def default_page_size(self) -> int:
+        """The default.page.size setting (DEFAULT_PAGE_SIZE when unset or not a positive number)."""
+        row = self.db.get(Configuration, "default.page.size")
+        try:
+            size = int(float(row.value)) if row is not None else DEFAULT_PAGE_SIZE
+        except ValueError:
+            return DEFAULT_PAGE_SIZE
+        return size if size > 0 else DEFAULT_PAGE_SIZE
+
     def page(
         self,
         stmt: Any,
@@ -265,7 +274,7 @@ class Ctx:
                 )
                 stmt = stmt.where(model.id.in_(sub))
         count = self.db.exec(select(func.count()).select_from(stmt.subquery())).one()
-        size = args.get("pagesize") or DEFAULT_PAGE_SIZE
+        size = args.get("pagesize") or self.default_page_size()
         stmt = stmt.order_by(order if order is not None else model.id)
         if size != -1:
             stmt = stmt.offset(((args.get("page") or 1) - 1) * size).limit(size)

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from typing import NamedTuple
+
 from sqlmodel import Session, select
 from virga.models import (
     Account,
@@ -16,22 +18,137 @@ from virga.models import (
     User,
 )
 
+NOT_IN_VIRGA = " (virga does not implement this: the setting is listed for CloudStack's tools, its value has no effect)"
+
+
+class Setting(NamedTuple):
+    """One of CloudStack's global settings as virga seeds it: name, default, category, description, scope, dynamic."""
+
+    name: str
+    default: str
+    category: str
+    description: str
+    scope: str = "global"
+    dynamic: bool = False
+
+
+def _absent(name: str, default: str, description: str, dynamic: bool = False, scope: str = "global") -> Setting:
+    """A CloudStack setting of a feature virga lacks: listed, settable, and saying it has no effect."""
+    return Setting(name, default, "Advanced", description + NOT_IN_VIRGA, scope, dynamic)
+
+
+# CloudStack's names, defaults, categories, descriptions, scopes and isdynamic (upstream 3d6cafe193).
 SETTINGS = [
-    ("cpu.overprovisioning.factor", "1.0", "Capacity", "CPU overprovisioning factor for placement"),
-    ("mem.overprovisioning.factor", "1.0", "Capacity", "Memory overprovisioning factor for placement"),
-    ("storage.overprovisioning.factor", "2.0", "Storage", "Primary storage overprovisioning factor"),
-    ("default.page.size", "500", "Advanced", "Default page size of list commands"),
-    ("expunge.delay", "86400", "Advanced", "Seconds a destroyed VM waits before automatic expunge"),
-    ("ping.interval", "30", "Advanced", "Seconds between host pings"),
-    ("ping.timeout", "2.5", "Advanced", "Multiplier of ping.interval after which a silent host is Down"),
-    ("vm.instancename.flag", "false", "Advanced", "Use the VM name as hypervisor instance name"),
-    ("guest.domain.suffix", "cloud.internal", "Network", "Default network domain of guest networks"),
-    ("session.timeout", "30", "Advanced", "Minutes without a call after which a login session ends"),
-    ("incorrect.login.attempts.allowed", "5", "Advanced", "Wrong passwords in a row after which a user is locked"),
-    ("api.throttling.enabled", "false", "Advanced", "Limit the API calls an account makes per interval"),
-    ("api.throttling.interval", "1", "Advanced", "Time interval (in seconds) to reset API count"),
-    ("api.throttling.max", "25", "Advanced", "Max allowed number of APIs within fixed interval"),
+    Setting(
+        "cpu.overprovisioning.factor",
+        "1.0",
+        "Advanced",
+        "Used for CPU overprovisioning calculation; available CPU will be (actualCpuCapacity * "
+        "cpu.overprovisioning.factor)",
+        "cluster",
+        True,
+    ),
+    Setting(
+        "mem.overprovisioning.factor",
+        "1.0",
+        "Advanced",
+        "Used for memory overprovisioning calculation",
+        "cluster",
+        True,
+    ),
+    Setting(
+        "storage.overprovisioning.factor",
+        "2",
+        "Storage",
+        "Used for storage overprovisioning calculation; available storage will be (actualStorageSize * "
+        "storage.overprovisioning.factor)" + NOT_IN_VIRGA,
+        "storagepool",
+        True,
+    ),
+    Setting("default.page.size", "500", "Advanced", "Default page size for API list* commands"),
+    Setting(
+        "ping.interval",
+        "60",
+        "Advanced",
+        "Interval in seconds to send application level pings to make sure the connection is still working",
+    ),
+    Setting(
+        "ping.timeout",
+        "2.5",
+        "Advanced",
+        "Multiplier to ping.interval before announcing an agent has timed out",
+        dynamic=True,
+    ),
+    Setting(
+        "vm.instancename.flag",
+        "false",
+        "Advanced",
+        "If set to true, will set guest VM's name as it appears on the hypervisor, to its hostname. The flag is "
+        "supported for VMware hypervisor only" + NOT_IN_VIRGA,
+    ),
+    Setting(
+        "guest.domain.suffix",
+        "cloud.internal",
+        "Network",
+        "Default domain name for vms inside virtualized networks fronted by router (virga: the domain of a zone "
+        "created without one)",
+        "zone",
+        True,
+    ),
+    Setting("session.timeout", "30", "Advanced", "Minutes without a call after which a login session ends"),
+    Setting(
+        "incorrect.login.attempts.allowed",
+        "5",
+        "Advanced",
+        "Incorrect login attempts allowed before the user is disabled (when value > 0). If value <=0 users are not "
+        "disabled after failed login attempts",
+    ),
+    Setting("api.throttling.enabled", "false", "Advanced", "Enable/disable Api rate limit"),
+    Setting("api.throttling.interval", "1", "Advanced", "Time interval (in seconds) to reset API count"),
+    Setting("api.throttling.max", "25", "Advanced", "Max allowed number of APIs within fixed interval"),
+    _absent("network.gc.wait", "600", "Time (in seconds) to wait before shutting down a network that's not in used"),
+    _absent("network.gc.interval", "600", "Seconds to wait before checking for networks to shutdown", True),
+    _absent(
+        "storage.cleanup.interval",
+        "86400",
+        "The interval (in seconds) to wait before running the storage cleanup thread.",
+    ),
+    _absent(
+        "vm.op.wait.interval",
+        "120",
+        "Time (in seconds) to wait before checking if a previous operation has succeeded",
+        True,
+    ),
+    _absent("instance.name", "VM", "Name of the deployment instance."),
+    _absent("workers", "5", "Number of worker threads handling remote agent connections."),
+    _absent("account.cleanup.interval", "86400", "The interval (in seconds) between cleanup for removed accounts"),
+    _absent(
+        "expunge.delay",
+        "86400",
+        "Determines how long (in seconds) to wait before actually expunging destroyed vm. The default value = the "
+        "default value of expunge.interval",
+    ),
+    _absent("expunge.interval", "86400", "The interval (in seconds) to wait before running the expunge thread."),
+    _absent("expunge.workers", "1", "Number of workers performing expunge "),
+    _absent(
+        "vm.allocation.algorithm",
+        "random",
+        "Order in which hosts within a cluster will be considered for VM allocation. The value can be 'random', "
+        "'firstfit', 'userdispersing', 'userconcentratedpod_random', 'userconcentratedpod_firstfit', or "
+        "'firstfitleastconsumed'.",
+        True,
+    ),
+    _absent("check.pod.cidrs", "true", "If true, different pods must belong to different CIDR subnets."),
+    _absent(
+        "secstorage.allowed.internal.sites",
+        "",
+        "Comma separated list of cidrs internal to the datacenter that can host template download servers, please "
+        "note 0.0.0.0 is not a valid site",
+    ),
+    _absent("direct.agent.load.size", "16", "The number of direct agents to load each time"),
+    _absent("enable.dynamic.scale.vm", "false", "Enables/Disables dynamically scaling a vm", True, "zone"),
 ]
+BY_NAME = {c.name: c for c in SETTINGS}
 
 OS_TYPES = {
     "Debian": ["Debian GNU/Linux 12 (64-bit)", "Debian GNU/Linux 11 (64-bit)"],
@@ -52,9 +169,13 @@ def ensure_defaults(s: Session) -> None:
     """Create whatever of the defaults is missing (idempotent)."""
     if s.exec(select(Domain).where(Domain.path == "/")).first() is None:
         _accounts(s)
-    for name, value, category, desc in SETTINGS:
-        if s.get(Configuration, name) is None:
-            s.add(Configuration(name=name, value=value, defaultvalue=value, category=category, description=desc))
+    for c in SETTINGS:
+        if s.get(Configuration, c.name) is None:
+            s.add(
+                Configuration(
+                    name=c.name, value=c.default, defaultvalue=c.default, category=c.category, description=c.description
+                )
+            )
     if s.exec(select(OsCategory)).first() is None:
         _os_types(s)
     if s.exec(select(ServiceOffering)).first() is None:

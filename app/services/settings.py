@@ -7,6 +7,7 @@ import re
 from sqlmodel import Session
 from virga.errors import InvalidParameter
 from virga.models import Configuration
+from virga.services.bootstrap import BY_NAME
 
 NUMBER = re.compile(r"^-?\d+(\.\d+)?$")
 
@@ -41,3 +42,9 @@ def update_setting(s: Session, c: Configuration, value: str | None) -> Configura
     c.value = c.defaultvalue if value is None else checked_value(c, value)
     s.add(c)
     return c
+
+
+def scope_of(c: Configuration) -> tuple[str, bool]:
+    """The setting's CloudStack scope and whether it is dynamic (a setting virga does not seed: global, dynamic)."""
+    known = BY_NAME.get(c.name)
+    return (known.scope, known.dynamic) if known is not None else ("global", True)

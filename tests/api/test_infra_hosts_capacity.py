@@ -117,7 +117,7 @@ async def test_list_capacity_matches_vms(app: VirgaApp, admin: VirgaClient, clou
 
 
 async def test_configurations(admin: VirgaClient) -> None:
-    confs = await admin.list("listConfigurations", "configuration", category="Capacity")
+    confs = await admin.list("listConfigurations", "configuration", category="Advanced")
     assert {c["name"] for c in confs} >= {"cpu.overprovisioning.factor", "mem.overprovisioning.factor"}
     assert await admin.list("listConfigurations", "configuration", keyword="expunge")
     c = (await admin.call("updateConfiguration", name="expunge.delay", value="60"))["configuration"]

@@ -14,6 +14,7 @@ from virga.context import Ctx
 from virga.errors import InUse, InvalidParameter
 from virga.models import Cluster, Host, Network, Pod, StoragePool, Zone
 from virga.services import zones as svc
+from virga.services.bootstrap import setting
 from virga.services.network import DEFAULT_BACKEND
 
 STATES = ("Enabled", "Disabled")
@@ -86,7 +87,7 @@ def create_zone(ctx: Ctx) -> dict[str, Any]:
         internaldns2=a.internaldns2 or "",
         networktype=a.networktype,
         guestcidraddress=a.guestcidraddress or ("" if a.networktype == "Basic" else "10.1.1.0/24"),
-        domain=a.domain or "cloud.internal",
+        domain=a.domain or setting(ctx.db, "guest.domain.suffix", "cloud.internal"),
         allocationstate=a.allocationstate or "Disabled",
         securitygroupsenabled=bool(a.securitygroupenabled or a.networktype == "Basic"),
         localstorageenabled=bool(a.localstorageenabled),

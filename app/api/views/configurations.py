@@ -7,13 +7,14 @@ from typing import Any
 from virga.api.response import clean
 from virga.api.views.fields import FIELDS
 from virga.models import Configuration
-from virga.services.settings import value_type
+from virga.services.settings import scope_of, value_type
 
 FIELDS.update({"configuration": "name value category description defaultvalue scope isdynamic type"})
 
 
 def config_view(c: Configuration) -> dict[str, Any]:
     """A configuration response object."""
+    scope, dynamic = scope_of(c)
     return clean(
         {
             "name": c.name,
@@ -21,8 +22,8 @@ def config_view(c: Configuration) -> dict[str, Any]:
             "category": c.category,
             "description": c.description,
             "defaultvalue": c.defaultvalue,
-            "scope": "global",
-            "isdynamic": True,
+            "scope": scope,
+            "isdynamic": dynamic,
             "type": value_type(c),
         }
     )

@@ -1,0 +1,1 @@
+"""Fidelity to CloudStack: its settings, its own Marvin smoke suite."""
