@@ -10,8 +10,8 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
 
-from virga.context import ADMIN, ADMINS, ALL_ROLES, DOMAIN_ADMIN, ROOT, USER, Args
 from virga.api.validation import check_map_entry, check_text, whole_number
+from virga.context import ADMIN, ADMINS, ALL_ROLES, DOMAIN_ADMIN, ROOT, USER, Args
 from virga.errors import InvalidParameter
 
 __all__ = ["ADMIN", "ADMINS", "ALL_ROLES", "DOMAIN_ADMIN", "ROOT", "USER", "Args"]
