@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import importlib
+import logging
 import re
 import uuid as _uuid
 from collections.abc import Callable
@@ -17,6 +18,7 @@ from virga.errors import InvalidParameter
 __all__ = ["ADMIN", "ADMINS", "ALL_ROLES", "DOMAIN_ADMIN", "ROOT", "USER", "Args"]
 
 
+log = logging.getLogger("virga.api")
 _MAP_KEY = re.compile(r"^([a-zA-Z0-9_]+)\[(\d+)\]\.([a-zA-Z0-9_]+)$")
 _TRUE = {"true", "1", "yes"}
 _FALSE = {"false", "0", "no"}
@@ -239,29 +241,34 @@ def lookup(name: str) -> Command | None:
 
 
 def parse_args(cmd: Command, raw: dict[str, str]) -> Args:
-    """Validate and convert raw request parameters against a command's definition."""
+    """Validate and convert raw request parameters against a command's definition (unknown ones are ignored)."""
     grouped: dict[str, dict[int, dict[str, str]]] = {}
     plain: dict[str, str] = {}
+    ignored: list[str] = []
     for key, value in raw.items():
         m = _MAP_KEY.match(key)
-        if m:
-            check_map_entry(m.group(1).lower(), m.group(3), value)
-            grouped.setdefault(m.group(1).lower(), {}).setdefault(int(m.group(2)), {})[m.group(3).lower()] = value
-        else:
+        if m is None:
             plain[key.lower()] = value
+            continue
+        p = cmd.by_name.get(m.group(1).lower())
+        if p is None or p.type != "map":
+            ignored.append(key)
+            continue
+        check_map_entry(m.group(1).lower(), m.group(3), value)
+        grouped.setdefault(m.group(1).lower(), {}).setdefault(int(m.group(2)), {})[m.group(3).lower()] = value
     args = Args()
     for key, value in plain.items():
         if key in COMMON:
             continue
         p = cmd.by_name.get(key)
         if p is None:
-            raise InvalidParameter(f"Unknown parameter {key} for command {cmd.name}")
+            ignored.append(key)
+            continue
         args[key] = p.parse(value)
     for key, items in grouped.items():
-        p = cmd.by_name.get(key)
-        if p is None or p.type != "map":
-            raise InvalidParameter(f"Unknown parameter {key} for command {cmd.name}")
         args[key] = [items[i] for i in sorted(items)]
+    if ignored:
+        log.debug("%s: ignoring unknown parameters %s", cmd.name, ", ".join(sorted(ignored)))
     for p in cmd.params:
         if p.required and args.get(p.name.lower()) in (None, ""):
             raise InvalidParameter(f"Missing parameter {p.name.lower()} for command {cmd.name}")
