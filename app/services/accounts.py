@@ -6,7 +6,7 @@ from __future__ import annotations
 import logging
 from typing import TYPE_CHECKING, Any
 
-from sqlmodel import Session, select
+from sqlmodel import Session, col, select
 from virga.errors import InvalidParameter
 from virga.jobs.engine import JobRun, Ref, Restart, job_body, job_recover
 from virga.jobs.undo import UndoStack
@@ -189,7 +189,7 @@ async def delete_domain(run: JobRun, domain_id: int) -> None:
             a.id
             for a in s.exec(
                 select(Account).where(
-                    Account.domain_id.in_(ids),  # type: ignore[attr-defined]
+                    col(Account.domain_id).in_(ids),
                     Account.removed == None,
                 )
             )
@@ -198,7 +198,7 @@ async def delete_domain(run: JobRun, domain_id: int) -> None:
         await delete_account(run, aid or 0)
     with run.db() as s:
         now = utcnow()
-        for d in sorted(s.exec(select(Domain).where(Domain.id.in_(ids))).all(), key=lambda d: -d.level):  # type: ignore[union-attr]
+        for d in sorted(s.exec(select(Domain).where(col(Domain.id).in_(ids))).all(), key=lambda d: -d.level):
             for lim in s.exec(select(ResourceLimit).where(ResourceLimit.domain_id == d.id)):
                 lim.removed = now
                 s.add(lim)

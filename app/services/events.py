@@ -5,7 +5,7 @@ from __future__ import annotations
 from typing import Any, cast
 
 from sqlalchemy import delete as sql_delete
-from sqlmodel import Session
+from sqlmodel import Session, col
 from virga.db import insert_row
 from virga.models import Alert, Event, utcnow
 
@@ -78,7 +78,7 @@ def archive_events(s: Session, events: list[Event]) -> None:
 def delete_events(s: Session, ids: list[int | None]) -> None:
     """deleteEvents: the events are removed for good."""
     if ids:
-        s.exec(sql_delete(Event).where(Event.id.in_(ids)))  # type: ignore[union-attr]
+        s.exec(sql_delete(Event).where(col(Event.id).in_(ids)))
 
 
 def archive_alerts(s: Session, alerts: list[Alert]) -> None:
@@ -91,4 +91,4 @@ def archive_alerts(s: Session, alerts: list[Alert]) -> None:
 def delete_alerts(s: Session, ids: list[int | None]) -> None:
     """deleteAlerts: the alerts are removed for good."""
     if ids:
-        s.exec(sql_delete(Alert).where(Alert.id.in_(ids)))  # type: ignore[union-attr]
+        s.exec(sql_delete(Alert).where(col(Alert.id).in_(ids)))

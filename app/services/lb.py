@@ -5,7 +5,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
-from sqlmodel import Session, select
+from sqlmodel import Session, col, select
 from virga.jobs.engine import JobRun, Ref, Restart, job_body, job_recover
 from virga.models import LoadBalancerMember, LoadBalancerRule, utcnow
 from virga.services.rules import create_job, delete_job, recover_fields, resync, set_fields, settle
@@ -41,7 +41,7 @@ def _lb_row(s: Session, uuid: str) -> LoadBalancerRule:
 
 def _set_removed(s: Session, ids: list[int], removed: bool) -> None:
     """Mark member rows removed (or live again)."""
-    for r in s.exec(select(LoadBalancerMember).where(LoadBalancerMember.id.in_(ids))):  # type: ignore[union-attr]
+    for r in s.exec(select(LoadBalancerMember).where(col(LoadBalancerMember.id).in_(ids))):
         r.removed = utcnow() if removed else None
         s.add(r)
 
@@ -71,7 +71,7 @@ async def recover_assign(run: JobRun) -> None:
         live = s.exec(
             select(LoadBalancerMember.id).where(
                 LoadBalancerMember.rule_id == rule.id,
-                LoadBalancerMember.vm_id.in_(vm_ids),  # type: ignore[attr-defined]
+                col(LoadBalancerMember.vm_id).in_(vm_ids),
                 LoadBalancerMember.removed == None,
             )
         ).all()
@@ -90,7 +90,7 @@ async def remove_body(run: JobRun) -> dict[str, Any]:
             s.exec(
                 select(LoadBalancerMember).where(
                     LoadBalancerMember.rule_id == rule.id,
-                    LoadBalancerMember.vm_id.in_(run.params["remove"]),  # type: ignore[attr-defined]
+                    col(LoadBalancerMember.vm_id).in_(run.params["remove"]),
                     LoadBalancerMember.removed == None,
                 )
             )
@@ -112,7 +112,7 @@ async def recover_remove(run: JobRun) -> None:
             rows = s.exec(
                 select(LoadBalancerMember)
                 .where(LoadBalancerMember.rule_id == rule.id, LoadBalancerMember.vm_id == vm_id)
-                .order_by(LoadBalancerMember.id.desc())  # type: ignore[union-attr]
+                .order_by(col(LoadBalancerMember.id).desc())
             ).all()
             if rows and rows[0].removed is not None:
                 back.append(rows[0].id or 0)

@@ -80,7 +80,7 @@ UPLOAD_STATES = tuple(
     for s in (VolumeState.NOT_UPLOADED, VolumeState.UPLOAD_IN_PROGRESS, VolumeState.UPLOADED, VolumeState.UPLOAD_ERROR)
 )
 COUNTERS: dict[int, Callable[[Session, list[int]], int]] = {
-    0: _count(VirtualMachine, VirtualMachine.state.in_(LIVE_VM)),  # type: ignore[attr-defined]
+    0: _count(VirtualMachine, col(VirtualMachine.state).in_(LIVE_VM)),
     1: _count(PublicIpAddress, PublicIpAddress.state == IpState.ALLOCATED),
     2: _count(Volume),
     3: _count(Snapshot),

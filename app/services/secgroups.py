@@ -74,7 +74,7 @@ def networks_of_group(s: Session, group_id: int) -> list[int]:
 
 def _set_removed(s: Session, rule_ids: list[int], removed: bool) -> None:
     """Mark rules removed (or live again)."""
-    for r in s.exec(select(SecurityGroupRule).where(SecurityGroupRule.id.in_(rule_ids))):  # type: ignore[union-attr]
+    for r in s.exec(select(SecurityGroupRule).where(col(SecurityGroupRule.id).in_(rule_ids))):
         r.removed = utcnow() if removed else None
         s.add(r)
 

@@ -168,7 +168,7 @@ def _busy(s: Session, uuids: list[str]) -> set[str]:
     if not uuids:
         return set()
     stmt = select(AsyncJob.instance_uuid).where(
-        AsyncJob.instance_uuid.in_(uuids),  # type: ignore[attr-defined]
+        col(AsyncJob.instance_uuid).in_(uuids),
         col(AsyncJob.state).in_(("queued", "running")),
     )
     return set(s.exec(stmt))
@@ -210,7 +210,7 @@ def _unknown_guests(s: Session, host: Host, seen: dict[str, InstanceInfo]) -> No
     """Raise one alert per guest the host has that virga does not know (never delete it)."""
     if not seen:
         return
-    known = set(s.exec(select(VirtualMachine.uuid).where(VirtualMachine.uuid.in_(list(seen)))))  # type: ignore[attr-defined]
+    known = set(s.exec(select(col(VirtualMachine.uuid)).where(col(VirtualMachine.uuid).in_(list(seen)))))
     for uuid, info in seen.items():
         if uuid in known:
             continue

@@ -231,7 +231,7 @@ def set_permissions(ctx: Ctx, t: Template, op: str, targets: list[Account], flag
     """Apply a validated launch-permission change: flags, then add/remove/reset accounts."""
     current = {p.account_id: p for p in permissions_of(ctx.db, t)}
     if op == "reset":
-        targets = list(ctx.db.exec(select(Account).where(Account.id.in_(list(current)))))  # type: ignore[union-attr]
+        targets = list(ctx.db.exec(select(Account).where(col(Account.id).in_(list(current)))))
     for acct in targets:
         if op == "add" and acct.id not in current:
             ctx.db.add(LaunchPermission(template_id=t.id or 0, account_id=acct.id or 0))

@@ -167,7 +167,7 @@ def delete_domain(ctx: Ctx) -> Pending:
     if not in_subtree(ctx, dom) or dom.id == ctx.domain.id:
         raise PermissionDenied(f"Account {ctx.account.name} cannot delete domain {dom.name}")
     ids = ctx.subtree_ids(dom)
-    accts = ctx.db.exec(select(Account).where(Account.domain_id.in_(ids), Account.removed == None)).all()  # type: ignore[attr-defined]
+    accts = ctx.db.exec(select(Account).where(col(Account.domain_id).in_(ids), col(Account.removed) == None)).all()
     if (accts or len(ids) > 1) and not ctx.args.cleanup:
         raise InUse(
             f"Domain {dom.name} still has {len(accts)} account(s) and {len(ids) - 1} subdomain(s); "
@@ -183,7 +183,7 @@ def _no_jobs(ctx: Ctx, account_ids: list[int]) -> None:
         return
     job = ctx.db.exec(
         select(AsyncJob).where(
-            AsyncJob.account_id.in_(account_ids),  # type: ignore[union-attr]
+            col(AsyncJob.account_id).in_(account_ids),
             col(AsyncJob.state).in_(ACTIVE_JOBS),
         )
     ).first()
@@ -316,9 +316,9 @@ def list_accounts(ctx: Ctx) -> dict[str, Any]:
     elif a.domainid:
         dom = domain_of(ctx, a.domainid)
         ids = ctx.subtree_ids(dom) if a.isrecursive else [dom.id]
-        stmt = stmt.where(Account.domain_id.in_(ids))  # type: ignore[attr-defined]
+        stmt = stmt.where(col(Account.domain_id).in_(ids))
     elif not ctx.is_root:
-        stmt = stmt.where(Account.domain_id.in_(ctx.subtree_ids(ctx.domain)))  # type: ignore[attr-defined]
+        stmt = stmt.where(col(Account.domain_id).in_(ctx.subtree_ids(ctx.domain)))
     if a.accounttype is not None:
         stmt = stmt.where(Account.accounttype == a.accounttype)
     if a.state:

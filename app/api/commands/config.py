@@ -5,7 +5,7 @@ from __future__ import annotations
 from typing import Any
 
 from sqlalchemy import func, or_
-from sqlmodel import select
+from sqlmodel import col, select
 from virga.api.registry import ROOT, Param, api
 from virga.api.response import list_body
 from virga.api.views.configurations import config_view
@@ -41,7 +41,7 @@ def list_configurations(ctx: Ctx) -> dict[str, Any]:
         stmt = stmt.where(func.lower(Configuration.category) == a.category.lower())
     if a.keyword:
         like = f"%{a.keyword}%"
-        stmt = stmt.where(or_(Configuration.name.ilike(like), Configuration.description.ilike(like)))  # type: ignore[attr-defined]
+        stmt = stmt.where(or_(col(Configuration.name).ilike(like), col(Configuration.description).ilike(like)))
     count = ctx.db.exec(select(func.count()).select_from(stmt.subquery())).one()
     stmt = stmt.order_by(Configuration.name)
     size = a.pagesize or 500

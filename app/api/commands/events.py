@@ -5,7 +5,7 @@ from __future__ import annotations
 from datetime import UTC, datetime
 from typing import Any
 
-from sqlmodel import select
+from sqlmodel import col, select
 from virga.api.registry import ROOT, Param, api
 from virga.api.response import list_body
 from virga.api.views.events import alert_view, event_view
@@ -89,7 +89,7 @@ def _events(ctx: Ctx, *, everything: bool = False) -> Any:
             Event.created <= (end.replace(hour=23, minute=59, second=59) if end.hour == end.minute == 0 else end)
         )
     if a.ids:
-        stmt = stmt.where(Event.uuid.in_(a.ids))  # type: ignore[attr-defined]
+        stmt = stmt.where(col(Event.uuid).in_(a.ids))
     return stmt
 
 
@@ -119,7 +119,7 @@ def list_events(ctx: Ctx) -> dict[str, Any]:
     stmt = _events(ctx)
     if ctx.args.resourceid:
         stmt = stmt.where(Event.resource_uuid == ctx.args.resourceid)
-    rows, count = ctx.page(stmt, Event, keyword=("type", "description"), order=Event.id.desc())  # type: ignore[union-attr]
+    rows, count = ctx.page(stmt, Event, keyword=("type", "description"), order=col(Event.id).desc())
     ctx.preload(User, {e.user_id for e in rows})
     return list_body("event", [event_view(ctx, e) for e in rows], count)
 
@@ -176,7 +176,7 @@ def _alerts(ctx: Ctx) -> Any:
     if a.enddate:
         stmt = stmt.where(Alert.created <= _utc(a.enddate))
     if a.ids:
-        stmt = stmt.where(Alert.uuid.in_(a.ids))  # type: ignore[attr-defined]
+        stmt = stmt.where(col(Alert.uuid).in_(a.ids))
     return stmt
 
 
@@ -198,7 +198,7 @@ def list_alerts(ctx: Ctx) -> dict[str, Any]:
     stmt = _alerts(ctx)
     if name:
         stmt = stmt.where(Alert.name == name)
-    rows, count = ctx.page(stmt, Alert, keyword=("subject", "description"), order=Alert.id.desc())  # type: ignore[union-attr]
+    rows, count = ctx.page(stmt, Alert, keyword=("subject", "description"), order=col(Alert.id).desc())
     return list_body("alert", [alert_view(a) for a in rows], count)
 
 

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from sqlmodel import select
+from sqlmodel import col, select
 from virga.api.commands import vm as vm_commands
 from virga.api.commands.hosts import list_hosts
 from virga.api.commands.vm import _list as list_vms
@@ -27,7 +27,7 @@ async def list_vm_metrics(ctx: Ctx) -> dict[str, Any]:
     """listVirtualMachines plus CPU, memory, network and disk figures of the running VMs."""
     items, count = list_vms(ctx)
     uuids = [i["id"] for i in items]
-    rows = list(ctx.db.exec(select(VirtualMachine).where(VirtualMachine.uuid.in_(uuids)))) if uuids else []  # type: ignore[attr-defined]
+    rows = list(ctx.db.exec(select(VirtualMachine).where(col(VirtualMachine.uuid).in_(uuids)))) if uuids else []
     stats = await stats_of(ctx, rows)
     out = [{**i, **vm_metrics(i, stats.get(i["id"]))} for i in items]
     return list_body("virtualmachine", out, count)
@@ -44,13 +44,13 @@ async def list_host_metrics(ctx: Ctx) -> dict[str, Any]:
     """listHosts plus allocated and used CPU and memory (usage summed from the running guests)."""
     body = list_hosts(ctx)
     items = body.get("host", [])
-    hosts = list(ctx.db.exec(select(Host).where(Host.uuid.in_([i["id"] for i in items])))) if items else []  # type: ignore[attr-defined]
+    hosts = list(ctx.db.exec(select(Host).where(col(Host.uuid).in_([i["id"] for i in items])))) if items else []
     by_uuid = {h.uuid: h for h in hosts}
     vms = (
         list(
             ctx.db.exec(
                 select(VirtualMachine).where(
-                    VirtualMachine.host_id.in_([h.id for h in hosts]),  # type: ignore[union-attr]
+                    col(VirtualMachine.host_id).in_([h.id for h in hosts]),
                     VirtualMachine.state == VmState.RUNNING,
                 )
             )

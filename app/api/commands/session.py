@@ -233,5 +233,5 @@ def list_jobs(ctx: Ctx) -> dict[str, Any]:
     if ctx.args.startdate:
         start = ctx.args.startdate
         stmt = stmt.where(AsyncJob.created >= (start if start.tzinfo else start.replace(tzinfo=UTC)))
-    rows, count = ctx.page(stmt, AsyncJob, keyword=("command",), order=AsyncJob.id.desc())  # type: ignore[union-attr]
+    rows, count = ctx.page(stmt, AsyncJob, keyword=("command",), order=col(AsyncJob.id).desc())
     return list_body("asyncjobs", [job_view(ctx, j) for j in rows], count)

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from sqlmodel import select
+from sqlmodel import col, select
 from virga.api.commands.templates import FORMATS, find_template
 from virga.api.registry import USER, Param, api
 from virga.api.views.templates import permission_view, template_view
@@ -156,7 +156,7 @@ def _permissions(ctx: Ctx, iso: bool) -> dict[str, Any]:
     """The templatepermission object of a template."""
     t = _owned(ctx, iso)
     ids = [p.account_id for p in templates.permissions_of(ctx.db, t)]
-    names = [acct.name for acct in ctx.db.exec(select(Account).where(Account.id.in_(ids)))]  # type: ignore[union-attr]
+    names = [acct.name for acct in ctx.db.exec(select(Account).where(col(Account.id).in_(ids)))]
     return {"templatepermission": permission_view(ctx, t, names)}
 
 

@@ -233,7 +233,7 @@ def _list(ctx: Ctx, is_iso: bool, flt: str) -> tuple[list[Template], int, Zone |
     if zone is not None:
         stmt = stmt.where(or_(col(Template.zone_id) == zone.id, col(Template.zone_id) == None))
     if a.hypervisor:
-        stmt = stmt.where(Template.hypervisor.ilike(a.hypervisor))  # type: ignore[attr-defined]
+        stmt = stmt.where(col(Template.hypervisor).ilike(a.hypervisor))
     if a.isready is not None:
         stmt = stmt.where(Template.isready == a.isready)
     if a.bootable is not None:

@@ -129,7 +129,7 @@ def list_users(ctx: Ctx) -> dict[str, Any]:
     else:
         dom = domain_of(ctx, a.domainid) if a.domainid else ctx.domain
         ids = ctx.subtree_ids(dom) if (a.isrecursive or not a.domainid or a.listall) else [dom.id]
-        stmt = stmt.where(Account.domain_id.in_(ids))  # type: ignore[attr-defined]
+        stmt = stmt.where(col(Account.domain_id).in_(ids))
         if not ctx.is_root:
             stmt = stmt.where((Account.accounttype != 1) | (Account.id == ctx.account.id))
     if a.account:
@@ -267,7 +267,7 @@ def list_roles(ctx: Ctx) -> dict[str, Any]:
         stmt = stmt.where(Role.type == ctx.args.type)
     if not ctx.is_root:
         allowed = ["User"] if ctx.role == "User" else ["User", "DomainAdmin"]
-        stmt = stmt.where(Role.type.in_(allowed))  # type: ignore[attr-defined]
+        stmt = stmt.where(col(Role.type).in_(allowed))
     rows, count = ctx.page(stmt, Role)
     return list_body("role", [role_view(ctx, r) for r in rows], count)
 

@@ -34,7 +34,7 @@ def _busy(ctx: Ctx, vm: VirtualMachine) -> None:
     uuids = [vm.uuid] + [s.uuid for s in ctx.db.exec(select(VMSnapshot).where(VMSnapshot.vm_id == vm.id))]
     job = ctx.db.exec(
         select(AsyncJob).where(
-            AsyncJob.instance_uuid.in_(uuids),  # type: ignore[attr-defined]
+            col(AsyncJob.instance_uuid).in_(uuids),
             col(AsyncJob.state).in_(("queued", "running")),
         )
     ).first()
@@ -101,7 +101,7 @@ def list_vm_snapshots(ctx: Ctx) -> dict[str, Any]:
     if a.vmsnapshotid:
         stmt = stmt.where(VMSnapshot.uuid == a.vmsnapshotid)
     if a.vmsnapshotids:
-        stmt = stmt.where(VMSnapshot.uuid.in_(a.vmsnapshotids))  # type: ignore[attr-defined]
+        stmt = stmt.where(col(VMSnapshot.uuid).in_(a.vmsnapshotids))
     if a.virtualmachineid:
         stmt = stmt.where(VMSnapshot.vm_id == ctx.get(VirtualMachine, a.virtualmachineid, "virtualmachineid").id)
     if a.state:

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from sqlmodel import select
+from sqlmodel import col, select
 from virga.api.response import clean
 from virga.api.views.fields import FIELDS
 from virga.context import Ctx
@@ -39,7 +39,9 @@ TYPE_NAMES = dict(limits.TYPES)
 
 def account_ids_of(ctx: Ctx, domain: Domain) -> list[int]:
     """Ids of the live accounts of a domain's subtree."""
-    stmt = select(Account.id).where(Account.domain_id.in_(ctx.subtree_ids(domain)), Account.removed == None)  # type: ignore[attr-defined]
+    stmt = select(col(Account.id)).where(
+        col(Account.domain_id).in_(ctx.subtree_ids(domain)), col(Account.removed) == None
+    )
     return [i for i in ctx.db.exec(stmt) if i is not None]
 
 
