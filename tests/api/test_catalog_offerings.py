@@ -45,6 +45,21 @@ async def test_service_offerings(app: VirgaApp, admin: VirgaClient) -> None:
     assert await admin.list("listServiceOfferings", "serviceoffering", id=so["id"]) == []
 
 
+async def test_duplicate_offering_names_are_allowed(admin: VirgaClient) -> None:
+    """CloudStack allows a second service or disk offering of a name (Marvin makes a second Tiny Instance)."""
+    so = (
+        await admin.call(
+            "createServiceOffering", name="Small Instance", displaytext="x", cpunumber=1, cpuspeed=100, memory=64
+        )
+    )["serviceoffering"]
+    assert len(await admin.list("listServiceOfferings", "serviceoffering", name="Small Instance")) == 2
+    up = (await admin.call("updateServiceOffering", id=so["id"], name="Tiny Instance"))["serviceoffering"]
+    assert up["name"] == "Tiny Instance"
+    do = (await admin.call("createDiskOffering", name="Small", displaytext="x", disksize=1))["diskoffering"]
+    assert len(await admin.list("listDiskOfferings", "diskoffering", name="Small")) == 2
+    assert (await admin.call("updateDiskOffering", id=do["id"], name="Medium"))["diskoffering"]["name"] == "Medium"
+
+
 @pytest.mark.parametrize(
     ("params", "word"),
     [
@@ -54,7 +69,6 @@ async def test_service_offerings(app: VirgaApp, admin: VirgaClient) -> None:
         ({"storagetype": "cloud"}, "storagetype"),
         ({"cpunumber": 1, "cpuspeed": 100, "memory": 64, "customized": True}, "customized"),
         ({"cpunumber": "x"}, "cpunumber"),
-        ({"name": "Small Instance"}, "name"),
     ],
 )
 async def test_service_offering_bad_input(app: VirgaApp, admin: VirgaClient, params: dict, word: str) -> None:

@@ -8,7 +8,7 @@ from sqlmodel import select
 from virga.api.catalog import domain_filter
 from virga.api.registry import ROOT, USER, Param, api
 from virga.api.response import list_body
-from virga.api.validators import one_of, positive, tag_list, unique_name
+from virga.api.validators import one_of, positive, tag_list
 from virga.api.views.offerings import disk_offering_view, ostype_view, service_offering_view
 from virga.context import Ctx
 from virga.errors import InvalidParameter, PermissionDenied
@@ -76,7 +76,6 @@ def create_service_offering(ctx: Ctx) -> dict[str, Any]:
     storagetype = one_of(a.storagetype or "shared", STORAGE_TYPES, "storagetype") or "shared"
     one_of(a.provisioningtype, PROVISIONING, "provisioningtype")
     positive(a.rootdisksize, "rootdisksize")
-    unique_name(ctx, ServiceOffering, a.name, "service offering")
     o = svc.create_service_offering(
         ctx.db,
         name=a.name,
@@ -155,7 +154,6 @@ def update_service_offering(ctx: Ctx) -> dict[str, Any]:
     o = ctx.get(ServiceOffering, a.id)
     changes: dict[str, Any] = {}
     if a.name and a.name != o.name:
-        unique_name(ctx, ServiceOffering, a.name, "service offering")
         changes["name"] = a.name
     if a.displaytext is not None:
         changes["displaytext"] = a.displaytext
@@ -207,7 +205,6 @@ def create_disk_offering(ctx: Ctx) -> dict[str, Any]:
     positive(a.disksize, "disksize")
     storagetype = one_of(a.storagetype or "shared", STORAGE_TYPES, "storagetype") or "shared"
     prov = one_of(a.provisioningtype or "thin", PROVISIONING, "provisioningtype") or "thin"
-    unique_name(ctx, DiskOffering, a.name, "disk offering")
     o = svc.create_disk_offering(
         ctx.db,
         name=a.name,
@@ -265,7 +262,6 @@ def update_disk_offering(ctx: Ctx) -> dict[str, Any]:
     o = ctx.get(DiskOffering, a.id)
     changes: dict[str, Any] = {}
     if a.name and a.name != o.name:
-        unique_name(ctx, DiskOffering, a.name, "disk offering")
         changes["name"] = a.name
     if a.displaytext is not None:
         changes["displaytext"] = a.displaytext
