@@ -67,6 +67,20 @@ class Capability(enum.StrEnum):
 
 
 @dataclass(frozen=True)
+class BuiltinTemplate:
+    """A template a hypervisor ships ready in every zone of its hosts (CloudStack's simulator has one)."""
+
+    name: str
+    displaytext: str
+    url: str
+    format: str
+    os_category: str
+    os_type: str
+    size_bytes: int
+    passwordenabled: bool = False
+
+
+@dataclass(frozen=True)
 class HostConnection:
     """How to reach one host: its URL and credentials plus driver options."""
 
@@ -291,6 +305,8 @@ class Driver(abc.ABC):
     image_transfers: ClassVar[str] = "nfs"
     # the template formats this hypervisor's guests run from (registerTemplate refuses the others)
     disk_formats: ClassVar[tuple[str, ...]] = DISK_FORMATS
+    # templates ready in a zone as soon as a host of this hypervisor joins it (registered by virga itself)
+    builtin_templates: ClassVar[tuple[BuiltinTemplate, ...]] = ()
     STATE_MAP: ClassVar[Mapping[Any, PowerState]] = {}
 
     def __init__(self, conn: HostConnection) -> None:

@@ -12,7 +12,7 @@ from virga.drivers.registry import make_driver
 from virga.errors import InvalidParameter, Unavailable
 from virga.jobs.pending import Pending
 from virga.models import Cluster, Host, Pod, VirtualMachine, Zone, utcnow
-from virga.services import importer
+from virga.services import builtins, importer
 from virga.services.hostpool import connection_of
 from virga.services.hostsetup import prepare_host
 from virga.services.states import transition
@@ -54,6 +54,7 @@ async def add_host(ctx: Ctx, zone: Zone, pod: Pod, cluster: Cluster, url: str) -
     host.ipaddress = urlparse(host.url).hostname or facts.name
     ctx.db.add(host)
     ctx.db.flush()
+    builtins.ensure_builtin_templates(ctx.db, zone, host.hypervisor, drv.builtin_templates)
     return [host]
 
 

@@ -8,6 +8,7 @@ from urllib.parse import parse_qs, urlparse
 
 from virga.drivers.base import (
     DISK_FORMATS,
+    BuiltinTemplate,
     Capability,
     ConsoleInfo,
     Driver,
@@ -41,6 +42,19 @@ def _size(text: str) -> int:
     return int(text)
 
 
+# CloudStack's simulator database ships this featured template (setup/db/templates.simulator.sql, id 111);
+# its image store row records size 0, here the simulated guest's disk is 2 GiB.
+SIMULATOR_TEMPLATE = BuiltinTemplate(
+    name="CentOS 5.6 (64-bit) no GUI (Simulator)",
+    displaytext="CentOS 5.6 (64-bit) no GUI (Simulator)",
+    url="http://nfs1.lab.vmops.com/templates/centos53-x86_64/latest/f59f18fb-ae94-4f97-afd2-f84755767aca.vhd.bz2",
+    format="VHD",
+    os_category="CentOS",
+    os_type="CentOS 5.6 (64-bit)",
+    size_bytes=2 * 2**30,
+)
+
+
 class SimulatorDriver(Driver):
     """A host whose guests live in the simulator world; URL `simulator://NAME?cpus=&mhz=&memory=`."""
 
@@ -48,6 +62,7 @@ class SimulatorDriver(Driver):
     image_transfers = "simulated"  # images and disks live in memory (virga.drivers.simulator.transfers)
     capabilities = frozenset(Capability) - {Capability.EVENTS, Capability.VNC_CONSOLE}
     disk_formats = DISK_FORMATS  # simulated guests run from any image format
+    builtin_templates = (SIMULATOR_TEMPLATE,)
     STATE_MAP = {"on": PowerState.RUNNING, "off": PowerState.STOPPED, "paused": PowerState.SUSPENDED}
 
     def __init__(self, conn: Any) -> None:
