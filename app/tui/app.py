@@ -104,6 +104,7 @@ class VirgaTUI(App[None]):
         self._notified: dict[tuple[str, int, str], float] = {}
         self.internal_errors: list[BaseException] = []
         self.crumbs: list[Crumb] = []
+        self.acked_jobs: set[str] = set()  # failed jobs acknowledged on the dashboard
 
     # start ---------------------------------------------------------------
     def on_mount(self) -> None:

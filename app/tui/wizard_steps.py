@@ -198,10 +198,18 @@ def network_calls(v: Values, s: State) -> list[Call]:
                 "vlan": v.get("vlan") or "untagged",
                 "forvirtualnetwork": True,
             },
-            put("vlanid", "vlan"),
+            keep_vlan,
         )
     )
     return calls
+
+
+def keep_vlan(body: dict[str, Any], state: State) -> None:
+    """Store the public range's id; the summary names it by its range, not its uuid."""
+    obj = body.get("vlan")
+    obj = (obj[0] if obj else {}) if isinstance(obj, list) else (obj or {})
+    state["vlanid"] = obj.get("id", "")
+    state.setdefault("created", []).append(f"public IPs {obj.get('startip', '?')}-{obj.get('endip', '?')}")
 
 
 def _traffic_params(traffic: str) -> Params:
@@ -386,8 +394,8 @@ def check_pod_against(public: Values) -> Callable[[Values], str | None]:
         if err := check_pod(values):
             return err
         if public.get("startip") and public.get("endip"):
-            if clash := validate.overlaps(values["startip"], values["endip"], [(public["startip"], public["endip"])]):
-                return f"the pod's reserved IPs must stay out of the public range: {clash}"
+            if validate.overlaps(values["startip"], values["endip"], [(public["startip"], public["endip"])]):
+                return f"pod range inside the public range ({public['startip']}-{public['endip']})"
         return None
 
     return check

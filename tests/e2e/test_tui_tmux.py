@@ -1,8 +1,10 @@
 """End to end: the real `virga` command in tmux, embedded and against `virga serve` over HTTP with --url.
 
-Wizard on the simulator (empty cloud) -> register a template -> deploy 3 VMs -> see them Running ->
-stop one -> destroy one -> quit. Every wait polls the screen with a deadline; the final states are read
-back through the API (`virga api`), not from the screen alone.
+Wizard on the simulator (empty cloud; it registers the simulator's template) -> the template ready ->
+deploy 3 VMs -> see them Running -> stop one -> destroy one -> quit. At 80x24: the wizard with a mistake
+corrected, a deploy, the detail view and its related volumes, the breadcrumb back, sort and copy.
+Every wait polls the screen with a deadline; the final states are read back through the API (`virga api`),
+not from the screen alone.
 """
 
 from __future__ import annotations
@@ -29,7 +31,7 @@ WIZARD_STEPS = (
     "Hosts",
     "Primary storage",
     "Secondary storage",
-    "Launch",
+    "Review and launch",
 )
 
 
@@ -73,25 +75,12 @@ def jump(t: Tmux, word: str, title: str) -> None:
     """`:word` Enter, then wait for the screen's title in the header."""
     prompt(t, ":", word)
     t.keys("Enter")
-    t.wait(rf"virga — {title} ", 10)
+    t.wait(rf"virga — (\S.* › )?{re.escape(title)} ·", 10, f"the {title} view in the header")
 
 
-def register_template(t: Tmux) -> None:
-    """Register the simulated tiny template from the Templates screen and wait until it is ready."""
+def template_ready(t: Tmux) -> None:
+    """The wizard registered the simulated tiny template: the Templates view shows it ready."""
     jump(t, "tmpl", "Templates")
-    t.keys("n")
-    t.wait(r"Register \(registerTemplate\)", 10)
-    t.wait(r"Other|Linux|Windows|Ubuntu|CentOS|Debian", 10, "the OS types loaded")
-    t.type("tiny-linux")
-    t.focus_input()
-    t.type("Tiny Linux")
-    t.focus_input()
-    t.type("simulator://templates/tiny-linux.qcow2")
-    t.keys("Tab", "Tab", "Tab", pace=0.4)  # zone, format, hypervisor
-    # open the hypervisor list (KVM highlighted) and pick the next one: Simulator
-    t.keys("Enter", "Down", "Enter", pace=0.3)
-    t.wait(r"Simulator", 15)
-    t.keys("C-s")
     t.wait(row("tiny-linux", r"(Ready|Download Complete)"), 60, "the template ready")
 
 
@@ -100,7 +89,7 @@ def create_network(t: Tmux) -> None:
     jump(t, "net", "Networks")
     t.keys("n")
     t.wait(r"Create \(createNetwork\)", 10)
-    t.wait(r"DefaultIsolatedNetworkOfferingWithSourceNatService", 10, "the offerings loaded")
+    t.wait(r"DefaultIsolatedNetworkOffering", 10, "the offerings loaded")
     t.type("web-net")
     t.focus_input()
     t.type("Web network")
@@ -142,8 +131,8 @@ def tour(t: Tmux) -> None:
     """The whole tour, ending with `q` and a clean exit."""
     run_wizard(t)
     t.keys("Escape")
-    t.wait(r"virga — Dashboard ", 10, "back on the dashboard")
-    register_template(t)
+    t.wait(r"virga — Dashboard ·", 10, "back on the dashboard")
+    template_ready(t)
     create_network(t)
     deploy_three(t)
     act_on(t, "web-1", "S", "Stopped")
@@ -153,6 +142,77 @@ def tour(t: Tmux) -> None:
     t.keys("q")
     t.wait(r"EXIT=0", 20, "a clean exit")
     assert "Traceback" not in t.screen()
+
+
+def test_small_terminal_journey(tmp_path: Path) -> None:
+    """80x24: the wizard refuses a pod range inside the public range, then builds the zone; a VM is deployed,
+    its detail view leads to its volumes; Esc walks the breadcrumb back; the table sorts and copies an id."""
+    need(shutil.which("tmux"), "tmux is not installed (apt-get install tmux)")
+    import os
+
+    t = Tmux(80, 24)
+    try:
+        env = clean_env(tmp_path / "data", tmp_path / "config")
+        t.start([virga_cmd()], env)
+        t.wait(r"Step 1: What to build", 60, "the setup wizard on an empty cloud")
+        for n, title in enumerate(WIZARD_STEPS[:3], start=2):
+            t.keys("C-n")
+            t.wait(rf"Step {n}: {re.escape(title)}", 30)
+        # the pod page: a reserved range inside the public range (198.51.100.10-99) is refused before any call
+        t.focus_input()  # name -> gateway (each field selects its text on focus: typing replaces it)
+        t.type("198.51.100.1")
+        t.focus_input(2)  # -> netmask -> first reserved IP
+        t.type("198.51.100.50")
+        t.focus_input()
+        t.type("198.51.100.60")
+        t.keys("C-n")
+        t.wait(r"inside the public range", 15, "the pod range refused")
+        t.keys("BTab", "BTab", "BTab", pace=0.4)  # back to the gateway
+        t.type("172.16.0.1")
+        t.focus_input(2)
+        t.type("172.16.0.10")
+        t.focus_input()
+        t.type("172.16.0.200")
+        for n, title in enumerate(WIZARD_STEPS[3:], start=5):
+            t.keys("C-n")
+            t.wait(rf"Step {n}: {re.escape(title)}", 30)
+        t.wait(r"198\.51\.100\.10-198\.51\.100\.99 gw", 10, "the review")
+        t.keys("C-n")
+        t.wait(r"Zone enabled\.", 60)
+        t.keys("Escape")
+        t.wait(r"virga — Dashboard ·", 10, "back on the dashboard")
+        t.wait(r"(?m)^ ?\? Help q Quit : Jump / Filter", 10, "the footer's first keys at 80 columns")
+        template_ready(t)
+        create_network(t)
+        jump(t, "vm", "Instances")
+        t.keys("n")
+        t.wait(r"Deploy \(deployVirtualMachine\)", 10)
+        t.wait(r"tiny-linux", 10, "the template choices loaded")
+        t.focus_input(5)
+        t.type("small-1")
+        t.keys("C-s")
+        t.wait(row("small-1", "Running"), 60, "the VM Running")
+        t.keys("Enter")
+        t.wait(r"Related · actions", 10, "the VM's detail view")
+        t.wait(r"1\s+Volumes\s+1", 15, "its volume counted")
+        t.keys("1")
+        t.wait(r"Volumes of small-1", 10)
+        t.wait(r"ROOT-\d+", 15, "its root volume")
+        t.keys("Escape")
+        t.wait(r"Related · actions", 10, "back on the detail view")
+        t.keys("Escape")
+        t.wait(r"virga — Dashboard › Instances ·", 10, "back on the instances")
+        t.keys("o")
+        t.wait(r"NAME ▲", 10, "sorted by name")
+        t.keys("y")
+        t.wait(r"copied id [0-9a-f-]{36}", 10, "the id copied")
+        t.keys("q")
+        t.wait(r"EXIT=0", 20, "a clean exit")
+        assert "Traceback" not in t.screen()
+        states = api_states({**os.environ, **env})
+        assert states == {"small-1": "Running"}, states
+    finally:
+        t.close()
 
 
 def api_states(env: dict[str, str], *extra: str) -> dict[str, str]:

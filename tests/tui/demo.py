@@ -341,6 +341,17 @@ DATA: dict[str, tuple[str, list[dict[str, Any]]]] = {
                 "created": T0,
                 "jobresultcode": 0,
             },
+            {
+                "jobid": uid("job", 3),
+                "cmd": "startVirtualMachine",
+                "jobstatus": 2,
+                "jobprocstatus": 0,
+                "jobinstancetype": "VirtualMachine",
+                "jobinstanceid": uid("vm", 6),
+                "jobresultcode": 533,
+                "jobresult": {"errorcode": 533, "errortext": "Unable to create a deployment for VM batch-1"},
+                "created": T0,
+            },
         ],
     ),
     "listEvents": (

@@ -270,3 +270,25 @@ async def test_footer_starts_with_help_quit_jump_and_filter() -> None:
         await pilot.pause(0.2)
         assert "slash" not in [k for k, b in t.screen.active_bindings.items() if b.binding.show and b.enabled]
     assert not t.internal_errors
+
+
+async def test_failed_jobs_stay_on_the_dashboard_until_acknowledged() -> None:
+    t, _ = demo("dashboard")
+    async with t.run_test(size=(120, 40)) as pilot:
+        panel = t.screen.query_one("#failed", Static)
+        await until(pilot, lambda: "Unable to create a deployment for VM batch-1" in str(panel.render()))
+        assert "startVirtualMachine" in str(panel.render()) and panel.display
+        await pilot.press("colon", *"vm", "enter")
+        await loaded(pilot, t)
+        await pilot.press("escape")
+        await until(pilot, lambda: isinstance(t.screen.query("#failed").first(), Static))
+        panel = t.screen.query_one("#failed", Static)
+        await until(pilot, lambda: "batch-1" in str(panel.render()))  # still there: not acknowledged
+        await pilot.press("a")
+        assert not panel.display
+        await pilot.press("colon", *"vm", "enter")
+        await loaded(pilot, t)
+        await pilot.press("escape")
+        await pilot.pause(0.5)
+        assert not t.screen.query_one("#failed", Static).display  # acknowledged for the session
+    assert not t.internal_errors

@@ -15,7 +15,7 @@ from tests.tui.test_wizard import page, run_step
 def test_pod_range_inside_the_public_range_is_refused() -> None:
     public = {"startip": "198.51.100.10", "endip": "198.51.100.99"}
     pod = {"gateway": "198.51.100.1", "netmask": "255.255.255.0", "startip": "198.51.100.50", "endip": "198.51.100.60"}
-    assert "out of the public range" in (check_pod_against(public)(pod) or "")
+    assert "inside the public range" in (check_pod_against(public)(pod) or "")
     ok = {"gateway": "172.16.0.1", "netmask": "255.255.255.0", "startip": "172.16.0.10", "endip": "172.16.0.200"}
     assert check_pod_against(public)(ok) is None
 
@@ -33,7 +33,7 @@ async def test_sandbox_wizard_reviews_then_launches_with_a_template(app: VirgaAp
         await pilot.press("ctrl+n")
         await pilot.pause(0.2)
         assert page(t).step.name == "pod"
-        assert "out of the public range" in str(page(t).query_one("#error", Label).render())
+        assert "inside the public range" in str(page(t).query_one("#error", Label).render())
         assert not any(e.command == "createPod" for e in t.api.learn.entries)  # refused before any call
         for name, value in (("gateway", "172.16.0.1"), ("startip", "172.16.0.10"), ("endip", "172.16.0.200")):
             form.query_one(f"#f-{name}", Input).value = value

@@ -8,6 +8,7 @@ from rich.table import Table
 from rich.text import Text
 from textual import work
 from textual.app import ComposeResult
+from textual.binding import Binding
 from textual.containers import Grid
 from textual.widgets import Static
 from virga.tui import fmt
@@ -53,13 +54,30 @@ def render_lines(
     return out
 
 
+def render_failed(jobs: list[dict[str, Any]], clock: fmt.Clock) -> Text:
+    """Failed jobs with their error text (pure)."""
+    out = Text()
+    for job in jobs:
+        result = job.get("jobresult") or {}
+        error = result.get("errortext") if isinstance(result, dict) else str(result)
+        out.append(f"{fmt.age(job.get('created'), clock()):>4} ", style="dim")
+        out.append(f"{job.get('cmd', '?')} ", style="bold red")
+        out.append(f"{error or 'failed'}", style="red")
+        out.append(
+            f"  ({job.get('jobinstancetype') or ''} {job.get('jobinstanceid') or ''})\n".replace(" )", ")"), style="dim"
+        )
+    return out
+
+
 class DashboardScreen(VirgaScreen):
     """The home screen; refreshes itself."""
 
     NAME = "dashboard"
     TITLE = "Dashboard"
     DEFAULT_CSS = """
-    DashboardScreen Grid { grid-size: 2; grid-columns: 3fr 2fr; grid-rows: auto auto; height: 1fr; }
+    DashboardScreen Grid { grid-size: 2; grid-columns: 3fr 2fr; grid-rows: auto auto auto; height: 1fr; }
+    DashboardScreen #failed { column-span: 2; }
+    DashboardScreen #failed.none { display: none; }
     DashboardScreen Grid > Static { border: round $primary; border-title-color: $accent; height: auto;
                                     max-height: 100%; padding: 0 1; }
     """
@@ -72,13 +90,21 @@ class DashboardScreen(VirgaScreen):
                 ("counts", "Counts", Static),
                 ("events", "Latest events", Static),
                 ("jobs", "Running jobs · alerts", Static),
+                ("failed", "Failed jobs · a acknowledges", Static),
             ):
                 panel = cls("loading…", id=wid)
                 panel.border_title = title
                 yield panel
 
+    BINDINGS = [Binding("a", "ack", "Ack failed jobs")]
     filter_text = ""
     filter_invert = False
+    failed: list[dict[str, Any]] = []  # noqa: RUF012 - the failed jobs shown (set per instance on reload)
+
+    def action_ack(self) -> None:
+        """Acknowledge the failed jobs shown: they leave the panel (for the rest of the session)."""
+        self.tui.acked_jobs.update(str(j.get("jobid")) for j in self.failed)
+        self.show_failed([])
 
     def current_filter(self) -> str:
         """The filter of the event, job and alert lists, as typed after `/`."""
@@ -94,6 +120,18 @@ class DashboardScreen(VirgaScreen):
         if items is None or not self.filter_text:
             return items
         return [i for i in items if (self.filter_text in " ".join(flatten(i)).lower()) != self.filter_invert]
+
+    def show_failed(self, jobs: list[dict[str, Any]]) -> None:
+        """The failed-jobs panel (hidden when there is none to acknowledge)."""
+        self.failed = jobs
+        panel = self.query_one("#failed", Static)
+        panel.set_class(not jobs, "none")
+        panel.update(render_failed(jobs[:6], self.tui.clock))
+        self.refresh_bindings()
+
+    def check_action(self, action: str, parameters: tuple[object, ...]) -> bool | None:
+        """`a` only while failed jobs are shown."""
+        return bool(self.failed) if action == "ack" else True
 
     def on_mount(self) -> None:
         """Load now and every few seconds."""
@@ -118,6 +156,9 @@ class DashboardScreen(VirgaScreen):
         )
         jobs = await self.api.items("listAsyncJobs", "asyncjobs", listall=True)
         jobs = self.only(jobs)
+        self.show_failed(
+            [j for j in jobs or [] if j.get("jobstatus") == 2 and j.get("jobid") not in self.tui.acked_jobs]
+        )
         running = None if jobs is None else [j for j in jobs if j.get("jobstatus") == 0][:6]
         alerts = self.only(await self.api.items("listAlerts", "alert", page=1, pagesize=20))
         alerts = None if alerts is None else alerts[:4]

@@ -223,6 +223,8 @@ class ResourceScreen(ActionScreen):
             if t.loaded
             else f"{self.resource.title}: not loaded (see notification)"
         ]
+        if self.note:  # right after the count: a narrow status line keeps it
+            parts.append(self.note)
         if t.filter_text:
             parts.append(f"filter {'!' if t.filter_invert else ''}{t.filter_text}")
         if t.marks:
@@ -233,8 +235,6 @@ class ResourceScreen(ActionScreen):
         left, right = t.hidden_columns() if t.size.width else (0, 0)
         if left or right:
             parts.append(f"{left + right} more columns ←→")
-        if self.note:
-            parts.append(self.note)
         if self.is_mounted:
             self.query_one("#status", Static).update(" · ".join(parts))
 

@@ -50,7 +50,8 @@ class WizardScreen(VirgaScreen):
     WizardScreen #wiz { height: 1fr; }
     WizardScreen #steps { width: 30; border: round $primary; padding: 0 1; }
     WizardScreen #page { width: 1fr; border: round $primary; padding: 0 1; }
-    WizardScreen #error { color: $error; height: auto; }
+    WizardScreen #form-box { height: auto; }
+    WizardScreen #error { color: $error; height: auto; width: 1fr; }
     WizardScreen #log { height: auto; color: $text-muted; }
     WizardScreen #buttons { height: auto; align-horizontal: right; }
     WizardScreen Button { margin-left: 1; }
@@ -69,7 +70,8 @@ class WizardScreen(VirgaScreen):
         """Step list on the left, the current page on the right."""
         with Horizontal(id="wiz"):
             yield Static(id="steps")
-            with VerticalScroll(id="page"):
+            with VerticalScroll(id="page") as page:
+                page.can_focus = False  # Tab goes from field to field, not to the page
                 yield Label("", id="step-title")
                 yield Static("", id="step-help")
                 yield Vertical(id="form-box")
@@ -77,8 +79,8 @@ class WizardScreen(VirgaScreen):
                 yield ProgressBar(total=100, show_eta=False, id="bar")
                 yield Static("", id="log")
                 with Horizontal(id="buttons"):
-                    yield Button("Back", id="back")
-                    yield Button("Next", id="next", variant="primary")
+                    yield Button("Back", id="back", compact=True)
+                    yield Button("Next", id="next", variant="primary", compact=True)
 
     def on_mount(self) -> None:
         """Show the first page."""
@@ -116,13 +118,16 @@ class WizardScreen(VirgaScreen):
         self.query_one("#step-help", Static).update(step.help)
         box = self.query_one("#form-box", Vertical)
         box.remove_children()
-        box.mount(FieldForm(step.fields, self.saved.get(step.name), id=f"form-{step.name}"))
+        box.mount(FieldForm(step.fields, self.saved.get(step.name), autofocus=True, id=f"form-{step.name}"))
+        if not step.fields:
+            self.query_one("#next", Button).focus()
         self.query_one("#next", Button).label = (
             "Launch" if self.final else ("Next" if step.name == "kind" else "Run step")
         )
         self.query_one("#back", Button).disabled = self.index == 0
-        if step.name == "launch":
-            self.query_one("#log", Static).update(self.summary())
+        self.query_one("#log", Static).update(self.summary() if step.name == "launch" else "")
+        self.query_one("#bar", ProgressBar).update(progress=0)
+        self.query_one("#page", VerticalScroll).scroll_home(animate=False)
 
     def summary(self) -> Text:
         """The review: every step's settings (ranges as ranges, not ids), then what was created."""
@@ -268,6 +273,7 @@ class WizardScreen(VirgaScreen):
             self.query_one("#next", Button).disabled = True
             if step.task is None:
                 self.query_one("#log", Static).update(self.summary().append("\nZone enabled.", style="bold green"))
+            self.call_after_refresh(self.query_one("#page", VerticalScroll).scroll_end, animate=False)
             self.query_one("#steps", Static).update(self.render_steps())
             return
         self.index += 1

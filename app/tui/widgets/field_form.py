@@ -29,9 +29,12 @@ class FieldForm(Vertical):
     FieldForm Label.error.ok { display: none; }
     """
 
-    def __init__(self, fields: tuple[Field, ...], values: dict[str, str] | None = None, **kw: Any) -> None:
-        """Keep the fields and their starting values."""
+    def __init__(
+        self, fields: tuple[Field, ...], values: dict[str, str] | None = None, autofocus: bool = False, **kw: Any
+    ) -> None:
+        """Keep the fields and their starting values (`autofocus`: the first field takes the focus when shown)."""
         super().__init__(**kw)
+        self.autofocus = autofocus
         self.fields, self.values = fields, values or {}
         self.offered: dict[str, list[str]] = {f.name: list(f.options) for f in fields if f.options}
 
@@ -53,6 +56,13 @@ class FieldForm(Vertical):
                 else:
                     yield Input(start, placeholder=f.placeholder, password=f.password, id=f"f-{f.name}", compact=True)
             yield Label("", id=f"e-{f.name}", classes="error ok")
+
+    def on_mount(self) -> None:
+        """Give the first field the focus when asked."""
+        if self.autofocus:
+            first = self.query("Input, Select")
+            if first:
+                first.first().focus()
 
     def initial(self, f: Field) -> str:
         """A select's starting value: the saved or default one when it is one of the options."""

@@ -9,6 +9,11 @@ from textual.widgets import Static
 def header_text(title: str, crumbs: str, status: str, width: int) -> Text:
     """`☁ virga — Dashboard › Hosts · embedded · ● connected`, the breadcrumb shortened to fit (pure)."""
     room = max(8, width - len(title) - len(status) - 10)
+    parts = crumbs.split(" › ")
+    while len(" › ".join(parts)) > room and not (len(parts) <= 2 and parts[0] == "…"):
+        rest = parts[1:] if parts[0] == "…" else parts  # drop the oldest views first
+        parts = ["…", *(p for p in rest[1:] if p != "…")]
+    crumbs = " › ".join(parts)
     if len(crumbs) > room:
         crumbs = "…" + crumbs[-(room - 1) :]
     out = Text(justify="center", no_wrap=True, overflow="ellipsis")
