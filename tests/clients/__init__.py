@@ -1,0 +1,1 @@
+"""Real CloudStack clients (CloudMonkey) against `virga serve`."""
