@@ -9,6 +9,8 @@ from pathlib import Path
 import pytest
 from virga.client import ApiError, VirgaClient
 
+from tests.support import need
+
 KIT = Path(__file__).resolve().parents[3] / "shared" / "cloudstack-tests" / "kit" / "setup" / "dev"
 NOT_IMPLEMENTED = "virga does not implement this"
 IMPLEMENTED = {"default.page.size", "guest.domain.suffix", "ping.interval", "ping.timeout"}
@@ -22,8 +24,7 @@ def _cfg_settings(name: str) -> dict[str, str]:
 
 def _setup_settings() -> dict[str, str]:
     """What advanced.cfg and basic.cfg set (advanced.cfg's value where both do)."""
-    if not KIT.is_dir():
-        pytest.fail(f"CloudStack's kit is missing: {KIT}")
+    need(KIT.is_dir(), f"CloudStack's kit is missing: {KIT}")
     return {**_cfg_settings("basic.cfg"), **_cfg_settings("advanced.cfg")}
 
 
