@@ -84,10 +84,12 @@ async def test_backup_during_deploys_restores_the_same_cloud(tmp_path: Path, mon
             asyncio.create_task(admin.run("deployVirtualMachine", networkids=net, name=f"during-{i}", **common))
             for i in range(6)
         ]
+        deadline = time.monotonic() + 60
         while len(_cloud_rows(first)["vm"]) < len(before["vm"]) + 2:  # some deploys recorded, others not yet
+            assert time.monotonic() < deadline, "the deploys were never recorded"
             await asyncio.sleep(0.005)
+        in_flight = sum(not d.done() for d in deploys)  # when the backup starts
         made = await asyncio.to_thread(backup.backup, tmp_path / "virga.backup")
-        in_flight = sum(not d.done() for d in deploys)
         await asyncio.gather(*deploys)
         await _settle(first)
         after = _cloud_rows(first)
