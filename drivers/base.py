@@ -81,6 +81,16 @@ class BuiltinTemplate:
 
 
 @dataclass(frozen=True)
+class PoolScheme:
+    """A primary-storage URL scheme a hypervisor brings (createStoragePool url=<scheme>://name)."""
+
+    scheme: str  # e.g. "simulator"
+    pool_type: str  # CloudStack's pool type recorded for such pools
+    path_prefix: str  # the pool's path is this prefix + the name in the URL
+    default_bytes: int  # capacity when the call gives none
+
+
+@dataclass(frozen=True)
 class HostConnection:
     """How to reach one host: its URL and credentials plus driver options."""
 
@@ -307,6 +317,10 @@ class Driver(abc.ABC):
     disk_formats: ClassVar[tuple[str, ...]] = DISK_FORMATS
     # templates ready in a zone as soon as a host of this hypervisor joins it (registered by virga itself)
     builtin_templates: ClassVar[tuple[BuiltinTemplate, ...]] = ()
+    # the traffic-type column naming this hypervisor's guest network (CloudStack's kvmnetworklabel, ...)
+    traffic_label: ClassVar[str | None] = None
+    # a primary-storage URL scheme of this hypervisor's own (the simulator's simulator://name pools)
+    pool_scheme: ClassVar[PoolScheme | None] = None
     STATE_MAP: ClassVar[Mapping[Any, PowerState]] = {}
 
     def __init__(self, conn: HostConnection) -> None:

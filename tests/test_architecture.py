@@ -218,3 +218,39 @@ def test_the_write_check_catches_writes() -> None:
     code = "ctx.db.add(x)\ns.commit()\ninsert_row(s, M, {})\nVMS.update()\nvm.name = 'a'\nself.x = 1\nseen.add(1)\n"
     found = [what for _, what in sorted(_writes(ast.parse(code)))]
     assert found == ["session.add()", "session.commit()", "insert_row()", "a Core update", "assigns .name"]
+
+
+HYPERVISOR_NAMES = {"kvm", "simulator", "xenserver", "vmware", "lxc", "hyperv", "ovm3"}
+# The simulator's own API (configureSimulator & co.) is CloudStack's simulator's: it may say its name.
+NAMES_ALLOWED = {"app/api/commands/simulator.py", "app/api/views/simulator.py"}
+
+
+def _hypervisor_names(tree: ast.Module) -> Iterator[tuple[int, str]]:
+    """String constants naming a hypervisor in comparisons, membership tests and dict keys."""
+    for node in ast.walk(tree):
+        consts: list[ast.expr] = []
+        if isinstance(node, ast.Compare):
+            consts = [node.left, *node.comparators]
+            consts += [e for c in node.comparators if isinstance(c, ast.Tuple | ast.List | ast.Set) for e in c.elts]
+        elif isinstance(node, ast.Dict):
+            consts = [k for k in node.keys if k is not None]
+        for c in consts:
+            if isinstance(c, ast.Constant) and isinstance(c.value, str) and c.value.lower() in HYPERVISOR_NAMES:
+                yield c.lineno, c.value
+
+
+def test_core_code_names_no_hypervisor() -> None:
+    """Services and the API ask drivers (capabilities, declared attributes, per-zone backends), never a name."""
+    bad = [
+        f"{_rel(f)}:{line} {name!r}"
+        for f, tree in _modules(APP / "services", APP / "api", APP / "jobs", APP / "core.py", APP / "context.py")
+        if _rel(f) not in NAMES_ALLOWED
+        for line, name in _hypervisor_names(tree)
+    ]
+    assert not bad, "hypervisor names in core code:\n" + "\n".join(bad)
+
+
+def test_the_name_check_catches_names() -> None:
+    """The hypervisor-name detector finds ==, in and dict-key spellings."""
+    code = "a == 'KVM'\nb in ('Simulator', 'x')\nd = {'VMware': 1}\ne = 'kvm' + x\n"
+    assert [n for _, n in sorted(_hypervisor_names(ast.parse(code)))] == ["KVM", "Simulator", "VMware"]

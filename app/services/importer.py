@@ -46,8 +46,6 @@ from virga.services.states import transition
 URL_OPTIONS = frozenset(
     {"verify_ssl", "ca_file", "guest_network", "timeout", "shutdown_timeout", "task_timeout", "event_timeout"}
 )
-# Which traffic-type column names a hypervisor's guest network (CloudStack's traffic labels).
-LABEL_COLUMN = {"XenServer": "xennetworklabel", "VMware": "vmwarenetworklabel", "KVM": "kvmnetworklabel"}
 # CloudStack's storage pool types for pools a hypervisor already has (driver kind -> pool type).
 POOL_TYPE = {"sr": "PreSetup", "datastore": "VMFS"}
 TEMPLATE_FORMAT = {"VHD": "VHD", "VMDK": "OVA"}
@@ -134,7 +132,7 @@ def apply_facts(host: Host, facts: HostFacts, capabilities: frozenset[Any]) -> N
 
 def guest_label(s: Session, zone_id: int, hypervisor: str) -> str:
     """The zone's Guest traffic label for the hypervisor (empty when none is set)."""
-    column = LABEL_COLUMN.get(hypervisor)
+    column = driver_class(hypervisor).traffic_label  # the traffic-type column naming its guest network
     if column is None:
         return ""
     rows = s.exec(

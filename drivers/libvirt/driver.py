@@ -60,6 +60,7 @@ class LibvirtDriver(Driver):
         }
     )
     disk_formats: ClassVar[tuple[str, ...]] = ("QCOW2", "RAW", "ISO")
+    traffic_label: ClassVar[str | None] = "kvmnetworklabel"
     STATE_MAP: ClassVar[Any] = STATE_MAP
 
     def __init__(self, conn: HostConnection) -> None:

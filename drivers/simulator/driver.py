@@ -20,6 +20,7 @@ from virga.drivers.base import (
     InstanceStats,
     InvalidSpec,
     NotSupported,
+    PoolScheme,
     PoolSpec,
     PoolStats,
     PowerState,
@@ -62,6 +63,7 @@ class SimulatorDriver(Driver):
     image_transfers = "simulated"  # images and disks live in memory (virga.drivers.simulator.transfers)
     capabilities = frozenset(Capability) - {Capability.EVENTS, Capability.VNC_CONSOLE}
     disk_formats = DISK_FORMATS  # simulated guests run from any image format
+    pool_scheme = PoolScheme("simulator", "Simulator", "/sim/", 2 * 2**40)  # simulator://name, 2 TiB
     builtin_templates = (SIMULATOR_TEMPLATE,)
     STATE_MAP = {"on": PowerState.RUNNING, "off": PowerState.STOPPED, "paused": PowerState.SUSPENDED}
 

@@ -54,6 +54,7 @@ class VMwareDriver(LifecycleMixin, Driver):
         }
     )
     disk_formats: ClassVar[tuple[str, ...]] = ("OVA", "ISO")
+    traffic_label: ClassVar[str | None] = "vmwarenetworklabel"
     STATE_MAP = STATE_MAP
 
     def __init__(self, conn: HostConnection, progress: ProgressCallback | None = None) -> None:

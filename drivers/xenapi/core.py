@@ -30,6 +30,7 @@ class XenCore(Driver):
 
     hypervisor = "XenServer"
     disk_formats = ("VHD", "ISO")
+    traffic_label = "xennetworklabel"
     STATE_MAP = STATE_MAP
     capabilities = frozenset(
         {

@@ -13,29 +13,43 @@ from virga.api.response import list_body
 from virga.api.validators import one_of, positive, tag_list, unique_name
 from virga.api.views.storagepools import pool_view
 from virga.context import Ctx
+from virga.drivers.base import NotSupported, PoolScheme
+from virga.drivers.registry import driver_class, hypervisors
 from virga.errors import InUse, InvalidParameter
 from virga.models import Cluster, Pod, StoragePool, Volume, Zone
 from virga.services import storagepools as svc
 
-SIM_POOL_BYTES = 2 * 2**40
-POOL_TYPES = {"nfs": "NetworkFilesystem", "file": "Filesystem", "simulator": "Simulator"}
+POOL_TYPES = {"nfs": "NetworkFilesystem", "file": "Filesystem"}
+
+
+def driver_scheme(scheme: str) -> PoolScheme | None:
+    """The pool URL scheme a registered driver brings under this name (the simulator's simulator://), if any."""
+    for hv in hypervisors():
+        try:
+            own = driver_class(hv).pool_scheme
+        except NotSupported:  # a driver whose library is not installed brings nothing
+            continue
+        if own is not None and own.scheme == scheme:
+            return own
+    return None
 
 
 def parse_pool_url(url: str) -> tuple[str, str, str]:
-    """(type, ipaddress, path) of a primary storage URL: nfs://host/path, file:///path, /path, simulator://name."""
+    """(type, ipaddress, path) of a primary storage URL: nfs://host/path, file:///path, /path, or a driver's own."""
     if url.startswith("/"):
         url = "file://" + url
     parsed = urlparse(url)
     kind = POOL_TYPES.get(parsed.scheme.lower())
     if kind is None:
-        raise InvalidParameter(
-            f"Parameter url: {url!r} is not nfs://host/path, file:///path, a directory path or simulator://name"
-        )
-    if kind == "Simulator":
+        own = driver_scheme(parsed.scheme.lower())
+        if own is None:
+            raise InvalidParameter(
+                f"Parameter url: {url!r} is not nfs://host/path, file:///path, a directory path or simulator://name"
+            )
         name = parsed.netloc or parsed.path.strip("/")
         if not name:
             raise InvalidParameter(f"Parameter url: {url!r} names no simulated pool")
-        return kind, "", f"/sim/{name}"
+        return own.pool_type, "", f"{own.path_prefix}{name}"
     if kind == "NetworkFilesystem" and not parsed.hostname:
         raise InvalidParameter(f"Parameter url: {url!r} has no NFS server host")
     if kind == "Filesystem" and parsed.netloc not in ("", "localhost"):
@@ -116,7 +130,8 @@ def create_pool(ctx: Ctx) -> dict[str, Any]:
     ).first()
     if dup is not None:
         raise InvalidParameter(f"Parameter url: pool {dup.name} already uses {a.url}")
-    capacity = a.capacitybytes or (SIM_POOL_BYTES if kind == "Simulator" else 0)
+    own = driver_scheme(urlparse(a.url).scheme.lower())
+    capacity = a.capacitybytes or (own.default_bytes if own is not None and own.pool_type == kind else 0)
     fields = {
         "name": a.name,
         "scope": scope,
