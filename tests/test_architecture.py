@@ -114,7 +114,7 @@ def _writes(tree: ast.Module) -> Iterator[tuple[int, str]]:
             fn = node.func
             if isinstance(fn, ast.Attribute) and fn.attr in SESSION_WRITES and _is_session(fn.value):
                 yield node.lineno, f"session.{fn.attr}()"
-            elif isinstance(fn, ast.Name) and fn.id in CORE_WRITES:
+            elif isinstance(fn, ast.Name) and fn.id in CORE_WRITES | {"transition"}:
                 yield node.lineno, f"{fn.id}()"
             elif isinstance(fn, ast.Attribute) and fn.attr in {"update", "insert"} and _is_table(fn.value):
                 yield node.lineno, f"a Core {fn.attr}"
@@ -215,9 +215,19 @@ def test_the_state_check_catches_direct_writes(snippet: str) -> None:
 
 def test_the_write_check_catches_writes() -> None:
     """The command-write detector finds session writes, Core statements and attribute assignments."""
-    code = "ctx.db.add(x)\ns.commit()\ninsert_row(s, M, {})\nVMS.update()\nvm.name = 'a'\nself.x = 1\nseen.add(1)\n"
+    code = (
+        "ctx.db.add(x)\ns.commit()\ninsert_row(s, M, {})\nVMS.update()\nvm.name = 'a'\nself.x = 1\nseen.add(1)\n"
+        "transition(vm, 'start')\n"
+    )
     found = [what for _, what in sorted(_writes(ast.parse(code)))]
-    assert found == ["session.add()", "session.commit()", "insert_row()", "a Core update", "assigns .name"]
+    assert found == [
+        "session.add()",
+        "session.commit()",
+        "insert_row()",
+        "a Core update",
+        "assigns .name",
+        "transition()",
+    ]
 
 
 HYPERVISOR_NAMES = {"kvm", "simulator", "xenserver", "vmware", "lxc", "hyperv", "ovm3"}

@@ -398,8 +398,8 @@ def can(obj: Any, event: str) -> bool:
     return obj.state in machine.get(event, {})
 
 
-def transition(obj: Any, event: str) -> str:
-    """Move an object to its next state for an event, or raise 431 explaining why not."""
+def check(obj: Any, event: str) -> dict[str, str]:
+    """Raise 431 explaining why an event is not allowed from the object's state (changes nothing); its moves."""
     kind = type(obj).__name__
     table = MACHINES[kind].get(event, {})
     if obj.state not in table:
@@ -408,7 +408,13 @@ def transition(obj: Any, event: str) -> str:
             f"Unable to {VERBS.get(event, event)} {kind} {label}: it is in state {obj.state}"
             + (f" (allowed from {', '.join(sorted(table))})" if table else "")
         )
-    obj.state = STATES[kind](table[obj.state])
+    return table
+
+
+def transition(obj: Any, event: str) -> str:
+    """Move an object to its next state for an event, or raise 431 explaining why not."""
+    table = check(obj, event)
+    obj.state = STATES[type(obj).__name__](table[obj.state])
     return str(obj.state)
 
 

@@ -28,7 +28,7 @@ from virga.models import (
 )
 from virga.services import limits, vmconfig, vmdeploy, vmlifecycle, vmmigrate, vmpower
 from virga.services.rules import check_hostname_free
-from virga.services.states import HostState, NetworkState, VmState, can, transition
+from virga.services.states import HostState, NetworkState, VmState, check
 
 HOSTNAME = re.compile(r"^[a-zA-Z]([a-zA-Z0-9-]{0,61}[a-zA-Z0-9])?$")
 VM_ID = [Param("id", "uuid", required=True, description="the ID of the virtual machine")]
@@ -264,8 +264,7 @@ def start_vm(ctx: Ctx) -> Pending:
             raise InvalidParameter("Only administrators may choose the host")
         host_id = ctx.get(Host, ctx.args.hostid, "hostid").id
     vm = _vm_for(ctx)
-    if not can(vm, "start"):
-        transition(vm, "start")  # the state machine's 431, before anything else
+    check(vm, "start")  # the state machine's 431, before anything else
     limits.check(ctx.db, ctx.by_id(type(ctx.account), vm.account_id) or ctx.account, 0, 0)
     return vmpower.request_start(ctx, vm, host_id)
 
@@ -303,8 +302,7 @@ def destroy_vm(ctx: Ctx) -> Pending:
     """Queue a destroy (and expunge when asked)."""
     vm = ctx.get(VirtualMachine, ctx.args.id)
     ctx.require(vm, f"VM {vm.name}")
-    if not can(vm, "destroy"):
-        transition(vm, "destroy")
+    check(vm, "destroy")
     if ctx.args.expunge and not ctx.is_root:
         raise InvalidParameter("Only administrators may expunge at once")
     volumeids = vm_data_volumes(ctx, vm, ctx.args.volumeids)  # each id authorised like a single one
