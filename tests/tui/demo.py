@@ -401,6 +401,8 @@ DATA: dict[str, tuple[str, list[dict[str, Any]]]] = {
         ],
     ),
     "listCapabilities": ("capability", []),
+    "listOsTypes": ("ostype", [{"id": uid("os", 1), "description": "Other Linux (64-bit)"}]),
+    "listSSHKeyPairs": ("sshkeypair", [{"name": "lab-key", "fingerprint": "aa:bb:cc", "account": "admin"}]),
 }
 DATA["listLoadBalancerRuleInstances"] = ("loadbalancerruleinstance", DATA["listVirtualMachines"][1][:2])
 IGNORED = {"command", "response", "listall", "page", "pagesize", "apiKey", "signature", "templatefilter", "isofilter"}

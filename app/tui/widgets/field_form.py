@@ -58,11 +58,15 @@ class FieldForm(Vertical):
             yield Label("", id=f"e-{f.name}", classes="error ok")
 
     def on_mount(self) -> None:
-        """Give the first field the focus when asked."""
+        """Give the first field the focus when asked (after the form it replaces is gone)."""
         if self.autofocus:
-            first = self.query("Input, Select")
-            if first:
-                first.first().focus()
+            self.call_after_refresh(self.focus_first)
+
+    def focus_first(self) -> None:
+        """Focus the first field."""
+        first = self.query("Input, Select")
+        if first:
+            first.first().focus()
 
     def initial(self, f: Field) -> str:
         """A select's starting value: the saved or default one when it is one of the options."""
