@@ -47,4 +47,5 @@ async def test_sandbox_wizard_reviews_then_launches_with_a_template(app: VirgaAp
         assert "▶" not in str(w.render_steps())  # the launch line is marked done, not as the current step
     zone = next(z for z in await admin.list("listZones", "zone") if z["name"] == "zone-1")
     templates = await admin.list("listTemplates", "template", templatefilter="all", zoneid=zone["id"])
-    assert [x["name"] for x in templates] == ["tiny-linux"] and templates[0]["hypervisor"] == "Simulator"
+    tiny = [x for x in templates if x["name"] == "tiny-linux"]
+    assert len(tiny) == 1 and tiny[0]["hypervisor"] == "Simulator"
