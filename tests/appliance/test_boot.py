@@ -12,8 +12,9 @@ import pytest
 from tests.appliance.helpers import CACHE, REPO, need_root, need_tools, run
 from tests.appliance.qemu_boot import boot
 
-# The whole test (build + boot) has a 15 minute budget; the boot gets what the build leaves.
-BUDGET = 15 * 60
+# The whole test (build + boot) has a 25 minute budget; the boot gets what the build leaves. On a quiet
+# 2-core machine both take about 7 minutes; under load TCG's nested first boot took 9 minutes alone.
+BUDGET = 25 * 60
 
 
 @pytest.mark.appliance
