@@ -178,14 +178,14 @@ def test_short_mode_prints_its_figures(script: str) -> None:
 @pytest.mark.slow
 @pytest.mark.integration
 def test_appliance_short_mode_prints_its_figures() -> None:
-    """`bench/appliance.py --short` (sizes, one TCG boot to multi-user) on the image the appliance test built."""
+    """`bench/appliance.py --short` (sizes, one TCG boot until the API answers) on the appliance test's image."""
     need_appliance()
     result = run_short("appliance.py", 660)
     assert result.returncode == 0, f"appliance.py --short exited {result.returncode}:\n{result.stdout[-3000:]}"
     check_figures(
         "appliance.py",
         result.stdout,
-        [rf"size virga-appliance-rootfs.qcow2: {N} MiB", rf"boot to multi-user under TCG: {N} s \(median of 1\)"],
+        [rf"size virga-appliance-rootfs.qcow2: {N} MiB", rf"boot to API answering under TCG: {N} s \(median of 1\)"],
     )
 
 
