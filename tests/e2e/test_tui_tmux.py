@@ -102,7 +102,7 @@ def deploy_three(t: Tmux) -> None:
     jump(t, "vm", "Instances")
     t.keys("n")
     t.wait(r"Deploy \(deployVirtualMachine\)", 10)
-    t.wait(r"tiny-linux", 10, "the template choices loaded")
+    t.wait(r"tiny-linux|no GUI \(Simulator\)", 10, "the template choices loaded")
     t.focus_input(5)  # zone, template, offering, network, ssh key -> name
     t.type("web")
     t.focus_input()
@@ -187,7 +187,7 @@ def test_small_terminal_journey(tmp_path: Path) -> None:
         jump(t, "vm", "Instances")
         t.keys("n")
         t.wait(r"Deploy \(deployVirtualMachine\)", 10)
-        t.wait(r"tiny-linux", 10, "the template choices loaded")
+        t.wait(r"tiny-linux|no GUI \(Simulator\)", 10, "the template choices loaded")
         t.focus_input(5)
         t.type("small-1")
         t.keys("C-s")
